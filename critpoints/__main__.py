@@ -1,0 +1,3 @@
+from critpoints.cli import main
+
+raise SystemExit(main())
