@@ -12,7 +12,7 @@ import importlib
 import sys
 
 # Command modules, in the order ``--help`` lists them.
-COMMANDS = ("evaluate",)
+COMMANDS = ("evaluate", "derive")
 
 
 class UsageError(Exception):

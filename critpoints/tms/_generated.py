@@ -66,11 +66,11 @@ def p2_falling(a, c):
 
 
 def p2_live(a, c):
-    return (a**2/3 + c**2 + a*c, 2*a/3 + c, a + 2*c, ((0*c + 2)/3) + 0*c, 1 + 0*c, 2 + 0*c,)
+    return (a**2/3 + c**2 + a*c, 2*a/3 + c, a + 2*c, ((0*c + 2)/3), 1 + 0*c, 2 + 0*c,)
 
 
 def q0_dead(a, c):
-    return (((0*c + 1)/3) + 0*c,)
+    return (((0*c + 1)/3),)
 
 
 def q0_rising(a, c):
@@ -92,7 +92,7 @@ def q0_live(a, c):
 
 
 def q1_dead(a, c):
-    return (((0*c + 1)/3) + 0*c, 0 + 0*c, 0 + 0*c,)
+    return (((0*c + 1)/3), 0 + 0*c, 0 + 0*c,)
 
 
 def q1_rising(a, c):
@@ -121,7 +121,7 @@ def q1_live(a, c):
 
 
 def q2_dead(a, c):
-    return (((0*c + 1)/3) + 0*c, 0 + 0*c, 0 + 0*c, 0 + 0*c, 0 + 0*c, 0 + 0*c,)
+    return (((0*c + 1)/3), 0 + 0*c, 0 + 0*c, 0 + 0*c, 0 + 0*c, 0 + 0*c,)
 
 
 def q2_rising(a, c):
@@ -155,7 +155,7 @@ def q2_falling(a, c):
 
 def q2_live(a, c):
     t0 = 2*a/3
-    return (((0*c + 1)/3) + c**2 - t0 - c + a**2/3 + a*c, ((0*c + -2)/3) + t0 + c, -1 + a + 2*c, ((0*c + 2)/3) + 0*c, 1 + 0*c, 2 + 0*c,)
+    return (((0*c + 1)/3) + c**2 - t0 - c + a**2/3 + a*c, ((0*c + -2)/3) + t0 + c, -1 + a + 2*c, ((0*c + 2)/3), 1 + 0*c, 2 + 0*c,)
 
 # (block, order) -> functions indexed by region code
 FUNCTIONS = {
