@@ -10,11 +10,13 @@ def p0_dead(a, c):
 
 
 def p0_rising(a, c):
-    return ((a + c)**3/(3*a),)
+    r = -c/a
+    return (-a**2*(-1 + r)**3/3,)
 
 
 def p0_falling(a, c):
-    return (-c**3/(3*a),)
+    r = -c/a
+    return (a**2*r**3/3,)
 
 
 def p0_live(a, c):
@@ -26,16 +28,16 @@ def p1_dead(a, c):
 
 
 def p1_rising(a, c):
-    t0 = 1/a
-    t1 = a + c
-    t2 = t1**2
-    return (t0*t1**3/3, t2*(-c + 2*a)/(3*a**2), t0*t2,)
+    r = -c/a
+    t0 = -1 + r
+    t1 = a*t0**2
+    return (-t0**3*a**2/3, t1*(2 + r)/3, t1,)
 
 
 def p1_falling(a, c):
-    t0 = 1/a
-    t1 = c**3/3
-    return (-t0*t1, t1/a**2, -t0*c**2,)
+    r = -c/a
+    t0 = r**3/3
+    return (t0*a**2, -t0*a, -a*r**2,)
 
 
 def p1_live(a, c):
@@ -47,22 +49,19 @@ def p2_dead(a, c):
 
 
 def p2_rising(a, c):
-    t0 = 1/a
-    t1 = a + c
-    t2 = a**2
-    t3 = 1/t2
-    t4 = t1**2
-    t5 = -c
-    return (t0*t1**3/3, t3*t4*(t5 + 2*a)/3, t0*t4, 2*t1*(t2 + c**2 - a*c)/(3*a**3), t1*t3*(t5 + a), 2*t0*t1,)
+    r = -c/a
+    t0 = -1 + r
+    t1 = a*t0**2
+    t2 = 1 + r
+    return (-t0**3*a**2/3, t1*(2 + r)/3, t1, -2*t0*(t2 + r**2)/3, -t0*t2, -2*t0,)
 
 
 def p2_falling(a, c):
-    t0 = 1/a
-    t1 = c**3
-    t2 = t1/3
-    t3 = a**(-2)
-    t4 = c**2
-    return (-t0*t2, t2*t3, -t0*t4, -2*t1/(3*a**3), t3*t4, -2*t0*c,)
+    r = -c/a
+    t0 = r**3
+    t1 = t0/3
+    t2 = r**2
+    return (t1*a**2, -t1*a, -t2*a, 2*t0/3, t2, 2*r,)
 
 
 def p2_live(a, c):
@@ -74,17 +73,16 @@ def q0_dead(a, c):
 
 
 def q0_rising(a, c):
+    r = -c/a
     t0 = a**2
-    t1 = c**3
-    t2 = a**3
-    t3 = 3*c
-    return ((t0 + t1 + a**4 - 2*t2 + t1*a + t2*t3 - t0*t3 + 3*t0*c**2)/(3*t0),)
+    t1 = r**3
+    return (((0*c + 1)/3) - 2*a/3 + t0/3 + t0*r**2 + a*r - t0*r - t0*t1/3 - t1*a/3,)
 
 
 def q0_falling(a, c):
-    t0 = a**2
-    t1 = c**3
-    return (-(t1 - t0 + t1*a)/(3*t0),)
+    r = -c/a
+    t0 = r**3
+    return (((0*c + 1)/3) + t0*a/3 + t0*a**2/3,)
 
 
 def q0_live(a, c):
@@ -96,23 +94,19 @@ def q1_dead(a, c):
 
 
 def q1_rising(a, c):
+    r = -c/a
     t0 = a**2
-    t1 = 1/t0
-    t2 = c**3
-    t3 = a**3
-    t4 = 2*t3
-    t5 = t0*c
-    t6 = c**2
-    t7 = a + c
-    t8 = a*c
-    return (t1*(t0 + t2 + a**4 - t4 - 3*t5 + t2*a + 3*t0*t6 + 3*t3*c)/3, t7*(t4 + t5 - 2*t0 - 2*t6 + 2*t8 - t6*a)/(3*t3), t1*t7*(t0 + t8 + c - a),)
+    t1 = r**3
+    t2 = r**2
+    t3 = -1 + r
+    t4 = a*r
+    return (((0*c + 1)/3) - 2*a/3 + t0/3 + t0*t2 + a*r - t0*r - t0*t1/3 - t1*a/3, t3*(2 + t4 - 2*a + 2*t2 + 2*r + t2*a)/3, t3*(1 + t4 + r - a),)
 
 
 def q1_falling(a, c):
-    t0 = a**2
-    t1 = 1/t0
-    t2 = c**3
-    return (-t1*(t2 - t0 + t2*a)/3, t2*(2 + a)/(3*a**3), -t1*c**2*(1 + a),)
+    r = -c/a
+    t0 = r**3
+    return (((0*c + 1)/3) + t0*a/3 + t0*a**2/3, -t0*(2 + a)/3, -r**2*(1 + a),)
 
 
 def q1_live(a, c):
@@ -125,32 +119,28 @@ def q2_dead(a, c):
 
 
 def q2_rising(a, c):
+    r = -c/a
     t0 = a**2
-    t1 = 1/t0
-    t2 = c**3
-    t3 = a**3
-    t4 = 2*t3
-    t5 = t0*c
-    t6 = c**2
-    t7 = a**4
-    t8 = t7 + t2*a
-    t9 = 1/t3
-    t10 = a + c
-    t11 = a*c
-    t12 = 2*t6
-    t13 = t6*a
-    t14 = t0 + t11 + c
-    return (t1*(t0 + t2 + t8 - t4 - 3*t5 + 3*t0*t6 + 3*t3*c)/3, t10*t9*(t4 + t5 - t12 - t13 - 2*t0 + 2*t11)/3, t1*t10*(t14 - a), 2*(t8 + 3*t2)/(3*t7), -t9*(t12 + t13 - t3), 2*t1*t14,)
+    t1 = r**3
+    t2 = t1*a
+    t3 = r**2
+    t4 = -1 + r
+    t5 = a*r
+    t6 = 2*t3 + t3*a
+    t7 = -a
+    t8 = t5 + t7 + r
+    t9 = 1/a
+    return (((0*c + 1)/3) - 2*a/3 - t2/3 + t0/3 + t0*t3 + a*r - t0*r - t0*t1/3, t4*(2 + t5 + t6 - 2*a + 2*r)/3, t4*(1 + t8), -2*t9*(t2 + t7 + 3*t1)/3, -t9*(t6 + t7), -2*t8*t9,)
 
 
 def q2_falling(a, c):
-    t0 = a**2
-    t1 = 1/t0
-    t2 = c**3
-    t3 = (2 + a)/a**3
-    t4 = c**2
-    t5 = t1*(1 + a)
-    return (-t1*(t2 - t0 + t2*a)/3, t2*t3/3, -t4*t5, -2*t2*(3 + a)/(3*a**4), t3*t4, -2*t5*c,)
+    r = -c/a
+    t0 = r**3
+    t1 = 2 + a
+    t2 = r**2
+    t3 = 1 + a
+    t4 = 1/a
+    return (((0*c + 1)/3) + t0*a/3 + t0*a**2/3, -t0*t1/3, -t2*t3, 2*t0*t4*(3 + a)/3, t1*t2*t4, 2*t3*t4*r,)
 
 
 def q2_live(a, c):

@@ -42,6 +42,8 @@ import sympy as sp
 from sympy.printing.str import StrPrinter
 
 a, c, mu = sp.symbols("a c mu", real=True)
+#: The switch point -c/a of the ReLU inside [0, 1] (partial regions only).
+r = sp.Symbol("r", real=True)
 
 #: The integrands of the two building blocks, straight from SPEC §2.
 _RELU_PRE = a * mu + c
@@ -166,8 +168,13 @@ def _region_function_source(block: str, order: int, code: int) -> str:
     formulas = block_formulas()
     names = [block + suffix for suffix, wrt in DERIVATIVES if len(wrt) <= order]
     exprs = [formulas[name][code] for name in names]
-    replacements, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("t"), optimizations="basic")
     lines = [f"def {block.lower()}{order}_{REGIONS[code].name}(a, c):"]
+    if REGIONS[code].active is not None and code != 3:
+        # Partial regions: written in the switch point r = -c/a in [0, 1], which removes the
+        # divisions by powers of a that underflow for tiny a (only genuine 1/a terms remain).
+        exprs = [sp.factor(sp.simplify(e.subs(c, -r * a))) for e in exprs]
+        lines.append("    r = -c/a")
+    replacements, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("t"), optimizations="basic")
     for sym, expr in replacements:
         lines.append(f"    {sym} = {_pyexpr(expr)}")
     rendered = []
