@@ -7,12 +7,11 @@ import numpy as np
 import pytest
 
 import critpoints.cli as cli
+from critpoints.catalog import load_catalog
 
 
 @pytest.fixture(autouse=True)
-def only_linear(monkeypatch, tmp_path):
-    # Test this command in isolation from the other commands' modules, in a scratch directory.
-    monkeypatch.setattr(cli, "COMMANDS", ("linear",))
+def scratch_directory(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
 
 
@@ -26,7 +25,7 @@ def test_random_table_and_catalog(capsys, tmp_path):
     status, out, err = _run(capsys, "--n", "5", "--hidden", "2")
     assert status == 0 and err == ""
     path = tmp_path / "catalog" / "linear-n5-m2-random-seed0.json"
-    doc = json.loads(path.read_text())
+    doc = load_catalog(path)  # the lead's strict validating loader (JSON Schema v1)
     points = doc["critical_points"]
     assert len(points) == 1 + 5 + 10  # C(5,0) + C(5,1) + C(5,2)
     assert doc["model"]["sigma_source"] == "random seed=0"
@@ -55,7 +54,7 @@ def test_sparse_warns_and_writes(capsys, tmp_path):
     status, out, err = _run(capsys, "--n", "6", "--sigma", "sparse", "--sparsity", "0.95")
     assert status == 0
     assert "repeated eigenvalue" in err and len(err.strip().splitlines()) == 1
-    doc = json.loads((tmp_path / "catalog" / "linear-n6-m2-sparse-S0.95.json").read_text())
+    doc = load_catalog(tmp_path / "catalog" / "linear-n6-m2-sparse-S0.95.json")
     assert doc["critical_points"][0]["classification"] == "minimum"
     assert doc["critical_points"][0]["hessian"]["n_zero"] == 4 + 4  # GL(2) + Gr(1, 5)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 from pathlib import Path
 
@@ -90,20 +89,6 @@ def _source(args) -> tuple[object, str, str, list[str]]:
             ["--sigma", "sparse", "--sparsity", f"{args.sparsity:g}"])
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    """Write via a temporary file in the same directory and ``os.replace`` (never half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # same directory: os.replace is atomic
-    try:
-        with open(tmp, "x") as handle:  # plain open: the file mode follows the umask
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if tmp.exists():
-            tmp.unlink()
-        raise
-
-
 def _print_isotropy_table(args) -> int:
     from critpoints.linear.isotropy import format_isotropy_table, isotropy_table
 
@@ -116,7 +101,7 @@ def _print_isotropy_table(args) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from critpoints import __version__
+    from critpoints.catalog import CatalogError, write_catalog
     from critpoints.linear.covariance import (
         CovarianceError,
         RepeatedEigenvalueError,
@@ -156,24 +141,21 @@ def run(args: argparse.Namespace) -> int:
                                                          if args.allow_repeated else []))
     try:
         document = build_catalog_document(
-            sigma, m, sigma_source=sigma_source, command=command, version=__version__,
+            sigma, m, sigma_source=sigma_source, command=command,
             digits=args.digits, require_distinct=False,
         )
     except RepeatedEigenvalueError as exc:
         raise UsageError(str(exc)) from None
     out = args.out or Path("catalog") / f"linear-n{n}-m{m}-{tag}.json"
-    text = _serialise(document)
     _print_table(document)
     try:
-        _atomic_write(out, text)
+        write_catalog(out, document)
+    except CatalogError as exc:
+        raise UsageError(str(exc)) from None
     except OSError as exc:
         raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
     print(f"wrote {len(document['critical_points'])} critical points to {out}")
     return 0
-
-
-def _serialise(document: dict) -> str:
-    return json.dumps(document, indent=1, allow_nan=False) + "\n"
 
 
 def _print_table(document: dict) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import mpmath
 import numpy as np
 
+from critpoints.catalog import new_document
 from critpoints.linear.covariance import canonical_eigensystem, canonical_eigensystem_mp
 from critpoints.linear.critical import (
     classify,
@@ -43,7 +44,6 @@ def build_catalog_document(
     *,
     sigma_source: str,
     command: str,
-    version: str,
     digits: int = 60,
     require_distinct: bool = True,
 ) -> dict:
@@ -59,8 +59,6 @@ def build_catalog_document(
         E.g. ``"random seed=0"``, ``"sparse S=0.95"``, ``"file sigma.json"``.
     command : str
         The CLI command line recorded in ``generator.command``.
-    version : str
-        ``critpoints.__version__``.
     digits : int
         mpmath working precision for the gradient check and ``loss_exact`` (≥ ``MIN_DIGITS``).
     require_distinct : bool
@@ -122,19 +120,14 @@ def build_catalog_document(
                 "exact": None,
             }
         )
-    return {
-        "schema_name": "critpoints.catalog",
-        "schema_version": 1,
-        "generator": {"package": "critpoints", "version": version, "command": command},
-        "model": {
-            "kind": "linear-autoencoder",
-            "n": int(len(sigma)),
-            "m": int(m),
-            "sigma": np.asarray(sigma, dtype=float).tolist(),
-            "sigma_source": sigma_source,
-        },
-        "critical_points": entries,
+    model = {
+        "kind": "linear-autoencoder",
+        "n": int(len(sigma)),
+        "m": int(m),
+        "sigma": np.asarray(sigma, dtype=float).tolist(),
+        "sigma_source": sigma_source,
     }
+    return new_document(model, entries, command)
 
 
 def _decimal_string(value, significant: int) -> str:

@@ -1,0 +1,349 @@
+"""Numeric evaluators of the TMS potential L(W, b), its gradient and Hessian (SPEC §2).
+
+All three are assembled from the generated region formulas of the building blocks P and Q
+(:mod:`critpoints.tms._generated`, derived by :mod:`critpoints.tms.symbolic`) by the chain rule
+through the Gram matrix G = WᵀW. Block (i, j) is Q(G_ii, b_i) when i = j and P(G_ij, b_j)
+otherwise, so that
+
+    L = (1/n) Σ_ij F_ij(G_ij, b_j).
+
+Precision
+---------
+With ``dps=None`` (default) everything is float64 and vectorised over any leading batch axes:
+W of shape (..., m, n), b of shape (..., n). With ``dps=D`` the same code runs on mpmath numbers
+at D significant digits (a single point, not batched) and returns mpmath numbers in numpy object
+arrays; the results are exact up to the rounding of D-digit arithmetic.
+
+Smoothness and the conventions on boundaries
+--------------------------------------------
+L is C¹ except where a column and its own bias both vanish (W_i = 0, b_i = 0): there Q(0, c) has a
+kink in c, and :func:`gradient` returns the one-sided derivative from b_i < 0 (the ReLU'(0) = 0
+convention of autograd frameworks: the output of feature i counts as switched off). The right
+derivative in b_i is smaller by 1/n (see :func:`kink_jumps`).
+
+The Hessian is discontinuous where a block crosses between activation regions (see
+:mod:`critpoints.tms.symbolic`), i.e. where c_ij = 0 or G_ij + c_ij = 0. Every point is assigned to
+the region with the ReLU switched off on the boundary (``region = 2*[c > 0] + [G + c > 0]``); pass
+``regions=`` to :func:`hessian` to choose another adjacent region per block, and use
+:func:`adjacent_regions` to list which regions touch a point. Only the jumps of Q's Hessian at
+G_ii + b_i = 0 and of P's and Q's at G_ij = b_j = 0 are real: elsewhere adjacent formulas agree to
+second order.
+
+Parameter order of the Hessian
+------------------------------
+θ = (W[0, 0], …, W[0, n-1], W[1, 0], …, W[m-1, n-1], b[0], …, b[n-1]): W flattened row-major,
+then b. Use :func:`flatten` / :func:`unflatten` to convert.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mpmath
+import numpy as np
+
+from critpoints.tms._generated import FUNCTIONS
+
+__all__ = [
+    "loss",
+    "gradient",
+    "loss_and_gradient",
+    "hessian",
+    "block_regions",
+    "adjacent_regions",
+    "kink_jumps",
+    "flatten",
+    "unflatten",
+    "REGION_NAMES",
+]
+
+REGION_NAMES = ("dead", "rising", "falling", "live")
+
+
+# ----------------------------------------------------------------------------------------------
+# Input handling
+
+
+def _as_float_arrays(W: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
+    W = np.asarray(W, dtype=float)
+    b = np.asarray(b, dtype=float)
+    _check_shapes(W, b)
+    if not (np.isfinite(W).all() and np.isfinite(b).all()):
+        raise ValueError("W and b must be finite (found NaN or infinity)")
+    return W, b
+
+
+def _as_mp_arrays(W: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Object arrays of mpf at the current working precision (strings are parsed exactly)."""
+    W = np.asarray(W, dtype=object)
+    b = np.asarray(b, dtype=object)
+    _check_shapes(W, b)
+    if W.ndim != 2:
+        raise ValueError("high-precision evaluation takes a single point: W of shape (m, n)")
+    W = np.vectorize(mpmath.mpf, otypes=[object])(W)
+    b = np.vectorize(mpmath.mpf, otypes=[object])(b)
+    if not all(mpmath.isfinite(x) for x in [*W.ravel(), *b.ravel()]):
+        raise ValueError("W and b must be finite (found NaN or infinity)")
+    return W, b
+
+
+def _check_shapes(W: np.ndarray, b: np.ndarray) -> None:
+    if W.ndim < 2:
+        raise ValueError(f"W must have shape (..., m, n); got shape {W.shape}")
+    if b.shape != W.shape[:-2] + W.shape[-1:]:
+        raise ValueError(
+            f"b must have shape {W.shape[:-2] + W.shape[-1:]} to match W of shape {W.shape}; "
+            f"got {b.shape}"
+        )
+    if W.shape[-1] < 1 or W.shape[-2] < 1:
+        raise ValueError(f"W must have at least one row and one column; got shape {W.shape}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Blocks
+
+
+def _gram_and_bias(W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    G = np.swapaxes(W, -1, -2) @ W
+    C = np.broadcast_to(b[..., None, :], G.shape)  # c_ij = b_j
+    return G, C
+
+
+def block_regions(W: Any, b: Any) -> np.ndarray:
+    """Activation region code (0 dead, 1 rising, 2 falling, 3 live) of every block (i, j).
+
+    Block (i, j) has a = G_ij = W_i·W_j and c = b_j; its region is ``2*[c > 0] + [a + c > 0]``.
+    """
+    W = np.asarray(W)
+    b = np.asarray(b)
+    G, C = _gram_and_bias(W, b)
+    return _regions_of(G, C)
+
+
+def _regions_of(G: np.ndarray, C: np.ndarray) -> np.ndarray:
+    return 2 * (C > 0).astype(np.int8) + (G + C > 0).astype(np.int8)
+
+
+def _blocks(G: np.ndarray, C: np.ndarray, order: int, regions: np.ndarray | None):
+    """Values of F_ij and its derivatives up to ``order`` in (a, c) for every block.
+
+    Returns a tuple of arrays shaped like G: (F,), (F, F_a, F_c) or (F, F_a, F_c, F_aa, F_ac, F_cc).
+    """
+    n = G.shape[-1]
+    if regions is None:
+        regions = _regions_of(G, C)
+    else:
+        regions = np.broadcast_to(np.asarray(regions, dtype=np.int8), G.shape)
+    diagonal = np.zeros(G.shape, dtype=bool)
+    diagonal[..., np.arange(n), np.arange(n)] = True
+    flat_a, flat_c = G.reshape(-1), np.ascontiguousarray(C).reshape(-1)
+    flat_region, flat_diag = regions.reshape(-1), diagonal.reshape(-1)
+    n_out = (1, 3, 6)[order]
+    outs = [np.empty(flat_a.shape, dtype=G.dtype) for _ in range(n_out)]
+    for block, on_diagonal in (("P", False), ("Q", True)):
+        functions = FUNCTIONS[(block, order)]
+        for code in range(4):
+            index = np.flatnonzero((flat_region == code) & (flat_diag == on_diagonal))
+            if index.size == 0:
+                continue
+            values = functions[code](flat_a[index], flat_c[index])
+            for out, value in zip(outs, values):
+                out[index] = value
+    return tuple(out.reshape(G.shape) for out in outs)
+
+
+# ----------------------------------------------------------------------------------------------
+# Public evaluators
+
+
+def _prepare(W, b, dps):
+    if dps is None:
+        return _as_float_arrays(W, b)
+    return _as_mp_arrays(W, b)
+
+
+def _with_precision(dps, compute):
+    if dps is None:
+        return compute()
+    if not isinstance(dps, int) or dps < 1:
+        raise ValueError(f"dps must be a positive integer; got {dps!r}")
+    with mpmath.workdps(dps):
+        return compute()
+
+
+def loss(W: Any, b: Any, dps: int | None = None):
+    """The potential L(W, b).
+
+    Parameters
+    ----------
+    W : array_like, shape (..., m, n)
+        Columns W_i are the embeddings of the n features in the m-dimensional hidden space.
+    b : array_like, shape (..., n)
+        Output biases.
+    dps : int, optional
+        Evaluate with mpmath at this many significant digits (single point only).
+
+    Returns
+    -------
+    float ndarray of shape (...) (float64), or an mpmath ``mpf`` when ``dps`` is given.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(float(loss(np.zeros((2, 3)), np.zeros(3))), 6)   # every output dead: E[mu²] = 1/3
+    0.333333
+    """
+
+    def compute():
+        Wp, bp = _prepare(W, b, dps)
+        G, C = _gram_and_bias(Wp, bp)
+        (F,) = _blocks(G, C, 0, None)
+        n = G.shape[-1]
+        return F.sum(axis=(-2, -1)) / n
+
+    return _with_precision(dps, compute)
+
+
+def _gradient_from_blocks(Wp, F_a, F_c):
+    n = Wp.shape[-1]
+    S = F_a / n
+    dW = Wp @ (S + np.swapaxes(S, -1, -2))
+    db = F_c.sum(axis=-2) / n
+    return dW, db
+
+
+def loss_and_gradient(W: Any, b: Any, dps: int | None = None):
+    """``(L, dW, db)`` in one pass over the blocks; see :func:`loss` and :func:`gradient`."""
+
+    def compute():
+        Wp, bp = _prepare(W, b, dps)
+        G, C = _gram_and_bias(Wp, bp)
+        F, F_a, F_c = _blocks(G, C, 1, None)
+        n = G.shape[-1]
+        dW, db = _gradient_from_blocks(Wp, F_a, F_c)
+        return F.sum(axis=(-2, -1)) / n, dW, db
+
+    return _with_precision(dps, compute)
+
+
+def gradient(W: Any, b: Any, dps: int | None = None):
+    """The gradient ``(dL/dW, dL/db)``, shaped like ``(W, b)``.
+
+    At W_i = 0, b_i = 0 (where L is not differentiable in b_i) the derivative in b_i is the
+    one-sided one from b_i < 0; see the module docstring and :func:`kink_jumps`.
+    """
+    _, dW, db = loss_and_gradient(W, b, dps)
+    return dW, db
+
+
+def hessian(W: Any, b: Any, dps: int | None = None, regions: Any = None):
+    """The Hessian of L over θ = (W flattened row-major, b), shape (..., m·n + n, m·n + n).
+
+    Parameters
+    ----------
+    regions : array_like of int, shape (n, n), optional
+        Activation region of each block (i, j) to take the second derivatives from (codes of
+        :data:`REGION_NAMES`). Defaults to :func:`block_regions` of the point. Choosing an adjacent
+        region gives the one-sided Hessian of that side of an activation boundary.
+    """
+
+    def compute():
+        Wp, bp = _prepare(W, b, dps)
+        G, C = _gram_and_bias(Wp, bp)
+        _, F_a, F_c, F_aa, F_ac, F_cc = _blocks(G, C, 2, regions)
+        return _assemble_hessian(Wp, F_a, F_aa, F_ac, F_cc)
+
+    return _with_precision(dps, compute)
+
+
+def _assemble_hessian(W, F_a, F_aa, F_ac, F_cc):
+    """Chain rule through G_ij = W_i·W_j; derivation in docs/derivations.md."""
+    m, n = W.shape[-2:]
+    S, A, Cx, D = F_a / n, F_aa / n, F_ac / n, F_cc / n
+    batch = W.shape[:-2]
+    dim = m * n + n
+    H = np.zeros(batch + (dim, dim), dtype=W.dtype)
+    A_sym = A + np.swapaxes(A, -1, -2)
+    S_sym = S + np.swapaxes(S, -1, -2)
+    eye_n = np.eye(n, dtype=int)
+    eye_m = np.eye(m, dtype=int)
+    # d²L/dW_rk dW_sl
+    WW = (
+        np.einsum("...ik,...ri,...si,kl->...rksl", A_sym, W, W, eye_n)
+        + np.einsum("...kl,...rl,...sk->...rksl", A_sym, W, W)
+        + np.einsum("rs,...kl->...rksl", eye_m, S_sym)
+    )
+    H[..., : m * n, : m * n] = WW.reshape(batch + (m * n, m * n))
+    # d²L/dW_rk db_l
+    Wb = np.einsum("...ik,...ri,kl->...rkl", Cx, W, eye_n) + np.einsum("...kl,...rl->...rkl", Cx, W)
+    Wb = Wb.reshape(batch + (m * n, n))
+    H[..., : m * n, m * n :] = Wb
+    H[..., m * n :, : m * n] = np.swapaxes(Wb, -1, -2)
+    # d²L/db_j db_l
+    H[..., m * n :, m * n :] = np.einsum("...ij,jl->...jl", D, eye_n)
+    return H
+
+
+def adjacent_regions(W: Any, b: Any, atol: float = 0.0) -> dict[tuple[int, int], tuple[int, ...]]:
+    """Blocks on an activation boundary and the regions that touch the point there.
+
+    A block is on a boundary when its end values c = b_j or a + c = G_ij + b_j are within
+    ``atol`` of 0; each such end value can then be taken on either side.
+
+    Returns
+    -------
+    dict
+        ``{(i, j): (region codes, sorted)}`` for the boundary blocks only.
+    """
+    W = np.asarray(W)
+    b = np.asarray(b)
+    G, C = _gram_and_bias(W, b)
+    out: dict[tuple[int, int], tuple[int, ...]] = {}
+    n = G.shape[-1]
+    for i in range(n):
+        for j in range(n):
+            start, end = C[i, j], G[i, j] + C[i, j]
+            start_sides = (False, True) if abs(start) <= atol else (bool(start > 0),)
+            end_sides = (False, True) if abs(end) <= atol else (bool(end > 0),)
+            if len(start_sides) == len(end_sides) == 1:
+                continue
+            codes = {2 * s + e for s in start_sides for e in end_sides}
+            out[(i, j)] = tuple(sorted(codes))
+    return out
+
+
+def kink_jumps(W: Any, b: Any, atol: float = 0.0) -> np.ndarray:
+    """Jump of dL/db_i across b_i = 0 at every feature with W_i = 0 and b_i = 0 (else 0).
+
+    There Q(0, c) = 1/3 for c ≤ 0 and 1/3 - c + c² for c > 0, so the right derivative of L in b_i
+    is the returned gradient's plus this jump, which is -1/n (the generated formulas give it as
+    the difference of the live and dead Q_c at a = c = 0).
+    """
+    W = np.asarray(W, dtype=float)
+    b = np.asarray(b, dtype=float)
+    n = b.shape[-1]
+    q1 = FUNCTIONS[("Q", 1)]
+    zero = np.zeros(1)
+    jump = (q1[3](zero, zero)[2] - q1[0](zero, zero)[2])[0] / n
+    at_kink = (np.linalg.norm(W, axis=-2) <= atol) & (np.abs(b) <= atol)
+    return np.where(at_kink, jump, 0.0)
+
+
+# ----------------------------------------------------------------------------------------------
+# Parameter vectors
+
+
+def flatten(W: Any, b: Any) -> np.ndarray:
+    """θ = (W row-major, b), with any leading batch axes kept."""
+    W = np.asarray(W)
+    b = np.asarray(b)
+    return np.concatenate([W.reshape(W.shape[:-2] + (-1,)), b], axis=-1)
+
+
+def unflatten(theta: Any, m: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse of :func:`flatten`."""
+    theta = np.asarray(theta)
+    if theta.shape[-1] != m * n + n:
+        raise ValueError(f"θ must have last axis m·n + n = {m * n + n}; got {theta.shape[-1]}")
+    W = theta[..., : m * n].reshape(theta.shape[:-1] + (m, n))
+    return W, theta[..., m * n :]

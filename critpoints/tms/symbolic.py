@@ -1,0 +1,216 @@
+"""Symbolic derivation of the TMS potential in the high-sparsity limit (SPEC §2).
+
+The potential is assembled from two one-dimensional building blocks, the integrals over the
+input magnitude mu ~ U[0, 1]
+
+    P(a, c) = ∫₀¹ ReLU(a mu + c)² dmu              (interference of one feature on another)
+    Q(a, c) = ∫₀¹ (mu - ReLU(a mu + c))² dmu       (reconstruction of a feature by itself)
+
+and, with the Gram matrix G = WᵀW,
+
+    L(W, b) = (1/n) Σ_i [ Q(G_ii, b_i) + Σ_{j≠i} P(G_ij, b_j) ].
+
+The pre-activation a mu + c is affine in mu, so its sign pattern on [0, 1] is fixed by its two end
+values c (at mu = 0) and a + c (at mu = 1). That gives four activation regions, each with its own
+active interval; sympy integrates the definitions over that interval, and differentiates the
+results. :func:`generated_source` turns the region formulas into the Python module
+``critpoints/tms/_generated.py`` (committed; a test re-derives it and checks it is current), which
+the numeric evaluators use. No formula of the potential is typed in anywhere else.
+
+Region codes (``region = 2*[c > 0] + [a + c > 0]``):
+
+=====  =========  =====================  ==========================
+code   name       condition              active interval of mu
+=====  =========  =====================  ==========================
+0      dead       c ≤ 0, a + c ≤ 0       none
+1      rising     c ≤ 0 < a + c          [-c/a, 1]   (then a > 0)
+2      falling    a + c ≤ 0 < c          [0, -c/a]   (then a < 0)
+3      live       c > 0, a + c > 0       [0, 1]
+=====  =========  =====================  ==========================
+
+The strict inequalities put every boundary point in the region where the ReLU is switched off
+there (the convention ReLU'(0) = 0 of autograd frameworks); both sides agree on values and first
+derivatives except at a = c = 0 for Q (see :mod:`critpoints.tms.potential`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import sympy as sp
+from sympy.printing.str import StrPrinter
+
+a, c, mu = sp.symbols("a c mu", real=True)
+#: The switch point -c/a of the ReLU inside [0, 1] (partial regions only).
+r = sp.Symbol("r", real=True)
+
+#: The integrands of the two building blocks, straight from SPEC §2.
+_RELU_PRE = a * mu + c
+
+
+@dataclass(frozen=True)
+class Region:
+    code: int
+    name: str
+    condition: sp.Basic  # a sympy boolean in a, c
+    active: tuple[sp.Expr, sp.Expr] | None  # active interval of mu, or None when dead
+
+
+REGIONS: tuple[Region, ...] = (
+    Region(0, "dead", sp.And(c <= 0, a + c <= 0), None),
+    Region(1, "rising", sp.And(c <= 0, a + c > 0), (-c / a, sp.Integer(1))),
+    Region(2, "falling", sp.And(a + c <= 0, c > 0), (sp.Integer(0), -c / a)),
+    Region(3, "live", sp.And(c > 0, a + c > 0), (sp.Integer(0), sp.Integer(1))),
+)
+
+#: Names of the derivatives, in the order the generated functions return them.
+DERIVATIVES: tuple[tuple[str, tuple[sp.Symbol, ...]], ...] = (
+    ("", ()),
+    ("_a", (a,)),
+    ("_c", (c,)),
+    ("_aa", (a, a)),
+    ("_ac", (a, c)),
+    ("_cc", (c, c)),
+)
+
+
+def _integral(integrand_live: sp.Expr, integrand_dead: sp.Expr, region: Region) -> sp.Expr:
+    """∫₀¹ of a function equal to ``integrand_live`` where a mu + c > 0, else ``integrand_dead``."""
+    if region.active is None:
+        return sp.integrate(integrand_dead, (mu, 0, 1))
+    lo, hi = region.active
+    total = sp.integrate(integrand_live, (mu, lo, hi))
+    # The dead parts of [0, 1] (empty intervals integrate to 0).
+    total += sp.integrate(integrand_dead, (mu, 0, lo)) + sp.integrate(integrand_dead, (mu, hi, 1))
+    return sp.factor(sp.simplify(total))
+
+
+@lru_cache(maxsize=None)
+def block_formulas() -> dict[str, dict[int, sp.Expr]]:
+    """Closed forms of P and Q and their derivatives up to order two, per region.
+
+    Returns
+    -------
+    dict
+        ``{"P": {code: expr}, "P_a": ..., "Q_cc": {...}}`` with one expression per region code.
+
+    Examples
+    --------
+    >>> block_formulas()["P"][1]          # rising region
+    (a + c)**3/(3*a)
+    """
+    base = {
+        # ReLU(a mu + c)² : (a mu + c)² where active, 0 where not.
+        "P": (_RELU_PRE**2, sp.Integer(0)),
+        # (mu - ReLU(a mu + c))² : (mu - a mu - c)² where active, mu² where not.
+        "Q": ((mu - _RELU_PRE) ** 2, mu**2),
+    }
+    out: dict[str, dict[int, sp.Expr]] = {}
+    for block, (live, dead) in base.items():
+        values = {r.code: _integral(live, dead, r) for r in REGIONS}
+        for suffix, wrt in DERIVATIVES:
+            out[block + suffix] = {
+                code: sp.factor(sp.diff(expr, *wrt)) if wrt else expr
+                for code, expr in values.items()
+            }
+    return out
+
+
+def block_piecewise(name: str) -> sp.Piecewise:
+    """One building block (e.g. ``"Q"`` or ``"P_ac"``) as a sympy Piecewise over the regions."""
+    formulas = block_formulas()[name]
+    return sp.Piecewise(*[(formulas[r.code], r.condition) for r in REGIONS])
+
+
+def symbolic_loss(n: int, m: int) -> tuple[sp.Expr, sp.Matrix, sp.Matrix]:
+    """The potential L(W, b) for n features and hidden dimension m as one sympy expression.
+
+    Returns ``(L, W, b)`` with W an m×n matrix of symbols ``w_r_i`` and b a column of ``b_i``.
+    Meant for tests and documentation: differentiating it gives the exact gradient and Hessian
+    against which the generated evaluators are checked.
+    """
+    W = sp.Matrix(m, n, lambda r, i: sp.Symbol(f"w_{r}_{i}", real=True))
+    b = sp.Matrix(n, 1, lambda i, _: sp.Symbol(f"b_{i}", real=True))
+    P, Q = block_piecewise("P"), block_piecewise("Q")
+    G = W.T * W
+    total = sp.Integer(0)
+    for i in range(n):
+        total += Q.subs({a: G[i, i], c: b[i]}, simultaneous=True)
+        for j in range(n):
+            if j != i:
+                total += P.subs({a: G[i, j], c: b[j]}, simultaneous=True)
+    return total / n, W, b
+
+
+class _ExactPrinter(StrPrinter):
+    """Prints plain Python arithmetic in which every constant is exact.
+
+    A bare rational such as 2/3 would be a float in Python; it is printed as ``(0*c + 2)/3`` so
+    that it takes the type of the input (numpy array, mpmath number, interval) before dividing.
+    """
+
+    def _print_Rational(self, expr):
+        if expr.q == 1:
+            return str(expr.p)
+        return f"((0*c + {expr.p})/{expr.q})"
+
+    def _print_Integer(self, expr):
+        return str(expr.p)
+
+
+def _pyexpr(expr: sp.Expr) -> str:
+    return _ExactPrinter({"order": "none"}).doprint(expr)
+
+
+def _region_function_source(block: str, order: int, code: int) -> str:
+    """Python source of one function returning the block and its derivatives up to ``order``."""
+    formulas = block_formulas()
+    names = [block + suffix for suffix, wrt in DERIVATIVES if len(wrt) <= order]
+    exprs = [formulas[name][code] for name in names]
+    lines = [f"def {block.lower()}{order}_{REGIONS[code].name}(a, c):"]
+    if REGIONS[code].active is not None and code != 3:
+        # Partial regions: written in the switch point r = -c/a in [0, 1], which removes the
+        # divisions by powers of a that underflow for tiny a (only genuine 1/a terms remain).
+        exprs = [sp.factor(sp.simplify(e.subs(c, -r * a))) for e in exprs]
+        lines.append("    r = -c/a")
+    replacements, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("t"), optimizations="basic")
+    for sym, expr in replacements:
+        lines.append(f"    {sym} = {_pyexpr(expr)}")
+    rendered = []
+    for expr in reduced:
+        text = _pyexpr(expr)
+        # Constants must broadcast like the inputs (numpy arrays or mpmath scalars).
+        rendered.append(text if expr.free_symbols or "0*c" in text else f"{text} + 0*c")
+    lines.append(f"    return ({', '.join(rendered)},)")
+    return "\n".join(lines)
+
+
+def generated_source() -> str:
+    """The full text of ``critpoints/tms/_generated.py``.
+
+    Every function uses only + - * / and integer powers with integer constants, so the same
+    code evaluates float64 numpy arrays, mpmath numbers at any precision and interval types.
+    """
+    header = [
+        '"""Region formulas of the TMS building blocks P and Q and their derivatives.',
+        "",
+        "GENERATED by critpoints.tms.symbolic.generated_source(); do not edit.",
+        "Regenerate with: python -m critpoints derive --write",
+        '"""',
+        "# fmt: off",
+        "",
+    ]
+    body = []
+    table = []
+    for block in ("P", "Q"):
+        for order in (0, 1, 2):
+            for region in REGIONS:
+                body.append(_region_function_source(block, order, region.code))
+                body.append("")
+                body.append("")
+            names = ", ".join(f"{block.lower()}{order}_{r.name}" for r in REGIONS)
+            table.append(f"    ({block!r}, {order}): ({names}),")
+    footer = ["# (block, order) -> functions indexed by region code", "FUNCTIONS = {", *table, "}", ""]
+    source = "\n".join(header + body + footer)
+    return source.replace("\n\n\n# (block", "\n\n# (block")

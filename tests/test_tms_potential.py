@@ -1,0 +1,443 @@
+"""The TMS potential against independent computations of its definition (SPEC §2)."""
+
+from __future__ import annotations
+
+import math
+
+import mpmath
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from scipy.integrate import quad
+
+from critpoints import tms
+from critpoints.tms import symbolic
+from critpoints.tms.data import empirical_loss, sample_high_sparsity
+
+# ----------------------------------------------------------------------------------------------
+# Independent evaluations of the definition
+
+
+def quad_loss(W, b) -> float:
+    """SPEC §2 term by term with scipy quad, the ReLU switch point passed as a breakpoint."""
+    W, b = np.asarray(W, float), np.asarray(b, float)
+    n = W.shape[1]
+    G = W.T @ W
+    total = 0.0
+    for i in range(n):
+        for j in range(n):
+            a, c = G[i, j], b[j]
+            points = [-c / a] if a != 0 and 0 < -c / a < 1 else None
+            if i == j:
+                def f(mu):
+                    return (mu - max(0.0, a * mu + c)) ** 2
+            else:
+                def f(mu):
+                    return max(0.0, a * mu + c) ** 2
+            value, _ = quad(f, 0.0, 1.0, points=points, epsabs=1e-15, epsrel=1e-13, limit=200)
+            total += value
+    return total / n
+
+
+def exact_loss(W, b) -> sp.Rational:
+    """SPEC §2 integrated exactly by sympy for rational W, b: polynomial pieces between switches."""
+    W = sp.Matrix(W)
+    b = [sp.nsimplify(v) for v in b]
+    n = W.shape[1]
+    G = W.T * W
+    mu = sp.Symbol("mu")
+    total = sp.Integer(0)
+    for i in range(n):
+        for j in range(n):
+            pre = G[i, j] * mu + b[j]
+            cuts = [sp.Integer(0), sp.Integer(1)]
+            if G[i, j] != 0:
+                r = -b[j] / G[i, j]
+                if 0 < r < 1:
+                    cuts.insert(1, r)
+            for lo, hi in zip(cuts, cuts[1:]):
+                active = pre.subs(mu, (lo + hi) / 2) > 0
+                out = pre if active else 0
+                integrand = (mu - out) ** 2 if i == j else out**2
+                total += sp.integrate(integrand, (mu, lo, hi))
+    return total / n
+
+
+def regular_polygon(k: int, n: int, norm, vertex_bias, other_bias=0.0):
+    """k columns of norm ``norm`` at angles 2πi/k, bias ``vertex_bias``; n - k zero columns."""
+    W = np.zeros((2, n))
+    b = np.full(n, float(other_bias))
+    angles = 2 * np.pi * np.arange(k) / k
+    W[0, :k] = norm * np.cos(angles)
+    W[1, :k] = norm * np.sin(angles)
+    b[:k] = vertex_bias
+    return W, b
+
+
+# ----------------------------------------------------------------------------------------------
+# Strategies
+
+coordinate = st.floats(-2.0, 2.0, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def points(draw, max_n=8, max_m=4):
+    n = draw(st.integers(1, max_n))
+    m = draw(st.integers(1, max_m))
+    W = np.array(draw(st.lists(coordinate, min_size=m * n, max_size=m * n))).reshape(m, n)
+    b = np.array(draw(st.lists(coordinate, min_size=n, max_size=n)))
+    return W, b
+
+
+def near_kink(W, b, tol=1e-6) -> bool:
+    """Some column and its own bias are both within ``tol`` of 0.
+
+    At W_i = 0, b_i = 0 L is not differentiable, and close to it the second derivatives grow
+    like 1/|W_i|², which spoils finite differences.
+    """
+    return bool(np.any(((W**2).sum(axis=0) <= tol) & (np.abs(b) <= 2 * tol)))
+
+
+def boundary_distance(W, b) -> float:
+    """Distance of the nearest block end value (c or a + c) from 0."""
+    G = W.T @ W
+    C = np.broadcast_to(b, G.shape)
+    return float(min(np.abs(C).min(), np.abs(G + C).min()))
+
+
+# ----------------------------------------------------------------------------------------------
+# The closed form equals the definition
+
+
+@settings(max_examples=60, deadline=None)
+@given(points())
+def test_loss_matches_quadrature(point):
+    W, b = point
+    assert tms.loss(W, b) == pytest.approx(quad_loss(W, b), rel=1e-10, abs=1e-14)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    st.integers(1, 4),
+    st.integers(1, 3),
+    st.data(),
+)
+def test_loss_matches_exact_sympy_integration(n, m, data):
+    fractions = st.fractions(-2, 2, max_denominator=7)
+    W = [[data.draw(fractions) for _ in range(n)] for _ in range(m)]
+    b = [data.draw(fractions) for _ in range(n)]
+    exact = exact_loss([[sp.Rational(x.numerator, x.denominator) for x in row] for row in W], b)
+    Wf = [[str(sp.Rational(x.numerator, x.denominator).evalf(60)) for x in row] for row in W]
+    bf = [str(sp.Rational(x.numerator, x.denominator).evalf(60)) for x in b]
+    with mpmath.workdps(50):
+        value = tms.loss(Wf, bf, dps=50)
+        assert abs(value - mpmath.mpf(str(sp.N(exact, 60)))) < mpmath.mpf(10) ** -45
+
+
+@pytest.mark.slow
+@settings(max_examples=6, deadline=None)
+@given(points(max_n=6, max_m=3), st.integers(0, 2**32 - 1))
+def test_loss_matches_monte_carlo(point, seed):
+    W, b = point
+    x = sample_high_sparsity(W.shape[1], 1_000_000, seed=seed)
+    G = W.T @ W
+    per_sample = np.sum((x - np.maximum(x @ G + b, 0.0)) ** 2, axis=1)
+    standard_error = per_sample.std() / math.sqrt(len(per_sample))
+    assert abs(per_sample.mean() - tms.loss(W, b)) <= 5 * standard_error + 1e-12
+    assert empirical_loss(W, b, x) == pytest.approx(per_sample.mean(), rel=1e-12)
+
+
+def test_float_and_mpmath_paths_agree():
+    rng = np.random.default_rng(7)
+    W, b = rng.normal(size=(3, 5)), rng.normal(size=5) * 0.5
+    assert float(tms.loss(W, b, dps=30)) == pytest.approx(tms.loss(W, b), rel=1e-14)
+    dW, db = tms.gradient(W, b, dps=30)
+    dW64, db64 = tms.gradient(W, b)
+    np.testing.assert_allclose(dW.astype(float), dW64, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(db.astype(float), db64, rtol=1e-12, atol=1e-14)
+    H = tms.hessian(W, b, dps=30)
+    np.testing.assert_allclose(H.astype(float), tms.hessian(W, b), rtol=1e-11, atol=1e-13)
+
+
+def test_batched_matches_single():
+    rng = np.random.default_rng(3)
+    W, b = rng.normal(size=(4, 3, 2, 6)), rng.normal(size=(4, 3, 6))
+    values = tms.loss(W, b)
+    _, dW, db = tms.loss_and_gradient(W, b)
+    H = tms.hessian(W, b)
+    assert values.shape == (4, 3) and dW.shape == W.shape and H.shape == (4, 3, 18, 18)
+    for idx in np.ndindex(4, 3):
+        assert values[idx] == pytest.approx(tms.loss(W[idx], b[idx]), rel=1e-14)
+        np.testing.assert_allclose(dW[idx], tms.gradient(W[idx], b[idx])[0], rtol=1e-13)
+        np.testing.assert_allclose(H[idx], tms.hessian(W[idx], b[idx]), rtol=1e-13, atol=1e-15)
+
+
+# ----------------------------------------------------------------------------------------------
+# Symmetries
+
+
+@settings(max_examples=40, deadline=None)
+@given(points(), st.integers(0, 2**32 - 1))
+def test_invariant_under_orthogonal_maps_and_permutations(point, seed):
+    W, b = point
+    rng = np.random.default_rng(seed)
+    m, n = W.shape
+    Q, _ = np.linalg.qr(rng.normal(size=(m, m)))
+    perm = rng.permutation(n)
+    reference = tms.loss(W, b)
+    assert tms.loss(Q @ W, b) == pytest.approx(reference, rel=1e-12, abs=1e-15)
+    assert tms.loss(W[:, perm], b[perm]) == pytest.approx(reference, rel=1e-12, abs=1e-15)
+    # The gradient is equivariant: rotate/permute it like the parameters.
+    dW, db = tms.gradient(W, b)
+    dWp, dbp = tms.gradient(Q @ W[:, perm], b[perm])
+    np.testing.assert_allclose(dWp, Q @ dW[:, perm], atol=1e-11)
+    np.testing.assert_allclose(dbp, db[perm], atol=1e-11)
+
+
+# ----------------------------------------------------------------------------------------------
+# Derivatives
+
+
+def _mp_theta(W, b):
+    return [mpmath.mpf(float(v)) for v in tms.flatten(W, b)]
+
+
+@settings(max_examples=20, deadline=None)
+@given(points(max_n=5, max_m=3))
+def test_gradient_matches_50_digit_finite_differences(point):
+    W, b = point
+    assume(not near_kink(W, b))
+    m, n = W.shape
+    with mpmath.workdps(50):
+        theta = _mp_theta(W, b)
+        h = mpmath.mpf(10) ** -18
+        dW, db = tms.gradient(*tms.unflatten(np.array(theta, dtype=object), m, n), dps=50)
+        analytic = list(tms.flatten(dW, db))
+        for k in range(len(theta)):
+            plus, minus = list(theta), list(theta)
+            plus[k] += h
+            minus[k] -= h
+            fd = (
+                tms.loss(*tms.unflatten(np.array(plus, dtype=object), m, n), dps=50)
+                - tms.loss(*tms.unflatten(np.array(minus, dtype=object), m, n), dps=50)
+            ) / (2 * h)
+            # Truncation O(h) at a second-derivative jump, O(h²) elsewhere; rounding 1e-32.
+            assert abs(fd - analytic[k]) < mpmath.mpf(10) ** -15
+
+
+def _flat_gradient(theta, m, n):
+    dW, db = tms.gradient(*tms.unflatten(theta, m, n))
+    return tms.flatten(dW, db)
+
+
+@settings(max_examples=40, deadline=None)
+@given(points(max_n=6, max_m=3))
+def test_hessian_symmetric_and_matches_finite_differences(point):
+    W, b = point
+    assume(boundary_distance(W, b) > 1e-3)
+    m, n = W.shape
+    H = tms.hessian(W, b)
+    np.testing.assert_allclose(H, H.T, atol=1e-12)
+    theta = tms.flatten(W, b)
+    h = 1e-6
+    fd = np.array(
+        [
+            (_flat_gradient(theta + h * e, m, n) - _flat_gradient(theta - h * e, m, n)) / (2 * h)
+            for e in np.eye(len(theta))
+        ]
+    )
+    scale = 1.0 + np.abs(H).max()
+    np.testing.assert_allclose(fd, H, atol=1e-6 * scale)
+
+
+def test_exact_derivatives_of_symbolic_loss():
+    """Gradient and Hessian against sympy's differentiation of the assembled Piecewise loss."""
+    L, Wsym, bsym = symbolic.symbolic_loss(3, 2)
+    symbols = list(Wsym) + list(bsym)  # W row-major, then b: the documented θ order
+    grad = [sp.diff(L, s) for s in symbols]
+    hess = [[sp.diff(g, t) for t in symbols] for g in grad]
+    rng = np.random.default_rng(11)
+    for _ in range(2):
+        W = np.round(rng.normal(size=(2, 3)), 3)
+        b = np.round(rng.normal(size=3) * 0.5, 3)
+        values = {s: sp.Rational(str(v)) for s, v in zip(symbols, tms.flatten(W, b))}
+        exact_grad = np.array([g.subs(values) for g in grad], dtype=float)
+        np.testing.assert_allclose(exact_grad, _flat_gradient(tms.flatten(W, b), 2, 3), atol=1e-12)
+        exact_hess = np.array([[h.subs(values) for h in row] for row in hess], dtype=float)
+        np.testing.assert_allclose(exact_hess, tms.hessian(W, b), atol=1e-11)
+
+
+@st.composite
+def boundary_points(draw):
+    """A point with block (i, j) exactly on an activation boundary (c = 0 or a + c = 0)."""
+    W, b = draw(points(max_n=6, max_m=3))
+    n = W.shape[1]
+    i, j = draw(st.integers(0, n - 1)), draw(st.integers(0, n - 1))
+    G = W.T @ W
+    b = b.copy()
+    b[j] = 0.0 if draw(st.booleans()) else -G[i, j]
+    return W, b, j
+
+
+@settings(max_examples=60, deadline=None)
+@given(boundary_points())
+def test_gradient_continuous_across_activation_boundaries(case):
+    W, b, j = case
+    assume(not near_kink(W, b, tol=1e-5))
+    eps = 1e-7
+    above, below = b.copy(), b.copy()
+    above[j] += eps
+    below[j] -= eps
+    dW_above, db_above = tms.gradient(W, above)
+    dW_below, db_below = tms.gradient(W, below)
+    # Continuity leaves a difference of at most 2·eps·(second derivative); a jump would be
+    # O(1/n) whatever eps is.
+    curvature = max(np.abs(tms.hessian(W, above)).max(), np.abs(tms.hessian(W, below)).max())
+    allowed = 4 * eps * (1 + curvature)
+    assume(allowed < 1e-3)
+    assert np.abs(db_above - db_below).max() <= allowed
+    assert np.abs(dW_above - dW_below).max() <= allowed
+
+
+def test_kink_where_column_and_bias_vanish():
+    """At W_i = 0, b_i = 0 the b_i-derivative jumps by -1/n (Q(0, c) = 1/3 - c + c² for c > 0)."""
+    n = 4
+    W = np.zeros((2, n))
+    W[:, 1:] = [[1.0, 0.0, -0.5], [0.0, 1.0, 0.3]]
+    b = np.array([0.0, -0.2, 0.1, -0.3])
+    _, db = tms.gradient(W, b)
+    h = 1e-7
+    right = b.copy()
+    right[0] = h
+    left = b.copy()
+    left[0] = -h
+    # Independent one-sided difference quotients of the definition.
+    assert db[0] == pytest.approx((quad_loss(W, b) - quad_loss(W, left)) / h, abs=1e-6)
+    assert db[0] + tms.kink_jumps(W, b)[0] == pytest.approx(
+        (quad_loss(W, right) - quad_loss(W, b)) / h, abs=1e-6
+    )
+    assert tms.kink_jumps(W, b)[0] == pytest.approx(-1 / n)
+
+
+# ----------------------------------------------------------------------------------------------
+# Edge cases (each against quadrature of the definition)
+
+
+@pytest.mark.parametrize(
+    "W, b",
+    [
+        # W = 0: every output is ReLU(b)
+        (np.zeros((2, 3)), np.array([0.0, 0.3, -0.2])),
+        # orthogonal columns: a = 0 off the diagonal, with c > 0, c = 0, c < 0
+        (np.array([[1.0, 0.0, 0.0], [0.0, 2.0, 0.0]]), np.array([0.2, 0.0, -0.1])),
+        # b exactly 0 with a > 0 and a < 0
+        (np.array([[1.0, -0.5], [0.2, 0.1]]), np.array([0.0, 0.0])),
+        # ReLU switching exactly at mu = 1 (b_1 = -G_01) and at mu = 0 (b = 0)
+        (np.array([[1.0, 0.5], [0.0, 0.5]]), np.array([0.0, -0.5])),
+        # dead vertex exactly at threshold b_i = -|W_i|²
+        (np.array([[1.2, -0.3], [0.4, 0.9]]), np.array([-1.6, -0.5])),
+    ],
+)
+def test_edge_cases_match_quadrature(W, b):
+    assert tms.loss(W, b) == pytest.approx(quad_loss(W, b), rel=1e-12, abs=1e-15)
+    assert float(tms.loss(W, b, dps=40)) == pytest.approx(quad_loss(W, b), rel=1e-12, abs=1e-15)
+    assert np.all(np.isfinite(tms.hessian(W, b)))
+
+
+def test_all_zero_parameters():
+    # L(0, 0) = E[mu²] = 1/3 exactly: nothing is reconstructed.
+    with mpmath.workdps(40):
+        assert tms.loss(np.zeros((2, 5)), np.zeros(5), dps=40) == mpmath.mpf(1) / 3
+
+
+# ----------------------------------------------------------------------------------------------
+# Published values (SPEC §2 table, from Chen et al. 2023 and seed 001)
+
+
+@pytest.mark.parametrize(
+    "label, k, norm, vertex_bias, extra_bias, published",
+    [
+        ("6-gon", 6, 1.32053, -0.61814, [], 0.04819),
+        ("5-gon", 5, 1.17046, -0.28230, [-0.5], 0.06874),
+        ("5+", 5, 1.17046, -0.28230, [1 / 12], 0.06180),
+        ("4+", 4, 1.0, 0.0, [1 / 12, -1.0], 0.10417),
+    ],
+)
+def test_published_losses_n6(label, k, norm, vertex_bias, extra_bias, published):
+    W, b = regular_polygon(k, 6, norm, vertex_bias)
+    b[k:] = extra_bias
+    assert round(float(tms.loss(W, b)), 5) == published, label
+
+
+def test_published_losses_n5():
+    # SPEC §2: L(4-gon, n = 5) = 0.06667 and L(5-gon, n = 5) = 0.01583 (from the paper).
+    # The 4-gon's remaining column is dead (b < 0); the square has l = 1, b = 0.
+    W, b = regular_polygon(4, 5, 1.0, 0.0, other_bias=-1.0)
+    assert round(float(tms.loss(W, b)), 5) == 0.06667
+
+
+@settings(max_examples=30, deadline=None)
+@given(points(max_n=8, max_m=3), st.data())
+def test_positive_bias_zero_column_lowers_loss_by_quarter_n_squared(point, data):
+    """SPEC §2: a zero column's optimal positive bias is 1/(2n) and lowers L by exactly 1/(4n²)."""
+    W, b = point
+    n = W.shape[1]
+    j = data.draw(st.integers(0, n - 1))
+    W = W.copy()
+    W[:, j] = 0.0
+    with mpmath.workdps(40):
+        off, on = b.astype(object), b.astype(object)
+        off[j] = mpmath.mpf(0)
+        on[j] = mpmath.mpf(1) / (2 * n)
+        drop = tms.loss(W, on, dps=40) - tms.loss(W, off, dps=40)
+        assert abs(drop + mpmath.mpf(1) / (4 * n * n)) < mpmath.mpf(10) ** -35
+        # and 1/(2n) is where the b_j-derivative vanishes
+        _, db = tms.gradient(W, on, dps=40)
+        assert abs(db[j]) < mpmath.mpf(10) ** -35
+
+
+# ----------------------------------------------------------------------------------------------
+# The derivation itself
+
+
+def test_generated_module_is_current():
+    from critpoints.cli.derive import generated_path
+
+    assert generated_path().read_text(encoding="utf-8") == symbolic.generated_source(), (
+        "critpoints/tms/_generated.py is stale: run `python -m critpoints derive --write`"
+    )
+
+
+def test_region_formulas_join_continuously():
+    """Adjacent regions agree in value and first derivatives on their common boundary."""
+    a, c = symbolic.a, symbolic.c
+    f = symbolic.block_formulas()
+    # boundary c = 0 (a > 0: rising|live, a < 0: dead|falling); a + c = 0 (dead|rising, falling|live)
+    pairs = [((1, 3), {c: 0}), ((0, 2), {c: 0}), ((0, 1), {c: -a}), ((2, 3), {c: -a})]
+    for block in ("P", "Q"):
+        for (r1, r2), at in pairs:
+            for suffix in ("", "_a", "_c"):
+                lhs, rhs = f[block + suffix][r1].subs(at), f[block + suffix][r2].subs(at)
+                assert sp.simplify(lhs - rhs) == 0, (block + suffix, r1, r2)
+    # P is even C² away from a = 0 (only Q's Hessian jumps, at a + c = 0)
+    for (r1, r2), at in pairs:
+        for suffix in ("_aa", "_ac", "_cc"):
+            assert sp.simplify(f["P" + suffix][r1].subs(at) - f["P" + suffix][r2].subs(at)) == 0
+    jump = sp.simplify(f["Q_cc"][1].subs(c, -a) - f["Q_cc"][0].subs(c, -a))
+    # Q = 1/3 - 2R + P with R = ∫ mu ReLU: R_cc = (switch point)/a → 1/a, P is C²: jump -2/a
+    assert jump == -2 / a
+
+
+def test_regions_partition_the_plane():
+    """Every (a, c) lies in exactly one region, and the partial ones imply a ≠ 0."""
+    rng = np.random.default_rng(0)
+    samples = [(0, 0), (0, 1), (0, -1), (1, 0), (-1, 0), (1, -1), (-1, 1)]
+    samples += [tuple(v) for v in rng.normal(size=(200, 2))]
+    a, c = symbolic.a, symbolic.c
+    for av, cv in samples:
+        hits = [r.code for r in symbolic.REGIONS if r.condition.subs({a: av, c: cv})]
+        assert len(hits) == 1
+        if hits[0] in (1, 2):
+            assert av != 0 and 0 <= -cv / av <= 1
