@@ -1,0 +1,157 @@
+"""Symmetries of the TMS potential: O(m) on the hidden space and joint permutations of (W_i, b_i).
+
+Critical points come in orbits of O(m) × S_n. For m = 2 this module gives
+
+- :func:`canonical_form`: one representative per orbit (first nonzero column on the positive x
+  axis, the polygon in counter-clockwise order, zero columns last), deterministic for the
+  exactly symmetric points the catalog stores;
+- :func:`orbit_distance`: how far two points are from being in the same orbit (robust to
+  noise, used for matching SGD plateaus and deduplication).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+__all__ = [
+    "canonical_form",
+    "dead_outputs",
+    "normalise_flat_biases",
+    "orbit_distance",
+    "same_orbit",
+    "rotation",
+    "ZERO_COLUMN",
+]
+
+#: Columns with norm below this count as zero columns.
+ZERO_COLUMN = 1e-8
+
+
+def rotation(angle: float) -> np.ndarray:
+    """The 2×2 rotation by ``angle`` (radians)."""
+    return np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+
+
+def _check_planar(W: np.ndarray) -> None:
+    if W.ndim != 2 or W.shape[0] != 2:
+        raise ValueError(f"the O(2) canonical form needs W of shape (2, n); got {W.shape}")
+
+
+def _candidate_forms(W: np.ndarray, b: np.ndarray, zero: float):
+    """All gauge-fixed forms: each nonzero column on the +x axis, with and without reflection."""
+    norms = np.linalg.norm(W, axis=0)
+    nonzero = np.flatnonzero(norms > zero)
+    zeros = np.flatnonzero(norms <= zero)
+    zero_order = zeros[np.lexsort((zeros, -b[zeros]))]  # positive biases first
+    for anchor in nonzero:
+        for reflect in (False, True):
+            V = W * np.array([[1.0], [-1.0]]) if reflect else W
+            angle0 = np.arctan2(V[1, anchor], V[0, anchor])
+            V = rotation(-angle0) @ V
+            angles = np.mod(np.arctan2(V[1, nonzero], V[0, nonzero]), 2 * np.pi)
+            angles[nonzero == anchor] = 0.0
+            angles[angles > 2 * np.pi - 1e-12] = 0.0
+            order = nonzero[np.lexsort((-b[nonzero], -norms[nonzero], np.round(angles, 9)))]
+            order = np.concatenate([order, zero_order]).astype(int)
+            yield V[:, order], b[order], order
+
+
+def _key(V: np.ndarray, b: np.ndarray) -> tuple:
+    norms = np.round(np.linalg.norm(V, axis=0), 9)
+    angles = np.round(np.mod(np.arctan2(V[1], V[0]), 2 * np.pi), 9)
+    angles[norms == 0] = 0.0
+    return tuple(np.stack([-norms, angles, -np.round(b, 9)], axis=1).ravel())
+
+
+def canonical_form(W, b, zero: float = ZERO_COLUMN) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The orbit representative of (W, b) under O(2) × permutations, for m = 2.
+
+    The representative puts the columns in counter-clockwise order starting from a largest
+    column on the positive x axis, chooses among the anchors and the reflection the form whose
+    (norm, angle, bias) sequence is lexicographically smallest (largest norms first), and puts
+    zero columns last, positive biases first.
+
+    Returns
+    -------
+    (W, b, order)
+        The canonical parameters and the column permutation that produced them
+        (``W_canonical = R @ W[:, order]`` for some R in O(2)).
+    """
+    W = np.asarray(W, dtype=float)
+    b = np.asarray(b, dtype=float)
+    _check_planar(W)
+    best = None
+    for V, c, order in _candidate_forms(W, b, zero):
+        key = _key(V, c)
+        if best is None or key < best[0]:
+            best = (key, V, c, order)
+    if best is None:  # W = 0: only the biases matter
+        order = np.lexsort((np.arange(len(b)), -b))
+        return np.zeros_like(W), b[order], order
+    _, V, c, order = best
+    V = np.where(np.abs(V) < 1e-15, 0.0, V)
+    return V, c, order
+
+
+def orbit_distance(W1, b1, W2, b2) -> float:
+    """Smallest max-norm distance between (W2, b2) and the O(2) × S_n orbit of (W1, b1).
+
+    Columns are matched by an optimal assignment after every gauge choice that puts a column of
+    the first point onto the direction of a largest column of the second, so the answer is
+    exact up to the assignment's cost model (squared distances in (w_x, w_y, b)).
+    """
+    W1, b1, W2, b2 = (np.asarray(v, dtype=float) for v in (W1, b1, W2, b2))
+    _check_planar(W1)
+    _check_planar(W2)
+    if W1.shape != W2.shape:
+        return np.inf
+    P2 = np.vstack([W2, b2])  # (3, n)
+    norms2 = np.linalg.norm(W2, axis=0)
+    j0 = int(np.argmax(norms2))
+    target = np.arctan2(W2[1, j0], W2[0, j0])
+    best = np.inf
+    norms1 = np.linalg.norm(W1, axis=0)
+    anchors = np.flatnonzero(np.abs(norms1 - norms2[j0]) <= max(0.5 * norms2[j0], 1e-6))
+    if norms2[j0] <= ZERO_COLUMN or anchors.size == 0:
+        anchors = np.array([0])
+    for anchor in anchors:
+        for reflect in (False, True):
+            V = W1 * np.array([[1.0], [-1.0]]) if reflect else W1
+            angle = target - np.arctan2(V[1, anchor], V[0, anchor])
+            V = rotation(angle) @ V
+            P1 = np.vstack([V, b1])
+            cost = ((P1[:, :, None] - P2[:, None, :]) ** 2).sum(axis=0)
+            rows, cols = linear_sum_assignment(cost)
+            distance = np.abs(P1[:, rows] - P2[:, cols]).max()
+            best = min(best, distance)
+    return float(best)
+
+
+def same_orbit(W1, b1, W2, b2, atol: float = 1e-6) -> bool:
+    """Whether (W2, b2) lies within ``atol`` (max norm) of the orbit of (W1, b1)."""
+    return orbit_distance(W1, b1, W2, b2) <= atol
+
+
+def dead_outputs(W, b) -> np.ndarray:
+    """Features whose output is switched off for every input: b_j ≤ 0 and W_i·W_j + b_j ≤ 0 ∀i.
+
+    Their bias is a flat direction of L (anywhere in (-∞, -max(0, max_i W_i·W_j)]).
+    """
+    W = np.asarray(W, dtype=float)
+    b = np.asarray(b, dtype=float)
+    G = np.swapaxes(W, -1, -2) @ W
+    return (b <= 0) & (G.max(axis=-2) + b <= 0)
+
+
+def normalise_flat_biases(W, b) -> np.ndarray:
+    """Biases with every flat bias moved to the top of its flat interval.
+
+    Points that differ only inside a flat set (a dead feature's bias -0.3 or -2) then compare
+    equal; the top of the interval, -max(0, max_i W_i·W_j), is the same for all of them.
+    """
+    W = np.asarray(W, dtype=float)
+    b = np.asarray(b, dtype=float)
+    G = np.swapaxes(W, -1, -2) @ W
+    top = -np.maximum(G.max(axis=-2), 0.0)
+    return np.where(dead_outputs(W, b), top, b)
