@@ -151,14 +151,8 @@ class ReducedSolution:
     x: mpmath.mpf
     s: mpmath.mpf
     interval: tuple  # (lower, upper) breakpoints of s
-
-    @property
-    def norm(self):
-        return mpmath.sqrt(self.x)
-
-    @property
-    def vertex_bias(self):
-        return self.x * self.s
+    norm: mpmath.mpf  # l = √x, at the precision of the solve
+    vertex_bias: mpmath.mpf  # b_v = x·s
 
 
 @lru_cache(maxsize=None)
@@ -227,7 +221,7 @@ def solve_regular_polygon(n: int, k: int, dps: int = 80) -> tuple[ReducedSolutio
                     continue
                 if any(abs(s - other.s) < tol for other in found):
                     continue
-                found.append(ReducedSolution(x, s, (lower, upper)))
+                found.append(ReducedSolution(x, s, (lower, upper), mpmath.sqrt(x), x * s))
         return tuple(sorted(found, key=lambda sol: sol.s))
 
 
