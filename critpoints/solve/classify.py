@@ -181,13 +181,17 @@ def classify(W, b, dps: int = 60, seed: int = 0) -> Classification:
     W = np.asarray(W, dtype=object)
     b = np.asarray(b, dtype=object)
     m, n = W.shape
-    H = potential.hessian(W, b, dps=dps)
-    Hf = H.astype(float)
+    # Regions decided at full precision (a block exactly on a boundary stays on it), the
+    # Hessian itself in float64 from the rounded point: its entries are continuous inside the
+    # chosen regions, so rounding moves them by ~1e-16 relative.
+    regions = potential.block_regions(W, b)
+    Hf = potential.hessian(W.astype(float), b.astype(float), regions=regions)
     eigenvalues = np.linalg.eigvalsh(Hf)
     scale = max(1.0, float(np.abs(eigenvalues).max()))
     tolerance = 1e-9 * scale
     grey = (np.abs(eigenvalues) > 1e-13 * scale) & (np.abs(eigenvalues) <= 1e-6 * scale)
     if grey.any():
+        H = potential.hessian(W, b, dps=dps)
         with mpmath.workdps(dps):
             values = mpmath.eigsy(mpmath.matrix(H.tolist()), eigvals_only=True)
             eigenvalues = np.array(sorted(float(v) for v in values))
