@@ -1,0 +1,1 @@
+"""Proofs: exact algebraic forms, interval certificates, the k = n existence question."""
