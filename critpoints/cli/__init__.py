@@ -12,7 +12,7 @@ import importlib
 import sys
 
 # Command modules, in the order ``--help`` lists them.
-COMMANDS = ("enumerate", "evaluate", "derive", "linear")
+COMMANDS = ("enumerate", "evaluate", "derive", "linear", "certify", "kgon-existence")
 
 
 class UsageError(Exception):
@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
     for name in COMMANDS:
-        importlib.import_module(f"critpoints.cli.{name}").register(subparsers)
+        importlib.import_module(f"critpoints.cli.{name.replace('-', '_')}").register(subparsers)
     return parser
 
 

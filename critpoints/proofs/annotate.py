@@ -1,0 +1,369 @@
+"""Certificates and exact forms for catalog entries: :func:`annotate` and :func:`check_entry`.
+
+Three routes, chosen from the entry's structure:
+
+1. ``krawczyk-reduced``: regular k-gon (k ≥ 2) with every vertex live and s strictly inside an
+   activation interval. Krawczyk in (x, s) proves exactly one reduced critical point in the box;
+   symmetric criticality (Palais) lifts it to full space: the cyclic group C_k (rotation by 2π/k
+   of the hidden plane with the cyclic shift of the vertices) acts orthogonally on parameters and
+   L is invariant, so ∇L at a fixed point is fixed, i.e. tangent to the fixed subspace
+   {W_i = R^i W_0, equal vertex biases, other columns zero, their biases free}; on it
+   L = (1/n)[k F(|W_0|², b_v/|W_0|²) + Σ_j f(b_j)] with f(b) = Q(0, b) + (n-1)P(0, b): f' = 0
+   exactly at b = 1/(2n) and f is constant for b < 0. L is C² (analytic) on the box (every block
+   strictly inside one region, certified), so the point is a critical point in full space.
+2. ``exact-rational-gradient``: regular points with rational x, s (the x = 1, s = 0 family and
+   the all-dead polygons): ∇L = 0 exactly (:mod:`critpoints.proofs.exact_point`). Such points sit
+   on activation boundaries or in flat critical sets: not isolated, Krawczyk does not apply.
+3. ``krawczyk-full``: anything else that is smooth (irregular points from the full-space search):
+   Krawczyk on the gradient with the rotation gauge (θ = W[1, f] of the first nonzero column f
+   fixed at 0) and the flat coordinates fixed. The dropped equation ∂L/∂W[1,f] follows from the
+   rotation identity Σ (Jθ)_i ∂_i L = 0 because (Jθ) at that coordinate is W[0,f] ≠ 0; the flat
+   coordinates' equations vanish identically on the box (their blocks are strictly dead there).
+
+Hessian signs (``certificate["hessian"]``) come from :func:`critpoints.proofs.interval.inertia` on
+the Hessian enclosure over the certified box (the exact point lies in it), with the O(2)
+generator Jθ and the flat coordinates as exact null vectors.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import flint
+import mpmath
+import numpy as np
+
+from critpoints.proofs import interval as iv
+from critpoints.proofs.algebraic import _interval_of, exact_form
+from critpoints.proofs.exact_point import (
+    exact_gradient_vanishes,
+    matches_stored,
+    point_balls,
+    regular_exact_point,
+)
+from critpoints.solve.classify import flat_coordinates
+from critpoints.tms import potential
+
+__all__ = ["annotate", "check_entry", "certificate_radius"]
+
+PALAIS = (
+    "Krawczyk proves exactly one critical point of the reduced loss F(x, s) in the box; the box "
+    "lies strictly inside one activation interval, so every block of L is strictly inside one "
+    "region and L is analytic near the point. Symmetric criticality (Palais): the point is fixed "
+    "by C_k acting orthogonally on parameters, L is invariant and C¹, so ∇L is tangent to the "
+    "fixed subspace, where L = (1/n)[k F(x, b_v/x) + Σ_zero-columns f(b_j)] with f'(1/(2n)) = 0 "
+    "exactly and f constant for b_j < 0: ∇L = 0 in full space."
+)
+
+
+def certificate_radius(digits: int) -> str:
+    """Box radius used for points known to ``digits`` digits: 10^-(2·digits/3)."""
+    return f"1e-{(2 * digits) // 3}"
+
+
+def _fraction(text: str) -> Fraction:
+    return Fraction(text)
+
+
+def _route(entry: dict) -> str:
+    reduced = entry.get("reduced")
+    if entry.get("regular"):
+        if reduced is None:
+            return "exact"
+        if mpmath.mpf(reduced["s"]) == 0:
+            return "exact"
+        if not entry.get("dead_vertices") and entry["k"] >= 2:
+            return "reduced"
+    return "full"
+
+
+def annotate(entry: dict, n: int, digits: int = 60) -> tuple[dict | None, dict | None]:
+    """Certificate and exact form of one catalog entry.
+
+    Parameters
+    ----------
+    entry : dict
+        A catalog entry as produced by :func:`critpoints.kgon.enumerate_critical_points`.
+    n : int
+        Number of features of the catalog.
+    digits : int
+        Precision of the entry's ``*_exact`` fields; the certificate box has radius
+        10^-(2·digits/3).
+
+    Returns
+    -------
+    (certificate, exact)
+        ``certificate`` is always a dict with ``proved`` (criticality proved), ``method``,
+        ``claim`` or ``reason``, ``hessian`` (sign certificate or why none); ``exact`` is the
+        algebraic description (minimal polynomials and isolating intervals of x, s, vertex bias)
+        for regular points with a reduced solution, else None. Deterministic.
+    """
+    route = _route(entry)
+    radius = certificate_radius(digits)
+    if route == "reduced":
+        return _annotate_reduced(entry, n, digits, radius)
+    if route == "exact":
+        return _annotate_exact(entry, n, digits)
+    return _annotate_full(entry, n, digits, radius), None
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def _null_vectors(W_balls, b_balls, W_float, b_float) -> np.ndarray:
+    """Exact null vectors of the Hessian at the critical point: Jθ (if W ≠ 0) and flat axes."""
+    n = len(b_float)
+    dim = 3 * n
+    rows = []
+    if np.abs(np.asarray(W_float, dtype=float)).max() > 0:
+        gen = [-W_balls[1, i] for i in range(n)] + [W_balls[0, i] for i in range(n)]
+        rows.append(gen + [flint.arb(0)] * n)
+    for index in flat_coordinates(W_float, b_float):
+        e = [flint.arb(0)] * dim
+        e[index] = flint.arb(1)
+        rows.append(e)
+    return np.array(rows, dtype=object) if rows else np.zeros((0, dim), dtype=object)
+
+
+def _hessian_certificate(W_balls, b_balls, classification: str) -> dict:
+    W_float = np.array([[float(v.mid()) for v in row] for row in W_balls])
+    b_float = np.array([float(v.mid()) for v in b_balls])
+    try:
+        _, H = iv.full_gradient_hessian(W_balls, b_balls)
+    except iv.RegionUndetermined as exc:
+        return {"proved": False, "reason": (
+            f"on an activation boundary ({exc}): the Hessian is one-sided there, no second-order "
+            "certificate; the classification rests on the sphere test (see evidence)")}
+    result = iv.inertia(H, _null_vectors(W_balls, b_balls, W_float, b_float))
+    if "reason" in result:
+        return {"proved": False, "reason": result["reason"]}
+    out = {
+        "method": "arb Hessian enclosure over the box; congruence by a float eigenbasis on the "
+                  "complement of the O(2) generator and flat axes; Gershgorin disc components",
+        "n_pos": result["n_pos"], "n_neg": result["n_neg"],
+        "n_undetermined": result["n_undetermined"], "n_null": result["n_null"],
+        "min_positive_lower": result["min_positive_lower"],
+        "max_negative_upper": result["max_negative_upper"],
+    }
+    if result["proved"] and result["n_neg"] == 0:
+        out.update(proved=True, claim=(
+            "local minimum: H ⪰ 0 with kernel exactly the O(2)/flat directions (Morse–Bott)"))
+    elif result["n_neg"] > 0 and result["proved"]:
+        out.update(proved=True, claim=f"saddle of index exactly {result['n_neg']}")
+    elif result["n_neg"] > 0:
+        out.update(proved=True, claim=(
+            f"saddle: at least {result['n_neg']} negative eigenvalues ≤ "
+            f"{result['max_negative_upper']:.3g}; index in [{result['n_neg']}, "
+            f"{result['n_neg'] + result['n_undetermined']}] ({result['n_undetermined']} "
+            "unexplained near-zero eigenvalues not resolved)"))
+    else:
+        out.update(proved=False, reason=(
+            f"{result['n_undetermined']} eigenvalues near 0 not explained by symmetry: "
+            "second order cannot decide (degenerate)"))
+    out["agrees_with_classification"] = _agrees(out, classification)
+    return out
+
+
+def _agrees(hess: dict, classification: str) -> bool | None:
+    if not hess.get("proved"):
+        return None
+    if hess["n_neg"] > 0:
+        return classification == "saddle"
+    return classification == "minimum"
+
+
+def _annotate_reduced(entry, n, digits, radius):
+    k = entry["k"]
+    x_text, s_text = entry["reduced"]["x"], entry["reduced"]["s"]
+    with mpmath.workdps(digits):
+        interval = _interval_of(n, k, mpmath.mpf(s_text))
+    exact = exact_form(n, k, x_text, s_text)
+    result = iv.reduced_krawczyk(n, k, interval, x_text, s_text, radius)
+    certificate = {
+        "proved": result["proved"],
+        "method": "krawczyk-reduced",
+        "coordinates": ["x", "s"],
+        "box": {"center": [x_text, s_text], "radius": radius},
+        "region": {"s_interval": interval.describe(), "vertices": "all live", "k": k},
+        "arithmetic": f"python-flint arb, {iv.PREC} bits",
+        "contraction": result.get("contraction"),
+    }
+    if result["proved"]:
+        certificate["claim"] = "unique critical point of the reduced problem in the box; " + \
+            "critical point of L in full space"
+        certificate["scope"] = PALAIS
+    else:
+        certificate["reason"] = result.get("reason", "Krawczyk failed")
+        certificate["evidence"] = f"full gradient norm {entry.get('grad_norm')} at {digits} digits"
+    with iv.precision():
+        W, b = _reduced_box_point(entry, n, x_text, s_text, radius)
+        certificate["hessian"] = _hessian_certificate(W, b, entry["classification"])
+    return certificate, exact
+
+
+def _reduced_box_point(entry, n, x_text, s_text, radius):
+    """Balls of the full parameters over the reduced box (x ± r, s ± r)."""
+    k, sigma = entry["k"], entry["sigma"]
+    r = flint.arb(radius)
+    x = flint.arb(iv.ball(x_text), r)
+    s = flint.arb(iv.ball(s_text), r)
+    root = x.sqrt()
+    W = np.array([[flint.arb(0)] * n for _ in range(2)], dtype=object)
+    for i in range(k):
+        angle = flint.fmpq(2 * i, k)
+        W[0, i] = root * flint.arb.cos_pi_fmpq(angle)
+        W[1, i] = root * flint.arb.sin_pi_fmpq(angle)
+    half = flint.arb(1) / (2 * n)
+    b = np.array([x * s] * k + [half] * sigma + [-half] * (n - k - sigma), dtype=object)
+    return W, b
+
+
+def _exact_xs(entry, n) -> tuple[Fraction, Fraction | None, dict | None]:
+    reduced = entry.get("reduced")
+    if reduced is None:
+        return Fraction(1), None, None  # the catalog's representative of a flat norm
+    exact = exact_form(n, entry["k"], reduced["x"], reduced["s"])
+    coords = exact["coordinates"]
+    if "value" not in coords["x"] or "value" not in coords["s"]:
+        raise ValueError("s = 0 point with irrational x")
+    return Fraction(coords["x"]["value"]), Fraction(coords["s"]["value"]), exact
+
+
+def _annotate_exact(entry, n, digits):
+    x, s, exact = _exact_xs(entry, n)
+    point = regular_exact_point(entry, n, x, s if s is not None else Fraction(0))
+    mismatch = matches_stored(point, entry, digits)
+    result, detail = exact_gradient_vanishes(point)
+    certificate = {
+        "proved": bool(result) and mismatch < 10.0 ** (10 - digits),
+        "method": "exact-rational-gradient",
+        "point": {"x": str(x), "s": None if s is None else str(s),
+                  "b": [str(v) for v in point.b], "k": point.k,
+                  "stored_difference": mismatch},
+    }
+    if certificate["proved"]:
+        certificate["claim"] = ("exact critical point: " + detail + "; L is C¹ here (no column "
+                                "with W_i = 0 = b_i), so this is a true critical point")
+        certificate["isolated"] = False
+        certificate["reason"] = _not_isolated_reason(entry)
+    else:
+        certificate["reason"] = detail if result is not True else "stored point differs from the exact one"
+        certificate["evidence"] = f"full gradient norm {entry.get('grad_norm')} at {digits} digits"
+    if exact is None:
+        exact = {"field": "Q", "coordinates": {"x": {"value": "1", "note": "representative of a flat norm"}}}
+    with iv.precision():
+        W, b = point_balls(point)
+        certificate["hessian"] = _hessian_certificate(W, b, entry["classification"])
+    return certificate, exact
+
+
+def _not_isolated_reason(entry) -> str:
+    if entry.get("on_boundary"):
+        return ("on an activation boundary (L is C¹ but not C² there): no Krawczyk box; the point "
+                "lies in a non-isolated critical set or at a kink of the Hessian")
+    return ("not isolated: flat or degenerate directions beyond the O(2) orbit; criticality is "
+            "proved exactly instead")
+
+
+def _annotate_full(entry, n, digits, radius):
+    W_text = entry["W_exact"]
+    b_text = entry["b_exact"]
+    W_float = np.array(entry["W"], dtype=float)
+    b_float = np.array(entry["b"], dtype=float)
+    flats = set(flat_coordinates(W_float, b_float))
+    norms = np.linalg.norm(W_float, axis=0)
+    nonzero = [i for i in range(n) if norms[i] > 1e-8]
+    W_mid = [list(row) for row in W_text]
+    gauge = None
+    if nonzero:
+        f = nonzero[0]
+        gauge = n + f  # θ index of W[1, f]
+        W_mid[1][f] = "0"
+    variables = [i for i in range(3 * n) if i not in flats and i != gauge]
+    result = iv.full_krawczyk(W_mid, b_text, variables, radius)
+    certificate = {
+        "proved": result["proved"],
+        "method": "krawczyk-full",
+        "coordinates": "theta (W row-major, then b); gauge W[1,f] = 0 and flat coordinates fixed",
+        "gauge_index": gauge,
+        "fixed_flat": sorted(flats),
+        "box": {"center": "W_exact, b_exact (gauge coordinate set to 0)", "radius": radius},
+        "arithmetic": f"python-flint arb, {iv.PREC} bits",
+        "contraction": result.get("contraction"),
+    }
+    if result["proved"]:
+        certificate["claim"] = ("exactly one critical point of L in the box within the gauge "
+                                "slice; the box lies inside one activation region (L analytic)")
+        certificate["scope"] = ("the dropped equation ∂L/∂W[1,f] follows from rotation "
+                                "invariance since W[0,f] ≠ 0; flat coordinates' equations vanish "
+                                "identically (strictly dead blocks)")
+    else:
+        certificate["reason"] = result.get("reason", "Krawczyk failed")
+        certificate["evidence"] = (f"full gradient norm {entry.get('grad_norm')} at {digits} "
+                                   "digits (verified, not proved)")
+    with iv.precision():
+        r = flint.arb(radius)
+        W = np.array([[iv.ball(v) for v in row] for row in W_mid], dtype=object)
+        b = np.array([iv.ball(v) for v in b_text], dtype=object)
+        if result["proved"]:
+            theta = [*W.ravel(), *b]
+            for i in variables:
+                theta[i] = flint.arb(theta[i], r)
+            W = np.array(theta[: 2 * n], dtype=object).reshape(2, n)
+            b = np.array(theta[2 * n:], dtype=object)
+        certificate["hessian"] = _hessian_certificate(W, b, entry["classification"])
+        if not result["proved"]:
+            certificate["hessian"]["note"] = "evaluated at the stored point (not a proved box)"
+            certificate["hessian"]["proved"] = False
+    return certificate
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def check_entry(entry: dict, n: int, digits: int | None = None) -> list[str]:
+    """Re-check an entry's stored certificate and exact form; returns the list of failures.
+
+    The certificate is recomputed from the entry's own data (the stored box, the point) and its
+    verdicts compared with the stored ones; exact forms are checked by evaluating each minimal
+    polynomial at the stored decimal value and confirming its isolating interval contains it
+    and holds exactly one root (sympy's exact root counting).
+    """
+    import sympy as sp
+
+    digits = digits or entry.get("precision_digits", 60)
+    failures: list[str] = []
+    stored_cert, stored_exact = entry.get("certificate"), entry.get("exact")
+    if stored_cert is None:
+        return [f"{entry['id']}: no certificate"]
+    certificate, exact = annotate(entry, n, digits)
+    for key in ("proved", "method"):
+        if certificate.get(key) != stored_cert.get(key):
+            failures.append(f"{entry['id']}: certificate {key} {stored_cert.get(key)!r} does not "
+                            f"re-check (recomputed {certificate.get(key)!r})")
+    for key in ("proved", "n_pos", "n_neg", "n_undetermined"):
+        if certificate["hessian"].get(key) != (stored_cert.get("hessian") or {}).get(key):
+            failures.append(f"{entry['id']}: hessian {key} does not re-check")
+    if stored_exact != exact:
+        failures.append(f"{entry['id']}: exact form differs from the re-derived one")
+    if stored_exact and entry.get("reduced"):
+        t = sp.Symbol("t")
+        values = {"x": entry["reduced"]["x"], "s": entry["reduced"]["s"],
+                  "vertex_bias": entry["reduced"]["vertex_bias"]}
+        for name, number in stored_exact.get("coordinates", {}).items():
+            if "minpoly" not in number:
+                continue
+            poly = sp.Poly(sp.sympify(number["minpoly"]), t)
+            with mpmath.workdps(digits):
+                value = mpmath.mpf(values[name])
+                coeffs = [mpmath.mpf(int(v)) for v in poly.all_coeffs()]
+                residual = abs(mpmath.polyval(coeffs, value))
+                scale = sum(abs(v) for v in coeffs) * max(1, abs(value)) ** poly.degree()
+                if residual > scale * mpmath.mpf(10) ** (15 - digits):
+                    failures.append(f"{entry['id']}: stored {name} is not a root of its minpoly")
+            lo, hi = (sp.Rational(v) for v in number["interval"])
+            if not lo <= sp.Rational(str(mpmath.nstr(value, 30))) <= hi and lo != hi:
+                failures.append(f"{entry['id']}: isolating interval of {name} misses the value")
+            if lo != hi and poly.count_roots(lo, hi) != 1:
+                failures.append(f"{entry['id']}: interval of {name} does not isolate one root")
+    return failures

@@ -1,0 +1,190 @@
+"""Tests of critpoints.proofs: exact forms, interval certificates, the k = n existence question."""
+
+from __future__ import annotations
+
+import copy
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import mpmath
+import pytest
+import sympy as sp
+
+from critpoints.catalog import validate
+from critpoints.cli import main
+from critpoints.kgon.reduced import solve_regular_polygon
+from critpoints.proofs import annotate, check_entry
+from critpoints.proofs.algebraic import exact_form, reduced_polynomials_exact, s_sym
+from critpoints.proofs.exact_point import exact_gradient_vanishes, regular_exact_point
+from critpoints.proofs.existence import existence_row, isolate_roots
+from critpoints.proofs.interval import precision, reduced_krawczyk
+from critpoints.proofs.reduced_blocks import intervals
+
+ROOT = Path(__file__).resolve().parents[1]
+CATALOG6 = ROOT / "catalog" / "tms-n6-m2.json"
+t = sp.Symbol("t")
+
+
+def _catalog6():
+    return json.loads(CATALOG6.read_text())
+
+
+def _root_in(number: dict) -> float:
+    """The root of a stored minimal polynomial in its isolating interval (exact sympy)."""
+    poly = sp.Poly(sp.sympify(number["minpoly"]), t)
+    lo, hi = (sp.Rational(v) for v in number["interval"])
+    if lo == hi:
+        return float(lo)
+    roots = [r for r in poly.real_roots() if lo <= r <= hi]
+    assert len(roots) == 1
+    return float(roots[0].evalf(30))
+
+
+# Published values (SPEC §2, from the paper / seed 001): (n, k, l, b_v)
+PUBLISHED = [(6, 6, 1.32053, -0.61814), (6, 5, 1.17046, -0.28230), (7, 7, 1.44839, -0.96691),
+             (8, 8, 1.55045, -1.29119)]
+
+
+@pytest.mark.parametrize("n,k,l,b", PUBLISHED)
+def test_minimal_polynomials_reproduce_published_points(n, k, l, b):
+    (solution,) = solve_regular_polygon(n, k)
+    form = exact_form(n, k, mpmath.nstr(solution.x, 60), mpmath.nstr(solution.s, 60))
+    coords = form["coordinates"]
+    # the algebraic numbers (exact roots in their isolating intervals) are the published point
+    assert _root_in(coords["x"]) ** 0.5 == pytest.approx(l, abs=1e-5)
+    assert _root_in(coords["vertex_bias"]) == pytest.approx(b, abs=2e-5)
+    assert _root_in(coords["x"]) * _root_in(coords["s"]) == pytest.approx(b, abs=2e-5)
+
+
+def test_exact_forms_rederived_for_small_n_and_stored_floats_are_roots():
+    # every regular reduced point of the committed n = 6 catalog, re-derived from scratch
+    for entry in _catalog6()["critical_points"]:
+        if entry["reduced"] is None or entry["reduced"]["s"] == "0.0":
+            continue
+        form = exact_form(6, entry["k"], entry["reduced"]["x"], entry["reduced"]["s"])
+        for name, key in (("x", "x"), ("s", "s"), ("vertex_bias", "vertex_bias")):
+            poly = sp.Poly(sp.sympify(form["coordinates"][name]["minpoly"]), t)
+            value = sp.Float(entry["reduced"][key], 60)
+            scale = sum(abs(c) for c in poly.all_coeffs())
+            assert abs(poly.eval(value)) < scale * 1e-45
+            assert poly.is_irreducible
+
+
+def test_six_gon_minimal_polynomial_degree_and_field():
+    (solution,) = solve_regular_polygon(6, 6)
+    form = exact_form(6, 6, mpmath.nstr(solution.x, 60), mpmath.nstr(solution.s, 60))
+    # cos(2π/6) = 1/2 is rational: h has rational coefficients and s has degree ≤ deg h
+    assert form["cos_minpoly"] == "c - 1/2"
+    assert form["coordinates"]["s"]["degree"] <= 5
+
+
+def test_first_interval_closed_form_exact():
+    # docs/proofs.md: on (-1, -cos 2π/n) only Q is active, h = s(1+s)^4/3 for every n
+    for n in (5, 7, 12):
+        _, _, h = reduced_polynomials_exact(n, n, intervals(n)[0])
+        assert sp.expand(h.as_expr() - s_sym * (1 + s_sym) ** 4 / 3) == 0
+
+
+def test_krawczyk_proves_six_gon_and_rejects_a_displaced_box():
+    (solution,) = solve_regular_polygon(6, 6)
+    x, s = mpmath.nstr(solution.x, 60), mpmath.nstr(solution.s, 60)
+    interval = next(iv for iv in intervals(6) if iv.describe() == "(-cos(2*pi*1/6), 0)")
+    assert reduced_krawczyk(6, 6, interval, x, s, "1e-40")["proved"]
+    # a box of the same size 1e-30 away from the root contains no zero: must not be "proved"
+    shifted = mpmath.nstr(solution.s + mpmath.mpf("1e-30"), 60)
+    assert not reduced_krawczyk(6, 6, interval, x, shifted, "1e-40")["proved"]
+
+
+def test_exact_gradient_square_and_a_non_critical_point():
+    entry = next(e for e in _catalog6()["critical_points"] if e["id"] == "4+")
+    point = regular_exact_point(entry, 6, Fraction(1), Fraction(0))
+    assert exact_gradient_vanishes(point)[0] is True
+    # x = 1, s = 1/10 is not critical: the exact evaluation must say so
+    moved = regular_exact_point(entry, 6, Fraction(1), Fraction(1, 10))
+    assert exact_gradient_vanishes(moved)[0] is False
+
+
+def test_annotate_n6_catalog_every_entry_certified_and_consistent():
+    document = _catalog6()
+    for entry in document["critical_points"]:
+        certificate, exact = annotate(entry, 6, 60)
+        assert certificate["proved"] or certificate.get("reason")
+        hessian = certificate["hessian"]
+        assert hessian.get("proved") is not None
+        if hessian.get("proved"):
+            assert hessian["agrees_with_classification"] is True, entry["id"]
+        if entry["id"] in ("6", "5", "5+"):
+            assert certificate["method"] == "krawczyk-reduced" and certificate["proved"]
+            assert hessian["proved"] and hessian["n_neg"] == 0
+            assert exact["coordinates"]["x"]["degree"] > 1
+        entry["certificate"], entry["exact"] = certificate, exact
+    validate(document)
+    # deterministic
+    entry = document["critical_points"][0]
+    assert annotate(entry, 6, 60) == (entry["certificate"], entry["exact"])
+
+
+def test_check_entry_detects_tampering():
+    entry = next(e for e in _catalog6()["critical_points"] if e["id"] == "6")
+    entry["certificate"], entry["exact"] = annotate(entry, 6, 60)
+    assert check_entry(entry, 6) == []
+    bad = copy.deepcopy(entry)
+    bad["exact"]["coordinates"]["s"]["minpoly"] = "t**2 - 2"
+    assert check_entry(bad, 6)
+    bad = copy.deepcopy(entry)
+    bad["certificate"]["hessian"]["n_neg"] = 1
+    assert check_entry(bad, 6)
+
+
+def test_certify_cli_exit_statuses(tmp_path, capsys):
+    document = _catalog6()
+    document["critical_points"] = document["critical_points"][:6]
+    for entry in document["critical_points"]:
+        entry["certificate"], entry["exact"] = annotate(entry, 6, 60)
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(document))
+    assert main(["certify", str(good)]) == 0
+    document["critical_points"][0]["certificate"]["proved"] = False
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(document))
+    assert main(["certify", str(bad)]) == 1
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    assert main(["certify", str(broken)]) == 2
+
+
+@pytest.mark.parametrize("n,l,b", [(5, 1.17046, -0.28230), (6, 1.32053, -0.61814),
+                                   (7, 1.44839, -0.96691), (8, 1.55045, -1.29119)])
+def test_existence_small_n_unique_minimum(n, l, b):
+    row = existence_row(n)
+    assert row["solutions"] == 1
+    (point,) = row["points"]
+    # published (SPEC §2): the k = n gons for n = 5..8 (5-gon: n = 5 from the 5-gon family)
+    if n != 5:
+        assert float(point["l"]) == pytest.approx(l, abs=1e-5)
+        assert float(point["b_v"]) == pytest.approx(b, abs=2e-5)
+    assert point["certificate"]["proved"]
+    assert point["classification"] == "minimum" and point["numeric_index"] == 0
+
+
+def test_existence_n12_one_root_saddle():
+    row = existence_row(12)
+    # the paper reports two roots for n = 12; the certified count over all intervals is 1
+    assert row["solutions"] == 1
+    (point,) = row["points"]
+    assert point["classification"] == "saddle"
+    assert point["hessian_index"] == point["numeric_index"] == 1
+
+
+def test_isolate_roots_on_a_known_polynomial():
+    import flint
+
+    with precision():
+        # (s - 1/3)(s - 1/2)(s + 2): two roots in (0, 1), none at the ends
+        coeffs = [flint.arb(flint.fmpq(int(sp.Rational(c).p), int(sp.Rational(c).q))) for c in
+                  sp.Poly((s_sym - sp.Rational(1, 3)) * (s_sym - sp.Rational(1, 2)) * (s_sym + 2),
+                          s_sym).all_coeffs()[::-1]]
+        brackets = isolate_roots(coeffs, flint.arb(0), flint.arb(1))
+        assert len(brackets) == 2
+        assert float(brackets[0][0].mid()) <= 1 / 3 <= float(brackets[0][1].mid())
