@@ -8,10 +8,12 @@ an independent computation, checked here against the published losses.
 
 from __future__ import annotations
 
+import mpmath
 import numpy as np
 import pytest
 
 from critpoints import tms
+from critpoints.catalog import new_document, validate
 from critpoints.solve import find_critical_points
 
 # Published (SPEC §2, Chen et al. 2023): (l, vertex bias) of the regular k-gons for n = 6.
@@ -49,10 +51,13 @@ def build_catalog(n: int = 6) -> dict:
     b0 = np.stack([b for _, b in starts])
     search = find_critical_points(W0, b0, gtol=1e-13)
     points = []
-    for (k, _, _, sigma, phi), W, b, ok in zip(patterns, search.W, search.b, search.converged):
+    found = zip(patterns, search.W, search.b, search.grad_norm, search.converged)
+    for (k, _, _, sigma, phi), W, b, grad_norm, ok in found:
         if not ok:
             continue
         name = label(k, sigma, phi)
+        eigenvalues = np.linalg.eigvalsh(tms.hessian(W, b))
+        tol = 1e-8 * np.abs(eigenvalues).max()
         points.append(
             {
                 "id": name,
@@ -63,12 +68,29 @@ def build_catalog(n: int = 6) -> dict:
                 "W": W.tolist(),
                 "b": b.tolist(),
                 "loss": float(tms.loss(W, b)),
-                "learning_coefficient": PUBLISHED_LAMBDA.get(name),
+                "loss_exact": mpmath.nstr(tms.loss(W.tolist(), b.tolist(), dps=30), 30),
+                "grad_norm": float(grad_norm),
+                "precision_digits": 15,
+                "hessian": {
+                    "eigenvalues": eigenvalues.tolist(),
+                    "n_pos": int((eigenvalues > tol).sum()),
+                    "n_neg": int((eigenvalues < -tol).sum()),
+                    "n_zero": int((np.abs(eigenvalues) <= tol).sum()),
+                    "n_zero_symmetry": 1,
+                },
+                "hessian_index": int((eigenvalues < -tol).sum()),
                 "classification": "minimum" if name in PUBLISHED_LAMBDA else "degenerate",
-                "hessian_index": None,
+                "learning_coefficient": PUBLISHED_LAMBDA.get(name),
+                "on_boundary": False,
+                "certificate": None,
+                "exact": None,
+                "verdict": "undecided",
+                "evidence": {"method": "test suite: Levenberg-Marquardt from a regular polygon"},
             }
         )
-    return {"model": {"kind": "tms-high-sparsity", "n": n, "m": 2}, "critical_points": points}
+    return new_document(
+        {"kind": "tms-high-sparsity", "n": n, "m": 2}, points, "tests/test_dynamics_catalog.py"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -85,3 +107,7 @@ def test_built_catalog_reproduces_published_losses(catalog6):
     assert losses["4+"] == pytest.approx(0.10417, abs=1e-5)
     # A zero column with positive bias lowers L by exactly 1/(4n²) (SPEC §2).
     assert losses["4++"] == pytest.approx(losses["4+"] - 1 / 144, abs=1e-12)
+
+
+def test_built_catalog_is_schema_valid(catalog6):
+    validate(catalog6, "built catalog")  # raises CatalogError if not
