@@ -12,7 +12,7 @@ import importlib
 import sys
 
 # Command modules, in the order ``--help`` lists them.
-COMMANDS = ("evaluate", "derive", "linear", "transitions")
+COMMANDS = ("enumerate", "evaluate", "derive", "linear", "transitions")
 
 
 class UsageError(Exception):

@@ -49,6 +49,7 @@ def _candidate_forms(W: np.ndarray, b: np.ndarray, zero: float):
             V = W * np.array([[1.0], [-1.0]]) if reflect else W
             angle0 = np.arctan2(V[1, anchor], V[0, anchor])
             V = rotation(-angle0) @ V
+            V[1, anchor] = 0.0  # exactly on the axis, not at an angle of 2π - 1e-17
             angles = np.mod(np.arctan2(V[1, nonzero], V[0, nonzero]), 2 * np.pi)
             angles[nonzero == anchor] = 0.0
             angles[angles > 2 * np.pi - 1e-12] = 0.0
@@ -59,8 +60,9 @@ def _candidate_forms(W: np.ndarray, b: np.ndarray, zero: float):
 
 def _key(V: np.ndarray, b: np.ndarray) -> tuple:
     norms = np.round(np.linalg.norm(V, axis=0), 9)
-    angles = np.round(np.mod(np.arctan2(V[1], V[0]), 2 * np.pi), 9)
-    angles[norms == 0] = 0.0
+    angles = np.mod(np.arctan2(V[1], V[0]), 2 * np.pi)
+    angles[(norms == 0) | (angles > 2 * np.pi - 1e-9)] = 0.0
+    angles = np.round(angles, 9)
     return tuple(np.stack([-norms, angles, -np.round(b, 9)], axis=1).ravel())
 
 

@@ -1,0 +1,88 @@
+"""``critpoints enumerate --n N``: the k-gon critical points of the TMS potential, as a catalog."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from critpoints.cli import UsageError
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "enumerate",
+        help="enumerate, verify and classify the k-gon critical points for n features",
+        description="Enumerate every k^{σ,φ}-gon pattern for n features (hidden dimension 2), "
+        "verify each critical point at high precision, classify it, print a table sorted by "
+        "loss and write the catalog (default catalog/tms-n{N}-m2.json).",
+    )
+    parser.add_argument("--n", type=int, required=True, help="number of input features (≥ 1)")
+    parser.add_argument("--hidden", type=int, default=2, help="hidden dimension m (only 2)")
+    parser.add_argument("--digits", type=int, default=60, help="verification precision (≥ 30)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the sphere tests")
+    parser.add_argument("--out", metavar="PATH", help="catalog file to write")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.set_defaults(func=run)
+
+
+def _progress(quiet: bool):
+    if quiet or not sys.stderr.isatty() and False:
+        return None
+    state = {"stage": None, "last": 0.0}
+
+    def report(stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if stage != state["stage"] or done == total or now - state["last"] > 0.5:
+            end = "\n" if done == total else "\r"
+            print(f"  {stage}: {done}/{total}", end=end, file=sys.stderr, flush=True)
+            state["stage"], state["last"] = stage, now
+
+    return None if quiet else report
+
+
+def format_table(points: list[dict]) -> str:
+    header = f"{'id':16s} {'loss':>10s}  {'classification':14s} {'verdict':9s} {'index':>5s} " \
+             f"{'zero modes':>10s} {'λ':>5s}"
+    lines = [header, "-" * len(header)]
+    for p in points:
+        zero = f"{p['hessian']['n_zero_symmetry']}/{p['hessian']['n_zero']}"
+        index = "-" if p["hessian_index"] is None else str(p["hessian_index"])
+        lam = "-" if p["learning_coefficient"] is None else f"{p['learning_coefficient']:g}"
+        lines.append(
+            f"{p['id']:16s} {p['loss']:10.6f}  {p['classification']:14s} {p['verdict']:9s} "
+            f"{index:>5s} {zero:>10s} {lam:>5s}"
+        )
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.n < 1:
+        raise UsageError(f"--n must be at least 1; got {args.n}")
+    if args.n > 64:
+        raise UsageError(f"--n above 64 is not supported (got {args.n})")
+    if args.hidden != 2:
+        raise UsageError(f"only --hidden 2 is supported for now; got {args.hidden}")
+    if not 30 <= args.digits <= 1000:
+        raise UsageError(f"--digits must be between 30 and 1000; got {args.digits}")
+    from critpoints.kgon import catalog_document, enumerate_critical_points
+    from critpoints.catalog import write_catalog
+
+    out = args.out or f"catalog/tms-n{args.n}-m2.json"
+    started = time.monotonic()
+    if not args.quiet:
+        print(f"enumerating k-gon critical points for n = {args.n}, m = 2", file=sys.stderr)
+    entries, unrealised = enumerate_critical_points(
+        args.n, digits=args.digits, progress=_progress(args.quiet), seed=args.seed
+    )
+    command = f"python -m critpoints enumerate --n {args.n} --digits {args.digits} --seed {args.seed}"
+    document = catalog_document(args.n, entries, unrealised, command)
+    write_catalog(out, document)
+    print(format_table(document["critical_points"]))
+    print(
+        f"\n{len(entries)} critical points ({len(unrealised)} patterns without one), "
+        f"zero modes: explained/observed; written to {out}"
+    )
+    if not args.quiet:
+        print(f"done in {time.monotonic() - started:.1f} s", file=sys.stderr)
+    return 0

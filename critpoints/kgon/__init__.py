@@ -1,0 +1,40 @@
+"""k-gon critical points of the TMS potential (SPEC §3): patterns, the reduced problem, the
+enumeration, and the catalog document built from it."""
+
+from critpoints.kgon.enumerate import describe, enumerate_critical_points
+from critpoints.kgon.patterns import Pattern, enumerate_patterns, label_of
+from critpoints.kgon.reduced import ReducedSolution, solve_regular_polygon
+
+__all__ = [
+    "Pattern",
+    "ReducedSolution",
+    "catalog_document",
+    "describe",
+    "enumerate_critical_points",
+    "enumerate_patterns",
+    "label_of",
+    "solve_regular_polygon",
+]
+
+
+def catalog_document(n: int, entries: list[dict], unrealised: list[dict], command: str) -> dict:
+    """The catalog document (see :mod:`critpoints.catalog`) of an enumeration for n features."""
+    from critpoints.catalog import new_document
+
+    model = {
+        "kind": "tms-high-sparsity",
+        "n": n,
+        "m": 2,
+        "conventions": {
+            "parameters": "W is m×n (columns W_i), b has n entries; f(x) = ReLU(WᵀW x + b)",
+            "hessian_order": "W flattened row-major, then b",
+            "gauge": "first nonzero column on the positive x axis, polygon counter-clockwise, "
+            "then zero columns with positive bias, then dead features",
+            "flat_representatives": "dead vertex bias -2 l², dead feature bias -1/(2n)",
+            "boundary_convention": "ReLU'(0) = 0: points on an activation boundary take the "
+            "Hessian of the side where the ReLU is off",
+        },
+    }
+    document = new_document(model, entries, command)
+    document["patterns_without_critical_point"] = sorted(unrealised, key=lambda u: u["id"])
+    return document

@@ -1,0 +1,362 @@
+"""Enumerate, verify and classify the k-gon critical points of the TMS potential (m = 2).
+
+For every pattern of :mod:`critpoints.kgon.patterns`:
+
+1. the reduced problem (:mod:`critpoints.kgon.reduced`) gives every regular (l, b_v);
+2. the full parameters are built in the canonical gauge (vertex 0 on the positive x axis;
+   columns: polygon vertices in counter-clockwise order, then the σ positive-bias zero columns at
+   b = 1/(2n), then the dead features). Representatives of flat biases: a dead vertex gets
+   b = -2l² (its flat interval is b ≤ -l²), a dead feature b = -1/(2n) (flat interval b ≤ 0);
+3. the full gradient is evaluated at ``digits`` digits; if it vanishes (≤ 10^(20-digits)) the
+   point is a verified critical point;
+4. otherwise (a dead vertex breaks the polygon's symmetry) a Levenberg–Marquardt search on the
+   full gradient starts from the ansatz and, if it converges, the point is polished to
+   ``digits`` digits and kept with its real (irregular) geometry; if it does not, the pattern is
+   recorded as having no critical point near its ansatz;
+5. points are deduplicated up to O(2) × permutations (flat biases normalised) and classified
+   (:func:`critpoints.solve.classify.classify`).
+
+Everything here is pure computation: :func:`enumerate_critical_points` returns the catalog's
+entries as plain dicts and writes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import mpmath
+import numpy as np
+
+from critpoints.kgon.patterns import Pattern, enumerate_patterns, label_of
+from critpoints.kgon.reduced import solve_regular_polygon
+from critpoints.solve.classify import classify
+from critpoints.solve.newton import find_critical_points, polish
+from critpoints.solve.symmetry import canonical_form, orbit_distance
+from critpoints.tms import potential
+
+__all__ = ["Candidate", "build_parameters", "enumerate_critical_points", "describe"]
+
+
+@dataclass
+class Candidate:
+    pattern: Pattern
+    W: np.ndarray  # mpmath numbers
+    b: np.ndarray
+    regular: bool
+    solution_index: int  # which root of the reduced problem (0-based), or -1
+    reduced: dict | None
+
+
+def build_parameters(pattern: Pattern, norm, vertex_bias, dps: int):
+    """Full (W, b) of a pattern at ``dps`` digits, in the canonical gauge (see module doc)."""
+    n, k = pattern.n, pattern.k
+    with mpmath.workdps(dps):
+        W = np.array([[mpmath.mpf(0)] * n for _ in range(2)], dtype=object)
+        b = np.array([mpmath.mpf(0)] * n, dtype=object)
+        norm = mpmath.mpf(norm)
+        for i in range(k):
+            angle = 2 * mpmath.pi * i / k
+            W[0, i] = norm * mpmath.cos(angle)
+            W[1, i] = norm * mpmath.sin(angle)
+            # exact zeros where the angle is a multiple of π/2
+            for r in range(2):
+                if abs(W[r, i]) < mpmath.mpf(10) ** (-dps + 5):
+                    W[r, i] = mpmath.mpf(0)
+            b[i] = -2 * norm**2 if i in pattern.dead_vertices else mpmath.mpf(vertex_bias)
+        for j in range(k, k + pattern.sigma):
+            b[j] = mpmath.mpf(1) / (2 * n)
+        for j in range(k + pattern.sigma, n):
+            b[j] = -mpmath.mpf(1) / (2 * n)
+        return W, b
+
+
+def _grad_norm(W, b, dps):
+    with mpmath.workdps(dps):
+        dW, db = potential.gradient(W, b, dps=dps)
+        return mpmath.sqrt(mpmath.fsum(v * v for v in [*dW.ravel(), *db.ravel()]))
+
+
+def _candidates(pattern: Pattern, dps: int) -> list[Candidate]:
+    """Regular ansatz points of a pattern (one per reduced solution)."""
+    n, k = pattern.n, pattern.k
+    if k == 0 or pattern.live_vertices == 0:
+        # No live vertex: the polygon's norm is a flat direction; l = 1 represents it.
+        W, b = build_parameters(pattern, 1, 0, dps)
+        return [Candidate(pattern, W, b, True, -1, None)]
+    out = []
+    for index, solution in enumerate(solve_regular_polygon(n, k, dps + 20)):
+        with mpmath.workdps(dps + 20):
+            norm, vertex_bias = solution.norm, solution.vertex_bias
+        W, b = build_parameters(pattern, norm, vertex_bias, dps)
+        reduced = {
+            "x": mpmath.nstr(solution.x, dps),
+            "s": mpmath.nstr(solution.s, dps),
+            "norm": mpmath.nstr(norm, dps),
+            "vertex_bias": mpmath.nstr(vertex_bias, dps),
+        }
+        out.append(Candidate(pattern, W, b, True, index, reduced))
+    return out
+
+
+def describe(W, b, zero: float = 1e-8) -> tuple[int, int, int]:
+    """(k, σ, φ) of any point: nonzero columns, positive-bias zero columns, dead nonzero ones."""
+    W = np.asarray(W, dtype=float)
+    b = np.asarray(b, dtype=float)
+    norms = np.linalg.norm(W, axis=0)
+    nonzero = norms > zero
+    G = W.T @ W
+    dead_output = (b <= 0) & ((G + b[None, :]).max(axis=0) <= 1e-12)
+    return int(nonzero.sum()), int(((~nonzero) & (b > 0)).sum()), int((nonzero & dead_output).sum())
+
+
+def _geometry(W, b) -> dict:
+    Wf = np.asarray(W, dtype=float)
+    bf = np.asarray(b, dtype=float)
+    norms = np.linalg.norm(Wf, axis=0)
+    angles = np.degrees(np.mod(np.arctan2(Wf[1], Wf[0]), 2 * np.pi))
+    angles[norms <= 1e-8] = 0.0
+    return {"norms": norms.tolist(), "angles_deg": angles.tolist(), "biases": bf.tolist()}
+
+
+def _decimal(x, digits):
+    text = mpmath.nstr(x, digits, min_fixed=-5, max_fixed=5, strip_zeros=False)
+    return text.replace("+", "")
+
+
+def _entry(candidate: Candidate, ident: str, label: str, kgon: tuple, dps: int, seed: int):
+    W, b = candidate.W, candidate.b
+    with mpmath.workdps(dps):
+        loss = potential.loss(W, b, dps=dps)
+        grad_norm = _grad_norm(W, b, dps)
+    result = classify(W, b, dps=dps, seed=seed)
+    k, sigma, phi = kgon
+    entry = {
+        "id": ident,
+        "label": label,
+        "k": k,
+        "sigma": sigma,
+        "phi": phi,
+        "dead_vertices": list(candidate.pattern.dead_vertices) if candidate.regular else None,
+        "regular": candidate.regular,
+        "W": np.asarray(W, dtype=float).tolist(),
+        "b": np.asarray(b, dtype=float).tolist(),
+        "W_exact": [[_decimal(v, dps) for v in row] for row in W],
+        "b_exact": [_decimal(v, dps) for v in b],
+        "loss": float(loss),
+        "loss_exact": _decimal(loss, dps),
+        "grad_norm": float(grad_norm),
+        "precision_digits": dps,
+        "geometry": _geometry(W, b),
+        "reduced": candidate.reduced,
+        "hessian": {
+            "eigenvalues": result.eigenvalues,
+            "n_pos": result.n_pos,
+            "n_neg": result.n_neg,
+            "n_zero": result.n_zero,
+            "n_zero_symmetry": result.n_zero_symmetry,
+            "zero_tolerance": result.zero_tolerance,
+        },
+        "hessian_index": result.hessian_index,
+        "classification": result.classification,
+        "verdict": result.verdict,
+        "evidence": result.evidence,
+        "learning_coefficient": result.learning_coefficient,
+        "on_boundary": result.on_boundary,
+        "certificate": None,
+        "exact": None,
+    }
+    return entry
+
+
+def enumerate_critical_points(
+    n: int,
+    digits: int = 60,
+    progress: Callable[[str, int, int], None] | None = None,
+    seed: int = 0,
+) -> tuple[list[dict], list[dict]]:
+    """All k-gon critical points for n features, hidden dimension 2.
+
+    Parameters
+    ----------
+    n : int
+        Number of features, n ≥ 1.
+    digits : int
+        Working precision (decimal digits) of the verification; gradients of catalogued points
+        are at most 10^(20 - digits).
+    progress : callable, optional
+        Called as ``progress(stage, done, total)``.
+    seed : int
+        Seed of the random directions of the sphere tests (classification of non-smooth and
+        degenerate points).
+
+    Returns
+    -------
+    (entries, unrealised)
+        Catalog entries (dicts, unsorted), and the patterns whose ansatz is not critical and
+        from which the full-space search found no new critical point (with the reason).
+    """
+    if n < 1:
+        raise ValueError(f"n must be at least 1; got {n}")
+    if digits < 30:
+        raise ValueError(f"digits must be at least 30; got {digits}")
+    tick = progress or (lambda stage, done, total: None)
+    patterns = enumerate_patterns(n)
+    tolerance = mpmath.mpf(10) ** (20 - digits)
+
+    verified: list[Candidate] = []
+    broken: list[Candidate] = []
+    for done, pattern in enumerate(patterns, 1):
+        for candidate in _candidates(pattern, digits):
+            # float64 screen first: an ansatz that is far from critical needs no 60-digit check
+            _, dW, db = potential.loss_and_gradient(
+                candidate.W.astype(float), candidate.b.astype(float)
+            )
+            if np.sqrt((dW**2).sum() + (db**2).sum()) > 1e-8:
+                broken.append(candidate)
+            elif _grad_norm(candidate.W, candidate.b, digits) <= tolerance:
+                verified.append(candidate)
+            else:
+                broken.append(candidate)
+        tick("patterns", done, len(patterns))
+
+    unrealised: list[dict] = []
+    unique: list[Candidate] = list(verified)
+    live_parts = [_live_part(c.W, c.b) for c in unique]
+    losses = [float(potential.loss(c.W.astype(float), c.b.astype(float))) for c in unique]
+    if broken:
+        starts_W = np.array([c.W.astype(float) for c in broken])
+        starts_b = np.array([c.b.astype(float) for c in broken])
+        search = find_critical_points(starts_W, starts_b, gtol=1e-11, max_iter=150)
+        for i, candidate in enumerate(broken):
+            tick("full-space search", i + 1, len(broken))
+            pattern = candidate.pattern
+            if not search.converged[i]:
+                unrealised.append(_unrealised(pattern, (
+                    f"regular ansatz not critical (gradient {_float_grad(candidate):.3g}); "
+                    "Levenberg–Marquardt on the gradient from it did not converge "
+                    f"(stopped at gradient norm {search.grad_norm[i]:.3g})"
+                )))
+                continue
+            Wi, bi = search.W[i], search.b[i]
+            loss_i = float(potential.loss(Wi, bi))
+            live_i = _live_part(Wi, bi)
+            # The search often lands in the flat critical set of a catalogued point (dead
+            # columns moved or shrunk): same loss, same live columns up to symmetry.
+            twin = next(
+                (j for j in range(len(unique))
+                 if abs(losses[j] - loss_i) < 1e-9 and _same_live_part(live_parts[j], live_i)),
+                None,
+            )
+            if twin is not None:
+                unrealised.append(_unrealised(pattern, (
+                    "regular ansatz not critical; the full-space search from it reached the "
+                    f"critical set of {_ident(unique[twin])}"
+                )))
+                continue
+            # Same loss and as many live columns, but not congruent: a member of a flat family
+            # (e.g. two unit vectors more than 90° apart, which the 2-gon belongs to).
+            family = next(
+                (j for j in range(len(unique))
+                 if abs(losses[j] - loss_i) < 1e-9
+                 and live_parts[j][0].shape[1] == live_i[0].shape[1]),
+                None,
+            )
+            if family is not None:
+                unrealised.append(_unrealised(pattern, (
+                    "regular ansatz not critical; the full-space search from it reached a point "
+                    f"with the loss and live-column count of {_ident(unique[family])} "
+                    "(a member of its flat family)"
+                )))
+                continue
+            polished = polish(Wi, bi, dps=digits, tol=tolerance)
+            if not polished.success:
+                unrealised.append(_unrealised(pattern, (
+                    "regular ansatz not critical; the full-space search converged in float64 "
+                    f"(gradient {search.grad_norm[i]:.2g}, loss {loss_i:.6f}) but the "
+                    f"{digits}-digit refinement stalled at {mpmath.nstr(polished.grad_norm, 3)} "
+                    "(the point lies on an activation boundary)"
+                )))
+                continue
+            unique.append(Candidate(pattern, polished.W, polished.b, False, -1, None))
+            live_parts.append(live_i)
+            losses.append(loss_i)
+
+    entries = []
+    irregular_count: dict[str, int] = {}
+    for done, candidate in enumerate(unique, 1):
+        if candidate.regular:
+            ident, label = _ident(candidate), candidate.pattern.label
+            kgon = (candidate.pattern.k, candidate.pattern.sigma, candidate.pattern.phi)
+        else:
+            Wc, bc, _ = canonical_form(candidate.W.astype(float), candidate.b.astype(float))
+            kgon = describe(candidate.W, candidate.b)
+            label = label_of(*kgon)
+            irregular_count[label] = irregular_count.get(label, 0) + 1
+            ident = f"{label}~{irregular_count[label]}"
+            candidate = _canonicalised(candidate, digits)
+        entries.append(_entry(candidate, ident, label, kgon, digits, seed))
+        tick("classify", done, len(unique))
+    _disambiguate(entries)
+    return entries, unrealised
+
+
+def _unrealised(pattern: Pattern, reason: str) -> dict:
+    return {"id": pattern.id, "label": pattern.label, "reason": reason}
+
+
+def _live_part(W, b, tol: float = 1e-9):
+    """The columns whose output is not dead for every input (the rest are flat directions)."""
+    Wf = np.asarray(W, dtype=float)
+    bf = np.asarray(b, dtype=float)
+    G = Wf.T @ Wf
+    live = ~((bf <= tol) & ((G + bf[None, :]).max(axis=0) <= tol))
+    return Wf[:, live], bf[live]
+
+
+def _same_live_part(first, second, atol: float = 1e-6) -> bool:
+    (W1, b1), (W2, b2) = first, second
+    if W1.shape != W2.shape:
+        return False
+    if W1.shape[1] == 0:
+        return True
+    return orbit_distance(W1, b1, W2, b2) < atol
+
+
+def _ident(candidate: Candidate) -> str:
+    return candidate.pattern.id + (f"#{candidate.solution_index + 1}" if candidate.solution_index > 0 else "")
+
+
+def _disambiguate(entries: list[dict]) -> None:
+    """Give the first of several reduced solutions of one pattern an explicit #1."""
+    ids = {e["id"] for e in entries}
+    for e in entries:
+        if f"{e['id']}#2" in ids:
+            e["id"] += "#1"
+
+
+def _float_grad(candidate: Candidate) -> float:
+    _, dW, db = potential.loss_and_gradient(candidate.W.astype(float), candidate.b.astype(float))
+    return float(np.sqrt((dW**2).sum() + (db**2).sum()))
+
+
+def _canonicalised(candidate: Candidate, dps: int) -> Candidate:
+    """The candidate rotated/permuted into the canonical gauge, at full precision."""
+    Wf = candidate.W.astype(float)
+    _, _, order = canonical_form(Wf, candidate.b.astype(float))
+    W = candidate.W[:, order]
+    b = candidate.b[order]
+    with mpmath.workdps(dps):
+        first = next((i for i in range(W.shape[1]) if abs(W[0, i]) + abs(W[1, i]) > 0), None)
+        if first is not None:
+            angle = mpmath.atan2(W[1, first], W[0, first])
+            c, s = mpmath.cos(angle), mpmath.sin(angle)
+            rotated = np.empty_like(W)
+            rotated[0] = [c * W[0, i] + s * W[1, i] for i in range(W.shape[1])]
+            rotated[1] = [-s * W[0, i] + c * W[1, i] for i in range(W.shape[1])]
+            W = rotated
+            # reflect so that the canonical form's orientation (counter-clockwise) holds
+            Wc, _, _ = canonical_form(W.astype(float), b.astype(float))
+            if np.abs(Wc - W.astype(float)).max() > 1e-9:
+                W = W * np.array([[1], [-1]], dtype=object)
+    return Candidate(candidate.pattern, W, b, False, -1, None)

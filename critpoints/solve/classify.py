@@ -1,0 +1,254 @@
+"""Classification of a critical point of the TMS potential from its Hessian and, where the
+Hessian cannot decide, from the loss around it.
+
+Tolerance rule. The Hessian is evaluated at ``dps`` digits and its eigenvalues computed in
+float64 (error ≲ 1e-15·‖H‖). An eigenvalue counts as zero when |λ| ≤ 1e-9·max(1, ‖H‖). If any
+eigenvalue falls in the grey zone 1e-13·s < |λ| ≤ 1e-6·s, the eigenvalues are recomputed with
+mpmath at ``dps`` digits and the rule becomes |λ| ≤ 10^(-dps/2)·s.
+
+Zero modes explained. The O(2) orbit gives one zero mode when some column is nonzero. A column
+whose blocks are all strictly dead (as output: b_j < 0 and W_i·W_j + b_j < 0 for every i; as
+input: W_j·W_i + b_i < 0 and b_i < 0 for every i ≠ j) can move freely: its m + 1 coordinates are
+flat. A column whose output alone is strictly dead has a flat bias. ``n_zero_symmetry`` is the
+rank of these generators together.
+
+Labels.
+- ``minimum``: smooth there, no negative eigenvalue, every zero mode explained.
+- ``saddle``: smooth there and a negative eigenvalue (index = their number).
+- ``degenerate``: smooth there, no negative eigenvalue, unexplained zero modes; decided by the
+  loss on small spheres around the point (``evidence``).
+- ``non-smooth``: some block sits where the Hessian jumps (a block with a = c = 0, or a diagonal
+  block at G_ii + b_i = 0). The Hessian there is one-sided; minimum versus saddle is decided by
+  minimising the loss on small spheres around the point, which follows every adjacent region.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import mpmath
+import numpy as np
+
+from critpoints.tms import potential
+
+__all__ = ["Classification", "classify", "sphere_test", "flat_coordinates", "jump_blocks"]
+
+
+@dataclass
+class Classification:
+    """Result of :func:`classify` (see the module docstring for the rules)."""
+
+    eigenvalues: list[float]
+    n_pos: int
+    n_neg: int
+    n_zero: int
+    n_zero_symmetry: int
+    zero_tolerance: float
+    hessian_index: int | None
+    classification: str
+    verdict: str
+    on_boundary: bool
+    learning_coefficient: float | None
+    evidence: dict = field(default_factory=dict)
+
+
+def flat_coordinates(W, b, margin: float = 1e-12) -> list[int]:
+    """θ-indices of the coordinates along which L is locally constant (dead columns)."""
+    W = np.asarray(W, dtype=float)
+    b = np.asarray(b, dtype=float)
+    m, n = W.shape
+    G = W.T @ W
+    dead_output = (b < -margin) & ((G + b[None, :]).max(axis=0) < -margin)
+    flat = []
+    for j in range(n):
+        if not dead_output[j]:
+            continue
+        flat.append(m * n + j)  # its bias
+        others = [i for i in range(n) if i != j]
+        dead_input = all(b[i] < -margin and G[j, i] + b[i] < -margin for i in others)
+        if dead_input:
+            flat.extend(r * n + j for r in range(m))
+    return flat
+
+
+def _symmetry_generators(W, b) -> np.ndarray:
+    W = np.asarray(W, dtype=float)
+    b = np.asarray(b, dtype=float)
+    m, n = W.shape
+    dim = m * n + n
+    rows = []
+    if m == 2 and np.abs(W).max() > 0:
+        J = np.array([[0.0, -1.0], [1.0, 0.0]])
+        rows.append(potential.flatten(J @ W, np.zeros(n)))
+    elif m > 2 and np.abs(W).max() > 0:
+        for p in range(m):
+            for q in range(p + 1, m):
+                J = np.zeros((m, m))
+                J[p, q], J[q, p] = -1.0, 1.0
+                rows.append(potential.flatten(J @ W, np.zeros(n)))
+    for index in flat_coordinates(W, b):
+        e = np.zeros(dim)
+        e[index] = 1.0
+        rows.append(e)
+    return np.array(rows) if rows else np.zeros((0, dim))
+
+
+def jump_blocks(W, b, atol: float = 1e-30) -> list[tuple[int, int]]:
+    """Blocks where the Hessian of L is discontinuous: a = c = 0, or i = j and a + c = 0 ≠ a."""
+    W = np.asarray(W, dtype=object)
+    b = np.asarray(b, dtype=object)
+    G = W.T @ W
+    n = b.shape[0]
+    out = []
+    for i in range(n):
+        for j in range(n):
+            a, c = G[i, j], b[j]
+            if abs(a) <= atol and abs(c) <= atol:
+                out.append((i, j))
+            elif i == j and abs(a + c) <= atol and abs(a) > atol:
+                out.append((i, j))
+    return out
+
+
+def sphere_test(W, b, radii=(1e-2, 1e-3, 1e-4), samples: int = 2000, steps: int = 60, seed=0):
+    """Look for lower loss on small spheres around (W, b).
+
+    For each radius t, draws ``samples`` random unit directions d, evaluates L(θ + t d) - L(θ),
+    then minimises it over the sphere (projected gradient steps) from the best 20 directions.
+
+    Returns
+    -------
+    dict
+        ``descent`` (bool), and per radius the smallest ΔL found, ΔL/t² (a one-sided
+        second derivative), and the direction reaching it.
+    """
+    rng = np.random.default_rng(seed)
+    Wf = np.asarray(W, dtype=float)
+    bf = np.asarray(b, dtype=float)
+    m, n = Wf.shape
+    theta = potential.flatten(Wf, bf)
+    L0 = float(potential.loss(Wf, bf))
+    dim = theta.size
+    report = {"radii": [], "descent": False}
+    for t in radii:
+        d = rng.normal(size=(samples, dim))
+        d /= np.linalg.norm(d, axis=1, keepdims=True)
+        values = potential.loss(*potential.unflatten(theta + t * d, m, n)) - L0
+        best = np.argsort(values)[:20]
+        d = d[best]
+        step = 0.1
+        for _ in range(steps):
+            value, dW, db = potential.loss_and_gradient(*potential.unflatten(theta + t * d, m, n))
+            grad = potential.flatten(dW, db) * t
+            grad -= (grad * d).sum(axis=1, keepdims=True) * d  # tangent to the sphere
+            trial = d - step * grad / max(np.abs(grad).max(), 1e-300)
+            trial /= np.linalg.norm(trial, axis=1, keepdims=True)
+            new = potential.loss(*potential.unflatten(theta + t * trial, m, n))
+            improve = new < value
+            d[improve] = trial[improve]
+            if not improve.any():
+                step /= 2
+        values = potential.loss(*potential.unflatten(theta + t * d, m, n)) - L0
+        i = int(np.argmin(values))
+        # Float64 rounding of L is ~1e-17·L: anything above that noise is a real decrease.
+        noise = 1e-14 * max(1.0, abs(L0))
+        entry = {
+            "radius": t,
+            "min_delta_loss": float(values[i]),
+            "min_delta_over_t2": float(values[i] / t**2),
+            "direction": d[i].tolist(),
+        }
+        if values[i] < -noise:
+            entry["descent"] = True
+            report["descent"] = True
+        report["radii"].append(entry)
+    return report
+
+
+def _confirm_descent(W, b, direction, radius, dps):
+    """Re-evaluate a descent found in float64 at ``dps`` digits; returns ΔL as a float."""
+    m, n = np.asarray(W).shape
+    with mpmath.workdps(dps):
+        theta = np.array([mpmath.mpf(v) for v in potential.flatten(W, b)], dtype=object)
+        moved = theta + np.array([mpmath.mpf(radius) * mpmath.mpf(v) for v in direction])
+        L0 = potential.loss(*potential.unflatten(theta, m, n), dps=dps)
+        L1 = potential.loss(*potential.unflatten(moved, m, n), dps=dps)
+        return float(L1 - L0)
+
+
+def classify(W, b, dps: int = 60, seed: int = 0) -> Classification:
+    """Classify the critical point (W, b) (mpmath numbers or floats) of the TMS potential."""
+    W = np.asarray(W, dtype=object)
+    b = np.asarray(b, dtype=object)
+    m, n = W.shape
+    H = potential.hessian(W, b, dps=dps)
+    Hf = H.astype(float)
+    eigenvalues = np.linalg.eigvalsh(Hf)
+    scale = max(1.0, float(np.abs(eigenvalues).max()))
+    tolerance = 1e-9 * scale
+    grey = (np.abs(eigenvalues) > 1e-13 * scale) & (np.abs(eigenvalues) <= 1e-6 * scale)
+    if grey.any():
+        with mpmath.workdps(dps):
+            values = mpmath.eigsy(mpmath.matrix(H.tolist()), eigvals_only=True)
+            eigenvalues = np.array(sorted(float(v) for v in values))
+        tolerance = 10.0 ** (-dps / 2) * scale
+    n_pos = int((eigenvalues > tolerance).sum())
+    n_neg = int((eigenvalues < -tolerance).sum())
+    n_zero = len(eigenvalues) - n_pos - n_neg
+    generators = _symmetry_generators(W.astype(float), b.astype(float))
+    n_zero_symmetry = int(np.linalg.matrix_rank(generators, tol=1e-9)) if len(generators) else 0
+    on_boundary = bool(jump_blocks(W, b, atol=mpmath.mpf(10) ** (-(dps // 2))))
+    evidence: dict = {"zero_modes": {"observed": n_zero, "explained": n_zero_symmetry}}
+
+    if not on_boundary and n_neg > 0:
+        label, verdict, index = "saddle", "saddle", n_neg
+        evidence["method"] = "second-order"
+    elif not on_boundary and n_zero <= n_zero_symmetry:
+        label, verdict, index = "minimum", "minimum", 0
+        evidence["method"] = "second-order"
+    else:
+        label = "non-smooth" if on_boundary else "degenerate"
+        probe = sphere_test(W, b, seed=seed)
+        evidence["method"] = "sphere-minimisation"
+        evidence["sphere_test"] = {
+            "radii": [
+                {k: v for k, v in entry.items() if k != "direction"} for entry in probe["radii"]
+            ],
+            "samples": 2000,
+        }
+        if on_boundary:
+            evidence["jump_blocks"] = [list(block) for block in jump_blocks(W, b, 1e-30)]
+        if probe["descent"]:
+            entry = min(probe["radii"], key=lambda e: e["min_delta_over_t2"])
+            confirmed = _confirm_descent(W, b, entry["direction"], entry["radius"], dps)
+            evidence["descent"] = {
+                "radius": entry["radius"],
+                "delta_loss": confirmed,
+                "direction": entry["direction"],
+            }
+            verdict = "saddle" if confirmed < 0 else "undecided"
+        else:
+            verdict = "minimum"
+        index = n_neg if (not on_boundary and verdict == "saddle") else None
+    if label == "minimum":
+        learning_coefficient = n_pos / 2
+    else:
+        learning_coefficient = None
+        evidence["learning_coefficient"] = (
+            "not determined by the Hessian: "
+            + ("saddle" if label == "saddle" else f"{label} point (rank/2 does not apply)")
+        )
+    return Classification(
+        eigenvalues=[float(v) for v in eigenvalues],
+        n_pos=n_pos,
+        n_neg=n_neg,
+        n_zero=n_zero,
+        n_zero_symmetry=n_zero_symmetry,
+        zero_tolerance=float(tolerance),
+        hessian_index=index,
+        classification=label,
+        verdict=verdict,
+        on_boundary=on_boundary,
+        learning_coefficient=learning_coefficient,
+        evidence=evidence,
+    )

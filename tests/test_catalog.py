@@ -1,0 +1,219 @@
+"""The JSON catalog: every committed entry re-verified from its stored numbers; the format."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import jsonschema
+import mpmath
+import numpy as np
+import pytest
+
+from critpoints import catalog, tms
+from critpoints.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+TMS_CATALOGS = sorted((ROOT / "catalog").glob("tms-n*-m2.json"))
+
+
+def test_committed_catalogs_exist():
+    names = {path.name for path in TMS_CATALOGS}
+    assert "tms-n6-m2.json" in names
+
+
+@pytest.mark.parametrize("path", TMS_CATALOGS, ids=lambda p: p.name)
+def test_committed_catalog_entries_reverify(path):
+    """Recompute loss and gradient of every entry from its stored W, b (60-digit strings)."""
+    document = catalog.load_catalog(path)
+    n = document["model"]["n"]
+    previous = -math.inf
+    for entry in document["critical_points"]:
+        assert entry["loss"] >= previous  # sorted by loss
+        previous = entry["loss"]
+        digits = entry["precision_digits"]
+        with mpmath.workdps(digits):
+            W = np.array(entry["W_exact"], dtype=object)
+            b = np.array(entry["b_exact"], dtype=object)
+            assert W.shape == (2, n)
+            value = tms.loss(W, b, dps=digits)
+            assert abs(value - mpmath.mpf(entry["loss_exact"])) < mpmath.mpf(10) ** (15 - digits)
+            dW, db = tms.gradient(W, b, dps=digits)
+            grad = mpmath.sqrt(mpmath.fsum(v * v for v in [*dW.ravel(), *db.ravel()]))
+            assert grad <= mpmath.mpf(10) ** (20 - digits), entry["id"]
+        # the float copies describe the same point
+        assert tms.loss(entry["W"], entry["b"]) == pytest.approx(entry["loss"], rel=1e-12, abs=1e-15)
+        hessian = entry["hessian"]
+        assert hessian["n_pos"] + hessian["n_neg"] + hessian["n_zero"] == 3 * n
+        if entry["classification"] == "minimum":
+            assert entry["learning_coefficient"] == hessian["n_pos"] / 2
+
+
+def test_packaged_schema_is_the_published_one():
+    packaged = json.loads(
+        (ROOT / "critpoints" / "schema" / "catalog.schema.json").read_text(encoding="utf-8")
+    )
+    published = json.loads((ROOT / "catalog" / "catalog.schema.json").read_text(encoding="utf-8"))
+    assert packaged == published
+    jsonschema.Draft202012Validator.check_schema(published)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "catalog").glob("*-m*.json")), ids=lambda p: p.name)
+def test_catalog_files_validate_with_plain_jsonschema(path):
+    """Another tool needs only the JSON Schema file, not critpoints."""
+    if path.name.endswith(".transitions.json") or path.name.endswith(".phases.json"):
+        pytest.skip("not a catalog")
+    schema = json.loads((ROOT / "catalog" / "catalog.schema.json").read_text(encoding="utf-8"))
+    jsonschema.validate(json.loads(path.read_text(encoding="utf-8")), schema)
+
+
+@pytest.mark.slow
+def test_regenerating_n6_reproduces_the_committed_catalog(tmp_path):
+    out = tmp_path / "tms-n6-m2.json"
+    assert main(["enumerate", "--n", "6", "--quiet", "--out", str(out)]) == 0
+    fresh = json.loads(out.read_text(encoding="utf-8"))
+    committed = json.loads((ROOT / "catalog" / "tms-n6-m2.json").read_text(encoding="utf-8"))
+    _assert_same(fresh, committed, "")
+
+
+def _assert_same(a, b, where):
+    """Equal up to float round-off (BLAS kernels differ between machines in the last bits)."""
+    if isinstance(a, float) or isinstance(b, float):
+        assert a == pytest.approx(b, rel=1e-7, abs=1e-9), where
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for key in a:
+            if key == "generator":
+                continue
+            _assert_same(a[key], b[key], f"{where}/{key}")
+    elif isinstance(a, list):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            _assert_same(x, y, f"{where}/{i}")
+    else:
+        assert a == b, where
+
+
+def test_same_command_same_bytes(tmp_path):
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    assert main(["enumerate", "--n", "3", "--quiet", "--out", str(first)]) == 0
+    assert main(["enumerate", "--n", "3", "--quiet", "--out", str(second)]) == 0
+    assert first.read_bytes() == second.read_bytes()
+
+
+# ----------------------------------------------------------------------------------------------
+# Bad files get a clear error
+
+
+@pytest.fixture()
+def good_document():
+    return json.loads((ROOT / "catalog" / "tms-n6-m2.json").read_text(encoding="utf-8"))
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "c.json"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_wrong_schema_version(tmp_path, good_document):
+    good_document["schema_version"] = 99
+    path = _write(tmp_path, json.dumps(good_document))
+    with pytest.raises(catalog.CatalogError, match="schema_version 99 is not supported"):
+        catalog.load_catalog(path)
+
+
+def test_missing_field_is_named(tmp_path, good_document):
+    del good_document["critical_points"][3]["loss"]
+    path = _write(tmp_path, json.dumps(good_document))
+    with pytest.raises(catalog.CatalogError, match="critical_points/3.*'loss'"):
+        catalog.load_catalog(path)
+
+
+def test_nan_is_refused(tmp_path, good_document):
+    text = json.dumps(good_document).replace('"loss": 0.04819', '"loss": NaN', 1)
+    path = _write(tmp_path, text)
+    with pytest.raises(catalog.CatalogError, match="NaN is not allowed"):
+        catalog.load_catalog(path)
+
+
+def test_truncated_file(tmp_path, good_document):
+    path = _write(tmp_path, json.dumps(good_document)[:5000])
+    with pytest.raises(catalog.CatalogError, match="not valid JSON"):
+        catalog.load_catalog(path)
+
+
+def test_unreadable_file(tmp_path):
+    with pytest.raises(catalog.CatalogError, match="cannot read"):
+        catalog.load_catalog(tmp_path / "missing.json")
+
+
+def test_invalid_document_is_not_written(tmp_path, good_document):
+    path = tmp_path / "out.json"
+    path.write_text("previous contents", encoding="utf-8")
+    good_document["critical_points"][0]["classification"] = "maybe"
+    with pytest.raises(catalog.CatalogError, match="classification"):
+        catalog.write_catalog(path, good_document)
+    assert path.read_text(encoding="utf-8") == "previous contents"
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+
+
+def test_write_is_atomic_when_interrupted(tmp_path, good_document, monkeypatch):
+    path = tmp_path / "out.json"
+    catalog.write_catalog(path, good_document)
+    before = path.read_bytes()
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("os.replace", crash)
+    with pytest.raises(KeyboardInterrupt):
+        catalog.write_catalog(path, good_document)
+    assert path.read_bytes() == before
+    assert list(tmp_path.iterdir()) == [path]
+
+
+# ----------------------------------------------------------------------------------------------
+# CLI
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--n", "0"], "at least 1"),
+        (["--n", "6", "--hidden", "3"], "only --hidden 2"),
+        (["--n", "six"], "invalid int value"),
+        (["--n", "2.5"], "invalid int value"),
+        (["--n", "6", "--digits", "10"], "--digits"),
+    ],
+)
+def test_enumerate_rejects_bad_arguments(tmp_path, capsys, args, message):
+    out = tmp_path / "keep.json"
+    out.write_text("keep me", encoding="utf-8")
+    with pytest.raises(SystemExit) if "invalid int" in message else _no_raise():
+        status = main(["enumerate", *args, "--out", str(out), "--quiet"])
+        assert status == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert out.read_text(encoding="utf-8") == "keep me"
+
+
+class _no_raise:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_enumerate_prints_a_table(tmp_path, capsys):
+    out = tmp_path / "n4.json"
+    assert main(["enumerate", "--n", "4", "--quiet", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert text.splitlines()[0].split()[:3] == ["id", "loss", "classification"]
+    # the square is the n = 4 optimum: perfect reconstruction, L = 0 (SPEC §2: l = 1, b = 0)
+    assert text.splitlines()[2].split()[:2] == ["4", "0.000000"]
+    document = catalog.load_catalog(out)
+    assert document["model"] == {**document["model"], "kind": "tms-high-sparsity", "n": 4, "m": 2}

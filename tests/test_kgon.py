@@ -1,0 +1,225 @@
+"""k-gon enumeration: the reduced problem, the pattern language, verification and classification."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import minimize_scalar
+
+from critpoints import tms
+from critpoints.kgon import enumerate_critical_points, enumerate_patterns, solve_regular_polygon
+from critpoints.kgon.patterns import dead_vertex_placements
+from critpoints.solve import canonical_form, find_critical_points, orbit_distance, polish
+from critpoints.solve.symmetry import rotation
+
+
+def regular_polygon(k, n, norm, bias):
+    W = np.zeros((2, n))
+    angles = 2 * np.pi * np.arange(k) / k
+    W[:, :k] = norm * np.array([np.cos(angles), np.sin(angles)])
+    b = np.full(n, -0.5 / n)
+    b[:k] = bias
+    return W, b
+
+
+# ----------------------------------------------------------------------------------------------
+# The reduced problem against published values and an independent scan
+
+
+@pytest.mark.parametrize(
+    "n, norm, bias",
+    [
+        (6, 1.32053, -0.61814),  # SPEC §2 table (Chen et al. 2023)
+        (7, 1.44839, -0.96691),  # SPEC §2, k = n = 7
+        (8, 1.55045, -1.29119),  # SPEC §2, k = n = 8 (the paper's 5th digit disagrees with itself)
+        (4, 1.0, 0.0),  # the square: perfect reconstruction, no interference
+    ],
+)
+def test_k_equals_n_gons_match_published(n, norm, bias):
+    solutions = solve_regular_polygon(n, n)
+    assert len(solutions) == 1
+    assert float(solutions[0].norm) == pytest.approx(norm, abs=6e-6)
+    assert float(solutions[0].vertex_bias) == pytest.approx(bias, abs=6e-6)
+
+
+def test_published_losses_n5():
+    # SPEC §2: L(5-gon, n = 5) = 0.01583 and L(4-gon, n = 5) = 0.06667.
+    (five,) = solve_regular_polygon(5, 5)
+    W, b = regular_polygon(5, 5, float(five.norm), float(five.vertex_bias))
+    assert round(float(tms.loss(W, b)), 5) == 0.01583
+    (four,) = solve_regular_polygon(5, 4)
+    W, b = regular_polygon(4, 5, float(four.norm), float(four.vertex_bias))
+    assert round(float(tms.loss(W, b)), 5) == 0.06667
+
+
+def _profile_stationary_points(n, k, grid=400):
+    """Independent scan: stationary points in s of min_x L(regular k-gon with l² = x, b = x s).
+
+    F is a convex quadratic in x for fixed s, so every critical point of the reduced problem is a
+    stationary point of this profile; the scan uses the full potential, not the reduced algebra.
+    """
+
+    def profile(s):
+        result = minimize_scalar(
+            lambda x: float(tms.loss(*regular_polygon(k, n, np.sqrt(x), x * s))),
+            bounds=(1e-6, 50.0),
+            method="bounded",
+            options={"xatol": 1e-12},
+        )
+        return result.fun
+
+    grid_s = np.linspace(-0.97, 1.0, grid)
+    values = np.array([profile(s) for s in grid_s])
+    slopes = np.diff(values)
+    return [grid_s[i] for i in range(1, len(slopes)) if np.sign(slopes[i]) != np.sign(slopes[i - 1])]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("n", [9, 12])
+def test_reduced_solutions_match_an_independent_profile_scan(n):
+    # The paper reports two 12-gon roots; the reduced algebra finds one and so does this scan.
+    solutions = solve_regular_polygon(n, n)
+    stationary = _profile_stationary_points(n, n)
+    assert len(stationary) == len(solutions)
+    for s_scan, solution in zip(stationary, solutions):
+        assert s_scan == pytest.approx(float(solution.s), abs=0.01)
+
+
+@pytest.mark.parametrize("k", [5, 6, 7])
+def test_reduced_solution_is_critical_in_full_space_at_60_digits(k):
+    import mpmath
+
+    from critpoints.kgon.enumerate import build_parameters
+    from critpoints.kgon.patterns import Pattern
+
+    (solution,) = solve_regular_polygon(k, k)
+    pattern = Pattern(k, k, 0, 0, (), 1)
+    W, b = build_parameters(pattern, solution.norm, solution.vertex_bias, 60)
+    with mpmath.workdps(60):
+        dW, db = tms.gradient(W, b, dps=60)
+        assert max(abs(v) for v in [*dW.ravel(), *db.ravel()]) < mpmath.mpf(10) ** -50
+
+
+# ----------------------------------------------------------------------------------------------
+# Patterns
+
+
+@pytest.mark.parametrize(
+    "k, phi, count",
+    # Numbers of binary bracelets with k beads, φ of them black (OEIS A052307).
+    [(4, 2, 2), (5, 2, 2), (6, 2, 3), (6, 3, 3), (7, 3, 4), (8, 4, 8), (8, 3, 5), (3, 1, 1)],
+)
+def test_dead_vertex_placements_count_bracelets(k, phi, count):
+    assert len(dead_vertex_placements(k, phi)) == count
+
+
+def test_pattern_ids_are_unique_and_labels_follow_spec():
+    patterns = enumerate_patterns(6)
+    ids = [p.id for p in patterns]
+    assert len(ids) == len(set(ids))
+    assert {"6", "5", "5+", "4++----", "4--{0,1}", "4--{0,2}"} <= set(ids)
+    for p in patterns:
+        assert p.label == f"{p.k}{'+' * p.sigma}{'-' * p.phi}"
+        assert p.k + p.sigma <= p.n
+
+
+# ----------------------------------------------------------------------------------------------
+# The n = 6 enumeration against the paper
+
+
+@pytest.fixture(scope="module")
+def catalog_n6():
+    entries, unrealised = enumerate_critical_points(6)
+    return {e["id"]: e for e in entries}, unrealised
+
+
+def test_n6_has_the_published_low_loss_families(catalog_n6):
+    entries, _ = catalog_n6
+    # SPEC §3: the 6-gon, 5, 5+ and fifteen 4^{σ,φ} (σ ≤ 2, φ ≤ 4).
+    expected = {"6", "5", "5+"}
+    for sigma in range(3):
+        for phi in range(5):
+            label = f"4{'+' * sigma}{'-' * phi}"
+            assert any(e["label"] == label for e in entries.values()), label
+    assert expected <= set(entries)
+    # SPEC §2 losses
+    assert round(entries["6"]["loss"], 5) == 0.04819
+    assert round(entries["5"]["loss"], 5) == 0.06874
+    assert round(entries["5+"]["loss"], 5) == 0.06180
+    assert round(entries["4+"]["loss"], 5) == 0.10417
+
+
+def test_n6_minima_and_learning_coefficients(catalog_n6):
+    entries, _ = catalog_n6
+    # Published λ (Chen et al. 2023, seed 001 table): 6-gon 8.5, 5 7, 5+ 8.5.
+    for ident, lam in (("6", 8.5), ("5", 7.0), ("5+", 8.5)):
+        assert entries[ident]["classification"] == "minimum"
+        assert entries[ident]["learning_coefficient"] == lam
+    for e in entries.values():
+        if e["k"] == 4 and e["phi"] < 4:  # squares with at least one live vertex (b = 0)
+            assert e["classification"] in ("non-smooth", "degenerate")
+            assert e["on_boundary"]
+            assert e["verdict"] in ("minimum", "saddle")
+
+
+def test_positive_bias_columns_lower_the_loss_by_quarter_n_squared(catalog_n6):
+    entries, _ = catalog_n6
+    # SPEC §2: a zero column with positive bias lowers L by exactly 1/(4n²) relative to a dead one.
+    assert entries["5"]["loss"] - entries["5+"]["loss"] == pytest.approx(1 / 144, abs=1e-13)
+    assert entries["4"]["loss"] - entries["4+"]["loss"] == pytest.approx(1 / 144, abs=1e-13)
+
+
+def test_saddle_evidence_is_a_real_descent(catalog_n6):
+    """Every verdict 'saddle' comes with a direction along which L really decreases."""
+    entries, _ = catalog_n6
+    for e in entries.values():
+        if e["verdict"] != "saddle":
+            continue
+        W, b = np.array(e["W"]), np.array(e["b"])
+        theta = tms.flatten(W, b)
+        if "descent" in e["evidence"]:
+            step = e["evidence"]["descent"]["radius"] * np.array(e["evidence"]["descent"]["direction"])
+        else:  # smooth saddle: the eigenvector of the most negative eigenvalue
+            values, vectors = np.linalg.eigh(tms.hessian(W, b))
+            step = 1e-3 * vectors[:, 0]
+        moved = tms.loss(*tms.unflatten(theta + step, 2, 6))
+        assert moved < tms.loss(W, b), e["id"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Symmetry reduction and the full-space solver
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(2, 8), st.integers(0, 2**32 - 1))
+def test_orbit_distance_vanishes_on_the_orbit(n, seed):
+    rng = np.random.default_rng(seed)
+    W, b = rng.normal(size=(2, n)), rng.normal(size=n)
+    R = rotation(rng.uniform(0, 2 * np.pi))
+    if rng.random() < 0.5:
+        R = R @ np.diag([1.0, -1.0])
+    perm = rng.permutation(n)
+    W2, b2 = R @ W[:, perm], b[perm]
+    assert orbit_distance(W, b, W2, b2) < 1e-9
+    Wc, bc, _ = canonical_form(W, b)
+    Wc2, bc2, _ = canonical_form(W2, b2)
+    np.testing.assert_allclose(Wc, Wc2, atol=1e-9)
+    np.testing.assert_allclose(bc, bc2, atol=1e-12)
+    # and a genuinely different point is far
+    assert orbit_distance(W, b, W2 * 1.1, b2) > 1e-3
+
+
+def test_search_and_polish_recover_the_hexagon():
+    (solution,) = solve_regular_polygon(6, 6)
+    W, b = regular_polygon(6, 6, float(solution.norm), float(solution.vertex_bias))
+    rng = np.random.default_rng(5)
+    starts_W = W + 0.02 * rng.normal(size=(8, 2, 6))
+    starts_b = b + 0.02 * rng.normal(size=(8, 6))
+    search = find_critical_points(starts_W, starts_b)
+    assert search.converged.all()
+    for i in range(8):
+        assert orbit_distance(W, b, search.W[i], search.b[i]) < 1e-5
+    polished = polish(search.W[0], search.b[0], dps=50)
+    assert polished.success and float(polished.grad_norm) < 1e-35
