@@ -25,6 +25,15 @@ directions of dead features (:func:`effective_form`). A plateau is identified wh
 - its loss is within ``loss_tol`` of a catalog entry and its effective form within
   ``match_tol`` of that entry's.
 
+When the search does not converge (it can stall on the non-smooth, flat critical sets of the
+4-gons, where L is C¹ but not C²), the representative itself is compared with the catalog: it is
+identified with the nearest entry (effective forms, with a looser test for inert columns, and
+orbit distance) if that entry's loss is within
+``level_rtol`` of the plateau's and the distance is at most ``near_tol`` (several times the
+O(N^-1/2) ≈ 0.03 scatter of SGD plateaus for N = 1000). ``method`` records which way a plateau
+was identified. A search that converges to a critical point missing from the catalog never falls
+back: that plateau is unidentified.
+
 The distance from the representative to the critical point is recorded (``drift``) but not used:
 along flat directions (inert columns, see :func:`effective_form`) it is not a meaningful measure.
 
@@ -116,22 +125,29 @@ def detect_plateaus(steps, loss, rule: PlateauRule = PlateauRule()) -> list[Plat
     return plateaus
 
 
-def effective_form(W, b, inert_tol: float = 1e-9) -> tuple[np.ndarray, np.ndarray]:
+def effective_form(
+    W, b, inert_tol: float = 1e-9, zero_column: float = 1e-8
+) -> tuple[np.ndarray, np.ndarray]:
     """(W, b) with the flat directions of dead features moved to a fixed representative.
 
-    A feature i is *inert* when its output is dead for every input and its input reaches no
-    output (b_j ≤ 0 and W_i·W_j + b_j ≤ ``inert_tol`` for all j ≠ i): L does not depend on W_i
-    nearby, so W_i is set to 0; then every flat bias goes to the top of its flat interval
-    (:func:`critpoints.solve.symmetry.normalise_flat_biases`). Two points of the same flat
-    critical set have equal effective forms.
+    A feature i is *inert* when its output is dead for every input (b_i ≤ tol and
+    W_j·W_i + b_i ≤ tol for all j) and its input reaches no output through W_i (for every j ≠ i
+    with ‖W_j‖ > ``zero_column``: b_j ≤ 0 and W_i·W_j + b_j ≤ tol), with tol = ``inert_tol``:
+    L does not depend on W_i nearby, so W_i is set to 0; then every flat bias goes to the top of
+    its flat interval (:func:`critpoints.solve.symmetry.normalise_flat_biases`). Two points of the
+    same flat critical set have equal effective forms. Loose tolerances make the same reduction
+    for noisy points near such a set.
     """
     W = np.array(W, dtype=float)
     b = np.asarray(b, dtype=float)
     for _ in range(W.shape[-1]):  # zeroing one column can make another inert
         G = W.T @ W
-        reaches = (b[None, :] > 0) | (G + b[None, :] > inert_tol)
+        dead = (b <= inert_tol) & (G.max(axis=0) + b <= inert_tol)
+        present = np.linalg.norm(W, axis=0) > zero_column
+        # reaches[i, j]: output j depends on W_i (it is live for some mu and W_j ≠ 0)
+        reaches = ((b[None, :] > 0) | (G + b[None, :] > inert_tol)) & present[None, :]
         np.fill_diagonal(reaches, False)
-        inert = dead_outputs(W, b) & ~reaches.any(axis=1) & (np.linalg.norm(W, axis=0) > 0)
+        inert = dead & ~reaches.any(axis=1) & present
         if not inert.any():
             break
         W[:, inert] = 0.0
@@ -171,6 +187,22 @@ class CatalogMatcher:
             W_eff, b_eff = effective_form(W, b)
             self.entries.append(_Entry(point["id"], float(point["loss"]), W, b, W_eff, b_eff))
         self.losses = np.array([entry.loss for entry in self.entries])
+
+    def nearest(self, W, b, loss: float, rtol: float) -> tuple[str | None, float]:
+        """The entry whose effective form is nearest (W, b)'s among those with loss within
+        ``rtol`` (relative) of ``loss``, and that distance.
+
+        (W, b) is a noisy SGD point, so its inert columns are found with loose tolerances (reach
+        at most min(0.05, 1/(4n)), below the bias 1/(2n) of a live zero column; columns shorter
+        than 0.1 count as zero): SGD noise lets a dead column wander along its flat set."""
+        n = np.shape(W)[-1]
+        W_eff, b_eff = effective_form(W, b, inert_tol=min(0.05, 1 / (4 * n)), zero_column=0.1)
+        best = (np.inf, None)
+        for i in np.flatnonzero(np.abs(self.losses - loss) <= rtol * abs(loss)):
+            entry = self.entries[i]
+            best = min(best, (orbit_distance(W_eff, b_eff, entry.W_eff, entry.b_eff), entry.id),
+                       key=lambda x: x[0])
+        return best[1], float(best[0])
 
     def match(self, W, b, loss: float | None = None) -> tuple[str | None, float]:
         """The id of the entry (W, b) matches, or None; and the orbit distance to the nearest
@@ -214,6 +246,9 @@ class Identification:
         Orbit distance (effective forms) to the matched or nearest candidate entry.
     reason : str
         Why the plateau is unidentified ("" when identified).
+    method : str
+        "search" (the critical point found matched), "nearest" (the search stalled and the
+        representative is near the entry), or "" (unidentified).
     """
 
     id: str | None
@@ -224,10 +259,18 @@ class Identification:
     drift: float
     distance: float
     reason: str = field(default="")
+    method: str = field(default="")
 
 
 def identify(
-    W, b, plateau_loss, matcher: CatalogMatcher, *, gtol: float = 1e-10, level_rtol: float = 0.04
+    W,
+    b,
+    plateau_loss,
+    matcher: CatalogMatcher,
+    *,
+    gtol: float = 1e-10,
+    level_rtol: float = 0.04,
+    near_tol: float = 0.15,
 ) -> list[Identification]:
     """Identify a batch of plateau representatives.
 
@@ -243,6 +286,8 @@ def identify(
         Gradient norm at which the critical point search counts as converged.
     level_rtol : float
         Largest relative gap between the plateau's loss and the critical point's.
+    near_tol : float
+        Largest distance for the fallback match of a stalled search.
 
     Notes
     -----
@@ -264,9 +309,13 @@ def identify(
         )
         entry, distance = matcher.match(Wc, bc, float(losses[p]))
         gap = abs(losses[p] - plateau_loss[p])
-        reason = ""
+        reason, method = "", "search"
         if not search.converged[p]:
-            reason = f"search did not converge (gradient norm {search.grad_norm[p]:.1e})"
+            near, near_distance = matcher.nearest(W[p], b[p], plateau_loss[p], level_rtol)
+            if near is not None and near_distance <= near_tol:
+                entry, distance, method = near, near_distance, "nearest"
+            else:
+                reason = f"search did not converge (gradient norm {search.grad_norm[p]:.1e})"
         elif gap > level_rtol * abs(plateau_loss[p]):
             reason = f"critical point found is {gap:.2g} away from the plateau's loss"
         elif entry is None:
@@ -281,6 +330,7 @@ def identify(
                 float(drift),
                 distance,
                 reason,
+                method if not reason else "",
             )
         )
     return found

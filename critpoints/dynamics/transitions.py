@@ -50,6 +50,7 @@ class PlateauRecord:
     critical_loss: float
     grad_norm: float
     reason: str
+    method: str = ""
 
 
 @dataclass
@@ -108,6 +109,7 @@ def run_histories(
                     ident.loss,
                     ident.grad_norm,
                     ident.reason,
+                    ident.method,
                 )
             )
         transitions = []
@@ -215,6 +217,12 @@ def transition_graph(histories: list[RunHistory], catalog: dict, attributes: dic
         runs=len(histories),
         runs_unsettled=[h.run for h in histories if h.final is None],
         plateaus=sum(len(h.plateaus) for h in histories),
+        plateaus_identified_by_search=sum(
+            r.method == "search" for h in histories for r in h.plateaus
+        ),
+        plateaus_identified_by_nearest_entry=sum(
+            r.method == "nearest" for h in histories for r in h.plateaus
+        ),
         unidentified_count=len(unidentified),
         unidentified=unidentified,
         every_edge_lowers_loss=all(d > 0 for _, _, d in G.edges(data="loss_drop")),
@@ -229,9 +237,12 @@ def transition_graph(histories: list[RunHistory], catalog: dict, attributes: dic
 
 def graph_summary(G: nx.DiGraph) -> str:
     """A plain-text summary: runs per final state, edges with counts, the loss/λ verdict."""
-    lines = [f"runs: {G.graph['runs']}  plateaus: {G.graph['plateaus']}  "
-             f"unidentified plateaus: {G.graph['unidentified_count']}  "
-             f"unsettled runs: {len(G.graph['runs_unsettled'])}"]
+    lines = [
+        f"runs: {G.graph['runs']}  plateaus: {G.graph['plateaus']} (identified by critical "
+        f"point search {G.graph['plateaus_identified_by_search']}, by nearest entry after a "
+        f"stalled search {G.graph['plateaus_identified_by_nearest_entry']}, unidentified "
+        f"{G.graph['unidentified_count']})  unsettled runs: {len(G.graph['runs_unsettled'])}"
+    ]
     lines.append("final critical point       runs   loss        lambda")
     for pid, data in sorted(G.nodes(data=True), key=lambda item: -item[1]["final_runs"]):
         if data["final_runs"]:
