@@ -8,7 +8,9 @@ a band starts at a checkpoint k0 and extends while every L_k stays within
 ``min_steps`` steps and at least ``min_fraction`` of the time elapsed at its end
 (t_end - t_start ≥ min_fraction · t_end), so that the slow descent of the first few hundred steps
 does not make plateaus on a log-time axis, while a late plateau must persist for a fixed share of
-the run. Its representative is its last checkpoint (the most settled point).
+the run. The band that reaches the last checkpoint is cut short by the end of the run, so it only
+needs to last ``min_steps``. A plateau's representative is its last checkpoint (the most settled
+point).
 
 Identification
 --------------
@@ -117,7 +119,8 @@ def detect_plateaus(steps, loss, rule: PlateauRule = PlateauRule()) -> list[Plat
         while k1 + 1 < K and abs(loss[k1 + 1] - loss[k0]) <= width:
             k1 += 1
         duration = int(steps[k1] - steps[k0])
-        if duration >= max(rule.min_steps, rule.min_fraction * steps[k1]):
+        censored = k1 == K - 1  # the run ended during this band
+        if duration >= rule.min_steps and (censored or duration >= rule.min_fraction * steps[k1]):
             plateaus.append(
                 Plateau(k0, k1, int(steps[k0]), int(steps[k1]), float(np.median(loss[k0 : k1 + 1])))
             )
