@@ -1,6 +1,6 @@
 """Throughput of the vectorised SGD against per-run loops, measured in the same process.
 
-    python bench/sgd.py [--steps S] [--baseline-steps S]
+    PYTHONPATH=. python bench/sgd.py [--steps S] [--baseline-steps S]   (from the repository root)
 
 Prints trajectory-steps per second (one SGD step of one run = one trajectory-step) for
 R = 1, 100, 1000 runs advanced together, and the ratio against
