@@ -12,7 +12,17 @@ import importlib
 import sys
 
 # Command modules, in the order ``--help`` lists them.
-COMMANDS = ("enumerate", "evaluate", "derive", "linear", "certify", "kgon-existence")
+COMMANDS = (
+    "enumerate",
+    "evaluate",
+    "derive",
+    "certify",
+    "kgon-existence",
+    "linear",
+    "transitions",
+    "llc",
+    "phases",
+)
 
 
 class UsageError(Exception):

@@ -1,0 +1,168 @@
+"""A sweep: many SGD runs split into chunks, run here, on local processes or on a Dask cluster.
+
+Each chunk is simulated and analysed where it runs (:func:`simulate_runs`), and only the plateau
+histories come back. Run r's history depends only on (config, r), never on the chunking or on the
+worker, so any split gives the same result.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from critpoints.dynamics.plateaus import CatalogMatcher, PlateauRule
+from critpoints.dynamics.sgd import (
+    SGDProtocol,
+    checkpoint_steps,
+    gaussian_init,
+    perturbed_init,
+    run_sgd,
+    sample_datasets,
+)
+from critpoints.dynamics.transitions import RunHistory, run_histories, transition_graph
+
+__all__ = ["SweepConfig", "simulate_runs", "sweep", "sweep_graph", "chunk_runs"]
+
+#: Most runs advanced together in one chunk (enough to amortise numpy's per-call overhead).
+MAX_CHUNK = 100
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """Everything that determines a sweep's result.
+
+    Attributes
+    ----------
+    n : int
+        Number of features (m = 2 hidden dimensions).
+    runs : int
+        Number of runs R; run r uses ``SeedSequence(seed, spawn_key=(r,))``.
+    seed : int
+    protocol : SGDProtocol
+    init : str
+        ``"random"`` (W with i.i.d. N(0, init_scale²) entries, b = 0) or the id of the catalog
+        entry the runs start from, plus N(0, init_scale²) noise on every parameter.
+    init_scale : float
+    catalog : dict
+        The loaded catalog (plateaus are matched to its entries).
+    rule : PlateauRule
+    """
+
+    n: int
+    runs: int
+    seed: int
+    protocol: SGDProtocol
+    init: str
+    init_scale: float
+    catalog: dict = field(repr=False, compare=False, hash=False)
+    rule: PlateauRule = PlateauRule()
+
+    def start_point(self) -> tuple[np.ndarray, np.ndarray] | None:
+        if self.init == "random":
+            return None
+        for point in self.catalog["critical_points"]:
+            if point["id"] == self.init:
+                return np.asarray(point["W"], dtype=float), np.asarray(point["b"], dtype=float)
+        raise KeyError(f"no catalog entry with id {self.init!r}")
+
+    def attributes(self) -> dict:
+        """Graph attributes describing the protocol."""
+        return {
+            "model": {"kind": "tms-high-sparsity", "n": self.n, "m": 2},
+            "seed": self.seed,
+            "protocol": asdict(self.protocol),
+            "init": self.init,
+            "init_scale": self.init_scale,
+            "plateau_rule": asdict(self.rule),
+        }
+
+
+def simulate_runs(config: SweepConfig, runs: list[int], progress=None) -> list[RunHistory]:
+    """Train and analyse the given runs of a sweep (one vectorised call)."""
+    n, m = config.n, 2
+    features, magnitudes = sample_datasets(n, config.protocol.samples, config.seed, runs)
+    start = config.start_point()
+    if start is None:
+        W0, b0 = gaussian_init(n, m, config.init_scale, config.seed, runs)
+    else:
+        W0, b0 = perturbed_init(*start, config.init_scale, config.seed, runs)
+    trajectory = run_sgd(
+        W0,
+        b0,
+        features,
+        magnitudes,
+        config.protocol,
+        config.seed,
+        runs,
+        checkpoints=checkpoint_steps(config.protocol.steps),
+        progress=progress,
+    )
+    return run_histories(trajectory, CatalogMatcher(config.catalog), config.rule)
+
+
+def chunk_runs(runs: int, workers: int) -> list[list[int]]:
+    """Consecutive chunks of run indices: at least one per worker, at most MAX_CHUNK runs each."""
+    size = max(1, min(MAX_CHUNK, math.ceil(runs / max(workers, 1))))
+    return [list(range(start, min(start + size, runs))) for start in range(0, runs, size)]
+
+
+def sweep(
+    config: SweepConfig,
+    workers: int = 1,
+    scheduler: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[RunHistory]:
+    """Run a sweep and return the histories in run order.
+
+    Parameters
+    ----------
+    config : SweepConfig
+    workers : int
+        Local processes (``ProcessPoolExecutor``); 1 runs in this process.
+    scheduler : str, optional
+        Address of a Dask distributed scheduler (``tcp://host:port``); the chunks are then
+        submitted to that cluster and ``workers`` only sets the chunking.
+    progress : callable, optional
+        Called with a number of run-steps just completed.
+    """
+    chunks = chunk_runs(config.runs, workers)
+    steps = config.protocol.steps
+    results: dict[int, list[RunHistory]] = {}
+    if scheduler is not None:
+        from distributed import Client, as_completed as dask_completed
+
+        with Client(scheduler) as client:
+            futures = {
+                client.submit(simulate_runs, config, chunk, pure=False): i
+                for i, chunk in enumerate(chunks)
+            }
+            for future in dask_completed(futures):
+                results[futures[future]] = future.result()
+                if progress is not None:
+                    progress(len(chunks[futures[future]]) * steps)
+    elif workers <= 1:
+        for i, chunk in enumerate(chunks):
+            results[i] = simulate_runs(
+                config,
+                chunk,
+                progress=None if progress is None else (lambda s, k=len(chunk): progress(s * k)),
+            )
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = {pool.submit(simulate_runs, config, chunk): i for i, chunk in enumerate(chunks)}
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+                if progress is not None:
+                    progress(len(chunks[futures[future]]) * steps)
+    return [history for i in range(len(chunks)) for history in results[i]]
+
+
+def sweep_graph(config: SweepConfig, histories: list[RunHistory], extra: dict | None = None):
+    """The transition graph of a finished sweep (see :func:`transition_graph`)."""
+    attributes = config.attributes()
+    attributes.update(extra or {})
+    return transition_graph(histories, config.catalog, attributes)

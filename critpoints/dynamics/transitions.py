@@ -1,0 +1,268 @@
+"""From trajectories to plateau histories, and from histories to the transition graph.
+
+A run's *history* is its list of plateaus (identified or not), the transitions between
+consecutive identified plateaus whose catalog entries differ, and its final state: the entry of
+its last plateau when that plateau reaches the end of the run (otherwise the run is *unsettled*).
+
+The transition step is the first checkpoint after the source plateau at which the population loss
+is at or below the midpoint of the two plateau levels.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+
+import networkx as nx
+import numpy as np
+
+from critpoints.dynamics.plateaus import (
+    CatalogMatcher,
+    PlateauRule,
+    detect_plateaus,
+    identify,
+)
+from critpoints.dynamics.sgd import Trajectory
+
+__all__ = [
+    "PlateauRecord",
+    "Transition",
+    "RunHistory",
+    "run_histories",
+    "transition_graph",
+    "graph_summary",
+]
+
+
+@dataclass
+class PlateauRecord:
+    """One plateau of one run, with what the identification found."""
+
+    run: int
+    start_step: int
+    end_step: int
+    loss: float
+    id: str | None
+    W: list
+    b: list
+    critical_W: list
+    critical_b: list
+    critical_loss: float
+    grad_norm: float
+    reason: str
+    method: str = ""
+
+
+@dataclass
+class Transition:
+    """An observed jump between two identified plateaus of one run."""
+
+    run: int
+    source: str
+    target: str
+    step: int
+
+
+@dataclass
+class RunHistory:
+    run: int
+    plateaus: list[PlateauRecord]
+    transitions: list[Transition]
+    final: str | None
+
+
+def run_histories(
+    trajectory: Trajectory, matcher: CatalogMatcher, rule: PlateauRule = PlateauRule()
+) -> list[RunHistory]:
+    """Detect and identify the plateaus of every run of a trajectory.
+
+    The identification of all plateaus of all runs is one batched critical-point search.
+    """
+    steps = trajectory.steps
+    K = steps.size
+    found = []  # (row, plateau)
+    for row in range(len(trajectory.runs)):
+        for plateau in detect_plateaus(steps, trajectory.population_loss[row], rule):
+            found.append((row, plateau))
+    W = np.array([trajectory.W[row, p.last] for row, p in found]).reshape(-1, *trajectory.W.shape[2:])
+    b = np.array([trajectory.b[row, p.last] for row, p in found]).reshape(-1, trajectory.b.shape[2])
+    identifications = identify(W, b, [p.loss for _, p in found], matcher)
+    histories = []
+    for row, run in enumerate(trajectory.runs):
+        loss = trajectory.population_loss[row]
+        records, spans = [], []
+        for (r, plateau), ident, Wp, bp in zip(found, identifications, W, b):
+            if r != row:
+                continue
+            spans.append(plateau)
+            records.append(
+                PlateauRecord(
+                    int(run),
+                    plateau.start_step,
+                    plateau.end_step,
+                    plateau.loss,
+                    ident.id,
+                    Wp.tolist(),
+                    bp.tolist(),
+                    ident.W.tolist(),
+                    ident.b.tolist(),
+                    ident.loss,
+                    ident.grad_norm,
+                    ident.reason,
+                    ident.method,
+                )
+            )
+        transitions = []
+        previous = None  # (record, span) of the last identified plateau
+        for record, span in zip(records, spans):
+            if record.id is None:
+                continue
+            if previous is not None and previous[0].id != record.id:
+                level = 0.5 * (previous[0].loss + record.loss)
+                between = np.arange(previous[1].last + 1, span.first + 1)
+                below = between[loss[between] <= level]
+                step = int(steps[below[0]] if below.size else steps[span.first])
+                transitions.append(Transition(int(run), previous[0].id, record.id, step))
+            previous = (record, span)
+        settled = bool(spans) and spans[-1].last == K - 1
+        final = records[-1].id if settled else None
+        histories.append(RunHistory(int(run), records, transitions, final))
+    return histories
+
+
+def _learning_coefficient(point: dict):
+    value = point.get("learning_coefficient")
+    return None if value is None else float(value)
+
+
+def transition_graph(histories: list[RunHistory], catalog: dict, attributes: dict) -> nx.DiGraph:
+    """The transition graph of a sweep.
+
+    Parameters
+    ----------
+    histories : list of RunHistory
+        One per run, in run order.
+    catalog : dict
+        The loaded catalog whose entries the plateaus were matched to.
+    attributes : dict
+        Graph attributes describing the sweep (protocol, initialisation, seed, rule, ...).
+
+    Returns
+    -------
+    networkx.DiGraph
+        Nodes: every catalog entry (key ``id``) with ``label``, ``loss``,
+        ``learning_coefficient`` (None when the catalog has none), ``classification``,
+        ``hessian_index``, ``final_runs`` (runs that ended there) and ``visits`` (runs with a
+        plateau there). Edges: observed transitions with ``count``, ``steps``, ``runs``
+        (sorted lists), ``loss_drop`` (source loss − target loss, from the catalog) and
+        ``learning_coefficient_change`` (target − source, None if either is unknown).
+        Graph attributes: ``attributes`` plus ``runs``, the unidentified plateaus and their
+        count, the unsettled runs, and the verdict on "every transition lowers the loss and
+        raises the learning coefficient" with its exceptions.
+    """
+    points = {p["id"]: p for p in catalog["critical_points"]}
+    G = nx.DiGraph()
+    final = defaultdict(int)
+    visits = defaultdict(set)
+    for history in histories:
+        if history.final is not None:
+            final[history.final] += 1
+        for record in history.plateaus:
+            if record.id is not None:
+                visits[record.id].add(history.run)
+    for pid, point in points.items():
+        G.add_node(
+            pid,
+            label=point.get("label", pid),
+            loss=float(point["loss"]),
+            learning_coefficient=_learning_coefficient(point),
+            classification=point.get("classification"),
+            hessian_index=point.get("hessian_index"),
+            final_runs=final[pid],
+            visits=len(visits[pid]),
+        )
+    observed = defaultdict(list)
+    for history in histories:
+        for t in history.transitions:
+            observed[(t.source, t.target)].append((t.step, t.run))
+    order = {pid: i for i, pid in enumerate(points)}
+    exceptions = []
+    for (source, target) in sorted(observed, key=lambda e: (order[e[0]], order[e[1]])):
+        events = sorted(observed[(source, target)])
+        drop = G.nodes[source]["loss"] - G.nodes[target]["loss"]
+        lam_s = G.nodes[source]["learning_coefficient"]
+        lam_t = G.nodes[target]["learning_coefficient"]
+        change = None if lam_s is None or lam_t is None else lam_t - lam_s
+        G.add_edge(
+            source,
+            target,
+            count=len(events),
+            steps=[step for step, _ in events],
+            runs=sorted({run for _, run in events}),
+            loss_drop=drop,
+            learning_coefficient_change=change,
+        )
+        if drop <= 0:
+            exceptions.append(f"{source} -> {target} raises the loss by {-drop:.6g}")
+        if change is not None and change <= 0:
+            exceptions.append(f"{source} -> {target} lowers the learning coefficient by {-change:g}")
+    unknown_lambda = [
+        f"{s} -> {t}" for s, t, c in G.edges(data="learning_coefficient_change") if c is None
+    ]
+    unidentified = [
+        asdict(record) for history in histories for record in history.plateaus if record.id is None
+    ]
+    G.graph.update(attributes)
+    G.graph.update(
+        runs=len(histories),
+        runs_unsettled=[h.run for h in histories if h.final is None],
+        plateaus=sum(len(h.plateaus) for h in histories),
+        plateaus_identified_by_search=sum(
+            r.method == "search" for h in histories for r in h.plateaus
+        ),
+        plateaus_identified_by_nearest_entry=sum(
+            r.method == "nearest" for h in histories for r in h.plateaus
+        ),
+        unidentified_count=len(unidentified),
+        unidentified=unidentified,
+        every_edge_lowers_loss=all(d > 0 for _, _, d in G.edges(data="loss_drop")),
+        every_edge_raises_learning_coefficient=(
+            all(c > 0 for _, _, c in G.edges(data="learning_coefficient_change") if c is not None)
+        ),
+        edges_without_learning_coefficient=unknown_lambda,
+        exceptions=exceptions,
+    )
+    return G
+
+
+def graph_summary(G: nx.DiGraph) -> str:
+    """A plain-text summary: runs per final state, edges with counts, the loss/λ verdict."""
+    lines = [
+        f"runs: {G.graph['runs']}  plateaus: {G.graph['plateaus']} (identified by critical "
+        f"point search {G.graph['plateaus_identified_by_search']}, by nearest entry after a "
+        f"stalled search {G.graph['plateaus_identified_by_nearest_entry']}, unidentified "
+        f"{G.graph['unidentified_count']})  unsettled runs: {len(G.graph['runs_unsettled'])}"
+    ]
+    lines.append("final critical point       runs   loss        lambda")
+    for pid, data in sorted(G.nodes(data=True), key=lambda item: -item[1]["final_runs"]):
+        if data["final_runs"]:
+            lam = "-" if data["learning_coefficient"] is None else f"{data['learning_coefficient']:g}"
+            lines.append(f"  {pid:<24} {data['final_runs']:>5}   {data['loss']:.6f}    {lam}")
+    lines.append("transitions                count  loss drop   lambda change  median step")
+    for s, t, data in G.edges(data=True):
+        change = data["learning_coefficient_change"]
+        change = "unknown" if change is None else f"{change:+g}"
+        lines.append(
+            f"  {s + ' -> ' + t:<24} {data['count']:>5}  {data['loss_drop']:+.6f}  {change:>13}"
+            f"  {int(np.median(data['steps']))}"
+        )
+    if G.number_of_edges() == 0:
+        lines.append("  (none)")
+    lines.append(f"every edge lowers the loss: {'yes' if G.graph['every_edge_lowers_loss'] else 'no'}")
+    unknown = G.graph["edges_without_learning_coefficient"]
+    verdict = "yes" if G.graph["every_edge_raises_learning_coefficient"] else "no"
+    note = f" (among edges with known lambda; unknown for {len(unknown)})" if unknown else ""
+    lines.append(f"every edge raises the learning coefficient: {verdict}{note}")
+    for exception in G.graph["exceptions"]:
+        lines.append(f"  exception: {exception}")
+    return "\n".join(lines)
