@@ -12,7 +12,7 @@ import importlib
 import sys
 
 # Command modules, in the order ``--help`` lists them.
-COMMANDS = ("enumerate", "evaluate", "derive", "linear")
+COMMANDS = ("enumerate", "evaluate", "derive", "linear", "llc", "phases")
 
 
 class UsageError(Exception):

@@ -70,6 +70,7 @@ def sample_posterior_ladder(
     burn_in: int = 5000,
     thin: int = 10,
     swap_every: int = 1,
+    exchange: bool = True,
     classify: Callable[[np.ndarray], np.ndarray] | None = None,
     seed: Any = None,
     target_acceptance: float = 0.574,
@@ -91,6 +92,10 @@ def sample_posterior_ladder(
         ``thin`` steps.
     swap_every : int
         Attempt swaps of adjacent levels every this many steps (alternating even/odd pairs).
+    exchange : bool
+        ``False`` runs independent MALA chains per level (no swaps): each chain is still exact
+        for its level but stays in the basin it falls into, so occupancies then reflect basins
+        of attraction from the prior as much as posterior mass (the comparison protocol).
     classify : callable, optional
         Maps θ of shape (B, dim) to labels (B,); defaults to one label "all".
     seed
@@ -142,7 +147,7 @@ def sample_posterior_ladder(
             log_h += (rate - target_acceptance) * 2.0 / np.sqrt(step + 10.0)
         else:
             accepted += rate
-        if K > 1 and step % swap_every == 0:
+        if exchange and K > 1 and step % swap_every == 0:
             first = (step // swap_every) % 2
             for k in range(first, K - 1, 2):
                 log_a = (levels[k + 1] - levels[k]) * (loss[:, k + 1] - loss[:, k])
