@@ -1,0 +1,195 @@
+"""``critpoints phases --n 6 --samples 100:2000``: Bayesian phases, transitions, occupancy."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+
+from critpoints.cli import UsageError
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "phases",
+        help="free energies of catalog phases, predicted transitions, occupancy curves",
+        description="Predict Bayesian phase transitions F_N = N L + λ log N + c between catalog "
+        "phases and, with --mcmc-steps > 0, check the occupancy curves by sampling the posterior "
+        "exp(−N L) φ(w) (MALA with replica exchange over the N grid).",
+    )
+    parser.add_argument("--n", type=int, required=True, help="number of features")
+    parser.add_argument("--catalog", default=None, help="catalog file (default catalog/tms-nN-m2.json)")
+    parser.add_argument("--samples", required=True, metavar="LO:HI[:COUNT]",
+                        help="range of sample sizes N (geometric grid, default 16 points)")
+    parser.add_argument("--lambda", dest="lam", action="append", default=[], metavar="ID=VALUE",
+                        help="λ for a catalog entry without one (e.g. 4+=5); repeatable")
+    parser.add_argument("--convention", choices=("prior", "laplace"), default="prior",
+                        help="constant c used for the 'transitions' list (both are reported)")
+    parser.add_argument("--mcmc-steps", type=int, default=0,
+                        help="MALA steps per replica (0: theory only)")
+    parser.add_argument("--ensembles", type=int, default=8, help="replica-exchange ensembles")
+    parser.add_argument("--hot-levels", type=int, default=8,
+                        help="extra levels below LO (down to N = 5) that help mixing")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=None, metavar="PATH", help="write results as JSON")
+    parser.set_defaults(func=run)
+
+
+def parse_range(text: str) -> tuple[float, float, int]:
+    parts = text.split(":")
+    if len(parts) not in (2, 3):
+        raise UsageError(f"--samples must look like LO:HI or LO:HI:COUNT; got {text!r}")
+    try:
+        lo, hi = float(parts[0]), float(parts[1])
+        count = int(parts[2]) if len(parts) == 3 else 16
+    except ValueError:
+        raise UsageError(f"--samples must hold numbers; got {text!r}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi)) or not 1 < lo < hi:
+        raise UsageError(f"--samples needs 1 < LO < HI; got {text!r}")
+    if not 2 <= count <= 500:
+        raise UsageError(f"--samples COUNT must lie in [2, 500]; got {count}")
+    return lo, hi, count
+
+
+def parse_lambdas(items: list[str]) -> dict[str, float]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        try:
+            out[key] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not key or not math.isfinite(out.get(key, math.nan)) or out[key] < 0:
+            raise UsageError(f"--lambda must look like ID=VALUE with VALUE ≥ 0; got {item!r}")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from critpoints.catalog import CatalogError, load_catalog
+    from critpoints.io import write_json_atomic
+    from critpoints.slt import freeenergy as fe
+
+    lo, hi, count = parse_range(args.samples)
+    overrides = parse_lambdas(args.lam)
+    if args.mcmc_steps < 0 or args.ensembles < 1 or args.hot_levels < 0:
+        raise UsageError("--mcmc-steps, --hot-levels must be ≥ 0 and --ensembles ≥ 1")
+    if 0 < args.mcmc_steps < 100:
+        raise UsageError("--mcmc-steps must be 0 or at least 100")
+    path = args.catalog or f"catalog/tms-n{args.n}-m2.json"
+    try:
+        document = load_catalog(path)
+    except (OSError, CatalogError) as exc:
+        raise UsageError(f"cannot load catalog {path}: {exc}") from None
+    ids = {e["id"] for e in document["critical_points"]}
+    unknown = sorted(set(overrides) - ids)
+    if unknown:
+        raise UsageError(f"unknown label(s) {', '.join(unknown)} in --lambda")
+    grid = np.unique(np.round(np.geomspace(lo, hi, count)))
+    print(f"phases: n = {args.n}, N grid {grid[0]:g}..{grid[-1]:g} ({len(grid)} points)",
+          file=sys.stderr)
+    theory = {}
+    for convention in ("prior", "laplace"):
+        phases = fe.phases_from_catalog(document, convention, overrides)
+        theory[convention] = {
+            "phases": [
+                {"id": p.id, "loss": p.loss, "lambda": p.lam, "constant": p.constant,
+                 "lambda_source": p.lam_source, "constant_source": p.constant_source,
+                 "details": p.details}
+                for p in phases
+            ],
+            "transitions": fe.transitions(phases),
+            "dominant_transitions": fe.dominant_transitions(phases, (lo, hi)),
+            "occupancy": {
+                p.id: [float(v) for v in row]
+                for p, row in zip(phases, fe.theoretical_occupancy(phases, grid))
+            },
+        }
+    chosen = theory[args.convention]
+    print(f"{'phase':8}{'L':>12}{'λ':>7}{'c prior':>11}{'c laplace':>11}  λ from")
+    laplace_c = {p["id"]: p["constant"] for p in theory["laplace"]["phases"]}
+    for p in theory["prior"]["phases"]:
+        print(f"{p['id']:8}{p['loss']:12.6f}{p['lambda']:7.2f}{p['constant']:11.5f}"
+              f"{laplace_c[p['id']]:11.5f}  {p['lambda_source'][:60]}")
+    print(f"\ntransitions ({args.convention} constant), Type A marked *:")
+    for t in chosen["transitions"]:
+        star = "*" if t["type"] == "A" else " "
+        print(f"  {star} {t['from']:>5} → {t['to']:<5} N = {t['samples']:10.2f}")
+    print("dominant phase changes:", ", ".join(
+        f"{t['from']}→{t['to']} at {t['samples']:.1f}" for t in chosen["dominant_transitions"]
+    ) or "none")
+
+    result = {
+        "command": "phases", "n": args.n, "catalog": path, "convention": args.convention,
+        "lambda_overrides": overrides,
+        "transitions": [
+            {"from": t["from"], "to": t["to"], "samples": t["samples"], "type": t["type"]}
+            for t in chosen["transitions"]
+        ],
+        "N": [float(v) for v in grid],
+        "theory": theory,
+    }
+    if args.mcmc_steps:
+        result["empirical"] = _sample(args, document, grid, theory)
+    if args.out:
+        write_json_atomic(args.out, result)
+        print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+def _sample(args, document, grid, theory) -> dict:
+    import numpy as np
+
+    from critpoints.slt.mcmc import occupancy_crossing, sample_posterior_ladder
+    from critpoints.slt.phases import phase_label
+    from critpoints.slt.potentials import TMSPopulation
+
+    m = document["model"].get("m", 2)
+    potential = TMSPopulation(args.n, m)
+    hot = np.geomspace(5.0, grid[0], args.hot_levels + 1)[:-1] if args.hot_levels else []
+    levels = np.unique(np.concatenate([np.round(hot), grid]))
+
+    def classify(theta):
+        W, b = potential.unflatten(theta)
+        return phase_label(W, b)
+
+    def progress(step, steps):
+        print(f"phases: MCMC step {step}/{steps}", file=sys.stderr)
+
+    burn_in = args.mcmc_steps // 4
+    res = sample_posterior_ladder(
+        potential, levels, ensembles=args.ensembles, steps=args.mcmc_steps, burn_in=burn_in,
+        thin=10, classify=classify, seed=args.seed, progress=progress,
+    )
+    keep = np.isin(levels, grid)
+    labels = sorted({lab for c in res.counts for lab in c})
+    occ = {lab: [float(v) for v in np.asarray(vals)[keep]]
+           for lab, vals in res.occupancy(labels).items()}
+    crossing = occupancy_crossing(grid, occ.get("5", [0] * len(grid)), occ.get("6", [0] * len(grid)))
+    theory_cross = {
+        conv: occupancy_crossing(grid, theory[conv]["occupancy"].get("5", [0] * len(grid)),
+                                 theory[conv]["occupancy"].get("6", [0] * len(grid)))
+        for conv in theory
+    }
+    print(f"\nempirical occupancy ({res.draws} draws per N; population potential as L):")
+    show = [lab for lab in ("dead", "4+", "5", "5+", "6") if lab in occ]
+    print(f"{'N':>7}" + "".join(f"{lab:>8}" for lab in show) + f"{'other':>8}")
+    for i, N in enumerate(grid):
+        other = 1 - sum(occ[lab][i] for lab in show)
+        print(f"{N:7.0f}" + "".join(f"{occ[lab][i]:8.3f}" for lab in show) + f"{other:8.3f}")
+    print(f"5 → 6 occupancy crossing: empirical {crossing}, theory prior "
+          f"{theory_cross['prior']}, theory laplace {theory_cross['laplace']}")
+    return {
+        "method": "MALA with replica exchange over the N ladder (exact MH), population "
+        "potential L as the log-likelihood proxy, standard normal prior",
+        "levels": [float(v) for v in levels],
+        "ensembles": args.ensembles, "steps": args.mcmc_steps, "burn_in": burn_in, "thin": 10,
+        "draws_per_level": res.draws, "seed": args.seed,
+        "occupancy": occ,
+        "mean_loss": [float(v) for v in res.mean_loss[keep]],
+        "acceptance": [float(v) for v in res.acceptance],
+        "swap_acceptance": [float(v) for v in res.swap_acceptance],
+        "crossing_5_to_6": crossing,
+        "theory_crossing_5_to_6": theory_cross,
+    }

@@ -1,0 +1,160 @@
+"""The λ̂ estimator, SGLD, MALA with replica exchange, phase classification."""
+
+import math
+
+import numpy as np
+import pytest
+
+from critpoints.catalog import load_catalog
+from critpoints.slt.llc import LLCEstimator, default_nbeta
+from critpoints.slt.mcmc import occupancy_crossing, sample_posterior_ladder
+from critpoints.slt.phases import nearest_catalog_entry, phase_label
+from critpoints.slt.potentials import ReducedRankRegression, TMSPopulation
+from critpoints.slt.sgld import sgld_llc
+
+
+class Quadratic:
+    """L(θ) = ½ Σ h_i θ_i²: λ = (number of h_i > 0)/2, posterior variance 1/(N h + prior)."""
+
+    def __init__(self, h):
+        self.h = np.asarray(h, float)
+        self.dim = len(self.h)
+
+    def loss_and_gradient(self, theta):
+        return 0.5 * np.sum(self.h * theta**2, axis=-1), self.h * theta
+
+
+def test_estimator_finalize_formula_and_escape():
+    est = LLCEstimator(3, 4, nbeta=10.0, init_loss=1.0, escape_fraction=0.5)
+    traces = np.array([[1.1, 1.2, 1.3, 1.4], [1.0, 1.0, 1.2, 1.2], [0.5, 0.5, 0.5, 1.5]])
+    for t in range(4):
+        est.update(t, traces[:, t])
+    res = est.finalize()
+    assert np.allclose(res.llc_per_chain, 10.0 * (traces.mean(axis=1) - 1.0))
+    assert list(res.escaped) == [False, False, True]
+    assert res.llc_mean == pytest.approx(np.mean(res.llc_per_chain[:2]))
+    assert any("escaped" in w for w in res.warnings)
+
+
+def test_estimator_warns_when_not_stationary():
+    est = LLCEstimator(8, 100, nbeta=1.0, init_loss=0.0)
+    rng = np.random.default_rng(0)
+    for t in range(100):
+        est.update(t, t / 10 + 0.01 * rng.standard_normal(8))  # drifting loss
+    assert any("not stationary" in w for w in est.finalize().warnings)
+
+
+def test_sgld_on_quadratic_gives_half_rank():
+    # 3 curved directions, 2 flat: λ = 3/2 (localisation bias Nβh/(Nβh + γ) ≈ 0.999 here).
+    potential = Quadratic([1.0, 2.0, 0.5, 0.0, 0.0])
+    nbeta = default_nbeta(1e6)
+    res = sgld_llc(potential, np.zeros(5), 1e6, chains=16, steps=6000, burn_in=1000,
+                   epsilon=0.02 / nbeta, gamma=10.0, seed=0)
+    assert abs(res.llc_mean - 1.5) < 0.1
+    assert not res.warnings
+
+
+def test_mala_ladder_samples_gaussian_posterior():
+    # L = ½ h θ²: p_N ∝ exp(−(N h + 1) θ²/2), so E[L] = h/(2(N h + 1)) per coordinate.
+    h = np.array([1.0, 0.3])
+    levels = np.array([1.0, 4.0, 16.0, 64.0])
+    for exchange in (True, False):
+        res = sample_posterior_ladder(Quadratic(h), levels, ensembles=32, steps=3000,
+                                      burn_in=500, thin=5, seed=1, exchange=exchange)
+        expected = np.array([np.sum(h / (2 * (N * h + 1))) for N in levels])
+        assert np.allclose(res.mean_loss, expected, rtol=0.08)
+    assert np.all(res.acceptance > 0.3)
+
+
+def test_occupancy_crossing_interpolates():
+    N = np.array([100.0, 200.0, 400.0])
+    assert occupancy_crossing(N, [0.8, 0.6, 0.2], [0.2, 0.4, 0.8]) == pytest.approx(
+        math.exp(math.log(200) + 0.25 * math.log(2)))  # diff −0.2 → +0.6
+    assert occupancy_crossing(N, [0.1, 0.1, 0.1], [0.9, 0.9, 0.9]) is None
+
+
+def test_labels_of_catalog_entries():
+    document = load_catalog("catalog/tms-n6-m2.json")
+    for entry in document["critical_points"]:
+        W, b = np.array(entry["W"]), np.array(entry["b"])
+        label = str(phase_label(W, b))
+        if entry["loss"] == pytest.approx(1 / 3) and entry["learning_coefficient"] == 0.0:
+            assert label == "dead"
+        elif entry["classification"] != "saddle" or "-" not in entry["label"]:
+            assert label == entry["label"], entry["id"]
+
+
+def test_label_invariant_agrees_with_orbit_matching():
+    # Posterior draws at N = 1000 (MALA, exact): the cheap label equals the label of the
+    # nearest catalog entry up to O(2) × S_n (flat biases normalised) for the phases 5, 5+, 6.
+    document = load_catalog("catalog/tms-n6-m2.json")
+    entries = [e for e in document["critical_points"] if e["id"] in ("6", "5+", "5", "4+")]
+    potential = TMSPopulation(6)
+    res_theta = []
+
+    def keep(theta):
+        res_theta.append(theta.copy())
+        W, b = potential.unflatten(theta)
+        return phase_label(W, b)
+
+    sample_posterior_ladder(potential, np.array([300.0, 1000.0]), ensembles=12, steps=1500,
+                            burn_in=1000, thin=100, classify=keep, seed=2)
+    draws = np.concatenate(res_theta)
+    W, b = potential.unflatten(draws)
+    labels = phase_label(W, b)
+    same_label, same_polygon, checked = 0, 0, 0
+    for i in range(len(draws)):
+        if labels[i] in ("6", "5", "5+"):
+            nearest = nearest_catalog_entry(W[i], b[i], entries)[0]
+            same_label += nearest == labels[i]
+            same_polygon += nearest[0] == labels[i][0]
+            checked += 1
+    assert checked >= 20
+    # The polygon (5 or 6) agrees on ≥ 90% (disagreements: diffuse draws at N = 300). 5 and 5+ differ only in the sign of one short
+    # column's bias (a difference of ≤ 1/12), which the max-norm orbit distance can hide behind
+    # the posterior noise of the vertices (~0.1 at N = 1000): the invariant reads the sign
+    # directly, so it is the sharper of the two there; most draws still agree.
+    assert same_polygon >= 0.9 * checked  # measured 105/110 (N = 300 and 1000, seed 2)
+    assert same_label >= 0.75 * checked
+
+
+# --- slow accuracy tests: λ̂ against theory (band stated in docs/slt.md) -------------------------
+
+LAMBDA_BAND = 0.5  # |λ̂ − λ| over independent seeds; measured spread ≈ 0.2 (sd over chains)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cid, lam", [("6", 8.5), ("5+", 8.5), ("5", 7.0)])
+@pytest.mark.parametrize("seed", [11, 12])
+def test_llc_tms_population(cid, lam, seed):
+    entry = {e["id"]: e for e in load_catalog("catalog/tms-n6-m2.json")["critical_points"]}[cid]
+    potential = TMSPopulation(6)
+    W, b = np.array(entry["W"]), np.array(entry["b"])
+    b = np.where((np.linalg.norm(W, axis=0) < 1e-12) & (b <= 0), -0.5, b)  # deep in flat set
+    nbeta = default_nbeta(1e6)
+    res = sgld_llc(potential, potential.flatten(W, b), 1e6, chains=12, steps=16000,
+                   burn_in=4000, epsilon=1.5e-6, gamma=20.0, seed=seed)
+    assert abs(res.llc_mean - lam) < LAMBDA_BAND, res.summary()
+    assert res.escaped.sum() == 0
+    assert nbeta > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("n, m, rank", [(4, 2, 2), (4, 2, 4), (5, 2, 1)])
+def test_llc_linear_autoencoder_matches_aoyagi_watanabe(n, m, rank):
+    from critpoints.slt.coefficients import linear_autoencoder_lambda
+
+    rng = np.random.default_rng(n * 100 + m * 10 + rank)
+    U = np.linalg.qr(rng.standard_normal((n, n)))[0]
+    eig = np.linspace(1.0, 0.3, rank)
+    cov = U[:, :rank] @ np.diag(eig) @ U[:, :rank].T
+    potential = ReducedRankRegression(np.eye(n), m, cov)
+    k = min(m, rank)
+    A, B = U[:, :k], U[:, :k].T
+    if k < m:  # extra hidden units: zero rows/columns, still a global minimum
+        A = np.hstack([A, np.zeros((n, m - k))])
+        B = np.vstack([B, np.zeros((m - k, n))])
+    nbeta = default_nbeta(1e6)
+    res = sgld_llc(potential, potential.flatten(A, B), 1e6, chains=16, steps=20000,
+                   burn_in=5000, epsilon=0.05 / nbeta, gamma=100.0, seed=3)
+    assert abs(res.llc_mean - linear_autoencoder_lambda(n, m, rank)) < 0.3, res.summary()
