@@ -30,6 +30,7 @@ import numpy as np
 
 from critpoints.kgon.patterns import Pattern, enumerate_patterns, label_of
 from critpoints.kgon.reduced import solve_regular_polygon
+from critpoints.proofs import annotate
 from critpoints.solve.classify import classify
 from critpoints.solve.newton import find_critical_points, polish
 from critpoints.solve.symmetry import canonical_form, orbit_distance
@@ -166,6 +167,7 @@ def _entry(candidate: Candidate, ident: str, label: str, kgon: tuple, dps: int, 
         "certificate": None,
         "exact": None,
     }
+    entry["certificate"], entry["exact"] = annotate(entry, candidate.pattern.n, dps)
     return entry
 
 
