@@ -20,14 +20,22 @@ def register(subparsers) -> None:
     parser.add_argument("--n", type=int, required=True, help="number of input features (≥ 1)")
     parser.add_argument("--hidden", type=int, default=2, help="hidden dimension m (only 2)")
     parser.add_argument("--digits", type=int, default=60, help="verification precision (≥ 30)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the sphere tests")
+    parser.add_argument(
+        "--random-starts",
+        type=int,
+        default=300,
+        metavar="R",
+        help="also search for critical points from R random starts (default 300; 0 = only "
+        "the pattern language)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random starts and tests")
     parser.add_argument("--out", metavar="PATH", help="catalog file to write")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.set_defaults(func=run)
 
 
 def _progress(quiet: bool):
-    if quiet or not sys.stderr.isatty() and False:
+    if quiet:
         return None
     state = {"stage": None, "last": 0.0}
 
@@ -38,7 +46,7 @@ def _progress(quiet: bool):
             print(f"  {stage}: {done}/{total}", end=end, file=sys.stderr, flush=True)
             state["stage"], state["last"] = stage, now
 
-    return None if quiet else report
+    return report
 
 
 def format_table(points: list[dict]) -> str:
@@ -63,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--n above 64 is not supported (got {args.n})")
     if args.hidden != 2:
         raise UsageError(f"only --hidden 2 is supported for now; got {args.hidden}")
+    if not 0 <= args.random_starts <= 100_000:
+        raise UsageError(f"--random-starts must be between 0 and 100000; got {args.random_starts}")
     if not 30 <= args.digits <= 1000:
         raise UsageError(f"--digits must be between 30 and 1000; got {args.digits}")
     from critpoints.kgon import catalog_document, enumerate_critical_points
@@ -72,11 +82,20 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     if not args.quiet:
         print(f"enumerating k-gon critical points for n = {args.n}, m = 2", file=sys.stderr)
+    report: dict = {}
     entries, unrealised = enumerate_critical_points(
-        args.n, digits=args.digits, progress=_progress(args.quiet), seed=args.seed
+        args.n,
+        digits=args.digits,
+        progress=_progress(args.quiet),
+        seed=args.seed,
+        random_starts=args.random_starts,
+        report=report,
     )
-    command = f"python -m critpoints enumerate --n {args.n} --digits {args.digits} --seed {args.seed}"
-    document = catalog_document(args.n, entries, unrealised, command)
+    command = (
+        f"python -m critpoints enumerate --n {args.n} --digits {args.digits} "
+        f"--random-starts {args.random_starts} --seed {args.seed}"
+    )
+    document = catalog_document(args.n, entries, unrealised, command, report.get("random_search"))
     write_catalog(out, document)
     print(format_table(document["critical_points"]))
     print(

@@ -17,7 +17,9 @@ __all__ = [
 ]
 
 
-def catalog_document(n: int, entries: list[dict], unrealised: list[dict], command: str) -> dict:
+def catalog_document(
+    n: int, entries: list[dict], unrealised: list[dict], command: str, random_search=None
+) -> dict:
     """The catalog document (see :mod:`critpoints.catalog`) of an enumeration for n features."""
     from critpoints.catalog import new_document
 
@@ -37,4 +39,6 @@ def catalog_document(n: int, entries: list[dict], unrealised: list[dict], comman
     }
     document = new_document(model, entries, command)
     document["patterns_without_critical_point"] = sorted(unrealised, key=lambda u: u["id"])
+    if random_search is not None:
+        document["random_search"] = random_search
     return document

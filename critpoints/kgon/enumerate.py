@@ -47,6 +47,7 @@ class Candidate:
     regular: bool
     solution_index: int  # which root of the reduced problem (0-based), or -1
     reduced: dict | None
+    origin: str = "pattern"  # pattern | pattern-search | random-search
 
 
 def build_parameters(pattern: Pattern, norm, vertex_bias, dps: int):
@@ -125,7 +126,7 @@ def _decimal(x, digits):
     return text.replace("+", "")
 
 
-def _entry(candidate: Candidate, ident: str, label: str, kgon: tuple, dps: int, seed: int):
+def _entry(candidate: Candidate, ident: str, label: str, kgon: tuple, n: int, dps: int, seed: int):
     W, b = candidate.W, candidate.b
     with mpmath.workdps(dps):
         loss = potential.loss(W, b, dps=dps)
@@ -140,6 +141,7 @@ def _entry(candidate: Candidate, ident: str, label: str, kgon: tuple, dps: int, 
         "phi": phi,
         "dead_vertices": list(candidate.pattern.dead_vertices) if candidate.regular else None,
         "regular": candidate.regular,
+        "origin": candidate.origin,
         "W": np.asarray(W, dtype=float).tolist(),
         "b": np.asarray(b, dtype=float).tolist(),
         "W_exact": [[_decimal(v, dps) for v in row] for row in W],
@@ -167,7 +169,7 @@ def _entry(candidate: Candidate, ident: str, label: str, kgon: tuple, dps: int, 
         "certificate": None,
         "exact": None,
     }
-    entry["certificate"], entry["exact"] = annotate(entry, candidate.pattern.n, dps)
+    entry["certificate"], entry["exact"] = annotate(entry, n, dps)
     return entry
 
 
@@ -176,6 +178,8 @@ def enumerate_critical_points(
     digits: int = 60,
     progress: Callable[[str, int, int], None] | None = None,
     seed: int = 0,
+    random_starts: int = 0,
+    report: dict | None = None,
 ) -> tuple[list[dict], list[dict]]:
     """All k-gon critical points for n features, hidden dimension 2.
 
@@ -190,7 +194,13 @@ def enumerate_critical_points(
         Called as ``progress(stage, done, total)``.
     seed : int
         Seed of the random directions of the sphere tests (classification of non-smooth and
-        degenerate points).
+        degenerate points) and of the random starts.
+    random_starts : int
+        Also search from this many random points (W ~ N(0, s²) with s = 0.3, 0.6, 1.0 in turn,
+        b ~ N(0, 0.3²)): finds critical points outside the pattern language (e.g. two features
+        sharing a vertex). New orbits are added with ``origin: "random-search"``.
+    report : dict, optional
+        Filled with counts of the random-start search (``random_search``).
 
     Returns
     -------
@@ -226,20 +236,27 @@ def enumerate_critical_points(
     unique: list[Candidate] = list(verified)
     live_parts = [_live_part(c.W, c.b) for c in unique]
     losses = [float(potential.loss(c.W.astype(float), c.b.astype(float))) for c in unique]
-    if broken:
-        starts_W = np.array([c.W.astype(float) for c in broken])
-        starts_b = np.array([c.b.astype(float) for c in broken])
+    def absorb(starts_W, starts_b, origins, stage):
+        """Search from each start; keep the new critical orbits, explain the rest.
+
+        ``origins[i]`` is the broken ansatz's Candidate, or None for a random start (whose
+        failures are only counted).
+        """
         search = find_critical_points(starts_W, starts_b, gtol=1e-11, max_iter=150)
-        for i, candidate in enumerate(broken):
-            tick("full-space search", i + 1, len(broken))
-            pattern = candidate.pattern
+        counts = {"starts": len(origins), "converged": 0, "in_catalogued_sets": 0,
+                  "refinement_failed": 0, "new_points": 0}
+        for i, origin in enumerate(origins):
+            tick(stage, i + 1, len(origins))
+            pattern = origin.pattern if origin is not None else None
             if not search.converged[i]:
-                unrealised.append(_unrealised(pattern, (
-                    f"regular ansatz not critical (gradient {_float_grad(candidate):.3g}); "
-                    "Levenberg–Marquardt on the gradient from it did not converge "
-                    f"(stopped at gradient norm {search.grad_norm[i]:.3g})"
-                )))
+                if pattern is not None:
+                    unrealised.append(_unrealised(pattern, (
+                        f"regular ansatz not critical (gradient {_float_grad(origin):.3g}); "
+                        "Levenberg–Marquardt on the gradient from it did not converge "
+                        f"(stopped at gradient norm {search.grad_norm[i]:.3g})"
+                    )))
                 continue
+            counts["converged"] += 1
             Wi, bi = search.W[i], search.b[i]
             loss_i = float(potential.loss(Wi, bi))
             live_i = _live_part(Wi, bi)
@@ -250,42 +267,64 @@ def enumerate_critical_points(
                  if abs(losses[j] - loss_i) < 1e-9 and _same_live_part(live_parts[j], live_i)),
                 None,
             )
-            if twin is not None:
-                unrealised.append(_unrealised(pattern, (
-                    "regular ansatz not critical; the full-space search from it reached the "
-                    f"critical set of {_ident(unique[twin])}"
-                )))
-                continue
             # Same loss and as many live columns, but not congruent: a member of a flat family
             # (e.g. two unit vectors more than 90° apart, which the 2-gon belongs to).
-            family = next(
+            family = twin if twin is not None else next(
                 (j for j in range(len(unique))
                  if abs(losses[j] - loss_i) < 1e-9
                  and live_parts[j][0].shape[1] == live_i[0].shape[1]),
                 None,
             )
             if family is not None:
-                unrealised.append(_unrealised(pattern, (
-                    "regular ansatz not critical; the full-space search from it reached a point "
-                    f"with the loss and live-column count of {_ident(unique[family])} "
-                    "(a member of its flat family)"
-                )))
+                counts["in_catalogued_sets"] += 1
+                if pattern is not None:
+                    where = (f"the critical set of {_ident(unique[family])}" if twin is not None
+                             else f"a point with the loss and live-column count of "
+                             f"{_ident(unique[family])} (a member of its flat family)")
+                    unrealised.append(_unrealised(pattern, (
+                        f"regular ansatz not critical; the full-space search from it reached {where}"
+                    )))
                 continue
             polished = polish(Wi, bi, dps=digits, tol=tolerance)
             if not polished.success:
-                unrealised.append(_unrealised(pattern, (
-                    "regular ansatz not critical; the full-space search converged in float64 "
-                    f"(gradient {search.grad_norm[i]:.2g}, loss {loss_i:.6f}) but the "
-                    f"{digits}-digit refinement stalled at {mpmath.nstr(polished.grad_norm, 3)} "
-                    "(the point lies on an activation boundary)"
-                )))
+                counts["refinement_failed"] += 1
+                if pattern is not None:
+                    unrealised.append(_unrealised(pattern, (
+                        "regular ansatz not critical; the full-space search converged in float64 "
+                        f"(gradient {search.grad_norm[i]:.2g}, loss {loss_i:.6f}) but the "
+                        f"{digits}-digit refinement stalled at {mpmath.nstr(polished.grad_norm, 3)} "
+                        "(the point lies on an activation boundary)"
+                    )))
                 continue
-            unique.append(Candidate(pattern, polished.W, polished.b, False, -1, None))
+            counts["new_points"] += 1
+            unique.append(Candidate(pattern, polished.W, polished.b, False, -1, None,
+                                    "pattern-search" if pattern is not None else "random-search"))
             live_parts.append(live_i)
             losses.append(loss_i)
+        return counts
+
+    if broken:
+        absorb(
+            np.array([c.W.astype(float) for c in broken]),
+            np.array([c.b.astype(float) for c in broken]),
+            broken,
+            "search from broken ansatzes",
+        )
+    if random_starts:
+        rng = np.random.default_rng([seed, n])
+        scales = np.array([0.3, 0.6, 1.0])[np.arange(random_starts) % 3]
+        starts_W = rng.normal(size=(random_starts, 2, n)) * scales[:, None, None]
+        starts_b = rng.normal(size=(random_starts, n)) * 0.3
+        summary = absorb(starts_W, starts_b, [None] * random_starts, "random-start search")
+        if report is not None:
+            report["random_search"] = {"seed": seed, **summary}
 
     entries = []
     irregular_count: dict[str, int] = {}
+    # Irregular points are numbered within their label in order of loss, so ids do not depend
+    # on which start found them first.
+    order = sorted(range(len(unique)), key=lambda i: (unique[i].regular is False, losses[i]))
+    unique = [unique[i] for i in order]
     for done, candidate in enumerate(unique, 1):
         if candidate.regular:
             ident, label = _ident(candidate), candidate.pattern.label
@@ -297,7 +336,7 @@ def enumerate_critical_points(
             irregular_count[label] = irregular_count.get(label, 0) + 1
             ident = f"{label}~{irregular_count[label]}"
             candidate = _canonicalised(candidate, digits)
-        entries.append(_entry(candidate, ident, label, kgon, digits, seed))
+        entries.append(_entry(candidate, ident, label, kgon, n, digits, seed))
         tick("classify", done, len(unique))
     _disambiguate(entries)
     return entries, unrealised
@@ -361,4 +400,4 @@ def _canonicalised(candidate: Candidate, dps: int) -> Candidate:
             Wc, _, _ = canonical_form(W.astype(float), b.astype(float))
             if np.abs(Wc - W.astype(float)).max() > 1e-9:
                 W = W * np.array([[1], [-1]], dtype=object)
-    return Candidate(candidate.pattern, W, b, False, -1, None)
+    return Candidate(candidate.pattern, W, b, False, -1, None, candidate.origin)

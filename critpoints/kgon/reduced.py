@@ -65,7 +65,7 @@ def homogeneous_parts():
                 coeff = sp.expand(poly_x.coeff_monomial(_x**power))
                 poly_s = sp.Poly(coeff, _s)
                 degree = poly_s.degree() if not poly_s.is_zero else 0
-                coeffs = [sp.simplify(poly_s.coeff_monomial(_s**j)) for j in range(degree + 1)]
+                coeffs = [sp.cancel(poly_s.coeff_monomial(_s**j)) for j in range(degree + 1)]
                 orders.append([sp.lambdify(_kappa, cj, modules="mpmath") for cj in coeffs])
             constant = poly_x.coeff_monomial(1)
             parts[(block, region.code)] = (orders[0], orders[1], constant)

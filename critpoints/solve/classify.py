@@ -110,11 +110,11 @@ def jump_blocks(W, b, atol: float = 1e-30) -> list[tuple[int, int]]:
     return out
 
 
-def sphere_test(W, b, radii=(1e-2, 1e-3, 1e-4), samples: int = 2000, steps: int = 60, seed=0):
+def sphere_test(W, b, radii=(1e-2, 1e-3, 1e-4), samples: int = 1000, steps: int = 40, seed=0):
     """Look for lower loss on small spheres around (W, b).
 
     For each radius t, draws ``samples`` random unit directions d, evaluates L(θ + t d) - L(θ),
-    then minimises it over the sphere (projected gradient steps) from the best 20 directions.
+    then minimises it over the sphere (projected gradient steps) from the best 10 directions.
 
     Returns
     -------
@@ -134,7 +134,7 @@ def sphere_test(W, b, radii=(1e-2, 1e-3, 1e-4), samples: int = 2000, steps: int 
         d = rng.normal(size=(samples, dim))
         d /= np.linalg.norm(d, axis=1, keepdims=True)
         values = potential.loss(*potential.unflatten(theta + t * d, m, n)) - L0
-        best = np.argsort(values)[:20]
+        best = np.argsort(values)[:10]
         d = d[best]
         step = 0.1
         for _ in range(steps):
@@ -218,7 +218,7 @@ def classify(W, b, dps: int = 60, seed: int = 0) -> Classification:
             "radii": [
                 {k: v for k, v in entry.items() if k != "direction"} for entry in probe["radii"]
             ],
-            "samples": 2000,
+            "samples": 1000,
         }
         if on_boundary:
             evidence["jump_blocks"] = [list(block) for block in jump_blocks(W, b, 1e-30)]

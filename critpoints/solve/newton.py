@@ -193,7 +193,9 @@ def polish(W, b, dps: int = 60, tol=None, max_iter: int = 20) -> PolishResult:
             g = _mp_gradient(theta, m, n, dps)
             new_norm = mpmath.sqrt(mpmath.fsum(x * x for x in g))
             history.append(new_norm)
-            if new_norm > norm * 2 and it > 2:
+            # Stalled (typically on an activation boundary, where Newton's model is wrong on
+            # one side): three steps without a tenfold gain end the refinement.
+            if it >= 3 and new_norm > history[-4] / 10:
                 norm = new_norm
                 break
             norm = new_norm
