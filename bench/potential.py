@@ -13,27 +13,9 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from scipy.integrate import quad
 
 from critpoints import tms
-
-
-def quad_loss(W, b):
-    n = W.shape[1]
-    G = W.T @ W
-    total = 0.0
-    for i in range(n):
-        for j in range(n):
-            a, c = G[i, j], b[j]
-            points = [-c / a] if a != 0 and 0 < -c / a < 1 else None
-            if i == j:
-                def f(mu):
-                    return (mu - max(0.0, a * mu + c)) ** 2
-            else:
-                def f(mu):
-                    return max(0.0, a * mu + c) ** 2
-            total += quad(f, 0.0, 1.0, points=points, epsabs=1e-13, epsrel=1e-11)[0]
-    return total / n
+from critpoints.tms.reference import quad_loss
 
 
 def rate(function, *args, batch, min_time=1.0):
@@ -57,7 +39,7 @@ def main() -> None:
         samples = 30 if n == 6 else 3
         start = time.perf_counter()
         for k in range(samples):
-            value = quad_loss(W[k], b[k])
+            value = quad_loss(W[k], b[k], epsabs=1e-13, epsrel=1e-11)
             assert abs(value - tms.loss(W[k], b[k])) <= 1e-10 * max(1.0, abs(value))
         quad_rate = samples / (time.perf_counter() - start)
         print(f"{n:>3} {batch:>6} {loss_rate:>12.3g} {grad_rate:>12.3g} {quad_rate:>12.3g} "

@@ -10,35 +10,14 @@ import pytest
 import sympy as sp
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from scipy.integrate import quad
 
 from critpoints import tms
 from critpoints.tms import symbolic
 from critpoints.tms.data import empirical_loss, sample_high_sparsity
+from critpoints.tms.reference import quad_loss
 
 # ----------------------------------------------------------------------------------------------
 # Independent evaluations of the definition
-
-
-def quad_loss(W, b) -> float:
-    """SPEC §2 term by term with scipy quad, the ReLU switch point passed as a breakpoint."""
-    W, b = np.asarray(W, float), np.asarray(b, float)
-    n = W.shape[1]
-    G = W.T @ W
-    total = 0.0
-    for i in range(n):
-        for j in range(n):
-            a, c = G[i, j], b[j]
-            points = [-c / a] if a != 0 and 0 < -c / a < 1 else None
-            if i == j:
-                def f(mu):
-                    return (mu - max(0.0, a * mu + c)) ** 2
-            else:
-                def f(mu):
-                    return max(0.0, a * mu + c) ** 2
-            value, _ = quad(f, 0.0, 1.0, points=points, epsabs=1e-15, epsrel=1e-13, limit=200)
-            total += value
-    return total / n
 
 
 def exact_loss(W, b) -> sp.Rational:
