@@ -223,3 +223,22 @@ def test_search_and_polish_recover_the_hexagon():
         assert orbit_distance(W, b, search.W[i], search.b[i]) < 1e-5
     polished = polish(search.W[0], search.b[0], dps=50)
     assert polished.success and float(polished.grad_norm) < 1e-35
+
+
+def test_flat_dead_feature_sets_end_in_a_descent(catalog_n6):
+    """A dead feature's flat bias interval b ≤ 0 ends at 0, where switching it on lowers L.
+
+    Independent value: for a zero column j at b_j = ε > 0 every block (i, j) is live with a = 0,
+    so L changes by [Q(0, ε) - 1/3 + (n - 1)·ε²]/n = (nε² - ε)/n (SPEC §2's 1/(4n²) argument).
+    """
+    entries, _ = catalog_n6
+    n = 6
+    checked = 0
+    for e in entries.values():
+        for exit_ in e["evidence"].get("flat_set_exits", []):
+            if np.linalg.norm(np.array(e["W"])[:, exit_["column"]]) == 0:
+                eps = exit_["step"]
+                assert exit_["delta_loss"] == pytest.approx((n * eps**2 - eps) / n, rel=1e-6)
+                checked += 1
+    assert checked > 0
+    assert any(x["delta_loss"] < 0 for x in entries["5"]["evidence"]["flat_set_exits"])

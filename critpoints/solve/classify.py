@@ -31,7 +31,14 @@ import numpy as np
 
 from critpoints.tms import potential
 
-__all__ = ["Classification", "classify", "sphere_test", "flat_coordinates", "jump_blocks"]
+__all__ = [
+    "Classification",
+    "classify",
+    "flat_coordinates",
+    "flat_set_exits",
+    "jump_blocks",
+    "sphere_test",
+]
 
 
 @dataclass
@@ -165,6 +172,28 @@ def sphere_test(W, b, radii=(1e-2, 1e-3, 1e-4), samples: int = 1000, steps: int 
     return report
 
 
+def flat_set_exits(W, b, step: float = 1e-4) -> list[dict]:
+    """Where the flat critical set ends: each flat bias moved to the top of its flat interval.
+
+    A dead output j keeps L constant for b_j ≤ top = -max(0, max_i W_i·W_j). The classification
+    of a point holds for every representative strictly inside; at the top the set may touch a
+    descent. For each dead output this reports the loss change from the top to top + ``step``
+    (negative: L decreases as the feature switches on, so the critical set is not a strict
+    local minimum set even if each interior point is a local minimum).
+    """
+    W = np.asarray(W, dtype=float)
+    b = np.asarray(b, dtype=float)
+    G = W.T @ W
+    out = []
+    for j in np.flatnonzero((b < 0) & ((G + b[None, :]).max(axis=0) < 0)):
+        top = -max(0.0, float(G[:, j].max()))
+        at_top, beyond = b.copy(), b.copy()
+        at_top[j], beyond[j] = top, top + step
+        delta = float(potential.loss(W, beyond) - potential.loss(W, at_top))
+        out.append({"column": int(j), "top": top, "step": step, "delta_loss": delta})
+    return out
+
+
 def _confirm_descent(W, b, direction, radius, dps):
     """Re-evaluate a descent found in float64 at ``dps`` digits; returns ΔL as a float."""
     m, n = np.asarray(W).shape
@@ -234,6 +263,9 @@ def classify(W, b, dps: int = 60, seed: int = 0) -> Classification:
         else:
             verdict = "minimum"
         index = n_neg if (not on_boundary and verdict == "saddle") else None
+    exits = flat_set_exits(W.astype(float), b.astype(float))
+    if exits:
+        evidence["flat_set_exits"] = exits
     if label == "minimum":
         learning_coefficient = n_pos / 2
     else:
