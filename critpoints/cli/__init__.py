@@ -22,6 +22,8 @@ COMMANDS = (
     "transitions",
     "llc",
     "phases",
+    "plot",
+    "docs",
 )
 
 

@@ -1,0 +1,45 @@
+"""``critpoints docs``: check or regenerate the sympy-generated section of docs/potential.md."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from critpoints.cli import UsageError
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "docs",
+        help="check (or with --write regenerate) the derivation section of docs/potential.md",
+        description="Render the region formulas of the TMS building blocks P and Q and their "
+        "boundary jumps from the sympy derivation as Markdown/LaTeX, and compare them with the "
+        "generated section of docs/potential.md (exit 1 if it is stale), or rewrite it.",
+    )
+    parser.add_argument("--write", action="store_true", help="rewrite the generated section")
+    parser.add_argument("--file", type=Path, default=Path("docs/potential.md"),
+                        help="the page to check or rewrite (default docs/potential.md)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from critpoints.tms.report import update_document, write_markdown
+
+    if not args.file.exists():
+        raise UsageError(f"{args.file}: no such file")
+    try:
+        if args.write:
+            changed = write_markdown(args.file)
+            print(f"wrote {args.file}" if changed else f"{args.file} is up to date")
+            return 0
+        current = args.file.read_text(encoding="utf-8")
+        stale = update_document(current) != current
+    except ValueError as exc:
+        raise UsageError(f"{args.file}: {exc}") from None
+    if stale:
+        print(f"{args.file} differs from the derivation: run `python -m critpoints docs --write`",
+              file=sys.stderr)
+        return 1
+    print(f"{args.file} is up to date")
+    return 0

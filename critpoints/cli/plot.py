@@ -1,0 +1,126 @@
+"""``critpoints plot``: figures of a catalog, a transition graph, an SGD sweep, the phases.
+
+Needs the optional extra ``plot`` (matplotlib); without it the command says how to install it and
+exits with status 2. ``plot all`` regenerates every committed n = 6 figure under docs/figures/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from critpoints.cli import UsageError
+
+#: Default inputs and outputs of ``plot all`` (and of each kind when no path is given).
+FIGURES_DIR = Path("docs/figures")
+DEFAULT_INPUTS = {
+    "catalog": Path("catalog/tms-n6-m2.json"),
+    "graph": Path("catalog/tms-n6-m2.transitions.json"),
+    "sgd": Path("catalog/tms-n6-m2.json"),
+    "phases": Path("catalog/tms-n6-m2.phases.json"),
+}
+KINDS = tuple(DEFAULT_INPUTS)
+
+
+def default_output(kind: str, source: Path, suffix: str = ".png") -> Path:
+    """Deterministic file name: docs/figures/<stem of the input>-<kind>.png.
+
+    ``catalog/tms-n6-m2.json`` → ``docs/figures/tms-n6-catalog.png`` (the ``-m2`` of hidden
+    dimension 2 is dropped), ``tms-n6-m2.transitions.json`` → ``tms-n6-graph.png``.
+    """
+    stem = source.name.split(".")[0].removesuffix("-m2")
+    return FIGURES_DIR / f"{stem}-{kind}{suffix}"
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "plot",
+        help="figures: energy levels, transition graph, SGD loss curves, phases (needs [plot])",
+        description="Draw a figure with matplotlib (pip install 'critpoints[plot]'). KIND is "
+        "catalog (energy levels with polygon glyphs), graph (transition graph on the (λ, loss) "
+        "plane), sgd (loss curves of a small seeded SGD sweep, plateaus labelled), phases "
+        "(posterior occupancy against N) or all (every n = 6 figure into docs/figures/, "
+        "PNG and SVG). The suffix of --out (.png, .svg, .pdf) chooses the format.",
+    )
+    parser.add_argument("kind", choices=(*KINDS, "all"), help="which figure")
+    parser.add_argument("path", nargs="?", type=Path,
+                        help="input file (catalog, transitions or phases JSON; sgd: the "
+                        "catalog); default the n = 6 file in catalog/")
+    parser.add_argument("--out", type=Path, metavar="PATH",
+                        help="output file (default docs/figures/<name>-<kind>.png); for all: "
+                        "the output directory (default docs/figures)")
+    parser.add_argument("--top", type=int, default=18, metavar="K",
+                        help="catalog: show the K lowest critical points (default 18)")
+    parser.add_argument("--runs", type=int, default=8, help="sgd: number of runs (default 8)")
+    parser.add_argument("--steps", type=int, default=150_000,
+                        help="sgd: SGD steps per run (default 150000)")
+    parser.add_argument("--seed", type=int, default=0, help="sgd: sweep seed (default 0)")
+    parser.add_argument("--init", default="4++-",
+                        help="sgd: catalog id to start from, or random (default 4++-)")
+    parser.add_argument("--init-scale", type=float, default=0.01,
+                        help="sgd: initial noise scale (default 0.01)")
+    parser.set_defaults(func=run)
+
+
+def _figure(kind: str, source: Path, args: argparse.Namespace):
+    """Load ``source`` and draw the figure of ``kind`` (matplotlib imported inside)."""
+    from critpoints import plot
+
+    if not source.exists():
+        raise UsageError(f"{source}: no such file")
+    if kind == "catalog":
+        from critpoints.catalog import load_catalog
+
+        return plot.catalog_figure(load_catalog(source), top=args.top)
+    if kind == "graph":
+        from critpoints.dynamics.graph_io import read_transition_json
+
+        return plot.transition_figure(read_transition_json(source))
+    if kind == "phases":
+        with open(source, encoding="utf-8") as handle:
+            return plot.phases_figure(json.load(handle))
+    from critpoints.catalog import load_catalog
+
+    catalog = load_catalog(source)
+    try:
+        sweep = plot.small_sweep(catalog, runs=args.runs, steps=args.steps, seed=args.seed,
+                                 init=args.init, init_scale=args.init_scale)
+    except KeyError as exc:
+        raise UsageError(str(exc.args[0])) from None
+    return plot.sgd_figure(sweep.trajectory, sweep.histories, catalog)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        from critpoints.plot import pyplot_available
+
+        pyplot_available()
+    except ImportError as exc:
+        raise UsageError(str(exc)) from None
+    from critpoints.plot import save_figure
+
+    if args.top < 1 or args.runs < 1 or args.steps < 1:
+        raise UsageError("--top, --runs and --steps must be at least 1")
+    if args.kind == "all":
+        if args.path is not None:
+            raise UsageError("plot all takes no input path (it uses the n = 6 files)")
+        directory = args.out or FIGURES_DIR
+        for kind in KINDS:
+            source = DEFAULT_INPUTS[kind]
+            fig = _figure(kind, source, args)
+            png = directory / default_output(kind, source).name
+            save_figure(fig, png, close=False)
+            save_figure(fig, png.with_suffix(".svg"))
+            print(f"wrote {png} and {png.with_suffix('.svg')}")
+        return 0
+    source = args.path or DEFAULT_INPUTS[args.kind]
+    out = args.out or default_output(args.kind, source)
+    if out.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise UsageError(f"--out {out}: the suffix must be .png, .svg or .pdf")
+    try:
+        fig = _figure(args.kind, source, args)
+    except (ValueError, KeyError) as exc:
+        raise UsageError(f"{source}: {exc}") from None
+    print(f"wrote {save_figure(fig, out)}")
+    return 0

@@ -1,0 +1,31 @@
+"""Figures: energy levels with polygon glyphs, the transition graph, SGD curves, phases.
+
+matplotlib is the optional extra ``plot`` (``pip install 'critpoints[plot]'``) and is imported
+only when a figure is drawn; importing :mod:`critpoints.plot` does not need it. Without it the
+figure functions raise :class:`MissingMatplotlib` (an ImportError) saying how to install it.
+
+>>> from critpoints.catalog import load_catalog
+>>> from critpoints.plot import catalog_figure, save_figure
+>>> save_figure(catalog_figure(load_catalog("catalog/tms-n6-m2.json"), top=6), "/tmp/levels.svg")
+PosixPath('/tmp/levels.svg')
+"""
+
+from critpoints.plot._mpl import INSTALL_HINT, MissingMatplotlib, pyplot_available, save_figure
+from critpoints.plot.figures import catalog_figure, phases_figure, sgd_figure, transition_figure
+from critpoints.plot.glyph import draw_glyph, feature_roles
+from critpoints.plot.sgd import SmallSweep, small_sweep
+
+__all__ = [
+    "INSTALL_HINT",
+    "MissingMatplotlib",
+    "SmallSweep",
+    "catalog_figure",
+    "draw_glyph",
+    "feature_roles",
+    "phases_figure",
+    "pyplot_available",
+    "save_figure",
+    "sgd_figure",
+    "small_sweep",
+    "transition_figure",
+]

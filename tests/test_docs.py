@@ -1,0 +1,92 @@
+"""The documentation runs as written and its generated parts are current."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SKIP_MARKER = "# docs-test: skip"
+
+
+def bash_blocks(markdown: str) -> list[str]:
+    """The fenced ```bash blocks of a Markdown page, without those carrying SKIP_MARKER."""
+    blocks = re.findall(r"^```bash\n(.*?)^```", markdown, flags=re.S | re.M)
+    return [b for b in blocks if SKIP_MARKER not in b]
+
+
+def test_guide_has_runnable_blocks():
+    blocks = bash_blocks((ROOT / "docs/guide.md").read_text(encoding="utf-8"))
+    assert len(blocks) >= 4
+
+
+@pytest.mark.parametrize("index", range(len(bash_blocks(
+    (ROOT / "docs/guide.md").read_text(encoding="utf-8")))))
+def test_guide_block_runs(index, tmp_path):
+    pytest.importorskip("matplotlib")
+    block = bash_blocks((ROOT / "docs/guide.md").read_text(encoding="utf-8"))[index]
+    # A temporary copy of the data and pages: the commands cannot touch committed files.
+    for name in ("catalog", "docs"):
+        shutil.copytree(ROOT / name, tmp_path / name)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python").symlink_to(sys.executable)  # `python` is this interpreter
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    result = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, f"{block}\n{result.stdout}\n{result.stderr}"
+
+
+def test_potential_page_is_current():
+    from critpoints.tms.report import update_document
+
+    text = (ROOT / "docs/potential.md").read_text(encoding="utf-8")
+    assert update_document(text) == text, "run `python -m critpoints docs --write`"
+
+
+def test_docs_command_detects_stale_page(tmp_path, capsys):
+    from critpoints.cli import main
+    from critpoints.tms.report import BEGIN_MARKER, END_MARKER
+
+    page = tmp_path / "potential.md"
+    page.write_text(f"intro\n{BEGIN_MARKER}\nold\n{END_MARKER}\noutro\n", encoding="utf-8")
+    assert main(["docs", "--file", str(page)]) == 1
+    assert main(["docs", "--write", "--file", str(page)]) == 0
+    assert main(["docs", "--file", str(page)]) == 0
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith("intro\n") and text.endswith("outro\n")
+    # The kink at W_i = 0 = b_i and the -2/a Hessian jump of Q (derived by hand in SPEC §2).
+    assert "jumps by $-1$" in text and r"- \frac{2}{a}" in text
+    page.write_text("no markers\n", encoding="utf-8")
+    assert main(["docs", "--file", str(page)]) == 2
+
+
+def test_boundary_jumps_only_q_at_mu_one():
+    """P is C² across every boundary; Q's Hessian jumps by −2/a where a + c = 0."""
+    import sympy as sp
+
+    from critpoints.tms.report import boundary_jumps
+    from critpoints.tms.symbolic import a
+
+    for description, jumps in boundary_jumps("P"):
+        assert all(v == 0 for v in jumps.values()), description
+    for description, jumps in boundary_jumps("Q"):
+        assert jumps[""] == 0 and jumps["_a"] == 0 and jumps["_c"] == 0
+        expected = -2 / a if "a + c = 0" in description else 0
+        assert all(sp.simplify(jumps[s] - expected) == 0 for s in ("_aa", "_ac", "_cc"))
+
+
+def test_links_and_images_exist():
+    for page in sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]:
+        text = page.read_text(encoding="utf-8")
+        for target in re.findall(r"\]\(([^)#\s]+)\)", text):
+            if target.startswith("http"):
+                continue
+            assert (page.parent / target).exists(), f"{page.name}: broken link {target}"

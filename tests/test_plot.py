@@ -1,0 +1,91 @@
+"""Figures: each kind is drawn, files are reproducible, and the extra is optional."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from critpoints.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+CATALOG = ROOT / "catalog/tms-n6-m2.json"
+
+
+def test_feature_roles_of_catalog_labels():
+    from critpoints.catalog import load_catalog
+    from critpoints.plot import feature_roles
+
+    points = {p["id"]: p for p in load_catalog(CATALOG)["critical_points"]}
+    for ident in ("5+", "4++-", "4+-"):
+        p = points[ident]
+        roles = feature_roles(p["W"], p["b"])
+        # The label counts: k vertices of which phi dead, sigma positive-bias zero columns.
+        assert roles.count("live") + roles.count("dead_vertex") == p["k"]
+        assert roles.count("dead_vertex") == p["phi"]
+        assert roles.count("positive_bias") == p["sigma"]
+
+
+@pytest.mark.parametrize("kind, source, suffix", [
+    ("catalog", "catalog/tms-n6-m2.json", ".svg"),
+    ("graph", "catalog/tms-n6-m2.transitions.json", ".png"),
+    ("phases", "catalog/tms-n6-m2.phases.json", ".png"),
+])
+def test_plot_kinds(kind, source, suffix, tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / f"figure{suffix}"
+    assert main(["plot", kind, str(ROOT / source), "--out", str(out), "--top", "6"]) == 0
+    assert out.stat().st_size > 5000
+
+
+def test_svg_is_reproducible(tmp_path):
+    pytest.importorskip("matplotlib")
+    first, second = tmp_path / "a.svg", tmp_path / "b.svg"
+    for out in (first, second):
+        assert main(["plot", "catalog", str(CATALOG), "--top", "4", "--out", str(out)]) == 0
+    assert first.read_bytes() == second.read_bytes()
+    assert b"<dc:date>" not in first.read_bytes()
+
+
+def test_plot_sgd_small(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "sgd.png"
+    assert main(["plot", "sgd", str(CATALOG), "--runs", "2", "--steps", "3000",
+                 "--out", str(out)]) == 0
+    assert out.exists()
+
+
+def test_plot_usage_errors(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    assert main(["plot", "catalog", str(tmp_path / "missing.json")]) == 2
+    assert main(["plot", "catalog", str(CATALOG), "--out", str(tmp_path / "x.txt")]) == 2
+    assert main(["plot", "sgd", str(CATALOG), "--init", "nope", "--steps", "10",
+                 "--out", str(tmp_path / "s.png")]) == 2
+
+
+def test_default_output_names():
+    from critpoints.cli.plot import default_output
+
+    assert default_output("catalog", Path("catalog/tms-n6-m2.json")) == Path(
+        "docs/figures/tms-n6-catalog.png")
+    assert default_output("graph", Path("catalog/tms-n6-m2.transitions.json")) == Path(
+        "docs/figures/tms-n6-graph.png")
+
+
+def test_without_matplotlib(monkeypatch, tmp_path, capsys):
+    """No matplotlib: `plot` prints the install hint and exits 2; the rest still works."""
+    for name in list(sys.modules):
+        if name == "matplotlib" or name.startswith("matplotlib."):
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    assert main(["plot", "catalog", str(CATALOG), "--out", str(tmp_path / "x.png")]) == 2
+    assert "pip install 'critpoints[plot]'" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
+    # Importing the plot package and the CLI does not need matplotlib; other commands run.
+    import critpoints.plot  # noqa: F401
+
+    assert main(["docs", "--file", str(ROOT / "docs/potential.md")]) == 0
+    with open(ROOT / "catalog/tms-n6-m2.phases.json", encoding="utf-8") as handle:
+        assert json.load(handle)["n"] == 6
