@@ -50,6 +50,11 @@ def register(subparsers) -> None:
     parser.add_argument("--out", type=Path, metavar="PATH",
                         help="output file (default docs/figures/<name>-<kind>.png); for all: "
                         "the output directory (default docs/figures)")
+    parser.add_argument(
+        "--irregular",
+        action="store_true",
+        help="catalog: also show the irregular points of the full-space searches",
+    )
     parser.add_argument("--top", type=int, default=18, metavar="K",
                         help="catalog: show the K lowest critical points (default 18)")
     parser.add_argument("--runs", type=int, default=8, help="sgd: number of runs (default 8)")
@@ -72,7 +77,9 @@ def _figure(kind: str, source: Path, args: argparse.Namespace):
     if kind == "catalog":
         from critpoints.catalog import load_catalog
 
-        return plot.catalog_figure(load_catalog(source), top=args.top)
+        return plot.catalog_figure(
+            load_catalog(source), top=args.top, patterns_only=not args.irregular
+        )
     if kind == "graph":
         from critpoints.dynamics.graph_io import read_transition_json
 

@@ -30,7 +30,9 @@ def _classification_handles(classes: Sequence[str]) -> list:
     return handles
 
 
-def catalog_figure(document: dict, top: int = 18, title: str | None = None):
+def catalog_figure(
+    document: dict, top: int = 18, title: str | None = None, patterns_only: bool = True
+):
     """Energy-level diagram of a TMS catalog with a polygon glyph on every level.
 
     Critical points are sorted by loss and the lowest ``top`` are drawn left to right; each sits
@@ -45,6 +47,9 @@ def catalog_figure(document: dict, top: int = 18, title: str | None = None):
         How many of the lowest critical points to show (all if there are fewer).
     title : str, optional
         Default: "TMS critical points, n = N, m = 2 (lowest K of T)".
+    patterns_only : bool
+        Show only the points of the k-gon pattern language (``origin`` "pattern"), as in the
+        paper's figure; False adds the irregular points of the full-space searches.
 
     Returns
     -------
@@ -53,7 +58,14 @@ def catalog_figure(document: dict, top: int = 18, title: str | None = None):
     plt = pyplot()
     if top < 1:
         raise ValueError("top must be at least 1")
-    points = sorted(document["critical_points"], key=lambda p: (p["loss"], p["id"]))
+    points = sorted(
+        (
+            p
+            for p in document["critical_points"]
+            if not patterns_only or p.get("origin", "pattern") == "pattern"
+        ),
+        key=lambda p: (p["loss"], p["id"]),
+    )
     shown = points[:top]
     n = document["model"]["n"]
     limit = 1.05 * max(
