@@ -76,6 +76,8 @@ def test_occupancy_crossing_interpolates():
 def test_labels_of_catalog_entries():
     document = load_catalog("catalog/tms-n6-m2.json")
     for entry in document["critical_points"]:
+        if entry.get("origin", "pattern") != "pattern":
+            continue  # irregular saddles of the searches: the cheap label is for polygon phases
         W, b = np.array(entry["W"]), np.array(entry["b"])
         label = str(phase_label(W, b))
         if entry["loss"] == pytest.approx(1 / 3) and entry["learning_coefficient"] == 0.0:
