@@ -22,7 +22,8 @@ def quad_loss(W, b, epsabs: float = 1e-15, epsrel: float = 1e-13) -> float:
     for i in range(n):
         for j in range(n):
             a, c = G[i, j], b[j]
-            points = [-c / a] if a != 0 and 0 < -c / a < 1 else None
+            # the switch point -c/a when it lies inside (0, 1), tested without dividing
+            points = [-c / a] if 0 < -c * np.sign(a) < abs(a) else None
             if i == j:
                 def integrand(mu, a=a, c=c):
                     return (mu - max(0.0, a * mu + c)) ** 2
