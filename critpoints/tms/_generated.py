@@ -11,16 +11,16 @@ def p0_dead(a, c):
 
 def p0_rising(a, c):
     r = -c/a
-    return (-a**2*(-1 + r)**3/3,)
+    return (-a*a*(-1 + r)*(-1 + r)*(-1 + r)/3,)
 
 
 def p0_falling(a, c):
     r = -c/a
-    return (a**2*r**3/3,)
+    return (a*a*r*r*r/3,)
 
 
 def p0_live(a, c):
-    return (a**2/3 + c**2 + a*c,)
+    return (a*a/3 + c*c + a*c,)
 
 
 def p1_dead(a, c):
@@ -30,18 +30,18 @@ def p1_dead(a, c):
 def p1_rising(a, c):
     r = -c/a
     t0 = -1 + r
-    t1 = a*t0**2
-    return (-t0**3*a**2/3, t1*(2 + r)/3, t1,)
+    t1 = a*t0*t0
+    return (-t0*t0*t0*a*a/3, t1*(2 + r)/3, t1,)
 
 
 def p1_falling(a, c):
     r = -c/a
-    t0 = r**3/3
-    return (t0*a**2, -t0*a, -a*r**2,)
+    t0 = r*r*r/3
+    return (t0*a*a, -t0*a, -a*r*r,)
 
 
 def p1_live(a, c):
-    return (a**2/3 + c**2 + a*c, 2*a/3 + c, a + 2*c,)
+    return (a*a/3 + c*c + a*c, 2*a/3 + c, a + 2*c,)
 
 
 def p2_dead(a, c):
@@ -51,21 +51,21 @@ def p2_dead(a, c):
 def p2_rising(a, c):
     r = -c/a
     t0 = -1 + r
-    t1 = a*t0**2
+    t1 = a*t0*t0
     t2 = 1 + r
-    return (-t0**3*a**2/3, t1*(2 + r)/3, t1, -2*t0*(t2 + r**2)/3, -t0*t2, -2*t0,)
+    return (-t0*t0*t0*a*a/3, t1*(2 + r)/3, t1, -2*t0*(t2 + r*r)/3, -t0*t2, -2*t0,)
 
 
 def p2_falling(a, c):
     r = -c/a
-    t0 = r**3
+    t0 = r*r*r
     t1 = t0/3
-    t2 = r**2
-    return (t1*a**2, -t1*a, -t2*a, 2*t0/3, t2, 2*r,)
+    t2 = r*r
+    return (t1*a*a, -t1*a, -t2*a, 2*t0/3, t2, 2*r,)
 
 
 def p2_live(a, c):
-    return (a**2/3 + c**2 + a*c, 2*a/3 + c, a + 2*c, ((0*c + 2)/3), 1 + 0*c, 2 + 0*c,)
+    return (a*a/3 + c*c + a*c, 2*a/3 + c, a + 2*c, ((0*c + 2)/3), 1 + 0*c, 2 + 0*c,)
 
 
 def q0_dead(a, c):
@@ -74,19 +74,19 @@ def q0_dead(a, c):
 
 def q0_rising(a, c):
     r = -c/a
-    t0 = a**2
-    t1 = r**3
-    return (((0*c + 1)/3) - 2*a/3 + t0/3 + t0*r**2 + a*r - t0*r - t0*t1/3 - t1*a/3,)
+    t0 = a*a
+    t1 = r*r*r
+    return (((0*c + 1)/3) - 2*a/3 + t0/3 + t0*r*r + a*r - t0*r - t0*t1/3 - t1*a/3,)
 
 
 def q0_falling(a, c):
     r = -c/a
-    t0 = r**3
-    return (((0*c + 1)/3) + t0*a/3 + t0*a**2/3,)
+    t0 = r*r*r
+    return (((0*c + 1)/3) + t0*a/3 + t0*a*a/3,)
 
 
 def q0_live(a, c):
-    return ((((0*c + 1)/3))*1 + a**2/3 - c - 2*a/3 + c**2 + a*c,)
+    return ((((0*c + 1)/3))*1 + a*a/3 - c - 2*a/3 + c*c + a*c,)
 
 
 def q1_dead(a, c):
@@ -95,9 +95,9 @@ def q1_dead(a, c):
 
 def q1_rising(a, c):
     r = -c/a
-    t0 = a**2
-    t1 = r**3
-    t2 = r**2
+    t0 = a*a
+    t1 = r*r*r
+    t2 = r*r
     t3 = -1 + r
     t4 = a*r
     return (((0*c + 1)/3) - 2*a/3 + t0/3 + t0*t2 + a*r - t0*r - t0*t1/3 - t1*a/3, t3*(2 + t4 - 2*a + 2*t2 + 2*r + t2*a)/3, t3*(1 + t4 + r - a),)
@@ -105,13 +105,13 @@ def q1_rising(a, c):
 
 def q1_falling(a, c):
     r = -c/a
-    t0 = r**3
-    return (((0*c + 1)/3) + t0*a/3 + t0*a**2/3, -t0*(2 + a)/3, -r**2*(1 + a),)
+    t0 = r*r*r
+    return (((0*c + 1)/3) + t0*a/3 + t0*a*a/3, -t0*(2 + a)/3, -r*r*(1 + a),)
 
 
 def q1_live(a, c):
     t0 = 2*a/3
-    return (((0*c + 1)/3) + c**2 - t0 - c + a**2/3 + a*c, ((0*c + -2)/3) + t0 + c, -1 + a + 2*c,)
+    return (((0*c + 1)/3) + c*c - t0 - c + a*a/3 + a*c, ((0*c + -2)/3) + t0 + c, -1 + a + 2*c,)
 
 
 def q2_dead(a, c):
@@ -120,10 +120,10 @@ def q2_dead(a, c):
 
 def q2_rising(a, c):
     r = -c/a
-    t0 = a**2
-    t1 = r**3
+    t0 = a*a
+    t1 = r*r*r
     t2 = t1*a
-    t3 = r**2
+    t3 = r*r
     t4 = -1 + r
     t5 = a*r
     t6 = 2*t3 + t3*a
@@ -135,17 +135,17 @@ def q2_rising(a, c):
 
 def q2_falling(a, c):
     r = -c/a
-    t0 = r**3
+    t0 = r*r*r
     t1 = 2 + a
-    t2 = r**2
+    t2 = r*r
     t3 = 1 + a
     t4 = 1/a
-    return (((0*c + 1)/3) + t0*a/3 + t0*a**2/3, -t0*t1/3, -t2*t3, 2*t0*t4*(3 + a)/3, t1*t2*t4, 2*t3*t4*r,)
+    return (((0*c + 1)/3) + t0*a/3 + t0*a*a/3, -t0*t1/3, -t2*t3, 2*t0*t4*(3 + a)/3, t1*t2*t4, 2*t3*t4*r,)
 
 
 def q2_live(a, c):
     t0 = 2*a/3
-    return (((0*c + 1)/3) + c**2 - t0 - c + a**2/3 + a*c, ((0*c + -2)/3) + t0 + c, -1 + a + 2*c, ((0*c + 2)/3), 1 + 0*c, 2 + 0*c,)
+    return (((0*c + 1)/3) + c*c - t0 - c + a*a/3 + a*c, ((0*c + -2)/3) + t0 + c, -1 + a + 2*c, ((0*c + 2)/3), 1 + 0*c, 2 + 0*c,)
 
 # (block, order) -> functions indexed by region code
 FUNCTIONS = {

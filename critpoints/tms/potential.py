@@ -37,6 +37,7 @@ then b. Use :func:`flatten` / :func:`unflatten` to convert.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import mpmath
@@ -124,31 +125,45 @@ def _regions_of(G: np.ndarray, C: np.ndarray) -> np.ndarray:
     return 2 * (C > 0).astype(np.int8) + (G + C > 0).astype(np.int8)
 
 
+@lru_cache(maxsize=64)
+def _diagonal_split(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Flat indices of the diagonal (Q) and off-diagonal (P) blocks of arrays of ``shape``."""
+    n = shape[-1]
+    diagonal = np.zeros(shape, dtype=bool)
+    diagonal[..., np.arange(n), np.arange(n)] = True
+    flat = diagonal.reshape(-1)
+    return np.flatnonzero(flat), np.flatnonzero(~flat)
+
+
 def _blocks(G: np.ndarray, C: np.ndarray, order: int, regions: np.ndarray | None):
     """Values of F_ij and its derivatives up to ``order`` in (a, c) for every block.
 
     Returns a tuple of arrays shaped like G: (F,), (F, F_a, F_c) or (F, F_a, F_c, F_aa, F_ac, F_cc).
+    Each block is evaluated once, by the formula of its region: the blocks of one kind (P or Q)
+    are sorted by region code and each region's formula runs on its slice.
     """
-    n = G.shape[-1]
     if regions is None:
         regions = _regions_of(G, C)
     else:
         regions = np.broadcast_to(np.asarray(regions, dtype=np.int8), G.shape)
-    diagonal = np.zeros(G.shape, dtype=bool)
-    diagonal[..., np.arange(n), np.arange(n)] = True
     flat_a, flat_c = G.reshape(-1), np.ascontiguousarray(C).reshape(-1)
-    flat_region, flat_diag = regions.reshape(-1), diagonal.reshape(-1)
+    flat_region = regions.reshape(-1)
     n_out = (1, 3, 6)[order]
     outs = [np.empty(flat_a.shape, dtype=G.dtype) for _ in range(n_out)]
-    for block, on_diagonal in (("P", False), ("Q", True)):
+    diagonal, off_diagonal = _diagonal_split(G.shape)
+    for block, index in (("P", off_diagonal), ("Q", diagonal)):
         functions = FUNCTIONS[(block, order)]
-        for code in range(4):
-            index = np.flatnonzero((flat_region == code) & (flat_diag == on_diagonal))
-            if index.size == 0:
-                continue
-            values = functions[code](flat_a[index], flat_c[index])
-            for out, value in zip(outs, values):
-                out[index] = value
+        codes = flat_region[index]
+        by_region = index[np.argsort(codes, kind="stable")]
+        stops = np.cumsum(np.bincount(codes, minlength=4))
+        start = 0
+        for code, stop in enumerate(stops):
+            if stop > start:
+                chosen = by_region[start:stop]
+                values = functions[code](flat_a[chosen], flat_c[chosen])
+                for out, value in zip(outs, values):
+                    out[chosen] = value
+            start = stop
     return tuple(out.reshape(G.shape) for out in outs)
 
 

@@ -158,6 +158,14 @@ class _ExactPrinter(StrPrinter):
     def _print_Integer(self, expr):
         return str(expr.p)
 
+    def _print_Pow(self, expr, rational=False):
+        # Small integer powers as products: numpy's power ufunc is several times slower.
+        base, exponent = expr.as_base_exp()
+        if exponent.is_Integer and 2 <= exponent <= 4:
+            factor = self.parenthesize(base, 100)  # always bracket compound bases
+            return "*".join([factor] * int(exponent))
+        return super()._print_Pow(expr, rational)
+
 
 def _pyexpr(expr: sp.Expr) -> str:
     return _ExactPrinter({"order": "none"}).doprint(expr)
