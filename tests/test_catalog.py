@@ -238,3 +238,19 @@ def test_enumerate_prints_a_table(tmp_path, capsys):
     assert text.splitlines()[2].split()[:2] == ["4", "0.000000"]
     document = catalog.load_catalog(out)
     assert document["model"] == {**document["model"], "kind": "tms-high-sparsity", "n": 4, "m": 2}
+
+
+@pytest.mark.parametrize(
+    "graph_file", sorted((ROOT / "catalog").glob("tms-n*-m2.transitions*.json")), ids=lambda p: p.name
+)
+def test_committed_transition_graphs_refer_to_the_committed_catalog(graph_file):
+    """A regenerated catalog renumbers irregular ids: the graphs must be re-run with it."""
+    n = graph_file.name.split("-")[1]
+    entries = {
+        p["id"]: p["loss"]
+        for p in catalog.load_catalog(ROOT / "catalog" / f"tms-{n}-m2.json")["critical_points"]
+    }
+    graph = json.loads(graph_file.read_text(encoding="utf-8"))
+    assert {node["id"] for node in graph["nodes"]} == set(entries)
+    for node in graph["nodes"]:
+        assert node["loss"] == pytest.approx(entries[node["id"]], abs=1e-12)
