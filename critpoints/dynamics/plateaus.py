@@ -145,7 +145,7 @@ def effective_form(
     b = np.asarray(b, dtype=float)
     for _ in range(W.shape[-1]):  # zeroing one column can make another inert
         G = W.T @ W
-        dead = (b <= inert_tol) & (G.max(axis=0) + b <= inert_tol)
+        dead = dead_outputs(W, b, inert_tol)
         present = np.linalg.norm(W, axis=0) > zero_column
         # reaches[i, j]: output j depends on W_i (it is live for some mu and W_j ≠ 0)
         reaches = ((b[None, :] > 0) | (G + b[None, :] > inert_tol)) & present[None, :]

@@ -33,7 +33,7 @@ from critpoints.kgon.reduced import solve_regular_polygon
 from critpoints.proofs import annotate
 from critpoints.solve.classify import classify
 from critpoints.solve.newton import find_critical_points, polish
-from critpoints.solve.symmetry import canonical_form, orbit_distance
+from critpoints.solve.symmetry import canonical_form, dead_outputs, orbit_distance
 from critpoints.tms import potential
 
 __all__ = ["Candidate", "build_parameters", "enumerate_critical_points", "describe"]
@@ -112,8 +112,7 @@ def describe(W, b, zero: float = 1e-8) -> tuple[int, int, int]:
     b = np.asarray(b, dtype=float)
     norms = np.linalg.norm(W, axis=0)
     nonzero = norms > zero
-    G = W.T @ W
-    dead_output = (b <= 0) & ((G + b[None, :]).max(axis=0) <= 1e-12)
+    dead_output = dead_outputs(W, b, tol=1e-12)
     return int(nonzero.sum()), int(((~nonzero) & (b > 0)).sum()), int((nonzero & dead_output).sum())
 
 
@@ -335,7 +334,6 @@ def enumerate_critical_points(
             ident, label = _ident(candidate), candidate.pattern.label
             kgon = (candidate.pattern.k, candidate.pattern.sigma, candidate.pattern.phi)
         else:
-            Wc, bc, _ = canonical_form(candidate.W.astype(float), candidate.b.astype(float))
             kgon = describe(candidate.W, candidate.b)
             label = label_of(*kgon)
             irregular_count[label] = irregular_count.get(label, 0) + 1
@@ -355,8 +353,7 @@ def _live_part(W, b, tol: float = 1e-9):
     """The columns whose output is not dead for every input (the rest are flat directions)."""
     Wf = np.asarray(W, dtype=float)
     bf = np.asarray(b, dtype=float)
-    G = Wf.T @ Wf
-    live = ~((bf <= tol) & ((G + bf[None, :]).max(axis=0) <= tol))
+    live = ~dead_outputs(Wf, bf, tol)
     return Wf[:, live], bf[live]
 
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import mpmath
 import numpy as np
 
+from critpoints.solve.symmetry import dead_outputs
 from critpoints.tms import potential
 
 __all__ = [
@@ -65,7 +66,7 @@ def flat_coordinates(W, b, margin: float = 1e-12) -> list[int]:
     b = np.asarray(b, dtype=float)
     m, n = W.shape
     G = W.T @ W
-    dead_output = (b < -margin) & ((G + b[None, :]).max(axis=0) < -margin)
+    dead_output = dead_outputs(W, b, tol=-margin)
     flat = []
     for j in range(n):
         if not dead_output[j]:
@@ -185,7 +186,7 @@ def flat_set_exits(W, b, step: float = 1e-4) -> list[dict]:
     b = np.asarray(b, dtype=float)
     G = W.T @ W
     out = []
-    for j in np.flatnonzero((b < 0) & ((G + b[None, :]).max(axis=0) < 0)):
+    for j in np.flatnonzero(dead_outputs(W, b)):  # also the ones sitting at their top
         top = -max(0.0, float(G[:, j].max()))
         at_top, beyond = b.copy(), b.copy()
         at_top[j], beyond[j] = top, top + step
@@ -230,7 +231,8 @@ def classify(W, b, dps: int = 60, seed: int = 0) -> Classification:
     n_zero = len(eigenvalues) - n_pos - n_neg
     generators = _symmetry_generators(W.astype(float), b.astype(float))
     n_zero_symmetry = int(np.linalg.matrix_rank(generators, tol=1e-9)) if len(generators) else 0
-    on_boundary = bool(jump_blocks(W, b, atol=mpmath.mpf(10) ** (-(dps // 2))))
+    jumps = jump_blocks(W, b, atol=mpmath.mpf(10) ** (-(dps // 2)))
+    on_boundary = bool(jumps)
     evidence: dict = {"zero_modes": {"observed": n_zero, "explained": n_zero_symmetry}}
 
     if not on_boundary and n_neg > 0:
@@ -250,7 +252,7 @@ def classify(W, b, dps: int = 60, seed: int = 0) -> Classification:
             "samples": 1000,
         }
         if on_boundary:
-            evidence["jump_blocks"] = [list(block) for block in jump_blocks(W, b, 1e-30)]
+            evidence["jump_blocks"] = [list(block) for block in jumps]
         if probe["descent"]:
             entry = min(probe["radii"], key=lambda e: e["min_delta_over_t2"])
             confirmed = _confirm_descent(W, b, entry["direction"], entry["radius"], dps)

@@ -135,15 +135,17 @@ def same_orbit(W1, b1, W2, b2, atol: float = 1e-6) -> bool:
     return orbit_distance(W1, b1, W2, b2) <= atol
 
 
-def dead_outputs(W, b) -> np.ndarray:
+def dead_outputs(W, b, tol: float = 0.0) -> np.ndarray:
     """Features whose output is switched off for every input: b_j ≤ 0 and W_i·W_j + b_j ≤ 0 ∀i.
 
     Their bias is a flat direction of L (anywhere in (-∞, -max(0, max_i W_i·W_j)]).
+    ``tol`` shifts both tests (b_j ≤ tol, ...): positive to accept noisy points, negative to ask
+    for strictly dead outputs, which stay dead in a neighbourhood.
     """
     W = np.asarray(W, dtype=float)
     b = np.asarray(b, dtype=float)
     G = np.swapaxes(W, -1, -2) @ W
-    return (b <= 0) & (G.max(axis=-2) + b <= 0)
+    return (b <= tol) & (G.max(axis=-2) + b <= tol)
 
 
 def normalise_flat_biases(W, b) -> np.ndarray:
