@@ -5,7 +5,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from critpoints import tms
-from critpoints.slt.potentials import ReducedRankRegression, TMSEmpirical, TMSPopulation
+from critpoints.slt.potentials import (
+    ReducedRankRegression,
+    TMSEmpirical,
+    TMSEmpiricalSets,
+    TMSPopulation,
+)
 from critpoints.tms.data import empirical_loss_and_gradient, sample_high_sparsity
 
 
@@ -62,3 +67,53 @@ def test_empirical_loss_rejects_dense_data():
 
     with pytest.raises(ValueError):
         TMSEmpirical(np.ones((3, 4)))
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31), n=st.integers(2, 6), sizes=st.lists(st.integers(1, 80),
+       min_size=1, max_size=4), scale=st.sampled_from([0.05, 1.0, 5.0]))
+def test_prefix_sum_empirical_matches_per_sample(seed, n, sizes, scale):
+    # Prefix sums over sorted magnitudes (O(n² log N)) against the per-sample loop (O(N n)),
+    # for every data set, with parameters at several scales (all activation patterns occur).
+    rng = np.random.default_rng(seed)
+    sets = [sample_high_sparsity(n, N, seed=rng) for N in sizes]
+    sets[0][0] = 0.0  # an all-zero sample (mu = 0) is allowed
+    potential = TMSEmpiricalSets(sets)
+    theta = scale * rng.standard_normal((5 * len(sets), potential.dim))
+    slot = np.repeat(np.arange(len(sets)), 5)
+    value, grad = potential.loss_and_gradient(theta, slot)
+    for s, x in enumerate(sets):
+        ref, ref_grad = TMSEmpirical(x).loss_and_gradient(theta[slot == s])
+        assert np.allclose(value[slot == s], ref, rtol=1e-11, atol=1e-12)
+        assert np.allclose(grad[slot == s], ref_grad, rtol=1e-10, atol=1e-11)
+
+
+def test_prefix_sum_empirical_on_activation_boundaries():
+    # Thresholds exactly at sample magnitudes and a = 0 (W_i ⊥ W_j): ReLU(0) contributes 0.
+    x = np.zeros((4, 3))
+    x[[0, 1, 2, 3], [0, 0, 1, 2]] = [0.25, 0.5, 0.5, 1.0]
+    W = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
+    for b in ([-0.5, 0.25, -0.5], [0.0, 0.0, 0.0], [-1.0, -1.0, -1.0]):
+        theta = TMSPopulation(3).flatten(W, np.array(b))[None]
+        value, grad = TMSEmpiricalSets([x]).loss_and_gradient(theta, [0])
+        ref, ref_grad = TMSEmpirical(x).loss_and_gradient(theta)
+        assert np.allclose(value, ref, atol=1e-14) and np.allclose(grad, ref_grad, atol=1e-14)
+
+
+def test_nested_data_sets_and_bad_input():
+    import pytest
+
+    stream = sample_high_sparsity(4, 50, seed=0)
+    potential = TMSEmpiricalSets.nested(stream, [10, 50])
+    theta = np.random.default_rng(0).standard_normal((2, potential.dim))
+    assert np.allclose(potential.loss(theta, [0, 1]),
+                       [TMSEmpirical(stream[:10]).loss(theta[:1])[0],
+                        TMSEmpirical(stream).loss(theta[1:])[0]])
+    with pytest.raises(ValueError, match="slot"):
+        potential.loss(theta, [0, 2])
+    with pytest.raises(ValueError, match="one-hot"):
+        TMSEmpiricalSets([np.ones((3, 4))])
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        TMSEmpiricalSets([2.0 * stream])
+    with pytest.raises(ValueError, match="sizes"):
+        TMSEmpiricalSets.nested(stream, [0, 10])

@@ -66,6 +66,37 @@ def test_mala_ladder_samples_gaussian_posterior():
     assert np.all(res.acceptance > 0.3)
 
 
+class SlottedQuadratic:
+    """L_s(θ) = ½ Σ h_s θ²: a different curvature per slot (a stand-in for per-level data)."""
+
+    slotted = True
+
+    def __init__(self, curvatures):
+        self.h = np.asarray(curvatures, dtype=float)  # (slots, dim)
+        self.dim = self.h.shape[1]
+
+    def loss_and_gradient(self, theta, slot):
+        h = self.h[np.asarray(slot)]
+        return 0.5 * np.sum(h * theta**2, axis=-1), h * theta
+
+
+def test_mala_ladder_with_a_loss_per_level_is_exact():
+    # Replica (c, k) sees L_k; p_k ∝ exp(−β_k L_k − ½θ²) gives E[L_k] = Σ h_k/(2(β_k h_k + 1)).
+    # Swaps need the cross terms L_k(θ_{k+1}), L_{k+1}(θ_k): a shared-potential ratio is wrong.
+    rng = np.random.default_rng(3)
+    levels = np.array([1.0, 3.0, 9.0, 27.0])
+    h = rng.uniform(0.2, 2.0, size=(len(levels), 2))
+    ensembles = 32
+    slots = np.tile(np.arange(len(levels)), (ensembles, 1))
+    res = sample_posterior_ladder(SlottedQuadratic(h), levels, ensembles=ensembles, steps=4000,
+                                  burn_in=500, thin=5, slots=slots, seed=4)
+    expected = np.sum(h / (2 * (levels[:, None] * h + 1)), axis=1)
+    assert np.allclose(res.mean_loss, expected, rtol=0.08)
+    assert np.all(res.swap_acceptance > 0.2)
+    with pytest.raises(ValueError, match="slots"):
+        sample_posterior_ladder(SlottedQuadratic(h), levels, ensembles=2, steps=10, burn_in=1)
+
+
 def test_occupancy_crossing_interpolates():
     N = np.array([100.0, 200.0, 400.0])
     assert occupancy_crossing(N, [0.8, 0.6, 0.2], [0.2, 0.4, 0.8]) == pytest.approx(
@@ -160,3 +191,38 @@ def test_llc_linear_autoencoder_matches_aoyagi_watanabe(n, m, rank):
     res = sgld_llc(potential, potential.flatten(A, B), 1e6, chains=16, steps=20000,
                    burn_in=5000, epsilon=0.05 / nbeta, gamma=100.0, seed=3)
     assert abs(res.llc_mean - linear_autoencoder_lambda(n, m, rank)) < 0.3, res.summary()
+
+
+@pytest.mark.slow
+def test_empirical_posterior_occupancy_follows_the_data_set_free_energy():
+    # Exact posterior exp(−N L_N) φ on drawn data sets (nested per ensemble), n = 6: the sampled
+    # 5 → 6 crossing agrees with the Laplace free energy plus its data-set term on the same data
+    # sets, and both lie well above the population prediction (N ≈ 111; docs/slt.md).
+    from critpoints.slt import freeenergy as fe
+    from critpoints.slt.potentials import TMSEmpiricalSets
+    from critpoints.tms.data import sample_high_sparsity
+
+    document = load_catalog("catalog/tms-n6-m2.json")
+    levels = np.array([5.0, 9, 16, 28, 50, 80, 120, 160, 210, 280, 370, 500, 700, 1000])
+    grid = levels >= 120
+    ensembles = 12
+    rng = np.random.default_rng(7)
+    streams = [sample_high_sparsity(6, int(levels[-1]), seed=rng) for _ in range(ensembles)]
+    potential = TMSEmpiricalSets([s[: int(N)] for s in streams for N in levels])
+    slots = np.arange(ensembles * len(levels)).reshape(ensembles, len(levels))
+
+    def classify(theta):
+        return phase_label(*potential.unflatten(theta))
+
+    res = sample_posterior_ladder(potential, levels, ensembles=ensembles, steps=8000,
+                                  burn_in=2000, thin=10, slots=slots, classify=classify, seed=rng)
+    occ = res.occupancy(["5", "6"])
+    sampled = occupancy_crossing(levels[grid], occ["5"][grid], occ["6"][grid])
+    phases = fe.phases_from_catalog(document, "laplace")
+    ids = [p.id for p in phases]
+    mean, _ = fe.data_set_occupancy(phases, potential, slots[:, grid], levels[grid])
+    predicted = occupancy_crossing(levels[grid], mean[ids.index("5")], mean[ids.index("6")])
+    population = fe.crossing_sample_size(phases[ids.index("5")], phases[ids.index("6")])
+    assert predicted > 1.6 * population
+    assert 0.75 * predicted < sampled < 1.33 * predicted, (sampled, predicted)
+    assert np.all(res.swap_acceptance > 0.2)  # measured 0.28–0.56 (seed 7)

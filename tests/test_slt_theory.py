@@ -148,3 +148,75 @@ def test_laplace_constants_finite_and_reported(document):
     for cid in ("6", "5", "5+"):
         assert phases[cid].constant_source == "Laplace / Morse–Bott"
         assert math.isfinite(phases[cid].constant)
+
+
+def test_likelihood_scale_is_a_change_of_inverse_temperature(document):
+    # F(N) with likelihood scale S equals the unscaled F at β = S·N.
+    for p in fe.phases_from_catalog(document, "laplace", include_dead_plateau=False):
+        q = p.with_nll_scale(1 / 6)
+        N = np.array([50.0, 600.0, 3000.0])
+        assert np.allclose(q.free_energy(N), p.free_energy(N / 6), rtol=1e-13)
+    with pytest.raises(ValueError):
+        p.with_nll_scale(0.0)
+
+
+def test_data_set_shift_against_direct_sum_over_copies():
+    # n = 3 toy phase: δ = −log mean over the 3! feature permutations of exp(−β(L_N(π·w) − L(w))),
+    # recomputed here with the per-sample evaluator, one permuted point at a time.
+    import itertools
+
+    from critpoints import tms
+    from critpoints.slt.potentials import TMSEmpirical, TMSEmpiricalSets
+    from critpoints.tms.data import sample_high_sparsity
+
+    rng = np.random.default_rng(5)
+    W = np.array([[1.1, -0.5, 0.0], [0.0, 0.9, 0.1]])
+    b = np.array([-0.2, -0.1, 0.05])
+    loss = float(tms.loss(W, b))
+    phase = fe.Phase("toy", loss, 1.0, 0.0, point=(W, b))
+    sets = [sample_high_sparsity(3, N, seed=rng) for N in (20, 200)]
+    potential = TMSEmpiricalSets(sets)
+    beta = np.array([20.0, 200.0])
+    shift = fe.data_set_shift(phase, potential, np.array([0, 1]), beta)
+    for s, x in enumerate(sets):
+        heights = np.array([
+            TMSEmpirical(x).loss(potential.flatten(W[:, list(p)], b[list(p)])[None])[0]
+            for p in itertools.permutations(range(3))
+        ])
+        direct = -math.log(np.mean(np.exp(-beta[s] * (heights - loss))))
+        assert shift[s] == pytest.approx(direct, rel=1e-10, abs=1e-10)
+        # Jensen: the log-mean-exp never exceeds the mean fluctuation.
+        assert shift[s] <= beta[s] * np.mean(heights - loss) + 1e-12
+
+
+def test_data_set_shift_of_symmetric_point_is_the_plain_fluctuation():
+    # The all-dead point is S_n-invariant: δ = β(L_N − 1/3) = Σ mu² − N/3 exactly.
+    from critpoints.slt.potentials import TMSEmpiricalSets
+    from critpoints.tms.data import sample_high_sparsity
+
+    x = sample_high_sparsity(6, 300, seed=1)
+    dead = fe.Phase("dead", 1 / 3, 0.0, 0.0, point=(np.zeros((2, 6)), -np.ones(6)))
+    shift = fe.data_set_shift(dead, TMSEmpiricalSets([x]), np.array([0]), np.array([300.0]))
+    assert shift[0] == pytest.approx(np.sum(x**2) - 100.0, rel=1e-10)
+
+
+def test_data_set_term_favours_the_symmetry_breaking_phase(document):
+    # A 5-gon picks the worst-represented feature of the data set to drop: on average over data
+    # sets its δ is negative and grows like √N, more than the 6-gon's (whose copies differ only
+    # through which features are neighbours). This is what moves the 5 → 6 crossing of an
+    # empirical posterior above the population prediction.
+    from critpoints.slt.potentials import TMSEmpiricalSets
+    from critpoints.tms.data import sample_high_sparsity
+
+    phases = {p.id: p for p in fe.phases_from_catalog(document, "laplace",
+                                                      include_dead_plateau=False)}
+    rng = np.random.default_rng(2)
+    sizes = [100, 1000]
+    streams = [sample_high_sparsity(6, 1000, seed=rng) for _ in range(12)]
+    potential = TMSEmpiricalSets([s[:N] for s in streams for N in sizes])
+    slots = np.arange(24).reshape(12, 2)
+    beta = np.broadcast_to(np.array(sizes, float), slots.shape)
+    d5 = fe.data_set_shift(phases["5"], potential, slots, beta).mean(axis=0)
+    d6 = fe.data_set_shift(phases["6"], potential, slots, beta).mean(axis=0)
+    assert d5[0] < d6[0] < 0.5 and d5[1] < d6[1] - 2.0
+    assert d5[1] < 2 * d5[0]  # grows with N (√10 ≈ 3.2 for a pure √N law)

@@ -15,7 +15,7 @@ def register(subparsers) -> None:
         help="free energies of catalog phases, predicted transitions, occupancy curves",
         description="Predict Bayesian phase transitions F_N = N L + λ log N + c between catalog "
         "phases and, with --mcmc-steps > 0, check the occupancy curves by sampling the posterior "
-        "exp(−N L) φ(w) (MALA with replica exchange over the N grid).",
+        "exp(−N L_N) φ(w) on drawn data sets (MALA with replica exchange over the N grid).",
     )
     parser.add_argument("--n", type=int, required=True, help="number of features")
     parser.add_argument("--catalog", default=None, help="catalog file (default catalog/tms-nN-m2.json)")
@@ -27,7 +27,17 @@ def register(subparsers) -> None:
                         help="constant c used for the 'transitions' list (both are reported)")
     parser.add_argument("--mcmc-steps", type=int, default=0,
                         help="MALA steps per replica (0: theory only)")
-    parser.add_argument("--ensembles", type=int, default=8, help="replica-exchange ensembles")
+    parser.add_argument("--ensembles", type=int, default=8,
+                        help="replica-exchange ensembles (each with data sets of its own)")
+    parser.add_argument("--data", choices=("empirical", "population"), default="empirical",
+                        help="likelihood of the sampled posterior: the empirical loss L_N on a "
+                        "drawn data set of size N (nested over the ladder; default), or the "
+                        "population potential L (the N → ∞ proxy the free-energy formula uses)")
+    parser.add_argument("--nll-scale", default="1", metavar="S",
+                        help="per-sample negative log-likelihood S·‖x − f(x)‖², so the posterior "
+                        "is exp(−S·N·L_N): 1 (default) matches the potential; 1/2 is unit-variance "
+                        "Gaussian noise; 1/n an MSE averaged over the n outputs. Applies to the "
+                        "theory too (β = S·N)"),
     parser.add_argument("--hot-levels", type=int, default=8,
                         help="extra levels below LO (down to N = 5) that help mixing")
     parser.add_argument("--seed", type=int, default=0)
@@ -49,6 +59,19 @@ def parse_range(text: str) -> tuple[float, float, int]:
     if not 2 <= count <= 500:
         raise UsageError(f"--samples COUNT must lie in [2, 500]; got {count}")
     return lo, hi, count
+
+
+def parse_scale(text: str) -> float:
+    """A positive number or fraction ("1/6")."""
+    from fractions import Fraction
+
+    try:
+        value = float(Fraction(text.strip()))
+    except (ValueError, ZeroDivisionError):
+        raise UsageError(f"--nll-scale must be a positive number or fraction; got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise UsageError(f"--nll-scale must be positive; got {text!r}")
+    return value
 
 
 def parse_lambdas(items: list[str]) -> dict[str, float]:
@@ -73,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
 
     lo, hi, count = parse_range(args.samples)
     overrides = parse_lambdas(args.lam)
+    scale = parse_scale(args.nll_scale)
     if args.mcmc_steps < 0 or args.ensembles < 1 or args.hot_levels < 0:
         raise UsageError("--mcmc-steps, --hot-levels must be ≥ 0 and --ensembles ≥ 1")
     if 0 < args.mcmc_steps < 100:
@@ -87,17 +111,18 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise UsageError(f"unknown label(s) {', '.join(unknown)} in --lambda")
     grid = np.unique(np.round(np.geomspace(lo, hi, count)))
-    print(f"phases: n = {args.n}, N grid {grid[0]:g}..{grid[-1]:g} ({len(grid)} points)",
-          file=sys.stderr)
+    print(f"phases: n = {args.n}, N grid {grid[0]:g}..{grid[-1]:g} ({len(grid)} points)"
+          + (f", likelihood scale {scale:g}" if scale != 1 else ""), file=sys.stderr)
     theory = {}
     for convention in ("prior", "laplace"):
-        phases = fe.phases_from_catalog(document, convention, overrides)
+        unscaled = fe.phases_from_catalog(document, convention, overrides)
+        phases = [p.with_nll_scale(scale) for p in unscaled]
         theory[convention] = {
             "phases": [
                 {"id": p.id, "loss": p.loss, "lambda": p.lam, "constant": p.constant,
                  "lambda_source": p.lam_source, "constant_source": p.constant_source,
                  "details": p.details}
-                for p in phases
+                for p in unscaled
             ],
             "transitions": fe.transitions(phases),
             "dominant_transitions": fe.dominant_transitions(phases, (lo, hi)),
@@ -122,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
 
     result = {
         "command": "phases", "n": args.n, "catalog": path, "convention": args.convention,
-        "lambda_overrides": overrides,
+        "lambda_overrides": overrides, "nll_scale": scale,
         "transitions": [
             {"from": t["from"], "to": t["to"], "samples": t["samples"], "type": t["type"]}
             for t in chosen["transitions"]
@@ -131,24 +156,35 @@ def run(args: argparse.Namespace) -> int:
         "theory": theory,
     }
     if args.mcmc_steps:
-        result["empirical"] = _sample(args, document, grid, theory)
+        result["empirical"] = _sample(args, document, grid, theory, scale, overrides)
     if args.out:
         write_json_atomic(args.out, result)
         print(f"wrote {args.out}", file=sys.stderr)
     return 0
 
 
-def _sample(args, document, grid, theory) -> dict:
+def _sample(args, document, grid, theory, scale, overrides) -> dict:
     import numpy as np
 
+    from critpoints.slt import freeenergy as fe
     from critpoints.slt.mcmc import occupancy_crossing, sample_posterior_ladder
     from critpoints.slt.phases import phase_label
-    from critpoints.slt.potentials import TMSPopulation
+    from critpoints.slt.potentials import TMSEmpiricalSets, TMSPopulation
+    from critpoints.tms.data import sample_high_sparsity
 
     m = document["model"].get("m", 2)
-    potential = TMSPopulation(args.n, m)
     hot = np.geomspace(5.0, grid[0], args.hot_levels + 1)[:-1] if args.hot_levels else []
     levels = np.unique(np.concatenate([np.round(hot), grid]))
+    rng = np.random.default_rng(args.seed)
+    slots = None
+    if args.data == "empirical":
+        # One stream of samples per ensemble; level k sees its first N_k samples.
+        streams = [sample_high_sparsity(args.n, int(levels[-1]), seed=rng)
+                   for _ in range(args.ensembles)]
+        potential = TMSEmpiricalSets([s[: int(N)] for s in streams for N in levels], m)
+        slots = np.arange(args.ensembles * len(levels)).reshape(args.ensembles, len(levels))
+    else:
+        potential = TMSPopulation(args.n, m)
 
     def classify(theta):
         W, b = potential.unflatten(theta)
@@ -159,8 +195,8 @@ def _sample(args, document, grid, theory) -> dict:
 
     burn_in = args.mcmc_steps // 4
     res = sample_posterior_ladder(
-        potential, levels, ensembles=args.ensembles, steps=args.mcmc_steps, burn_in=burn_in,
-        thin=10, classify=classify, seed=args.seed, progress=progress,
+        potential, scale * levels, ensembles=args.ensembles, steps=args.mcmc_steps,
+        burn_in=burn_in, thin=10, slots=slots, classify=classify, seed=rng, progress=progress,
     )
     keep = np.isin(levels, grid)
     labels = sorted({lab for c in res.counts for lab in c})
@@ -172,17 +208,39 @@ def _sample(args, document, grid, theory) -> dict:
                                  theory[conv]["occupancy"].get("6", [0] * len(grid)))
         for conv in theory
     }
-    print(f"\nempirical occupancy ({res.draws} draws per N; population potential as L):")
+    with_data = {}
+    if args.data == "empirical":
+        # The same data sets through the free energy with its data-set term δ (see
+        # freeenergy.data_set_shift): the theory the sampler should agree with at finite N.
+        print("phases: data-set terms of the free energies", file=sys.stderr)
+        for conv in ("prior", "laplace"):
+            phases = fe.phases_from_catalog(document, conv, overrides)
+            mean, _ = fe.data_set_occupancy(phases, potential, slots[:, keep], grid, scale)
+            occ_d = {p.id: [float(v) for v in row] for p, row in zip(phases, mean)}
+            with_data[conv] = {
+                "occupancy": occ_d,
+                "crossing_5_to_6": occupancy_crossing(
+                    grid, occ_d.get("5", [0] * len(grid)), occ_d.get("6", [0] * len(grid))),
+            }
+    likelihood = ("empirical loss L_N on drawn data sets" if args.data == "empirical"
+                  else "population potential L")
+    print(f"\nempirical occupancy ({res.draws} draws per N; {likelihood}):")
     show = [lab for lab in ("dead", "4+", "5", "5+", "6") if lab in occ]
     print(f"{'N':>7}" + "".join(f"{lab:>8}" for lab in show) + f"{'other':>8}")
     for i, N in enumerate(grid):
         other = 1 - sum(occ[lab][i] for lab in show)
         print(f"{N:7.0f}" + "".join(f"{occ[lab][i]:8.3f}" for lab in show) + f"{other:8.3f}")
-    print(f"5 → 6 occupancy crossing: empirical {crossing}, theory prior "
-          f"{theory_cross['prior']}, theory laplace {theory_cross['laplace']}")
+    def fmt(value):
+        return "none" if value is None else f"{value:.0f}"
+
+    print(f"5 → 6 occupancy crossing: sampled {fmt(crossing)}; theory prior "
+          f"{fmt(theory_cross['prior'])}, Laplace {fmt(theory_cross['laplace'])}"
+          + "".join(f"; {conv} with data-set term {fmt(v['crossing_5_to_6'])}"
+                    for conv, v in with_data.items()))
     return {
-        "method": "MALA with replica exchange over the N ladder (exact MH), population "
-        "potential L as the log-likelihood proxy, standard normal prior",
+        "method": "MALA with replica exchange over the N ladder (exact MH), standard normal "
+        f"prior, log-likelihood −{scale:g}·N·({'L_N' if args.data == 'empirical' else 'L'})",
+        "data": args.data, "nll_scale": scale,
         "levels": [float(v) for v in levels],
         "ensembles": args.ensembles, "steps": args.mcmc_steps, "burn_in": burn_in, "thin": 10,
         "draws_per_level": res.draws, "seed": args.seed,
@@ -192,4 +250,5 @@ def _sample(args, document, grid, theory) -> dict:
         "swap_acceptance": [float(v) for v in res.swap_acceptance],
         "crossing_5_to_6": crossing,
         "theory_crossing_5_to_6": theory_cross,
+        "theory_with_data": with_data,
     }

@@ -303,7 +303,8 @@ def phases_figure(phases: dict, title: str | None = None):
 
     Left: the free-energy prediction F_N = N L + λ log N + c in the prior convention (the
     published one) with the predicted transitions marked; right: the MCMC occupancy (markers)
-    against the Laplace-convention prediction (dashed), when the file has an empirical part.
+    against the Laplace-convention prediction (dashed; on the sampler's own data sets, with the
+    data-set term, when the file has one), when the file has an empirical part.
 
     Parameters
     ----------
@@ -349,7 +350,10 @@ def phases_figure(phases: dict, title: str | None = None):
             if ident in occ:
                 ax.plot(N, occ[ident], color=colour[ident], lw=0, marker=marker[ident], ms=5,
                         label=f"{ident} (MCMC)")
-            if "laplace" in theory:
+            with_data = empirical.get("theory_with_data", {}).get("laplace")
+            if with_data and ident in with_data["occupancy"]:
+                ax.plot(N, with_data["occupancy"][ident], color=colour[ident], lw=1.2, ls="--")
+            elif "laplace" in theory:
                 ax.plot(N, theory["laplace"]["occupancy"][ident], color=colour[ident], lw=1.2,
                         ls="--")
         ax.plot(N, other, color="#777777", lw=0, marker="x", ms=5, label="other (MCMC)")
@@ -358,7 +362,8 @@ def phases_figure(phases: dict, title: str | None = None):
             ax.axvline(crossing, color="#666666", lw=0.8, ls="--")
             ax.annotate(f"5→6 MCMC\nN≈{crossing:.0f}", (crossing, 0.5), xytext=(3, 0),
                         textcoords="offset points", fontsize=8.5, rotation=90, va="center")
-        ax.set_title("MCMC occupancy; dashed: Laplace prediction")
+        ax.set_title("MCMC occupancy; dashed: Laplace prediction"
+                     + (" with data-set term" if empirical.get("theory_with_data") else ""))
         ax.legend(fontsize=8, loc="center right")
     axes[0].legend(title="phase", fontsize=8.5, loc="center left")
     for ax in axes:

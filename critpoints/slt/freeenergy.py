@@ -50,6 +50,8 @@ __all__ = [
     "transitions",
     "dominant_transitions",
     "theoretical_occupancy",
+    "data_set_shift",
+    "data_set_occupancy",
 ]
 
 ZERO = 1e-9
@@ -78,10 +80,28 @@ class Phase:
     lam_source: str = ""
     constant_source: str = ""
     details: dict = field(default_factory=dict)
+    point: tuple | None = field(default=None, repr=False, compare=False)
 
     def free_energy(self, N: Any) -> Any:
         N = np.asarray(N, dtype=float)
         return N * self.loss + self.lam * np.log(N) + self.constant
+
+    def with_nll_scale(self, scale: float) -> Phase:
+        """The phase for a likelihood whose per-sample negative log-likelihood is scale·ℓ.
+
+        The posterior at sample size N is then exp(−β L) φ with β = scale·N, so
+        F = βL + λ log β + c = N (scale·L) + λ log N + (c + λ log scale): the same form with
+        loss scale·L and constant c + λ log scale, and every function of this module applies.
+        """
+        if not (math.isfinite(scale) and scale > 0):
+            raise ValueError(f"scale must be a positive number; got {scale}")
+        if scale == 1:
+            return self
+        return Phase(self.id, self.loss * scale, self.lam,
+                     self.constant + self.lam * math.log(scale), self.lam_source,
+                     self.constant_source + f" (+ λ log {scale:g}, likelihood scale)",
+                     dict(self.details, nll_scale=scale, unscaled_loss=self.loss,
+                          unscaled_constant=self.constant), self.point)
 
 
 def _entry_arrays(entry: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -294,7 +314,7 @@ def phases_from_catalog(
                 constant, constant_source = c, "Laplace / Morse–Bott"
         phases.append(
             Phase(entry["id"], float(entry["loss"]), lam, constant, lam_source, constant_source,
-                  details)
+                  details, (W, b))
         )
     if include_dead_plateau:
         mass = all_dead_prior_mass(model["n"], model.get("m", 2), samples=dead_plateau_samples)
@@ -302,7 +322,8 @@ def phases_from_catalog(
             phases.append(
                 Phase("dead", 1.0 / 3.0, 0.0, -math.log(mass), "L constant on an open set",
                       "−log P(all outputs dead) (Monte Carlo over the prior)",
-                      {"prior_mass": mass})
+                      {"prior_mass": mass},
+                      (np.zeros((model.get("m", 2), model["n"])), -np.ones(model["n"])))
             )
     return phases
 
@@ -386,3 +407,105 @@ def theoretical_occupancy(phases: list[Phase], N: Any) -> np.ndarray:
     F -= F.min(axis=0)
     w = np.exp(-F)
     return w / w.sum(axis=0)
+
+
+def _permutations(n: int, limit: int, seed: Any) -> np.ndarray:
+    """All n! permutations of the features, or ``limit`` random ones when n! is larger."""
+    if math.factorial(n) <= limit:
+        return np.array(list(itertools.permutations(range(n))), dtype=int)
+    rng = np.random.default_rng(seed)
+    return np.argsort(rng.random((limit, n)), axis=1)
+
+
+def data_set_shift(
+    phase: Phase,
+    potential: Any,
+    slots: Any,
+    beta: Any,
+    *,
+    max_permutations: int = 5040,
+    seed: Any = 0,
+    chunk: int = 50_000,
+) -> np.ndarray:
+    """δ_s = −log mean_π exp(−β_s (L_s(π·w*) − L(w*))): the data-set term of a phase's free energy.
+
+    With the empirical loss L_N of one data set in the likelihood, the free energy of a phase is
+    F = β L_N-weighted over its critical set: every copy π·w* of the critical point (π ∈ S_n
+    permuting the features; L_N is O(m)-invariant already) sits at its own height L_N(π·w*),
+    and the Laplace integral sums exp(−β L_N) over the copies. To leading order the local factor
+    (λ log β + c) is the same for every copy, so F_data = F + δ with δ as above. δ is O_p(√β):
+    N(L_N − L) fluctuates by O(√N) per copy, and a phase that breaks the S_n symmetry (a 5-gon
+    chooses which feature to drop) gains the log-sum-exp of its copies' fluctuations; an
+    S_n-symmetric point (the all-dead plateau) gets the plain fluctuation β(L_N − L).
+
+    Parameters
+    ----------
+    phase : Phase
+        With ``point`` = (W, b) (phases from :func:`phases_from_catalog` have one) and
+        ``loss`` = L(w*) (unscaled).
+    potential : TMSEmpiricalSets
+        The data sets.
+    slots, beta : array_like, same shape
+        Data set index and inverse temperature (scale·N) of each requested shift.
+    max_permutations : int
+        Use all n! permutations up to this many, else this many random ones (a Monte Carlo mean).
+    """
+    if phase.point is None:
+        raise ValueError(f"phase {phase.id!r} has no representative point")
+    W, b = (np.asarray(v, dtype=float) for v in phase.point)
+    slots = np.asarray(slots, dtype=int)
+    beta = np.broadcast_to(np.asarray(beta, dtype=float), slots.shape)
+    perms = _permutations(W.shape[1], max_permutations, seed)
+    copies = potential.flatten(W[:, perms].transpose(1, 0, 2), b[perms])  # (P, dim)
+    flat_slots = slots.ravel()
+    heights = np.empty((len(flat_slots), len(perms)))
+    per_chunk = max(1, chunk // len(perms))
+    for start in range(0, len(flat_slots), per_chunk):
+        part = flat_slots[start:start + per_chunk]
+        theta = np.broadcast_to(copies, (len(part),) + copies.shape).reshape(-1, copies.shape[1])
+        heights[start:start + per_chunk] = potential.loss(
+            theta, np.repeat(part, len(perms))).reshape(len(part), len(perms))
+    x = -beta.reshape(-1, 1) * (heights - phase.loss)
+    top = x.max(axis=1)
+    shift = -(top + np.log(np.mean(np.exp(x - top[:, None]), axis=1)))
+    return shift.reshape(slots.shape)
+
+
+def data_set_occupancy(
+    phases: list[Phase],
+    potential: Any,
+    slots: Any,
+    N: Any,
+    scale: float = 1.0,
+    **shift_options: Any,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Occupancies with the data-set term, for the data sets of an empirical posterior.
+
+    Parameters
+    ----------
+    phases : list of Phase
+        Unscaled phases with representative points.
+    potential : TMSEmpiricalSets
+        Holds the data sets; ``slots[d, g]`` is data set d's prefix of size ``N[g]``.
+    slots : array_like of int, shape (D, G)
+    N : array_like, shape (G,)
+    scale : float
+        Likelihood scale S (β = S·N).
+
+    Returns
+    -------
+    (mean, per_data_set)
+        Occupancy averaged over the D data sets, shape (P, G), and per data set, (P, D, G).
+    """
+    slots = np.asarray(slots, dtype=int)
+    N = np.asarray(N, dtype=float)
+    beta = scale * np.broadcast_to(N, slots.shape)
+    F = np.array([
+        p.with_nll_scale(scale).free_energy(N)[None, :]
+        + data_set_shift(p, potential, slots, beta, **shift_options)
+        for p in phases
+    ])
+    F -= F.min(axis=0)
+    w = np.exp(-F)
+    occupancy = w / w.sum(axis=0)
+    return occupancy.mean(axis=1), occupancy

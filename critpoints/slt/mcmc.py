@@ -1,10 +1,11 @@
 """Posterior sampling over a ladder of sample sizes: MALA with replica exchange.
 
-Target at level k: p_k(θ) ∝ exp(−E_k(θ)), E_k(θ) = N_k L(θ) + ½‖θ‖² (standard normal prior).
-With the population potential L the levels differ only in the inverse temperature N_k, so
-swapping the states of adjacent levels is accepted with probability
-min(1, exp((N_{k+1} − N_k)(L(θ_{k+1}) − L(θ_k)))) and the chain on every level stays exactly
-invariant for its own p_k. Within a level, each step is a Metropolis-adjusted Langevin move
+Target at level k: p_k(θ) ∝ exp(−E_k(θ)), E_k(θ) = β_k L_k(θ) + ½‖θ‖² (standard normal prior),
+with β_k = N_k (or a rescaled N_k, see the likelihood conventions of ``critpoints phases``).
+L_k is either one population potential L for all levels, or the empirical loss on a data set
+of its own per replica (nested data sets of sizes N_k). Swapping the states of adjacent levels is
+accepted with the exact replica-exchange ratio (see :func:`sample_posterior_ladder`), so the chain
+on every level stays exactly invariant for its own p_k. Within a level, each step is a Metropolis-adjusted Langevin move
 (MALA): θ' = θ − (h/2)∇E(θ) + √h ξ, accepted with the Metropolis–Hastings ratio of the
 asymmetric proposal, so the sampler is exact (no discretisation bias). Step sizes h_k adapt
 during burn-in only (towards acceptance 0.574), then stay fixed.
@@ -71,20 +72,24 @@ def sample_posterior_ladder(
     thin: int = 10,
     swap_every: int = 1,
     exchange: bool = True,
+    slots: Any = None,
     classify: Callable[[np.ndarray], np.ndarray] | None = None,
     seed: Any = None,
     target_acceptance: float = 0.574,
     progress: Callable[[int, int], None] | None = None,
 ) -> LadderResult:
-    """Sample p_k(θ) ∝ exp(−N_k L(θ) − ½‖θ‖²) for every N_k in ``levels`` at once.
+    """Sample p_k(θ) ∝ exp(−β_k L_k(θ) − ½‖θ‖²) for every β_k in ``levels`` at once.
 
     Parameters
     ----------
     potential
-        ``dim`` and ``loss_and_gradient(theta (B, dim))``; L must not depend on the level
-        (a population potential).
+        ``dim`` and ``loss_and_gradient(theta (B, dim))``. A potential with ``slotted = True``
+        (e.g. :class:`~critpoints.slt.potentials.TMSEmpiricalSets`) is called as
+        ``loss_and_gradient(theta, slot (B,))``: replica (c, k) then has its own loss L_k, on
+        data set ``slots[c, k]`` (the empirical loss on a data set of size N_k).
     levels : array_like of float
-        Increasing sample sizes N_k (the ladder; include small "hot" values for mixing).
+        Increasing inverse temperatures β_k multiplying L (β_k = N_k for the posterior at
+        sample size N_k; include small "hot" values for mixing).
     ensembles : int
         Independent replica-exchange ensembles (each has one replica per level).
     steps, burn_in, thin : int
@@ -96,12 +101,21 @@ def sample_posterior_ladder(
         ``False`` runs independent MALA chains per level (no swaps): each chain is still exact
         for its level but stays in the basin it falls into, so occupancies then reflect basins
         of attraction from the prior as much as posterior mass (the comparison protocol).
+    slots : array_like of int, shape (ensembles, K), optional
+        Data set of each replica for a slotted potential (required then, ignored otherwise).
     classify : callable, optional
         Maps θ of shape (B, dim) to labels (B,); defaults to one label "all".
     seed
         Seed or ``numpy.random.Generator``.
     progress : callable, optional
         ``progress(step, steps)`` every 5% of the run.
+
+    Notes
+    -----
+    A swap of the states of levels k and k+1 is accepted with probability
+    min(1, exp(β_k L_k(θ_k) + β_{k+1} L_{k+1}(θ_{k+1}) − β_k L_k(θ_{k+1}) − β_{k+1} L_{k+1}(θ_k)))
+    (the prior cancels), which for one shared potential is the familiar
+    exp((β_{k+1} − β_k)(L(θ_{k+1}) − L(θ_k))). Every level's chain stays exactly invariant.
     """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     levels = np.asarray(levels, dtype=float)
@@ -110,16 +124,33 @@ def sample_posterior_ladder(
     if steps <= burn_in:
         raise ValueError("steps must exceed burn_in")
     K, C, d = len(levels), int(ensembles), potential.dim
-    Nk = levels[None, :, None]  # broadcast over (C, K, d)
+    slotted = bool(getattr(potential, "slotted", False))
+    if slotted:
+        if slots is None:
+            raise ValueError("a slotted potential needs slots (ensembles × levels data sets)")
+        slots = np.asarray(slots, dtype=int)
+        if slots.shape != (C, K):
+            raise ValueError(f"slots must have shape {(C, K)}; got {slots.shape}")
+    beta = levels[None, :]  # broadcast over (C, K)
 
-    def energy_and_grad(theta):
-        loss, grad = potential.loss_and_gradient(theta.reshape(-1, d))
-        loss, grad = loss.reshape(C, K), grad.reshape(C, K, d)
-        return loss, Nk[..., 0] * loss + 0.5 * np.sum(theta**2, axis=-1), Nk * grad + theta
+    def evaluate(theta, slot):
+        flat = theta.reshape(-1, d)
+        if slotted:
+            value, grad = potential.loss_and_gradient(flat, slot.reshape(-1))
+        else:
+            value, grad = potential.loss_and_gradient(flat)
+        return value.reshape(theta.shape[:-1]), grad.reshape(theta.shape)
+
+    def energy_of(theta, loss):
+        return beta * loss + 0.5 * np.sum(theta**2, axis=-1)
+
+    def energy_gradient(theta, lgrad):
+        return beta[..., None] * lgrad + theta
 
     theta = rng.standard_normal((C, K, d))  # start from the prior
-    loss, energy, grad = energy_and_grad(theta)
-    # Initial step: a fraction of 1/(N h_max) with h_max ~ 1 for the TMS potential.
+    loss, lgrad = evaluate(theta, slots)
+    energy, grad = energy_of(theta, loss), energy_gradient(theta, lgrad)
+    # Initial step: a fraction of 1/(β h_max) with h_max ~ 1 for the TMS potential.
     log_h = np.log(0.5 / (levels + 1.0))
     accepted = np.zeros(K)
     swaps_tried = np.zeros(max(K - 1, 1))
@@ -131,7 +162,8 @@ def sample_posterior_ladder(
         h = np.exp(log_h)[None, :, None]
         mean_fwd = theta - 0.5 * h * grad
         proposal = mean_fwd + np.sqrt(h) * rng.standard_normal(theta.shape)
-        loss_p, energy_p, grad_p = energy_and_grad(proposal)
+        loss_p, lgrad_p = evaluate(proposal, slots)
+        energy_p, grad_p = energy_of(proposal, loss_p), energy_gradient(proposal, lgrad_p)
         mean_bwd = proposal - 0.5 * h * grad_p
         log_q_fwd = -np.sum((proposal - mean_fwd) ** 2, axis=-1) / (2 * h[..., 0])
         log_q_bwd = -np.sum((theta - mean_bwd) ** 2, axis=-1) / (2 * h[..., 0])
@@ -139,8 +171,7 @@ def sample_posterior_ladder(
         accept = np.log(rng.random((C, K))) < np.where(np.isfinite(log_alpha), log_alpha, -np.inf)
         theta = np.where(accept[..., None], proposal, theta)
         loss = np.where(accept, loss_p, loss)
-        energy = np.where(accept, energy_p, energy)
-        grad = np.where(accept[..., None], grad_p, grad)
+        lgrad = np.where(accept[..., None], lgrad_p, lgrad)
         rate = accept.mean(axis=0)
         if step < burn_in:
             # Robbins–Monro on log h; frozen afterwards so the chain is a fixed MH kernel.
@@ -148,25 +179,12 @@ def sample_posterior_ladder(
         else:
             accepted += rate
         if exchange and K > 1 and step % swap_every == 0:
-            first = (step // swap_every) % 2
-            for k in range(first, K - 1, 2):
-                log_a = (levels[k + 1] - levels[k]) * (loss[:, k + 1] - loss[:, k])
-                swap = np.log(rng.random(C)) < log_a
-                if step >= burn_in:
-                    swaps_tried[k] += C
-                    swaps_done[k] += swap.sum()
-                if swap.any():
-                    i = np.flatnonzero(swap)
-                    theta[i, k], theta[i, k + 1] = theta[i, k + 1].copy(), theta[i, k].copy()
-                    loss[i, k], loss[i, k + 1] = loss[i, k + 1].copy(), loss[i, k].copy()
-                    # Energies and gradients depend on the level: recompute for the swapped.
-                    for kk in (k, k + 1):
-                        energy[i, kk] = levels[kk] * loss[i, kk] + 0.5 * np.sum(
-                            theta[i, kk] ** 2, axis=-1)
-                    _, g = potential.loss_and_gradient(theta[i][:, [k, k + 1]].reshape(-1, d))
-                    g = g.reshape(len(i), 2, d)
-                    grad[i, k] = levels[k] * g[:, 0] + theta[i, k]
-                    grad[i, k + 1] = levels[k + 1] * g[:, 1] + theta[i, k + 1]
+            lower = np.arange((step // swap_every) % 2, K - 1, 2)
+            if len(lower):
+                loss, lgrad = _swap_pairs(lower, theta, loss, lgrad, levels, slots, slotted,
+                                          evaluate, rng, swaps_tried, swaps_done,
+                                          count=step >= burn_in)
+        energy, grad = energy_of(theta, loss), energy_gradient(theta, lgrad)
         if step >= burn_in and (step - burn_in) % thin == 0:
             recorded += 1
             loss_sum += loss.sum(axis=0)
@@ -187,6 +205,43 @@ def sample_posterior_ladder(
         step_sizes=np.exp(log_h),
         draws=recorded * C,
     )
+
+
+def _swap_pairs(lower, theta, loss, lgrad, levels, slots, slotted, evaluate, rng,
+                swaps_tried, swaps_done, count):
+    """Try to swap the states of levels (k, k+1) for k in ``lower``, in every ensemble.
+
+    Updates ``theta`` in place and returns the new (loss, lgrad): a state keeps its own
+    L_k-values only when all levels share one potential; otherwise it is re-evaluated on the
+    data set of the level it moves to (those are the cross terms of the acceptance ratio).
+    """
+    upper = lower + 1
+    C = theta.shape[0]
+    if slotted:
+        moved = np.concatenate([theta[:, upper], theta[:, lower]], axis=1)  # to lower, to upper
+        target = np.concatenate([slots[:, lower], slots[:, upper]], axis=1)
+        cross_loss, cross_grad = evaluate(moved, target)
+        down_loss, up_loss = np.split(cross_loss, 2, axis=1)  # L_k(θ_{k+1}), L_{k+1}(θ_k)
+        down_grad, up_grad = np.split(cross_grad, 2, axis=1)
+    else:
+        down_loss, up_loss = loss[:, upper], loss[:, lower]
+        down_grad, up_grad = lgrad[:, upper], lgrad[:, lower]
+    b_lo, b_hi = levels[lower][None, :], levels[upper][None, :]
+    log_a = (b_lo * loss[:, lower] + b_hi * loss[:, upper]
+             - b_lo * down_loss - b_hi * up_loss)
+    swap = np.log(rng.random(log_a.shape)) < np.where(np.isfinite(log_a), log_a, -np.inf)
+    if count:
+        swaps_tried[lower] += C
+        swaps_done[lower] += swap.sum(axis=0)
+    if not swap.any():
+        return loss, lgrad
+    loss, lgrad = loss.copy(), lgrad.copy()
+    c, p = np.nonzero(swap)
+    k, k1 = lower[p], upper[p]
+    theta[c, k], theta[c, k1] = theta[c, k1].copy(), theta[c, k].copy()
+    loss[c, k], loss[c, k1] = down_loss[c, p], up_loss[c, p]
+    lgrad[c, k], lgrad[c, k1] = down_grad[c, p], up_grad[c, p]
+    return loss, lgrad
 
 
 def occupancy_crossing(N: Any, p_from: Any, p_to: Any) -> float | None:
