@@ -27,10 +27,30 @@ def test_theoretical_lambda_matches_published(entries, cid, lam):
 
 
 def test_null_lambda_is_explained(entries):
-    result = co.theoretical_learning_coefficient(entries["4+"])
+    result = co.theoretical_learning_coefficient(entries["3"])
     assert result.value is None and "non-smooth" in result.reason
     saddle = co.theoretical_learning_coefficient(entries["0++++++"])
     assert saddle.value is None and "saddle" in saddle.reason
+
+
+# Non-smooth minima with quadratic growth off their explained zero modes: λ = (18 − k)/2.
+@pytest.mark.parametrize("cid, lam", [("4++", 8.5), ("4+", 8.0), ("4", 7.5)])
+def test_non_smooth_minima_get_rank_over_two(entries, cid, lam):
+    result = co.theoretical_learning_coefficient(entries[cid])
+    assert result.value == lam and "piecewise quadratic" in result.reason
+    tampered = dict(entries[cid], learning_coefficient=lam + 1)
+    assert co.theoretical_learning_coefficient(tampered).value is None
+
+
+def test_4plus_never_dominates_5_with_its_own_lambda(document):
+    # From the catalog's own numbers λ(4+) = 8 > λ(5) = 7 and L(4+) > L(5): F_4+ − F_5 grows
+    # with N, so there is no 4+ → 5 transition near the published N ≈ 380 (which needs λ ≈ 5).
+    phases = {p.id: p for p in fe.phases_from_catalog(document, "prior",
+                                                      include_dead_plateau=False)}
+    p4, p5 = phases["4+"], phases["5"]
+    assert p4.lam == 8.0
+    N = np.geomspace(10, 1e5, 200)
+    assert np.all(p4.free_energy(N) > p5.free_energy(N))
 
 
 def test_inconsistent_catalog_lambda_is_reported(entries):

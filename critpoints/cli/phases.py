@@ -225,7 +225,9 @@ def _sample(args, document, grid, theory, scale, overrides) -> dict:
     likelihood = ("empirical loss L_N on drawn data sets" if args.data == "empirical"
                   else "population potential L")
     print(f"\nempirical occupancy ({res.draws} draws per N; {likelihood}):")
-    show = [lab for lab in ("dead", "4+", "5", "5+", "6") if lab in occ]
+    catalogued = [p["id"] for p in theory["prior"]["phases"]]
+    show = [lab for lab in sorted(occ, key=lambda lab: (lab not in catalogued, lab))
+            if lab in catalogued]
     print(f"{'N':>7}" + "".join(f"{lab:>8}" for lab in show) + f"{'other':>8}")
     for i, N in enumerate(grid):
         other = 1 - sum(occ[lab][i] for lab in show)

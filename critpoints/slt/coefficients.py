@@ -44,8 +44,10 @@ def theoretical_learning_coefficient(entry: dict[str, Any]) -> LearningCoefficie
 
     λ = n_pos/2 for a smooth minimum whose zero modes are all explained (symmetry orbit, flat
     dead-feature directions: there the potential is exactly constant, so they contribute 0).
-    Non-smooth points (on an activation boundary), saddles and unexplained zero modes give
-    ``None`` with the reason; so does a disagreement with the catalog's own value.
+    A non-smooth minimum gets λ = (dim − explained zero modes)/2 when its catalog record shows
+    quadratic growth in every other direction (``evidence.directional_curvature``, see
+    :mod:`critpoints.solve.classify`). Other non-smooth points, saddles and unexplained zero
+    modes give ``None`` with the reason; so does a disagreement with the catalog's own value.
 
     Parameters
     ----------
@@ -67,6 +69,10 @@ def theoretical_learning_coefficient(entry: dict[str, Any]) -> LearningCoefficie
     classification = entry.get("classification")
     stored = entry.get("learning_coefficient")
     evidence = entry.get("evidence", {}) or {}
+    curvature = evidence.get("directional_curvature")
+    if (classification in ("non-smooth", "degenerate") and entry.get("verdict") == "minimum"
+            and stored is not None and curvature):
+        return _piecewise_quadratic(entry, hess, stored, curvature, evidence)
     if classification != "minimum":
         if classification == "non-smooth":
             why = "non-smooth point (on an activation boundary): rank/2 of a one-sided Hessian"
@@ -99,6 +105,23 @@ def theoretical_learning_coefficient(entry: dict[str, Any]) -> LearningCoefficie
         f"by symmetry/flat directions: λ = {hess['n_pos']}/2"
     )
     return LearningCoefficient(value, reason)
+
+
+def _piecewise_quadratic(entry, hess, stored, curvature, evidence) -> LearningCoefficient:
+    """λ = r/2 of a non-smooth minimum from its directional-curvature record (re-checked)."""
+    from critpoints.solve.classify import CURVATURE_FLOOR
+
+    dim = hess["n_pos"] + hess["n_neg"] + hess["n_zero"]
+    rank = dim - hess["n_zero_symmetry"]
+    qs = [r["min_q"] for r in curvature["radii"]]
+    if curvature.get("rank") != rank or min(qs) <= CURVATURE_FLOOR or max(qs) > 1.05 * min(qs):
+        return LearningCoefficient(
+            None, f"directional-curvature record inconsistent with λ = {stored} (rank {rank}, "
+            f"min q {min(qs):.3g})")
+    if abs(stored - rank / 2) > 1e-12:
+        return LearningCoefficient(
+            None, f"catalog stores λ = {stored} but its curvature record gives {rank}/2")
+    return LearningCoefficient(rank / 2, str(evidence.get("learning_coefficient", "")))
 
 
 def reduced_rank_regression_lambda(M: int, N: int, H: int, r: int) -> float:
