@@ -7,7 +7,7 @@ import pytest
 
 from critpoints.catalog import load_catalog
 from critpoints.slt.llc import LLCEstimator, default_nbeta
-from critpoints.slt.mcmc import occupancy_crossing, sample_posterior_ladder
+from critpoints.slt.mcmc import dominant_changes, occupancy_crossing, sample_posterior_ladder
 from critpoints.slt.phases import nearest_catalog_entry, phase_label
 from critpoints.slt.potentials import ReducedRankRegression, TMSPopulation
 from critpoints.slt.sgld import sgld_llc
@@ -102,6 +102,16 @@ def test_occupancy_crossing_interpolates():
     assert occupancy_crossing(N, [0.8, 0.6, 0.2], [0.2, 0.4, 0.8]) == pytest.approx(
         math.exp(math.log(200) + 0.25 * math.log(2)))  # diff −0.2 → +0.6
     assert occupancy_crossing(N, [0.1, 0.1, 0.1], [0.9, 0.9, 0.9]) is None
+
+
+def test_dominant_changes_follow_the_argmax():
+    N = [100.0, 200.0, 400.0, 800.0]
+    occupancy = {"a": [0.7, 0.5, 0.2, 0.1], "b": [0.2, 0.4, 0.7, 0.3], "c": [0.1, 0.1, 0.1, 0.6]}
+    changes = dominant_changes(N, occupancy)
+    assert [(c["from"], c["to"]) for c in changes] == [("a", "b"), ("b", "c")]
+    assert 200 < changes[0]["samples"] < 400 and 400 < changes[1]["samples"] < 800
+    assert dominant_changes(N, occupancy, ["a"]) == []
+    assert dominant_changes(N, occupancy, ["missing"]) == []
 
 
 def test_labels_of_catalog_entries():

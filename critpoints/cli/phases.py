@@ -167,7 +167,7 @@ def _sample(args, document, grid, theory, scale, overrides) -> dict:
     import numpy as np
 
     from critpoints.slt import freeenergy as fe
-    from critpoints.slt.mcmc import occupancy_crossing, sample_posterior_ladder
+    from critpoints.slt.mcmc import dominant_changes, occupancy_crossing, sample_posterior_ladder
     from critpoints.slt.phases import phase_label
     from critpoints.slt.potentials import TMSEmpiricalSets, TMSPopulation
     from critpoints.tms.data import sample_high_sparsity
@@ -221,6 +221,7 @@ def _sample(args, document, grid, theory, scale, overrides) -> dict:
                 "occupancy": occ_d,
                 "crossing_5_to_6": occupancy_crossing(
                     grid, occ_d.get("5", [0] * len(grid)), occ_d.get("6", [0] * len(grid))),
+                "dominant_changes": dominant_changes(grid, occ_d),
             }
     likelihood = ("empirical loss L_N on drawn data sets" if args.data == "empirical"
                   else "population potential L")
@@ -234,6 +235,10 @@ def _sample(args, document, grid, theory, scale, overrides) -> dict:
         print(f"{N:7.0f}" + "".join(f"{occ[lab][i]:8.3f}" for lab in show) + f"{other:8.3f}")
     def fmt(value):
         return "none" if value is None else f"{value:.0f}"
+
+    sampled_changes = dominant_changes(grid, occ, show)
+    print("dominant phase changes (sampled, catalogued phases): " + (", ".join(
+        f"{c['from']}→{c['to']} at {c['samples']:.0f}" for c in sampled_changes) or "none"))
 
     print(f"5 → 6 occupancy crossing: sampled {fmt(crossing)}; theory prior "
           f"{fmt(theory_cross['prior'])}, Laplace {fmt(theory_cross['laplace'])}"
@@ -253,4 +258,5 @@ def _sample(args, document, grid, theory, scale, overrides) -> dict:
         "crossing_5_to_6": crossing,
         "theory_crossing_5_to_6": theory_cross,
         "theory_with_data": with_data,
+        "dominant_changes": sampled_changes,
     }

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["LadderResult", "sample_posterior_ladder", "occupancy_crossing"]
+__all__ = ["LadderResult", "sample_posterior_ladder", "occupancy_crossing", "dominant_changes"]
 
 
 @dataclass
@@ -253,3 +253,24 @@ def occupancy_crossing(N: Any, p_from: Any, p_to: Any) -> float | None:
     i = idx[-1]
     t = -diff[i] / (diff[i + 1] - diff[i])
     return float(np.exp(np.log(N[i]) + t * (np.log(N[i + 1]) - np.log(N[i]))))
+
+
+def dominant_changes(N: Any, occupancy: dict, labels: Any = None) -> list[dict]:
+    """Where the most occupied phase changes along N: ``[{"from", "to", "samples"}, ...]``.
+
+    ``occupancy`` maps labels to occupancies on the grid ``N``; only ``labels`` (default all)
+    compete. Each change is located by :func:`occupancy_crossing` of the two phases on the
+    grid interval where it happens (log-N interpolation).
+    """
+    N = np.asarray(N, float)
+    labels = list(occupancy) if labels is None else [lab for lab in labels if lab in occupancy]
+    if not labels:
+        return []
+    table = np.array([np.asarray(occupancy[lab], float) for lab in labels])
+    best = table.argmax(axis=0)
+    out = []
+    for i in np.flatnonzero(np.diff(best)):
+        a, b = labels[best[i]], labels[best[i + 1]]
+        where = occupancy_crossing(N[i:i + 2], table[best[i], i:i + 2], table[best[i + 1], i:i + 2])
+        out.append({"from": a, "to": b, "samples": where if where is not None else float(N[i + 1])})
+    return out
