@@ -113,9 +113,9 @@ def run(args: argparse.Namespace) -> int:
     grid = np.unique(np.round(np.geomspace(lo, hi, count)))
     print(f"phases: n = {args.n}, N grid {grid[0]:g}..{grid[-1]:g} ({len(grid)} points)"
           + (f", likelihood scale {scale:g}" if scale != 1 else ""), file=sys.stderr)
-    theory = {}
+    theory, phase_lists = {}, {}
     for convention in ("prior", "laplace"):
-        unscaled = fe.phases_from_catalog(document, convention, overrides)
+        unscaled = phase_lists[convention] = fe.phases_from_catalog(document, convention, overrides)
         phases = [p.with_nll_scale(scale) for p in unscaled]
         theory[convention] = {
             "phases": [
@@ -156,14 +156,14 @@ def run(args: argparse.Namespace) -> int:
         "theory": theory,
     }
     if args.mcmc_steps:
-        result["empirical"] = _sample(args, document, grid, theory, scale, overrides)
+        result["empirical"] = _sample(args, document, grid, theory, scale, phase_lists)
     if args.out:
         write_json_atomic(args.out, result)
         print(f"wrote {args.out}", file=sys.stderr)
     return 0
 
 
-def _sample(args, document, grid, theory, scale, overrides) -> dict:
+def _sample(args, document, grid, theory, scale, phase_lists) -> dict:
     import numpy as np
 
     from critpoints.slt import freeenergy as fe
@@ -213,8 +213,7 @@ def _sample(args, document, grid, theory, scale, overrides) -> dict:
         # The same data sets through the free energy with its data-set term δ (see
         # freeenergy.data_set_shift): the theory the sampler should agree with at finite N.
         print("phases: data-set terms of the free energies", file=sys.stderr)
-        for conv in ("prior", "laplace"):
-            phases = fe.phases_from_catalog(document, conv, overrides)
+        for conv, phases in phase_lists.items():
             mean, _ = fe.data_set_occupancy(phases, potential, slots[:, keep], grid, scale)
             occ_d = {p.id: [float(v) for v in row] for p, row in zip(phases, mean)}
             with_data[conv] = {
