@@ -3,17 +3,18 @@
 Target at level k: p_k(θ) ∝ exp(−E_k(θ)), E_k(θ) = β_k L_k(θ) + ½‖θ‖² (standard normal prior),
 with β_k = N_k (or a rescaled N_k, see the likelihood conventions of ``critpoints phases``).
 L_k is either one population potential L for all levels, or the empirical loss on a data set
-of its own per replica (nested data sets of sizes N_k). Swapping the states of adjacent levels is
-accepted with the exact replica-exchange ratio (see :func:`sample_posterior_ladder`), so the chain
-on every level stays exactly invariant for its own p_k. Within a level, each step is a
+of its own per replica (nested data sets of sizes N_k). Swapping the states of adjacent levels
+is accepted with the exact replica-exchange ratio (see :func:`sample_posterior_ladder`), so the
+chain on every level stays exactly invariant for its own p_k. Within a level, each step is a
 Metropolis-adjusted Langevin move (MALA): θ' = θ − (h/2)∇E(θ) + √h ξ, accepted with the
-Metropolis–Hastings ratio of the
-asymmetric proposal, so the sampler is exact (no discretisation bias). Step sizes h_k adapt
-during burn-in only (towards acceptance 0.574), then stay fixed.
+Metropolis–Hastings ratio of the asymmetric proposal, so the sampler is exact (no
+discretisation bias). Step sizes h_k adapt during burn-in only (towards acceptance 0.574), then
+stay fixed.
 
 Everything is vectorised over (replica ensembles × levels). The potential is any object of
-:mod:`critpoints.slt.potentials` (``loss_and_gradient(theta (B, d)[, slot (B,)])``); levels below the reported
-range serve as "hot" replicas that carry states between phases.
+:mod:`critpoints.slt.potentials` (``loss_and_gradient(theta (B, d))``, or with a data-set index
+per chain for the slotted ones); levels below the reported range serve as "hot" replicas that
+carry states between phases.
 """
 
 from __future__ import annotations
