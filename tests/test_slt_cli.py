@@ -51,6 +51,17 @@ def test_phases_sampling_on_data_sets_is_reproducible(tmp_path):
     assert population["data"] == "population" and population["theory_with_data"] == {}
 
 
+def test_phases_predicts_on_data_sets_without_sampling(tmp_path):
+    # The data-set term moves the predicted 5 → 6 change far below the population prediction
+    # (Laplace 111 there; docs/slt.md: 242–269 on the sampler's data sets).
+    result = _phases(tmp_path, "--data-sets", "6", "--seed", "2")
+    with_data = result["theory_with_data"]
+    assert with_data["data_sets"] == 6 and "empirical" not in result
+    change = with_data["laplace"]["dominant_changes"][-1]
+    assert (change["from"], change["to"]) == ("5", "6") and 150 < change["samples"] < 450
+    assert _phases(tmp_path, "--data-sets", "6", "--seed", "2") == result
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -59,6 +70,7 @@ def test_phases_sampling_on_data_sets_is_reproducible(tmp_path):
         (["--samples", "100:2000", "--nll-scale", "x"], "--nll-scale"),
         (["--samples", "100:2000", "--lambda", "nope=3"], "unknown label"),
         (["--samples", "100:2000", "--mcmc-steps", "50"], "--mcmc-steps"),
+        (["--samples", "100:2000", "--data-sets", "-1"], "--data-sets"),
     ],
 )
 def test_phases_rejects_bad_input(tmp_path, capsys, args, message):

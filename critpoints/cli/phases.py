@@ -33,6 +33,11 @@ def register(subparsers) -> None:
                         help="likelihood of the sampled posterior: the empirical loss L_N on a "
                         "drawn data set of size N (nested over the ladder; default), or the "
                         "population potential L (the N → ∞ proxy the free-energy formula uses)")
+    parser.add_argument("--data-sets", type=int, default=0, metavar="D",
+                        help="without sampling: also predict the occupancy on D drawn data sets "
+                        "of each N (the free energy plus its data-set term; default 0 = off; "
+                        "with --mcmc-steps and --data empirical it is computed on the sampler's "
+                        "own data sets)")
     parser.add_argument("--nll-scale", default="1", metavar="S",
                         help="per-sample negative log-likelihood S·‖x − f(x)‖², so the posterior "
                         "is exp(−S·N·L_N): 1 (default) matches the potential; 1/2 is unit-variance "
@@ -99,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
     scale = parse_scale(args.nll_scale)
     if args.mcmc_steps < 0 or args.ensembles < 1 or args.hot_levels < 0:
         raise UsageError("--mcmc-steps, --hot-levels must be ≥ 0 and --ensembles ≥ 1")
+    if not 0 <= args.data_sets <= 1000:
+        raise UsageError(f"--data-sets must lie in [0, 1000]; got {args.data_sets}")
     if 0 < args.mcmc_steps < 100:
         raise UsageError("--mcmc-steps must be 0 or at least 100")
     path = args.catalog or f"catalog/tms-n{args.n}-m2.json"
@@ -155,6 +162,23 @@ def run(args: argparse.Namespace) -> int:
         "N": [float(v) for v in grid],
         "theory": theory,
     }
+    if args.data_sets and not args.mcmc_steps:
+        from critpoints.slt.potentials import TMSEmpiricalSets
+        from critpoints.tms.data import sample_high_sparsity
+
+        rng = np.random.default_rng(args.seed)
+        streams = [sample_high_sparsity(args.n, int(grid[-1]), seed=rng)
+                   for _ in range(args.data_sets)]
+        potential = TMSEmpiricalSets([x[: int(N)] for x in streams for N in grid],
+                                     document["model"].get("m", 2))
+        slots = np.arange(args.data_sets * len(grid)).reshape(args.data_sets, len(grid))
+        with_data = _theory_with_data(phase_lists, potential, slots, grid, scale)
+        result["theory_with_data"] = dict(with_data, data_sets=args.data_sets, seed=args.seed)
+        for conv in phase_lists:
+            print(f"with the data-set term ({conv}, {args.data_sets} data sets): dominant phase "
+                  "changes " + (", ".join(
+                      f"{c['from']}→{c['to']} at {c['samples']:.0f}"
+                      for c in with_data[conv]["dominant_changes"]) or "none"))
     if args.mcmc_steps:
         result["empirical"] = _sample(args, document, grid, theory, scale, phase_lists)
     if args.out:
@@ -163,10 +187,28 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _theory_with_data(phase_lists, potential, slots, grid, scale) -> dict:
+    """Occupancy, 5 → 6 crossing and dominant changes of F + δ on the data sets ``slots``."""
+    from critpoints.slt import freeenergy as fe
+    from critpoints.slt.mcmc import dominant_changes, occupancy_crossing
+
+    print("phases: data-set terms of the free energies", file=sys.stderr)
+    out = {}
+    for conv, phases in phase_lists.items():
+        mean, _ = fe.data_set_occupancy(phases, potential, slots, grid, scale)
+        occ = {p.id: [float(v) for v in row] for p, row in zip(phases, mean)}
+        out[conv] = {
+            "occupancy": occ,
+            "crossing_5_to_6": occupancy_crossing(
+                grid, occ.get("5", [0] * len(grid)), occ.get("6", [0] * len(grid))),
+            "dominant_changes": dominant_changes(grid, occ),
+        }
+    return out
+
+
 def _sample(args, document, grid, theory, scale, phase_lists) -> dict:
     import numpy as np
 
-    from critpoints.slt import freeenergy as fe
     from critpoints.slt.mcmc import dominant_changes, occupancy_crossing, sample_posterior_ladder
     from critpoints.slt.phases import phase_label
     from critpoints.slt.potentials import TMSEmpiricalSets, TMSPopulation
@@ -212,16 +254,7 @@ def _sample(args, document, grid, theory, scale, phase_lists) -> dict:
     if args.data == "empirical":
         # The same data sets through the free energy with its data-set term δ (see
         # freeenergy.data_set_shift): the theory the sampler should agree with at finite N.
-        print("phases: data-set terms of the free energies", file=sys.stderr)
-        for conv, phases in phase_lists.items():
-            mean, _ = fe.data_set_occupancy(phases, potential, slots[:, keep], grid, scale)
-            occ_d = {p.id: [float(v) for v in row] for p, row in zip(phases, mean)}
-            with_data[conv] = {
-                "occupancy": occ_d,
-                "crossing_5_to_6": occupancy_crossing(
-                    grid, occ_d.get("5", [0] * len(grid)), occ_d.get("6", [0] * len(grid))),
-                "dominant_changes": dominant_changes(grid, occ_d),
-            }
+        with_data = _theory_with_data(phase_lists, potential, slots[:, keep], grid, scale)
     likelihood = ("empirical loss L_N on drawn data sets" if args.data == "empirical"
                   else "population potential L")
     print(f"\nempirical occupancy ({res.draws} draws per N; {likelihood}):")
