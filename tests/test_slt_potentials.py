@@ -109,6 +109,12 @@ def test_nested_data_sets_and_bad_input():
     assert np.allclose(potential.loss(theta, [0, 1]),
                        [TMSEmpirical(stream[:10]).loss(theta[:1])[0],
                         TMSEmpirical(stream).loss(theta[1:])[0]])
+    # Several streams: slot_grid[d, k] is stream d's first sizes[k] samples.
+    other = sample_high_sparsity(4, 50, seed=1)
+    both = TMSEmpiricalSets.nested([stream, other], [10, 50])
+    assert both.slot_grid.tolist() == [[0, 1], [2, 3]]
+    assert np.allclose(both.loss(theta[:1], [both.slot_grid[1, 0]]),
+                       TMSEmpirical(other[:10]).loss(theta[:1]))
     with pytest.raises(ValueError, match="slot"):
         potential.loss(theta, [0, 2])
     with pytest.raises(ValueError, match="one-hot"):

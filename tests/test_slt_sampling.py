@@ -221,8 +221,8 @@ def test_empirical_posterior_occupancy_follows_the_data_set_free_energy():
     ensembles = 12
     rng = np.random.default_rng(7)
     streams = [sample_high_sparsity(6, int(levels[-1]), seed=rng) for _ in range(ensembles)]
-    potential = TMSEmpiricalSets([s[: int(N)] for s in streams for N in levels])
-    slots = np.arange(ensembles * len(levels)).reshape(ensembles, len(levels))
+    potential = TMSEmpiricalSets.nested(streams, levels)
+    slots = potential.slot_grid
 
     def classify(theta):
         return phase_label(*potential.unflatten(theta))

@@ -33,13 +33,20 @@ def test_null_lambda_is_explained(entries):
     assert saddle.value is None and "saddle" in saddle.reason
 
 
-# Non-smooth minima with quadratic growth off their explained zero modes: λ = (18 − k)/2.
+# Non-smooth minima with quadratic growth off their explained zero modes: λ = (18 − k)/2. The
+# values come from the catalog's curvature test; the independent check is SGLD
+# (test_slt_sampling.test_llc_tms_population, 4++ / 4+ / 4).
 @pytest.mark.parametrize("cid, lam", [("4++", 8.5), ("4+", 8.0), ("4", 7.5)])
 def test_non_smooth_minima_get_rank_over_two(entries, cid, lam):
     result = co.theoretical_learning_coefficient(entries[cid])
     assert result.value == lam and "piecewise quadratic" in result.reason
     tampered = dict(entries[cid], learning_coefficient=lam + 1)
     assert co.theoretical_learning_coefficient(tampered).value is None
+    flat = dict(entries[cid])
+    flat["evidence"] = dict(flat["evidence"], directional_curvature=dict(
+        flat["evidence"]["directional_curvature"],
+        radii=[{"radius": 1e-3, "min_q": 1e-9}, {"radius": 1e-4, "min_q": 1e-9}]))
+    assert co.theoretical_learning_coefficient(flat).value is None
 
 
 def test_4plus_never_dominates_5_with_its_own_lambda(document):
@@ -233,8 +240,8 @@ def test_data_set_term_favours_the_symmetry_breaking_phase(document):
     rng = np.random.default_rng(2)
     sizes = [100, 1000]
     streams = [sample_high_sparsity(6, 1000, seed=rng) for _ in range(12)]
-    potential = TMSEmpiricalSets([s[:N] for s in streams for N in sizes])
-    slots = np.arange(24).reshape(12, 2)
+    potential = TMSEmpiricalSets.nested(streams, sizes)
+    slots = potential.slot_grid
     beta = np.broadcast_to(np.array(sizes, float), slots.shape)
     d5 = fe.data_set_shift(phases["5"], potential, slots, beta).mean(axis=0)
     d6 = fe.data_set_shift(phases["6"], potential, slots, beta).mean(axis=0)

@@ -163,16 +163,9 @@ def run(args: argparse.Namespace) -> int:
         "theory": theory,
     }
     if args.data_sets and not args.mcmc_steps:
-        from critpoints.slt.potentials import TMSEmpiricalSets
-        from critpoints.tms.data import sample_high_sparsity
-
-        rng = np.random.default_rng(args.seed)
-        streams = [sample_high_sparsity(args.n, int(grid[-1]), seed=rng)
-                   for _ in range(args.data_sets)]
-        potential = TMSEmpiricalSets([x[: int(N)] for x in streams for N in grid],
-                                     document["model"].get("m", 2))
-        slots = np.arange(args.data_sets * len(grid)).reshape(args.data_sets, len(grid))
-        with_data = _theory_with_data(phase_lists, potential, slots, grid, scale)
+        potential = _drawn_data_sets(args.n, grid, args.data_sets,
+                                     np.random.default_rng(args.seed), document["model"].get("m", 2))
+        with_data = _theory_with_data(phase_lists, potential, potential.slot_grid, grid, scale)
         result["theory_with_data"] = dict(with_data, data_sets=args.data_sets, seed=args.seed)
         for conv in phase_lists:
             print(f"with the data-set term ({conv}, {args.data_sets} data sets): dominant phase "
@@ -185,6 +178,15 @@ def run(args: argparse.Namespace) -> int:
         write_json_atomic(args.out, result)
         print(f"wrote {args.out}", file=sys.stderr)
     return 0
+
+
+def _drawn_data_sets(n, sizes, count, rng, m):
+    """``count`` streams of high-sparsity samples; data set (d, k) is stream d's first sizes[k]."""
+    from critpoints.slt.potentials import TMSEmpiricalSets
+    from critpoints.tms.data import sample_high_sparsity
+
+    streams = [sample_high_sparsity(n, int(max(sizes)), seed=rng) for _ in range(count)]
+    return TMSEmpiricalSets.nested(streams, sizes, m)
 
 
 def _theory_with_data(phase_lists, potential, slots, grid, scale) -> dict:
@@ -211,8 +213,7 @@ def _sample(args, document, grid, theory, scale, phase_lists) -> dict:
 
     from critpoints.slt.mcmc import dominant_changes, occupancy_crossing, sample_posterior_ladder
     from critpoints.slt.phases import phase_label
-    from critpoints.slt.potentials import TMSEmpiricalSets, TMSPopulation
-    from critpoints.tms.data import sample_high_sparsity
+    from critpoints.slt.potentials import TMSPopulation
 
     m = document["model"].get("m", 2)
     hot = np.geomspace(5.0, grid[0], args.hot_levels + 1)[:-1] if args.hot_levels else []
@@ -220,11 +221,8 @@ def _sample(args, document, grid, theory, scale, phase_lists) -> dict:
     rng = np.random.default_rng(args.seed)
     slots = None
     if args.data == "empirical":
-        # One stream of samples per ensemble; level k sees its first N_k samples.
-        streams = [sample_high_sparsity(args.n, int(levels[-1]), seed=rng)
-                   for _ in range(args.ensembles)]
-        potential = TMSEmpiricalSets([s[: int(N)] for s in streams for N in levels], m)
-        slots = np.arange(args.ensembles * len(levels)).reshape(args.ensembles, len(levels))
+        potential = _drawn_data_sets(args.n, levels, args.ensembles, rng, m)
+        slots = potential.slot_grid
     else:
         potential = TMSPopulation(args.n, m)
 

@@ -109,15 +109,15 @@ def theoretical_learning_coefficient(entry: dict[str, Any]) -> LearningCoefficie
 
 def _piecewise_quadratic(entry, hess, stored, curvature, evidence) -> LearningCoefficient:
     """λ = r/2 of a non-smooth minimum from its directional-curvature record (re-checked)."""
-    from critpoints.solve.classify import CURVATURE_FLOOR
+    from critpoints.solve.classify import grows_quadratically
 
     dim = hess["n_pos"] + hess["n_neg"] + hess["n_zero"]
     rank = dim - hess["n_zero_symmetry"]
-    qs = [r["min_q"] for r in curvature["radii"]]
-    if curvature.get("rank") != rank or min(qs) <= CURVATURE_FLOOR or max(qs) > 1.05 * min(qs):
+    if curvature.get("rank") != rank or not grows_quadratically(curvature):
+        q_min = min(r["min_q"] for r in curvature["radii"])
         return LearningCoefficient(
             None, f"directional-curvature record inconsistent with λ = {stored} (rank {rank}, "
-            f"min q {min(qs):.3g})")
+            f"min q {q_min:.3g})")
     if abs(stored - rank / 2) > 1e-12:
         return LearningCoefficient(
             None, f"catalog stores λ = {stored} but its curvature record gives {rank}/2")

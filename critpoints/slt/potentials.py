@@ -202,13 +202,22 @@ class TMSEmpiricalSets(TMSPopulation):
         self._sum2 = np.concatenate([[0.0], np.cumsum(mu**2)])
 
     @classmethod
-    def nested(cls, stream: Any, sizes: Any, m: int = 2) -> TMSEmpiricalSets:
-        """Data sets ``stream[:N]`` for N in ``sizes`` (the nested data sets of a ladder)."""
-        stream = np.asarray(stream, dtype=float)
+    def nested(cls, streams: Any, sizes: Any, m: int = 2) -> TMSEmpiricalSets:
+        """Data sets ``stream[:N]`` for every stream and every N in ``sizes`` (a ladder's data).
+
+        ``streams`` is one stream (N_max, n) or several (a sequence, or an array (D, N_max, n));
+        the data set of stream d at ``sizes[k]`` is slot d·K + k, also available as
+        ``slot_grid[d, k]`` (shape (D, K)).
+        """
+        streams = np.asarray(streams, dtype=float)
+        if streams.ndim == 2:
+            streams = streams[None]
         sizes = [int(N) for N in np.asarray(sizes).ravel()]
-        if min(sizes) < 1 or max(sizes) > len(stream):
-            raise ValueError(f"sizes must lie in [1, {len(stream)}]")
-        return cls([stream[:N] for N in sizes], m)
+        if streams.ndim != 3 or min(sizes) < 1 or max(sizes) > streams.shape[1]:
+            raise ValueError("need streams of shape (D, N_max, n) and sizes in [1, N_max]")
+        potential = cls([stream[:N] for stream in streams for N in sizes], m)
+        potential.slot_grid = np.arange(len(streams) * len(sizes)).reshape(len(streams), len(sizes))
+        return potential
 
     def _check_slot(self, theta, slot):
         slot = np.broadcast_to(np.asarray(slot, dtype=int), theta.shape[:-1])

@@ -46,6 +46,7 @@ __all__ = [
     "classify",
     "directional_curvature",
     "flat_coordinates",
+    "grows_quadratically",
     "flat_set_exits",
     "jump_blocks",
     "sphere_test",
@@ -360,14 +361,20 @@ def classify(W, b, dps: int = 60, seed: int = 0) -> Classification:
 CURVATURE_FLOOR = 1e-5  # q_min below this counts as "not quadratic" (rounding level ~1e-9 at t=1e-4)
 
 
+def grows_quadratically(report: dict) -> bool:
+    """Whether a :func:`directional_curvature` report shows quadratic growth in every direction:
+    q_min above ``CURVATURE_FLOOR`` at every radius, the radii agreeing to 5 %."""
+    qs = [r["min_q"] for r in report["radii"]]
+    return min(qs) > CURVATURE_FLOOR and max(qs) <= 1.05 * min(qs)
+
+
 def _piecewise_quadratic_lambda(W, b, label, seed, evidence):
     """λ = r/2 of a non-smooth or degenerate minimum whose growth is quadratic off its zero modes."""
     report = directional_curvature(W.astype(float), b.astype(float), seed=seed)
     evidence["directional_curvature"] = report
-    qs = [r["min_q"] for r in report["radii"]]
-    q_min, q_max = min(qs), max(qs)
+    q_min = min(r["min_q"] for r in report["radii"])
     r = report["rank"]
-    if q_min > CURVATURE_FLOOR and q_max <= 1.05 * q_min:
+    if grows_quadratically(report):
         return r / 2, (
             f"{label} minimum, piecewise quadratic: L − L* ≥ {q_min:.4g}·|v|² off the "
             f"{report['explained']} explained zero modes (numerical minimum over "
