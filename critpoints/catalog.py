@@ -11,6 +11,12 @@ A catalog is one JSON object (see ``docs/catalog.md`` and the JSON Schema
 Loading checks, in order, that the file parses as strict JSON (no NaN or Infinity), that it
 names this schema and its version, and that it satisfies the JSON Schema; the first failure
 raises :class:`CatalogError` with a message that names the file and the offending field.
+
+The committed catalogs (the repository's ``catalog/`` folder) ship with the package as
+``critpoints/_catalogs/`` (pyproject.toml maps that folder into the wheel; there is one copy of
+each file in the repository). :func:`builtin_path` and :func:`load_builtin` find them from any
+working directory, installed or run from a checkout; :func:`default_catalog_path` is what the
+commands use when no ``--catalog`` is given.
 """
 
 from __future__ import annotations
@@ -19,9 +25,10 @@ import json
 import os
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
-from critpoints.io import dumps_json, write_text_atomic
+from critpoints.io import InputFileError, dumps_json, read_json, write_text_atomic
 
 __all__ = [
     "SCHEMA_NAME",
@@ -32,13 +39,16 @@ __all__ = [
     "write_catalog",
     "load_catalog",
     "new_document",
+    "builtin_path",
+    "load_builtin",
+    "default_catalog_path",
 ]
 
 SCHEMA_NAME = "critpoints.catalog"
 SCHEMA_VERSION = 1
 
 
-class CatalogError(ValueError):
+class CatalogError(InputFileError):
     """A catalog file or document that cannot be used; the message says why."""
 
 
@@ -70,6 +80,11 @@ def validate(document: Any, source: str = "catalog") -> None:
     if name != SCHEMA_NAME:
         raise CatalogError(f"{source}: schema_name is {name!r}, expected {SCHEMA_NAME!r}")
     version = document.get("schema_version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise CatalogError(
+            f"{source}: schema_version must be an integer (this critpoints reads version "
+            f"{SCHEMA_VERSION}); found {type(version).__name__} {version!r}"
+        )
     if version != SCHEMA_VERSION:
         raise CatalogError(
             f"{source}: schema_version {version!r} is not supported "
@@ -84,10 +99,6 @@ def validate(document: Any, source: str = "catalog") -> None:
         raise CatalogError(f"{source}: invalid at {where}: {error.message}")
 
 
-def _reject_constant(name: str):
-    raise CatalogError(f"{name} is not allowed in a catalog (strict JSON numbers only)")
-
-
 def load_catalog(path: str | os.PathLike) -> dict:
     """Read and validate a catalog file.
 
@@ -96,17 +107,11 @@ def load_catalog(path: str | os.PathLike) -> dict:
     CatalogError
         The file is unreadable, not strict JSON, of another schema or version, or invalid.
     """
-    source = os.fspath(path)
     try:
-        with open(path, encoding="utf-8") as handle:
-            document = json.load(handle, parse_constant=_reject_constant)
-    except OSError as exc:
-        raise CatalogError(f"{source}: cannot read: {exc.strerror}") from None
-    except CatalogError as exc:
-        raise CatalogError(f"{source}: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise CatalogError(f"{source}: not valid JSON: {exc}") from None
-    validate(document, source)
+        document = read_json(path)
+    except InputFileError as exc:
+        raise CatalogError(str(exc)) from None
+    validate(document, os.fspath(path))
     return document
 
 
@@ -114,3 +119,51 @@ def write_catalog(path: str | os.PathLike, document: dict) -> None:
     """Validate ``document`` and write it atomically (temp file + rename) to ``path``."""
     validate(document, os.fspath(path))
     write_text_atomic(path, dumps_json(document))
+
+
+def _builtin_directory() -> Path:
+    package = Path(__file__).resolve().parent
+    # Installed from a wheel: the package data folder. From a checkout (editable install or
+    # PYTHONPATH): the repository's catalog/ folder, which is what the wheel copies.
+    for candidate in (package / "_catalogs", package.parent / "catalog"):
+        if candidate.is_dir():
+            return candidate
+    raise CatalogError(f"no built-in catalogs found beside {package}")
+
+
+def builtin_path(name: str) -> Path:
+    """The path of the committed file ``name`` (e.g. ``"tms-n6-m2.json"``) shipped with critpoints.
+
+    Raises
+    ------
+    CatalogError
+        No such file ships with this installation (the message lists those that do).
+    """
+    directory = _builtin_directory()
+    path = directory / name
+    if Path(name).name != name or not path.is_file():
+        shipped = sorted(p.name for p in directory.glob("tms-n*-m2.json"))
+        raise CatalogError(f"no built-in file {name!r}; built-in catalogs: {', '.join(shipped)}")
+    return path
+
+
+def load_builtin(n: int, m: int = 2) -> dict:
+    """The committed TMS catalog for ``n`` features and hidden dimension ``m``, validated.
+
+    Examples
+    --------
+    >>> from critpoints.catalog import load_builtin
+    >>> load_builtin(6)["model"]["n"]
+    6
+    """
+    return load_catalog(builtin_path(f"tms-n{n}-m{m}.json"))
+
+
+def default_catalog_path(n: int, m: int = 2) -> Path:
+    """The catalog a command reads when no ``--catalog`` is given: ``catalog/tms-nN-mM.json``
+    under the working directory if it exists (e.g. just written by ``enumerate``), else the
+    built-in one."""
+    local = Path("catalog") / f"tms-n{n}-m{m}.json"
+    if local.is_file():
+        return local
+    return builtin_path(local.name)

@@ -31,7 +31,26 @@ class UsageError(Exception):
     """Bad input from the user: reported as one line on stderr with exit status 2."""
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Shows every option's default: ``(default: X)`` is appended unless the help text already
+    names its default or there is none to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (
+            "default" in text
+            or action.default in (None, False, argparse.SUPPRESS)
+            or not action.option_strings
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str):  # argparse's own errors: one line, status 2
         self.exit(2, f"{self.prog}: error: {message}\n")
 
@@ -39,22 +58,37 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     from critpoints import __version__
 
-    parser = _Parser(prog="critpoints", description=__doc__.splitlines()[0])
+    parser = _Parser(
+        prog="critpoints",
+        description="Find, prove and explain the critical points of small neural-network loss "
+        "landscapes (python -m critpoints COMMAND --help for each command).",
+    )
     parser.add_argument("--version", action="version", version=f"critpoints {__version__}")
+    # Not `required=True`: argparse would then answer `critpoints --bogus` with "COMMAND is
+    # required" instead of naming the unknown option; main() checks for the command itself.
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    subparsers.required = True
     for name in COMMANDS:
         importlib.import_module(f"critpoints.cli.{name.replace('-', '_')}").register(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run one command; the exit status is 0 (success), 1 (a check failed), 2 (bad usage or
+    input: one line on stderr, no traceback) or 130 (interrupted with Ctrl-C)."""
+    from critpoints.io import InputFileError
+
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.error(f"a COMMAND is required, one of: {', '.join(COMMANDS)}")
         return int(args.func(args) or 0)
-    except UsageError as exc:
-        print(f"critpoints {args.command}: error: {exc}", file=sys.stderr)
+    except (UsageError, InputFileError) as exc:
+        command = getattr(locals().get("args"), "command", None)
+        print(f"critpoints {command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("\ncritpoints: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # e.g. piped into `head`
         return 0

@@ -1,0 +1,232 @@
+"""Typed, range-checked command-line values: every argparse ``type=`` of the commands lives here.
+
+Each factory returns a function ``str → value`` that raises :class:`argparse.ArgumentTypeError`
+with a one-line reason; argparse turns it into ``critpoints COMMAND: error: argument --x: ...``
+and exit status 2 before any computation starts. Numbers are finite (no ``nan``, ``inf``),
+seeds are non-negative, and every size has an upper limit chosen so that a run within it fits
+in memory and ends; the limits are named constants below, each with the reason for its value.
+
+Output paths are checked here too (:func:`output_file`, :func:`check_output_file`): a path that
+names a directory, lies under a regular file or in a folder that cannot be written is refused
+before the computation, not after it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from fractions import Fraction
+from pathlib import Path
+
+__all__ = [
+    "MAX_SEED",
+    "MAX_FEATURES",
+    "MAX_ENUMERATE_FEATURES",
+    "MAX_SAMPLES",
+    "MAX_RUN_STEPS",
+    "MAX_CHAIN_STEPS",
+    "MAX_DIGITS",
+    "integer",
+    "real",
+    "fraction",
+    "seed",
+    "output_file",
+    "output_directory",
+    "check_output_file",
+    "sample_range",
+]
+
+#: numpy's ``default_rng`` takes any non-negative integer; 2**63 − 1 keeps seeds printable
+#: and storable as a JSON integer every reader understands.
+MAX_SEED = 2**63 - 1
+#: Features n of the TMS commands (llc, phases, transitions): the catalogs and the SGD sweep are
+#: built for small models; 64 keeps one run's parameters (3n) and data (N·n) small.
+MAX_FEATURES = 64
+#: ``enumerate --n``: measured 36 s at n = 12 and 451 s at n = 16 (docs/kgons.md, "Speed"), a
+#: factor ≈ 1.9 per feature; n = 20 extrapolates to ≈ 1.5 h, n = 24 to a day, so 20 is the
+#: largest n that ends in reasonable time.
+MAX_ENUMERATE_FEATURES = 20
+#: Data-set sizes / sample sizes N that are drawn (n floats each): 5·10⁶ samples of n = 64
+#: features are 2.6 GB of float64, the most a laptop holds.
+MAX_SAMPLES = 5_000_000
+#: Chains × steps (llc) or runs × steps (transitions) is the work of a run: 10¹¹ single-point
+#: updates is about a day at the measured ~10⁶ updates/s.
+MAX_RUN_STEPS = 10**11
+#: llc keeps a trace of chains × steps floats: 10⁸ of them are 800 MB.
+MAX_CHAIN_STEPS = 10**8
+#: mpmath digits of the verifications: 1000 digits already take minutes per point.
+MAX_DIGITS = 1000
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text, 10)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+
+
+def integer(lo: int | None = None, hi: int | None = None, why: str = ""):
+    """An integer in ``[lo, hi]`` (either end may be open: ``None``); ``why`` explains ``hi``."""
+
+    def parse(text: str) -> int:
+        value = _int(text)
+        if lo is not None and value < lo:
+            raise argparse.ArgumentTypeError(f"must be at least {lo}, got {value}")
+        if hi is not None and value > hi:
+            reason = f" ({why})" if why else ""
+            raise argparse.ArgumentTypeError(f"must be at most {hi}{reason}, got {value}")
+        return value
+
+    parse.__name__ = "integer"  # argparse names the type in "invalid integer value" messages
+    return parse
+
+
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def real(
+    lo: float | None = None,
+    hi: float | None = None,
+    *,
+    lo_open: bool = False,
+    hi_open: bool = False,
+    why: str = "",
+):
+    """A finite float in the interval from ``lo`` to ``hi`` (closed ends unless ``*_open``)."""
+
+    def parse(text: str) -> float:
+        value = _finite(text)
+        if lo is not None and (value <= lo if lo_open else value < lo):
+            bound = "greater than" if lo_open else "at least"
+            raise argparse.ArgumentTypeError(f"must be {bound} {lo:g}, got {text}")
+        if hi is not None and (value >= hi if hi_open else value > hi):
+            bound = "less than" if hi_open else "at most"
+            reason = f" ({why})" if why else ""
+            raise argparse.ArgumentTypeError(f"must be {bound} {hi:g}{reason}, got {text}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+def fraction(lo: float, hi: float):
+    """A number or a fraction such as ``1/6`` in ``[lo, hi]``, returned as a float."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(Fraction(text.strip()))
+        except (ValueError, ZeroDivisionError, OverflowError):
+            raise argparse.ArgumentTypeError(
+                f"expected a number or a fraction such as 1/6, got {text!r}"
+            ) from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"must lie in [{lo:g}, {hi:g}], got {text}")
+        return value
+
+    parse.__name__ = "fraction"
+    return parse
+
+
+#: A random seed: a non-negative integer.
+seed = integer(0, MAX_SEED)
+
+
+def sample_range(lo_min: float, hi_max: float, count_max: int, default_count: int = 16):
+    """``LO:HI[:COUNT]`` → (lo, hi, count): integers ``lo_min ≤ LO < HI ≤ hi_max``, COUNT in
+    [2, count_max] (default ``default_count``)."""
+
+    def parse(text: str) -> tuple[int, int, int]:
+        parts = text.split(":")
+        if len(parts) not in (2, 3):
+            raise argparse.ArgumentTypeError(f"expected LO:HI or LO:HI:COUNT, got {text!r}")
+        values = []
+        for part in parts:
+            try:
+                number = float(part)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"expected numbers in {text!r}") from None
+            if not math.isfinite(number) or number != int(number):
+                raise argparse.ArgumentTypeError(
+                    f"LO, HI and COUNT are whole numbers (sample sizes), got {part!r} in {text!r}"
+                )
+            values.append(int(number))
+        lo, hi = values[:2]
+        count = values[2] if len(values) == 3 else default_count
+        if not lo_min <= lo < hi <= hi_max:
+            raise argparse.ArgumentTypeError(
+                f"needs {lo_min:g} ≤ LO < HI ≤ {hi_max:g}, got {text!r}"
+            )
+        if not 2 <= count <= count_max:
+            raise argparse.ArgumentTypeError(f"COUNT must lie in [2, {count_max}], got {count}")
+        return lo, hi, count
+
+    parse.__name__ = "range"
+    return parse
+
+
+def _nearest_existing(path: Path) -> Path:
+    current = path.parent
+    while not current.exists() and current != current.parent:
+        current = current.parent
+    return current
+
+
+def output_problem(path: Path, *, directory: bool = False) -> str | None:
+    """Why ``path`` cannot be written (as a file, or as a directory to write into), or None.
+
+    The reason does not repeat ``path``; callers name it once."""
+    if str(path) == "":
+        return "the path is empty"
+    if directory:
+        if path.exists() and not path.is_dir():
+            return "exists and is not a directory"
+        target = path if path.is_dir() else _nearest_existing(path)
+    else:
+        if path.is_dir():
+            return "is a directory"
+        if path.exists() and not os.access(path, os.W_OK):
+            return "exists and is not writable"
+        target = _nearest_existing(path)
+    if not target.is_dir():
+        return f"cannot be created: {target} is a file, not a directory"
+    if not os.access(target, os.W_OK | os.X_OK):
+        return f"cannot be created: no permission to write in {target}"
+    return None
+
+
+def output_file(text: str) -> Path:
+    """An output file path that can be written (checked before the computation starts)."""
+    path = Path(text)
+    problem = output_problem(path)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{text!r} {problem}" if text else problem)
+    return path
+
+
+def output_directory(text: str) -> Path:
+    """A directory to write files into (created if missing)."""
+    path = Path(text)
+    problem = output_problem(path, directory=True)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{text!r} {problem}" if text else problem)
+    return path
+
+
+def check_output_file(path: str | os.PathLike, option: str = "--out") -> Path:
+    """Raise :class:`~critpoints.cli.UsageError` unless ``path`` (a default output, not parsed
+    by argparse) can be written; call it before the computation."""
+    from critpoints.cli import UsageError
+
+    path = Path(path)
+    problem = output_problem(path)
+    if problem:
+        raise UsageError(f"{option} {str(path)!r} {problem}")
+    return path
