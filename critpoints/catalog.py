@@ -42,6 +42,7 @@ __all__ = [
     "builtin_path",
     "load_builtin",
     "default_catalog_path",
+    "default_file",
 ]
 
 SCHEMA_NAME = "critpoints.catalog"
@@ -159,11 +160,15 @@ def load_builtin(n: int, m: int = 2) -> dict:
     return load_catalog(builtin_path(f"tms-n{n}-m{m}.json"))
 
 
-def default_catalog_path(n: int, m: int = 2) -> Path:
-    """The catalog a command reads when no ``--catalog`` is given: ``catalog/tms-nN-mM.json``
-    under the working directory if it exists (e.g. just written by ``enumerate``), else the
-    built-in one."""
-    local = Path("catalog") / f"tms-n{n}-m{m}.json"
+def default_file(name: str) -> Path:
+    """``catalog/<name>`` under the working directory if it exists (e.g. just written by
+    ``enumerate``), else the built-in file of that name: what commands read by default."""
+    local = Path("catalog") / name
     if local.is_file():
         return local
-    return builtin_path(local.name)
+    return builtin_path(name)
+
+
+def default_catalog_path(n: int, m: int = 2) -> Path:
+    """The catalog a command reads when no ``--catalog`` is given (see :func:`default_file`)."""
+    return default_file(f"tms-n{n}-m{m}.json")

@@ -6,6 +6,12 @@ import argparse
 import json
 
 from critpoints.cli import UsageError
+from critpoints.cli.options import MAX_DIGITS, integer, output_file
+
+#: Largest n: each row costs more as n grows (root isolation on polynomials of degree ~n);
+#: see the measurement in MAX_N_REASON.
+MAX_N = 256
+MAX_N_REASON = "one row takes seconds at n = 64 and grows with n"
 
 
 def register(subparsers) -> None:
@@ -17,10 +23,13 @@ def register(subparsers) -> None:
         "isolation inside, Krawczyk boxes, Hessian inertia), with the roots a single-region "
         "polynomial system would give outside its region.",
     )
-    parser.add_argument("--min-n", type=int, default=5, help="smallest n (≥ 4; default 5)")
-    parser.add_argument("--max-n", type=int, default=64, help="largest n (default 64)")
-    parser.add_argument("--digits", type=int, default=60, help="precision of the points")
-    parser.add_argument("--out", metavar="PATH", help="write the table as JSON")
+    parser.add_argument("--min-n", type=integer(4, MAX_N, MAX_N_REASON), default=5,
+                        help="smallest n (≥ 4; default 5)")
+    parser.add_argument("--max-n", type=integer(4, MAX_N, MAX_N_REASON), default=64,
+                        help=f"largest n (≤ {MAX_N}; default 64)")
+    parser.add_argument("--digits", type=integer(30, MAX_DIGITS), default=60,
+                        help=f"precision of the points, 30..{MAX_DIGITS} digits")
+    parser.add_argument("--out", type=output_file, metavar="PATH", help="write the table as JSON")
     parser.set_defaults(func=run)
 
 
@@ -28,8 +37,8 @@ def run(args: argparse.Namespace) -> int:
     from critpoints.io import write_text_atomic
     from critpoints.proofs.existence import existence_row, paper_style_roots
 
-    if args.min_n < 4 or args.max_n < args.min_n:
-        raise UsageError("need 4 ≤ --min-n ≤ --max-n")
+    if args.max_n < args.min_n:
+        raise UsageError(f"need --min-n ≤ --max-n; got {args.min_n} > {args.max_n}")
     rows = []
     print(f"{'n':>3s} {'sol':>3s}  {'l':>12s} {'b_v':>13s} {'loss':>12s}  {'class':8s} {'index':>5s} "
           f"{'proved':6s} {'spurious':>8s}")

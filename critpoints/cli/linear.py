@@ -3,38 +3,45 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
 
 from critpoints.cli import UsageError
+from critpoints.cli.options import MAX_DIGITS, check_output_file, integer, output_file, real, seed
 
 #: Refuse enumerations larger than this (the count Σ_{r≤m} C(n, r) grows exponentially).
 MAX_POINTS = 2000
+#: Largest input dimension n (as for the TMS commands): Σ is n×n and every critical point is
+#: verified at 60 digits; with hidden = 1 there are n + 1 orbits, so MAX_POINTS alone does not
+#: bound n.
+MAX_DIMENSION = 64
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "linear",
         help="linear autoencoder (Baldi–Hornik): all critical points, verified and classified",
-        description=__doc__,
+        description="Enumerate, verify and classify the critical points of the linear "
+        "autoencoder (Baldi–Hornik) for a covariance Σ, and write them as a catalog.",
     )
-    parser.add_argument("--n", type=int, help="input dimension (implied by --sigma-file)")
-    parser.add_argument("--hidden", type=int, default=2, help="hidden size m (default 2)")
+    parser.add_argument("--n", type=integer(2, MAX_DIMENSION),
+                        help="input dimension (implied by --sigma-file)")
+    parser.add_argument("--hidden", type=integer(1, MAX_DIMENSION - 1), default=2,
+                        help="hidden size m (default 2)")
     parser.add_argument("--sigma", choices=("random", "sparse"), default="random",
                         help="covariance: random SPD (--seed) or sparse-data E[xxᵀ] (--sparsity)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for --sigma random (default 0)")
-    parser.add_argument("--sparsity", type=float, default=0.95,
+    parser.add_argument("--seed", type=seed, default=0, help="seed for --sigma random (default 0)")
+    parser.add_argument("--sparsity", type=real(0, 1, hi_open=True), default=0.95,
                         help="S for --sigma sparse, in [0, 1) (default 0.95)")
     parser.add_argument("--sigma-file", type=Path,
                         help="JSON file holding Σ as an n×n nested list (overrides --sigma)")
     parser.add_argument("--allow-repeated", action="store_true",
                         help="accept repeated eigenvalues of a --sigma-file/random Σ: catalogue "
                              "one representative per continuous family")
-    parser.add_argument("--out", type=Path, help="catalog path "
+    parser.add_argument("--out", type=output_file, help="catalog path "
                         "(default catalog/linear-n{n}-m{m}-{source}.json)")
-    parser.add_argument("--digits", type=int, default=60,
+    parser.add_argument("--digits", type=integer(1, MAX_DIGITS), default=60,
                         help="mpmath digits for the gradient check and loss_exact (default 60)")
     parser.add_argument("--isotropy-table", action="store_true",
                         help="print the Σ-vs-σ²I comparison table for --n, --hidden and exit")
@@ -42,21 +49,21 @@ def register(subparsers) -> None:
 
 
 def _read_sigma_file(path: Path):
+    from critpoints.io import InputFileError, read_json
+
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise UsageError(f"cannot read --sigma-file {path}: {exc.strerror or exc}") from None
-    try:
-        data = json.loads(text)  # NaN/Infinity parse to floats; rejected by validation
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"--sigma-file {path} is not valid JSON ({exc.msg}, line {exc.lineno})") \
-            from None
+        data = read_json(path)
+    except InputFileError as exc:
+        raise UsageError(f"--sigma-file {exc}") from None
     if not (isinstance(data, list) and data and all(isinstance(row, list) for row in data)):
         raise UsageError(f"--sigma-file {path} must hold an n×n nested list of numbers")
     if any(len(row) != len(data) for row in data):
         raise UsageError(f"--sigma-file {path} must hold a square n×n nested list")
     if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for row in data for x in row):
         raise UsageError(f"--sigma-file {path} has non-numeric entries")
+    if len(data) > MAX_DIMENSION:
+        raise UsageError(f"--sigma-file {path} is {len(data)}×{len(data)}; at most "
+                         f"{MAX_DIMENSION}×{MAX_DIMENSION} is supported")
     return data
 
 
@@ -124,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--hidden must satisfy 1 ≤ hidden < n = {n}, got {m}")
     if sum(math.comb(n, r) for r in range(m + 1)) > MAX_POINTS:
         raise UsageError(f"n = {n}, hidden = {m} has more than {MAX_POINTS} critical orbits")
+    out = check_output_file(args.out or Path("catalog") / f"linear-n{n}-m{m}-{tag}.json")
     eig = canonical_eigensystem(sigma)
     allow_repeated = args.allow_repeated or (args.sigma_file is None and args.sigma == "sparse")
     if not eig.distinct:
@@ -146,7 +154,6 @@ def run(args: argparse.Namespace) -> int:
         )
     except RepeatedEigenvalueError as exc:
         raise UsageError(str(exc)) from None
-    out = args.out or Path("catalog") / f"linear-n{n}-m{m}-{tag}.json"
     _print_table(document)
     try:
         write_catalog(out, document)

@@ -6,6 +6,20 @@ import argparse
 import sys
 
 from critpoints.cli import UsageError
+from critpoints.cli.options import (
+    MAX_CHAIN_STEPS,
+    MAX_FEATURES,
+    MAX_SAMPLES,
+    integer,
+    output_file,
+    real,
+    seed,
+    whole,
+)
+
+#: --samples with --data population only sets Nβ = N/log N; beyond 10¹⁵ the step size
+#: 0.1/(Nβ h_max) falls below float64 resolution of the parameters.
+MAX_POPULATION_SAMPLES = 10**15
 
 
 def register(subparsers) -> None:
@@ -15,39 +29,48 @@ def register(subparsers) -> None:
         description="Estimate λ̂ = Nβ(E[L] − L(w*)), Nβ = N/log N, by SGLD chains localised at a "
         "catalog critical point, and compare with the theoretical λ.",
     )
-    parser.add_argument("--n", type=int, required=True, help="number of features")
+    parser.add_argument("--n", type=integer(2, MAX_FEATURES), required=True,
+                        help="number of features")
     parser.add_argument("--label", required=True, help="catalog id, e.g. 6, 5+, 5, 4+")
-    parser.add_argument("--catalog", default=None, help="catalog file (default catalog/tms-nN-m2.json)")
-    parser.add_argument("--samples", type=float, default=1e6, metavar="N",
-                        help="sample size N in Nβ = N/log N (default 1e6)")
+    parser.add_argument("--catalog", default=None,
+                        help="catalog file (default catalog/tms-nN-m2.json if present in the "
+                        "working directory, else the one shipped with critpoints)")
+    parser.add_argument("--samples", type=whole(2, MAX_POPULATION_SAMPLES), default=1_000_000,
+                        metavar="N",
+                        help="number of samples N: sets Nβ = N/log N, and with --data empirical "
+                        f"the data-set size (≤ {MAX_SAMPLES:.0e} then; default 1e6)")
     parser.add_argument("--data", choices=("population", "empirical"), default="population",
                         help="population potential L, or the empirical loss on N drawn samples")
-    parser.add_argument("--batch-size", type=int, default=1000,
-                        help="minibatch size for --data empirical (default 1000)")
-    parser.add_argument("--chains", type=int, default=16)
-    parser.add_argument("--steps", type=int, default=30000)
-    parser.add_argument("--burn-in", type=int, default=None, help="default steps/4")
-    parser.add_argument("--epsilon", type=float, default=None,
+    parser.add_argument("--batch-size", type=integer(1, MAX_SAMPLES), default=1000,
+                        help="minibatch size for --data empirical, at most --samples "
+                        "(default 1000)")
+    parser.add_argument("--chains", type=integer(2, MAX_CHAIN_STEPS // 10), default=16,
+                        help="number of SGLD chains")
+    parser.add_argument("--steps", type=integer(10, MAX_CHAIN_STEPS // 2), default=30000,
+                        help=f"SGLD steps per chain (chains × steps ≤ {MAX_CHAIN_STEPS:.0e}, "
+                        "the size of the stored trace; default 30000)")
+    parser.add_argument("--burn-in", type=integer(0), default=None, help="default steps/4")
+    parser.add_argument("--epsilon", type=real(0, lo_open=True), default=None,
                         help="SGLD step (default 0.1/(Nβ h_max), h_max the largest Hessian eigenvalue)")
-    parser.add_argument("--gamma", type=float, default=100.0, help="localisation (default 100)")
-    parser.add_argument("--dead-bias", type=float, default=-0.5,
+    parser.add_argument("--gamma", type=real(0), default=100.0, help="localisation (default 100)")
+    parser.add_argument("--dead-bias", type=real(hi=0), default=-0.5,
                         help="representative bias for dead features inside their flat interval "
                         "b ≤ 0 (default −0.5, deep enough that chains do not cross b = 0)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=None, metavar="PATH", help="write the result as JSON")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the chains and data")
+    parser.add_argument("--out", type=output_file, default=None, metavar="PATH",
+                        help="write the result as JSON")
     parser.set_defaults(func=run)
 
 
 def _load(args):
-    from critpoints.catalog import CatalogError, load_catalog
+    from critpoints.catalog import default_catalog_path, load_catalog
 
-    path = args.catalog or f"catalog/tms-n{args.n}-m2.json"
-    try:
-        document = load_catalog(path)
-    except (OSError, CatalogError) as exc:
-        raise UsageError(f"cannot load catalog {path}: {exc}") from None
-    if document["model"].get("n") != args.n:
-        raise UsageError(f"{path} is for n = {document['model'].get('n')}, not {args.n}")
+    path = args.catalog or default_catalog_path(args.n)
+    document = load_catalog(path)
+    model = document["model"]
+    if model.get("kind") != "tms-high-sparsity" or model.get("n") != args.n:
+        raise UsageError(f"{path} is a {model.get('kind')} catalog for n = {model.get('n')}, "
+                         f"not a TMS catalog for --n {args.n}")
     return document
 
 
@@ -60,19 +83,18 @@ def run(args: argparse.Namespace) -> int:
     from critpoints.slt.potentials import TMSEmpirical, TMSPopulation
     from critpoints.slt.sgld import sgld_llc
 
-    if args.n < 2:
-        raise UsageError(f"--n must be at least 2; got {args.n}")
-    if not args.samples > 1:
-        raise UsageError(f"--samples must exceed 1; got {args.samples}")
-    if args.chains < 2 or args.steps < 10:
-        raise UsageError("need --chains ≥ 2 and --steps ≥ 10")
+    if args.chains * args.steps > MAX_CHAIN_STEPS:
+        raise UsageError(f"--chains × --steps = {args.chains * args.steps:.3g} exceeds "
+                         f"{MAX_CHAIN_STEPS:.0e} (the trace is kept in memory)")
+    if args.data == "empirical" and args.samples > MAX_SAMPLES:
+        raise UsageError(f"--data empirical draws --samples data points: at most "
+                         f"{MAX_SAMPLES:.0e}; got {args.samples}")
+    if args.data == "empirical" and args.batch_size > args.samples:
+        raise UsageError(f"--batch-size ({args.batch_size}) cannot exceed --samples "
+                         f"({args.samples})")
     burn_in = args.steps // 4 if args.burn_in is None else args.burn_in
     if not 0 <= burn_in < args.steps - 1:
         raise UsageError(f"--burn-in must lie in [0, steps − 1); got {burn_in}")
-    if args.gamma < 0 or (args.epsilon is not None and args.epsilon <= 0):
-        raise UsageError("--gamma must be ≥ 0 and --epsilon > 0")
-    if args.dead_bias > 0:
-        raise UsageError(f"--dead-bias must be ≤ 0 (the flat interval); got {args.dead_bias}")
     document = _load(args)
     entries = {e["id"]: e for e in document["critical_points"]}
     if args.label not in entries:
@@ -86,8 +108,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         from critpoints.tms.data import sample_high_sparsity
 
-        if args.samples != int(args.samples) or args.samples > 5e6:
-            raise UsageError("--data empirical needs an integer --samples ≤ 5e6")
         x = sample_high_sparsity(args.n, int(args.samples), seed=args.seed)
         potential = TMSEmpirical(x, W.shape[0])
     nbeta = default_nbeta(args.samples)

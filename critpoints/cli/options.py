@@ -28,6 +28,7 @@ __all__ = [
     "MAX_CHAIN_STEPS",
     "MAX_DIGITS",
     "integer",
+    "whole",
     "real",
     "fraction",
     "seed",
@@ -35,6 +36,8 @@ __all__ = [
     "output_directory",
     "check_output_file",
     "sample_range",
+    "renamed",
+    "label_value",
 ]
 
 #: numpy's ``default_rng`` takes any non-negative integer; 2**63 − 1 keeps seeds printable
@@ -79,6 +82,23 @@ def integer(lo: int | None = None, hi: int | None = None, why: str = ""):
         return value
 
     parse.__name__ = "integer"  # argparse names the type in "invalid integer value" messages
+    return parse
+
+
+def whole(lo: int, hi: int, why: str = ""):
+    """A whole number in ``[lo, hi]`` that may be written as a float (``1e6``, ``2000.0``)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text, 10)
+        except (TypeError, ValueError):
+            number = _finite(text)
+            if number != int(number):
+                raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+            value = int(number)
+        return integer(lo, hi, why)(str(value))
+
+    parse.__name__ = "whole number"
     return parse
 
 
@@ -172,6 +192,28 @@ def sample_range(lo_min: float, hi_max: float, count_max: int, default_count: in
     return parse
 
 
+def renamed(old: str, new: str, metavar: str):
+    """The ``type=`` of a retired option spelling: always refuses, naming the new one."""
+
+    def parse(text: str):
+        raise argparse.ArgumentTypeError(f"{old} was renamed: use {new} {metavar}")
+
+    parse.__name__ = "renamed"
+    return parse
+
+
+def label_value(text: str) -> tuple[str, float]:
+    """``ID=VALUE`` with a non-negative finite VALUE → (ID, VALUE)."""
+    key, sep, value = text.partition("=")
+    try:
+        number = _finite(value)
+    except argparse.ArgumentTypeError:
+        number = math.nan
+    if not sep or not key or not number >= 0:
+        raise argparse.ArgumentTypeError(f"expected ID=VALUE with a finite VALUE ≥ 0, got {text!r}")
+    return key, number
+
+
 def _nearest_existing(path: Path) -> Path:
     current = path.parent
     while not current.exists() and current != current.parent:
@@ -183,8 +225,6 @@ def output_problem(path: Path, *, directory: bool = False) -> str | None:
     """Why ``path`` cannot be written (as a file, or as a directory to write into), or None.
 
     The reason does not repeat ``path``; callers name it once."""
-    if str(path) == "":
-        return "the path is empty"
     if directory:
         if path.exists() and not path.is_dir():
             return "exists and is not a directory"
@@ -204,19 +244,23 @@ def output_problem(path: Path, *, directory: bool = False) -> str | None:
 
 def output_file(text: str) -> Path:
     """An output file path that can be written (checked before the computation starts)."""
+    if not text:  # Path("") is ".", the working directory
+        raise argparse.ArgumentTypeError("the path is empty")
     path = Path(text)
     problem = output_problem(path)
     if problem:
-        raise argparse.ArgumentTypeError(f"{text!r} {problem}" if text else problem)
+        raise argparse.ArgumentTypeError(f"{text!r} {problem}")
     return path
 
 
 def output_directory(text: str) -> Path:
     """A directory to write files into (created if missing)."""
+    if not text:
+        raise argparse.ArgumentTypeError("the path is empty")
     path = Path(text)
     problem = output_problem(path, directory=True)
     if problem:
-        raise argparse.ArgumentTypeError(f"{text!r} {problem}" if text else problem)
+        raise argparse.ArgumentTypeError(f"{text!r} {problem}")
     return path
 
 

@@ -1,12 +1,26 @@
-"""``critpoints phases --n 6 --samples 100:2000``: Bayesian phases, transitions, occupancy."""
+"""``critpoints phases --n 6 --sample-range 100:2000``: Bayesian phases, transitions, occupancy."""
 
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 
 from critpoints.cli import UsageError
+from critpoints.cli.options import (
+    MAX_FEATURES,
+    MAX_SAMPLES,
+    fraction,
+    integer,
+    label_value,
+    output_file,
+    renamed,
+    sample_range,
+    seed,
+)
+
+#: HI of --sample-range: the free energies are formulas in N, but past 10¹² the predicted
+#: crossings (N of a few hundred) are far off the grid and float64 N·L loses the constants.
+MAX_SAMPLE_SIZE = 10**12
 
 
 def register(subparsers) -> None:
@@ -17,102 +31,75 @@ def register(subparsers) -> None:
         "phases and, with --mcmc-steps > 0, check the occupancy curves by sampling the posterior "
         "exp(−N L_N) φ(w) on drawn data sets (MALA with replica exchange over the N grid).",
     )
-    parser.add_argument("--n", type=int, required=True, help="number of features")
-    parser.add_argument("--catalog", default=None, help="catalog file (default catalog/tms-nN-m2.json)")
-    parser.add_argument("--samples", required=True, metavar="LO:HI[:COUNT]",
-                        help="range of sample sizes N (geometric grid, default 16 points)")
-    parser.add_argument("--lambda", dest="lam", action="append", default=[], metavar="ID=VALUE",
+    parser.add_argument("--n", type=integer(2, MAX_FEATURES), required=True,
+                        help="number of features")
+    parser.add_argument("--catalog", default=None,
+                        help="catalog file (default catalog/tms-nN-m2.json if present in the "
+                        "working directory, else the one shipped with critpoints)")
+    parser.add_argument("--sample-range", dest="sample_range", required=True,
+                        type=sample_range(2, MAX_SAMPLE_SIZE, 500), metavar="LO:HI[:COUNT]",
+                        help="range of sample sizes N, whole numbers 2 ≤ LO < HI ≤ 1e12 "
+                        "(geometric grid of COUNT ≤ 500 points, default 16)")
+    parser.add_argument("--samples", type=renamed("--samples", "--sample-range", "LO:HI[:COUNT]"),
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--lambda", dest="lam", action="append", type=label_value, default=[],
+                        metavar="ID=VALUE",
                         help="λ for a catalog entry without one (e.g. 4+=5); repeatable")
     parser.add_argument("--convention", choices=("prior", "laplace"), default="prior",
                         help="constant c used for the 'transitions' list (both are reported)")
-    parser.add_argument("--mcmc-steps", type=int, default=0,
-                        help="MALA steps per replica (0: theory only)")
-    parser.add_argument("--ensembles", type=int, default=8,
+    parser.add_argument("--mcmc-steps", type=integer(0, 10**7), default=0,
+                        help="MALA steps per replica, 0 or ≥ 100 (default 0: theory only)")
+    parser.add_argument("--ensembles", type=integer(1, 1000), default=8,
                         help="replica-exchange ensembles (each with data sets of its own)")
     parser.add_argument("--data", choices=("empirical", "population"), default="empirical",
                         help="likelihood of the sampled posterior: the empirical loss L_N on a "
                         "drawn data set of size N (nested over the ladder; default), or the "
                         "population potential L (the N → ∞ proxy the free-energy formula uses)")
-    parser.add_argument("--data-sets", type=int, default=0, metavar="D",
+    parser.add_argument("--data-sets", type=integer(0, 1000), default=0, metavar="D",
                         help="without sampling: also predict the occupancy on D drawn data sets "
                         "of each N (the free energy plus its data-set term; default 0 = off; "
                         "with --mcmc-steps and --data empirical it is computed on the sampler's "
                         "own data sets)")
-    parser.add_argument("--nll-scale", default="1", metavar="S",
+    parser.add_argument("--nll-scale", type=fraction(1e-6, 1e6), default="1", metavar="S",
                         help="per-sample negative log-likelihood S·‖x − f(x)‖², so the posterior "
                         "is exp(−S·N·L_N): 1 (default) matches the potential; 1/2 is unit-variance "
                         "Gaussian noise; 1/n an MSE averaged over the n outputs. Applies to the "
-                        "theory too (β = S·N)"),
-    parser.add_argument("--hot-levels", type=int, default=8,
+                        "theory too (β = S·N); S·LO must exceed 1")
+    parser.add_argument("--hot-levels", type=integer(0, 100), default=8,
                         help="extra levels below LO (down to N = 5) that help mixing")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=None, metavar="PATH", help="write results as JSON")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the data sets and chains")
+    parser.add_argument("--out", type=output_file, default=None, metavar="PATH",
+                        help="write results as JSON")
     parser.set_defaults(func=run)
-
-
-def parse_range(text: str) -> tuple[float, float, int]:
-    parts = text.split(":")
-    if len(parts) not in (2, 3):
-        raise UsageError(f"--samples must look like LO:HI or LO:HI:COUNT; got {text!r}")
-    try:
-        lo, hi = float(parts[0]), float(parts[1])
-        count = int(parts[2]) if len(parts) == 3 else 16
-    except ValueError:
-        raise UsageError(f"--samples must hold numbers; got {text!r}") from None
-    if not (math.isfinite(lo) and math.isfinite(hi)) or not 1 < lo < hi:
-        raise UsageError(f"--samples needs 1 < LO < HI; got {text!r}")
-    if not 2 <= count <= 500:
-        raise UsageError(f"--samples COUNT must lie in [2, 500]; got {count}")
-    return lo, hi, count
-
-
-def parse_scale(text: str) -> float:
-    """A positive number or fraction ("1/6")."""
-    from fractions import Fraction
-
-    try:
-        value = float(Fraction(text.strip()))
-    except (ValueError, ZeroDivisionError):
-        raise UsageError(f"--nll-scale must be a positive number or fraction; got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise UsageError(f"--nll-scale must be positive; got {text!r}")
-    return value
-
-
-def parse_lambdas(items: list[str]) -> dict[str, float]:
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        try:
-            out[key] = float(value)
-        except ValueError:
-            sep = ""
-        if not sep or not key or not math.isfinite(out.get(key, math.nan)) or out[key] < 0:
-            raise UsageError(f"--lambda must look like ID=VALUE with VALUE ≥ 0; got {item!r}")
-    return out
 
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from critpoints.catalog import CatalogError, load_catalog
+    from critpoints.catalog import default_catalog_path, load_catalog
     from critpoints.io import write_json_atomic
     from critpoints.slt import freeenergy as fe
 
-    lo, hi, count = parse_range(args.samples)
-    overrides = parse_lambdas(args.lam)
-    scale = parse_scale(args.nll_scale)
-    if args.mcmc_steps < 0 or args.ensembles < 1 or args.hot_levels < 0:
-        raise UsageError("--mcmc-steps, --hot-levels must be ≥ 0 and --ensembles ≥ 1")
-    if not 0 <= args.data_sets <= 1000:
-        raise UsageError(f"--data-sets must lie in [0, 1000]; got {args.data_sets}")
+    lo, hi, count = args.sample_range
+    overrides = dict(args.lam)
+    scale = args.nll_scale
     if 0 < args.mcmc_steps < 100:
         raise UsageError("--mcmc-steps must be 0 or at least 100")
-    path = args.catalog or f"catalog/tms-n{args.n}-m2.json"
-    try:
-        document = load_catalog(path)
-    except (OSError, CatalogError) as exc:
-        raise UsageError(f"cannot load catalog {path}: {exc}") from None
+    if scale * lo <= 1:
+        raise UsageError(f"--nll-scale × LO = {scale * lo:g} must exceed 1 (β = S·N enters "
+                         "log(S·N))")
+    streams = args.ensembles if args.mcmc_steps else args.data_sets
+    if (args.data_sets or args.mcmc_steps) and args.data == "empirical" \
+            and streams * hi > MAX_SAMPLES:
+        raise UsageError(f"drawing {streams} data sets of up to N = {hi} samples exceeds "
+                         f"{MAX_SAMPLES:.0e} samples in memory: lower HI of --sample-range, "
+                         "--data-sets or --ensembles")
+    path = args.catalog or default_catalog_path(args.n)
+    document = load_catalog(path)
+    model = document["model"]
+    if model.get("kind") != "tms-high-sparsity" or model.get("n") != args.n:
+        raise UsageError(f"{path} is a {model.get('kind')} catalog for n = {model.get('n')}, "
+                         f"not a TMS catalog for --n {args.n}")
     ids = {e["id"] for e in document["critical_points"]}
     unknown = sorted(set(overrides) - ids)
     if unknown:
@@ -153,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     ) or "none")
 
     result = {
-        "command": "phases", "n": args.n, "catalog": path, "convention": args.convention,
+        "command": "phases", "n": args.n, "catalog": str(path), "convention": args.convention,
         "lambda_overrides": overrides, "nll_scale": scale,
         "transitions": [
             {"from": t["from"], "to": t["to"], "samples": t["samples"], "type": t["type"]}

@@ -7,20 +7,33 @@ exits with status 2. ``plot all`` regenerates every committed n = 6 figure under
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from critpoints.cli import UsageError
+from critpoints.cli.options import (
+    check_output_file,
+    integer,
+    output_problem,
+    real,
+    seed,
+)
 
-#: Default inputs and outputs of ``plot all`` (and of each kind when no path is given).
+#: Default inputs and outputs of ``plot all`` (and of each kind when no path is given): the
+#: files of this name under ./catalog, else the ones shipped with critpoints.
 FIGURES_DIR = Path("docs/figures")
 DEFAULT_INPUTS = {
-    "catalog": Path("catalog/tms-n6-m2.json"),
-    "graph": Path("catalog/tms-n6-m2.transitions.json"),
-    "sgd": Path("catalog/tms-n6-m2.json"),
-    "phases": Path("catalog/tms-n6-m2.phases.json"),
+    "catalog": "tms-n6-m2.json",
+    "graph": "tms-n6-m2.transitions.json",
+    "sgd": "tms-n6-m2.json",
+    "phases": "tms-n6-m2.phases.json",
 }
 KINDS = tuple(DEFAULT_INPUTS)
+
+
+def default_input(kind: str) -> Path:
+    from critpoints.catalog import default_file
+
+    return default_file(DEFAULT_INPUTS[kind])
 
 
 def default_output(kind: str, source: Path, suffix: str = ".png") -> Path:
@@ -55,15 +68,16 @@ def register(subparsers) -> None:
         action="store_true",
         help="catalog: also show the irregular points of the full-space searches",
     )
-    parser.add_argument("--top", type=int, default=18, metavar="K",
+    parser.add_argument("--top", type=integer(1, 1000), default=18, metavar="K",
                         help="catalog: show the K lowest critical points (default 18)")
-    parser.add_argument("--runs", type=int, default=8, help="sgd: number of runs (default 8)")
-    parser.add_argument("--steps", type=int, default=150_000,
+    parser.add_argument("--runs", type=integer(1, 100), default=8,
+                        help="sgd: number of runs, at most 100 drawn (default 8)")
+    parser.add_argument("--steps", type=integer(1, 10**7), default=150_000,
                         help="sgd: SGD steps per run (default 150000)")
-    parser.add_argument("--seed", type=int, default=0, help="sgd: sweep seed (default 0)")
+    parser.add_argument("--seed", type=seed, default=0, help="sgd: sweep seed (default 0)")
     parser.add_argument("--init", default="4++-",
                         help="sgd: catalog id to start from, or random (default 4++-)")
-    parser.add_argument("--init-scale", type=float, default=0.01,
+    parser.add_argument("--init-scale", type=real(0), default=0.01,
                         help="sgd: initial noise scale (default 0.01)")
     parser.set_defaults(func=run)
 
@@ -72,8 +86,6 @@ def _figure(kind: str, source: Path, args: argparse.Namespace):
     """Load ``source`` and draw the figure of ``kind`` (matplotlib imported inside)."""
     from critpoints import plot
 
-    if not source.exists():
-        raise UsageError(f"{source}: no such file")
     if kind == "catalog":
         from critpoints.catalog import load_catalog
 
@@ -85,8 +97,14 @@ def _figure(kind: str, source: Path, args: argparse.Namespace):
 
         return plot.transition_figure(read_transition_json(source))
     if kind == "phases":
-        with open(source, encoding="utf-8") as handle:
-            return plot.phases_figure(json.load(handle))
+        from critpoints.io import read_json
+
+        document = read_json(source)
+        if not (isinstance(document, dict) and isinstance(document.get("theory"), dict)
+                and isinstance(document.get("N"), list)):
+            raise UsageError(f"{source}: not a phases file (expected 'theory' and 'N', as "
+                             "written by critpoints phases --out)")
+        return plot.phases_figure(document)
     from critpoints.catalog import load_catalog
 
     catalog = load_catalog(source)
@@ -107,27 +125,33 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     from critpoints.plot import save_figure
 
-    if args.top < 1 or args.runs < 1 or args.steps < 1:
-        raise UsageError("--top, --runs and --steps must be at least 1")
     if args.kind == "all":
         if args.path is not None:
             raise UsageError("plot all takes no input path (it uses the n = 6 files)")
         directory = args.out or FIGURES_DIR
+        problem = output_problem(directory, directory=True)
+        if problem:
+            raise UsageError(f"--out {str(directory)!r} {problem}")
         for kind in KINDS:
-            source = DEFAULT_INPUTS[kind]
+            source = default_input(kind)
             fig = _figure(kind, source, args)
             png = directory / default_output(kind, source).name
             save_figure(fig, png, close=False)
             save_figure(fig, png.with_suffix(".svg"))
             print(f"wrote {png} and {png.with_suffix('.svg')}")
         return 0
-    source = args.path or DEFAULT_INPUTS[args.kind]
+    source = args.path or default_input(args.kind)
     out = args.out or default_output(args.kind, source)
     if out.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise UsageError(f"--out {out}: the suffix must be .png, .svg or .pdf")
+    check_output_file(out)
+    from critpoints.io import InputFileError
+
     try:
         fig = _figure(args.kind, source, args)
-    except (ValueError, KeyError) as exc:
-        raise UsageError(f"{source}: {exc}") from None
+    except InputFileError:
+        raise  # its message names the file already
+    except (KeyError, TypeError, ValueError) as exc:  # a field is missing or mistyped
+        raise UsageError(f"{source}: malformed ({type(exc).__name__}: {exc})") from None
     print(f"wrote {save_figure(fig, out)}")
     return 0

@@ -8,6 +8,19 @@ import sys
 import time
 
 from critpoints.cli import UsageError
+from critpoints.cli.options import (
+    MAX_FEATURES,
+    MAX_RUN_STEPS,
+    MAX_SAMPLES,
+    check_output_file,
+    integer,
+    output_file,
+    real,
+    seed,
+)
+
+#: Runs of one sweep: each keeps its checkpoints (≈ 400 × 3n floats) until the graph is built.
+MAX_RUNS = 1_000_000
 
 #: ``--init 4-gon`` starts where the paper's developmental-stages run starts (SPEC §4).
 PAPER_START_LABEL = "4++-"
@@ -22,13 +35,26 @@ def register(subparsers) -> None:
         "transition graph as node-link JSON and GraphML. Defaults follow the paper: "
         "N = 1000 samples, batch 20, lr 0.005, 225000 steps (4500 epochs).",
     )
-    parser.add_argument("--n", type=int, required=True, help="number of features")
-    parser.add_argument("--runs", type=int, default=500, help="number of SGD runs (default 500)")
-    parser.add_argument("--seed", type=int, default=0, help="sweep seed (default 0)")
-    parser.add_argument("--steps", type=int, default=225_000, help="SGD steps per run")
-    parser.add_argument("--batch", type=int, default=20, help="minibatch size")
-    parser.add_argument("--lr", type=float, default=0.005, help="learning rate")
-    parser.add_argument("--samples", type=int, default=1000, metavar="N", help="data-set size N")
+    parser.add_argument("--n", type=integer(2, MAX_FEATURES), required=True,
+                        help="number of features")
+    parser.add_argument("--runs", type=integer(1, MAX_RUNS), default=500,
+                        help=f"number of SGD runs (runs × steps ≤ {MAX_RUN_STEPS:.0e}; default 500)")
+    parser.add_argument("--seed", type=seed, default=0, help="sweep seed (default 0)")
+    parser.add_argument("--steps", type=integer(0, MAX_RUN_STEPS), default=225_000,
+                        help="SGD steps per run")
+    parser.add_argument("--batch", type=integer(1, MAX_SAMPLES), default=20,
+                        help="minibatch size (≤ --samples)")
+    parser.add_argument("--lr", type=real(0, lo_open=True), default=0.005, help="learning rate")
+    parser.add_argument("--samples", type=integer(1, MAX_SAMPLES), default=1000, metavar="N",
+                        help=f"number of samples N: the data-set size of each run (runs × N ≤ "
+                        f"{MAX_SAMPLES:.0e}; default 1000)")
+    parser.add_argument(
+        "--diverged",
+        choices=("stop", "drop"),
+        default="stop",
+        help="a run whose parameters become inf/NaN (too large --lr): stop with an error naming "
+        "the run and step, or drop it and go on (default stop)",
+    )
     parser.add_argument(
         "--init",
         default="4-gon",
@@ -37,43 +63,43 @@ def register(subparsers) -> None:
     )
     parser.add_argument(
         "--init-scale",
-        type=float,
+        type=real(0),
         default=None,
         help="std of the Gaussian init ('random', default sqrt(2/(n+2)), Xavier) or of the "
         "noise added to a catalog start (default 0.01)",
     )
-    parser.add_argument("--workers", type=int, default=1, help="local processes (default 1)")
+    parser.add_argument("--workers", type=integer(1, 1024), default=1,
+                        help="local processes (default 1)")
     parser.add_argument(
         "--scheduler", default=None, metavar="ADDRESS", help="Dask scheduler address (optional)"
     )
     parser.add_argument(
-        "--catalog", default=None, metavar="PATH", help="catalog (default catalog/tms-n{n}-m2.json)"
+        "--catalog", default=None, metavar="PATH",
+        help="catalog (default catalog/tms-n{n}-m2.json if present in the working directory, "
+        "else the one shipped with critpoints)",
     )
     parser.add_argument(
         "--out",
+        type=output_file,
         default=None,
         metavar="PATH",
-        help="output JSON (default: the catalog's path with .transitions.json; GraphML beside it)",
+        help="output JSON, GraphML beside it (default: catalog/tms-n{n}-m2.transitions.json, "
+        "-random for --init random, or beside --catalog)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
 
 def _check(args) -> None:
-    if not 2 <= args.n <= 64:
-        raise UsageError(f"--n must be between 2 and 64; got {args.n}")
-    for name in ("runs", "steps", "batch", "samples", "workers"):
-        value = getattr(args, name)
-        if value < (0 if name == "steps" else 1):
-            raise UsageError(f"--{name} must be positive; got {value}")
+    """Checks that involve several options (each option is range-checked by its type)."""
     if args.batch > args.samples:
         raise UsageError(f"--batch ({args.batch}) cannot exceed --samples ({args.samples})")
-    if not (args.lr > 0 and args.lr < float("inf")):
-        raise UsageError(f"--lr must be a positive number; got {args.lr}")
-    if args.init_scale is not None and not (0 <= args.init_scale < float("inf")):
-        raise UsageError(f"--init-scale must be a non-negative number; got {args.init_scale}")
-    if not 0 <= args.seed < 2**63:
-        raise UsageError(f"--seed must be a non-negative integer; got {args.seed}")
+    if args.runs * args.steps > MAX_RUN_STEPS:
+        raise UsageError(f"--runs × --steps = {args.runs * args.steps:.3g} exceeds "
+                         f"{MAX_RUN_STEPS:.0e} run-steps (about a day)")
+    if args.runs * args.samples > MAX_SAMPLES:
+        raise UsageError(f"--runs × --samples = {args.runs * args.samples:.3g} exceeds "
+                         f"{MAX_SAMPLES:.0e} samples in memory")
 
 
 def _resolve_init(init: str, catalog: dict, path: str) -> str:
@@ -121,18 +147,15 @@ class _Progress:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from critpoints.catalog import CatalogError, load_catalog
+    from critpoints.catalog import default_catalog_path, load_catalog
     from critpoints.dynamics.graph_io import write_transition_graph
-    from critpoints.dynamics.sgd import SGDProtocol
+    from critpoints.dynamics.sgd import DivergedRuns, SGDProtocol
     from critpoints.dynamics.sweep import SweepConfig, sweep, sweep_graph
     from critpoints.dynamics.transitions import graph_summary
 
     _check(args)
-    catalog_path = args.catalog or os.path.join("catalog", f"tms-n{args.n}-m2.json")
-    try:
-        catalog = load_catalog(catalog_path)
-    except CatalogError as exc:
-        raise UsageError(str(exc)) from None
+    catalog_path = str(args.catalog or default_catalog_path(args.n))
+    catalog = load_catalog(catalog_path)
     model = catalog.get("model", {})
     if model.get("kind") != "tms-high-sparsity" or model.get("n") != args.n or model.get("m") != 2:
         raise UsageError(f"{catalog_path} is not a TMS catalog for n = {args.n}, m = 2")
@@ -140,25 +163,39 @@ def run(args: argparse.Namespace) -> int:
     scale = args.init_scale
     if scale is None:
         scale = float(np.sqrt(2 / (args.n + 2))) if init == "random" else 0.01
-    out = args.out
+    out = None if args.out is None else str(args.out)
     if out is None:
-        stem = catalog_path[:-5] if catalog_path.endswith(".json") else catalog_path
+        # Beside --catalog; for the default catalog under ./catalog (never into the package).
+        base = args.catalog or os.path.join("catalog", f"tms-n{args.n}-m2.json")
+        stem = base[:-5] if base.endswith(".json") else base
         out = stem + (".transitions.json" if init != "random" else ".transitions-random.json")
     if not out.endswith(".json"):
         raise UsageError(f"--out must end in .json (the GraphML goes beside it); got {out}")
+    check_output_file(out)
+    check_output_file(out[:-5] + ".graphml", "the GraphML file")
     if args.scheduler is not None:
         try:
             import distributed  # noqa: F401
         except ImportError:
             raise UsageError("--scheduler needs dask: pip install 'critpoints[dask]'") from None
     protocol = SGDProtocol(args.samples, args.batch, args.lr, args.steps)
-    config = SweepConfig(args.n, args.runs, args.seed, protocol, init, scale, catalog)
+    config = SweepConfig(args.n, args.runs, args.seed, protocol, init, scale, catalog,
+                         drop_diverged=args.diverged == "drop")
     progress = _Progress(args.runs * args.steps, enabled=not args.quiet)
     started = time.monotonic()
     try:
         histories = sweep(config, args.workers, args.scheduler, progress)
+    except DivergedRuns as exc:
+        raise UsageError(f"{exc} with --lr {args.lr:g}; lower --lr, or pass --diverged drop "
+                         "to leave such runs out") from None
     finally:
         progress.close()
+    diverged = [h for h in histories if h.diverged_at is not None]
+    if diverged:
+        print(f"critpoints transitions: warning: {len(diverged)} of {args.runs} runs diverged "
+              "and were dropped: " + ", ".join(f"run {h.run} at step {h.diverged_at}"
+                                              for h in diverged[:20])
+              + (", ..." if len(diverged) > 20 else ""), file=sys.stderr)
     wall = time.monotonic() - started
     command = (
         f"python -m critpoints transitions --n {args.n} --runs {args.runs} --seed {args.seed} "

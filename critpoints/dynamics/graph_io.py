@@ -18,7 +18,7 @@ import os
 
 import networkx as nx
 
-from critpoints.io import write_text_atomic
+from critpoints.io import InputFileError, read_json, write_text_atomic
 
 __all__ = [
     "NODE_LINK_KEYS",
@@ -40,9 +40,26 @@ def graph_to_json_text(G: nx.DiGraph) -> str:
 
 
 def read_transition_json(path: str | os.PathLike) -> nx.DiGraph:
-    """Load a graph written by :func:`write_transition_graph` (JSON form)."""
-    with open(path, encoding="utf-8") as handle:
-        data = json.load(handle)
+    """Load a graph written by :func:`write_transition_graph` (JSON form).
+
+    Raises
+    ------
+    critpoints.io.InputFileError
+        The file is unreadable, not strict JSON, or not a node-link transition graph.
+    """
+    data = read_json(path)
+    source = os.fspath(path)
+    if not isinstance(data, dict) or not all(
+        isinstance(data.get(key), list) for key in ("nodes", "edges")
+    ):
+        raise InputFileError(f"{source}: not a transition graph (expected a JSON object with "
+                             "'nodes' and 'edges' lists, as written by critpoints transitions)")
+    for where, items, keys in (("nodes", data["nodes"], ("id",)),
+                               ("edges", data["edges"], ("source", "target"))):
+        for index, item in enumerate(items):
+            if not isinstance(item, dict) or any(key not in item for key in keys):
+                raise InputFileError(f"{source}: {where}/{index} needs the key(s) "
+                                     f"{', '.join(keys)}")
     return nx.node_link_graph(data, directed=True, edges="edges", nodes="nodes", **NODE_LINK_KEYS)
 
 

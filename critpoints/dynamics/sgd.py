@@ -37,6 +37,7 @@ import numpy as np
 from critpoints.tms import potential
 
 __all__ = [
+    "DivergedRuns",
     "SGDProtocol",
     "Trajectory",
     "run_seed_sequence",
@@ -123,6 +124,18 @@ class Trajectory:
 
 # ----------------------------------------------------------------------------------------------
 # Seeds, data and initialisation
+
+
+class DivergedRuns(FloatingPointError):
+    """Runs whose parameters became non-finite (inf or NaN): ``steps`` maps run → step."""
+
+    def __init__(self, steps: dict[int, int]):
+        self.steps = dict(steps)
+        shown = ", ".join(f"run {r} at step {s}" for r, s in sorted(self.steps.items()))
+        super().__init__(f"SGD diverged (non-finite parameters): {shown}")
+
+    def __reduce__(self):  # rebuilt from ``steps`` when sent back from a worker process
+        return (type(self), (self.steps,))
 
 
 def run_seed_sequence(seed: int, run: int) -> np.random.SeedSequence:
@@ -377,6 +390,12 @@ def run_sgd(
     Returns
     -------
     Trajectory
+
+    Raises
+    ------
+    DivergedRuns
+        At the first step after which some run's parameters are not finite (the learning rate
+        is too large for it); it names those runs and the step.
     """
     W0 = np.asarray(W0, dtype=float)
     b0 = np.asarray(b0, dtype=float)
@@ -406,19 +425,24 @@ def run_sgd(
         P_rec[:, k] = P
         k += 1
     step = 0
-    for block in minibatch_order(protocol.samples, protocol.batch, protocol.steps, seed, runs):
-        flat = block + run_offset  # (R, S, batch) indices into the flattened data sets
-        f_block = np.take(flat_features, flat)
-        mu_block = np.take(flat_magnitudes, flat)
-        for s in range(block.shape[1]):
-            grad = _stacked_gradient(P, _Minibatch(f_block[:, s], mu_block[:, s], n))
-            P -= eta * np.swapaxes(grad, 1, 2)
-            step += 1
-            while k < K and checkpoints[k] == step:
-                P_rec[:, k] = P
-                k += 1
-        if progress is not None:
-            progress(block.shape[1])
+    # Overflow is not warned about: a diverging run is detected and reported as DivergedRuns.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for block in minibatch_order(protocol.samples, protocol.batch, protocol.steps, seed, runs):
+            flat = block + run_offset  # (R, S, batch) indices into the flattened data sets
+            f_block = np.take(flat_features, flat)
+            mu_block = np.take(flat_magnitudes, flat)
+            for s in range(block.shape[1]):
+                grad = _stacked_gradient(P, _Minibatch(f_block[:, s], mu_block[:, s], n))
+                P -= eta * np.swapaxes(grad, 1, 2)
+                step += 1
+                if not np.isfinite(P.sum()):  # one reduction per step; inf/NaN anywhere shows here
+                    bad = np.flatnonzero(~np.isfinite(P).all(axis=(1, 2)))
+                    raise DivergedRuns({int(runs[i]): step for i in bad})
+                while k < K and checkpoints[k] == step:
+                    P_rec[:, k] = P
+                    k += 1
+            if progress is not None:
+                progress(block.shape[1])
     W_rec = np.ascontiguousarray(P_rec[:, :, :m])
     b_rec = np.ascontiguousarray(P_rec[:, :, m])
     empirical = np.stack(

@@ -16,6 +16,7 @@ import numpy as np
 
 from critpoints.dynamics.plateaus import CatalogMatcher, PlateauRule
 from critpoints.dynamics.sgd import (
+    DivergedRuns,
     SGDProtocol,
     checkpoint_steps,
     gaussian_init,
@@ -50,6 +51,10 @@ class SweepConfig:
     catalog : dict
         The loaded catalog (plateaus are matched to its entries).
     rule : PlateauRule
+    drop_diverged : bool
+        False (default): a run whose parameters become non-finite stops the sweep with
+        :class:`~critpoints.dynamics.sgd.DivergedRuns`. True: such runs are left out (their
+        history has only ``diverged_at``) and the others go on unchanged.
     """
 
     n: int
@@ -60,6 +65,7 @@ class SweepConfig:
     init_scale: float
     catalog: dict = field(repr=False, compare=False, hash=False)
     rule: PlateauRule = PlateauRule()
+    drop_diverged: bool = False
 
     def start_point(self) -> tuple[np.ndarray, np.ndarray] | None:
         if self.init == "random":
@@ -82,7 +88,30 @@ class SweepConfig:
 
 
 def simulate_runs(config: SweepConfig, runs: list[int], progress=None) -> list[RunHistory]:
-    """Train and analyse the given runs of a sweep (one vectorised call)."""
+    """Train and analyse the given runs of a sweep (one vectorised call).
+
+    With ``config.drop_diverged``, runs that diverge are recorded (``diverged_at``) and the
+    chunk is trained again without them; each run's data, start and minibatches depend only on
+    (seed, run), so the other runs' histories do not change.
+    """
+    dropped: dict[int, int] = {}
+    while True:
+        try:
+            # A retry is not reported to the progress bar: those steps were counted already.
+            histories = _simulate(config, [r for r in runs if r not in dropped],
+                                  None if dropped else progress)
+            break
+        except DivergedRuns as exc:
+            if not config.drop_diverged:
+                raise
+            dropped.update(exc.steps)
+    histories += [RunHistory(r, [], [], None, diverged_at=s) for r, s in dropped.items()]
+    return sorted(histories, key=lambda history: history.run)
+
+
+def _simulate(config: SweepConfig, runs: list[int], progress=None) -> list[RunHistory]:
+    if not runs:
+        return []
     n, m = config.n, 2
     features, magnitudes = sample_datasets(n, config.protocol.samples, config.seed, runs)
     start = config.start_point()
@@ -165,4 +194,8 @@ def sweep_graph(config: SweepConfig, histories: list[RunHistory], extra: dict | 
     """The transition graph of a finished sweep (see :func:`transition_graph`)."""
     attributes = config.attributes()
     attributes.update(extra or {})
-    return transition_graph(histories, config.catalog, attributes)
+    diverged = {h.run: h.diverged_at for h in histories if h.diverged_at is not None}
+    if diverged:  # only then: the files of sweeps without divergence stay as they were
+        attributes["diverged_runs"] = {str(r): s for r, s in sorted(diverged.items())}
+    trained = [h for h in histories if h.diverged_at is None]
+    return transition_graph(trained, config.catalog, attributes)

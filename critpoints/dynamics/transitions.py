@@ -69,6 +69,9 @@ class RunHistory:
     plateaus: list[PlateauRecord]
     transitions: list[Transition]
     final: str | None
+    #: The SGD step at which the run's parameters became non-finite (a run dropped from the
+    #: sweep with ``SweepConfig.drop_diverged``); None for a run that trained normally.
+    diverged_at: int | None = None
 
 
 def run_histories(
