@@ -34,15 +34,15 @@ __all__ = [
     "SCHEMA_NAME",
     "SCHEMA_VERSION",
     "CatalogError",
+    "builtin_path",
+    "default_catalog_path",
+    "default_file",
+    "load_builtin",
+    "load_catalog",
+    "new_document",
     "schema",
     "validate",
     "write_catalog",
-    "load_catalog",
-    "new_document",
-    "builtin_path",
-    "load_builtin",
-    "default_catalog_path",
-    "default_file",
 ]
 
 SCHEMA_NAME = "critpoints.catalog"

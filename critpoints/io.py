@@ -18,8 +18,12 @@ class InputFileError(ValueError):
     """An input file that cannot be used; the message names the file (and field) and says why."""
 
 
+class _NotStrictJSON(ValueError):
+    pass
+
+
 def _reject_constant(name: str):
-    raise ValueError(f"{name} is not a number (strict JSON only)")
+    raise _NotStrictJSON(f"{name} is not allowed: strict JSON has no non-finite numbers")
 
 
 def read_json(path: str | os.PathLike) -> Any:
@@ -38,6 +42,8 @@ def read_json(path: str | os.PathLike) -> Any:
         raise InputFileError(f"{source}: is a directory, not a file") from None
     except OSError as exc:
         raise InputFileError(f"{source}: cannot read: {exc.strerror or exc}") from None
+    except _NotStrictJSON as exc:
+        raise InputFileError(f"{source}: {exc}") from None
     except UnicodeDecodeError:
         raise InputFileError(f"{source}: not a UTF-8 text file") from None
     except json.JSONDecodeError as exc:

@@ -203,30 +203,20 @@ def test_write_is_atomic_when_interrupted(tmp_path, good_document, monkeypatch):
     "args, message",
     [
         (["--n", "0"], "at least 1"),
-        (["--n", "6", "--hidden", "3"], "only --hidden 2"),
-        (["--n", "six"], "invalid int value"),
-        (["--n", "2.5"], "invalid int value"),
+        (["--n", "6", "--hidden", "3"], "only m = 2"),
+        (["--n", "six"], "expected an integer"),
+        (["--n", "2.5"], "expected an integer"),
         (["--n", "6", "--digits", "10"], "--digits"),
     ],
 )
 def test_enumerate_rejects_bad_arguments(tmp_path, capsys, args, message):
     out = tmp_path / "keep.json"
     out.write_text("keep me", encoding="utf-8")
-    with pytest.raises(SystemExit) if "invalid int" in message else _no_raise():
-        status = main(["enumerate", *args, "--out", str(out), "--quiet"])
-        assert status == 2
+    assert main(["enumerate", *args, "--out", str(out), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
     assert out.read_text(encoding="utf-8") == "keep me"
-
-
-class _no_raise:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def test_enumerate_prints_a_table(tmp_path, capsys):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -35,9 +36,14 @@ def test_guide_block_runs(index, tmp_path):
     for name in ("catalog", "docs"):
         shutil.copytree(ROOT / name, tmp_path / name)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    # `python` is this interpreter, started by its own path: a symlink to sys.executable would
+    # not find a virtual environment's pyvenv.cfg (Python looks for it beside the path it was
+    # started by) and would run the base interpreter without the environment's packages.
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "python").symlink_to(sys.executable)  # `python` is this interpreter
+    wrapper = bin_dir / "python"
+    wrapper.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n', encoding="utf-8")
+    wrapper.chmod(0o755)
     env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
     result = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=120)

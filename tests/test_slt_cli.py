@@ -9,7 +9,8 @@ from critpoints.cli import main
 
 def _phases(tmp_path, *extra):
     out = tmp_path / "phases.json"
-    assert main(["phases", "--n", "6", "--samples", "100:2000", "--out", str(out), *extra]) == 0
+    args = ["phases", "--n", "6", "--sample-range", "100:2000", "--out", str(out), *extra]
+    assert main(args) == 0
     return json.loads(out.read_text(encoding="utf-8"))
 
 
@@ -35,7 +36,7 @@ def test_likelihood_scale_divides_every_critical_sample_size(tmp_path):
 
 
 def test_phases_sampling_on_data_sets_is_reproducible(tmp_path):
-    args = ["--samples", "150:600:3", "--mcmc-steps", "200", "--ensembles", "2",
+    args = ["--sample-range", "150:600:3", "--mcmc-steps", "200", "--ensembles", "2",
             "--hot-levels", "1", "--seed", "3"]
     first = _phases(tmp_path, *args)
     second = _phases(tmp_path, *args)
@@ -65,12 +66,12 @@ def test_phases_predicts_on_data_sets_without_sampling(tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--samples", "5:2"], "1 < LO < HI"),
-        (["--samples", "100:2000", "--nll-scale", "0"], "positive"),
-        (["--samples", "100:2000", "--nll-scale", "x"], "--nll-scale"),
-        (["--samples", "100:2000", "--lambda", "nope=3"], "unknown label"),
-        (["--samples", "100:2000", "--mcmc-steps", "50"], "--mcmc-steps"),
-        (["--samples", "100:2000", "--data-sets", "-1"], "--data-sets"),
+        (["--sample-range", "5:2"], "LO < HI"),
+        (["--sample-range", "100:2000", "--nll-scale", "0"], "--nll-scale"),
+        (["--sample-range", "100:2000", "--nll-scale", "x"], "--nll-scale"),
+        (["--sample-range", "100:2000", "--lambda", "nope=3"], "unknown label"),
+        (["--sample-range", "100:2000", "--mcmc-steps", "50"], "--mcmc-steps"),
+        (["--sample-range", "100:2000", "--data-sets", "-1"], "--data-sets"),
     ],
 )
 def test_phases_rejects_bad_input(tmp_path, capsys, args, message):

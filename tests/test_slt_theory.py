@@ -5,14 +5,14 @@ import math
 import numpy as np
 import pytest
 
-from critpoints.catalog import load_catalog
+from critpoints.catalog import load_builtin
 from critpoints.slt import coefficients as co
 from critpoints.slt import freeenergy as fe
 
 
 @pytest.fixture(scope="module")
 def document():
-    return load_catalog("catalog/tms-n6-m2.json")
+    return load_builtin(6)
 
 
 @pytest.fixture(scope="module")

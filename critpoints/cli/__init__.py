@@ -39,7 +39,7 @@ class _HelpFormatter(argparse.HelpFormatter):
         text = action.help or ""
         if (
             "default" in text
-            or action.default in (None, False, argparse.SUPPRESS)
+            or any(action.default is nothing for nothing in (None, False, argparse.SUPPRESS))
             or not action.option_strings
         ):
             return text
@@ -79,9 +79,12 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
-        if args.command is None:
-            parser.error(f"a COMMAND is required, one of: {', '.join(COMMANDS)}")
+        try:
+            args = parser.parse_args(argv)
+            if args.command is None:
+                parser.error(f"a COMMAND is required, one of: {', '.join(COMMANDS)}")
+        except SystemExit as exc:  # argparse: --help, --version or a usage error (printed)
+            return exc.code if isinstance(exc.code, int) else 0
         return int(args.func(args) or 0)
     except (UsageError, InputFileError) as exc:
         command = getattr(locals().get("args"), "command", None)

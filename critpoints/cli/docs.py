@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from critpoints.cli import UsageError
+from critpoints.cli.options import path
 
 
 def register(subparsers) -> None:
@@ -18,7 +19,7 @@ def register(subparsers) -> None:
         "generated section of docs/potential.md (exit 1 if it is stale), or rewrite it.",
     )
     parser.add_argument("--write", action="store_true", help="rewrite the generated section")
-    parser.add_argument("--file", type=Path, default=Path("docs/potential.md"),
+    parser.add_argument("--file", type=path, default=Path("docs/potential.md"),
                         help="the page to check or rewrite (default docs/potential.md)")
     parser.set_defaults(func=run)
 
@@ -26,8 +27,9 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from critpoints.tms.report import update_document, write_markdown
 
-    if not args.file.exists():
-        raise UsageError(f"{args.file}: no such file")
+    if not args.file.is_file():
+        reason = "is a directory" if args.file.is_dir() else "no such file"
+        raise UsageError(f"{args.file}: {reason}")
     try:
         if args.write:
             changed = write_markdown(args.file)
@@ -35,8 +37,10 @@ def run(args: argparse.Namespace) -> int:
             return 0
         current = args.file.read_text(encoding="utf-8")
         stale = update_document(current) != current
-    except ValueError as exc:
+    except ValueError as exc:  # no generated section, or not UTF-8 text
         raise UsageError(f"{args.file}: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"{args.file}: cannot read or write: {exc.strerror or exc}") from None
     if stale:
         print(f"{args.file} differs from the derivation: run `python -m critpoints docs --write`",
               file=sys.stderr)

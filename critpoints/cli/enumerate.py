@@ -26,7 +26,7 @@ def register(subparsers) -> None:
     )
     parser.add_argument(
         "--n",
-        type=integer(1, MAX_ENUMERATE_FEATURES, "n = 16 takes 8 min, time grows ≈ 1.9× per feature"),
+        type=integer(1, MAX_ENUMERATE_FEATURES, "n = 16 took 8 min; ≈ 1.9× more per feature"),
         required=True,
         help=f"number of input features, 1 ≤ n ≤ {MAX_ENUMERATE_FEATURES}",
     )
@@ -80,8 +80,8 @@ def format_table(points: list[dict]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from critpoints.kgon import catalog_document, enumerate_critical_points
     from critpoints.catalog import write_catalog
+    from critpoints.kgon import catalog_document, enumerate_critical_points
 
     out = check_output_file(args.out or f"catalog/tms-n{args.n}-m2.json")
     started = time.monotonic()

@@ -38,7 +38,7 @@ def register(subparsers) -> None:
     parser.add_argument("--samples", type=whole(2, MAX_POPULATION_SAMPLES), default=1_000_000,
                         metavar="N",
                         help="number of samples N: sets Nβ = N/log N, and with --data empirical "
-                        f"the data-set size (≤ {MAX_SAMPLES:.0e} then; default 1e6)")
+                        f"the data-set size (≤ {MAX_SAMPLES:,} then; default 1e6)")
     parser.add_argument("--data", choices=("population", "empirical"), default="population",
                         help="population potential L, or the empirical loss on N drawn samples")
     parser.add_argument("--batch-size", type=integer(1, MAX_SAMPLES), default=1000,
@@ -47,7 +47,7 @@ def register(subparsers) -> None:
     parser.add_argument("--chains", type=integer(2, MAX_CHAIN_STEPS // 10), default=16,
                         help="number of SGLD chains")
     parser.add_argument("--steps", type=integer(10, MAX_CHAIN_STEPS // 2), default=30000,
-                        help=f"SGLD steps per chain (chains × steps ≤ {MAX_CHAIN_STEPS:.0e}, "
+                        help=f"SGLD steps per chain (chains × steps ≤ {MAX_CHAIN_STEPS:,}, "
                         "the size of the stored trace; default 30000)")
     parser.add_argument("--burn-in", type=integer(0), default=None, help="default steps/4")
     parser.add_argument("--epsilon", type=real(0, lo_open=True), default=None,
@@ -85,10 +85,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.chains * args.steps > MAX_CHAIN_STEPS:
         raise UsageError(f"--chains × --steps = {args.chains * args.steps:.3g} exceeds "
-                         f"{MAX_CHAIN_STEPS:.0e} (the trace is kept in memory)")
+                         f"{MAX_CHAIN_STEPS:,} (the trace is kept in memory)")
     if args.data == "empirical" and args.samples > MAX_SAMPLES:
         raise UsageError(f"--data empirical draws --samples data points: at most "
-                         f"{MAX_SAMPLES:.0e}; got {args.samples}")
+                         f"{MAX_SAMPLES:,}; got {args.samples}")
     if args.data == "empirical" and args.batch_size > args.samples:
         raise UsageError(f"--batch-size ({args.batch_size}) cannot exceed --samples "
                          f"({args.samples})")

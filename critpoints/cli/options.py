@@ -20,24 +20,25 @@ from fractions import Fraction
 from pathlib import Path
 
 __all__ = [
-    "MAX_SEED",
-    "MAX_FEATURES",
-    "MAX_ENUMERATE_FEATURES",
-    "MAX_SAMPLES",
-    "MAX_RUN_STEPS",
     "MAX_CHAIN_STEPS",
     "MAX_DIGITS",
-    "integer",
-    "whole",
-    "real",
-    "fraction",
-    "seed",
-    "output_file",
-    "output_directory",
+    "MAX_ENUMERATE_FEATURES",
+    "MAX_FEATURES",
+    "MAX_RUN_STEPS",
+    "MAX_SAMPLES",
+    "MAX_SEED",
     "check_output_file",
-    "sample_range",
-    "renamed",
+    "fraction",
+    "integer",
     "label_value",
+    "output_directory",
+    "output_file",
+    "path",
+    "real",
+    "renamed",
+    "sample_range",
+    "seed",
+    "whole",
 ]
 
 #: numpy's ``default_rng`` takes any non-negative integer; 2**63 − 1 keeps seeds printable
@@ -240,6 +241,13 @@ def output_problem(path: Path, *, directory: bool = False) -> str | None:
     if not os.access(target, os.W_OK | os.X_OK):
         return f"cannot be created: no permission to write in {target}"
     return None
+
+
+def path(text: str) -> Path:
+    """A non-empty path (``Path("")`` would silently mean the working directory)."""
+    if not text:
+        raise argparse.ArgumentTypeError("the path is empty")
+    return Path(text)
 
 
 def output_file(text: str) -> Path:

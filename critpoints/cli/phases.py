@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     if (args.data_sets or args.mcmc_steps) and args.data == "empirical" \
             and streams * hi > MAX_SAMPLES:
         raise UsageError(f"drawing {streams} data sets of up to N = {hi} samples exceeds "
-                         f"{MAX_SAMPLES:.0e} samples in memory: lower HI of --sample-range, "
+                         f"{MAX_SAMPLES:,} samples in memory: lower HI of --sample-range, "
                          "--data-sets or --ensembles")
     path = args.catalog or default_catalog_path(args.n)
     document = load_catalog(path)

@@ -14,6 +14,7 @@ from critpoints.cli.options import (
     check_output_file,
     integer,
     output_problem,
+    path,
     real,
     seed,
 )
@@ -57,10 +58,10 @@ def register(subparsers) -> None:
         "PNG and SVG). The suffix of --out (.png, .svg, .pdf) chooses the format.",
     )
     parser.add_argument("kind", choices=(*KINDS, "all"), help="which figure")
-    parser.add_argument("path", nargs="?", type=Path,
+    parser.add_argument("path", nargs="?", type=path,
                         help="input file (catalog, transitions or phases JSON; sgd: the "
                         "catalog); default the n = 6 file in catalog/")
-    parser.add_argument("--out", type=Path, metavar="PATH",
+    parser.add_argument("--out", type=path, metavar="PATH",
                         help="output file (default docs/figures/<name>-<kind>.png); for all: "
                         "the output directory (default docs/figures)")
     parser.add_argument(
@@ -142,9 +143,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     source = args.path or default_input(args.kind)
     out = args.out or default_output(args.kind, source)
+    check_output_file(out)
     if out.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise UsageError(f"--out {out}: the suffix must be .png, .svg or .pdf")
-    check_output_file(out)
     from critpoints.io import InputFileError
 
     try:

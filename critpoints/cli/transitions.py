@@ -38,7 +38,7 @@ def register(subparsers) -> None:
     parser.add_argument("--n", type=integer(2, MAX_FEATURES), required=True,
                         help="number of features")
     parser.add_argument("--runs", type=integer(1, MAX_RUNS), default=500,
-                        help=f"number of SGD runs (runs × steps ≤ {MAX_RUN_STEPS:.0e}; default 500)")
+                        help=f"number of SGD runs (runs × steps ≤ {MAX_RUN_STEPS:,}; default 500)")
     parser.add_argument("--seed", type=seed, default=0, help="sweep seed (default 0)")
     parser.add_argument("--steps", type=integer(0, MAX_RUN_STEPS), default=225_000,
                         help="SGD steps per run")
@@ -47,7 +47,7 @@ def register(subparsers) -> None:
     parser.add_argument("--lr", type=real(0, lo_open=True), default=0.005, help="learning rate")
     parser.add_argument("--samples", type=integer(1, MAX_SAMPLES), default=1000, metavar="N",
                         help=f"number of samples N: the data-set size of each run (runs × N ≤ "
-                        f"{MAX_SAMPLES:.0e}; default 1000)")
+                        f"{MAX_SAMPLES:,}; default 1000)")
     parser.add_argument(
         "--diverged",
         choices=("stop", "drop"),
@@ -96,10 +96,10 @@ def _check(args) -> None:
         raise UsageError(f"--batch ({args.batch}) cannot exceed --samples ({args.samples})")
     if args.runs * args.steps > MAX_RUN_STEPS:
         raise UsageError(f"--runs × --steps = {args.runs * args.steps:.3g} exceeds "
-                         f"{MAX_RUN_STEPS:.0e} run-steps (about a day)")
+                         f"{MAX_RUN_STEPS:,} run-steps (about a day)")
     if args.runs * args.samples > MAX_SAMPLES:
         raise UsageError(f"--runs × --samples = {args.runs * args.samples:.3g} exceeds "
-                         f"{MAX_SAMPLES:.0e} samples in memory")
+                         f"{MAX_SAMPLES:,} samples in memory")
 
 
 def _resolve_init(init: str, catalog: dict, path: str) -> str:
@@ -167,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
     if out is None:
         # Beside --catalog; for the default catalog under ./catalog (never into the package).
         base = args.catalog or os.path.join("catalog", f"tms-n{args.n}-m2.json")
-        stem = base[:-5] if base.endswith(".json") else base
+        stem = base.removesuffix(".json")
         out = stem + (".transitions.json" if init != "random" else ".transitions-random.json")
     if not out.endswith(".json"):
         raise UsageError(f"--out must end in .json (the GraphML goes beside it); got {out}")
