@@ -101,6 +101,9 @@ NONFINITE_CASES = [
     case([*LINEAR, "--sparsity", "1"], "--sparsity", id="linear-sparsity-1"),
     case(["transitions", "--n", "6", "--runs", "2", "--steps", "50", "--lr", "1e10", "--quiet",
           "--out", "out.json"], "run 0 at step", id="transitions-lr-1e10-diverges"),
+    case([*TRANSITIONS, "--init-scale", "1e300"], "--init-scale", id="transitions-init-1e300"),
+    case([*LLC, "--epsilon", "1e10"], "SGLD diverged", id="llc-epsilon-1e10-diverges"),
+    case([*LLC, "--gamma", "1e300"], "SGLD diverged", id="llc-gamma-1e300-diverges"),
 ] + [
     case([*PHASES, "--nll-scale", value], "--nll-scale", id=f"phases-nll-scale-{value}")
     for value in ("nan", "inf", "0", "-1", "x", "1e-300", "1/0")

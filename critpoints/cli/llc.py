@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     from critpoints.slt.coefficients import theoretical_learning_coefficient
     from critpoints.slt.llc import default_nbeta
     from critpoints.slt.potentials import TMSEmpirical, TMSPopulation
-    from critpoints.slt.sgld import sgld_llc
+    from critpoints.slt.sgld import SGLDDiverged, sgld_llc
 
     if args.chains * args.steps > MAX_CHAIN_STEPS:
         raise UsageError(f"--chains × --steps = {args.chains * args.steps:.3g} exceeds "
@@ -118,11 +118,15 @@ def run(args: argparse.Namespace) -> int:
     def progress(step, steps):
         print(f"llc {args.label}: step {step}/{steps}", file=sys.stderr)
 
-    result = sgld_llc(
-        potential, theta, args.samples, chains=args.chains, steps=args.steps, burn_in=burn_in,
-        epsilon=epsilon, gamma=args.gamma, seed=args.seed,
-        batch_size=args.batch_size if args.data == "empirical" else None, progress=progress,
-    )
+    try:
+        result = sgld_llc(
+            potential, theta, args.samples, chains=args.chains, steps=args.steps,
+            burn_in=burn_in, epsilon=epsilon, gamma=args.gamma, seed=args.seed,
+            batch_size=args.batch_size if args.data == "empirical" else None, progress=progress,
+        )
+    except SGLDDiverged as exc:
+        raise UsageError(f"{exc}: ε (Nβ h_max + γ) = {epsilon * (nbeta * h_max + args.gamma):.3g} "
+                         "should be ≲ 1; lower --epsilon or --gamma") from None
     theory = theoretical_learning_coefficient(entry)
     print(f"point       {args.label} (n = {args.n}), L(w*) = {result.init_loss:.8g} ({args.data})")
     print(f"sampler     SGLD, N = {args.samples:g}, Nβ = {nbeta:.6g}, ε = {epsilon:.3g}, "

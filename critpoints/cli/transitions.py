@@ -63,7 +63,7 @@ def register(subparsers) -> None:
     )
     parser.add_argument(
         "--init-scale",
-        type=real(0),
+        type=real(0, 10, why="the critical points have parameters of order 1"),
         default=None,
         help="std of the Gaussian init ('random', default sqrt(2/(n+2)), Xavier) or of the "
         "noise added to a catalog start (default 0.01)",
@@ -186,8 +186,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         histories = sweep(config, args.workers, args.scheduler, progress)
     except DivergedRuns as exc:
-        raise UsageError(f"{exc} with --lr {args.lr:g}; lower --lr, or pass --diverged drop "
-                         "to leave such runs out") from None
+        raise UsageError(f"{exc} with --lr {args.lr:g}, --init-scale {scale:g}; lower them, or "
+                         "pass --diverged drop to leave such runs out") from None
     finally:
         progress.close()
     diverged = [h for h in histories if h.diverged_at is not None]

@@ -17,7 +17,21 @@ import numpy as np
 
 from critpoints.slt.llc import LLCEstimator, LLCResult, default_nbeta
 
-__all__ = ["sgld_llc"]
+__all__ = ["SGLDDiverged", "sgld_llc"]
+
+
+class SGLDDiverged(FloatingPointError):
+    """Chains whose parameters became non-finite: the step size or the localisation is too large
+    for the curvature (stability needs ε (Nβ h_max + γ) ≲ 2)."""
+
+    def __init__(self, step: int, chains: list[int]):
+        self.step, self.chains = step, list(chains)
+        shown = ", ".join(map(str, self.chains[:10])) + (", ..." if len(self.chains) > 10 else "")
+        super().__init__(f"SGLD diverged (non-finite parameters) at step {step} in chain(s) "
+                         f"{shown}")
+
+    def __reduce__(self):
+        return (type(self), (self.step, self.chains))
 
 
 def sgld_llc(
@@ -68,6 +82,11 @@ def sgld_llc(
     Returns
     -------
     LLCResult
+
+    Raises
+    ------
+    SGLDDiverged
+        At the first step after which a chain's parameters are not finite.
     """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     if steps <= burn_in + 1:
@@ -82,16 +101,22 @@ def sgld_llc(
     )
     theta = np.repeat(theta_star[None, :], chains, axis=0)
     use_batches = batch_size is not None and hasattr(potential, "minibatch")
-    for step in range(steps):
-        if use_batches:
-            idx = rng.choice(potential.size, size=batch_size, replace=False)
-            value, grad = potential.minibatch(idx).loss_and_gradient(theta)
-        else:
-            value, grad = potential.loss_and_gradient(theta)
-        if step >= burn_in:
-            estimator.update(step - burn_in, value)  # loss at the current draw, before moving
-        drift = nb * grad + gamma * (theta - theta_star)
-        theta = theta - 0.5 * epsilon * drift + np.sqrt(epsilon) * rng.standard_normal(theta.shape)
-        if progress is not None and (step + 1) % max(1, steps // 10) == 0:
-            progress(step + 1, steps)
+    # Overflow is not warned about: a diverging chain is reported as SGLDDiverged.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for step in range(steps):
+            if use_batches:
+                idx = rng.choice(potential.size, size=batch_size, replace=False)
+                value, grad = potential.minibatch(idx).loss_and_gradient(theta)
+            else:
+                value, grad = potential.loss_and_gradient(theta)
+            if step >= burn_in:
+                estimator.update(step - burn_in, value)  # loss at the current draw, before moving
+            drift = nb * grad + gamma * (theta - theta_star)
+            noise = rng.standard_normal(theta.shape)
+            theta = theta - 0.5 * epsilon * drift + np.sqrt(epsilon) * noise
+            if not np.isfinite(theta).all():
+                bad = np.flatnonzero(~np.isfinite(theta).all(axis=1))
+                raise SGLDDiverged(step + 1, bad.tolist())
+            if progress is not None and (step + 1) % max(1, steps // 10) == 0:
+                progress(step + 1, steps)
     return estimator.finalize()
