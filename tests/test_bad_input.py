@@ -102,8 +102,11 @@ NONFINITE_CASES = [
     case(["transitions", "--n", "6", "--runs", "2", "--steps", "50", "--lr", "1e10", "--quiet",
           "--out", "out.json"], "run 0 at step", id="transitions-lr-1e10-diverges"),
     case([*TRANSITIONS, "--init-scale", "1e300"], "--init-scale", id="transitions-init-1e300"),
-    case([*LLC, "--epsilon", "1e10"], "SGLD diverged", id="llc-epsilon-1e10-diverges"),
-    case([*LLC, "--gamma", "1e300"], "SGLD diverged", id="llc-gamma-1e300-diverges"),
+    # --steps 100: the first progress line (every 10 %) would come after the divergence.
+    case([*LLC, "--steps", "100", "--epsilon", "1e10"], "SGLD diverged",
+         id="llc-epsilon-1e10-diverges"),
+    case([*LLC, "--steps", "100", "--gamma", "1e300"], "SGLD diverged",
+         id="llc-gamma-1e300-diverges"),
 ] + [
     case([*PHASES, "--nll-scale", value], "--nll-scale", id=f"phases-nll-scale-{value}")
     for value in ("nan", "inf", "0", "-1", "x", "1e-300", "1/0")
@@ -352,6 +355,27 @@ def test_ctrl_c_exits_130_without_traceback(monkeypatch, capsys):
     assert main(["derive"]) == 130
     err = capsys.readouterr().err
     assert "Traceback" not in err and err.strip() == "critpoints: interrupted"
+
+
+@pytest.mark.skipif(not hasattr(os, "killpg"), reason="needs POSIX process groups")
+def test_real_ctrl_c_stops_a_parallel_sweep_with_130(tmp_path):
+    import signal
+    import time
+
+    # Ctrl-C reaches the whole process group: the command and its worker processes.
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    argv = [*TRANSITIONS[:3], "--runs", "4", "--steps", "300000", "--workers", "2", "--quiet",
+            "--out", str(tmp_path / "t.json")]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "critpoints", *argv], env=env, cwd=tmp_path, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=lambda: (signal.signal(signal.SIGINT, signal.SIG_DFL), os.setpgrp()),
+    )
+    time.sleep(6)
+    os.killpg(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=TIMEOUT)
+    assert process.returncode == 130 and err.strip() == "critpoints: interrupted", err
+    assert not (tmp_path / "t.json").exists()
 
 
 def test_every_option_shows_its_default_and_no_markup(capsys):
