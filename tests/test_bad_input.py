@@ -411,3 +411,15 @@ def test_packages_listed_in_pyproject_match_the_source_tree():
     }
     assert listed == found | {"critpoints._catalogs"}
     assert config["setuptools"]["package-dir"] == {"critpoints._catalogs": "catalog"}
+
+
+def test_diverged_runs_are_dropped_on_request(tmp_path, capsys):
+    # lr 3 is stable for some runs and not others (run 1 of 3 diverges at step 22 with seed 0).
+    argv = [*TRANSITIONS[:3], "--runs", "3", "--steps", "300", "--lr", "3", "--quiet", "--out"]
+    assert main([*argv, str(tmp_path / "stop.json")]) == 2
+    assert "run 1 at step" in capsys.readouterr().err
+    assert not (tmp_path / "stop.json").exists()
+    assert main([*argv, str(tmp_path / "drop.json"), "--diverged", "drop"]) == 0
+    assert "1 of 3 runs diverged and were dropped: run 1 at step" in capsys.readouterr().err
+    graph = json.loads((tmp_path / "drop.json").read_text(encoding="utf-8"))["graph"]
+    assert graph["runs"] == 2 and list(graph["diverged_runs"]) == ["1"]
