@@ -16,6 +16,7 @@ raises :class:`CatalogError` with a message that names the file and the offendin
 from __future__ import annotations
 
 import json
+import math
 import os
 from functools import lru_cache
 from importlib import resources
@@ -88,6 +89,13 @@ def _reject_constant(name: str):
     raise CatalogError(f"{name} is not allowed in a catalog (strict JSON numbers only)")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # e.g. 1e400, which json would read as inf
+        raise CatalogError(f"the number {text} overflows a double (finite numbers only)")
+    return value
+
+
 def load_catalog(path: str | os.PathLike) -> dict:
     """Read and validate a catalog file.
 
@@ -99,9 +107,14 @@ def load_catalog(path: str | os.PathLike) -> dict:
     source = os.fspath(path)
     try:
         with open(path, encoding="utf-8") as handle:
-            document = json.load(handle, parse_constant=_reject_constant)
+            document = json.load(handle, parse_constant=_reject_constant,
+                                 parse_float=_finite_float)
     except OSError as exc:
         raise CatalogError(f"{source}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise CatalogError(f"{source}: not UTF-8 text (a catalog is a UTF-8 JSON file)") from None
+    except RecursionError:
+        raise CatalogError(f"{source}: nested too deeply to be a catalog") from None
     except CatalogError as exc:
         raise CatalogError(f"{source}: {exc}") from None
     except json.JSONDecodeError as exc:

@@ -114,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
         f"python -m critpoints enumerate --n {args.n} --digits {args.digits} "
         f"--random-starts {args.random_starts} --seed {args.seed}"
     )
-    document = catalog_document(args.n, entries, unrealised, command, report.get("random_search"))
+    document = catalog_document(args.n, entries, unrealised, command, report.get("random_search"),
+                                seed=args.seed)
     write_catalog(out, document)
     print(format_table(document["critical_points"]))
     print(
