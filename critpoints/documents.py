@@ -50,6 +50,7 @@ __all__ = [
     "DOCUMENT_TYPES",
     "DocumentError",
     "DocumentType",
+    "HEADER_KEYS",
     "header",
     "new_document",
     "identify",
