@@ -34,31 +34,32 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import resources
-from typing import Any, Callable
+from typing import Any
 
 from critpoints.io import dumps_json, write_text_atomic
 
 __all__ = [
     "CATALOG",
-    "TRANSITIONS",
-    "PHASES",
-    "LLC",
-    "KGON_EXISTENCE",
     "DOCUMENT_TYPES",
+    "HEADER_KEYS",
+    "KGON_EXISTENCE",
+    "LLC",
+    "PHASES",
+    "TRANSITIONS",
     "DocumentError",
     "DocumentType",
-    "HEADER_KEYS",
     "header",
-    "new_document",
     "identify",
+    "load_document",
+    "loads_strict",
     "migrate",
+    "new_document",
     "schema",
     "validate",
-    "loads_strict",
-    "load_document",
     "write_document",
 ]
 
@@ -109,7 +110,7 @@ def _document_type(name: str, source: str) -> DocumentType:
         raise DocumentError(f"{source}: schema_name is {name!r}, not one of {known}") from None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _schema_text(name: str) -> str:
     filename = _document_type(name, "schema").schema_file
     return resources.files("critpoints.schema").joinpath(filename).read_text("utf-8")
@@ -120,7 +121,7 @@ def schema(name: str) -> dict:
     return json.loads(_schema_text(name))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(name: str):
     import jsonschema
 
