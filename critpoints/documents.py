@@ -295,6 +295,10 @@ def validate(document: Any, source: str = "document", name: str | None = None) -
 
     No migration here: an older version is an error (:func:`load_document` migrates first).
     """
+    _validate(document, source, name, check_finite=True)
+
+
+def _validate(document: Any, source: str, name: str | None, check_finite: bool) -> None:
     found, version = identify(document, source)
     if name is not None and found != name:
         raise DocumentError(f"{source}: schema_name is {found!r}, expected {name!r}")
@@ -309,8 +313,9 @@ def validate(document: Any, source: str = "document", name: str | None = None) -
             f"{source}: schema_version {version!r} is not supported "
             f"(this critpoints reads version {current})"
         )
-    # JSON Schema calls inf and nan numbers; strict JSON has neither.
-    bad = _non_finite_path(document)
+    # JSON Schema calls inf and nan numbers; strict JSON has neither. (A document parsed by
+    # loads_strict has none: load_document skips this walk over every value.)
+    bad = _non_finite_path(document) if check_finite else None
     if bad is not None:
         raise DocumentError(f"{source}: invalid at {_where(bad)}: a non-finite number "
                             "(strict JSON numbers only)")
@@ -447,7 +452,7 @@ def load_document(path: str | os.PathLike, name: str | None = None) -> dict:
     if name is not None and found != name:
         raise DocumentError(f"{source}: schema_name is {found!r}, expected {name!r}")
     document = migrate(document, source)
-    validate(document, source, name)
+    _validate(document, source, name, check_finite=False)
     return document
 
 
