@@ -388,3 +388,22 @@ def test_every_schema_compiles_under_ajv_strict_and_validates_the_committed_file
     compiled = {Path(r["file"]).name for r in results if r["kind"] == "schema"}
     assert compiled == {t.schema_file for t in DOCUMENT_TYPES.values()}
     assert len([r for r in results if r["kind"] == "document"]) == len(files)
+
+
+def test_the_ajv_check_catches_a_schema_strict_mode_refuses(ajv_node_path, tmp_path):
+    # The catalog schema's old conditional: `properties` under `if` without `"type": "object"`
+    # (ajv strictTypes), as it was before the strict-mode fix.
+    (tmp_path / "old.schema.json").write_text(json.dumps({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "allOf": [{"if": {"properties": {"model": {"properties": {"kind": {"const": "x"}}}}},
+                   "then": {"required": ["a"]}}],
+    }), encoding="utf-8")
+    run = subprocess.run(
+        ["node", str(Path(__file__).with_name("ajv_strict.js")), str(tmp_path)],
+        check=False, capture_output=True, text=True,
+        env={**os.environ, "NODE_PATH": ajv_node_path}, timeout=60,
+    )
+    (result,) = [json.loads(line) for line in run.stdout.splitlines()]
+    assert run.returncode == 1 and not result["ok"]
+    assert "strictTypes" in result["errors"][0]
