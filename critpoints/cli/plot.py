@@ -7,7 +7,6 @@ exits with status 2. ``plot all`` regenerates every committed n = 6 figure under
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from critpoints.cli import UsageError
@@ -85,8 +84,9 @@ def _figure(kind: str, source: Path, args: argparse.Namespace):
 
         return plot.transition_figure(read_transition_json(source))
     if kind == "phases":
-        with open(source, encoding="utf-8") as handle:
-            return plot.phases_figure(json.load(handle))
+        from critpoints.documents import PHASES, load_document
+
+        return plot.phases_figure(load_document(source, PHASES))
     from critpoints.catalog import load_catalog
 
     catalog = load_catalog(source)
