@@ -5,6 +5,7 @@ Subpackages are imported lazily so that ``import critpoints`` stays fast:
 - :mod:`critpoints.tms`     the ReLU Toy Model of Superposition potential (high-sparsity limit)
 - :mod:`critpoints.linear`  the linear autoencoder (Baldi–Hornik)
 - :mod:`critpoints.catalog` the JSON catalog of critical points
+- :mod:`critpoints.documents` every JSON output: schema names, versions, loading, migration
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import importlib
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "catalog", "linear", "tms"]
+__all__ = ["__version__", "catalog", "documents", "linear", "tms"]
 
 
 def __getattr__(name: str):

@@ -8,9 +8,11 @@ A catalog is one JSON object (see ``docs/catalog.md`` and the JSON Schema
      "model": {"kind": "tms-high-sparsity" | "linear-autoencoder", "n": ..., "m": ...},
      "critical_points": [ ... sorted by loss ... ]}
 
-Loading checks, in order, that the file parses as strict JSON (no NaN or Infinity), that it
-names this schema and its version, and that it satisfies the JSON Schema; the first failure
-raises :class:`CatalogError` with a message that names the file and the offending field.
+Loading checks, in order, that the file parses as strict JSON (no NaN or Infinity, no number
+that overflows a double), that it names this schema and its version, and that it satisfies the
+JSON Schema; the first failure raises :class:`CatalogError` with a message that names the file
+and the offending field. The checks are those of every critpoints document
+(:mod:`critpoints.documents`); :class:`CatalogError` is :class:`~critpoints.documents.DocumentError`.
 
 The committed catalogs (the repository's ``catalog/`` folder) ship with the package as
 ``critpoints/_catalogs/`` (pyproject.toml maps that folder into the wheel; there is one copy of
@@ -21,14 +23,12 @@ commands use when no ``--catalog`` is given.
 
 from __future__ import annotations
 
-import json
 import os
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from critpoints.io import InputFileError, dumps_json, read_json, write_text_atomic
+from critpoints import documents
+from critpoints.documents import DocumentError
 
 __all__ = [
     "SCHEMA_NAME",
@@ -45,59 +45,33 @@ __all__ = [
     "write_catalog",
 ]
 
-SCHEMA_NAME = "critpoints.catalog"
-SCHEMA_VERSION = 1
+SCHEMA_NAME = documents.CATALOG
+SCHEMA_VERSION = documents.DOCUMENT_TYPES[SCHEMA_NAME].version
+
+#: A catalog file or document that cannot be used; the message says why (the same class as
+#: :class:`critpoints.documents.DocumentError`, raised for every critpoints document).
+CatalogError = DocumentError
 
 
-class CatalogError(InputFileError):
-    """A catalog file or document that cannot be used; the message says why."""
-
-
-@lru_cache(maxsize=1)
 def schema() -> dict:
     """The JSON Schema (draft 2020-12) of catalog documents of this version."""
-    text = resources.files("critpoints.schema").joinpath("catalog.schema.json").read_text("utf-8")
-    return json.loads(text)
+    return documents.schema(SCHEMA_NAME)
 
 
 def new_document(model: dict, critical_points: list[dict], command: str) -> dict:
     """A catalog document with the header fields filled in and the points sorted by loss."""
     from critpoints import __version__
 
-    return {
-        "schema_name": SCHEMA_NAME,
-        "schema_version": SCHEMA_VERSION,
+    return documents.new_document(SCHEMA_NAME, {
         "generator": {"package": "critpoints", "version": __version__, "command": command},
         "model": model,
         "critical_points": sorted(critical_points, key=lambda p: (p["loss"], p["label"])),
-    }
+    })
 
 
 def validate(document: Any, source: str = "catalog") -> None:
     """Raise :class:`CatalogError` unless ``document`` is a valid catalog of this version."""
-    if not isinstance(document, dict):
-        raise CatalogError(f"{source}: a catalog is a JSON object, not {type(document).__name__}")
-    name = document.get("schema_name")
-    if name != SCHEMA_NAME:
-        raise CatalogError(f"{source}: schema_name is {name!r}, expected {SCHEMA_NAME!r}")
-    version = document.get("schema_version")
-    if isinstance(version, bool) or not isinstance(version, int):
-        raise CatalogError(
-            f"{source}: schema_version must be an integer (this critpoints reads version "
-            f"{SCHEMA_VERSION}); found {type(version).__name__} {version!r}"
-        )
-    if version != SCHEMA_VERSION:
-        raise CatalogError(
-            f"{source}: schema_version {version!r} is not supported "
-            f"(this critpoints reads version {SCHEMA_VERSION})"
-        )
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(schema())
-    error = jsonschema.exceptions.best_match(validator.iter_errors(document))
-    if error is not None:
-        where = "/".join(str(part) for part in error.absolute_path) or "(top level)"
-        raise CatalogError(f"{source}: invalid at {where}: {error.message}")
+    documents.validate(document, source, SCHEMA_NAME)
 
 
 def load_catalog(path: str | os.PathLike) -> dict:
@@ -108,18 +82,12 @@ def load_catalog(path: str | os.PathLike) -> dict:
     CatalogError
         The file is unreadable, not strict JSON, of another schema or version, or invalid.
     """
-    try:
-        document = read_json(path)
-    except InputFileError as exc:
-        raise CatalogError(str(exc)) from None
-    validate(document, os.fspath(path))
-    return document
+    return documents.load_document(path, SCHEMA_NAME)
 
 
 def write_catalog(path: str | os.PathLike, document: dict) -> None:
     """Validate ``document`` and write it atomically (temp file + rename) to ``path``."""
-    validate(document, os.fspath(path))
-    write_text_atomic(path, dumps_json(document))
+    documents.write_document(path, document, SCHEMA_NAME)
 
 
 def _builtin_directory() -> Path:

@@ -1,9 +1,4 @@
-"""Small file helpers shared by the catalog and the CLI: atomic writes, and one JSON reader.
-
-Every input file is read through :func:`read_json`: any problem (unreadable, not UTF-8, not
-strict JSON) becomes an :class:`InputFileError` whose one-line message names the file; shape
-checks of the caller raise the same error with :func:`input_error`, naming the field.
-"""
+"""Small file helpers shared by the catalog and the CLI: atomic writes only."""
 
 from __future__ import annotations
 
@@ -12,46 +7,6 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any
-
-
-class InputFileError(ValueError):
-    """An input file that cannot be used; the message names the file (and field) and says why."""
-
-
-class _NotStrictJSON(ValueError):
-    pass
-
-
-def _reject_constant(name: str):
-    raise _NotStrictJSON(f"{name} is not allowed: strict JSON has no non-finite numbers")
-
-
-def read_json(path: str | os.PathLike) -> Any:
-    """The JSON document in ``path`` (strict: NaN and Infinity are refused).
-
-    Raises
-    ------
-    InputFileError
-        The file is missing, unreadable, a directory, not UTF-8 or not strict JSON.
-    """
-    source = os.fspath(path)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle, parse_constant=_reject_constant)
-    except IsADirectoryError:
-        raise InputFileError(f"{source}: is a directory, not a file") from None
-    except OSError as exc:
-        raise InputFileError(f"{source}: cannot read: {exc.strerror or exc}") from None
-    except _NotStrictJSON as exc:
-        raise InputFileError(f"{source}: {exc}") from None
-    except UnicodeDecodeError:
-        raise InputFileError(f"{source}: not a UTF-8 text file") from None
-    except json.JSONDecodeError as exc:
-        raise InputFileError(
-            f"{source}: not valid JSON ({exc.msg}, line {exc.lineno} column {exc.colno})"
-        ) from None
-    except (ValueError, RecursionError) as exc:
-        raise InputFileError(f"{source}: not valid JSON ({exc})") from None
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:

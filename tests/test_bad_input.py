@@ -115,7 +115,7 @@ NONFINITE_CASES = [
     for value in ("5=nan", "5=inf", "5=-1", "5", "=3")
 ] + [
     case(["evaluate", "--params", "HUGE_ENTRIES"], "overflows", id="evaluate-entries-1e300"),
-    case(["evaluate", "--params", "INF_ENTRIES"], "finite", id="evaluate-entries-1e400"),
+    case(["evaluate", "--params", "INF_ENTRIES"], "overflows a double", id="evaluate-entries-1e400"),
 ]
 
 BATCH_CASES = [
@@ -212,10 +212,10 @@ MESSAGE_CASES = [
     case([], "COMMAND", id="no-command"),
     case(["bogus"], "invalid choice", id="bogus-command"),
     case([*PHASES[:3], "--samples", "100:2000"], "--sample-range", id="phases-samples-renamed"),
-    case(["plot", "graph", "catalog/tms-n6-m2.json", "--out", "g.png"], "not a transition graph",
-         id="plot-graph-of-a-catalog"),
-    case(["plot", "phases", "catalog/tms-n6-m2.json", "--out", "p.png"], "not a phases file",
-         id="plot-phases-of-a-catalog"),
+    case(["plot", "graph", "catalog/tms-n6-m2.json", "--out", "g.png"],
+         "expected 'critpoints.transitions'", id="plot-graph-of-a-catalog"),
+    case(["plot", "phases", "catalog/tms-n6-m2.json", "--out", "p.png"],
+         "expected 'critpoints.phases'", id="plot-phases-of-a-catalog"),
     case(["plot", "catalog", "catalog/tms-n6-m2.transitions.json", "--out", "c.png"],
          "schema_name", id="plot-catalog-of-a-graph"),
     case(["linear", "--sigma-file", "BAD_JSON", "--hidden", "1"], "not valid JSON",
@@ -235,7 +235,7 @@ BAD_CATALOGS = {
     "array": ("[]", "JSON object"),
     "other-schema": ('{"schema_name": "x", "schema_version": 1}', "schema_name"),
     "version-string": ('{"schema_name": "critpoints.catalog", "schema_version": "1"}',
-                       "must be an integer"),
+                       "must be a non-negative integer"),
     "version-2": ('{"schema_name": "critpoints.catalog", "schema_version": 2}', "version 2"),
     "no-points": ('{"schema_name": "critpoints.catalog", "schema_version": 1}', "invalid at"),
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mpmath
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -194,20 +195,33 @@ def test_positive_bias_columns_lower_the_loss_by_quarter_n_squared(catalog_n6):
 
 
 def test_saddle_evidence_is_a_real_descent(catalog_n6):
-    """Every verdict 'saddle' comes with a direction along which L really decreases."""
+    """Every verdict 'saddle' comes with a direction along which L really decreases, and no
+    'minimum' carries one (the verdict follows its evidence)."""
     entries, _ = catalog_n6
     for e in entries.values():
-        if e["verdict"] != "saddle":
-            continue
         W, b = np.array(e["W"]), np.array(e["b"])
         theta = tms.flatten(W, b)
-        if "descent" in e["evidence"]:
-            step = e["evidence"]["descent"]["radius"] * np.array(e["evidence"]["descent"]["direction"])
+        probe = e["evidence"].get("descent")
+        if e["verdict"] == "minimum":
+            assert probe is None or min(probe["delta_loss"]) >= 0, e["id"]
+            continue
+        if e["verdict"] != "saddle":
+            continue
+        if probe is not None:
+            # re-evaluated here at 60 digits from the exact point, independently of classify
+            with mpmath.workdps(60):
+                W_exact = np.array(e["W_exact"], dtype=object)
+                b_exact = np.array(e["b_exact"], dtype=object)
+                theta_exact = np.array([mpmath.mpf(v) for v in tms.flatten(W_exact, b_exact)])
+                L0 = tms.loss(W_exact, b_exact, dps=60)
+                for t in probe["radii"][1:]:
+                    step = np.array([mpmath.mpf(t) * mpmath.mpf(v) for v in probe["direction"]])
+                    assert tms.loss(*tms.unflatten(theta_exact + step, 2, 6), dps=60) < L0, e["id"]
         else:  # smooth saddle: the eigenvector of the most negative eigenvalue
+            assert e["classification"] == "saddle"
             values, vectors = np.linalg.eigh(tms.hessian(W, b))
             step = 1e-3 * vectors[:, 0]
-        moved = tms.loss(*tms.unflatten(theta + step, 2, 6))
-        assert moved < tms.loss(W, b), e["id"]
+            assert tms.loss(*tms.unflatten(theta + step, 2, 6)) < tms.loss(W, b), e["id"]
 
 
 # ----------------------------------------------------------------------------------------------

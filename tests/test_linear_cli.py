@@ -76,7 +76,7 @@ def test_sigma_file(capsys, tmp_path):
     (["--sigma-file", "missing.json"], "cannot read"),
     (["--sigma-file", "bad.json"], "not valid JSON"),
     (["--sigma-file", "ragged.json"], "square"),
-    (["--sigma-file", "nan.json"], "non-finite"),
+    (["--sigma-file", "nan.json"], "NaN is not allowed"),
     (["--sigma-file", "asym.json"], "not symmetric"),
     (["--sigma-file", "indef.json"], "not positive definite"),
     (["--sigma-file", "repeated.json", "--hidden", "1"], "repeated eigenvalue"),

@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one command; the exit status is 0 (success), 1 (a check failed), 2 (bad usage or
     input: one line on stderr, no traceback) or 130 (interrupted with Ctrl-C)."""
-    from critpoints.io import InputFileError
+    from critpoints.documents import DocumentError
 
     try:
         parser = build_parser()
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         except SystemExit as exc:  # argparse: --help, --version or a usage error (printed)
             return exc.code if isinstance(exc.code, int) else 0
         return int(args.func(args) or 0)
-    except (UsageError, InputFileError) as exc:
+    except (UsageError, DocumentError) as exc:  # DocumentError: any unusable input file
         command = getattr(locals().get("args"), "command", None)
         print(f"critpoints {command}: error: {exc}", file=sys.stderr)
         return 2

@@ -23,6 +23,8 @@ def register(subparsers) -> None:
         description="Enumerate every k^{σ,φ}-gon pattern for n features (hidden dimension 2), "
         "verify each critical point at high precision, classify it, print a table sorted by "
         "loss and write the catalog (default catalog/tms-n{N}-m2.json).",
+        epilog=LEGEND,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--n",
@@ -64,6 +66,23 @@ def _progress(quiet: bool):
     return report
 
 
+LEGEND = """\
+columns:
+  id              pattern label k + '+'·σ + '-'·φ: k polygon vertices, σ zero columns with
+                  positive bias, φ dead vertices; '#j' the j-th solution of one pattern;
+                  '~j' the j-th irregular point of that shape found by the full-space search
+  classification  what the point is: minimum / saddle (smooth, decided by the Hessian),
+                  degenerate (smooth, unexplained zero modes) or non-smooth (on an activation
+                  boundary, the Hessian is one-sided)
+  verdict         minimum / saddle / undecided from the evidence: the Hessian for smooth points;
+                  for the others a descent re-checked at 60 digits makes a saddle
+  index           negative Hessian eigenvalues of a smooth point; '-' where the Hessian is
+                  one-sided or degenerate (no index is defined)
+  zero modes      zero eigenvalues explained by symmetry and flat dead columns / observed
+  λ               learning coefficient of a minimum (rank/2); '-' for saddles and where it is
+                  not determined (the entry's evidence says why)"""
+
+
 def format_table(points: list[dict]) -> str:
     header = f"{'id':16s} {'loss':>10s}  {'classification':14s} {'verdict':9s} {'index':>5s} " \
              f"{'zero modes':>10s} {'λ':>5s}"
@@ -100,12 +119,13 @@ def run(args: argparse.Namespace) -> int:
         f"python -m critpoints enumerate --n {args.n} --digits {args.digits} "
         f"--random-starts {args.random_starts} --seed {args.seed}"
     )
-    document = catalog_document(args.n, entries, unrealised, command, report.get("random_search"))
+    document = catalog_document(args.n, entries, unrealised, command, report.get("random_search"),
+                                seed=args.seed)
     write_catalog(out, document)
     print(format_table(document["critical_points"]))
     print(
-        f"\n{len(entries)} critical points ({len(unrealised)} patterns without one), "
-        f"zero modes: explained/observed; written to {out}"
+        f"\n{len(entries)} critical points ({len(unrealised)} patterns without one); "
+        f"written to {out}\n\n{LEGEND}"
     )
     if not args.quiet:
         print(f"done in {time.monotonic() - started:.1f} s", file=sys.stderr)

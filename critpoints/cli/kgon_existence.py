@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from critpoints.cli import UsageError
 from critpoints.cli.options import MAX_DIGITS, integer, output_file
@@ -34,7 +33,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from critpoints.io import write_text_atomic
+    from critpoints.documents import KGON_EXISTENCE, new_document, write_document
     from critpoints.proofs.existence import existence_row, paper_style_roots
 
     if args.max_n < args.min_n:
@@ -56,13 +55,13 @@ def run(args: argparse.Namespace) -> int:
                   f"{p['loss'][:12]:>12s}  {p['classification']:8s} {index:>5s} "
                   f"{str(p['certificate']['proved'] and p['certificate']['hessian'].get('proved')):6s} "
                   f"{len(spurious):8d}")
-    document = {
+    document = new_document(KGON_EXISTENCE, {
         "description": "Regular n-gon (k = n) critical points of the TMS potential (m = 2) with "
                        "live outputs, every activation interval of s = b/l², certified counts.",
         "command": f"python -m critpoints kgon-existence --min-n {args.min_n} --max-n {args.max_n}",
         "rows": rows,
-    }
+    })
     if args.out:
-        write_text_atomic(args.out, json.dumps(document, indent=1, ensure_ascii=False) + "\n")
+        write_document(args.out, document)
         print(f"written to {args.out}")
     return 0

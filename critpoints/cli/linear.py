@@ -57,11 +57,11 @@ def register(subparsers) -> None:
 
 
 def _read_sigma_file(path: Path):
-    from critpoints.io import InputFileError, read_json
+    from critpoints.documents import DocumentError, read_json
 
     try:
         data = read_json(path)
-    except InputFileError as exc:
+    except DocumentError as exc:
         raise UsageError(f"--sigma-file {exc}") from None
     if not (isinstance(data, list) and data and all(isinstance(row, list) for row in data)):
         raise UsageError(f"--sigma-file {path} must hold an n×n nested list of numbers")

@@ -77,7 +77,7 @@ def _load(args):
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from critpoints.io import write_json_atomic
+    from critpoints.documents import LLC, new_document, write_document
     from critpoints.slt.coefficients import theoretical_learning_coefficient
     from critpoints.slt.llc import default_nbeta
     from critpoints.slt.potentials import TMSEmpirical, TMSPopulation
@@ -138,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
     for line in result.warnings:
         print(f"warning: {line}", file=sys.stderr)
     if args.out:
-        write_json_atomic(args.out, {
+        write_document(args.out, new_document(LLC, {
             "command": "llc", "n": args.n, "label": args.label, "data": args.data,
             "samples": args.samples, "chains": args.chains, "steps": args.steps,
             "burn_in": burn_in, "epsilon": epsilon, "gamma": args.gamma,
@@ -146,5 +146,5 @@ def run(args: argparse.Namespace) -> int:
             "theory": {"value": theory.value, "reason": theory.reason},
             **result.summary(),
             "trace_mean_per_chain": [float(v) for v in result.trace.mean(axis=1)],
-        })
+        }))
     return 0

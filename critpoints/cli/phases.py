@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from critpoints.catalog import default_catalog_path, load_catalog
-    from critpoints.io import write_json_atomic
+    from critpoints.documents import PHASES, new_document, write_document
     from critpoints.slt import freeenergy as fe
 
     lo, hi, count = args.sample_range
@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
         f"{t['from']}→{t['to']} at {t['samples']:.1f}" for t in chosen["dominant_transitions"]
     ) or "none")
 
-    result = {
+    result = new_document(PHASES, {
         "command": "phases", "n": args.n, "catalog": str(path), "convention": args.convention,
         "lambda_overrides": overrides, "nll_scale": scale,
         "transitions": [
@@ -148,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
         ],
         "N": [float(v) for v in grid],
         "theory": theory,
-    }
+    })
     if args.data_sets and not args.mcmc_steps:
         potential = _drawn_data_sets(args.n, grid, args.data_sets,
                                      np.random.default_rng(args.seed), document["model"].get("m", 2))
@@ -162,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
     if args.mcmc_steps:
         result["empirical"] = _sample(args, document, grid, theory, scale, phase_lists)
     if args.out:
-        write_json_atomic(args.out, result)
+        write_document(args.out, result)
         print(f"wrote {args.out}", file=sys.stderr)
     return 0
 

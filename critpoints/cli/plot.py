@@ -98,14 +98,9 @@ def _figure(kind: str, source: Path, args: argparse.Namespace):
 
         return plot.transition_figure(read_transition_json(source))
     if kind == "phases":
-        from critpoints.io import read_json
+        from critpoints.documents import PHASES, load_document
 
-        document = read_json(source)
-        if not (isinstance(document, dict) and isinstance(document.get("theory"), dict)
-                and isinstance(document.get("N"), list)):
-            raise UsageError(f"{source}: not a phases file (expected 'theory' and 'N', as "
-                             "written by critpoints phases --out)")
-        return plot.phases_figure(document)
+        return plot.phases_figure(load_document(source, PHASES))
     from critpoints.catalog import load_catalog
 
     catalog = load_catalog(source)
@@ -146,11 +141,11 @@ def run(args: argparse.Namespace) -> int:
     check_output_file(out)
     if out.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise UsageError(f"--out {out}: the suffix must be .png, .svg or .pdf")
-    from critpoints.io import InputFileError
+    from critpoints.documents import DocumentError
 
     try:
         fig = _figure(args.kind, source, args)
-    except InputFileError:
+    except DocumentError:
         raise  # its message names the file already
     except (KeyError, TypeError, ValueError) as exc:  # a field is missing or mistyped
         raise UsageError(f"{source}: malformed ({type(exc).__name__}: {exc})") from None

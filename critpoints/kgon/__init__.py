@@ -18,10 +18,12 @@ __all__ = [
 
 
 def catalog_document(
-    n: int, entries: list[dict], unrealised: list[dict], command: str, random_search=None
+    n: int, entries: list[dict], unrealised: list[dict], command: str, random_search=None,
+    seed: int = 0,
 ) -> dict:
     """The catalog document (see :mod:`critpoints.catalog`) of an enumeration for n features."""
     from critpoints.catalog import new_document
+    from critpoints.solve.classify import BOUNDARY_TOLERANCE
 
     model = {
         "kind": "tms-high-sparsity",
@@ -33,8 +35,10 @@ def catalog_document(
             "gauge": "first nonzero column on the positive x axis, polygon counter-clockwise, "
             "then zero columns with positive bias, then dead features",
             "flat_representatives": "dead vertex bias -2 l², dead feature bias -1/(2n)",
-            "boundary_convention": "ReLU'(0) = 0: points on an activation boundary take the "
-            "Hessian of the side where the ReLU is off",
+            "boundary_convention": "ReLU'(0) = 0: a block within boundary_tolerance of an "
+            "activation boundary is on it and takes the Hessian of the side where the ReLU is off",
+            "boundary_tolerance": BOUNDARY_TOLERANCE,
+            "classification_seed": seed,
         },
     }
     document = new_document(model, entries, command)

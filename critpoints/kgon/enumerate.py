@@ -116,13 +116,18 @@ def describe(W, b, zero: float = 1e-8) -> tuple[int, int, int]:
     return int(nonzero.sum()), int(((~nonzero) & (b > 0)).sum()), int((nonzero & dead_output).sum())
 
 
-def _geometry(W, b) -> dict:
-    Wf = np.asarray(W, dtype=float)
-    bf = np.asarray(b, dtype=float)
-    norms = np.linalg.norm(Wf, axis=0)
-    angles = np.degrees(np.mod(np.arctan2(Wf[1], Wf[0]), 2 * np.pi))
-    angles[norms <= 1e-8] = 0.0
-    return {"norms": norms.tolist(), "angles_deg": angles.tolist(), "biases": bf.tolist()}
+def _geometry(W, b, dps: int) -> dict:
+    """Norms, polar angles (degrees in [0, 360)) and biases, computed at ``dps`` digits from the
+    exact representative and rounded once to float64, so they do not depend on the machine."""
+    with mpmath.workdps(dps):
+        norms, angles = [], []
+        for x, y in zip(W[0], W[1]):
+            norm = mpmath.sqrt(x * x + y * y)
+            angle = mpmath.degrees(mpmath.atan2(y, x)) if norm > mpmath.mpf(10) ** -8 else 0
+            angle = float(angle + 360 if angle < 0 else angle)
+            norms.append(float(norm))
+            angles.append(0.0 if angle == 360.0 else angle)  # -1e-50° is 0°, not 360°
+        return {"norms": norms, "angles_deg": angles, "biases": [float(v) for v in b]}
 
 
 def _decimal(x, digits):
@@ -154,7 +159,7 @@ def _entry(candidate: Candidate, ident: str, label: str, kgon: tuple, n: int, dp
         "loss_exact": _decimal(loss, dps),
         "grad_norm": float(grad_norm),
         "precision_digits": dps,
-        "geometry": _geometry(W, b),
+        "geometry": _geometry(W, b, dps),
         "reduced": candidate.reduced,
         "hessian": {
             "eigenvalues": result.eigenvalues,
@@ -255,9 +260,9 @@ def enumerate_critical_points(
             if not search.converged[i]:
                 if pattern is not None:
                     unrealised.append(_unrealised(pattern, (
-                        f"regular ansatz not critical (gradient {_float_grad(origin):.3g}); "
+                        f"regular ansatz not critical (gradient {_float_grad(origin):.2g}); "
                         "Levenberg–Marquardt on the gradient from it did not converge "
-                        f"(stopped at gradient norm {search.grad_norm[i]:.3g})"
+                        f"in {SEARCH_ITERATIONS} iterations"
                     )))
                 continue
             counts["converged"] += 1
@@ -295,8 +300,7 @@ def enumerate_critical_points(
                 if pattern is not None:
                     unrealised.append(_unrealised(pattern, (
                         "regular ansatz not critical; the full-space search converged in float64 "
-                        f"(gradient {search.grad_norm[i]:.2g}, loss {loss_i:.6f}) but the "
-                        f"{digits}-digit refinement stalled at {mpmath.nstr(polished.grad_norm, 3)} "
+                        f"(loss {loss_i:.6f}) but the {digits}-digit refinement stalled "
                         "(the point lies on an activation boundary)"
                     )))
                 continue
@@ -325,11 +329,13 @@ def enumerate_critical_points(
 
     entries = []
     irregular_count: dict[str, int] = {}
-    # Irregular points are numbered within their label in order of loss, so ids do not depend
-    # on which start found them first.
-    order = sorted(range(len(unique)), key=lambda i: (unique[i].regular is False, losses[i]))
-    unique = [unique[i] for i in order]
-    for done, candidate in enumerate(unique, 1):
+    # Irregular points are numbered within their label in order of their exact loss (then of
+    # their canonical coordinates), so ids depend neither on which start found them first nor
+    # on the last bits of a float64 search.
+    regular = [c for c in unique if c.regular]
+    irregular = sorted((_canonicalised(c, digits) for c in unique if not c.regular),
+                       key=lambda c: _exact_order(c, digits))
+    for done, candidate in enumerate(regular + irregular, 1):
         if candidate.regular:
             ident, label = _ident(candidate), candidate.pattern.label
             kgon = (candidate.pattern.k, candidate.pattern.sigma, candidate.pattern.phi)
@@ -338,11 +344,20 @@ def enumerate_critical_points(
             label = label_of(*kgon)
             irregular_count[label] = irregular_count.get(label, 0) + 1
             ident = f"{label}~{irregular_count[label]}"
-            candidate = _canonicalised(candidate, digits)
         entries.append(_entry(candidate, ident, label, kgon, n, digits, seed))
         tick("classify", done, len(unique))
     _disambiguate(entries)
     return entries, unrealised
+
+
+def _exact_order(candidate: Candidate, dps: int) -> tuple:
+    """Sort key of a point from its exact representative: loss to 30 digits, then the canonical
+    coordinates to 9 decimals (distinct orbits with equal loss)."""
+    with mpmath.workdps(dps):
+        loss = potential.loss(candidate.W, candidate.b, dps=dps)
+        key = mpmath.nstr(loss, 30, min_fixed=-100, max_fixed=100)
+    coordinates = tuple(round(float(v), 9) + 0.0 for v in [*candidate.W.ravel(), *candidate.b])
+    return (mpmath.mpf(key), coordinates)
 
 
 def _unrealised(pattern: Pattern, reason: str) -> dict:

@@ -27,6 +27,8 @@ generator Jθ and the flat coordinates as exact null vectors.
 
 from __future__ import annotations
 
+import math
+
 from fractions import Fraction
 
 import flint
@@ -142,8 +144,10 @@ def _hessian_certificate(W_balls, b_balls, classification: str) -> dict:
                   "complement of the O(2) generator and flat axes; Gershgorin disc components",
         "n_pos": result["n_pos"], "n_neg": result["n_neg"],
         "n_undetermined": result["n_undetermined"], "n_null": result["n_null"],
-        "min_positive_lower": result["min_positive_lower"],
-        "max_negative_upper": result["max_negative_upper"],
+        # bounds rounded outward to 4 digits: still bounds, and free of the last bits of the
+        # float eigenbasis (LAPACK differs between machines)
+        "min_positive_lower": _outward(result["min_positive_lower"], up=False),
+        "max_negative_upper": _outward(result["max_negative_upper"], up=True),
     }
     if result["proved"] and result["n_neg"] == 0:
         out.update(proved=True, claim=(
@@ -186,7 +190,7 @@ def _annotate_reduced(entry, n, digits, radius):
         "box": {"center": [x_text, s_text], "radius": radius},
         "region": {"s_interval": interval.describe(), "vertices": "all live", "k": k},
         "arithmetic": f"python-flint arb, {iv.PREC} bits",
-        "contraction": result.get("contraction"),
+        "contraction": _outward(result.get("contraction"), up=True),
     }
     if result["proved"]:
         certificate["claim"] = "unique critical point of the reduced problem in the box; " + \
@@ -289,7 +293,7 @@ def _annotate_full(entry, n, digits, radius):
         "fixed_flat": sorted(flats),
         "box": {"center": "W_exact, b_exact (gauge coordinate set to 0)", "radius": radius},
         "arithmetic": f"python-flint arb, {iv.PREC} bits",
-        "contraction": result.get("contraction"),
+        "contraction": _outward(result.get("contraction"), up=True),
     }
     if result["proved"]:
         certificate["claim"] = ("exactly one critical point of L in the box within the gauge "
@@ -319,6 +323,16 @@ def _annotate_full(entry, n, digits, radius):
 
 
 # ----------------------------------------------------------------------------------------------
+
+
+def _outward(bound: float | None, up: bool, digits: int = 4) -> float | None:
+    """``bound`` rounded to ``digits`` significant digits away from the side it bounds."""
+    if bound is None or bound == 0:
+        return bound
+    exponent = math.floor(math.log10(abs(bound))) - digits + 1
+    scaled = bound / 10.0**exponent
+    rounded = (math.ceil(scaled) if up else math.floor(scaled)) * 10.0**exponent
+    return float(f"{rounded:.{digits - 1}e}")
 
 
 def check_entry(entry: dict, n: int, digits: int | None = None) -> list[str]:

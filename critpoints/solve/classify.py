@@ -12,15 +12,25 @@ input: W_j·W_i + b_i < 0 and b_i < 0 for every i ≠ j) can move freely: its m 
 flat. A column whose output alone is strictly dead has a flat bias. ``n_zero_symmetry`` is the
 rank of these generators together.
 
-Labels.
-- ``minimum``: smooth there, no negative eigenvalue, every zero mode explained.
-- ``saddle``: smooth there and a negative eigenvalue (index = their number).
-- ``degenerate``: smooth there, no negative eigenvalue, unexplained zero modes; decided by the
-  loss on small spheres around the point (``evidence``).
-- ``non-smooth``: some block sits where the Hessian jumps (a block with a = c = 0, or a diagonal
-  block at G_ii + b_i = 0). The Hessian there is one-sided; minimum versus saddle is decided by
-  minimising the loss on small spheres around the point, which follows every adjacent region.
+Boundaries. Activation regions are decided at the ``dps``-digit representative with the
+tolerance :data:`BOUNDARY_TOLERANCE` (1e-12): a block that close to a boundary is on it and takes
+the switched-off side (ReLU'(0) = 0). Polished points are accurate to ~1e-20 in position, so the
+decision does not depend on the last digits of the stored representative.
 
+Labels (what the point is) and verdicts (minimum / saddle / undecided; one rule,
+:func:`decide_verdict`, from the stored evidence only).
+- ``minimum``: smooth there, no negative eigenvalue, every zero mode explained (Morse–Bott):
+  verdict minimum.
+- ``saddle``: smooth there and a negative eigenvalue (index = their number): verdict saddle.
+- ``degenerate``: smooth there, no negative eigenvalue, unexplained zero modes.
+- ``non-smooth``: some block sits where the Hessian jumps (a block with a = c = 0, or a diagonal
+  block at G_ii + b_i = 0). The Hessian there is one-sided.
+  For these two the verdict comes from a local search: the loss minimised on small spheres
+  (:func:`sphere_test`, radii 1e-2..1e-4) and the directional curvature (below); every direction
+  along which either search saw L go down is re-evaluated at ``dps`` digits at three radii
+  t, t/10, t/100 (:func:`probe_descent`). L lower at the two smaller radii: a confirmed descent,
+  verdict saddle (the direction is stored). Lower at one radius only: undecided. Never lower:
+  minimum, as numerical evidence within the searches' recorded budget (not a proof).
 Learning coefficient. λ = n_pos/2 for a ``minimum``. For a ``non-smooth`` or ``degenerate``
 minimum the loss is piecewise quadratic to second order; :func:`directional_curvature` minimises
 q(v) = (L(θ + t v) − L(θ))/t² over unit directions v orthogonal to the k explained zero modes.
@@ -42,7 +52,10 @@ from critpoints.solve.symmetry import dead_outputs
 from critpoints.tms import potential
 
 __all__ = [
+    "BOUNDARY_TOLERANCE",
     "Classification",
+    "decide_verdict",
+    "probe_descent",
     "classify",
     "directional_curvature",
     "flat_coordinates",
@@ -51,6 +64,10 @@ __all__ = [
     "jump_blocks",
     "sphere_test",
 ]
+
+
+#: A block within this distance of an activation boundary (a + c = 0 or c = 0) counts as on it.
+BOUNDARY_TOLERANCE = 1e-12
 
 
 @dataclass
@@ -112,8 +129,15 @@ def _symmetry_generators(W, b) -> np.ndarray:
     return np.array(rows) if rows else np.zeros((0, dim))
 
 
-def jump_blocks(W, b, atol: float = 1e-30) -> list[tuple[int, int]]:
-    """Blocks where the Hessian of L is discontinuous: a = c = 0, or i = j and a + c = 0 ≠ a."""
+def jump_blocks(W, b, atol=None) -> list[tuple[int, int]]:
+    """Blocks where the Hessian of L is discontinuous: a = c = 0, or i = j and a + c = 0 ≠ a.
+
+    A block counts as on a boundary when it is within ``atol`` of it (default
+    :data:`BOUNDARY_TOLERANCE`): the stored points are polished to a gradient of 1e-40, which
+    places a point that lies on a kink only to ~1e-20 of it, so a tighter test would call the
+    same point smooth or not depending on the last digits of its representative.
+    """
+    atol = BOUNDARY_TOLERANCE if atol is None else atol
     W = np.asarray(W, dtype=object)
     b = np.asarray(b, dtype=object)
     G = W.T @ W
@@ -129,6 +153,17 @@ def jump_blocks(W, b, atol: float = 1e-30) -> list[tuple[int, int]]:
     return out
 
 
+def _loss_noise(L0: float) -> float:
+    """Float64 rounding level of a loss difference near L0 (~1e-17·L, with a wide margin)."""
+    return 1e-14 * max(1.0, abs(L0))
+
+
+def _significant(x: float, digits: int) -> float:
+    """``x`` rounded to ``digits`` significant digits: stored evidence does not carry the last
+    bits of a float64 search, which differ between BLAS kernels and machines."""
+    return float(f"{x:.{digits - 1}e}")
+
+
 def sphere_test(W, b, radii=(1e-2, 1e-3, 1e-4), samples: int = 1000, steps: int = 40, seed=0):
     """Look for lower loss on small spheres around (W, b).
 
@@ -138,8 +173,8 @@ def sphere_test(W, b, radii=(1e-2, 1e-3, 1e-4), samples: int = 1000, steps: int 
     Returns
     -------
     dict
-        ``descent`` (bool), and per radius the smallest ΔL found, ΔL/t² (a one-sided
-        second derivative), and the direction reaching it.
+        ``descent`` (bool: a decrease above float64 rounding), and per radius the smallest ΔL
+        found (0 when within rounding), ΔL/t² and the direction reaching it.
     """
     rng = np.random.default_rng(seed)
     Wf = np.asarray(W, dtype=float)
@@ -148,6 +183,7 @@ def sphere_test(W, b, radii=(1e-2, 1e-3, 1e-4), samples: int = 1000, steps: int 
     theta = potential.flatten(Wf, bf)
     L0 = float(potential.loss(Wf, bf))
     dim = theta.size
+    noise = _loss_noise(L0)
     report = {"radii": [], "descent": False}
     for t in radii:
         d = rng.normal(size=(samples, dim))
@@ -169,15 +205,15 @@ def sphere_test(W, b, radii=(1e-2, 1e-3, 1e-4), samples: int = 1000, steps: int 
                 step /= 2
         values = potential.loss(*potential.unflatten(theta + t * d, m, n)) - L0
         i = int(np.argmin(values))
-        # Float64 rounding of L is ~1e-17·L: anything above that noise is a real decrease.
-        noise = 1e-14 * max(1.0, abs(L0))
+        delta = float(values[i]) if abs(values[i]) > noise else 0.0
         entry = {
             "radius": t,
-            "min_delta_loss": float(values[i]),
-            "min_delta_over_t2": float(values[i] / t**2),
-            "direction": d[i].tolist(),
+            "min_delta_loss": _significant(delta, 4),
+            "min_delta_over_t2": _significant(delta / t**2, 4),
+            "direction": d[i],
+            "raw_delta_loss": float(values[i]),
         }
-        if values[i] < -noise:
+        if delta < 0:
             entry["descent"] = True
             report["descent"] = True
         report["radii"].append(entry)
@@ -192,13 +228,16 @@ def directional_curvature(W, b, radii=(1e-3, 1e-4), starts: int = 128, steps: in
     flat-coordinate generators (projected gradient descent on that sphere from ``starts`` random
     directions per radius t, all radii in one batch). Near a minimum where L is piecewise
     quadratic, q tends to the smallest one-sided curvature; a flat or higher-order direction
-    drives it to the rounding level (~1e-17·L/t²) or makes it shrink with t.
+    drives it to the rounding level (~1e-17·L/t²) or makes it shrink with t; a negative q above
+    the rounding level is a descent.
 
     Returns
     -------
     dict
         ``explained`` (k, the rank of the generators), ``rank`` (dim − k), ``starts``, and per
-        radius ``{"radius", "min_q"}``.
+        radius ``{"radius", "min_q"}`` (``min_q`` 0 when within float64 rounding, 4 significant
+        digits otherwise); ``directions`` (not stored: the minimising unit vector in θ per
+        radius) and ``raw_q``.
     """
     Wf, bf = np.asarray(W, dtype=float), np.asarray(b, dtype=float)
     m, n = Wf.shape
@@ -231,9 +270,18 @@ def directional_curvature(W, b, radii=(1e-3, 1e-4), starts: int = 128, steps: in
         better = q_trial < q
         z[better], q[better], g[better] = trial[better], q_trial[better], g_trial[better]
         step = np.where(better, step * 1.2, step * 0.5)
-    per_radius = q.reshape(len(radii), starts).min(axis=1)
+    q = q.reshape(len(radii), starts)
+    best = q.argmin(axis=1)
+    noise = _loss_noise(L0)
+    per_radius, directions, raw = [], [], []
+    for r, radius in enumerate(radii):
+        value = float(q[r, best[r]])
+        raw.append(value)
+        stored = value if abs(value) * radius**2 > noise else 0.0
+        per_radius.append({"radius": float(radius), "min_q": _significant(stored, 4)})
+        directions.append(basis @ z[r * starts + best[r]])
     return {"explained": k, "rank": int(basis.shape[1]), "starts": starts,
-            "radii": [{"radius": float(r), "min_q": float(v)} for r, v in zip(radii, per_radius)]}
+            "radii": per_radius, "directions": directions, "raw_q": raw}
 
 
 def flat_set_exits(W, b, step: float = 1e-4) -> list[dict]:
@@ -243,7 +291,8 @@ def flat_set_exits(W, b, step: float = 1e-4) -> list[dict]:
     of a point holds for every representative strictly inside; at the top the set may touch a
     descent. For each dead output this reports the loss change from the top to top + ``step``
     (negative: L decreases as the feature switches on, so the critical set is not a strict
-    local minimum set even if each interior point is a local minimum).
+    local minimum set even if each interior point is a local minimum). Values are rounded to 8
+    significant digits.
     """
     W = np.asarray(W, dtype=float)
     b = np.asarray(b, dtype=float)
@@ -254,37 +303,98 @@ def flat_set_exits(W, b, step: float = 1e-4) -> list[dict]:
         at_top, beyond = b.copy(), b.copy()
         at_top[j], beyond[j] = top, top + step
         delta = float(potential.loss(W, beyond) - potential.loss(W, at_top))
-        out.append({"column": int(j), "top": top, "step": step, "delta_loss": delta})
+        out.append({"column": int(j), "top": _significant(top, 10) if top else 0.0,
+                    "step": step, "delta_loss": _significant(delta, 8)})
     return out
 
 
-def _confirm_descent(W, b, direction, radius, dps):
-    """Re-evaluate a descent found in float64 at ``dps`` digits; returns ΔL as a float."""
-    m, n = np.asarray(W).shape
+#: Radii of a descent probe, as multiples of the radius at which the direction was found.
+PROBE_SCALES = (1, 0.1, 0.01)
+#: Decimals kept of a probe direction: the stored direction is the one evaluated.
+DIRECTION_DECIMALS = 8
+
+
+def probe_descent(W, b, direction, radius: float, dps: int) -> dict:
+    """ΔL = L(θ + t d) − L(θ) at ``dps`` digits along the (rounded) unit direction d, for
+    t = radius·(1, 1/10, 1/100).
+
+    The direction is rounded to :data:`DIRECTION_DECIMALS` decimals first and that rounded
+    vector is what is evaluated and returned, so the record can be re-checked exactly.
+    ``confirmed`` is True when L decreases at the two smaller radii: a descent that persists
+    as t → 0, i.e. the point is not a local minimum (a second-order or lower descent along a
+    straight line).
+    """
+    W = np.asarray(W, dtype=object)
+    b = np.asarray(b, dtype=object)
+    m, n = W.shape
+    d = [round(float(v), DIRECTION_DECIMALS) for v in direction]
+    radii = [_significant(radius * s, 6) for s in PROBE_SCALES]
     with mpmath.workdps(dps):
-        theta = np.array([mpmath.mpf(v) for v in potential.flatten(W, b)], dtype=object)
-        moved = theta + np.array([mpmath.mpf(radius) * mpmath.mpf(v) for v in direction])
-        L0 = potential.loss(*potential.unflatten(theta, m, n), dps=dps)
-        L1 = potential.loss(*potential.unflatten(moved, m, n), dps=dps)
-        return float(L1 - L0)
+        theta = [mpmath.mpf(v) for v in potential.flatten(W, b)]
+        L0 = potential.loss(W, b, dps=dps)
+        deltas = []
+        for t in radii:
+            moved = np.array([x + mpmath.mpf(t) * mpmath.mpf(v) for x, v in zip(theta, d)],
+                             dtype=object)
+            deltas.append(potential.loss(*potential.unflatten(moved, m, n), dps=dps) - L0)
+    return {
+        "direction": d,
+        "radii": radii,
+        "delta_loss": [_significant(float(v), 6) for v in deltas],
+        "confirmed": bool(deltas[1] < 0 and deltas[2] < 0),
+    }
+
+
+def _descent_candidates(sphere: dict, curvature: dict) -> list[tuple[float, float, np.ndarray]]:
+    """(ΔL/t² in float64, radius, direction) of every float64 search result that went down at
+    all (even within rounding), most negative first."""
+    out = [(e["raw_delta_loss"] / e["radius"] ** 2, e["radius"], e["direction"])
+           for e in sphere["radii"] if e["raw_delta_loss"] < 0]
+    out += [(q, entry["radius"], direction)
+            for q, entry, direction in zip(curvature["raw_q"], curvature["radii"],
+                                           curvature["directions"]) if q < 0]
+    return sorted(out, key=lambda c: c[0])
+
+
+def decide_verdict(evidence: dict, n_neg: int) -> tuple[str, str]:
+    """The verdict and its reason, from the evidence record alone (the one rule).
+
+    - second order (smooth point): a negative Hessian eigenvalue makes a saddle; no negative
+      one and every zero mode explained makes a minimum (Morse–Bott);
+    - local search (non-smooth or degenerate point): a descent probe that decreases L at 60
+      digits at its two smaller radii makes a saddle; a probe that decreases L at some radius
+      only leaves it undecided; no probe that decreases L — the float64 searches found no
+      descent that survives exact re-evaluation — makes a minimum (numerical evidence within
+      the searches' budget, recorded beside it).
+    """
+    if evidence["method"] == "second-order":
+        if n_neg > 0:
+            return "saddle", f"{n_neg} negative Hessian eigenvalue(s)"
+        return "minimum", "Hessian positive off the explained zero modes"
+    probe = evidence.get("descent")
+    if probe is not None and probe["confirmed"]:
+        return "saddle", "descent confirmed at 60 digits at two radii"
+    if probe is not None and min(probe["delta_loss"]) < 0:
+        return "undecided", "L decreases at one probe radius only"
+    return "minimum", "no descent found by the sphere and curvature searches (budget recorded)"
 
 
 def classify(W, b, dps: int = 60, seed: int = 0) -> Classification:
     """Classify the critical point (W, b) (mpmath numbers or floats) of the TMS potential."""
     W = np.asarray(W, dtype=object)
     b = np.asarray(b, dtype=object)
-    m, n = W.shape
-    # Regions decided at full precision (a block exactly on a boundary stays on it), the
-    # Hessian itself in float64 from the rounded point: its entries are continuous inside the
-    # chosen regions, so rounding moves them by ~1e-16 relative.
-    regions = potential.block_regions(W, b)
-    Hf = potential.hessian(W.astype(float), b.astype(float), regions=regions)
+    Wf, bf = W.astype(float), b.astype(float)
+    # Regions decided at full precision with the boundary tolerance (a block within it takes the
+    # switched-off side, the catalog's convention), the Hessian itself in float64 from the
+    # rounded point: its entries are continuous inside the chosen regions.
+    regions = potential.block_regions(W, b, atol=BOUNDARY_TOLERANCE)
+    Hf = potential.hessian(Wf, bf, regions=regions)
     eigenvalues = np.linalg.eigvalsh(Hf)
     scale = max(1.0, float(np.abs(eigenvalues).max()))
     tolerance = 1e-9 * scale
     grey = (np.abs(eigenvalues) > 1e-13 * scale) & (np.abs(eigenvalues) <= 1e-6 * scale)
     if grey.any():
-        H = potential.hessian(W, b, dps=dps)
+        H = potential.hessian(W, b, dps=dps, regions=regions)
         with mpmath.workdps(dps):
             values = mpmath.eigsy(mpmath.matrix(H.tolist()), eigvals_only=True)
             eigenvalues = np.array(sorted(float(v) for v in values))
@@ -292,63 +402,46 @@ def classify(W, b, dps: int = 60, seed: int = 0) -> Classification:
     n_pos = int((eigenvalues > tolerance).sum())
     n_neg = int((eigenvalues < -tolerance).sum())
     n_zero = len(eigenvalues) - n_pos - n_neg
-    generators = _symmetry_generators(W.astype(float), b.astype(float))
+    generators = _symmetry_generators(Wf, bf)
     n_zero_symmetry = int(np.linalg.matrix_rank(generators, tol=1e-9)) if len(generators) else 0
-    jumps = jump_blocks(W, b, atol=mpmath.mpf(10) ** (-(dps // 2)))
+    jumps = jump_blocks(W, b)
     on_boundary = bool(jumps)
     evidence: dict = {"zero_modes": {"observed": n_zero, "explained": n_zero_symmetry}}
 
-    if not on_boundary and n_neg > 0:
-        label, verdict, index = "saddle", "saddle", n_neg
-        evidence["method"] = "second-order"
-    elif not on_boundary and n_zero <= n_zero_symmetry:
-        label, verdict, index = "minimum", "minimum", 0
+    if not on_boundary and (n_neg > 0 or n_zero <= n_zero_symmetry):
+        label = "saddle" if n_neg > 0 else "minimum"
         evidence["method"] = "second-order"
     else:
         label = "non-smooth" if on_boundary else "degenerate"
-        probe = sphere_test(W, b, seed=seed)
-        evidence["method"] = "sphere-minimisation"
-        evidence["sphere_test"] = {
-            "radii": [
-                {k: v for k, v in entry.items() if k != "direction"} for entry in probe["radii"]
-            ],
-            "samples": 1000,
-        }
+        evidence["method"] = "local-search"
         if on_boundary:
             evidence["jump_blocks"] = [list(block) for block in jumps]
-        if probe["descent"]:
-            entry = min(probe["radii"], key=lambda e: e["min_delta_over_t2"])
-            confirmed = _confirm_descent(W, b, entry["direction"], entry["radius"], dps)
-            evidence["descent"] = {
-                "radius": entry["radius"],
-                "delta_loss": confirmed,
-                "direction": entry["direction"],
-            }
-            verdict = "saddle" if confirmed < 0 else "undecided"
-        else:
-            verdict = "minimum"
-        index = n_neg if (not on_boundary and verdict == "saddle") else None
-    exits = flat_set_exits(W.astype(float), b.astype(float))
+        _local_search(W, b, dps, seed, evidence)
+    verdict, reason = decide_verdict(evidence, n_neg)
+    evidence["verdict_reason"] = reason
+    index = n_neg if label in ("saddle", "minimum") else None  # one-sided Hessians: no index
+    exits = flat_set_exits(Wf, bf)
     if exits:
         evidence["flat_set_exits"] = exits
     if label == "minimum":
         learning_coefficient = n_pos / 2
     elif verdict == "minimum":
         learning_coefficient, evidence["learning_coefficient"] = _piecewise_quadratic_lambda(
-            W, b, label, seed, evidence)
+            label, evidence)
     else:
         learning_coefficient = None
         evidence["learning_coefficient"] = (
-            "not determined by the Hessian: "
-            + ("saddle" if label == "saddle" else f"{label} point (rank/2 does not apply)")
+            "not defined: " + ("saddle" if verdict == "saddle" else f"verdict {verdict}")
+            + (" (a descent exists)" if verdict == "saddle" else "")
         )
     return Classification(
-        eigenvalues=[float(v) for v in eigenvalues],
+        eigenvalues=[_significant(float(v), 8) if abs(v) > tolerance else 0.0
+                     for v in eigenvalues],
         n_pos=n_pos,
         n_neg=n_neg,
         n_zero=n_zero,
         n_zero_symmetry=n_zero_symmetry,
-        zero_tolerance=float(tolerance),
+        zero_tolerance=_significant(float(tolerance), 4),
         hessian_index=index,
         classification=label,
         verdict=verdict,
@@ -356,6 +449,36 @@ def classify(W, b, dps: int = 60, seed: int = 0) -> Classification:
         learning_coefficient=learning_coefficient,
         evidence=evidence,
     )
+
+
+SPHERE_SAMPLES = 1000
+
+
+def _local_search(W, b, dps, seed, evidence) -> None:
+    """Sphere test, directional curvature and 60-digit descent probes; fills ``evidence``."""
+    Wf, bf = W.astype(float), b.astype(float)
+    sphere = sphere_test(Wf, bf, samples=SPHERE_SAMPLES, seed=seed)
+    curvature = directional_curvature(Wf, bf, seed=seed)
+    evidence["sphere_test"] = {
+        "radii": [{k: e[k] for k in ("radius", "min_delta_loss", "min_delta_over_t2")}
+                  for e in sphere["radii"]],
+        "samples": SPHERE_SAMPLES,
+    }
+    evidence["directional_curvature"] = {k: curvature[k]
+                                         for k in ("explained", "rank", "starts", "radii")}
+    best, probed = None, 0
+    for _, radius, direction in _descent_candidates(sphere, curvature):
+        probe = probe_descent(W, b, direction, radius, dps)
+        probed += 1
+        if probe["confirmed"]:
+            best = probe
+            break
+        if best is None or min(probe["delta_loss"]) < min(best["delta_loss"]):
+            best = probe
+    # how many float64 search results that went down were re-evaluated at dps digits
+    evidence["descent_probes"] = probed
+    if best is not None and min(best["delta_loss"]) < 0:
+        evidence["descent"] = best
 
 
 CURVATURE_FLOOR = 1e-5  # q_min below this counts as "not quadratic" (rounding level ~1e-9 at t=1e-4)
@@ -368,10 +491,9 @@ def grows_quadratically(report: dict) -> bool:
     return min(qs) > CURVATURE_FLOOR and max(qs) <= 1.05 * min(qs)
 
 
-def _piecewise_quadratic_lambda(W, b, label, seed, evidence):
+def _piecewise_quadratic_lambda(label, evidence):
     """λ = r/2 of a non-smooth or degenerate minimum whose growth is quadratic off its zero modes."""
-    report = directional_curvature(W.astype(float), b.astype(float), seed=seed)
-    evidence["directional_curvature"] = report
+    report = evidence["directional_curvature"]
     q_min = min(r["min_q"] for r in report["radii"])
     r = report["rank"]
     if grows_quadratically(report):

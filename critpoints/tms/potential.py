@@ -110,19 +110,21 @@ def _gram_and_bias(W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return G, C
 
 
-def block_regions(W: Any, b: Any) -> np.ndarray:
+def block_regions(W: Any, b: Any, atol: float = 0.0) -> np.ndarray:
     """Activation region code (0 dead, 1 rising, 2 falling, 3 live) of every block (i, j).
 
-    Block (i, j) has a = G_ij = W_i·W_j and c = b_j; its region is ``2*[c > 0] + [a + c > 0]``.
+    Block (i, j) has a = G_ij = W_i·W_j and c = b_j; its region is
+    ``2*[c > atol] + [a + c > atol]``. With ``atol`` > 0 a block within ``atol`` of a boundary
+    counts as on it and takes the side where the ReLU is off (the convention ReLU'(0) = 0).
     """
     W = np.asarray(W)
     b = np.asarray(b)
     G, C = _gram_and_bias(W, b)
-    return _regions_of(G, C)
+    return _regions_of(G, C, atol)
 
 
-def _regions_of(G: np.ndarray, C: np.ndarray) -> np.ndarray:
-    return 2 * (C > 0).astype(np.int8) + (G + C > 0).astype(np.int8)
+def _regions_of(G: np.ndarray, C: np.ndarray, atol: float = 0.0) -> np.ndarray:
+    return 2 * (C > atol).astype(np.int8) + (G + C > atol).astype(np.int8)
 
 
 @lru_cache(maxsize=64)

@@ -1,0 +1,233 @@
+"""Re-check everything a TMS catalog entry claims about itself, from its exact numbers.
+
+``critpoints certify`` runs :func:`recheck_document`. For every entry it recomputes, from the
+stored 60-digit representative (``W_exact``, ``b_exact``) alone:
+
+- the shapes against the model block (W is m×n, b has n entries) and the float copies ``W``,
+  ``b``, ``loss``, ``grad_norm`` and ``geometry`` against the exact values (float64 rounding of
+  the exact numbers: the relative tolerance is 1e-15);
+- the loss (to 10^(15 − digits)) and the gradient (≤ 10^(20 − digits)) at ``digits`` digits;
+- the classification, verdict, Hessian index and counts, ``on_boundary`` and λ, by classifying
+  the point again (:func:`critpoints.solve.classify.classify`, with the catalog's seed); the
+  stored descent direction, if any, is re-evaluated at ``digits`` digits at its stored radii;
+- the certificate and the exact algebraic form (:func:`critpoints.proofs.check_entry`);
+
+and for the document: a non-empty list of points, unique ids, sorted by loss. Numbers are
+known to be finite: :func:`critpoints.catalog.load_catalog` refuses NaN, ±Infinity and literals
+that overflow a double. Pure computation: nothing here reads files or prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import mpmath
+import numpy as np
+
+__all__ = ["Failure", "recheck_document", "recheck_entry"]
+
+#: Relative agreement of a stored float with the float64 rounding of its exact value.
+FLOAT_RTOL = 1e-15
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One claim of a catalog that does not re-check."""
+
+    entry: str  # the entry's id, or "(document)"
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.entry}: {self.field}: {self.message}"
+
+
+def recheck_document(document: dict, classify_points: bool = True,
+                     progress: Callable[[int, int], None] | None = None) -> list[Failure]:
+    """Every failure of a (schema-valid) TMS catalog document; an empty list if all re-check.
+
+    Parameters
+    ----------
+    document : dict
+        A catalog document of kind ``tms-high-sparsity`` (already validated by its schema).
+    classify_points : bool
+        Re-classify every point (the expensive part: sphere and curvature searches for the
+        non-smooth points). Without it the classification fields are checked for internal
+        consistency only.
+    progress : callable, optional
+        Called as ``progress(done, total)`` after each entry.
+    """
+    model = document["model"]
+    if model["kind"] != "tms-high-sparsity":
+        return [Failure("(document)", "model.kind",
+                        f"{model['kind']!r}: certify re-checks tms-high-sparsity catalogs")]
+    points = document["critical_points"]
+    failures: list[Failure] = []
+    if not points:
+        failures.append(Failure("(document)", "critical_points", "no critical points"))
+    seen: set[str] = set()
+    for entry in points:
+        if entry["id"] in seen:
+            failures.append(Failure(entry["id"], "id", "duplicate id"))
+        seen.add(entry["id"])
+    losses = [entry.get("loss") for entry in points]
+    if any(a is not None and b is not None and b < a for a, b in zip(losses, losses[1:])):
+        failures.append(Failure("(document)", "critical_points", "not sorted by loss"))
+    seed = int((model.get("conventions") or {}).get("classification_seed", 0))
+    for done, entry in enumerate(points, 1):
+        failures.extend(recheck_entry(entry, model["n"], model["m"], seed, classify_points))
+        if progress is not None:
+            progress(done, len(points))
+    return failures
+
+
+def recheck_entry(entry: dict, n: int, m: int, seed: int = 0,
+                  classify_point: bool = True) -> list[Failure]:
+    """Every failure of one TMS entry (see the module docstring)."""
+    ident = entry["id"]
+    digits = int(entry.get("precision_digits", 60))
+    shape = _shape_failures(entry, n, m)
+    if shape:
+        return [Failure(ident, field, message) for field, message in shape]
+    failures: list[Failure] = []
+
+    def fail(field: str, message: str) -> None:
+        failures.append(Failure(ident, field, message))
+
+    with mpmath.workdps(digits):
+        try:
+            W = np.array([[mpmath.mpf(v) for v in row] for row in entry["W_exact"]], dtype=object)
+            b = np.array([mpmath.mpf(v) for v in entry["b_exact"]], dtype=object)
+        except (ValueError, TypeError) as exc:
+            return [Failure(ident, "W_exact/b_exact", f"not decimal numbers ({exc})")]
+        _check_floats(entry, W, b, fail)
+        _check_loss_and_gradient(entry, W, b, digits, fail)
+    if classify_point:
+        _check_classification(entry, W, b, digits, seed, fail)
+    else:
+        _check_consistency(entry, fail)
+    if "certificate" in entry or "exact" in entry:
+        from critpoints.proofs.annotate import check_entry
+
+        for line in check_entry(entry, n, digits):
+            fail("certificate", line.split(": ", 1)[-1])
+    return failures
+
+
+def _shape_failures(entry: dict, n: int, m: int) -> list[tuple[str, str]]:
+    out = []
+    for field in ("W", "W_exact"):
+        rows = entry.get(field)
+        if not isinstance(rows, list) or len(rows) != m or any(
+                not isinstance(row, list) or len(row) != n for row in rows):
+            out.append((field, f"not an {m}×{n} matrix (the model says m = {m}, n = {n})"))
+    for field in ("b", "b_exact"):
+        values = entry.get(field)
+        if not isinstance(values, list) or len(values) != n:
+            out.append((field, f"not a vector of {n} entries (the model says n = {n})"))
+    for field in ("loss_exact", "loss", "hessian", "classification"):
+        if field not in entry:
+            out.append((field, "missing"))
+    return out
+
+
+def _close(stored: float, exact, rtol: float = FLOAT_RTOL) -> bool:
+    value = float(exact)
+    return abs(stored - value) <= rtol * max(abs(value), 1e-300) or stored == value
+
+
+def _check_floats(entry, W, b, fail) -> None:
+    for name, stored, exact in (("W", entry["W"], W), ("b", [entry["b"]], b[None, :])):
+        for row_stored, row_exact in zip(stored, exact):
+            for i, (x, y) in enumerate(zip(row_stored, row_exact)):
+                if not _close(x, y):
+                    fail(name, f"float {x!r} at column {i} is not the exact value {float(y)!r}")
+                    return
+    if not _close(entry["loss"], mpmath.mpf(entry["loss_exact"])):
+        fail("loss", f"{entry['loss']!r} is not loss_exact rounded ({entry['loss_exact']})")
+    geometry = entry.get("geometry")
+    if geometry:
+        norms = [mpmath.sqrt(W[0, i] ** 2 + W[1, i] ** 2) for i in range(W.shape[1])] \
+            if W.shape[0] == 2 else None
+        if norms is not None and not all(_close(x, y, 1e-12) or abs(x - float(y)) < 1e-12
+                                         for x, y in zip(geometry.get("norms", []), norms)):
+            fail("geometry.norms", "do not match the exact columns")
+        if not all(_close(x, float(y)) for x, y in zip(geometry.get("biases", []), b)):
+            fail("geometry.biases", "do not match b_exact")
+
+
+def _check_loss_and_gradient(entry, W, b, digits, fail) -> None:
+    from critpoints.tms import potential
+
+    value = potential.loss(W, b, dps=digits)
+    if abs(value - mpmath.mpf(entry["loss_exact"])) > mpmath.mpf(10) ** (15 - digits):
+        fail("loss_exact", f"re-evaluates to {mpmath.nstr(value, 20)}")
+    dW, db = potential.gradient(W, b, dps=digits)
+    norm = mpmath.sqrt(mpmath.fsum(v * v for v in [*dW.ravel(), *db.ravel()]))
+    if norm > mpmath.mpf(10) ** (20 - digits):
+        fail("grad_norm", f"the gradient re-evaluates to {mpmath.nstr(norm, 3)}: not critical")
+    stored = entry.get("grad_norm")
+    if stored is not None and not (stored <= 10.0 ** (20 - digits) and
+                                   abs(stored - float(norm)) <= 10.0 ** (20 - digits)):
+        fail("grad_norm", f"stored {stored!r}, re-evaluated {mpmath.nstr(norm, 3)}")
+
+
+#: Fields of an entry that classification decides, compared one by one.
+_DECIDED = ("classification", "verdict", "hessian_index", "on_boundary", "learning_coefficient")
+_COUNTS = ("n_pos", "n_neg", "n_zero", "n_zero_symmetry")
+
+
+def _check_classification(entry, W, b, digits, seed, fail) -> None:
+    from critpoints.solve.classify import classify, probe_descent
+
+    result = classify(W, b, dps=digits, seed=seed)
+    for field in _DECIDED:
+        if entry.get(field) != getattr(result, field):
+            fail(field, f"stored {entry.get(field)!r}, re-derived {getattr(result, field)!r}")
+    for field in _COUNTS:
+        if entry["hessian"].get(field) != getattr(result, field):
+            fail(f"hessian.{field}", f"stored {entry['hessian'].get(field)!r}, re-derived "
+                 f"{getattr(result, field)!r}")
+    probe = (entry.get("evidence") or {}).get("descent")
+    if probe is not None and not _is_probe(probe):
+        fail("evidence.descent", "not a descent probe record (direction, radii, delta_loss, "
+             "confirmed)")
+    elif probe is not None:
+        # the stored direction and radii, evaluated again: the stored numbers must be these
+        again = probe_descent(W, b, probe["direction"], probe["radii"][0], digits)
+        signs = [v < 0 for v in again["delta_loss"]]
+        if signs != [v < 0 for v in probe["delta_loss"]] or again["confirmed"] != probe["confirmed"]:
+            fail("evidence.descent", f"stored ΔL {probe['delta_loss']}, re-evaluated "
+                 f"{again['delta_loss']}")
+    _check_consistency(entry, fail)
+
+
+def _is_probe(probe) -> bool:
+    return (isinstance(probe, dict) and isinstance(probe.get("direction"), list)
+            and isinstance(probe.get("radii"), list) and len(probe["radii"]) == 3
+            and isinstance(probe.get("delta_loss"), list) and len(probe["delta_loss"]) == 3
+            and isinstance(probe.get("confirmed"), bool))
+
+
+def _check_consistency(entry, fail) -> None:
+    """Claims that must agree with each other whatever the search found."""
+    from critpoints.solve.classify import decide_verdict
+
+    hessian, evidence = entry["hessian"], entry.get("evidence") or {}
+    if sum(hessian[k] for k in ("n_pos", "n_neg", "n_zero")) != len(hessian["eigenvalues"]):
+        fail("hessian", "eigenvalue counts do not add up to the dimension")
+    if evidence.get("method") not in ("second-order", "local-search"):
+        fail("evidence.method", f"{evidence.get('method')!r} is not a method of this version")
+    elif evidence.get("descent") is None or _is_probe(evidence["descent"]):
+        verdict, _ = decide_verdict(evidence, hessian["n_neg"])
+        if verdict != entry["verdict"]:
+            fail("verdict", f"{entry['verdict']!r} but the stored evidence gives {verdict!r}")
+    lam = entry.get("learning_coefficient")
+    if lam is not None and entry["verdict"] != "minimum":
+        fail("learning_coefficient", f"λ = {lam} stored for a {entry['verdict']}")
+    if entry["classification"] == "minimum" and lam != hessian["n_pos"] / 2:
+        fail("learning_coefficient", f"λ = {lam} but the Hessian gives {hessian['n_pos']}/2")
+    if entry["classification"] == "saddle" and entry.get("hessian_index") != hessian["n_neg"]:
+        fail("hessian_index", f"{entry.get('hessian_index')} but {hessian['n_neg']} negative "
+             "eigenvalues")
