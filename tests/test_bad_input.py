@@ -151,7 +151,7 @@ SIZE_CASES = [
          id="transitions-samples-1e9"),
     case([*TRANSITIONS[:3], "--runs", "100000000"], "--runs", subprocess=True,
          id="transitions-runs-1e8"),
-    case([*TRANSITIONS[:3], "--runs", "100000", "--samples", "1000"], "--samples",
+    case([*TRANSITIONS[:3], "--runs", "200", "--samples", "100000"], "--samples",
          subprocess=True, id="transitions-runs-times-samples"),
     case([*TRANSITIONS[:3], "--runs", "1000", "--steps", "1000000000"], "run-steps",
          subprocess=True, id="transitions-runs-times-steps"),

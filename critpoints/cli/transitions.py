@@ -46,8 +46,9 @@ def register(subparsers) -> None:
                         help="minibatch size (≤ --samples)")
     parser.add_argument("--lr", type=real(0, lo_open=True), default=0.005, help="learning rate")
     parser.add_argument("--samples", type=integer(1, MAX_SAMPLES), default=1000, metavar="N",
-                        help=f"number of samples N: the data-set size of each run (runs × N ≤ "
-                        f"{MAX_SAMPLES:,}; default 1000)")
+                        help="number of samples N: the data-set size of each run (at most "
+                        f"{MAX_SAMPLES:,} in memory over the runs trained together, 100 per "
+                        "worker; default 1000)")
     parser.add_argument(
         "--diverged",
         choices=("stop", "drop"),
@@ -97,9 +98,14 @@ def _check(args) -> None:
     if args.runs * args.steps > MAX_RUN_STEPS:
         raise UsageError(f"--runs × --steps = {args.runs * args.steps:.3g} exceeds "
                          f"{MAX_RUN_STEPS:,} run-steps (about a day)")
-    if args.runs * args.samples > MAX_SAMPLES:
-        raise UsageError(f"--runs × --samples = {args.runs * args.samples:.3g} exceeds "
-                         f"{MAX_SAMPLES:,} samples in memory")
+    from critpoints.dynamics.sweep import MAX_CHUNK
+
+    # Runs are trained in chunks of at most MAX_CHUNK, one chunk per worker at a time: only
+    # those runs' data sets are in memory together.
+    together = min(args.runs, MAX_CHUNK * args.workers)
+    if together * args.samples > MAX_SAMPLES:
+        raise UsageError(f"{together} runs × --samples {args.samples} in memory together "
+                         f"exceed {MAX_SAMPLES:,} samples: lower --samples (or --workers)")
 
 
 def _resolve_init(init: str, catalog: dict, path: str) -> str:
