@@ -115,7 +115,8 @@ NONFINITE_CASES = [
     for value in ("5=nan", "5=inf", "5=-1", "5", "=3")
 ] + [
     case(["evaluate", "--params", "HUGE_ENTRIES"], "overflows", id="evaluate-entries-1e300"),
-    case(["evaluate", "--params", "INF_ENTRIES"], "overflows a double", id="evaluate-entries-1e400"),
+    case(["evaluate", "--params", "INF_ENTRIES"], "overflows a double",
+         id="evaluate-entries-1e400"),
 ]
 
 BATCH_CASES = [

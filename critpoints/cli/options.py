@@ -54,9 +54,10 @@ MAX_ENUMERATE_FEATURES = 20
 #: Data-set sizes / sample sizes N that are drawn (n floats each): 5·10⁶ samples of n = 64
 #: features are 2.6 GB of float64, the most a laptop holds.
 MAX_SAMPLES = 5_000_000
-#: Chains × steps (llc) or runs × steps (transitions) is the work of a run: 10¹¹ single-point
-#: updates is about a day at the measured ~10⁶ updates/s.
-MAX_RUN_STEPS = 10**11
+#: Runs × steps of a transitions sweep: measured 1.2·10⁵ run-steps/s (100 runs, n = 6, one
+#: worker, shared 2-core machine), so 10¹⁰ run-steps take about a day (the paper's sweep,
+#: 500 × 225 000, is 1.1·10⁸: a quarter of an hour).
+MAX_RUN_STEPS = 10**10
 #: llc keeps a trace of chains × steps floats: 10⁸ of them are 800 MB.
 MAX_CHAIN_STEPS = 10**8
 #: mpmath digits of the verifications: 1000 digits already take minutes per point.

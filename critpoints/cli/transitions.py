@@ -97,7 +97,7 @@ def _check(args) -> None:
         raise UsageError(f"--batch ({args.batch}) cannot exceed --samples ({args.samples})")
     if args.runs * args.steps > MAX_RUN_STEPS:
         raise UsageError(f"--runs × --steps = {args.runs * args.steps:.3g} exceeds "
-                         f"{MAX_RUN_STEPS:,} run-steps (about a day)")
+                         f"{MAX_RUN_STEPS:,} run-steps (about a day at 1.2e5 run-steps/s)")
     from critpoints.dynamics.sweep import MAX_CHUNK
 
     # Runs are trained in chunks of at most MAX_CHUNK, one chunk per worker at a time: only
