@@ -91,7 +91,10 @@ NONFINITE_CASES = [
     for value in ("nan", "inf", "-1")
 ] + [
     case([*LLC, "--dead-bias", value], "--dead-bias", id=f"llc-dead-bias-{value}")
-    for value in ("nan", "-inf", "0.5")
+    for value in ("nan", "0.5")
+] + [
+    case([*LLC, "--dead-bias", "-inf"], "--option=VALUE", id="llc-dead-bias--inf"),
+    case([*LLC, "--dead-bias=-inf"], "finite", id="llc-dead-bias=-inf"),
 ] + [
     case([*TRANSITIONS, "--lr", value], "--lr", id=f"transitions-lr-{value}")
     for value in ("nan", "inf", "0", "-1")

@@ -52,6 +52,9 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str):  # argparse's own errors: one line, status 2
+        if message.endswith("expected one argument"):
+            # argparse reads a value such as -1e3 or -inf as an option name
+            message += " (for a value starting with '-', write --option=VALUE)"
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
