@@ -231,7 +231,7 @@ class VolumeScaling:
             "lambda": number(self.lam),
             "standard_error": number(self.standard_error),
             "per_run": [number(x) for x in self.per_run],
-            "window_log10_epsilon": [float(self.window[0]), float(self.window[1])],
+            "window_log10_epsilon": [number(self.window[0]), number(self.window[1])],
             "multiplicity": int(self.multiplicity),
             "decade_slopes": [
                 {"log10_lower": float(s.log10_lower), "log10_upper": float(s.log10_upper),
@@ -244,7 +244,7 @@ class VolumeScaling:
             "dimension": int(self.dimension),
             "radius": float(self.radius),
             "reference_loss": float(self.reference_loss),
-            "epsilon_top": float(self.epsilon_top),
+            "epsilon_top": number(self.epsilon_top),
             "evaluations": int(self.evaluations),
             "descends": bool(self.descends),
             "reached": bool(self.reached),
@@ -303,8 +303,8 @@ def nested_volume_profile(
         k, points removed and replaced per iteration (default K/4: fewer, larger batches; the
         volume bookkeeping is exact for any k through the order statistics).
     walk_steps : int, optional
-        Random-walk steps per replacement (default d); each step is one shaped Gaussian
-        proposal and one scaling proposal about θ*.
+        Random-walk steps per replacement (default max(d, 10)); each step is one shaped
+        Gaussian proposal and one scaling proposal about θ*.
     decades : float
         Stop once every run's threshold is below ``epsilon_top · 10^-decades``, with
         ``epsilon_top`` the median of L − L(θ*) over the initial live points.
@@ -332,7 +332,7 @@ def nested_volume_profile(
         raise ValueError(f"need live_points ≥ d + 2 = {d + 2} to shape the walk; got {K}")
     if radius <= 0:
         raise ValueError(f"radius must be positive; got {radius}")
-    steps = int(walk_steps) if walk_steps is not None else d
+    steps = int(walk_steps) if walk_steps is not None else max(d, 10)
     R = int(runs)
     rng = np.random.default_rng(seed)
 
@@ -345,10 +345,10 @@ def nested_volume_profile(
     live = center + _uniform_in_ball(rng, (R, K), d, radius)
     values = evaluate(live.reshape(-1, d)).reshape(R, K) - L0
     evaluations += R * K
+    descends = bool((values < -descent_tolerance).any())
     epsilon_top = float(np.median(values))
-    if not epsilon_top > 0:
-        raise ValueError("the median loss in the ball is not above L(θ*): not a local minimum "
-                         "at this radius (or the loss is flat there)")
+    if not epsilon_top > 0 and not descends:
+        raise ValueError("the median loss in the ball is not above L(θ*): L is flat there")
     epsilon_stop = epsilon_top * 10.0 ** (-decades)
     if max_iterations is None:
         nats = 0.5 * d * math.log(10.0) * (decades + 4)
@@ -373,7 +373,6 @@ def nested_volume_profile(
     accepted_total = np.zeros(R)
     proposed_total = np.zeros(R)
     active = np.ones(R, dtype=bool)
-    descends = bool((values < -descent_tolerance).any())
     iterations = 0
     rows = np.arange(R)[:, None]
 
@@ -503,6 +502,16 @@ def fit_volume_exponent(
     """
     if multiplicity < 1:
         raise ValueError(f"multiplicity must be ≥ 1; got {multiplicity}")
+    nan = float("nan")
+    if profile.descends:
+        return VolumeScaling(
+            lam=nan, standard_error=nan, per_run=tuple(nan for _ in profile.runs),
+            window=(nan, nan), slopes=(), multiplicity=int(multiplicity), runs=len(profile.runs),
+            live_points=profile.live_points, walk_steps=profile.walk_steps,
+            dimension=profile.dimension, radius=profile.radius,
+            reference_loss=profile.reference_loss, epsilon_top=profile.epsilon_top,
+            evaluations=profile.evaluations, descends=True, reached=False, seed=int(seed),
+            seconds=float(seconds))
     low = math.log10(profile.epsilon_stop)
     high = low + window
     top = math.log10(profile.epsilon_top)
@@ -519,7 +528,7 @@ def fit_volume_exponent(
     for run in profile.runs:
         y = _log_volume_at(run, grid) - correction
         ok = np.isfinite(y)
-        if profile.descends or ok.sum() < 2:
+        if ok.sum() < 2:
             per_run.append(float("nan"))
             continue
         per_run.append(float(np.polyfit(grid[ok], y[ok], 1)[0]))
@@ -631,17 +640,16 @@ def tms_ball_radius(W: Any, b: Any, fraction: float = 0.25, tolerance: float = 1
     W = np.asarray(W, dtype=float)
     b = np.asarray(b, dtype=float)
     G = W.T @ W
-    norms2 = np.diag(G)
-    n = G.shape[0]
-    lever = np.sqrt(norms2[:, None] + norms2[None, :] + 1.0)
-    lever[np.arange(n), np.arange(n)] = np.sqrt(4 * norms2 + 1.0)
-    margins = [(np.abs(b), np.ones(n)), (np.abs(G + b[None, :]), lever)]
-    candidates = [m / s for m, s in ((mm.ravel(), ss.ravel()) for mm, ss in margins)]
-    ratio = np.concatenate([c[m > tolerance] for c, m in zip(
-        candidates, (margins[0][0].ravel(), margins[1][0].ravel()))])
-    if ratio.size == 0:
+    squared_norms = np.diag(G)
+    n = b.size
+    lever = np.sqrt(squared_norms[:, None] + squared_norms[None, :] + 1.0)
+    lever[np.diag_indices(n)] = np.sqrt(4.0 * squared_norms + 1.0)
+    margins = np.concatenate([np.abs(b), np.abs(G + b[None, :]).ravel()])
+    levers = np.concatenate([np.ones(n), lever.ravel()])
+    foreign = margins > tolerance
+    if not foreign.any():
         raise ValueError("every activation argument vanishes at this point: choose radius=")
-    return float(fraction * ratio.min())
+    return float(fraction * (margins[foreign] / levers[foreign]).min())
 
 
 def volume_scaling(
