@@ -49,16 +49,16 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "DecadeSlope",
     "NestedSamplingRun",
     "VolumeProfile",
-    "DecadeSlope",
     "VolumeScaling",
+    "fit_volume_exponent",
     "log_ball_volume",
     "nested_volume_profile",
-    "fit_volume_exponent",
-    "volume_scaling_exponent",
     "tms_ball_radius",
     "volume_scaling",
+    "volume_scaling_exponent",
 ]
 
 #: Acceptance rate the random walk's step scale is steered towards.
@@ -352,7 +352,7 @@ def nested_volume_profile(
     epsilon_stop = epsilon_top * 10.0 ** (-decades)
     if max_iterations is None:
         nats = 0.5 * d * math.log(10.0) * (decades + 4)
-        max_iterations = int(math.ceil(nats * K / k)) + 10
+        max_iterations = math.ceil(nats * K / k) + 10
 
     # E[log t] of the i-th removed point: −Σ_{j<i} 1/(K − j), i = 1..k
     shrink = -np.cumsum(1.0 / (K - np.arange(k)))
@@ -517,7 +517,7 @@ def fit_volume_exponent(
     top = math.log10(profile.epsilon_top)
     if high > top + 1e-12:
         raise ValueError(f"window of {window} decades exceeds the {top - low:.3g} decades sampled")
-    grid10 = np.linspace(low, high, int(round(window * points_per_decade)) + 1)
+    grid10 = np.linspace(low, high, round(window * points_per_decade) + 1)
     grid = grid10 * math.log(10.0)
     correction = np.zeros_like(grid)
     if multiplicity > 1:
@@ -543,7 +543,7 @@ def fit_volume_exponent(
 
     lam, se = mean_and_error(per)
     slopes = []
-    n_decades = int(math.floor(top - low + 1e-9))
+    n_decades = math.floor(top - low + 1e-9)
     for i in range(n_decades):
         upper, lower = top - i, top - i - 1
         ends = np.array([lower, upper]) * math.log(10.0)
