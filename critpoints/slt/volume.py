@@ -304,8 +304,10 @@ def nested_volume_profile(
         k, points removed and replaced per iteration (default K/4: fewer, larger batches; the
         volume bookkeeping is exact for any k through the order statistics).
     walk_steps : int, optional
-        Random-walk steps per replacement (default max(d, 10)); each step is one shaped
-        Gaussian proposal and one scaling proposal about θ*.
+        Random-walk steps per replacement (default max(2d, 10)); each step is one shaped
+        Gaussian proposal and one scaling proposal about θ*. Measured at the n = 6 4-gons
+        (8 seeds each): d steps left a bias of ≈ +0.08 in λ̂ (4: 7.59, 4⁺⁺: 8.58), 2d steps
+        none detectable (7.52, 8.47).
     decades : float
         Stop once every run's threshold is below ``epsilon_top · 10^-decades``, with
         ``epsilon_top`` the median of L − L(θ*) over the initial live points.
@@ -333,7 +335,7 @@ def nested_volume_profile(
         raise ValueError(f"need live_points ≥ d + 2 = {d + 2} to shape the walk; got {K}")
     if radius <= 0:
         raise ValueError(f"radius must be positive; got {radius}")
-    steps = int(walk_steps) if walk_steps is not None else max(d, 10)
+    steps = int(walk_steps) if walk_steps is not None else max(2 * d, 10)
     R = int(runs)
     rng = np.random.default_rng(seed)
 
