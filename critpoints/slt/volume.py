@@ -43,7 +43,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -197,6 +197,9 @@ class VolumeScaling:
     seed : int
     seconds : float
         Wall-clock time (not part of :meth:`to_json`).
+    coordinates : str
+        What was sampled: ``"ball"`` (the full ball around θ*) or ``"rotation slice"`` (the
+        ball in the affine slice transversal to the O(m) orbit, see :func:`volume_scaling`).
     """
 
     lam: float
@@ -217,6 +220,7 @@ class VolumeScaling:
     reached: bool
     seed: int
     seconds: float
+    coordinates: str = "ball"
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON-safe values (no wall-clock time: the same seed gives the same dict).
@@ -250,6 +254,7 @@ class VolumeScaling:
             "descends": bool(self.descends),
             "reached": bool(self.reached),
             "seed": int(self.seed),
+            "coordinates": self.coordinates,
         }
 
 
@@ -742,7 +747,8 @@ def volume_scaling(
     def tms_loss(z: np.ndarray) -> np.ndarray:
         return potential.loss(*potential.unflatten(theta_star + z @ basis.T, m, n))
 
-    return volume_scaling_exponent(
+    result = volume_scaling_exponent(
         tms_loss, np.zeros(basis.shape[1]), rho, live_points=live_points, runs=runs,
         walk_steps=walk_steps, decades=decades, window=window,
         reference_loss=float(potential.loss(Wf, bf)), seed=seed)
+    return replace(result, coordinates="rotation slice" if quotient_rotations else "ball")
