@@ -149,6 +149,15 @@ def test_saddle_is_reported_as_descending():
     assert result.to_json()["lambda"] is None
 
 
+def test_loss_constant_on_most_of_the_ball_has_lambda_zero():
+    # L = max(0, x − 1/2)² is 0 on {x ≤ 1/2}, most of the unit disk: V(ε) ≥ that area for every
+    # ε > 0, so λ = 0 exactly (no fit needed).
+    result = volume_scaling_exponent(lambda t: np.maximum(t[:, 0] - 0.5, 0.0) ** 2,
+                                     np.zeros(2), 1.0, seed=0)
+    assert result.flat and not result.descends
+    assert result.lam == 0.0 and result.to_json()["lambda"] == 0.0
+
+
 # ----------------------------------------------------------------------------------------------
 # Records
 
@@ -190,6 +199,17 @@ def test_tms_radius_is_a_quarter_of_the_dead_bias_margin():
     # displacement (|W_i| = 1, catalog W): ρ = (1/12)/√2/4.
     W, b, _ = catalog_point("4")
     assert tms_ball_radius(W, b) == pytest.approx(1 / 12 / math.sqrt(2) / 4)
+
+
+def test_tms_all_dead_plateau_has_lambda_zero_and_a_saddle_descends():
+    # Catalog entry "0" (all outputs dead, L = 1/3 on an open set; stored λ = 0) and "6~1" (verdict
+    # saddle, one negative Hessian eigenvalue in the catalog).
+    W, b, entry = catalog_point("0")
+    plateau = volume_scaling(W, b, seed=0)
+    assert plateau.flat and plateau.lam == entry["learning_coefficient"] == 0.0
+    W, b, entry = catalog_point("6~1")
+    assert entry["verdict"] == "saddle"
+    assert volume_scaling(W, b, seed=0).descends
 
 
 @pytest.mark.slow

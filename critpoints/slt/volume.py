@@ -131,6 +131,10 @@ class VolumeProfile:
         minimum there and V(ε) does not shrink to zero (no learning coefficient).
     min_delta_loss : float
         Smallest L − L(θ*) met by any live point.
+    flat : bool
+        At least half of the initial (ball-uniform) points have |L − L(θ*)| ≤ the descent
+        tolerance and none is below: L is constant on a set of at least half the ball's volume,
+        so V(ε) ≥ vol B / 2 for every ε > 0 and λ = 0. Nothing else is sampled.
     """
 
     runs: tuple[NestedSamplingRun, ...]
@@ -148,6 +152,7 @@ class VolumeProfile:
     reached: bool
     descends: bool
     min_delta_loss: float
+    flat: bool = False
 
 
 @dataclass(frozen=True)
@@ -208,6 +213,9 @@ class VolumeScaling:
     coordinates : str
         What was sampled: ``"ball"`` (the full ball around θ*) or ``"rotation slice"`` (the
         ball in the affine slice transversal to the O(m) orbit, see :func:`volume_scaling`).
+    flat : bool
+        L is constant on at least half the ball (see :class:`VolumeProfile`): ``lam`` is 0
+        exactly (standard error 0), nothing was fitted.
     """
 
     lam: float
@@ -229,6 +237,7 @@ class VolumeScaling:
     seed: int
     seconds: float
     coordinates: str = "ball"
+    flat: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON-safe values (no wall-clock time: the same seed gives the same dict).
@@ -263,6 +272,7 @@ class VolumeScaling:
             "reached": bool(self.reached),
             "seed": int(self.seed),
             "coordinates": self.coordinates,
+            "flat": bool(self.flat),
         }
 
 
@@ -366,8 +376,15 @@ def nested_volume_profile(
     evaluations += R * K
     descends = bool((values < -descent_tolerance).any())
     epsilon_top = float(np.median(values))
-    if not epsilon_top > 0 and not descends:
-        raise ValueError("the median loss in the ball is not above L(θ*): L is flat there")
+    flat = not descends and epsilon_top <= descent_tolerance
+    if flat:
+        empty = NestedSamplingRun(delta_loss=np.zeros(0), log_volume=np.zeros(0), acceptance=0.0)
+        return VolumeProfile(
+            runs=(empty,) * R, dimension=d, radius=float(radius), reference_loss=L0,
+            log_ball_volume=log_ball_volume(d, radius), epsilon_top=epsilon_top,
+            epsilon_stop=float("nan"), live_points=K, removed_per_iteration=k, walk_steps=steps,
+            iterations=0, evaluations=evaluations, reached=True, descends=False,
+            min_delta_loss=float(values.min()), flat=True)
     epsilon_stop = epsilon_top * 10.0 ** (-decades)
     if max_iterations is None:
         nats = 0.5 * d * math.log(10.0) * (decades + 4)
@@ -517,20 +534,22 @@ def fit_volume_exponent(
     Returns
     -------
     VolumeScaling
-        ``lam`` is NaN when the profile ``descends`` (not a local minimum).
+        ``lam`` is NaN when the profile ``descends`` (not a local minimum) and 0 when it is
+        ``flat``.
     """
     if multiplicity < 1:
         raise ValueError(f"multiplicity must be ≥ 1; got {multiplicity}")
     nan = float("nan")
-    if profile.descends:
+    if profile.descends or profile.flat:
+        value = 0.0 if profile.flat else nan
         return VolumeScaling(
-            lam=nan, standard_error=nan, per_run=tuple(nan for _ in profile.runs),
+            lam=value, standard_error=value, per_run=tuple(value for _ in profile.runs),
             window=(nan, nan), slopes=(), multiplicity=int(multiplicity), runs=len(profile.runs),
             live_points=profile.live_points, walk_steps=profile.walk_steps,
             dimension=profile.dimension, radius=profile.radius,
             reference_loss=profile.reference_loss, epsilon_top=profile.epsilon_top,
-            evaluations=profile.evaluations, descends=True, reached=False, seed=int(seed),
-            seconds=float(seconds))
+            evaluations=profile.evaluations, descends=profile.descends, reached=profile.reached,
+            seed=int(seed), seconds=float(seconds), flat=profile.flat)
     low = math.log10(profile.epsilon_stop)
     high = low + window
     top = math.log10(profile.epsilon_top)
