@@ -19,8 +19,9 @@ that overflow a double. Pure computation: nothing here reads files or prints.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from itertools import pairwise
 
 import mpmath
 import numpy as np
@@ -72,7 +73,7 @@ def recheck_document(document: dict, classify_points: bool = True,
             failures.append(Failure(entry["id"], "id", "duplicate id"))
         seen.add(entry["id"])
     losses = [entry.get("loss") for entry in points]
-    if any(a is not None and b is not None and b < a for a, b in zip(losses, losses[1:])):
+    if any(a is not None and b is not None and b < a for a, b in pairwise(losses)):
         failures.append(Failure("(document)", "critical_points", "not sorted by loss"))
     seed = int((model.get("conventions") or {}).get("classification_seed", 0))
     for done, entry in enumerate(points, 1):

@@ -14,6 +14,8 @@ Pure mathematics (no files, no printing). Submodules, imported on first attribut
 - :mod:`~critpoints.slt.phases`       classification of parameters into catalog phases
 - :mod:`~critpoints.slt.mcmc`         posterior sampling over a ladder of sample sizes (MALA with
   replica exchange), empirical occupancy curves
+- :mod:`~critpoints.slt.volume`       λ as the volume-scaling exponent of the sublevel sets,
+  estimated by nested sampling (independent of Hessians and straight-line tests)
 """
 
 from __future__ import annotations
@@ -43,6 +45,12 @@ _EXPORTS = {
     "phase_label": "phases",
     "nearest_catalog_entry": "phases",
     "sample_posterior_ladder": "mcmc",
+    "VolumeScaling": "volume",
+    "VolumeProfile": "volume",
+    "nested_volume_profile": "volume",
+    "fit_volume_exponent": "volume",
+    "volume_scaling_exponent": "volume",
+    "volume_scaling": "volume",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -121,6 +121,12 @@ def _piecewise_quadratic(entry, hess, stored, curvature, evidence) -> LearningCo
     if abs(stored - rank / 2) > 1e-12:
         return LearningCoefficient(
             None, f"catalog stores λ = {stored} but its curvature record gives {rank}/2")
+    from critpoints.solve.classify import volume_agrees
+
+    volume = evidence.get("volume_scaling")
+    if volume is None or not volume_agrees(rank / 2, volume):
+        return LearningCoefficient(
+            None, f"catalog stores λ = {stored} without a volume-scaling estimate that agrees")
     return LearningCoefficient(rank / 2, str(evidence.get("learning_coefficient", "")))
 
 

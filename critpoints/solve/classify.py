@@ -427,7 +427,7 @@ def classify(W, b, dps: int = 60, seed: int = 0) -> Classification:
         learning_coefficient = n_pos / 2
     elif verdict == "minimum":
         learning_coefficient, evidence["learning_coefficient"] = _piecewise_quadratic_lambda(
-            label, evidence)
+            Wf, bf, label, seed, evidence)
     else:
         learning_coefficient = None
         evidence["learning_coefficient"] = (
@@ -491,19 +491,63 @@ def grows_quadratically(report: dict) -> bool:
     return min(qs) > CURVATURE_FLOOR and max(qs) <= 1.05 * min(qs)
 
 
-def _piecewise_quadratic_lambda(label, evidence):
-    """λ = r/2 of a non-smooth or degenerate minimum whose growth is quadratic off its zero modes."""
+#: λ from the directional curvature is stored only if the volume-scaling estimate agrees within
+#: max(3 standard errors, this): the seed-to-seed spread of that estimate at the n = 6 points is
+#: 0.04–0.1 (docs/volume-scaling.md).
+VOLUME_AGREEMENT_FLOOR = 0.2
+
+
+def volume_agrees(candidate: float, record: dict) -> bool:
+    """Whether a volume-scaling record supports λ = ``candidate`` (see the floor above)."""
+    lam, se = record.get("lambda"), record.get("standard_error")
+    if lam is None or se is None or record.get("descends") or not record.get("reached", True):
+        return False
+    return abs(lam - candidate) <= max(3 * se, VOLUME_AGREEMENT_FLOOR)
+
+
+def _piecewise_quadratic_lambda(Wf, bf, label, seed, evidence):
+    """λ = r/2 of a non-smooth or degenerate minimum: quadratic growth along every straight line
+    off the explained zero modes, confirmed by the volume-scaling exponent (independent of
+    straight lines: a curved valley would lower it)."""
+    from critpoints.slt.volume import volume_scaling
+
     report = evidence["directional_curvature"]
     q_min = min(r["min_q"] for r in report["radii"])
     r = report["rank"]
-    if grows_quadratically(report):
-        return r / 2, (
-            f"{label} minimum, piecewise quadratic: L − L* ≥ {q_min:.4g}·|v|² off the "
-            f"{report['explained']} explained zero modes (numerical minimum over "
-            f"{report['starts']} directions, t = 1e-3 and 1e-4): λ = {r}/2"
+    if not grows_quadratically(report):
+        return None, (
+            f"{label} minimum, not determined: some direction off the {report['explained']} "
+            f"explained zero modes grows slower than quadratically (min q = {q_min:.3g} at t = "
+            f"1e-3/1e-4; flat set larger than explained, or higher order)"
         )
-    return None, (
-        f"{label} minimum, not determined: some direction off the {report['explained']} "
-        f"explained zero modes grows slower than quadratically (min q = {q_min:.3g} at t = "
-        f"1e-3/1e-4; flat set larger than explained, or higher order)"
+    volume = volume_scaling(Wf, bf, seed=seed).to_json()
+    evidence["volume_scaling"] = _rounded_volume_record(volume)
+    record = evidence["volume_scaling"]
+    if not volume_agrees(r / 2, record):
+        return None, (
+            f"{label} minimum, not determined: straight lines grow quadratically (min q = "
+            f"{q_min:.4g}, λ = {r}/2 would follow) but the volume-scaling exponent is "
+            f"{record['lambda']} ± {record['standard_error']}: a curved path grows more slowly"
+        )
+    return r / 2, (
+        f"{label} minimum, piecewise quadratic: L − L* ≥ {q_min:.4g}·|v|² along straight lines "
+        f"off the {report['explained']} explained zero modes (numerical minimum over "
+        f"{report['starts']} directions, t = 1e-3 and 1e-4): λ = {r}/2, confirmed by the "
+        f"volume-scaling exponent {record['lambda']} ± {record['standard_error']}"
     )
+
+
+def _rounded_volume_record(record: dict) -> dict:
+    """The volume-scaling record with its floats rounded (3 decimals for exponents, 4 significant
+    digits otherwise): a random walk in float64 carries machine-dependent last bits."""
+    def rounded(key, value):
+        if isinstance(value, float):
+            if key in ("lambda", "slope", "log10_lower", "log10_upper"):
+                return round(value, 3)
+            return _significant(value, 4)
+        if isinstance(value, list):
+            return [rounded(key, v) for v in value]
+        if isinstance(value, dict):
+            return {k: rounded(k, v) for k, v in value.items()}
+        return value
+    return {key: rounded(key, value) for key, value in record.items()}

@@ -105,7 +105,10 @@ def _check_shapes(W: np.ndarray, b: np.ndarray) -> None:
 
 
 def _gram_and_bias(W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    G = np.swapaxes(W, -1, -2) @ W
+    # Products and a sum over the m rows instead of a BLAS matmul: BLAS kernels (FMA or not)
+    # differ between machines in the last bit, and the searches would inherit it.
+    G = np.einsum("...ri,...rj->...ij", W, W) if W.dtype != object else \
+        (W[..., :, :, None] * W[..., :, None, :]).sum(axis=-3)
     C = np.broadcast_to(b[..., None, :], G.shape)  # c_ij = b_j
     return G, C
 
@@ -224,7 +227,9 @@ def loss(W: Any, b: Any, dps: int | None = None):
 def _gradient_from_blocks(Wp, F_a, F_c):
     n = Wp.shape[-1]
     S = F_a / n
-    dW = Wp @ (S + np.swapaxes(S, -1, -2))
+    M = S + np.swapaxes(S, -1, -2)
+    dW = np.einsum("...ri,...ik->...rk", Wp, M) if M.dtype != object else \
+        (Wp[..., :, :, None] * M[..., None, :, :]).sum(axis=-2)
     db = F_c.sum(axis=-2) / n
     return dW, db
 
