@@ -37,6 +37,7 @@ import mpmath
 import sympy as sp
 
 from critpoints.tms import symbolic
+from critpoints.tms.regions import block_region
 
 __all__ = ["ReducedSolution", "solve_regular_polygon", "homogeneous_parts", "interval_breaks"]
 
@@ -73,7 +74,7 @@ def homogeneous_parts():
 
 
 def _region_code(kappa, s) -> int:
-    return 2 * int(s > 0) + int(kappa + s > 0)
+    return block_region(kappa, s)
 
 
 def interval_breaks(kappas) -> list:

@@ -23,6 +23,7 @@ import mpmath
 import numpy as np
 
 from critpoints.tms._generated import FUNCTIONS
+from critpoints.tms.regions import block_region
 
 __all__ = ["ExactPoint", "regular_exact_point", "exact_gradient_vanishes", "point_balls"]
 
@@ -114,7 +115,7 @@ def _wm_vanishes(point: ExactPoint, M) -> tuple[bool | None, str]:
 
 
 def _region(a: Fraction, c: Fraction) -> int:
-    return 2 * int(c > 0) + int(a + c > 0)
+    return block_region(a, c)
 
 
 def _strictly_dead(point: ExactPoint, t: Fraction, c: Fraction) -> bool:

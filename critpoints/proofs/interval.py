@@ -31,6 +31,7 @@ import numpy as np
 from critpoints.proofs.reduced_blocks import Breakpoint, Interval, block_coefficients, interval_blocks
 from critpoints.tms import potential
 from critpoints.tms._generated import FUNCTIONS
+from critpoints.tms.regions import region_of
 
 __all__ = [
     "RegionUndetermined",
@@ -185,7 +186,7 @@ def _region(a, c) -> int:
         end = False
     else:
         raise RegionUndetermined("a block's a + c = G_ij + b_j ball touches 0")
-    return 2 * start + end
+    return region_of(start, end)
 
 
 def _blocks_ball(W, b, order: int):
@@ -211,8 +212,8 @@ def full_gradient_hessian(W, b) -> tuple[np.ndarray, np.ndarray]:
     W = np.asarray(W, dtype=object)
     b = np.asarray(b, dtype=object)
     _, F_a, F_c, F_aa, F_ac, F_cc = _blocks_ball(W, b, 2)
-    dW, db = potential._gradient_from_blocks(W, F_a, F_c)
-    H = potential._assemble_hessian(W, F_a, F_aa, F_ac, F_cc)
+    dW, db = potential.gradient_from_blocks(W, F_a, F_c)
+    H = potential.assemble_hessian(W, F_a, F_aa, F_ac, F_cc)
     H = np.vectorize(lambda v: v if isinstance(v, flint.arb) else flint.arb(v), otypes=[object])(H)
     return potential.flatten(dW, db), H
 

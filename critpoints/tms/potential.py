@@ -44,6 +44,7 @@ import mpmath
 import numpy as np
 
 from critpoints.tms._generated import FUNCTIONS
+from critpoints.tms.regions import REGION_NAMES, block_region
 
 __all__ = [
     "loss",
@@ -55,10 +56,10 @@ __all__ = [
     "kink_jumps",
     "flatten",
     "unflatten",
+    "gradient_from_blocks",
+    "assemble_hessian",
     "REGION_NAMES",
 ]
-
-REGION_NAMES = ("dead", "rising", "falling", "live")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -127,7 +128,7 @@ def block_regions(W: Any, b: Any, atol: float = 0.0) -> np.ndarray:
 
 
 def _regions_of(G: np.ndarray, C: np.ndarray, atol: float = 0.0) -> np.ndarray:
-    return 2 * (C > atol).astype(np.int8) + (G + C > atol).astype(np.int8)
+    return block_region(G, C, atol)
 
 
 @lru_cache(maxsize=64)
@@ -224,7 +225,7 @@ def loss(W: Any, b: Any, dps: int | None = None):
     return _with_precision(dps, compute)
 
 
-def _gradient_from_blocks(Wp, F_a, F_c):
+def gradient_from_blocks(Wp, F_a, F_c):
     n = Wp.shape[-1]
     S = F_a / n
     M = S + np.swapaxes(S, -1, -2)
@@ -242,7 +243,7 @@ def loss_and_gradient(W: Any, b: Any, dps: int | None = None):
         G, C = _gram_and_bias(Wp, bp)
         F, F_a, F_c = _blocks(G, C, 1, None)
         n = G.shape[-1]
-        dW, db = _gradient_from_blocks(Wp, F_a, F_c)
+        dW, db = gradient_from_blocks(Wp, F_a, F_c)
         return F.sum(axis=(-2, -1)) / n, dW, db
 
     return _with_precision(dps, compute)
@@ -273,12 +274,12 @@ def hessian(W: Any, b: Any, dps: int | None = None, regions: Any = None):
         Wp, bp = _prepare(W, b, dps)
         G, C = _gram_and_bias(Wp, bp)
         _, F_a, F_c, F_aa, F_ac, F_cc = _blocks(G, C, 2, regions)
-        return _assemble_hessian(Wp, F_a, F_aa, F_ac, F_cc)
+        return assemble_hessian(Wp, F_a, F_aa, F_ac, F_cc)
 
     return _with_precision(dps, compute)
 
 
-def _assemble_hessian(W, F_a, F_aa, F_ac, F_cc):
+def assemble_hessian(W, F_a, F_aa, F_ac, F_cc):
     """Chain rule through G_ij = W_i·W_j; derivation in docs/derivations.md."""
     m, n = W.shape[-2:]
     S, A, Cx, D = F_a / n, F_aa / n, F_ac / n, F_cc / n
