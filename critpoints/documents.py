@@ -86,7 +86,7 @@ DOCUMENT_TYPES: dict[str, DocumentType] = {
     t.name: t
     for t in (
         DocumentType(CATALOG, 1, "catalog.schema.json", "catalog of critical points"),
-        DocumentType(TRANSITIONS, 1, "transitions.schema.json",
+        DocumentType(TRANSITIONS, 2, "transitions.schema.json",
                      "SGD transition graph (networkx node-link JSON)"),
         DocumentType(PHASES, 1, "phases.schema.json",
                      "free energies, Bayesian phase transitions and occupancy curves"),
@@ -178,9 +178,22 @@ def _add_header(name: str) -> Callable[[dict], dict]:
     return step
 
 
+def _transitions_1_to_2(document: dict) -> dict:
+    """Transitions 1 → 2: the λ claim is null ("untested") when no edge has λ at both ends
+    (version 1 wrote true for a claim tested on nothing), with the count of tested edges."""
+    graph = dict(document["graph"])
+    changes = [edge.get("learning_coefficient_change") for edge in document.get("edges", [])]
+    tested = sum(change is not None for change in changes)
+    if tested == 0:
+        graph["every_edge_raises_learning_coefficient"] = None
+    graph["edges_tested_for_learning_coefficient"] = tested
+    return {**document, "schema_version": 2, "graph": graph}
+
+
 #: (name, from_version) → function returning the document at from_version + 1.
 _MIGRATIONS: dict[tuple[str, int], Callable[[dict], dict]] = {
-    (name, 0): _add_header(name) for name in _VERSION_0
+    **{(name, 0): _add_header(name) for name in _VERSION_0},
+    (TRANSITIONS, 1): _transitions_1_to_2,
 }
 
 

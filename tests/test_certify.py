@@ -132,4 +132,4 @@ def test_every_committed_catalog_recertifies(path, capsys):
     """Every committed entry re-verified and re-classified from its stored exact numbers: the
     stored classification, verdict, index, counts, on_boundary and λ are what the code derives,
     and the proofs re-check."""
-    assert main(["certify", str(path), "--quiet"]) == 0, capsys.readouterr().out
+    assert main(["certify", str(path), "--quiet", "--workers", "2"]) == 0, capsys.readouterr().out

@@ -26,6 +26,9 @@ def register(subparsers) -> None:
     parser.add_argument("--no-classify", action="store_true",
                         help="skip re-classifying the points (fast: checks numbers, proofs and "
                         "the internal consistency of the classification fields only)")
+    parser.add_argument("--workers", type=int, default=1, metavar="K",
+                        help="re-check entries in K processes (default 1; the result does not "
+                        "depend on K)")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.set_defaults(func=run)
 
@@ -38,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
         document = load_catalog(args.catalog)
     except CatalogError as exc:
         raise UsageError(str(exc)) from None
+    if not 1 <= args.workers <= 64:
+        raise UsageError(f"--workers must be between 1 and 64; got {args.workers}")
     if document["model"]["kind"] != "tms-high-sparsity":
         raise UsageError(f"{args.catalog}: a {document['model']['kind']} catalog; certify "
                          "re-checks TMS catalogs (kind tms-high-sparsity)")
@@ -49,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
                   file=sys.stderr, flush=True)
 
     failures = recheck_document(document, classify_points=not args.no_classify,
-                                progress=progress)
+                                progress=progress, workers=args.workers)
     points = document["critical_points"]
     if args.verbose:
         failed = {f.entry for f in failures}

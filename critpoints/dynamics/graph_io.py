@@ -104,8 +104,12 @@ def graph_to_graphml_text(G: nx.DiGraph) -> str:
 
 def _restore_nulls(G: nx.DiGraph) -> None:
     """GraphML has no null and the writer leaves None values out: the attributes the schema
-    requires of every node and edge that a file lacks were None."""
+    requires of the graph and of every node and edge that a file lacks were None."""
     definitions = documents.schema(TRANSITIONS)["$defs"]
+    for key in definitions["graph"]["required"]:
+        nullable = "null" in (definitions["graph"]["properties"].get(key, {}).get("type") or [])
+        if nullable:
+            G.graph.setdefault(key, None)
     for kind, items in (("node", G.nodes.values()), ("edge", (d for _, _, d in G.edges(data=True)))):
         required = [k for k in definitions[kind]["required"] if k not in ("id", "source", "target")]
         for attributes in items:

@@ -212,6 +212,7 @@ def transition_graph(histories: list[RunHistory], catalog: dict, attributes: dic
     unknown_lambda = [
         f"{s} -> {t}" for s, t, c in G.edges(data="learning_coefficient_change") if c is None
     ]
+    tested_changes = [c for _, _, c in G.edges(data="learning_coefficient_change") if c is not None]
     unidentified = [
         asdict(record) for history in histories for record in history.plateaus if record.id is None
     ]
@@ -229,9 +230,11 @@ def transition_graph(histories: list[RunHistory], catalog: dict, attributes: dic
         unidentified_count=len(unidentified),
         unidentified=unidentified,
         every_edge_lowers_loss=all(d > 0 for _, _, d in G.edges(data="loss_drop")),
+        # A claim tested on no edge is null ("untested"), never true.
         every_edge_raises_learning_coefficient=(
-            all(c > 0 for _, _, c in G.edges(data="learning_coefficient_change") if c is not None)
+            all(c > 0 for c in tested_changes) if tested_changes else None
         ),
+        edges_tested_for_learning_coefficient=len(tested_changes),
         edges_without_learning_coefficient=unknown_lambda,
         exceptions=exceptions,
     )
@@ -263,9 +266,13 @@ def graph_summary(G: nx.DiGraph) -> str:
         lines.append("  (none)")
     lines.append(f"every edge lowers the loss: {'yes' if G.graph['every_edge_lowers_loss'] else 'no'}")
     unknown = G.graph["edges_without_learning_coefficient"]
-    verdict = "yes" if G.graph["every_edge_raises_learning_coefficient"] else "no"
-    note = f" (among edges with known lambda; unknown for {len(unknown)})" if unknown else ""
-    lines.append(f"every edge raises the learning coefficient: {verdict}{note}")
+    claim = G.graph["every_edge_raises_learning_coefficient"]
+    tested = G.graph.get("edges_tested_for_learning_coefficient", 0)
+    if claim is None:
+        verdict = f"untested (no edge has lambda at both ends; {len(unknown)} edges untested)"
+    else:
+        verdict = f"{'yes' if claim else 'no'} on {tested} tested edges ({len(unknown)} untested)"
+    lines.append(f"every edge raises the learning coefficient: {verdict}")
     for exception in G.graph["exceptions"]:
         lines.append(f"  exception: {exception}")
     return "\n".join(lines)

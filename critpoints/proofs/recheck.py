@@ -45,7 +45,8 @@ class Failure:
 
 
 def recheck_document(document: dict, classify_points: bool = True,
-                     progress: Callable[[int, int], None] | None = None) -> list[Failure]:
+                     progress: Callable[[int, int], None] | None = None,
+                     workers: int = 1) -> list[Failure]:
     """Every failure of a (schema-valid) TMS catalog document; an empty list if all re-check.
 
     Parameters
@@ -58,6 +59,9 @@ def recheck_document(document: dict, classify_points: bool = True,
         consistency only.
     progress : callable, optional
         Called as ``progress(done, total)`` after each entry.
+    workers : int
+        Re-check entries in this many processes (the result does not depend on it: every
+        entry is re-checked on its own, with the catalog's seed).
     """
     model = document["model"]
     if model["kind"] != "tms-high-sparsity":
@@ -76,11 +80,26 @@ def recheck_document(document: dict, classify_points: bool = True,
     if any(a is not None and b is not None and b < a for a, b in pairwise(losses)):
         failures.append(Failure("(document)", "critical_points", "not sorted by loss"))
     seed = int((model.get("conventions") or {}).get("classification_seed", 0))
-    for done, entry in enumerate(points, 1):
-        failures.extend(recheck_entry(entry, model["n"], model["m"], seed, classify_points))
+    arguments = [(entry, model["n"], model["m"], seed, classify_points) for entry in points]
+    if workers > 1 and len(points) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            results = pool.map(_recheck_arguments, arguments, chunksize=4)
+            for done, found in enumerate(results, 1):
+                failures.extend(found)
+                if progress is not None:
+                    progress(done, len(points))
+        return failures
+    for done, item in enumerate(arguments, 1):
+        failures.extend(_recheck_arguments(item))
         if progress is not None:
             progress(done, len(points))
     return failures
+
+
+def _recheck_arguments(arguments: tuple) -> list[Failure]:
+    return recheck_entry(*arguments)
 
 
 def recheck_entry(entry: dict, n: int, m: int, seed: int = 0,
