@@ -86,6 +86,8 @@ class Classification:
     on_boundary: bool
     learning_coefficient: float | None
     evidence: dict = field(default_factory=dict)
+    #: The float64 eigenvalues as computed (``eigenvalues`` is rounded for storage); not stored.
+    raw_eigenvalues: np.ndarray | None = None
 
 
 def _loss_noise(L0: float) -> float:
@@ -362,6 +364,7 @@ def classify(potential: Potential, theta, dps: int = 60, seed: int = 0) -> Class
         on_boundary=on_boundary,
         learning_coefficient=learning_coefficient,
         evidence=evidence,
+        raw_eigenvalues=eigenvalues,
     )
 
 
