@@ -63,6 +63,7 @@ __all__ = [
     "fit_volume_exponent",
     "log_ball_volume",
     "nested_volume_profile",
+    "orbit_complement",
     "rotation_slice",
     "tms_ball_radius",
     "volume_scaling",
@@ -702,21 +703,22 @@ def rotation_slice(W: Any, b: Any, tolerance: float = 1e-9) -> np.ndarray:
     ndarray, shape (m·n + n, d')
         Columns span the orthogonal complement (d' = m·n + n − orbit dimension).
     """
-    from critpoints.tms import potential
+    from critpoints.tms.model import TMSCoordinates
 
     W = np.asarray(W, dtype=float)
     b = np.asarray(b, dtype=float)
-    m, n = W.shape
-    rows = []
-    for p in range(m):
-        for q in range(p + 1, m):
-            J = np.zeros((m, m))
-            J[p, q], J[q, p] = -1.0, 1.0
-            rows.append(potential.flatten(J @ W, np.zeros(n)))
-    dim = m * n + n
-    if not rows:
+    coordinates = TMSCoordinates.of(W)
+    theta = coordinates.flatten(W, b)
+    return orbit_complement(coordinates.orbit_tangents(theta), theta.size, tolerance)
+
+
+def orbit_complement(tangents: Any, dim: int, tolerance: float = 1e-9) -> np.ndarray:
+    """Orthonormal basis (columns) of the complement of the span of ``tangents`` (rows) in
+    R^dim; singular values below ``tolerance`` × the largest count as zero."""
+    tangents = np.asarray(tangents, dtype=float)
+    if len(tangents) == 0:
         return np.eye(dim)
-    _, singular, vt = np.linalg.svd(np.array(rows))
+    _, singular, vt = np.linalg.svd(tangents)
     rank = int((singular > tolerance * max(singular.max(), 1e-300)).sum())
     return vt[rank:].T
 
@@ -798,14 +800,11 @@ def volume_scaling_of(
     sampled, the orbit tangents from ``potential.orbit_tangents``.
     """
     theta_star = np.asarray(theta, dtype=float)
+    if radius is None and not hasattr(potential, "ball_radius"):
+        raise ValueError(f"{potential!r} has no ball_radius: pass radius=")
     rho = potential.ball_radius(theta_star) if radius is None else float(radius)
-    basis = np.eye(theta_star.size)
-    if quotient_rotations:
-        tangents = np.asarray(potential.orbit_tangents(theta_star))
-        if len(tangents):
-            _, singular, vt = np.linalg.svd(tangents)
-            rank = int((singular > 1e-9 * max(singular.max(), 1e-300)).sum())
-            basis = vt[rank:].T
+    basis = (orbit_complement(potential.orbit_tangents(theta_star), theta_star.size)
+             if quotient_rotations else np.eye(theta_star.size))
 
     def sliced_loss(z: np.ndarray) -> np.ndarray:
         return potential.loss(theta_star + z @ basis.T)
