@@ -17,8 +17,15 @@ from critpoints.tms import potential
 from critpoints.tms.potential import flatten, unflatten
 from critpoints.tms.symmetry import dead_outputs
 
-__all__ = ["TMSCoordinates", "TMSPotential", "flatten", "unflatten", "flat_set_exits", "jump_blocks",
-           "flat_coordinates"]
+__all__ = [
+    "TMSCoordinates",
+    "TMSPotential",
+    "flat_coordinates",
+    "flat_set_exits",
+    "flatten",
+    "jump_blocks",
+    "unflatten",
+]
 
 
 def flat_coordinates(W, b, margin: float = 1e-12) -> list[int]:
