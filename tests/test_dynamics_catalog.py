@@ -15,6 +15,7 @@ import pytest
 from critpoints import tms
 from critpoints.catalog import new_document, validate
 from critpoints.solve import find_critical_points
+from critpoints.tms.model import TMSPotential
 
 # Published (SPEC §2, Chen et al. 2023): (l, vertex bias) of the regular k-gons for n = 6.
 HEXAGON = (1.32053, -0.61814)
@@ -49,9 +50,10 @@ def build_catalog(n: int = 6) -> dict:
     starts = [polygon_start(n, k, l, v, s, p) for k, l, v, s, p in patterns]
     W0 = np.stack([W for W, _ in starts])
     b0 = np.stack([b for _, b in starts])
-    search = find_critical_points(W0, b0, gtol=1e-13)
+    model = TMSPotential(n)
+    search = find_critical_points(model, model.flatten(W0, b0), gtol=1e-13)
     points = []
-    found = zip(patterns, search.W, search.b, search.grad_norm, search.converged)
+    found = zip(patterns, *search.parameters, search.grad_norm, search.converged)
     for (k, _, _, sigma, phi), W, b, grad_norm, ok in found:
         if not ok:
             continue

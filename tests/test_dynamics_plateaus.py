@@ -17,7 +17,7 @@ from critpoints.dynamics.plateaus import (
     identify,
 )
 from critpoints.dynamics.sgd import checkpoint_steps
-from critpoints.solve.symmetry import rotation
+from critpoints.tms.symmetry import rotation
 
 CATALOG = build_catalog(6)
 POINTS = {p["id"]: p for p in CATALOG["critical_points"]}

@@ -12,8 +12,9 @@ from scipy.optimize import minimize_scalar
 from critpoints import tms
 from critpoints.kgon import enumerate_critical_points, enumerate_patterns, solve_regular_polygon
 from critpoints.kgon.patterns import dead_vertex_placements
-from critpoints.solve import canonical_form, find_critical_points, orbit_distance, polish
-from critpoints.solve.symmetry import rotation
+from critpoints.solve import find_critical_points, polish
+from critpoints.tms.model import TMSPotential
+from critpoints.tms.symmetry import canonical_form, orbit_distance, rotation
 
 
 def regular_polygon(k, n, norm, bias):
@@ -132,8 +133,8 @@ def test_pattern_ids_are_unique_and_labels_follow_spec():
 
 @pytest.fixture(scope="module")
 def catalog_n6():
-    entries, unrealised = enumerate_critical_points(6)
-    return {e["id"]: e for e in entries}, unrealised
+    enumeration = enumerate_critical_points(6)
+    return {e.id: e.to_json() for e in enumeration.entries}, enumeration.unrealised
 
 
 def test_n6_has_the_published_low_loss_families(catalog_n6):
@@ -175,7 +176,9 @@ def test_non_smooth_minima_learning_coefficients_recomputed(catalog_n6):
     for e in entries.values():
         if e["classification"] != "non-smooth" or e["verdict"] != "minimum":
             continue
-        report = directional_curvature(np.array(e["W"]), np.array(e["b"]), seed=1)
+        model = TMSPotential(6)
+        report = directional_curvature(model, model.flatten(np.array(e["W"]), np.array(e["b"])),
+                                       seed=1)
         q = min(r["min_q"] for r in report["radii"])
         if e["learning_coefficient"] is None:
             assert q < 10 * CURVATURE_FLOOR, e["id"]
@@ -253,11 +256,13 @@ def test_search_and_polish_recover_the_hexagon():
     rng = np.random.default_rng(5)
     starts_W = W + 0.02 * rng.normal(size=(8, 2, 6))
     starts_b = b + 0.02 * rng.normal(size=(8, 6))
-    search = find_critical_points(starts_W, starts_b)
+    model = TMSPotential(6)
+    search = find_critical_points(model, model.flatten(starts_W, starts_b))
     assert search.converged.all()
+    found_W, found_b = search.parameters
     for i in range(8):
-        assert orbit_distance(W, b, search.W[i], search.b[i]) < 1e-5
-    polished = polish(search.W[0], search.b[0], dps=50)
+        assert orbit_distance(W, b, found_W[i], found_b[i]) < 1e-5
+    polished = polish(model, search.theta[0], dps=50)
     assert polished.success and float(polished.grad_norm) < 1e-35
 
 

@@ -96,25 +96,26 @@ def test_gradient_matches_central_differences(seed):
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_hessian_matches_differences_of_gradient(seed):
-    from critpoints.linear.critical import _pack, hessian_matrix
+    from critpoints.linear.model import LinearAutoencoder
 
     rng = np.random.default_rng(seed)
     n, m = 4, 2
     A, B, S, _ = _random_point(rng, n, m)
     ev = symbolic.evaluators()
-    H = hessian_matrix(A, B, S)
+    model = LinearAutoencoder(S, m)
+    theta = model.flatten(A, B)
+    H = model.hessian(theta)
     h = 1e-6
-    theta = _pack(A, B)
     for k in range(len(theta)):
         def grad_at(t):
-            return _pack(*ev.gradient(t[: n * m].reshape(n, m), t[n * m:].reshape(m, n), S))
+            return model.flatten(*ev.gradient(*model.unflatten(t), S))
         e = np.zeros_like(theta)
         e[k] = h
         column = (grad_at(theta + e) - grad_at(theta - e)) / (2 * h)
         np.testing.assert_allclose(H[:, k], column, rtol=1e-6, atol=1e-6)
     # The quadratic form is ½ vᵀ H v.
     a, b = rng.standard_normal((n, m)), rng.standard_normal((m, n))
-    v = _pack(a, b)
+    v = model.flatten(a, b)
     assert ev.hessian_quadratic_form(A, B, S, a, b) == pytest.approx(v @ H @ v / 2, rel=1e-12)
 
 

@@ -106,20 +106,20 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     if not args.quiet:
         print(f"enumerating k-gon critical points for n = {args.n}, m = 2", file=sys.stderr)
-    report: dict = {}
-    entries, unrealised = enumerate_critical_points(
+    enumeration = enumerate_critical_points(
         args.n,
         digits=args.digits,
         progress=_progress(args.quiet),
         seed=args.seed,
         random_starts=args.random_starts,
-        report=report,
     )
+    entries = [entry.to_json() for entry in enumeration.entries]
+    unrealised = enumeration.unrealised
     command = (
         f"python -m critpoints enumerate --n {args.n} --digits {args.digits} "
         f"--random-starts {args.random_starts} --seed {args.seed}"
     )
-    document = catalog_document(args.n, entries, unrealised, command, report.get("random_search"),
+    document = catalog_document(args.n, entries, unrealised, command, enumeration.random_search,
                                 seed=args.seed)
     write_catalog(out, document)
     print(format_table(document["critical_points"]))

@@ -49,8 +49,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from critpoints.solve import find_critical_points
-from critpoints.solve.symmetry import dead_outputs, normalise_flat_biases, orbit_distance
 from critpoints.tms import potential
+from critpoints.tms.model import TMSPotential
+from critpoints.tms.symmetry import dead_outputs, normalise_flat_biases, orbit_distance
 
 __all__ = [
     "PlateauRule",
@@ -137,7 +138,7 @@ def effective_form(
     W_j·W_i + b_i ≤ tol for all j) and its input reaches no output through W_i (for every j ≠ i
     with ‖W_j‖ > ``zero_column``: b_j ≤ 0 and W_i·W_j + b_j ≤ tol), with tol = ``inert_tol``:
     L does not depend on W_i nearby, so W_i is set to 0; then every flat bias goes to the top of
-    its flat interval (:func:`critpoints.solve.symmetry.normalise_flat_biases`). Two points of the
+    its flat interval (:func:`critpoints.tms.symmetry.normalise_flat_biases`). Two points of the
     same flat critical set have equal effective forms. Loose tolerances make the same reduction
     for noisy points near such a set.
     """
@@ -302,11 +303,13 @@ def identify(
     plateau_loss = np.asarray(plateau_loss, dtype=float)
     if W.shape[0] == 0:
         return []
-    search = find_critical_points(W, b, gtol=gtol)
-    losses = potential.loss(search.W, search.b)
+    tms = TMSPotential.of(W)
+    search = find_critical_points(tms, tms.flatten(W, b), gtol=gtol)
+    found_W, found_b = search.parameters
+    losses = potential.loss(found_W, found_b)
     found = []
     for p in range(W.shape[0]):
-        Wc, bc = search.W[p], search.b[p]
+        Wc, bc = found_W[p], found_b[p]
         drift = orbit_distance(
             W[p], normalise_flat_biases(W[p], b[p]), Wc, normalise_flat_biases(Wc, bc)
         )

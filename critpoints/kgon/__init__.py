@@ -1,11 +1,18 @@
 """k-gon critical points of the TMS potential (SPEC §3): patterns, the reduced problem, the
 enumeration, and the catalog document built from it."""
 
-from critpoints.kgon.enumerate import describe, enumerate_critical_points
+from critpoints.kgon.enumerate import (
+    EnumeratedPoint,
+    Enumeration,
+    describe,
+    enumerate_critical_points,
+)
 from critpoints.kgon.patterns import Pattern, enumerate_patterns, label_of
 from critpoints.kgon.reduced import ReducedSolution, solve_regular_polygon
 
 __all__ = [
+    "EnumeratedPoint",
+    "Enumeration",
     "Pattern",
     "ReducedSolution",
     "catalog_document",

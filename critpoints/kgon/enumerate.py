@@ -16,14 +16,18 @@ For every pattern of :mod:`critpoints.kgon.patterns`:
 5. points are deduplicated up to O(2) × permutations (flat biases normalised) and classified
    (:func:`critpoints.solve.classify.classify`).
 
-Everything here is pure computation: :func:`enumerate_critical_points` returns the catalog's
-entries as plain dicts and writes nothing.
+Everything here is pure computation: :func:`enumerate_critical_points` returns an
+:class:`Enumeration` (records whose ``to_json()`` is the catalog's entry) and writes nothing. It
+runs three stages, each a function returning a record: :func:`screen_patterns` (regular ansatzes,
+verified or broken), :func:`search_from_starts` (Levenberg–Marquardt from broken ansatzes and
+random starts, against the orbits known so far) and :func:`build_entries` (canonical gauge,
+ids, classification, certificates).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
 
 import mpmath
 import numpy as np
@@ -33,10 +37,27 @@ from critpoints.kgon.reduced import solve_regular_polygon
 from critpoints.proofs import annotate
 from critpoints.solve.classify import classify
 from critpoints.solve.newton import find_critical_points, polish
-from critpoints.solve.symmetry import canonical_form, dead_outputs, orbit_distance
 from critpoints.tms import potential
+from critpoints.tms.model import TMSPotential
+from critpoints.tms.symmetry import canonical_form, dead_outputs, orbit_distance
 
-__all__ = ["Candidate", "build_parameters", "enumerate_critical_points", "describe"]
+__all__ = [
+    "Candidate",
+    "EnumeratedPoint",
+    "Enumeration",
+    "KnownOrbits",
+    "Screening",
+    "StartsSearch",
+    "build_entries",
+    "build_parameters",
+    "describe",
+    "enumerate_critical_points",
+    "screen_patterns",
+    "search_from_starts",
+]
+
+#: Progress callback: ``progress(stage, done, total)``.
+Progress = Callable[[str, int, int], None]
 
 #: Levenberg–Marquardt iterations per start of the full-space searches. Most starts that reach a
 #: critical point do so in ≲ 25 iterations, but at n = 12 cutting to 40 loses 4 of 219 points,
@@ -46,6 +67,9 @@ SEARCH_ITERATIONS = 150
 
 @dataclass
 class Candidate:
+    """A point to be catalogued: its pattern (None for a random start), (W, b) at full
+    precision, and where it came from."""
+
     pattern: Pattern
     W: np.ndarray  # mpmath numbers
     b: np.ndarray
@@ -135,12 +159,14 @@ def _decimal(x, digits):
     return text.replace("+", "")
 
 
-def _entry(candidate: Candidate, ident: str, label: str, kgon: tuple, n: int, dps: int, seed: int):
+def _entry(candidate: Candidate, ident: str, label: str, kgon: tuple, n: int, dps: int,
+           seed: int) -> EnumeratedPoint:
     W, b = candidate.W, candidate.b
     with mpmath.workdps(dps):
         loss = potential.loss(W, b, dps=dps)
         grad_norm = _grad_norm(W, b, dps)
-    result = classify(W, b, dps=dps, seed=seed)
+    tms = TMSPotential.of(W)
+    result = classify(tms, tms.flatten(W, b), dps=dps, seed=seed)
     k, sigma, phi = kgon
     entry = {
         "id": ident,
@@ -179,17 +205,278 @@ def _entry(candidate: Candidate, ident: str, label: str, kgon: tuple, n: int, dp
         "exact": None,
     }
     entry["certificate"], entry["exact"] = annotate(entry, n, dps)
-    return entry
+    return EnumeratedPoint(**entry)
+
+
+@dataclass
+class EnumeratedPoint:
+    """One verified, classified critical point: a catalog entry (SPEC §3; the fields are those
+    of the catalog format, docs/catalog.md). :meth:`to_json` gives the entry in file order."""
+
+    id: str
+    label: str
+    k: int
+    sigma: int
+    phi: int
+    dead_vertices: list | None
+    regular: bool
+    origin: str
+    W: list
+    b: list
+    W_exact: list
+    b_exact: list
+    loss: float
+    loss_exact: str
+    grad_norm: float
+    precision_digits: int
+    geometry: dict
+    reduced: dict | None
+    hessian: dict
+    hessian_index: int | None
+    classification: str
+    verdict: str
+    evidence: dict
+    learning_coefficient: float | None
+    on_boundary: bool
+    certificate: dict | None
+    exact: dict | None
+
+    def to_json(self) -> dict:
+        """The catalog entry as a plain dict, keys in the catalog's order."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass
+class Screening:
+    """Stage 1: the regular ansatzes of every pattern, split by whether they are critical
+    (gradient ≤ 10^(20 − digits) at ``digits`` digits) or not."""
+
+    verified: list[Candidate]
+    broken: list[Candidate]
+
+
+@dataclass
+class KnownOrbits:
+    """Critical points found so far, with what the search compares new points against: their
+    live part (the columns that are not flat) and float64 loss."""
+
+    candidates: list[Candidate] = field(default_factory=list)
+    live_parts: list[tuple] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, candidates: list[Candidate]) -> KnownOrbits:
+        return cls(list(candidates), [_live_part(c.W, c.b) for c in candidates],
+                   [float(potential.loss(c.W.astype(float), c.b.astype(float)))
+                    for c in candidates])
+
+    def with_point(self, candidate: Candidate, live_part: tuple, loss: float) -> KnownOrbits:
+        return KnownOrbits([*self.candidates, candidate], [*self.live_parts, live_part],
+                           [*self.losses, loss])
+
+    def twin(self, loss: float, live_part: tuple) -> int | None:
+        """A known point with this loss and the same live columns up to symmetry: the search
+        landed in its flat critical set (dead columns moved or shrunk)."""
+        return next((j for j in range(len(self.candidates))
+                     if abs(self.losses[j] - loss) < 1e-9
+                     and _same_live_part(self.live_parts[j], live_part)), None)
+
+    def family_member(self, loss: float, live_part: tuple) -> int | None:
+        """A known point with this loss and as many live columns, not congruent: a member of
+        a flat family (e.g. two unit vectors more than 90° apart, which the 2-gon belongs to)."""
+        return next((j for j in range(len(self.candidates))
+                     if abs(self.losses[j] - loss) < 1e-9
+                     and self.live_parts[j][0].shape[1] == live_part[0].shape[1]), None)
+
+
+@dataclass
+class StartsSearch:
+    """Stage 2: what a full-space search from a batch of starts found.
+
+    Attributes
+    ----------
+    known : KnownOrbits
+        The known orbits extended by the new points (``origin`` pattern-search or
+        random-search).
+    unrealised : list of dict
+        For starts from a broken ansatz that gave no new point: the pattern and the reason.
+    counts : dict
+        ``starts``, ``converged``, ``in_catalogued_sets``, ``refinement_failed``,
+        ``new_points`` (the catalog's ``random_search`` record for random starts).
+    """
+
+    known: KnownOrbits
+    unrealised: list[dict]
+    counts: dict
+
+
+@dataclass
+class Enumeration:
+    """Result of :func:`enumerate_critical_points`.
+
+    Attributes
+    ----------
+    entries : list of EnumeratedPoint
+        Verified critical points, regular ones first, then the irregular ones by exact loss.
+    unrealised : list of dict
+        Patterns whose ansatz is not critical and from which the full-space search found no new
+        critical point (``id``, ``label``, ``reason``).
+    random_search : dict or None
+        Counts of the random-start search with its seed (None without random starts).
+    """
+
+    entries: list[EnumeratedPoint]
+    unrealised: list[dict]
+    random_search: dict | None = None
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    return None
+
+
+def screen_patterns(patterns: list[Pattern], digits: int, tick: Progress = _no_progress
+                    ) -> Screening:
+    """Stage 1: the regular ansatz of every pattern, critical or not.
+
+    A float64 screen comes first: an ansatz far from critical needs no ``digits``-digit check.
+    """
+    tolerance = mpmath.mpf(10) ** (20 - digits)
+    verified: list[Candidate] = []
+    broken: list[Candidate] = []
+    for done, pattern in enumerate(patterns, 1):
+        for candidate in _candidates(pattern, digits):
+            _, dW, db = potential.loss_and_gradient(
+                candidate.W.astype(float), candidate.b.astype(float)
+            )
+            if np.sqrt((dW**2).sum() + (db**2).sum()) > 1e-8:
+                broken.append(candidate)
+            elif _grad_norm(candidate.W, candidate.b, digits) <= tolerance:
+                verified.append(candidate)
+            else:
+                broken.append(candidate)
+        tick("patterns", done, len(patterns))
+    return Screening(verified, broken)
+
+
+def search_from_starts(
+    starts_W: np.ndarray,
+    starts_b: np.ndarray,
+    origins: list[Candidate | None],
+    known: KnownOrbits,
+    digits: int,
+    stage: str,
+    tick: Progress = _no_progress,
+) -> StartsSearch:
+    """Stage 2: Levenberg–Marquardt from each start; keep the new critical orbits (polished to
+    ``digits`` digits), explain the rest.
+
+    ``origins[i]`` is the broken ansatz a start comes from, or None for a random start (whose
+    failures are only counted). Each new point is compared with ``known`` and with the points
+    found before it in this batch.
+    """
+    tms = TMSPotential.of(starts_W)
+    search = find_critical_points(tms, tms.flatten(starts_W, starts_b), gtol=1e-11,
+                                  max_iter=SEARCH_ITERATIONS)
+    found_W, found_b = search.parameters
+    counts = {"starts": len(origins), "converged": 0, "in_catalogued_sets": 0,
+              "refinement_failed": 0, "new_points": 0}
+    unrealised: list[dict] = []
+    for i, origin in enumerate(origins):
+        tick(stage, i + 1, len(origins))
+        if not search.converged[i]:
+            if origin is not None:
+                unrealised.append(_unrealised(origin.pattern, (
+                    f"regular ansatz not critical (gradient {_float_grad(origin):.2g}); "
+                    "Levenberg–Marquardt on the gradient from it did not converge "
+                    f"in {SEARCH_ITERATIONS} iterations"
+                )))
+            continue
+        counts["converged"] += 1
+        outcome, reason, point = _examine_converged(tms, found_W[i], found_b[i], origin, known,
+                                                    digits)
+        counts[outcome] += 1
+        if reason is not None:
+            unrealised.append(_unrealised(origin.pattern, reason))
+        if point is not None:
+            known = known.with_point(*point)
+    return StartsSearch(known, unrealised, counts)
+
+
+def _examine_converged(tms: TMSPotential, W, b, origin: Candidate | None, known: KnownOrbits,
+                       digits: int):
+    """A converged start: ``(count key, reason or None, (candidate, live part, loss) or None)``.
+
+    The reason is given only for starts from a broken ansatz that found no new point.
+    """
+    pattern = origin.pattern if origin is not None else None
+    loss = float(potential.loss(W, b))
+    live = _live_part(W, b)
+    twin = known.twin(loss, live)
+    family = twin if twin is not None else known.family_member(loss, live)
+    if family is not None:
+        if pattern is None:
+            return "in_catalogued_sets", None, None
+        where = (f"the critical set of {_ident(known.candidates[family])}" if twin is not None
+                 else f"a point with the loss and live-column count of "
+                 f"{_ident(known.candidates[family])} (a member of its flat family)")
+        reason = f"regular ansatz not critical; the full-space search from it reached {where}"
+        return "in_catalogued_sets", reason, None
+    tolerance = mpmath.mpf(10) ** (20 - digits)
+    polished = polish(tms, tms.flatten(W, b), dps=digits, tol=tolerance)
+    if not polished.success:
+        reason = ("regular ansatz not critical; the full-space search converged in float64 "
+                  f"(loss {loss:.6f}) but the {digits}-digit refinement stalled "
+                  "(the point lies on an activation boundary)")
+        return "refinement_failed", reason if pattern is not None else None, None
+    W_exact, b_exact = polished.parameters
+    candidate = Candidate(pattern, W_exact, b_exact, False, -1, None,
+                          "pattern-search" if pattern is not None else "random-search")
+    return "new_points", None, (candidate, live, loss)
+
+
+def random_starts_of(n: int, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` random starts: W ~ N(0, s²) with s = 0.3, 0.6, 1.0 in turn, b ~ N(0, 0.3²)."""
+    rng = np.random.default_rng([seed, n])
+    scales = np.array([0.3, 0.6, 1.0])[np.arange(count) % 3]
+    starts_W = rng.normal(size=(count, 2, n)) * scales[:, None, None]
+    starts_b = rng.normal(size=(count, n)) * 0.3
+    return starts_W, starts_b
+
+
+def build_entries(points: list[Candidate], n: int, digits: int, seed: int,
+                  tick: Progress = _no_progress) -> list[EnumeratedPoint]:
+    """Stage 3: the catalog entries of the points found, classified and annotated.
+
+    Irregular points are numbered within their label in order of their exact loss (then of
+    their canonical coordinates), so ids depend neither on which start found them first nor on
+    the last bits of a float64 search.
+    """
+    regular = [c for c in points if c.regular]
+    irregular = sorted((_canonicalised(c, digits) for c in points if not c.regular),
+                       key=lambda c: _exact_order(c, digits))
+    entries = []
+    irregular_count: dict[str, int] = {}
+    for done, candidate in enumerate(regular + irregular, 1):
+        if candidate.regular:
+            ident, label = _ident(candidate), candidate.pattern.label
+            kgon = (candidate.pattern.k, candidate.pattern.sigma, candidate.pattern.phi)
+        else:
+            kgon = describe(candidate.W, candidate.b)
+            label = label_of(*kgon)
+            irregular_count[label] = irregular_count.get(label, 0) + 1
+            ident = f"{label}~{irregular_count[label]}"
+        entries.append(_entry(candidate, ident, label, kgon, n, digits, seed))
+        tick("classify", done, len(points))
+    return _disambiguated(entries)
 
 
 def enumerate_critical_points(
     n: int,
     digits: int = 60,
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: Progress | None = None,
     seed: int = 0,
     random_starts: int = 0,
-    report: dict | None = None,
-) -> tuple[list[dict], list[dict]]:
+) -> Enumeration:
     """All k-gon critical points for n features, hidden dimension 2.
 
     Parameters
@@ -205,149 +492,39 @@ def enumerate_critical_points(
         Seed of the random directions of the sphere tests (classification of non-smooth and
         degenerate points) and of the random starts.
     random_starts : int
-        Also search from this many random points (W ~ N(0, s²) with s = 0.3, 0.6, 1.0 in turn,
-        b ~ N(0, 0.3²)): finds critical points outside the pattern language (e.g. two features
-        sharing a vertex). New orbits are added with ``origin: "random-search"``.
-    report : dict, optional
-        Filled with counts of the random-start search (``random_search``).
+        Also search from this many random points (:func:`random_starts_of`): finds critical
+        points outside the pattern language (e.g. two features sharing a vertex). New orbits
+        are added with ``origin: "random-search"``.
 
     Returns
     -------
-    (entries, unrealised)
-        Catalog entries (dicts, unsorted), and the patterns whose ansatz is not critical and
-        from which the full-space search found no new critical point (with the reason).
+    Enumeration
+        ``entries`` (catalog records, ``to_json()`` each), ``unrealised`` patterns with the
+        reason, and the ``random_search`` counts (None without random starts).
     """
     if n < 1:
         raise ValueError(f"n must be at least 1; got {n}")
     if digits < 30:
         raise ValueError(f"digits must be at least 30; got {digits}")
-    tick = progress or (lambda stage, done, total: None)
-    patterns = enumerate_patterns(n)
-    tolerance = mpmath.mpf(10) ** (20 - digits)
-
-    verified: list[Candidate] = []
-    broken: list[Candidate] = []
-    for done, pattern in enumerate(patterns, 1):
-        for candidate in _candidates(pattern, digits):
-            # float64 screen first: an ansatz that is far from critical needs no 60-digit check
-            _, dW, db = potential.loss_and_gradient(
-                candidate.W.astype(float), candidate.b.astype(float)
-            )
-            if np.sqrt((dW**2).sum() + (db**2).sum()) > 1e-8:
-                broken.append(candidate)
-            elif _grad_norm(candidate.W, candidate.b, digits) <= tolerance:
-                verified.append(candidate)
-            else:
-                broken.append(candidate)
-        tick("patterns", done, len(patterns))
-
+    tick = progress or _no_progress
+    screening = screen_patterns(enumerate_patterns(n), digits, tick)
+    known = KnownOrbits.of(screening.verified)
     unrealised: list[dict] = []
-    unique: list[Candidate] = list(verified)
-    live_parts = [_live_part(c.W, c.b) for c in unique]
-    losses = [float(potential.loss(c.W.astype(float), c.b.astype(float))) for c in unique]
-    def absorb(starts_W, starts_b, origins, stage):
-        """Search from each start; keep the new critical orbits, explain the rest.
-
-        ``origins[i]`` is the broken ansatz's Candidate, or None for a random start (whose
-        failures are only counted).
-        """
-        search = find_critical_points(starts_W, starts_b, gtol=1e-11, max_iter=SEARCH_ITERATIONS)
-        counts = {"starts": len(origins), "converged": 0, "in_catalogued_sets": 0,
-                  "refinement_failed": 0, "new_points": 0}
-        for i, origin in enumerate(origins):
-            tick(stage, i + 1, len(origins))
-            pattern = origin.pattern if origin is not None else None
-            if not search.converged[i]:
-                if pattern is not None:
-                    unrealised.append(_unrealised(pattern, (
-                        f"regular ansatz not critical (gradient {_float_grad(origin):.2g}); "
-                        "Levenberg–Marquardt on the gradient from it did not converge "
-                        f"in {SEARCH_ITERATIONS} iterations"
-                    )))
-                continue
-            counts["converged"] += 1
-            Wi, bi = search.W[i], search.b[i]
-            loss_i = float(potential.loss(Wi, bi))
-            live_i = _live_part(Wi, bi)
-            # The search often lands in the flat critical set of a catalogued point (dead
-            # columns moved or shrunk): same loss, same live columns up to symmetry.
-            twin = next(
-                (j for j in range(len(unique))
-                 if abs(losses[j] - loss_i) < 1e-9 and _same_live_part(live_parts[j], live_i)),
-                None,
-            )
-            # Same loss and as many live columns, but not congruent: a member of a flat family
-            # (e.g. two unit vectors more than 90° apart, which the 2-gon belongs to).
-            family = twin if twin is not None else next(
-                (j for j in range(len(unique))
-                 if abs(losses[j] - loss_i) < 1e-9
-                 and live_parts[j][0].shape[1] == live_i[0].shape[1]),
-                None,
-            )
-            if family is not None:
-                counts["in_catalogued_sets"] += 1
-                if pattern is not None:
-                    where = (f"the critical set of {_ident(unique[family])}" if twin is not None
-                             else f"a point with the loss and live-column count of "
-                             f"{_ident(unique[family])} (a member of its flat family)")
-                    unrealised.append(_unrealised(pattern, (
-                        f"regular ansatz not critical; the full-space search from it reached {where}"
-                    )))
-                continue
-            polished = polish(Wi, bi, dps=digits, tol=tolerance)
-            if not polished.success:
-                counts["refinement_failed"] += 1
-                if pattern is not None:
-                    unrealised.append(_unrealised(pattern, (
-                        "regular ansatz not critical; the full-space search converged in float64 "
-                        f"(loss {loss_i:.6f}) but the {digits}-digit refinement stalled "
-                        "(the point lies on an activation boundary)"
-                    )))
-                continue
-            counts["new_points"] += 1
-            unique.append(Candidate(pattern, polished.W, polished.b, False, -1, None,
-                                    "pattern-search" if pattern is not None else "random-search"))
-            live_parts.append(live_i)
-            losses.append(loss_i)
-        return counts
-
-    if broken:
-        absorb(
+    if screening.broken:
+        broken = screening.broken
+        search = search_from_starts(
             np.array([c.W.astype(float) for c in broken]),
             np.array([c.b.astype(float) for c in broken]),
-            broken,
-            "search from broken ansatzes",
-        )
+            broken, known, digits, "search from broken ansatzes", tick)
+        known, unrealised = search.known, search.unrealised
+    random_search = None
     if random_starts:
-        rng = np.random.default_rng([seed, n])
-        scales = np.array([0.3, 0.6, 1.0])[np.arange(random_starts) % 3]
-        starts_W = rng.normal(size=(random_starts, 2, n)) * scales[:, None, None]
-        starts_b = rng.normal(size=(random_starts, n)) * 0.3
-        summary = absorb(starts_W, starts_b, [None] * random_starts, "random-start search")
-        if report is not None:
-            report["random_search"] = {"seed": seed, **summary}
-
-    entries = []
-    irregular_count: dict[str, int] = {}
-    # Irregular points are numbered within their label in order of their exact loss (then of
-    # their canonical coordinates), so ids depend neither on which start found them first nor
-    # on the last bits of a float64 search.
-    regular = [c for c in unique if c.regular]
-    irregular = sorted((_canonicalised(c, digits) for c in unique if not c.regular),
-                       key=lambda c: _exact_order(c, digits))
-    for done, candidate in enumerate(regular + irregular, 1):
-        if candidate.regular:
-            ident, label = _ident(candidate), candidate.pattern.label
-            kgon = (candidate.pattern.k, candidate.pattern.sigma, candidate.pattern.phi)
-        else:
-            kgon = describe(candidate.W, candidate.b)
-            label = label_of(*kgon)
-            irregular_count[label] = irregular_count.get(label, 0) + 1
-            ident = f"{label}~{irregular_count[label]}"
-        entries.append(_entry(candidate, ident, label, kgon, n, digits, seed))
-        tick("classify", done, len(unique))
-    _disambiguate(entries)
-    return entries, unrealised
+        starts_W, starts_b = random_starts_of(n, random_starts, seed)
+        search = search_from_starts(starts_W, starts_b, [None] * random_starts, known, digits,
+                                    "random-start search", tick)
+        known, random_search = search.known, {"seed": seed, **search.counts}
+    entries = build_entries(known.candidates, n, digits, seed, tick)
+    return Enumeration(entries, unrealised, random_search)
 
 
 def _exact_order(candidate: Candidate, dps: int) -> tuple:
@@ -385,12 +562,10 @@ def _ident(candidate: Candidate) -> str:
     return candidate.pattern.id + (f"#{candidate.solution_index + 1}" if candidate.solution_index > 0 else "")
 
 
-def _disambiguate(entries: list[dict]) -> None:
-    """Give the first of several reduced solutions of one pattern an explicit #1."""
-    ids = {e["id"] for e in entries}
-    for e in entries:
-        if f"{e['id']}#2" in ids:
-            e["id"] += "#1"
+def _disambiguated(entries: list[EnumeratedPoint]) -> list[EnumeratedPoint]:
+    """The first of several reduced solutions of one pattern gets an explicit #1."""
+    ids = {e.id for e in entries}
+    return [replace(e, id=e.id + "#1") if f"{e.id}#2" in ids else e for e in entries]
 
 
 def _float_grad(candidate: Candidate) -> float:

@@ -5,7 +5,8 @@ Submodules (imported on first attribute access, so ``import critpoints.linear`` 
 - :mod:`~critpoints.linear.symbolic`   sympy derivation of E(A, B), gradient, Hessian, tied flow
 - :mod:`~critpoints.linear.covariance` Σ: random SPD, sparse-data E[xxᵀ], canonical eigensystems
 - :mod:`~critpoints.linear.critical`   enumeration, Hessian, index formula, classification, escapes
-- :mod:`~critpoints.linear.search`     independent root finding on the gradient
+- :mod:`~critpoints.linear.model`      the loss E(A, B) as a :class:`critpoints.potential.Potential`
+- :mod:`~critpoints.linear.search`     independent root finding (the shared solver) on the gradient
 - :mod:`~critpoints.linear.isotropy`   the sparse Σ versus the σ²I simplification
 - :mod:`~critpoints.linear.document`   the catalog document (a dict; no I/O)
 """
@@ -29,6 +30,7 @@ _EXPORTS = {
     "predicted_index": "critical",
     "escape_direction": "critical",
     "find_gradient_roots": "search",
+    "LinearAutoencoder": "model",
     "isotropy_table": "isotropy",
     "format_isotropy_table": "isotropy",
     "build_catalog_document": "document",

@@ -33,13 +33,14 @@ import mpmath
 import numpy as np
 
 from critpoints.linear.covariance import EigenSystem, canonical_eigensystem, validate_covariance
+from critpoints.linear.model import LinearAutoencoder
 from critpoints.linear.symbolic import evaluators
+from critpoints.solve.classify import classify
 
 __all__ = [
     "CriticalPoint",
     "Escape",
     "HessianSpectrum",
-    "classify",
     "enumerate_critical_points",
     "escape_direction",
     "gradient_norm_mp",
@@ -49,25 +50,26 @@ __all__ = [
     "predicted_index",
     "predicted_symmetry_zeros",
     "representative",
-    "symmetry_zero_count",
 ]
-
-#: Hessian eigenvalues with |μ| ≤ ZERO_RTOL · max|μ| count as zero.
-ZERO_RTOL = 1e-9
 
 
 @dataclass(frozen=True)
 class HessianSpectrum:
-    """Eigenvalues of the full 2nm×2nm Hessian and their sign counts.
+    """Eigenvalues of the full 2nm×2nm Hessian, their sign counts and what they decide.
 
     Attributes
     ----------
     eigenvalues : numpy.ndarray
-        Ascending.
+        Ascending, float64, unrounded.
     n_pos, n_neg, n_zero : int
-        Counts with the zero threshold ``ZERO_RTOL · max|μ|``.
+        Counts with the shared zero rule of :mod:`critpoints.solve.classify`
+        (|μ| ≤ 1e-9 · max(1, max|μ|), refined at 60 digits in the grey zone).
     n_zero_symmetry : int
         Dimension of the symmetry orbit through the point (zeros the symmetries explain).
+    classification : str
+        ``"minimum"``, ``"saddle"`` or ``"degenerate"``: any negative eigenvalue makes a saddle;
+        none and every zero explained makes a (Morse–Bott) minimum; otherwise second order
+        cannot decide.
     """
 
     eigenvalues: np.ndarray
@@ -75,6 +77,7 @@ class HessianSpectrum:
     n_neg: int
     n_zero: int
     n_zero_symmetry: int
+    classification: str
 
 
 @dataclass(frozen=True)
@@ -217,77 +220,29 @@ def representative(U: np.ndarray, subset: tuple, m: int) -> tuple[np.ndarray, np
     return A, A.T.copy()
 
 
-def _pack(A, B):
-    return np.concatenate([np.ravel(A), np.ravel(B)])
-
-
-def hessian_matrix(A: np.ndarray, B: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-    """Full Hessian of E in the coordinates (vec A, vec B) (row-major), 2nm × 2nm, float64.
-
-    Built column by column from the generated Hessian-vector product.
-    """
-    n, m = A.shape
-    size = 2 * n * m
-    hvp = evaluators().hessian_vector
-    H = np.empty((size, size))
-    for k in range(size):
-        e = np.zeros(size)
-        e[k] = 1.0
-        hA, hB = hvp(A, B, sigma, e[: n * m].reshape(n, m), e[n * m :].reshape(m, n))
-        H[:, k] = _pack(hA, hB)
-    return (H + H.T) / 2
-
-
-def symmetry_zero_count(A: np.ndarray, B: np.ndarray, eig: EigenSystem) -> int:
-    """Dimension of the orbit of (A, B) under GL(m) × {R ∈ O(n) : R Σ Rᵀ = Σ}.
-
-    GL(m) acts by (A C, C⁻¹ B), tangent (A X, −X B); an orthogonal R commuting with Σ acts by
-    (R A, B Rᵀ), tangent (K A, −B K) for K antisymmetric inside an eigenspace. The rank of all
-    these tangent vectors is computed numerically (SVD); these are the Hessian zeros the
-    symmetries explain.
-    """
-    n, m = A.shape
-    tangents = []
-    for p, q in itertools.product(range(m), repeat=2):
-        X = np.zeros((m, m))
-        X[p, q] = 1.0
-        tangents.append(_pack(A @ X, -X @ B))
-    U = eig.eigenvectors
-    for cluster in eig.clusters:
-        for p, q in itertools.combinations(cluster, 2):
-            K = np.outer(U[:, p], U[:, q]) - np.outer(U[:, q], U[:, p])
-            tangents.append(_pack(K @ A, -B @ K))
-    T = np.array(tangents)
-    singular = np.linalg.svd(T, compute_uv=False)
-    return int(np.sum(singular > 1e-9 * max(1.0, singular[0])))
+def hessian_matrix(A: np.ndarray, B: np.ndarray, sigma: np.ndarray,
+                   eig: EigenSystem | None = None) -> np.ndarray:
+    """Full Hessian of E in the coordinates θ = (vec A, vec B) (row-major), 2nm × 2nm, float64
+    (:meth:`critpoints.linear.model.LinearAutoencoder.hessian`)."""
+    model = LinearAutoencoder(sigma, A.shape[1], eig)
+    return model.hessian(model.flatten(A, B))
 
 
 def hessian_spectrum(A, B, sigma, eig: EigenSystem) -> HessianSpectrum:
-    """Eigenvalues and sign counts of the Hessian at (A, B); zeros compared with the symmetries."""
-    mu = np.linalg.eigvalsh(hessian_matrix(A, B, sigma))
-    threshold = ZERO_RTOL * np.max(np.abs(mu))
+    """Eigenvalues, sign counts and second-order classification of the Hessian at (A, B), by the
+    shared classifier (:func:`critpoints.solve.classify.classify` on the
+    :class:`~critpoints.linear.model.LinearAutoencoder` potential): zeros compared with the
+    GL(m) orbit and the rotations inside eigenspaces of Σ; ``eigenvalues`` unrounded."""
+    model = LinearAutoencoder(sigma, A.shape[1], eig)
+    result = classify(model, model.flatten(A, B))
     return HessianSpectrum(
-        eigenvalues=mu,
-        n_pos=int(np.sum(mu > threshold)),
-        n_neg=int(np.sum(mu < -threshold)),
-        n_zero=int(np.sum(np.abs(mu) <= threshold)),
-        n_zero_symmetry=symmetry_zero_count(A, B, eig),
+        eigenvalues=result.raw_eigenvalues,
+        n_pos=result.n_pos,
+        n_neg=result.n_neg,
+        n_zero=result.n_zero,
+        n_zero_symmetry=result.n_zero_symmetry,
+        classification=result.classification,
     )
-
-
-def classify(spectrum: HessianSpectrum) -> str:
-    """Second-order classification.
-
-    - any negative eigenvalue → ``"saddle"`` (negative curvature decides, whatever the zeros);
-    - no negative and every zero explained by a symmetry orbit → ``"minimum"`` (Morse–Bott: the
-      loss is constant on the orbit and strictly convex across it);
-    - otherwise ``"degenerate"`` (second order cannot decide).
-    """
-    if spectrum.n_neg > 0:
-        return "saddle"
-    if spectrum.n_zero == spectrum.n_zero_symmetry:
-        return "minimum"
-    return "degenerate"
 
 
 def _excluded_larger_pairs(subset: tuple, eigenvalues: np.ndarray, clusters: tuple):
@@ -450,7 +405,7 @@ def enumerate_critical_points(
                 hessian=spectrum,
                 hessian_index=spectrum.n_neg,
                 predicted_index=predicted_index(subset, m, n, eig.clusters),
-                classification=classify(spectrum),
+                classification=spectrum.classification,
                 family_dimension=predicted_symmetry_zeros(subset, m, eig.clusters)
                 - (m * m - (m - len(subset)) ** 2),
                 escape=escape_direction(subset, m, eig),

@@ -11,7 +11,6 @@ import numpy as np
 from critpoints.catalog import new_document
 from critpoints.linear.covariance import canonical_eigensystem, canonical_eigensystem_mp
 from critpoints.linear.critical import (
-    classify,
     enumerate_critical_points,
     gradient_norm_mp,
     hessian_spectrum,
@@ -91,7 +90,7 @@ def build_catalog_document(
             )
         A, B = representative(U_float, point.subset, m)
         spectrum = hessian_spectrum(A, B, sigma, eig)
-        classification = classify(spectrum)
+        classification = spectrum.classification
         # Learning coefficient of a Morse–Bott minimum: half the rank of the Hessian (SPEC §5).
         learning_coefficient = spectrum.n_pos / 2 if classification == "minimum" else None
         entries.append(

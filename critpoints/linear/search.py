@@ -1,4 +1,6 @@
-"""Independent search for critical points: root finding on the gradient from random starts.
+"""Independent search for critical points: the shared Levenberg–Marquardt search
+(:func:`critpoints.solve.find_critical_points`) on the
+:class:`~critpoints.linear.model.LinearAutoencoder` potential, from random starts.
 
 Used to test completeness of :func:`critpoints.linear.critical.enumerate_critical_points`: every
 root found must have W = AB equal to a catalogued projection onto eigen-directions.
@@ -9,11 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import least_squares
 
 from critpoints.linear.covariance import EigenSystem
-from critpoints.linear.critical import _pack, hessian_matrix
-from critpoints.linear.symbolic import evaluators
+from critpoints.linear.model import LinearAutoencoder
+from critpoints.solve.newton import find_critical_points
 
 __all__ = ["GradientRoot", "find_gradient_roots", "match_projection"]
 
@@ -42,9 +43,10 @@ class GradientRoot:
 
 
 def find_gradient_roots(
-    sigma: np.ndarray, m: int, *, starts: int, seed: int, scale: float = 1.0, gtol: float = 1e-10
+    sigma: np.ndarray, m: int, *, starts: int, seed: int, scale: float = 1.0, gtol: float = 1e-10,
+    max_iter: int = 200,
 ) -> list[GradientRoot]:
-    """Solve ∇E(A, B) = 0 by Levenberg–Marquardt (Jacobian = Hessian) from random starts.
+    """Solve ∇E(A, B) = 0 by Levenberg–Marquardt on ‖∇E‖² from random starts (all at once).
 
     Parameters
     ----------
@@ -55,34 +57,21 @@ def find_gradient_roots(
     seed : int
     scale : float
     gtol : float
-        Gradient-norm threshold for ``converged``.
+        Gradient-norm threshold for ``converged`` (a start stops there).
+    max_iter : int
+        Iterations at most.
 
     Returns
     -------
     list of GradientRoot
     """
-    n = len(sigma)
-    ev = evaluators()
+    model = LinearAutoencoder(sigma, m)
     rng = np.random.default_rng(seed)
-
-    def unpack(theta):
-        return theta[: n * m].reshape(n, m), theta[n * m :].reshape(m, n)
-
-    def residual(theta):
-        return _pack(*ev.gradient(*unpack(theta), sigma))
-
-    def jacobian(theta):
-        return hessian_matrix(*unpack(theta), sigma)
-
-    roots = []
-    for _ in range(starts):
-        theta0 = scale * rng.standard_normal(2 * n * m)
-        result = least_squares(residual, theta0, jac=jacobian, method="lm", xtol=1e-15,
-                               ftol=1e-15, gtol=1e-15, max_nfev=2000)
-        A, B = unpack(result.x)
-        grad_norm = float(np.linalg.norm(residual(result.x)))
-        roots.append(GradientRoot(A, B, A @ B, grad_norm, grad_norm <= gtol))
-    return roots
+    theta0 = scale * rng.standard_normal((starts, model.dim))
+    search = find_critical_points(model, theta0, gtol=gtol, max_iter=max_iter)
+    found_A, found_B = search.parameters
+    return [GradientRoot(A, B, A @ B, float(norm), bool(ok))
+            for A, B, norm, ok in zip(found_A, found_B, search.grad_norm, search.converged)]
 
 
 def match_projection(W: np.ndarray, eig: EigenSystem, atol: float = 1e-6) -> tuple | None:

@@ -117,7 +117,7 @@ def prior_constant(W: Any, b: Any, flat_bias: str = "top") -> float:
         The critical point (m×n and n).
     flat_bias : {"top", "catalog"}
         ``"top"``: every flat bias (dead feature, dead vertex) moved to the top of its flat
-        interval (:func:`critpoints.solve.symmetry.normalise_flat_biases`), where the prior density
+        interval (:func:`critpoints.tms.symmetry.normalise_flat_biases`), where the prior density
         along the flat direction is largest; this reproduces the published constants.
         ``"catalog"``: the biases as given.
 
@@ -128,7 +128,7 @@ def prior_constant(W: Any, b: Any, flat_bias: str = "top") -> float:
     >>> prior_constant([[1.0, 0.0], [0.0, 0.0]], [0.0, -1 / 12])
     0.5
     """
-    from critpoints.solve.symmetry import normalise_flat_biases
+    from critpoints.tms.symmetry import normalise_flat_biases
 
     W, b = np.asarray(W, dtype=float), np.asarray(b, dtype=float)
     if flat_bias == "top":
@@ -203,11 +203,11 @@ def all_dead_prior_mass(n: int, m: int = 2, samples: int = 1_000_000, seed: Any 
     """Prior (standard normal) mass of the all-dead plateau {every output off}, by Monte Carlo.
 
     Output j is off for every input iff b_j ≤ 0 and W_i·W_j + b_j ≤ 0 for all i
-    (:func:`critpoints.solve.symmetry.dead_outputs`); there L = 1/3 exactly. Biases are drawn
+    (:func:`critpoints.tms.symmetry.dead_outputs`); there L = 1/3 exactly. Biases are drawn
     from the negative half-normal (the event needs b ≤ 0; factor 2⁻ⁿ exactly), which multiplies
     the hit rate by 2ⁿ. Relative standard error ≈ 1/√(hits).
     """
-    from critpoints.solve.symmetry import dead_outputs
+    from critpoints.tms.symmetry import dead_outputs
 
     rng = np.random.default_rng(seed)
     hits = 0
@@ -229,7 +229,7 @@ def laplace_constant(entry: dict) -> tuple[float | None, dict]:
         ``c`` is ``None`` (with ``pieces["reason"]``) unless the entry is a smooth minimum whose
         zero modes are one rotation plus three per dead feature.
     """
-    from critpoints.solve.symmetry import dead_outputs
+    from critpoints.tms.symmetry import dead_outputs
 
     W, b = _entry_arrays(entry)
     hess = entry["hessian"]

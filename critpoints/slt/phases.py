@@ -26,7 +26,7 @@ DEFAULT_RADIUS = 0.5
 
 
 def _label_parts(W: np.ndarray, b: np.ndarray, radius: float):
-    from critpoints.solve.symmetry import dead_outputs
+    from critpoints.tms.symmetry import dead_outputs
 
     long = np.linalg.norm(W, axis=-2) >= radius  # (..., n)
     dead = dead_outputs(W, b)  # (..., n)
@@ -77,7 +77,7 @@ def nearest_catalog_entry(W: Any, b: Any, entries: list[dict]) -> tuple[str, flo
     Flat biases of both points are moved to the top of their flat interval first, so a dead
     feature's arbitrary bias does not count as distance.
     """
-    from critpoints.solve.symmetry import normalise_flat_biases, orbit_distance
+    from critpoints.tms.symmetry import normalise_flat_biases, orbit_distance
 
     W, b = np.asarray(W, dtype=float), np.asarray(b, dtype=float)
     b_n = normalise_flat_biases(W, b)

@@ -1,12 +1,15 @@
 """Potentials on a flat parameter vector, vectorised over chains.
 
-Every potential has ``dim`` and ``loss_and_gradient(theta)`` with ``theta`` of shape (C, dim),
-returning ``(loss (C,), gradient (C, dim))``. The samplers in :mod:`critpoints.slt.sgld` and
-:mod:`critpoints.slt.mcmc` only see this interface.
+Every potential here implements :class:`critpoints.potential.Potential` for float64 use
+(``dps`` other than None raises): ``dim``, ``flatten``/``unflatten``, ``loss(theta)`` and
+``loss_and_gradient(theta)`` with ``theta`` of shape (C, dim), returning ``(loss (C,), gradient
+(C, dim))``, a Hessian (finite differences of the exact gradient where no closed form is coded)
+and the orbit tangents. The samplers in :mod:`critpoints.slt.sgld` and :mod:`critpoints.slt.mcmc`
+only use ``dim`` and ``loss_and_gradient``. Extra data arguments (minibatch ``weights``, a data
+set ``slot``) come before ``dps``, which callers pass by keyword.
 
-- :class:`TMSPopulation`: the closed-form potential L(W, b) of SPEC §2
-  (:func:`critpoints.tms.loss_and_gradient`), θ = (W row-major, b) as in
-  :func:`critpoints.tms.flatten`.
+- :class:`TMSPopulation`: the closed-form potential L(W, b) of SPEC §2, which is
+  :class:`critpoints.tms.model.TMSPotential` (same class), θ = (W row-major, b).
 - :class:`TMSEmpirical`: the empirical loss L_N on a sample x_t = mu_t e_{i_t}. It exploits the
   one-hot structure (the pre-activation of sample t is mu_t (WᵀW)[i_t, :] + b), which costs
   O(N n) per chain instead of the dense O(N n²); it is tested against
@@ -25,45 +28,47 @@ from typing import Any
 
 import numpy as np
 
+from critpoints.potential import SmoothPotential, finite_difference_hessian
+from critpoints.tms.model import TMSCoordinates, TMSPotential
+
 __all__ = ["TMSPopulation", "TMSEmpirical", "TMSEmpiricalSets", "ReducedRankRegression"]
 
+#: The TMS population potential (one class: :class:`critpoints.tms.model.TMSPotential`).
+TMSPopulation = TMSPotential
 
-class TMSPopulation:
-    """The TMS population potential L(W, b) on θ = (W row-major, b).
 
-    Parameters
-    ----------
-    n, m : int
-        Number of features and hidden dimension.
+def _float64_only(dps: int | None) -> None:
+    if dps is not None:
+        raise NotImplementedError("this potential evaluates in float64 only (dps=None)")
+
+
+class _EmpiricalTMS(TMSCoordinates):
+    """Protocol members shared by the empirical TMS losses (float64 only).
+
+    The empirical loss is piecewise quadratic with a kink wherever a sample's pre-activation
+    crosses zero; those places are not located here (``hessian_jumps`` is empty, ``hessian``
+    the finite-difference Hessian at θ), so the smooth second-order rule of
+    :func:`critpoints.solve.classify.classify` is only as good as θ's distance from a kink.
     """
 
-    def __init__(self, n: int, m: int = 2):
-        self.n, self.m = int(n), int(m)
-        self.dim = self.m * self.n + self.n
+    def hessian(self, theta: Any, dps: int | None = None, side: Any = None) -> np.ndarray:
+        _float64_only(dps)
+        return finite_difference_hessian(self, theta)
 
-    def unflatten(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        theta = np.asarray(theta, dtype=float)
-        W = theta[..., : self.m * self.n].reshape(theta.shape[:-1] + (self.m, self.n))
-        return W, theta[..., self.m * self.n :]
+    def hessian_side(self, theta: Any, atol: float) -> None:
+        return None
 
-    def flatten(self, W: Any, b: Any) -> np.ndarray:
-        W, b = np.asarray(W, dtype=float), np.asarray(b, dtype=float)
-        return np.concatenate([W.reshape(W.shape[:-2] + (-1,)), b], axis=-1)
+    def hessian_jumps(self, theta: Any, atol: float) -> list:
+        return []
 
-    def loss(self, theta: np.ndarray) -> np.ndarray:
-        from critpoints import tms
+    def flat_coordinates(self, theta: Any) -> list[int]:
+        return []
 
-        return np.asarray(tms.loss(*self.unflatten(theta)), dtype=float)
-
-    def loss_and_gradient(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        from critpoints import tms
-
-        W, b = self.unflatten(theta)
-        value, dW, db = tms.loss_and_gradient(W, b)
-        return np.asarray(value, dtype=float), self.flatten(dW, db)
+    def extra_evidence(self, theta: Any) -> dict:
+        return {}
 
 
-class TMSEmpirical(TMSPopulation):
+class TMSEmpirical(_EmpiricalTMS):
     """The empirical TMS loss L_N(W, b) = (1/N) Σ_t ‖x_t − ReLU(WᵀW x_t + b)‖² on one-hot data.
 
     Parameters
@@ -119,18 +124,21 @@ class TMSEmpirical(TMSPopulation):
         losses[..., self.order] = sorted_losses
         return losses
 
-    def loss(self, theta: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    def loss(self, theta: np.ndarray, weights: np.ndarray | None = None, *,
+             dps: int | None = None) -> np.ndarray:
         """Σ_t w_t ℓ_t(θ); ``weights`` (N,) or (C, N) in the order of ``x``, default 1/N."""
+        _float64_only(dps)
         losses = np.sum(self._forward(theta)[2] ** 2, axis=-1)
         return np.sum(losses * self._sorted_weights(weights), axis=-1)
 
     def loss_and_gradient(
-        self, theta: np.ndarray, weights: np.ndarray | None = None
+        self, theta: np.ndarray, weights: np.ndarray | None = None, *, dps: int | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Σ_t w_t ℓ_t(θ) and its gradient; ``weights`` (N,) or (C, N), default 1/N (the mean).
 
         ReLU'(0) = 0, as in :func:`critpoints.tms.data.empirical_loss_and_gradient`.
         """
+        _float64_only(dps)
         W, pre, residual = self._forward(theta)
         w = self._sorted_weights(weights)
         value = np.sum(np.sum(residual**2, axis=-1) * w, axis=-1)
@@ -145,7 +153,7 @@ class TMSEmpirical(TMSPopulation):
         return value, self.flatten(dW, db)
 
 
-class TMSEmpiricalSets(TMSPopulation):
+class TMSEmpiricalSets(_EmpiricalTMS):
     """Empirical TMS losses on several one-hot data sets at once, in O(n² log N) per chain.
 
     For one-hot data x_t = mu_t e_{i_t} the loss splits into blocks (i, j): the samples of
@@ -225,11 +233,13 @@ class TMSEmpiricalSets(TMSPopulation):
             raise ValueError(f"slot must index one of the {len(self.sizes)} data sets")
         return slot
 
-    def loss(self, theta: np.ndarray, slot: Any = 0) -> np.ndarray:
-        return self.loss_and_gradient(theta, slot)[0]
+    def loss(self, theta: np.ndarray, slot: Any = 0, *, dps: int | None = None) -> np.ndarray:
+        return self.loss_and_gradient(theta, slot, dps=dps)[0]
 
-    def loss_and_gradient(self, theta: np.ndarray, slot: Any = 0) -> tuple[np.ndarray, np.ndarray]:
+    def loss_and_gradient(self, theta: np.ndarray, slot: Any = 0, *, dps: int | None = None
+                          ) -> tuple[np.ndarray, np.ndarray]:
         """L_{N_s}(θ) on data set ``slot`` and its gradient; ``theta`` (..., dim)."""
+        _float64_only(dps)
         theta = np.asarray(theta, dtype=float)
         slot = self._check_slot(theta, slot)
         W, b = self.unflatten(theta)
@@ -268,7 +278,7 @@ class TMSEmpiricalSets(TMSPopulation):
         return value, self.flatten(dW, db)
 
 
-class ReducedRankRegression:
+class ReducedRankRegression(SmoothPotential):
     """K(A, B) = ½ tr((AB − C₀) Σ (AB − C₀)ᵀ) on θ = (A row-major, B row-major).
 
     Parameters
@@ -301,10 +311,12 @@ class ReducedRankRegression:
             [A.reshape(A.shape[:-2] + (-1,)), B.reshape(B.shape[:-2] + (-1,))], axis=-1
         )
 
-    def loss(self, theta: np.ndarray) -> np.ndarray:
-        return self.loss_and_gradient(theta)[0]
+    def loss(self, theta: np.ndarray, dps: int | None = None) -> np.ndarray:
+        return self.loss_and_gradient(theta, dps=dps)[0]
 
-    def loss_and_gradient(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def loss_and_gradient(self, theta: np.ndarray, dps: int | None = None
+                          ) -> tuple[np.ndarray, np.ndarray]:
+        _float64_only(dps)
         A, B = self.unflatten(theta)
         E = A @ B - self.target
         D = E @ self.covariance
@@ -312,3 +324,19 @@ class ReducedRankRegression:
         dA = D @ np.swapaxes(B, -1, -2)
         dB = np.swapaxes(A, -1, -2) @ D
         return value, self.flatten(dA, dB)
+
+    def hessian(self, theta: np.ndarray, dps: int | None = None, side: Any = None) -> np.ndarray:
+        """Finite differences of the exact gradient (K is quartic: error O(h²) = 1e-12)."""
+        _float64_only(dps)
+        return finite_difference_hessian(self, theta)
+
+    def orbit_tangents(self, theta: np.ndarray) -> np.ndarray:
+        """Tangents of the GL(H) orbit (A, B) ↦ (A C⁻¹, C B): (−A E, E B) for E = e_p e_qᵀ."""
+        A, B = self.unflatten(theta)
+        rows = []
+        for p in range(self.H):
+            for q in range(self.H):
+                E = np.zeros((self.H, self.H))
+                E[p, q] = 1.0
+                rows.append(self.flatten(-A @ E, E @ B))
+        return np.array(rows)

@@ -63,9 +63,11 @@ __all__ = [
     "fit_volume_exponent",
     "log_ball_volume",
     "nested_volume_profile",
+    "orbit_complement",
     "rotation_slice",
     "tms_ball_radius",
     "volume_scaling",
+    "volume_scaling_of",
     "volume_scaling_exponent",
 ]
 
@@ -701,21 +703,22 @@ def rotation_slice(W: Any, b: Any, tolerance: float = 1e-9) -> np.ndarray:
     ndarray, shape (m·n + n, d')
         Columns span the orthogonal complement (d' = m·n + n − orbit dimension).
     """
-    from critpoints.tms import potential
+    from critpoints.tms.model import TMSCoordinates
 
     W = np.asarray(W, dtype=float)
     b = np.asarray(b, dtype=float)
-    m, n = W.shape
-    rows = []
-    for p in range(m):
-        for q in range(p + 1, m):
-            J = np.zeros((m, m))
-            J[p, q], J[q, p] = -1.0, 1.0
-            rows.append(potential.flatten(J @ W, np.zeros(n)))
-    dim = m * n + n
-    if not rows:
+    coordinates = TMSCoordinates.of(W)
+    theta = coordinates.flatten(W, b)
+    return orbit_complement(coordinates.orbit_tangents(theta), theta.size, tolerance)
+
+
+def orbit_complement(tangents: Any, dim: int, tolerance: float = 1e-9) -> np.ndarray:
+    """Orthonormal basis (columns) of the complement of the span of ``tangents`` (rows) in
+    R^dim; singular values below ``tolerance`` × the largest count as zero."""
+    tangents = np.asarray(tangents, dtype=float)
+    if len(tangents) == 0:
         return np.eye(dim)
-    _, singular, vt = np.linalg.svd(np.array(rows))
+    _, singular, vt = np.linalg.svd(tangents)
     rank = int((singular > tolerance * max(singular.max(), 1e-300)).sum())
     return vt[rank:].T
 
@@ -765,20 +768,49 @@ def volume_scaling(
         ``slopes`` show whether the slope has settled). ``dimension`` is the sampled dimension
         (m·n + n, minus the orbit dimension with ``quotient_rotations``).
     """
-    from critpoints.tms import potential
+    from critpoints.tms.model import TMSPotential
 
     Wf = np.asarray(W, dtype=float)
     bf = np.asarray(b, dtype=float)
-    m, n = Wf.shape
-    rho = tms_ball_radius(Wf, bf) if radius is None else float(radius)
-    theta_star = potential.flatten(Wf, bf)
-    basis = rotation_slice(Wf, bf) if quotient_rotations else np.eye(theta_star.size)
+    tms = TMSPotential.of(Wf)
+    return volume_scaling_of(
+        tms, tms.flatten(Wf, bf), radius=radius, live_points=live_points, runs=runs,
+        walk_steps=walk_steps, decades=decades, window=window,
+        quotient_rotations=quotient_rotations, seed=seed)
 
-    def tms_loss(z: np.ndarray) -> np.ndarray:
-        return potential.loss(*potential.unflatten(theta_star + z @ basis.T, m, n))
+
+def volume_scaling_of(
+    potential: Any,
+    theta: Any,
+    *,
+    radius: float | None = None,
+    live_points: int = 60,
+    runs: int = 4,
+    walk_steps: int | None = None,
+    decades: float = 6.0,
+    window: float = 3.0,
+    quotient_rotations: bool = True,
+    seed: int = 0,
+) -> VolumeScaling:
+    """λ̂ of a critical point θ of any :class:`critpoints.potential.Potential` from the scaling
+    of its sublevel-set volumes (see :func:`volume_scaling` for the TMS case and the options).
+
+    ``radius`` defaults to ``potential.ball_radius(θ)`` (models whose Hessian never jumps have
+    no such member: pass it). With ``quotient_rotations`` the slice θ* + (orbit tangents)^⊥ is
+    sampled, the orbit tangents from ``potential.orbit_tangents``.
+    """
+    theta_star = np.asarray(theta, dtype=float)
+    if radius is None and not hasattr(potential, "ball_radius"):
+        raise ValueError(f"{potential!r} has no ball_radius: pass radius=")
+    rho = potential.ball_radius(theta_star) if radius is None else float(radius)
+    basis = (orbit_complement(potential.orbit_tangents(theta_star), theta_star.size)
+             if quotient_rotations else np.eye(theta_star.size))
+
+    def sliced_loss(z: np.ndarray) -> np.ndarray:
+        return potential.loss(theta_star + z @ basis.T)
 
     result = volume_scaling_exponent(
-        tms_loss, np.zeros(basis.shape[1]), rho, live_points=live_points, runs=runs,
+        sliced_loss, np.zeros(basis.shape[1]), rho, live_points=live_points, runs=runs,
         walk_steps=walk_steps, decades=decades, window=window,
-        reference_loss=float(potential.loss(Wf, bf)), seed=seed)
+        reference_loss=float(potential.loss(theta_star)), seed=seed)
     return replace(result, coordinates="rotation slice" if quotient_rotations else "ball")

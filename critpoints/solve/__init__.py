@@ -1,19 +1,23 @@
-"""Newton / Hessian machinery: critical point search and refinement, symmetry reduction."""
+"""Model-agnostic solvers on a :class:`critpoints.potential.Potential`: critical point search
+(Levenberg–Marquardt), high-precision polish (Newton), classification (Hessian, local search).
 
+Nothing here knows a model: symmetry (canonical forms, orbit distances) of the TMS potential
+lives in :mod:`critpoints.tms.symmetry`.
+"""
+
+from critpoints.solve.classify import Classification, classify
 from critpoints.solve.newton import (
     CriticalPointSearch,
     PolishResult,
     find_critical_points,
     polish,
 )
-from critpoints.solve.symmetry import canonical_form, orbit_distance, same_orbit
 
 __all__ = [
+    "Classification",
     "CriticalPointSearch",
     "PolishResult",
-    "canonical_form",
+    "classify",
     "find_critical_points",
-    "orbit_distance",
     "polish",
-    "same_orbit",
 ]

@@ -1,5 +1,9 @@
-"""Classification of a critical point of the TMS potential from its Hessian and, where the
-Hessian cannot decide, from the loss around it.
+"""Classification of a critical point of any :class:`critpoints.potential.Potential` from its
+Hessian and, where the Hessian cannot decide, from the loss around it.
+
+The model enters only through the protocol: its orbit tangents and flat coordinates (the zero
+modes explained), where its Hessian jumps and its one-sided convention, and any extra evidence.
+The TMS wording below (columns, blocks) describes :class:`critpoints.tms.model.TMSPotential`.
 
 Tolerance rule. The Hessian is evaluated at ``dps`` digits and its eigenvalues computed in
 float64 (error ≲ 1e-15·‖H‖). An eigenvalue counts as zero when |λ| ≤ 1e-9·max(1, ‖H‖). If any
@@ -48,8 +52,7 @@ from dataclasses import dataclass, field
 import mpmath
 import numpy as np
 
-from critpoints.solve.symmetry import dead_outputs
-from critpoints.tms import potential
+from critpoints.potential import Potential, symmetry_generators
 
 __all__ = [
     "BOUNDARY_TOLERANCE",
@@ -58,10 +61,7 @@ __all__ = [
     "probe_descent",
     "classify",
     "directional_curvature",
-    "flat_coordinates",
     "grows_quadratically",
-    "flat_set_exits",
-    "jump_blocks",
     "sphere_test",
 ]
 
@@ -86,71 +86,8 @@ class Classification:
     on_boundary: bool
     learning_coefficient: float | None
     evidence: dict = field(default_factory=dict)
-
-
-def flat_coordinates(W, b, margin: float = 1e-12) -> list[int]:
-    """θ-indices of the coordinates along which L is locally constant (dead columns)."""
-    W = np.asarray(W, dtype=float)
-    b = np.asarray(b, dtype=float)
-    m, n = W.shape
-    G = W.T @ W
-    dead_output = dead_outputs(W, b, tol=-margin)
-    flat = []
-    for j in range(n):
-        if not dead_output[j]:
-            continue
-        flat.append(m * n + j)  # its bias
-        others = [i for i in range(n) if i != j]
-        dead_input = all(b[i] < -margin and G[j, i] + b[i] < -margin for i in others)
-        if dead_input:
-            flat.extend(r * n + j for r in range(m))
-    return flat
-
-
-def _symmetry_generators(W, b) -> np.ndarray:
-    W = np.asarray(W, dtype=float)
-    b = np.asarray(b, dtype=float)
-    m, n = W.shape
-    dim = m * n + n
-    rows = []
-    if m == 2 and np.abs(W).max() > 0:
-        J = np.array([[0.0, -1.0], [1.0, 0.0]])
-        rows.append(potential.flatten(J @ W, np.zeros(n)))
-    elif m > 2 and np.abs(W).max() > 0:
-        for p in range(m):
-            for q in range(p + 1, m):
-                J = np.zeros((m, m))
-                J[p, q], J[q, p] = -1.0, 1.0
-                rows.append(potential.flatten(J @ W, np.zeros(n)))
-    for index in flat_coordinates(W, b):
-        e = np.zeros(dim)
-        e[index] = 1.0
-        rows.append(e)
-    return np.array(rows) if rows else np.zeros((0, dim))
-
-
-def jump_blocks(W, b, atol=None) -> list[tuple[int, int]]:
-    """Blocks where the Hessian of L is discontinuous: a = c = 0, or i = j and a + c = 0 ≠ a.
-
-    A block counts as on a boundary when it is within ``atol`` of it (default
-    :data:`BOUNDARY_TOLERANCE`): the stored points are polished to a gradient of 1e-40, which
-    places a point that lies on a kink only to ~1e-20 of it, so a tighter test would call the
-    same point smooth or not depending on the last digits of its representative.
-    """
-    atol = BOUNDARY_TOLERANCE if atol is None else atol
-    W = np.asarray(W, dtype=object)
-    b = np.asarray(b, dtype=object)
-    G = W.T @ W
-    n = b.shape[0]
-    out = []
-    for i in range(n):
-        for j in range(n):
-            a, c = G[i, j], b[j]
-            if abs(a) <= atol and abs(c) <= atol:
-                out.append((i, j))
-            elif i == j and abs(a + c) <= atol and abs(a) > atol:
-                out.append((i, j))
-    return out
+    #: The float64 eigenvalues as computed (``eigenvalues`` is rounded for storage); not stored.
+    raw_eigenvalues: np.ndarray | None = None
 
 
 def _loss_noise(L0: float) -> float:
@@ -164,8 +101,9 @@ def _significant(x: float, digits: int) -> float:
     return float(f"{x:.{digits - 1}e}")
 
 
-def sphere_test(W, b, radii=(1e-2, 1e-3, 1e-4), samples: int = 1000, steps: int = 40, seed=0):
-    """Look for lower loss on small spheres around (W, b).
+def sphere_test(potential: Potential, theta, radii=(1e-2, 1e-3, 1e-4), samples: int = 1000,
+                steps: int = 40, seed=0):
+    """Look for lower loss on small spheres around θ.
 
     For each radius t, draws ``samples`` random unit directions d, evaluates L(θ + t d) - L(θ),
     then minimises it over the sphere (projected gradient steps) from the best 10 directions.
@@ -177,33 +115,30 @@ def sphere_test(W, b, radii=(1e-2, 1e-3, 1e-4), samples: int = 1000, steps: int 
         found (0 when within rounding), ΔL/t² and the direction reaching it.
     """
     rng = np.random.default_rng(seed)
-    Wf = np.asarray(W, dtype=float)
-    bf = np.asarray(b, dtype=float)
-    m, n = Wf.shape
-    theta = potential.flatten(Wf, bf)
-    L0 = float(potential.loss(Wf, bf))
+    theta = np.asarray(theta).astype(float)
+    L0 = float(potential.loss(theta))
     dim = theta.size
     noise = _loss_noise(L0)
     report = {"radii": [], "descent": False}
     for t in radii:
         d = rng.normal(size=(samples, dim))
         d /= np.linalg.norm(d, axis=1, keepdims=True)
-        values = potential.loss(*potential.unflatten(theta + t * d, m, n)) - L0
+        values = potential.loss(theta + t * d) - L0
         best = np.argsort(values)[:10]
         d = d[best]
         step = 0.1
         for _ in range(steps):
-            value, dW, db = potential.loss_and_gradient(*potential.unflatten(theta + t * d, m, n))
-            grad = potential.flatten(dW, db) * t
+            value, grad = potential.loss_and_gradient(theta + t * d)
+            grad = grad * t
             grad -= (grad * d).sum(axis=1, keepdims=True) * d  # tangent to the sphere
             trial = d - step * grad / max(np.abs(grad).max(), 1e-300)
             trial /= np.linalg.norm(trial, axis=1, keepdims=True)
-            new = potential.loss(*potential.unflatten(theta + t * trial, m, n))
+            new = potential.loss(theta + t * trial)
             improve = new < value
             d[improve] = trial[improve]
             if not improve.any():
                 step /= 2
-        values = potential.loss(*potential.unflatten(theta + t * d, m, n)) - L0
+        values = potential.loss(theta + t * d) - L0
         i = int(np.argmin(values))
         delta = float(values[i]) if abs(values[i]) > noise else 0.0
         entry = {
@@ -220,9 +155,9 @@ def sphere_test(W, b, radii=(1e-2, 1e-3, 1e-4), samples: int = 1000, steps: int 
     return report
 
 
-def directional_curvature(W, b, radii=(1e-3, 1e-4), starts: int = 128, steps: int = 200,
-                          seed=0) -> dict:
-    """Smallest second-order growth of L around (W, b) off its explained zero modes.
+def directional_curvature(potential: Potential, theta, radii=(1e-3, 1e-4), starts: int = 128,
+                          steps: int = 200, seed=0) -> dict:
+    """Smallest second-order growth of L around θ off its explained zero modes.
 
     Minimises q(v) = (L(θ + t v) − L(θ))/t² over unit vectors v orthogonal to the symmetry and
     flat-coordinate generators (projected gradient descent on that sphere from ``starts`` random
@@ -239,11 +174,9 @@ def directional_curvature(W, b, radii=(1e-3, 1e-4), starts: int = 128, steps: in
         digits otherwise); ``directions`` (not stored: the minimising unit vector in θ per
         radius) and ``raw_q``.
     """
-    Wf, bf = np.asarray(W, dtype=float), np.asarray(b, dtype=float)
-    m, n = Wf.shape
-    theta0 = potential.flatten(Wf, bf)
-    L0 = float(potential.loss(Wf, bf))
-    generators = _symmetry_generators(Wf, bf)
+    theta0 = np.asarray(theta).astype(float)
+    L0 = float(potential.loss(theta0))
+    generators = symmetry_generators(potential, theta0)
     if len(generators):
         _, s, vt = np.linalg.svd(generators)
         k = int((s > 1e-9 * s.max()).sum())
@@ -254,9 +187,8 @@ def directional_curvature(W, b, radii=(1e-3, 1e-4), starts: int = 128, steps: in
     t = np.repeat(np.asarray(radii, dtype=float), starts)[:, None]  # (R·starts, 1)
 
     def q_and_grad(z):
-        value, dW, db = potential.loss_and_gradient(
-            *potential.unflatten(theta0 + t * (z @ basis.T), m, n))
-        return (value - L0) / t[:, 0] ** 2, potential.flatten(dW, db) @ basis / t
+        value, grad = potential.loss_and_gradient(theta0 + t * (z @ basis.T))
+        return (value - L0) / t[:, 0] ** 2, grad @ basis / t
 
     z = rng.standard_normal((len(t), basis.shape[1]))
     z /= np.linalg.norm(z, axis=1, keepdims=True)
@@ -284,37 +216,13 @@ def directional_curvature(W, b, radii=(1e-3, 1e-4), starts: int = 128, steps: in
             "radii": per_radius, "directions": directions, "raw_q": raw}
 
 
-def flat_set_exits(W, b, step: float = 1e-4) -> list[dict]:
-    """Where the flat critical set ends: each flat bias moved to the top of its flat interval.
-
-    A dead output j keeps L constant for b_j ≤ top = -max(0, max_i W_i·W_j). The classification
-    of a point holds for every representative strictly inside; at the top the set may touch a
-    descent. For each dead output this reports the loss change from the top to top + ``step``
-    (negative: L decreases as the feature switches on, so the critical set is not a strict
-    local minimum set even if each interior point is a local minimum). Values are rounded to 8
-    significant digits.
-    """
-    W = np.asarray(W, dtype=float)
-    b = np.asarray(b, dtype=float)
-    G = W.T @ W
-    out = []
-    for j in np.flatnonzero(dead_outputs(W, b)):  # also the ones sitting at their top
-        top = -max(0.0, float(G[:, j].max()))
-        at_top, beyond = b.copy(), b.copy()
-        at_top[j], beyond[j] = top, top + step
-        delta = float(potential.loss(W, beyond) - potential.loss(W, at_top))
-        out.append({"column": int(j), "top": _significant(top, 10) if top else 0.0,
-                    "step": step, "delta_loss": _significant(delta, 8)})
-    return out
-
-
 #: Radii of a descent probe, as multiples of the radius at which the direction was found.
 PROBE_SCALES = (1, 0.1, 0.01)
 #: Decimals kept of a probe direction: the stored direction is the one evaluated.
 DIRECTION_DECIMALS = 8
 
 
-def probe_descent(W, b, direction, radius: float, dps: int) -> dict:
+def probe_descent(potential: Potential, theta, direction, radius: float, dps: int) -> dict:
     """ΔL = L(θ + t d) − L(θ) at ``dps`` digits along the (rounded) unit direction d, for
     t = radius·(1, 1/10, 1/100).
 
@@ -324,19 +232,18 @@ def probe_descent(W, b, direction, radius: float, dps: int) -> dict:
     as t → 0, i.e. the point is not a local minimum (a second-order or lower descent along a
     straight line).
     """
-    W = np.asarray(W, dtype=object)
-    b = np.asarray(b, dtype=object)
-    m, n = W.shape
+    potential, theta = _legacy_point(potential, theta)
+    theta = np.asarray(theta, dtype=object)
     d = [round(float(v), DIRECTION_DECIMALS) for v in direction]
     radii = [_significant(radius * s, 6) for s in PROBE_SCALES]
     with mpmath.workdps(dps):
-        theta = [mpmath.mpf(v) for v in potential.flatten(W, b)]
-        L0 = potential.loss(W, b, dps=dps)
+        L0 = potential.loss(theta, dps=dps)
+        theta = [mpmath.mpf(v) for v in theta]
         deltas = []
         for t in radii:
             moved = np.array([x + mpmath.mpf(t) * mpmath.mpf(v) for x, v in zip(theta, d)],
                              dtype=object)
-            deltas.append(potential.loss(*potential.unflatten(moved, m, n), dps=dps) - L0)
+            deltas.append(potential.loss(moved, dps=dps) - L0)
     return {
         "direction": d,
         "radii": radii,
@@ -379,22 +286,33 @@ def decide_verdict(evidence: dict, n_neg: int) -> tuple[str, str]:
     return "minimum", "no descent found by the sphere and curvature searches (budget recorded)"
 
 
-def classify(W, b, dps: int = 60, seed: int = 0) -> Classification:
-    """Classify the critical point (W, b) (mpmath numbers or floats) of the TMS potential."""
-    W = np.asarray(W, dtype=object)
-    b = np.asarray(b, dtype=object)
-    Wf, bf = W.astype(float), b.astype(float)
-    # Regions decided at full precision with the boundary tolerance (a block within it takes the
+def classify(potential: Potential, theta, dps: int = 60, seed: int = 0) -> Classification:
+    """Classify the critical point θ (mpmath numbers or floats) of ``potential``.
+
+    Parameters
+    ----------
+    potential : Potential
+    theta : array_like, shape (dim,)
+        The point, at ``dps`` digits (object array of mpmath numbers or strings) or in float64.
+    dps : int
+        Precision of the grey-zone eigenvalues and of the descent probes.
+    seed : int
+        Seed of the random directions of the local searches.
+    """
+    potential, theta = _legacy_point(potential, theta)
+    theta = np.asarray(theta, dtype=object)
+    theta_f = theta.astype(float)
+    # Pieces decided at full precision with the boundary tolerance (a block within it takes the
     # switched-off side, the catalog's convention), the Hessian itself in float64 from the
-    # rounded point: its entries are continuous inside the chosen regions.
-    regions = potential.block_regions(W, b, atol=BOUNDARY_TOLERANCE)
-    Hf = potential.hessian(Wf, bf, regions=regions)
+    # rounded point: its entries are continuous inside the chosen pieces.
+    side = potential.hessian_side(theta, atol=BOUNDARY_TOLERANCE)
+    Hf = potential.hessian(theta_f, side=side)
     eigenvalues = np.linalg.eigvalsh(Hf)
     scale = max(1.0, float(np.abs(eigenvalues).max()))
     tolerance = 1e-9 * scale
     grey = (np.abs(eigenvalues) > 1e-13 * scale) & (np.abs(eigenvalues) <= 1e-6 * scale)
     if grey.any():
-        H = potential.hessian(W, b, dps=dps, regions=regions)
+        H = potential.hessian(theta, dps=dps, side=side)
         with mpmath.workdps(dps):
             values = mpmath.eigsy(mpmath.matrix(H.tolist()), eigvals_only=True)
             eigenvalues = np.array(sorted(float(v) for v in values))
@@ -402,9 +320,9 @@ def classify(W, b, dps: int = 60, seed: int = 0) -> Classification:
     n_pos = int((eigenvalues > tolerance).sum())
     n_neg = int((eigenvalues < -tolerance).sum())
     n_zero = len(eigenvalues) - n_pos - n_neg
-    generators = _symmetry_generators(Wf, bf)
+    generators = symmetry_generators(potential, theta_f)
     n_zero_symmetry = int(np.linalg.matrix_rank(generators, tol=1e-9)) if len(generators) else 0
-    jumps = jump_blocks(W, b)
+    jumps = potential.hessian_jumps(theta, atol=BOUNDARY_TOLERANCE)
     on_boundary = bool(jumps)
     evidence: dict = {"zero_modes": {"observed": n_zero, "explained": n_zero_symmetry}}
 
@@ -416,18 +334,16 @@ def classify(W, b, dps: int = 60, seed: int = 0) -> Classification:
         evidence["method"] = "local-search"
         if on_boundary:
             evidence["jump_blocks"] = [list(block) for block in jumps]
-        _local_search(W, b, dps, seed, evidence)
+        _local_search(potential, theta, dps, seed, evidence)
     verdict, reason = decide_verdict(evidence, n_neg)
     evidence["verdict_reason"] = reason
     index = n_neg if label in ("saddle", "minimum") else None  # one-sided Hessians: no index
-    exits = flat_set_exits(Wf, bf)
-    if exits:
-        evidence["flat_set_exits"] = exits
+    evidence.update(potential.extra_evidence(theta_f))
     if label == "minimum":
         learning_coefficient = n_pos / 2
     elif verdict == "minimum":
         learning_coefficient, evidence["learning_coefficient"] = _piecewise_quadratic_lambda(
-            Wf, bf, label, seed, evidence)
+            potential, theta_f, label, seed, evidence)
     else:
         learning_coefficient = None
         evidence["learning_coefficient"] = (
@@ -448,17 +364,18 @@ def classify(W, b, dps: int = 60, seed: int = 0) -> Classification:
         on_boundary=on_boundary,
         learning_coefficient=learning_coefficient,
         evidence=evidence,
+        raw_eigenvalues=eigenvalues,
     )
 
 
 SPHERE_SAMPLES = 1000
 
 
-def _local_search(W, b, dps, seed, evidence) -> None:
+def _local_search(potential: Potential, theta, dps, seed, evidence) -> None:
     """Sphere test, directional curvature and 60-digit descent probes; fills ``evidence``."""
-    Wf, bf = W.astype(float), b.astype(float)
-    sphere = sphere_test(Wf, bf, samples=SPHERE_SAMPLES, seed=seed)
-    curvature = directional_curvature(Wf, bf, seed=seed)
+    theta_f = theta.astype(float)
+    sphere = sphere_test(potential, theta_f, samples=SPHERE_SAMPLES, seed=seed)
+    curvature = directional_curvature(potential, theta_f, seed=seed)
     evidence["sphere_test"] = {
         "radii": [{k: e[k] for k in ("radius", "min_delta_loss", "min_delta_over_t2")}
                   for e in sphere["radii"]],
@@ -468,7 +385,7 @@ def _local_search(W, b, dps, seed, evidence) -> None:
                                          for k in ("explained", "rank", "starts", "radii")}
     best, probed = None, 0
     for _, radius, direction in _descent_candidates(sphere, curvature):
-        probe = probe_descent(W, b, direction, radius, dps)
+        probe = probe_descent(potential, theta, direction, radius, dps)
         probed += 1
         if probe["confirmed"]:
             best = probe
@@ -505,11 +422,11 @@ def volume_agrees(candidate: float, record: dict) -> bool:
     return abs(lam - candidate) <= max(3 * se, VOLUME_AGREEMENT_FLOOR)
 
 
-def _piecewise_quadratic_lambda(Wf, bf, label, seed, evidence):
+def _piecewise_quadratic_lambda(potential, theta_f, label, seed, evidence):
     """λ = r/2 of a non-smooth or degenerate minimum: quadratic growth along every straight line
     off the explained zero modes, confirmed by the volume-scaling exponent (independent of
     straight lines: a curved valley would lower it)."""
-    from critpoints.slt.volume import volume_scaling
+    from critpoints.slt.volume import volume_scaling_of
 
     report = evidence["directional_curvature"]
     q_min = min(r["min_q"] for r in report["radii"])
@@ -520,7 +437,7 @@ def _piecewise_quadratic_lambda(Wf, bf, label, seed, evidence):
             f"explained zero modes grows slower than quadratically (min q = {q_min:.3g} at t = "
             f"1e-3/1e-4; flat set larger than explained, or higher order)"
         )
-    volume = volume_scaling(Wf, bf, seed=seed).to_json()
+    volume = volume_scaling_of(potential, theta_f, seed=seed).to_json()
     evidence["volume_scaling"] = _rounded_volume_record(volume)
     record = evidence["volume_scaling"]
     if not volume_agrees(r / 2, record):
@@ -551,3 +468,29 @@ def _rounded_volume_record(record: dict) -> dict:
             return {k: rounded(k, v) for k, v in value.items()}
         return value
     return {key: rounded(key, value) for key, value in record.items()}
+
+
+# ----------------------------------------------------------------------------------------------
+# Transitional: (W, b) calls of the TMS potential
+
+
+def _legacy_point(potential, theta):
+    """``(potential, θ)`` from a call written ``f(W, b, ...)`` for the TMS potential.
+
+    Transitional: :mod:`critpoints.proofs` (owned elsewhere) still calls :func:`classify`,
+    :func:`probe_descent` and :func:`flat_coordinates` with (W, b). The model is looked up only
+    for those calls; new code passes a :class:`~critpoints.potential.Potential`.
+    """
+    if not isinstance(potential, (np.ndarray, list, tuple)):
+        return potential, theta
+    from critpoints.tms.model import TMSPotential
+
+    tms = TMSPotential.of(potential)
+    return tms, tms.flatten(potential, theta)
+
+
+def flat_coordinates(W, b, margin: float = 1e-12) -> list[int]:
+    """Transitional alias of :func:`critpoints.tms.model.flat_coordinates` (see
+    :func:`_legacy_point`); new code asks ``potential.flat_coordinates(θ)``."""
+    tms, theta = _legacy_point(W, b)
+    return tms.flat_coordinates(theta, margin)

@@ -1,4 +1,4 @@
-"""Finding critical points of the TMS potential in full space.
+"""Finding critical points of any :class:`critpoints.potential.Potential` in full space.
 
 The Hessian is singular along symmetry orbits and flat dead features, so plain Newton steps are
 ill-posed. Two tools:
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import mpmath
 import numpy as np
 
-from critpoints.tms import potential
+from critpoints.potential import Potential
 
 __all__ = ["CriticalPointSearch", "find_critical_points", "polish", "PolishResult"]
 
@@ -29,8 +29,10 @@ class CriticalPointSearch:
 
     Attributes
     ----------
-    W, b : ndarray
-        Final points, shapes (B, m, n) and (B, n).
+    theta : ndarray
+        Final points, shape (B, dim) (or (dim,) for a single start).
+    parameters : tuple of ndarray
+        The same points as the model's parameters (``potential.unflatten(theta)``).
     grad_norm : ndarray
         Euclidean norm of the full gradient at the final points.
     converged : ndarray of bool
@@ -39,28 +41,28 @@ class CriticalPointSearch:
         Iterations run.
     """
 
-    W: np.ndarray
-    b: np.ndarray
+    theta: np.ndarray
+    parameters: tuple
     grad_norm: np.ndarray
     converged: np.ndarray
     nit: int
 
 
-def _flat_gradient(theta: np.ndarray, m: int, n: int) -> np.ndarray:
-    W, b = potential.unflatten(theta, m, n)
-    _, dW, db = potential.loss_and_gradient(W, b)
-    return potential.flatten(dW, db)
+def _flat_gradient(potential: Potential, theta: np.ndarray) -> np.ndarray:
+    return potential.loss_and_gradient(theta)[1]
 
 
 def find_critical_points(
-    W, b, *, gtol: float = 1e-12, max_iter: int = 200, damping: float = 1e-3
+    potential: Potential, theta, *, gtol: float = 1e-12, max_iter: int = 200,
+    damping: float = 1e-3,
 ) -> CriticalPointSearch:
     """Levenberg–Marquardt search for zeros of the gradient from each start in a batch.
 
     Parameters
     ----------
-    W : array_like, shape (B, m, n) or (m, n)
-    b : array_like, shape (B, n) or (n,)
+    potential : Potential
+    theta : array_like, shape (B, dim) or (dim,)
+        Starting points (``potential.flatten(...)`` of the model's parameters).
     gtol : float
         Stop a start once its gradient norm is at most this.
     max_iter : int
@@ -68,15 +70,12 @@ def find_critical_points(
     damping : float
         Initial Levenberg–Marquardt parameter (relative to the Hessian's scale).
     """
-    W = np.asarray(W, dtype=float)
-    b = np.asarray(b, dtype=float)
-    single = W.ndim == 2
+    theta = np.array(theta, dtype=float)  # a copy: updated in place below
+    single = theta.ndim == 1
     if single:
-        W, b = W[None], b[None]
-    B, m, n = W.shape
-    theta = potential.flatten(W, b).copy()
-    dim = theta.shape[1]
-    g = _flat_gradient(theta, m, n)
+        theta = theta[None]
+    B, dim = theta.shape
+    g = _flat_gradient(potential, theta)
     gnorm = np.linalg.norm(g, axis=1)
     lam = np.full(B, damping)
     eye = np.eye(dim)
@@ -89,14 +88,14 @@ def find_critical_points(
             break
         idx = np.flatnonzero(active)
         th = theta[idx]
-        H = potential.hessian(*potential.unflatten(th, m, n))
+        H = potential.hessian(th)
         scale = np.maximum(np.abs(H).max(axis=(1, 2)), 1e-12)
         HH = H @ H
         rhs = np.einsum("bij,bj->bi", H, g[idx])
         for _ in range(8):  # raise λ until the step reduces ‖g‖
             A = HH + (lam[idx] * scale**2)[:, None, None] * eye
             trial = th - np.linalg.solve(A, rhs[..., None])[..., 0]
-            g_trial = _flat_gradient(trial, m, n)
+            g_trial = _flat_gradient(potential, trial)
             n_trial = np.linalg.norm(g_trial, axis=1)
             better = n_trial < gnorm[idx]
             accept = idx[better]
@@ -107,12 +106,10 @@ def find_critical_points(
             idx, th, rhs, HH, scale = idx[keep], th[keep], rhs[keep], HH[keep], scale[keep]
             if idx.size == 0:
                 break
-    W_out, b_out = potential.unflatten(theta, m, n)
-    result = CriticalPointSearch(W_out, b_out, gnorm, gnorm <= gtol, it)
     if single:
-        result.W, result.b = W_out[0], b_out[0]
-        result.grad_norm, result.converged = gnorm[0], bool(gnorm[0] <= gtol)
-    return result
+        return CriticalPointSearch(theta[0], potential.unflatten(theta[0]), gnorm[0],
+                                   bool(gnorm[0] <= gtol), it)
+    return CriticalPointSearch(theta, potential.unflatten(theta), gnorm, gnorm <= gtol, it)
 
 
 @dataclass
@@ -121,8 +118,10 @@ class PolishResult:
 
     Attributes
     ----------
-    W, b : ndarray of mpmath numbers
+    theta : ndarray of mpmath numbers
         The refined point, at ``dps`` digits.
+    parameters : tuple of ndarray
+        The same point as the model's parameters.
     grad_norm : mpmath.mpf
         Norm of the full gradient there, evaluated at ``dps`` digits.
     success : bool
@@ -132,8 +131,8 @@ class PolishResult:
     message : str
     """
 
-    W: np.ndarray
-    b: np.ndarray
+    theta: np.ndarray
+    parameters: tuple
     grad_norm: object
     success: bool
     nit: int
@@ -141,18 +140,18 @@ class PolishResult:
     history: list = field(default_factory=list)
 
 
-def _mp_gradient(theta, m, n, dps):
-    W, b = potential.unflatten(np.asarray(theta, dtype=object), m, n)
-    dW, db = potential.gradient(W, b, dps=dps)
-    return potential.flatten(dW, db)
+def _mp_gradient(potential: Potential, theta, dps):
+    return potential.loss_and_gradient(np.asarray(theta, dtype=object), dps=dps)[1]
 
 
-def polish(W, b, dps: int = 60, tol=None, max_iter: int = 20) -> PolishResult:
+def polish(potential: Potential, theta, dps: int = 60, tol=None, max_iter: int = 20
+           ) -> PolishResult:
     """Refine a float64 critical point to ``dps`` digits.
 
     Parameters
     ----------
-    W, b : array_like
+    potential : Potential
+    theta : array_like, shape (dim,)
         A point close to a critical point (gradient ≲ 1e-8), floats, strings or mpmath numbers.
     dps : int
         Working precision in decimal digits.
@@ -166,13 +165,10 @@ def polish(W, b, dps: int = 60, tol=None, max_iter: int = 20) -> PolishResult:
     a critical point to ``tol`` if ``success``; it is not a proof (see ``critpoints.solve``'s
     interval certificates for that).
     """
-    W = np.asarray(W, dtype=object)
-    b = np.asarray(b, dtype=object)
-    m, n = W.shape
     with mpmath.workdps(dps):
         tol = mpmath.mpf(10) ** (-(dps - 15)) if tol is None else mpmath.mpf(tol)
-        theta = np.array([mpmath.mpf(v) for v in potential.flatten(W, b)], dtype=object)
-        g = _mp_gradient(theta, m, n, dps)
+        theta = np.array([mpmath.mpf(v) for v in np.asarray(theta, dtype=object)], dtype=object)
+        g = _mp_gradient(potential, theta, dps)
         norm = mpmath.sqrt(mpmath.fsum(x * x for x in g))
         history = [norm]
         pinv = None
@@ -182,15 +178,14 @@ def polish(W, b, dps: int = 60, tol=None, max_iter: int = 20) -> PolishResult:
                 it -= 1
                 break
             if pinv is None or it % 4 == 0:
-                Wf, bf = potential.unflatten(theta.astype(float), m, n)
-                H = potential.hessian(Wf, bf)
+                H = potential.hessian(theta.astype(float))
                 values, vectors = np.linalg.eigh(H)
                 keep = np.abs(values) > 1e-10 * max(np.abs(values).max(), 1e-300)
                 pinv = (vectors[:, keep] / values[keep]) @ vectors[:, keep].T
             step = pinv @ g.astype(float)
             # The step is a float64 vector; apply it at full precision.
             theta = theta - np.array([mpmath.mpf(float(s)) for s in step], dtype=object)
-            g = _mp_gradient(theta, m, n, dps)
+            g = _mp_gradient(potential, theta, dps)
             new_norm = mpmath.sqrt(mpmath.fsum(x * x for x in g))
             history.append(new_norm)
             # Stalled (typically on an activation boundary, where Newton's model is wrong on
@@ -199,7 +194,7 @@ def polish(W, b, dps: int = 60, tol=None, max_iter: int = 20) -> PolishResult:
                 norm = new_norm
                 break
             norm = new_norm
-        W_out, b_out = potential.unflatten(theta, m, n)
         success = bool(norm <= tol)
         message = "converged" if success else f"gradient norm {mpmath.nstr(norm, 5)} > tolerance"
-        return PolishResult(W_out, b_out, norm, success, it, message, history)
+        return PolishResult(theta, potential.unflatten(theta), norm, success, it, message,
+                            history)

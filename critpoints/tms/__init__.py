@@ -2,7 +2,9 @@
 
 ``loss``, ``gradient``, ``hessian`` evaluate the closed-form potential L(W, b) (float64 batched,
 or mpmath with ``dps=``); ``critpoints.tms.symbolic`` holds the sympy derivation they are
-generated from; ``critpoints.tms.data`` samples the data distribution.
+generated from; ``critpoints.tms.data`` samples the data distribution;
+:class:`critpoints.tms.model.TMSPotential` (``critpoints.tms.TMSPotential``, imported on first
+use) is the same potential as a :class:`critpoints.potential.Potential` for the solvers.
 """
 
 from critpoints.tms.potential import (
@@ -20,6 +22,7 @@ from critpoints.tms.potential import (
 
 __all__ = [
     "REGION_NAMES",
+    "TMSPotential",
     "adjacent_regions",
     "block_regions",
     "flatten",
@@ -30,3 +33,11 @@ __all__ = [
     "loss_and_gradient",
     "unflatten",
 ]
+
+
+def __getattr__(name: str):
+    if name == "TMSPotential":
+        from critpoints.tms.model import TMSPotential
+
+        return TMSPotential
+    raise AttributeError(f"module 'critpoints.tms' has no attribute {name!r}")

@@ -1,0 +1,127 @@
+"""The one interface between a model and the model-agnostic solvers: :class:`Potential`.
+
+A potential is a loss L(θ) on a flat parameter vector θ ∈ R^dim, with the model's own
+parameters (e.g. (W, b) for TMS, (A, B) for the linear autoencoder) reached through
+``flatten``/``unflatten``. The solvers of :mod:`critpoints.solve` (search, polish, classify) and
+the samplers of :mod:`critpoints.slt` see only this protocol, as pele's ``BasePotential``.
+
+Precision convention: ``dps=None`` evaluates in float64, vectorised over leading batch axes of
+θ; ``dps=d`` evaluates one point (an object array of mpmath numbers, floats or decimal strings)
+with mpmath at ``d`` significant digits and returns mpmath numbers. Callers pass ``dps`` by
+keyword: a potential may take data arguments before it (minibatch weights, a data-set slot).
+Potentials without an mpmath evaluator (the empirical losses) raise ``NotImplementedError`` for
+``dps`` other than None.
+
+Geometry the solvers need, named in the mathematics:
+
+- ``orbit_tangents(θ)``: tangent vectors at θ of the orbit of the continuous symmetry group
+  (O(m) acting on the hidden space for TMS, GL(m) for the linear autoencoder);
+- ``flat_coordinates(θ)``: θ-indices along which L is locally constant (dead columns);
+- ``hessian_jumps(θ, atol)``: the places (e.g. TMS blocks (i, j)) where the Hessian is
+  discontinuous at θ, decided with tolerance ``atol`` (empty for a smooth model);
+- ``hessian_side(θ, atol)``: the one-sided convention, an opaque value that ``hessian(…,
+  side=…)`` accepts, fixing which adjacent smooth piece the Hessian is taken from;
+- ``extra_evidence(θ)``: model-specific facts stored beside a classification (TMS: where the
+  flat critical set ends, ``flat_set_exits``); ``{}`` when there are none.
+
+Models that are smooth everywhere (the linear autoencoder) return ``[]`` and ``None`` for the
+two boundary members; :class:`SmoothPotential` gives these defaults.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+__all__ = ["Potential", "SmoothPotential", "finite_difference_hessian", "symmetry_generators"]
+
+
+@runtime_checkable
+class Potential(Protocol):
+    """A loss on θ ∈ R^dim with exact derivatives and the geometry of its critical sets.
+
+    Attributes
+    ----------
+    dim : int
+        Length of θ.
+    """
+
+    dim: int
+
+    def flatten(self, *parameters: Any) -> np.ndarray:
+        """θ from the model's parameters (any leading batch axes kept; dtype preserved)."""
+
+    def unflatten(self, theta: Any) -> tuple[np.ndarray, ...]:
+        """The model's parameters from θ (inverse of :meth:`flatten`, batched, dtype kept)."""
+
+    def loss(self, theta: Any, dps: int | None = None) -> Any:
+        """L(θ): float64 array over the batch axes, or an mpmath number at ``dps`` digits."""
+
+    def loss_and_gradient(self, theta: Any, dps: int | None = None) -> tuple[Any, np.ndarray]:
+        """``(L, ∇L)`` with ∇L shaped like θ (object array of mpmath numbers when ``dps``)."""
+
+    def hessian(self, theta: Any, dps: int | None = None, side: Any = None) -> np.ndarray:
+        """∇²L, shape (..., dim, dim). ``side`` (from :meth:`hessian_side`) chooses the
+        one-sided Hessian where L is not C²; ``None`` decides the pieces at θ itself."""
+
+    def hessian_side(self, theta: Any, atol: float) -> Any:
+        """The one-sided convention at θ: a point within ``atol`` of a place where the Hessian
+        jumps takes a fixed side of it (TMS: the ReLU switched off). ``None`` if smooth."""
+
+    def hessian_jumps(self, theta: Any, atol: float) -> list:
+        """Where the Hessian of L is discontinuous at θ (within ``atol``); ``[]`` if smooth."""
+
+    def orbit_tangents(self, theta: Any) -> np.ndarray:
+        """Tangents of the symmetry orbit through θ, shape (k, dim) (rows may be dependent)."""
+
+    def flat_coordinates(self, theta: Any) -> list[int]:
+        """θ-indices along which L is locally constant at θ."""
+
+    def extra_evidence(self, theta: Any) -> dict:
+        """Model-specific evidence stored with a classification (``{}`` if none)."""
+
+
+class SmoothPotential:
+    """Defaults for a C^∞ potential without flat coordinates or extra evidence (mix-in)."""
+
+    def hessian_side(self, theta: Any, atol: float) -> None:
+        return None
+
+    def hessian_jumps(self, theta: Any, atol: float) -> list:
+        return []
+
+    def flat_coordinates(self, theta: Any) -> list[int]:
+        return []
+
+    def extra_evidence(self, theta: Any) -> dict:
+        return {}
+
+
+def symmetry_generators(potential: Potential, theta: Any) -> np.ndarray:
+    """The zero modes a potential explains at θ: its orbit tangents, then a unit vector per
+    flat coordinate; shape (k, dim) in float64 (rows may be linearly dependent)."""
+    theta = np.asarray(theta).astype(float)
+    rows = list(potential.orbit_tangents(theta))
+    for index in potential.flat_coordinates(theta):
+        e = np.zeros(potential.dim)
+        e[index] = 1.0
+        rows.append(e)
+    return np.array(rows) if rows else np.zeros((0, potential.dim))
+
+
+def finite_difference_hessian(potential: Potential, theta: Any, step: float = 1e-5
+                              ) -> np.ndarray:
+    """Central differences of the exact gradient, symmetrised: shape (..., dim, dim), float64.
+
+    The fallback Hessian of a potential without a coded one (as pele's numerical Hessian):
+    error O(step²)·|∇³L| + O(ε/step)·|∇L|, about 1e-10 at the default step. Not for points
+    within ``step`` of a place where the Hessian jumps.
+    """
+    theta = np.asarray(theta, dtype=float)
+    eye = np.eye(potential.dim) * step
+    shifted = theta[..., None, :] + np.stack([eye, -eye])[(slice(None),) + (None,) * (
+        theta.ndim - 1)]
+    gradients = potential.loss_and_gradient(shifted)[1]  # (2, ..., dim, dim)
+    H = (gradients[0] - gradients[1]) / (2 * step)
+    return (H + np.swapaxes(H, -1, -2)) / 2

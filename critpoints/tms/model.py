@@ -1,0 +1,199 @@
+"""The TMS population potential as a :class:`critpoints.potential.Potential`.
+
+:class:`TMSPotential` is L(W, b) of SPEC §2 (the closed form of :mod:`critpoints.tms.potential`)
+on θ = (W row-major, b), with the geometry of its critical sets: the O(m) orbit, the flat
+coordinates of dead columns, the activation boundaries where its Hessian jumps (decided by the
+one region rule of :mod:`critpoints.tms.regions`) and the flat-set exits. This is the only place
+that turns (W, b) into θ and back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from critpoints.tms import potential
+from critpoints.tms.potential import flatten, unflatten
+from critpoints.tms.symmetry import dead_outputs
+
+__all__ = [
+    "TMSCoordinates",
+    "TMSPotential",
+    "flat_coordinates",
+    "flat_set_exits",
+    "flatten",
+    "jump_blocks",
+    "unflatten",
+]
+
+
+def flat_coordinates(W, b, margin: float = 1e-12) -> list[int]:
+    """θ-indices of the coordinates along which L is locally constant (dead columns).
+
+    A column whose output is strictly dead (b_j < 0 and W_i·W_j + b_j < 0 for every i) has a
+    flat bias; if its input is strictly dead too (W_j·W_i + b_i < 0 and b_i < 0 for every
+    i ≠ j) its m weights are flat as well.
+    """
+    W = np.asarray(W, dtype=float)
+    b = np.asarray(b, dtype=float)
+    m, n = W.shape
+    G = W.T @ W
+    dead_output = dead_outputs(W, b, tol=-margin)
+    flat = []
+    for j in range(n):
+        if not dead_output[j]:
+            continue
+        flat.append(m * n + j)  # its bias
+        others = [i for i in range(n) if i != j]
+        dead_input = all(b[i] < -margin and G[j, i] + b[i] < -margin for i in others)
+        if dead_input:
+            flat.extend(r * n + j for r in range(m))
+    return flat
+
+
+def jump_blocks(W, b, atol: float) -> list[tuple[int, int]]:
+    """Blocks where the Hessian of L is discontinuous: a = c = 0, or i = j and a + c = 0 ≠ a,
+    each decided within ``atol`` (W, b at any precision)."""
+    W = np.asarray(W, dtype=object)
+    b = np.asarray(b, dtype=object)
+    G = W.T @ W
+    n = b.shape[0]
+    out = []
+    for i in range(n):
+        for j in range(n):
+            a, c = G[i, j], b[j]
+            on_kink = abs(a) <= atol and abs(c) <= atol
+            on_diagonal_boundary = i == j and abs(a + c) <= atol and abs(a) > atol
+            if on_kink or on_diagonal_boundary:
+                out.append((i, j))
+    return out
+
+
+def _significant(x: float, digits: int) -> float:
+    return float(f"{x:.{digits - 1}e}")
+
+
+def flat_set_exits(W, b, step: float = 1e-4) -> list[dict]:
+    """Where the flat critical set ends: each flat bias moved to the top of its flat interval.
+
+    A dead output j keeps L constant for b_j ≤ top = -max(0, max_i W_i·W_j). The classification
+    of a point holds for every representative strictly inside; at the top the set may touch a
+    descent. For each dead output this reports the loss change from the top to top + ``step``
+    (negative: L decreases as the feature switches on, so the critical set is not a strict
+    local minimum set even if each interior point is a local minimum). Values are rounded to 8
+    significant digits.
+    """
+    W = np.asarray(W, dtype=float)
+    b = np.asarray(b, dtype=float)
+    G = W.T @ W
+    out = []
+    for j in np.flatnonzero(dead_outputs(W, b)):  # also the ones sitting at their top
+        top = -max(0.0, float(G[:, j].max()))
+        at_top, beyond = b.copy(), b.copy()
+        at_top[j], beyond[j] = top, top + step
+        delta = float(potential.loss(W, beyond) - potential.loss(W, at_top))
+        out.append({"column": int(j), "top": _significant(top, 10) if top else 0.0,
+                    "step": step, "delta_loss": _significant(delta, 8)})
+    return out
+
+
+class TMSCoordinates:
+    """θ = (W row-major, b) for W ∈ R^{m×n}, b ∈ R^n, and the O(m) orbit through θ: what every
+    loss of the TMS model shares (the population potential and the empirical losses of
+    :mod:`critpoints.slt.potentials`, all functions of WᵀW and b).
+
+    Parameters
+    ----------
+    n, m : int
+        Number of features and hidden dimension.
+    """
+
+    def __init__(self, n: int, m: int = 2):
+        self.n, self.m = int(n), int(m)
+        self.dim = self.m * self.n + self.n
+
+    @classmethod
+    def of(cls, W: Any):
+        """The potential whose parameter W has the shape of ``W`` (…, m, n)."""
+        m, n = np.shape(W)[-2:]
+        return cls(n, m)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(n={self.n}, m={self.m})"
+
+    # parameters ↔ θ
+    def flatten(self, W: Any, b: Any) -> np.ndarray:
+        return flatten(W, b)
+
+    def unflatten(self, theta: Any) -> tuple[np.ndarray, np.ndarray]:
+        return unflatten(theta, self.m, self.n)
+
+    def orbit_tangents(self, theta: Any) -> np.ndarray:
+        """flatten(J W, 0) for the generators J = e_p e_qᵀ − e_q e_pᵀ (p < q) of so(m); none
+        at W = 0 (the orbit is a point)."""
+        W, _ = self.unflatten(np.asarray(theta, dtype=float))
+        rows = []
+        if self.m >= 2 and np.abs(W).max() > 0:
+            for p in range(self.m):
+                for q in range(p + 1, self.m):
+                    J = np.zeros((self.m, self.m))
+                    J[p, q], J[q, p] = -1.0, 1.0
+                    rows.append(flatten(J @ W, np.zeros(self.n)))
+        return np.array(rows) if rows else np.zeros((0, self.dim))
+
+
+class TMSPotential(TMSCoordinates):
+    """The TMS population potential L(W, b) (SPEC §2) on θ = (W row-major, b).
+
+    Parameters
+    ----------
+    n, m : int
+        Number of features and hidden dimension.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> tms = TMSPotential(n=3, m=2)
+    >>> theta = tms.flatten(np.zeros((2, 3)), np.zeros(3))
+    >>> round(float(tms.loss(theta)), 6)   # (1/n) Σ_i ∫ μ² dμ = 1/3
+    0.333333
+    """
+
+    # values and derivatives
+    def loss(self, theta: Any, dps: int | None = None):
+        return potential.loss(*self.unflatten(theta), dps=dps)
+
+    def loss_and_gradient(self, theta: Any, dps: int | None = None):
+        value, dW, db = potential.loss_and_gradient(*self.unflatten(theta), dps)
+        return value, flatten(dW, db)
+
+    def gradient(self, theta: Any, dps: int | None = None) -> np.ndarray:
+        return flatten(*potential.gradient(*self.unflatten(theta), dps=dps))
+
+    def hessian(self, theta: Any, dps: int | None = None, side: Any = None) -> np.ndarray:
+        """∇²L; ``side`` is an array of block region codes (:meth:`hessian_side`)."""
+        return potential.hessian(*self.unflatten(theta), dps=dps, regions=side)
+
+    # geometry
+    def hessian_side(self, theta: Any, atol: float) -> np.ndarray:
+        """Region codes of every block with a block within ``atol`` of a boundary on the
+        switched-off side (ReLU'(0) = 0), decided at the precision of θ."""
+        return potential.block_regions(*self.unflatten(theta), atol=atol)
+
+    def hessian_jumps(self, theta: Any, atol: float) -> list[tuple[int, int]]:
+        return jump_blocks(*self.unflatten(np.asarray(theta, dtype=object)), atol)
+
+    def flat_coordinates(self, theta: Any, margin: float = 1e-12) -> list[int]:
+        return flat_coordinates(*self.unflatten(np.asarray(theta, dtype=float)), margin)
+
+    def extra_evidence(self, theta: Any) -> dict:
+        exits = flat_set_exits(*self.unflatten(np.asarray(theta, dtype=float)))
+        return {"flat_set_exits": exits} if exits else {}
+
+    def ball_radius(self, theta: Any, fraction: float = 0.25) -> float:
+        """Radius of a ball around θ crossing no activation boundary that misses θ
+        (:func:`critpoints.slt.volume.tms_ball_radius`)."""
+        from critpoints.slt.volume import tms_ball_radius
+
+        return tms_ball_radius(*self.unflatten(np.asarray(theta, dtype=float)), fraction)
