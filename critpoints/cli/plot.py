@@ -32,7 +32,7 @@ KINDS = tuple(DEFAULT_INPUTS)
 
 
 def default_input(kind: str) -> Path:
-    from critpoints.catalog import default_file
+    from critpoints.store import default_file
 
     return default_file(DEFAULT_INPUTS[kind])
 
@@ -98,7 +98,8 @@ def _figure(kind: str, source: Path, args: argparse.Namespace):
 
         return plot.transition_figure(read_transition_json(source))
     if kind == "phases":
-        from critpoints.documents import PHASES, load_document
+        from critpoints.documents import PHASES
+        from critpoints.store import load_document
 
         return plot.phases_figure(load_document(source, PHASES))
     from critpoints.catalog import load_catalog
