@@ -86,10 +86,9 @@ def register(subparsers) -> None:
 def _figure(kind: str, source: Path, args: argparse.Namespace):
     """Load ``source`` and draw the figure of ``kind`` (matplotlib imported inside)."""
     from critpoints import plot
+    from critpoints.store import load_catalog
 
     if kind == "catalog":
-        from critpoints.catalog import load_catalog
-
         return plot.catalog_figure(
             load_catalog(source), top=args.top, patterns_only=not args.irregular
         )
@@ -102,9 +101,7 @@ def _figure(kind: str, source: Path, args: argparse.Namespace):
         from critpoints.store import load_document
 
         return plot.phases_figure(load_document(source, PHASES))
-    from critpoints.catalog import load_catalog
-
-    catalog = load_catalog(source)
+    catalog = load_catalog(source)  # the document: plot.sgd_figure reads it as a dict
     try:
         sweep = plot.small_sweep(catalog, runs=args.runs, steps=args.steps, seed=args.seed,
                                  init=args.init, init_scale=args.init_scale)
