@@ -101,13 +101,15 @@ def _figure(kind: str, source: Path, args: argparse.Namespace):
         from critpoints.store import load_document
 
         return plot.phases_figure(load_document(source, PHASES))
-    catalog = load_catalog(source)  # the document: plot.sgd_figure reads it as a dict
+    from critpoints.catalog import Catalog
+
+    document = load_catalog(source)  # plot.sgd_figure reads the document
     try:
-        sweep = plot.small_sweep(catalog, runs=args.runs, steps=args.steps, seed=args.seed,
+        sweep = plot.small_sweep(Catalog.of(document, str(source)), runs=args.runs, steps=args.steps, seed=args.seed,
                                  init=args.init, init_scale=args.init_scale)
     except KeyError as exc:
         raise UsageError(str(exc.args[0])) from None
-    return plot.sgd_figure(sweep.trajectory, sweep.histories, catalog)
+    return plot.sgd_figure(sweep.trajectory, sweep.histories, document)
 
 
 def run(args: argparse.Namespace) -> int:
