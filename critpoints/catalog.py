@@ -100,10 +100,13 @@ class UnknownEntryError(KeyError):
     def __init__(self, entry: str, source: str, ids: tuple[str, ...]):
         shown = ", ".join(ids[:8]) + (", ..." if len(ids) > 8 else "")
         super().__init__(f"no entry with id {entry!r} in {source} (ids: {shown})")
-        self.id, self.source = entry, source
+        self.id, self.source, self.ids = entry, source, tuple(ids)
 
     def __str__(self) -> str:  # KeyError's own str() would quote the message
         return str(self.args[0])
+
+    def __reduce__(self):  # raised in a worker process, it travels back pickled
+        return (UnknownEntryError, (self.id, self.source, self.ids))
 
 
 @dataclass(frozen=True)

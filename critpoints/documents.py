@@ -21,9 +21,9 @@ file. Reading and writing files is :mod:`critpoints.store`'s (``read_json``, ``l
 ``write_document`` are still importable from here, and forwarded there).
 
 Loading (:func:`critpoints.store.load_document`) checks, in order, that the file is readable,
-that it is strict JSON (no ``NaN``/``Infinity``, and no number literal such as ``1e400`` that overflows a double,
-which Python's :mod:`json` would otherwise read as ``inf``), brings a file of an older version up
-to date with :func:`migrate`, and validates it against its JSON Schema. Every failure raises
+that it is strict JSON (no ``NaN``/``Infinity``, and no number literal such as ``1e400`` that
+overflows a double, which Python's :mod:`json` would otherwise read as ``inf``), brings a file of
+an older version up to date with :func:`migrate`, and validates it against its JSON Schema. Every failure raises
 :class:`DocumentError` (also importable as :class:`critpoints.catalog.CatalogError`) with one
 message that names the file and the offending field.
 

@@ -130,9 +130,13 @@ def test_the_record_is_read_only_and_to_json_is_a_copy(catalog6):
 
 
 def test_pickles(catalog6):
-    # SweepConfig carries its catalog to dask workers
+    # SweepConfig carries its catalog to worker processes and dask workers; errors come back
     again = pickle.loads(pickle.dumps(catalog6))
     assert again.ids == catalog6.ids and again.source == catalog6.source
+    with pytest.raises(UnknownEntryError) as raised:
+        catalog6.entry("7-gon")
+    error = pickle.loads(pickle.dumps(raised.value))
+    assert str(error) == str(raised.value) and error.id == "7-gon"
 
 
 def test_builtin_from_another_working_directory(tmp_path, monkeypatch):
