@@ -23,9 +23,10 @@ file. Reading and writing files is :mod:`critpoints.store`'s (``read_json``, ``l
 Loading (:func:`critpoints.store.load_document`) checks, in order, that the file is readable,
 that it is strict JSON (no ``NaN``/``Infinity``, and no number literal such as ``1e400`` that
 overflows a double, which Python's :mod:`json` would otherwise read as ``inf``), brings a file of
-an older version up to date with :func:`migrate`, and validates it against its JSON Schema. Every failure raises
-:class:`DocumentError` (also importable as :class:`critpoints.catalog.CatalogError`) with one
-message that names the file and the offending field.
+an older version up to date with :func:`migrate`, and validates it against its JSON Schema.
+Every failure raises :class:`DocumentError` (also importable as
+:class:`critpoints.catalog.CatalogError`) with one message that names the file and the offending
+field.
 
 Migration: files written before the header fields existed (everything but the catalogs) are
 *version 0*. :func:`migrate` recognises each of them by its shape, and version 0 → 1 adds the
