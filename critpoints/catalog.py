@@ -255,6 +255,10 @@ class Catalog:
         """The entries' ids (see :func:`entry_id`) in file order."""
         return tuple(self._index)
 
+    def items(self) -> Iterator[tuple[str, dict]]:
+        """``(id, entry)`` pairs in file order."""
+        return zip(self._index, self._points)
+
     def entry(self, entry: str) -> dict:
         """The entry with id ``entry``.
 

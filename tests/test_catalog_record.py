@@ -57,6 +57,7 @@ def test_model_points_and_iteration_follow_the_file(catalog6):
     assert list(catalog6) == points  # file order (sorted by loss)
     assert list(catalog6.points) == points
     assert catalog6.ids == tuple(p["id"] for p in points)
+    assert list(catalog6.items()) == [(p["id"], p) for p in points]
     losses = [p["loss"] for p in catalog6]
     assert losses == sorted(losses)
 

@@ -116,7 +116,7 @@ def _resolve_init(init: str, catalog: Catalog) -> str:
     if init == "random":
         return init
     if init == "4-gon":
-        for pid, point in zip(catalog.ids, catalog):
+        for pid, point in catalog.items():
             if point["label"] == PAPER_START_LABEL:
                 return pid
         raise UsageError(f"{catalog.source} has no entry labelled {PAPER_START_LABEL!r} for "

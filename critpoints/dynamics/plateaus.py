@@ -187,7 +187,7 @@ class CatalogMatcher:
         self.loss_tol, self.match_tol = loss_tol, match_tol
         self.entries = []
         catalog = Catalog.of(catalog)
-        for pid, point in zip(catalog.ids, catalog):
+        for pid, point in catalog.items():
             W, b = catalog.parameters(pid)
             W_eff, b_eff = effective_form(W, b)
             self.entries.append(_Entry(pid, float(point["loss"]), W, b, W_eff, b_eff))

@@ -176,7 +176,7 @@ def transition_graph(histories: list[RunHistory], catalog: Catalog | dict,
         for record in history.plateaus:
             if record.id is not None:
                 visits[record.id].add(history.run)
-    for pid, point in zip(catalog.ids, catalog):
+    for pid, point in catalog.items():
         G.add_node(
             pid,
             label=point.get("label", pid),

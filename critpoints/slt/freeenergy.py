@@ -301,7 +301,7 @@ def phases_from_catalog(
     catalog.entries(sorted(overrides))  # UnknownEntryError for an overridden id not in it
     model = catalog.model
     phases = []
-    for pid, entry in zip(catalog.ids, catalog):
+    for pid, entry in catalog.items():
         theory = theoretical_learning_coefficient(entry)
         W, b = catalog.parameters(pid)
         if pid in overrides:
