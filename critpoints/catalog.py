@@ -1,4 +1,4 @@
-"""The JSON catalog of critical points: write (atomically), load and validate.
+"""The catalog of critical points: the document (built, validated) and the :class:`Catalog` record.
 
 A catalog is one JSON object (see ``docs/catalog.md`` and the JSON Schema
 ``catalog/catalog.schema.json``, the same file as the packaged ``critpoints/schema/``):
@@ -8,23 +8,34 @@ A catalog is one JSON object (see ``docs/catalog.md`` and the JSON Schema
      "model": {"kind": "tms-high-sparsity" | "linear-autoencoder", "n": ..., "m": ...},
      "critical_points": [ ... sorted by loss ... ]}
 
-Loading checks, in order, that the file parses as strict JSON (no NaN or Infinity, no number
-that overflows a double), that it names this schema and its version, and that it satisfies the
-JSON Schema; the first failure raises :class:`CatalogError` with a message that names the file
-and the offending field. The checks are those of every critpoints document
-(:mod:`critpoints.documents`); :class:`CatalogError` is :class:`~critpoints.documents.DocumentError`.
+Everything here is pure: :func:`new_document` builds a document, :func:`validate` checks it
+against the schema, and :class:`Catalog` is the record every reader uses (entries by id, in file
+order, the model, the minima) instead of walking ``document["critical_points"]`` by hand.
+Files are :mod:`critpoints.store`'s: ``store.load_catalog`` reads and validates a file (strict
+JSON, this schema and version, the JSON Schema; the first failure raises :class:`CatalogError`
+naming the file and the field), ``store.write_catalog`` writes one atomically, and
+``store.load_builtin`` / ``store.builtin_path`` find the catalogs shipped with the package.
+Those names (and ``default_file``, ``default_catalog_path``) are still importable from here,
+forwarded to the store on first use, so that importing this module imports no file code.
 
-The committed catalogs (the repository's ``catalog/`` folder) ship with the package as
-``critpoints/_catalogs/`` (pyproject.toml maps that folder into the wheel; there is one copy of
-each file in the repository). :func:`builtin_path` and :func:`load_builtin` find them from any
-working directory, installed or run from a checkout; :func:`default_catalog_path` is what the
-commands use when no ``--catalog`` is given.
+Examples
+--------
+>>> from critpoints.catalog import Catalog
+>>> catalog = Catalog.builtin(6)
+>>> catalog.model
+CatalogModel(kind='tms-high-sparsity', n=6, m=2)
+>>> catalog.entry("5+")["label"]
+'5+'
+>>> [p["id"] for p in catalog.minima()][:3]
+['6', '5+', '5']
 """
 
 from __future__ import annotations
 
+import copy
 import os
-from pathlib import Path
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from critpoints import documents
@@ -33,16 +44,14 @@ from critpoints.documents import DocumentError
 __all__ = [
     "SCHEMA_NAME",
     "SCHEMA_VERSION",
+    "Catalog",
     "CatalogError",
-    "builtin_path",
-    "default_catalog_path",
-    "default_file",
-    "load_builtin",
-    "load_catalog",
+    "CatalogModel",
+    "UnknownEntryError",
+    "entry_id",
     "new_document",
     "schema",
     "validate",
-    "write_catalog",
 ]
 
 SCHEMA_NAME = documents.CATALOG
@@ -74,69 +83,258 @@ def validate(document: Any, source: str = "catalog") -> None:
     documents.validate(document, source, SCHEMA_NAME)
 
 
-def load_catalog(path: str | os.PathLike) -> dict:
-    """Read and validate a catalog file.
+# ----------------------------------------------------------------------------------------------
+# The record
+
+
+def entry_id(point: dict) -> str:
+    """The id of a catalog entry: its ``id`` (TMS entries), else its ``label`` (the entries of a
+    linear-autoencoder catalog have no ``id``; their label, the subset, is unique)."""
+    return point["id"] if "id" in point else point["label"]
+
+
+class UnknownEntryError(KeyError):
+    """No entry with this id in the catalog (a :class:`KeyError`; the message names the id, the
+    catalog and some of its ids)."""
+
+    def __init__(self, entry: str, source: str, ids: tuple[str, ...]):
+        shown = ", ".join(ids[:8]) + (", ..." if len(ids) > 8 else "")
+        super().__init__(f"no entry with id {entry!r} in {source} (ids: {shown})")
+        self.id, self.source, self.ids = entry, source, tuple(ids)
+
+    def __str__(self) -> str:  # KeyError's own str() would quote the message
+        return str(self.args[0])
+
+    def __reduce__(self):  # raised in a worker process, it travels back pickled
+        return (UnknownEntryError, (self.id, self.source, self.ids))
+
+
+@dataclass(frozen=True)
+class CatalogModel:
+    """The model a catalog describes.
+
+    Attributes
+    ----------
+    kind : str
+        ``"tms-high-sparsity"`` or ``"linear-autoencoder"``.
+    n : int
+        Number of features (input dimension).
+    m : int
+        Hidden dimension.
+    """
+
+    kind: str
+    n: int
+    m: int
+
+
+class Catalog:
+    """A catalog of critical points: its entries by id and in file order, read-only.
+
+    Build one from a document (:meth:`from_document`), a file (:meth:`load`) or a catalog shipped
+    with critpoints (:meth:`builtin`). Iterating gives the entries (plain dicts, in file order:
+    sorted by loss); ``len`` counts them; ``id in catalog`` asks for an id; :meth:`entry` finds
+    one. The entries are the document's own dicts: read them, do not change them
+    (:meth:`to_json` gives a copy to change).
+
+    Parameters
+    ----------
+    document : dict
+        A catalog document, taken as valid (:meth:`from_document` validates first).
+    source : str
+        What error messages call the catalog (its file name).
 
     Raises
     ------
     CatalogError
-        The file is unreadable, not strict JSON, of another schema or version, or invalid.
+        Two entries share an id (the schema cannot say that ids are unique).
     """
-    return documents.load_document(path, SCHEMA_NAME)
+
+    __slots__ = ("_document", "_index", "_model", "_points", "_source")
+
+    def __init__(self, document: dict, source: str = "catalog"):
+        points = tuple(document["critical_points"])
+        index: dict[str, int] = {}
+        for position, point in enumerate(points):
+            pid = entry_id(point)
+            if pid in index:
+                raise CatalogError(f"{source}: invalid at critical_points/{position}: the id "
+                                   f"{pid!r} is also that of critical_points/{index[pid]}")
+            index[pid] = position
+        model = document["model"]
+        for name, value in (("_document", document), ("_source", source),
+                            ("_model", CatalogModel(model["kind"], model["n"], model["m"])),
+                            ("_points", points), ("_index", index)):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("a Catalog is read-only (to_json() gives a document to change)")
+
+    def __reduce__(self):  # pickling (e.g. to dask workers): rebuilt from its document
+        return (Catalog, (self._document, self._source))
+
+    # -- construction ---------------------------------------------------------------------------
+
+    @classmethod
+    def from_document(cls, document: dict, source: str = "catalog", *,
+                      validate: bool = True) -> Catalog:
+        """The record of a catalog document.
+
+        Parameters
+        ----------
+        document : dict
+            A catalog document (as :func:`new_document` builds and ``json.load`` reads).
+        source : str
+            What error messages call it.
+        validate : bool
+            Check it against the schema first (:func:`validate`); ``False`` for a document
+            validated already (one :func:`critpoints.store.load_catalog` returned).
+
+        Raises
+        ------
+        CatalogError
+            Invalid, or two entries share an id.
+        """
+        if validate:
+            documents.validate(document, source, SCHEMA_NAME)
+        return cls(document, source)
+
+    @classmethod
+    def of(cls, catalog: Catalog | dict, source: str = "catalog") -> Catalog:
+        """``catalog`` itself if it is a :class:`Catalog`, else the record of the (loaded, hence
+        valid: not validated again) document: for functions that accept either."""
+        return catalog if isinstance(catalog, Catalog) else cls(catalog, source)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Catalog:
+        """Read, validate and index the catalog file ``path`` (through
+        :func:`critpoints.store.load_catalog`).
+
+        Raises
+        ------
+        CatalogError
+            The file is unreadable, not strict JSON, of another schema or version, or invalid.
+        """
+        from critpoints import store
+
+        return cls(store.load_catalog(path), os.fspath(path))
+
+    @classmethod
+    def builtin(cls, n: int, m: int = 2) -> Catalog:
+        """The committed TMS catalog for ``n`` features and hidden dimension ``m``, shipped with
+        critpoints (found from any working directory: :func:`critpoints.store.builtin_path`).
+
+        Raises
+        ------
+        CatalogError
+            No such catalog ships with critpoints (the message lists those that do).
+        """
+        from critpoints import store
+
+        return cls.load(store.builtin_path(f"tms-n{n}-m{m}.json"))
+
+    # -- contents -------------------------------------------------------------------------------
+
+    @property
+    def source(self) -> str:
+        """What messages call the catalog: its file, or ``"catalog"``."""
+        return self._source
+
+    @property
+    def model(self) -> CatalogModel:
+        """The model: ``kind``, ``n``, ``m``."""
+        return self._model
+
+    @property
+    def points(self) -> tuple[dict, ...]:
+        """The entries in file order (sorted by loss)."""
+        return self._points
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """The entries' ids (see :func:`entry_id`) in file order."""
+        return tuple(self._index)
+
+    def items(self) -> Iterator[tuple[str, dict]]:
+        """``(id, entry)`` pairs in file order."""
+        return zip(self._index, self._points)
+
+    def entry(self, entry: str) -> dict:
+        """The entry with id ``entry``.
+
+        Raises
+        ------
+        UnknownEntryError
+            No such id (a :class:`KeyError` whose message names the id and the catalog).
+        """
+        try:
+            return self._points[self._index[entry]]
+        except (KeyError, TypeError):  # TypeError: an unhashable "id"
+            raise UnknownEntryError(entry, self._source, self.ids) from None
+
+    def get(self, entry: str, default: Any = None) -> dict | Any:
+        """The entry with id ``entry``, or ``default``."""
+        return self.entry(entry) if entry in self else default
+
+    def entries(self, ids: Iterable[str]) -> list[dict]:
+        """The entries with these ids, in the order given (:class:`UnknownEntryError` for the
+        first id not in the catalog)."""
+        return [self.entry(entry) for entry in ids]
+
+    def parameters(self, entry: str):
+        """``(W, b)`` of a TMS entry as float arrays (W of shape m × n, b of length n)."""
+        import numpy as np
+
+        point = self.entry(entry)
+        return np.asarray(point["W"], dtype=float), np.asarray(point["b"], dtype=float)
+
+    def by_verdict(self, verdict: str) -> tuple[dict, ...]:
+        """The entries with this final verdict (``"minimum"``, ``"saddle"``, ``"undecided"``), in
+        file order. Entries without a ``verdict`` (the linear autoencoder's: second-order
+        information decides there) count by their ``classification``."""
+        return tuple(p for p in self._points if p.get("verdict", p["classification"]) == verdict)
+
+    def minima(self) -> tuple[dict, ...]:
+        """The local minima, in file order (``by_verdict("minimum")``)."""
+        return self.by_verdict("minimum")
+
+    def to_json(self) -> dict:
+        """The document (a deep copy), which :func:`critpoints.io.dumps_json` writes as the same
+        bytes it was read from."""
+        return copy.deepcopy(self._document)
+
+    # -- container protocol ---------------------------------------------------------------------
+
+    def __iter__(self) -> Iterator[dict]:
+        return iter(self._points)
+
+    def __len__(self) -> int:
+        return len(self._points)
+
+    def __contains__(self, entry: object) -> bool:
+        try:
+            return entry in self._index
+        except TypeError:
+            return False
+
+    def __repr__(self) -> str:
+        m = self._model
+        return (f"<Catalog {m.kind} n={m.n} m={m.m}: {len(self)} entries from "
+                f"{self._source}>")
 
 
-def write_catalog(path: str | os.PathLike, document: dict) -> None:
-    """Validate ``document`` and write it atomically (temp file + rename) to ``path``."""
-    documents.write_document(path, document, SCHEMA_NAME)
+# ----------------------------------------------------------------------------------------------
+# Files: critpoints.store's, still importable from here
+
+_MOVED_TO_STORE = ("load_catalog", "write_catalog", "load_builtin", "builtin_path",
+                   "default_file", "default_catalog_path")
 
 
-def _builtin_directory() -> Path:
-    package = Path(__file__).resolve().parent
-    # Installed from a wheel: the package data folder. From a checkout (editable install or
-    # PYTHONPATH): the repository's catalog/ folder, which is what the wheel copies.
-    for candidate in (package / "_catalogs", package.parent / "catalog"):
-        if candidate.is_dir():
-            return candidate
-    raise CatalogError(f"no built-in catalogs found beside {package}")
+def __getattr__(name: str):
+    # Imported on first use, so that importing this (pure) module, as the mathematics does to
+    # build documents, never imports the store or critpoints.io.
+    if name in _MOVED_TO_STORE:
+        from critpoints import store
 
-
-def builtin_path(name: str) -> Path:
-    """The path of the committed file ``name`` (e.g. ``"tms-n6-m2.json"``) shipped with critpoints.
-
-    Raises
-    ------
-    CatalogError
-        No such file ships with this installation (the message lists those that do).
-    """
-    directory = _builtin_directory()
-    path = directory / name
-    if Path(name).name != name or not path.is_file():
-        shipped = sorted(p.name for p in directory.glob("tms-n*-m2.json"))
-        raise CatalogError(f"no built-in file {name!r}; built-in catalogs: {', '.join(shipped)}")
-    return path
-
-
-def load_builtin(n: int, m: int = 2) -> dict:
-    """The committed TMS catalog for ``n`` features and hidden dimension ``m``, validated.
-
-    Examples
-    --------
-    >>> from critpoints.catalog import load_builtin
-    >>> load_builtin(6)["model"]["n"]
-    6
-    """
-    return load_catalog(builtin_path(f"tms-n{n}-m{m}.json"))
-
-
-def default_file(name: str) -> Path:
-    """``catalog/<name>`` under the working directory if it exists (e.g. just written by
-    ``enumerate``), else the built-in file of that name: what commands read by default."""
-    local = Path("catalog") / name
-    if local.is_file():
-        return local
-    return builtin_path(name)
-
-
-def default_catalog_path(n: int, m: int = 2) -> Path:
-    """The catalog a command reads when no ``--catalog`` is given (see :func:`default_file`)."""
-    return default_file(f"tms-n{n}-m{m}.json")
+        return getattr(store, name)
+    raise AttributeError(f"module 'critpoints.catalog' has no attribute {name!r}")

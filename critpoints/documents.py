@@ -16,12 +16,17 @@ name                           version  written by
 ``critpoints.kgon-existence``  1        ``kgon-existence --out``
 =============================  =======  ====================================================
 
-Loading (:func:`load_document`) checks, in order, that the file is readable, that it is strict
-JSON (no ``NaN``/``Infinity``, and no number literal such as ``1e400`` that overflows a double,
-which Python's :mod:`json` would otherwise read as ``inf``), brings a file of an older version up
-to date with :func:`migrate`, and validates it against its JSON Schema. Every failure raises
-:class:`DocumentError` (also importable as :class:`critpoints.catalog.CatalogError`) with one
-message that names the file and the offending field.
+This module is pure: it knows the types, parses and checks text and documents, and touches no
+file. Reading and writing files is :mod:`critpoints.store`'s (``read_json``, ``load_document`` and
+``write_document`` are still importable from here, and forwarded there).
+
+Loading (:func:`critpoints.store.load_document`) checks, in order, that the file is readable,
+that it is strict JSON (no ``NaN``/``Infinity``, and no number literal such as ``1e400`` that
+overflows a double, which Python's :mod:`json` would otherwise read as ``inf``), brings a file of
+an older version up to date with :func:`migrate`, and validates it against its JSON Schema.
+Every failure raises :class:`DocumentError` (also importable as
+:class:`critpoints.catalog.CatalogError`) with one message that names the file and the offending
+field.
 
 Migration: files written before the header fields existed (everything but the catalogs) are
 *version 0*. :func:`migrate` recognises each of them by its shape, and version 0 → 1 adds the
@@ -33,14 +38,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
-
-from critpoints.io import dumps_json, write_text_atomic
 
 __all__ = [
     "CATALOG",
@@ -52,16 +54,14 @@ __all__ = [
     "TRANSITIONS",
     "DocumentError",
     "DocumentType",
+    "check_document",
     "header",
     "identify",
-    "load_document",
     "loads_strict",
     "migrate",
     "new_document",
-    "read_json",
     "schema",
     "validate",
-    "write_document",
 ]
 
 CATALOG = "critpoints.catalog"
@@ -432,65 +432,49 @@ def loads_strict(text: str, source: str = "document") -> Any:
 
 
 # ----------------------------------------------------------------------------------------------
-# Files
+# Reading a parsed document; the files themselves are critpoints.store's
 
 
-def read_json(path: str | os.PathLike) -> Any:
-    """The strict JSON (see :func:`loads_strict`) in the file ``path``, of any shape: the one
-    reader of every input file, documents (:func:`load_document`) and plain inputs alike (the
-    point of ``critpoints evaluate``, the Σ of ``critpoints linear``).
+def check_document(document: Any, source: str = "document", name: str | None = None, *,
+                   parsed_strict: bool = False) -> dict:
+    """``document`` at the current version of its type: identified, migrated, validated.
 
-    Raises
-    ------
-    DocumentError
-        Missing, a directory, unreadable, not UTF-8 or not strict JSON (the message names the
-        file).
-    """
-    source = os.fspath(path)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except IsADirectoryError:
-        raise DocumentError(f"{source}: is a directory, not a file") from None
-    except OSError as exc:
-        raise DocumentError(f"{source}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise DocumentError(f"{source}: not UTF-8 text: {exc.reason}") from None
-    return loads_strict(text, source)
-
-
-def load_document(path: str | os.PathLike, name: str | None = None) -> dict:
-    """Read a critpoints JSON file: strict JSON, migrated to the current version, validated.
+    What :func:`critpoints.store.load_document` does to the JSON it has read.
 
     Parameters
     ----------
-    path : path-like
-        The file.
+    document : Any
+        A parsed JSON value.
+    source : str
+        The name errors give the document (a file name).
     name : str, optional
-        The expected ``schema_name`` (e.g. :data:`PHASES`); any known type when omitted.
-
-    Returns
-    -------
-    dict
-        The document at the current version of its type (older files migrated in memory).
+        The expected ``schema_name``; any known type when omitted.
+    parsed_strict : bool
+        ``document`` came from :func:`loads_strict`, so it holds no non-finite number and the
+        walk looking for one is skipped.
 
     Raises
     ------
     DocumentError
-        Unreadable, not strict JSON, of another type, of an unknown version, or invalid.
+        Of another type, of an unknown version, or invalid.
     """
-    source = os.fspath(path)
-    document = read_json(path)
     found, _ = identify(document, source)
     if name is not None and found != name:
         raise DocumentError(f"{source}: schema_name is {found!r}, expected {name!r}")
     document = migrate(document, source)
-    _validate(document, source, name, check_finite=False)
+    _validate(document, source, name, check_finite=not parsed_strict)
     return document
 
 
-def write_document(path: str | os.PathLike, document: dict, name: str | None = None) -> None:
-    """Validate ``document`` (of type ``name`` when given) and write it atomically (temp file +
-    rename) to ``path``; an invalid document leaves the file as it was."""
-    validate(document, os.fspath(path), name)
-    write_text_atomic(path, dumps_json(document))
+#: The file functions that lived here before critpoints.store; still importable from here.
+_MOVED_TO_STORE = ("read_json", "load_document", "write_document")
+
+
+def __getattr__(name: str):
+    # Imported on first use, so that importing this (pure) module never imports the store
+    # or critpoints.io.
+    if name in _MOVED_TO_STORE:
+        from critpoints import store
+
+        return getattr(store, name)
+    raise AttributeError(f"module 'critpoints.documents' has no attribute {name!r}")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from critpoints import tms
-from critpoints.catalog import new_document, validate
+from critpoints.catalog import Catalog, entry_id, new_document, validate
 from critpoints.solve import find_critical_points
 from critpoints.tms.model import TMSPotential
 
@@ -101,7 +101,7 @@ def catalog6() -> dict:
 
 
 def test_built_catalog_reproduces_published_losses(catalog6):
-    losses = {p["id"]: p["loss"] for p in catalog6["critical_points"]}
+    losses = {entry_id(p): p["loss"] for p in Catalog.from_document(catalog6)}
     # SPEC §2 table (published to 5 digits).
     assert losses["6"] == pytest.approx(0.04819, abs=1e-5)
     assert losses["5"] == pytest.approx(0.06874, abs=1e-5)

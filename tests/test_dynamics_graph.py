@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from test_dynamics_catalog import build_catalog
 
-from critpoints.catalog import write_catalog
+from critpoints.catalog import Catalog, entry_id
 from critpoints.cli import main
 from critpoints.dynamics.graph_io import (
     graph_to_json_text,
@@ -20,9 +20,10 @@ from critpoints.dynamics.graph_io import (
 from critpoints.dynamics.sgd import SGDProtocol
 from critpoints.dynamics.sweep import SweepConfig, sweep, sweep_graph
 from critpoints.dynamics.transitions import PlateauRecord, RunHistory, Transition, transition_graph
+from critpoints.store import write_catalog
 
 CATALOG = build_catalog(6)
-LOSS = {p["id"]: p["loss"] for p in CATALOG["critical_points"]}
+LOSS = {entry_id(p): p["loss"] for p in Catalog.from_document(CATALOG)}
 
 
 def record(run, start, end, pid):

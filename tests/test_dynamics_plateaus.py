@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from test_dynamics_catalog import build_catalog
 
 from critpoints import tms
+from critpoints.catalog import Catalog
 from critpoints.dynamics.plateaus import (
     CatalogMatcher,
     PlateauRule,
@@ -19,8 +20,8 @@ from critpoints.dynamics.plateaus import (
 from critpoints.dynamics.sgd import checkpoint_steps
 from critpoints.tms.symmetry import rotation
 
-CATALOG = build_catalog(6)
-POINTS = {p["id"]: p for p in CATALOG["critical_points"]}
+DOCUMENT = build_catalog(6)
+CATALOG = Catalog.from_document(DOCUMENT)
 
 
 def test_staircase_plateaus_are_found_with_their_spans():
@@ -57,33 +58,33 @@ def random_symmetry(W, b, rng):
 @given(entry=st.sampled_from(["6", "5", "5+", "4++", "4+", "4"]), seed=st.integers(0, 2**32 - 1))
 def test_identification_recovers_a_critical_point_from_a_perturbed_copy(entry, seed):
     rng = np.random.default_rng(seed)
-    W, b = random_symmetry(np.array(POINTS[entry]["W"]), np.array(POINTS[entry]["b"]), rng)
+    W, b = random_symmetry(*CATALOG.parameters(entry), rng)
     # noise of the size SGD leaves at a plateau (N = 1000: O(N^-1/2) ≈ 0.03)
     W = W + rng.normal(scale=0.01, size=W.shape)
     b = b + rng.normal(scale=0.01, size=b.shape)
     (found,) = identify(W[None], b[None], [float(tms.loss(W, b))], CatalogMatcher(CATALOG))
     assert found.id == entry, found.reason
     assert found.grad_norm <= 1e-10
-    assert found.loss == pytest.approx(POINTS[entry]["loss"], abs=1e-9)
+    assert found.loss == pytest.approx(CATALOG.entry(entry)["loss"], abs=1e-9)
 
 
 def test_a_critical_point_missing_from_the_catalog_stays_unidentified():
-    without = dict(CATALOG, critical_points=[p for p in CATALOG["critical_points"] if p["id"] != "5+"])
-    W = np.array(POINTS["5+"]["W"]) + 0.01
-    b = np.array(POINTS["5+"]["b"])
-    (found,) = identify(W[None], b[None], [POINTS["5+"]["loss"]], CatalogMatcher(without))
+    without = dict(DOCUMENT, critical_points=[p for p in CATALOG if p["id"] != "5+"])
+    W, b = CATALOG.parameters("5+")
+    W = W + 0.01
+    (found,) = identify(W[None], b[None], [CATALOG.entry("5+")["loss"]], CatalogMatcher(without))
     assert found.id is None and "no catalog entry" in found.reason
-    assert found.loss == pytest.approx(POINTS["5+"]["loss"], abs=1e-9)
+    assert found.loss == pytest.approx(CATALOG.entry("5+")["loss"], abs=1e-9)
 
 
 def test_a_plateau_far_above_the_critical_point_found_is_not_identified():
-    W, b = np.array(POINTS["6"]["W"]), np.array(POINTS["6"]["b"])
+    W, b = CATALOG.parameters("6")
     (found,) = identify(W[None], b[None], [0.07], CatalogMatcher(CATALOG))
     assert found.id is None and "loss" in found.reason
 
 
 def test_effective_form_removes_flat_directions_of_dead_features():
-    W, b = np.array(POINTS["5"]["W"]), np.array(POINTS["5"]["b"])
+    W, b = CATALOG.parameters("5")
     zero = int(np.argmin(np.linalg.norm(W, axis=0)))
     moved_W, moved_b = W.copy(), b.copy()
     moved_W[:, zero] = [0.01, -0.02]  # the dead feature's column: inert, so flat

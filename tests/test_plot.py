@@ -15,12 +15,11 @@ CATALOG = ROOT / "catalog/tms-n6-m2.json"
 
 
 def test_feature_roles_of_catalog_labels():
-    from critpoints.catalog import load_catalog
+    from critpoints.catalog import Catalog
     from critpoints.plot import feature_roles
 
-    points = {p["id"]: p for p in load_catalog(CATALOG)["critical_points"]}
-    for ident in ("5+", "4++-", "4+-"):
-        p = points[ident]
+    catalog = Catalog.load(CATALOG)
+    for p in catalog.entries(["5+", "4++-", "4+-"]):
         roles = feature_roles(p["W"], p["b"])
         # The label counts: k vertices of which phi dead, sigma positive-bias zero columns.
         assert roles.count("live") + roles.count("dead_vertex") == p["k"]

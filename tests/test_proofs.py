@@ -11,7 +11,7 @@ import mpmath
 import pytest
 import sympy as sp
 
-from critpoints.catalog import validate
+from critpoints.catalog import Catalog, validate
 from critpoints.cli import main
 from critpoints.kgon.reduced import solve_regular_polygon
 from critpoints.proofs import annotate, check_entry
@@ -97,7 +97,7 @@ def test_krawczyk_proves_six_gon_and_rejects_a_displaced_box():
 
 
 def test_exact_gradient_square_and_a_non_critical_point():
-    entry = next(e for e in _catalog6()["critical_points"] if e["id"] == "4+")
+    entry = Catalog.from_document(_catalog6()).entry("4+")
     point = regular_exact_point(entry, 6, Fraction(1), Fraction(0))
     assert exact_gradient_vanishes(point)[0] is True
     # x = 1, s = 1/10 is not critical: the exact evaluation must say so
@@ -126,7 +126,7 @@ def test_annotate_n6_catalog_every_entry_certified_and_consistent():
 
 
 def test_check_entry_detects_tampering():
-    entry = next(e for e in _catalog6()["critical_points"] if e["id"] == "6")
+    entry = Catalog.from_document(_catalog6()).entry("6")
     entry["certificate"], entry["exact"] = annotate(entry, 6, 60)
     assert check_entry(entry, 6) == []
     bad = copy.deepcopy(entry)

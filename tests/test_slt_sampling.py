@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from critpoints.catalog import load_builtin
+from critpoints.catalog import Catalog
 from critpoints.slt.llc import LLCEstimator, default_nbeta
 from critpoints.slt.mcmc import dominant_changes, occupancy_crossing, sample_posterior_ladder
 from critpoints.slt.phases import nearest_catalog_entry, phase_label
@@ -115,8 +115,7 @@ def test_dominant_changes_follow_the_argmax():
 
 
 def test_labels_of_catalog_entries():
-    document = load_builtin(6)
-    for entry in document["critical_points"]:
+    for entry in Catalog.builtin(6):
         if entry.get("origin", "pattern") != "pattern":
             continue  # irregular saddles of the searches: the cheap label is for polygon phases
         W, b = np.array(entry["W"]), np.array(entry["b"])
@@ -130,8 +129,7 @@ def test_labels_of_catalog_entries():
 def test_label_invariant_agrees_with_orbit_matching():
     # Posterior draws at N = 1000 (MALA, exact): the cheap label equals the label of the
     # nearest catalog entry up to O(2) × S_n (flat biases normalised) for the phases 5, 5+, 6.
-    document = load_builtin(6)
-    entries = [e for e in document["critical_points"] if e["id"] in ("6", "5+", "5", "4+")]
+    entries = Catalog.builtin(6).entries(["6", "5+", "5", "4+"])
     potential = TMSPopulation(6)
     res_theta = []
 
@@ -173,9 +171,8 @@ LAMBDA_BAND = 0.5  # |λ̂ − λ| over independent seeds; measured spread ≈ 0
 def test_llc_tms_population(cid, lam, seed):
     # The 4-gons are non-smooth: their λ = r/2 comes from the directional-curvature test of the
     # catalog (no Hessian rank), so sampling is the independent check here.
-    entry = {e["id"]: e for e in load_builtin(6)["critical_points"]}[cid]
+    W, b = Catalog.builtin(6).parameters(cid)
     potential = TMSPopulation(6)
-    W, b = np.array(entry["W"]), np.array(entry["b"])
     b = np.where((np.linalg.norm(W, axis=0) < 1e-12) & (b <= 0), -0.5, b)  # deep in flat set
     nbeta = default_nbeta(1e6)
     res = sgld_llc(potential, potential.flatten(W, b), 1e6, chains=12, steps=16000,
@@ -215,7 +212,7 @@ def test_empirical_posterior_occupancy_follows_the_data_set_free_energy():
     from critpoints.slt.potentials import TMSEmpiricalSets
     from critpoints.tms.data import sample_high_sparsity
 
-    document = load_builtin(6)
+    catalog = Catalog.builtin(6)
     levels = np.array([5.0, 9, 16, 28, 50, 80, 120, 160, 210, 280, 370, 500, 700, 1000])
     grid = levels >= 120
     ensembles = 12
@@ -231,7 +228,7 @@ def test_empirical_posterior_occupancy_follows_the_data_set_free_energy():
                                   burn_in=2000, thin=10, slots=slots, classify=classify, seed=rng)
     occ = res.occupancy(["5", "6"])
     sampled = occupancy_crossing(levels[grid], occ["5"][grid], occ["6"][grid])
-    phases = fe.phases_from_catalog(document, "laplace")
+    phases = fe.phases_from_catalog(catalog, "laplace")
     ids = [p.id for p in phases]
     mean, _ = fe.data_set_occupancy(phases, potential, slots[:, grid], levels[grid])
     predicted = occupancy_crossing(levels[grid], mean[ids.index("5")], mean[ids.index("6")])

@@ -5,31 +5,31 @@ import math
 import numpy as np
 import pytest
 
-from critpoints.catalog import load_builtin
+from critpoints.catalog import Catalog
 from critpoints.slt import coefficients as co
 from critpoints.slt import freeenergy as fe
 
 
 @pytest.fixture(scope="module")
-def document():
-    return load_builtin(6)
+def catalog6():
+    return Catalog.builtin(6)
 
 
 @pytest.fixture(scope="module")
-def entries(document):
-    return {e["id"]: e for e in document["critical_points"]}
+def document(catalog6):
+    return catalog6.to_json()
 
 
 # Published λ (SPEC §5; seed 001 table): 6-gon 8.5, 5+ 8.5, 5-gon 7.
 @pytest.mark.parametrize("cid, lam", [("6", 8.5), ("5+", 8.5), ("5", 7.0)])
-def test_theoretical_lambda_matches_published(entries, cid, lam):
-    assert co.theoretical_learning_coefficient(entries[cid]).value == lam
+def test_theoretical_lambda_matches_published(catalog6, cid, lam):
+    assert co.theoretical_learning_coefficient(catalog6.entry(cid)).value == lam
 
 
-def test_null_lambda_is_explained(entries):
-    result = co.theoretical_learning_coefficient(entries["3"])
+def test_null_lambda_is_explained(catalog6):
+    result = co.theoretical_learning_coefficient(catalog6.entry("3"))
     assert result.value is None and "non-smooth" in result.reason
-    saddle = co.theoretical_learning_coefficient(entries["0++++++"])
+    saddle = co.theoretical_learning_coefficient(catalog6.entry("0++++++"))
     assert saddle.value is None and "saddle" in saddle.reason
 
 
@@ -37,12 +37,12 @@ def test_null_lambda_is_explained(entries):
 # values come from the catalog's curvature test; the independent check is SGLD
 # (test_slt_sampling.test_llc_tms_population, 4++ / 4+ / 4).
 @pytest.mark.parametrize("cid, lam", [("4++", 8.5), ("4+", 8.0), ("4", 7.5)])
-def test_non_smooth_minima_get_rank_over_two(entries, cid, lam):
-    result = co.theoretical_learning_coefficient(entries[cid])
+def test_non_smooth_minima_get_rank_over_two(catalog6, cid, lam):
+    result = co.theoretical_learning_coefficient(catalog6.entry(cid))
     assert result.value == lam and "piecewise quadratic" in result.reason
-    tampered = dict(entries[cid], learning_coefficient=lam + 1)
+    tampered = dict(catalog6.entry(cid), learning_coefficient=lam + 1)
     assert co.theoretical_learning_coefficient(tampered).value is None
-    flat = dict(entries[cid])
+    flat = dict(catalog6.entry(cid))
     flat["evidence"] = dict(flat["evidence"], directional_curvature=dict(
         flat["evidence"]["directional_curvature"],
         radii=[{"radius": 1e-3, "min_q": 1e-9}, {"radius": 1e-4, "min_q": 1e-9}]))
@@ -60,8 +60,8 @@ def test_4plus_never_dominates_5_with_its_own_lambda(document):
     assert np.all(p4.free_energy(N) > p5.free_energy(N))
 
 
-def test_inconsistent_catalog_lambda_is_reported(entries):
-    entry = dict(entries["6"], learning_coefficient=9.0)
+def test_inconsistent_catalog_lambda_is_reported(catalog6):
+    entry = dict(catalog6.entry("6"), learning_coefficient=9.0)
     assert co.theoretical_learning_coefficient(entry).value is None
 
 
@@ -96,14 +96,14 @@ def test_reduced_rank_regression_symmetric_in_input_output():
 # 1e-6 (5-gons) and 3e-5 (6-gon) with flat biases at the top of their interval.
 @pytest.mark.parametrize("cid, c, tol", [("5", 3.62417, 1e-5), ("5+", 3.62764, 1e-5),
                                          ("6", 6.37767, 4e-5)])
-def test_prior_constant_reproduces_published(entries, cid, c, tol):
-    W, b = np.array(entries[cid]["W"]), np.array(entries[cid]["b"])
+def test_prior_constant_reproduces_published(catalog6, cid, c, tol):
+    W, b = np.array(catalog6.entry(cid)["W"]), np.array(catalog6.entry(cid)["b"])
     assert abs(fe.prior_constant(W, b, "top") - c) < tol
 
 
-def test_catalog_dead_bias_does_not_reproduce_published(entries):
+def test_catalog_dead_bias_does_not_reproduce_published(catalog6):
     # The stored dead bias −1/(2n) adds ½(1/12)² = 1/288 to the 5-gon's constant.
-    W, b = np.array(entries["5"]["W"]), np.array(entries["5"]["b"])
+    W, b = np.array(catalog6.entry("5")["W"]), np.array(catalog6.entry("5")["b"])
     diff = fe.prior_constant(W, b, "catalog") - fe.prior_constant(W, b, "top")
     assert diff == pytest.approx(1 / 288, rel=1e-12)
 
@@ -115,7 +115,7 @@ def test_predicted_5_to_6_transition(document):
     assert abs(found[("5", "6")] - 601) <= 5
 
 
-def test_4plus_to_5_needs_lambda_near_5(document, entries):
+def test_4plus_to_5_needs_lambda_near_5(document, catalog6):
     # Published: 4+ → 5 at N ≈ 380. Solve F_4+(380) = F_5(380) for λ(4+) independently of
     # crossing_sample_size: λ = 7 − (380 ΔL − Δc)/log 380.
     phases = {p.id: p for p in fe.phases_from_catalog(document, "prior", {"4+": 5.0},
@@ -146,17 +146,17 @@ def test_occupancy_is_a_distribution(document):
 
 
 @pytest.mark.parametrize("cid, order", [("6", 12), ("5", 10), ("5+", 10)])
-def test_stabiliser_is_dihedral(entries, cid, order):
+def test_stabiliser_is_dihedral(catalog6, cid, order):
     # A regular k-gon is fixed by its dihedral group of order 2k (each element a permutation).
-    W, b = np.array(entries[cid]["W"]), np.array(entries[cid]["b"])
+    W, b = np.array(catalog6.entry(cid)["W"]), np.array(catalog6.entry(cid)["b"])
     assert fe.stabiliser_order(W, b) == order
 
 
-def test_dead_feature_mass_matches_monte_carlo(entries):
+def test_dead_feature_mass_matches_monte_carlo(catalog6):
     # Independent check: draw (u, β) from the prior, evaluate L, count exact flatness.
     from critpoints import tms
 
-    W, b = np.array(entries["5"]["W"]), np.array(entries["5"]["b"])
+    W, b = np.array(catalog6.entry("5")["W"]), np.array(catalog6.entry("5")["b"])
     mass = fe.dead_feature_prior_mass(W, b, 5)
     rng = np.random.default_rng(3)
     k = 40000
@@ -164,7 +164,7 @@ def test_dead_feature_mass_matches_monte_carlo(entries):
     bs = np.repeat(b[None], k, axis=0)
     Ws[:, :, 5] = rng.standard_normal((k, 2))
     bs[:, 5] = rng.standard_normal(k)
-    flat = np.abs(tms.loss(Ws, bs) - entries["5"]["loss"]) < 1e-12
+    flat = np.abs(tms.loss(Ws, bs) - catalog6.entry("5")["loss"]) < 1e-12
     p = flat.mean()
     assert abs(mass - p) < 4 * math.sqrt(p * (1 - p) / k)
 

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from critpoints.catalog import Catalog
 from critpoints.slt.volume import (
     VolumeScaling,
     fit_volume_exponent,
@@ -188,9 +189,8 @@ def test_window_cannot_exceed_the_decades_sampled():
 
 
 def catalog_point(label: str) -> tuple[np.ndarray, np.ndarray, dict]:
-    data = json.loads((ROOT / "catalog/tms-n6-m2.json").read_text(encoding="utf-8"))
-    entry = next(e for e in data["critical_points"] if e["id"] == label)
-    return np.array(entry["W"], dtype=float), np.array(entry["b"], dtype=float), entry
+    catalog = Catalog.load(ROOT / "catalog/tms-n6-m2.json")
+    return (*catalog.parameters(label), catalog.entry(label))
 
 
 def test_tms_radius_is_a_quarter_of_the_dead_bias_margin():

@@ -99,8 +99,8 @@ def format_table(points: list[dict]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from critpoints.catalog import write_catalog
     from critpoints.kgon import catalog_document, enumerate_critical_points
+    from critpoints.store import write_catalog
 
     out = check_output_file(args.out or f"catalog/tms-n{args.n}-m2.json")
     started = time.monotonic()

@@ -30,7 +30,7 @@ def register(subparsers) -> None:
 
 def read_params(path: str) -> tuple[list, list]:
     """W and b from a JSON file, or a UsageError naming what is wrong."""
-    from critpoints.documents import read_json
+    from critpoints.store import read_json
 
     data = read_json(path)
     if not isinstance(data, dict):

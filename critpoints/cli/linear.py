@@ -57,7 +57,8 @@ def register(subparsers) -> None:
 
 
 def _read_sigma_file(path: Path):
-    from critpoints.documents import DocumentError, read_json
+    from critpoints.documents import DocumentError
+    from critpoints.store import read_json
 
     try:
         data = read_json(path)
@@ -116,7 +117,7 @@ def _print_isotropy_table(args) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from critpoints.catalog import CatalogError, write_catalog
+    from critpoints.catalog import CatalogError
     from critpoints.linear.covariance import (
         CovarianceError,
         RepeatedEigenvalueError,
@@ -124,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
         validate_covariance,
     )
     from critpoints.linear.document import MIN_DIGITS, build_catalog_document
+    from critpoints.store import write_catalog
 
     if args.isotropy_table:
         return _print_isotropy_table(args)

@@ -32,7 +32,7 @@ KINDS = tuple(DEFAULT_INPUTS)
 
 
 def default_input(kind: str) -> Path:
-    from critpoints.catalog import default_file
+    from critpoints.store import default_file
 
     return default_file(DEFAULT_INPUTS[kind])
 
@@ -86,10 +86,9 @@ def register(subparsers) -> None:
 def _figure(kind: str, source: Path, args: argparse.Namespace):
     """Load ``source`` and draw the figure of ``kind`` (matplotlib imported inside)."""
     from critpoints import plot
+    from critpoints.store import load_catalog
 
     if kind == "catalog":
-        from critpoints.catalog import load_catalog
-
         return plot.catalog_figure(
             load_catalog(source), top=args.top, patterns_only=not args.irregular
         )
@@ -98,18 +97,19 @@ def _figure(kind: str, source: Path, args: argparse.Namespace):
 
         return plot.transition_figure(read_transition_json(source))
     if kind == "phases":
-        from critpoints.documents import PHASES, load_document
+        from critpoints.documents import PHASES
+        from critpoints.store import load_document
 
         return plot.phases_figure(load_document(source, PHASES))
-    from critpoints.catalog import load_catalog
+    from critpoints.catalog import Catalog
 
-    catalog = load_catalog(source)
+    document = load_catalog(source)  # plot.sgd_figure reads the document
     try:
-        sweep = plot.small_sweep(catalog, runs=args.runs, steps=args.steps, seed=args.seed,
+        sweep = plot.small_sweep(Catalog.of(document, str(source)), runs=args.runs, steps=args.steps, seed=args.seed,
                                  init=args.init, init_scale=args.init_scale)
     except KeyError as exc:
         raise UsageError(str(exc.args[0])) from None
-    return plot.sgd_figure(sweep.trajectory, sweep.histories, catalog)
+    return plot.sgd_figure(sweep.trajectory, sweep.histories, document)
 
 
 def run(args: argparse.Namespace) -> int:

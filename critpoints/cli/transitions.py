@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from critpoints.cli import UsageError
 from critpoints.cli.options import (
@@ -18,6 +19,9 @@ from critpoints.cli.options import (
     real,
     seed,
 )
+
+if TYPE_CHECKING:
+    from critpoints.catalog import Catalog
 
 #: Runs of one sweep: each keeps its checkpoints (≈ 400 × 3n floats) until the graph is built.
 MAX_RUNS = 1_000_000
@@ -108,18 +112,18 @@ def _check(args) -> None:
                          f"exceed {MAX_SAMPLES:,} samples: lower --samples (or --workers)")
 
 
-def _resolve_init(init: str, catalog: dict, path: str) -> str:
+def _resolve_init(init: str, catalog: Catalog) -> str:
     if init == "random":
         return init
-    points = catalog["critical_points"]
     if init == "4-gon":
-        for point in points:
-            if point.get("label") == PAPER_START_LABEL:
-                return point["id"]
-        raise UsageError(f"{path} has no entry labelled {PAPER_START_LABEL!r} for --init 4-gon")
-    ids = [point["id"] for point in points]
-    if init in ids:
+        for pid, point in catalog.items():
+            if point["label"] == PAPER_START_LABEL:
+                return pid
+        raise UsageError(f"{catalog.source} has no entry labelled {PAPER_START_LABEL!r} for "
+                         "--init 4-gon")
+    if init in catalog:
         return init
+    ids = catalog.ids
     shown = ", ".join(ids[:8]) + (", ..." if len(ids) > 8 else "")
     raise UsageError(f"--init {init!r} is not 'random', '4-gon' or a catalog id ({shown})")
 
@@ -153,19 +157,19 @@ class _Progress:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from critpoints.catalog import default_catalog_path, load_catalog
+    from critpoints.catalog import Catalog, CatalogModel
     from critpoints.dynamics.graph_io import write_transition_graph
     from critpoints.dynamics.sgd import DivergedRuns, SGDProtocol
     from critpoints.dynamics.sweep import SweepConfig, sweep, sweep_graph
     from critpoints.dynamics.transitions import graph_summary
+    from critpoints.store import default_catalog_path
 
     _check(args)
     catalog_path = str(args.catalog or default_catalog_path(args.n))
-    catalog = load_catalog(catalog_path)
-    model = catalog.get("model", {})
-    if model.get("kind") != "tms-high-sparsity" or model.get("n") != args.n or model.get("m") != 2:
+    catalog = Catalog.load(catalog_path)
+    if catalog.model != CatalogModel("tms-high-sparsity", args.n, 2):
         raise UsageError(f"{catalog_path} is not a TMS catalog for n = {args.n}, m = 2")
-    init = _resolve_init(args.init, catalog, catalog_path)
+    init = _resolve_init(args.init, catalog)
     scale = args.init_scale
     if scale is None:
         scale = float(np.sqrt(2 / (args.n + 2))) if init == "random" else 0.01

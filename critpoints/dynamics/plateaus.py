@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from critpoints.catalog import Catalog
 from critpoints.solve import find_critical_points
 from critpoints.tms import potential
 from critpoints.tms.model import TMSPotential
@@ -169,27 +170,28 @@ class _Entry:
 
 
 class CatalogMatcher:
-    """Matches critical points to the entries of a loaded TMS catalog (a dict, see
-    :func:`critpoints.catalog.load_catalog`) up to O(2) × permutations and flat directions.
+    """Matches critical points to the entries of a TMS catalog up to O(2) × permutations and
+    flat directions.
 
     Parameters
     ----------
-    catalog : dict
-        Needs ``critical_points``, each with ``id``, ``W``, ``b`` and ``loss``.
+    catalog : Catalog or dict
+        The catalog (a loaded document is taken as it is: :meth:`Catalog.of`); its entries need
+        ``W``, ``b`` and ``loss``.
     loss_tol : float
         Entries whose loss differs by more than this are not compared.
     match_tol : float
         Largest orbit distance (max norm) between effective forms for a match.
     """
 
-    def __init__(self, catalog: dict, loss_tol: float = 1e-6, match_tol: float = 1e-4):
+    def __init__(self, catalog: Catalog | dict, loss_tol: float = 1e-6, match_tol: float = 1e-4):
         self.loss_tol, self.match_tol = loss_tol, match_tol
         self.entries = []
-        for point in catalog["critical_points"]:
-            W = np.asarray(point["W"], dtype=float)
-            b = np.asarray(point["b"], dtype=float)
+        catalog = Catalog.of(catalog)
+        for pid, point in catalog.items():
+            W, b = catalog.parameters(pid)
             W_eff, b_eff = effective_form(W, b)
-            self.entries.append(_Entry(point["id"], float(point["loss"]), W, b, W_eff, b_eff))
+            self.entries.append(_Entry(pid, float(point["loss"]), W, b, W_eff, b_eff))
         self.losses = np.array([entry.loss for entry in self.entries])
 
     def nearest(self, W, b, loss: float, rtol: float) -> tuple[str | None, float]:

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from critpoints.catalog import Catalog
 from critpoints.dynamics.plateaus import CatalogMatcher, PlateauRule
 from critpoints.dynamics.sgd import (
     DivergedRuns,
@@ -48,8 +49,9 @@ class SweepConfig:
         ``"random"`` (W with i.i.d. N(0, init_scale²) entries, b = 0) or the id of the catalog
         entry the runs start from, plus N(0, init_scale²) noise on every parameter.
     init_scale : float
-    catalog : dict
-        The loaded catalog (plateaus are matched to its entries).
+    catalog : Catalog
+        The catalog (plateaus are matched to its entries); a loaded document is turned into
+        its record (:meth:`Catalog.of`).
     rule : PlateauRule
     drop_diverged : bool
         False (default): a run whose parameters become non-finite stops the sweep with
@@ -63,17 +65,24 @@ class SweepConfig:
     protocol: SGDProtocol
     init: str
     init_scale: float
-    catalog: dict = field(repr=False, compare=False, hash=False)
+    catalog: Catalog = field(repr=False, compare=False, hash=False)
     rule: PlateauRule = PlateauRule()
     drop_diverged: bool = False
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "catalog", Catalog.of(self.catalog))
+
     def start_point(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(W, b) of the catalog entry ``init``, or None for ``"random"``.
+
+        Raises
+        ------
+        critpoints.catalog.UnknownEntryError
+            ``init`` is not an id of the catalog (a KeyError).
+        """
         if self.init == "random":
             return None
-        for point in self.catalog["critical_points"]:
-            if point["id"] == self.init:
-                return np.asarray(point["W"], dtype=float), np.asarray(point["b"], dtype=float)
-        raise KeyError(f"no catalog entry with id {self.init!r}")
+        return self.catalog.parameters(self.init)
 
     def attributes(self) -> dict:
         """Graph attributes describing the protocol."""

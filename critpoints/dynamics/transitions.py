@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 import networkx as nx
 import numpy as np
 
+from critpoints.catalog import Catalog
 from critpoints.dynamics.plateaus import (
     CatalogMatcher,
     PlateauRule,
@@ -138,15 +139,17 @@ def _learning_coefficient(point: dict):
     return None if value is None else float(value)
 
 
-def transition_graph(histories: list[RunHistory], catalog: dict, attributes: dict) -> nx.DiGraph:
+def transition_graph(histories: list[RunHistory], catalog: Catalog | dict,
+                     attributes: dict) -> nx.DiGraph:
     """The transition graph of a sweep.
 
     Parameters
     ----------
     histories : list of RunHistory
         One per run, in run order.
-    catalog : dict
-        The loaded catalog whose entries the plateaus were matched to.
+    catalog : Catalog or dict
+        The catalog whose entries the plateaus were matched to (a loaded document is taken as
+        it is: :meth:`Catalog.of`).
     attributes : dict
         Graph attributes describing the sweep (protocol, initialisation, seed, rule, ...).
 
@@ -163,7 +166,7 @@ def transition_graph(histories: list[RunHistory], catalog: dict, attributes: dic
         count, the unsettled runs, and the verdict on "every transition lowers the loss and
         raises the learning coefficient" with its exceptions.
     """
-    points = {p["id"]: p for p in catalog["critical_points"]}
+    catalog = Catalog.of(catalog)
     G = nx.DiGraph()
     final = defaultdict(int)
     visits = defaultdict(set)
@@ -173,7 +176,7 @@ def transition_graph(histories: list[RunHistory], catalog: dict, attributes: dic
         for record in history.plateaus:
             if record.id is not None:
                 visits[record.id].add(history.run)
-    for pid, point in points.items():
+    for pid, point in catalog.items():
         G.add_node(
             pid,
             label=point.get("label", pid),
@@ -188,7 +191,7 @@ def transition_graph(histories: list[RunHistory], catalog: dict, attributes: dic
     for history in histories:
         for t in history.transitions:
             observed[(t.source, t.target)].append((t.step, t.run))
-    order = {pid: i for i, pid in enumerate(points)}
+    order = {pid: i for i, pid in enumerate(catalog.ids)}
     exceptions = []
     for (source, target) in sorted(observed, key=lambda e: (order[e[0]], order[e[1]])):
         events = sorted(observed[(source, target)])

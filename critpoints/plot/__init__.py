@@ -4,7 +4,7 @@ matplotlib is the optional extra ``plot`` (``pip install 'critpoints[plot]'``) a
 only when a figure is drawn; importing :mod:`critpoints.plot` does not need it. Without it the
 figure functions raise :class:`MissingMatplotlib` (an ImportError) saying how to install it.
 
->>> from critpoints.catalog import load_catalog
+>>> from critpoints.store import load_catalog
 >>> from critpoints.plot import catalog_figure, save_figure
 >>> save_figure(catalog_figure(load_catalog("catalog/tms-n6-m2.json"), top=6), "/tmp/levels.svg")
 PosixPath('/tmp/levels.svg')

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
+from critpoints.catalog import Catalog
 from critpoints.dynamics.plateaus import CatalogMatcher
 from critpoints.dynamics.sgd import (
     SGDProtocol,
@@ -30,7 +29,7 @@ class SmallSweep:
 
 
 def small_sweep(
-    catalog: dict,
+    catalog: Catalog | dict,
     runs: int = 6,
     steps: int = 60_000,
     seed: int = 0,
@@ -46,8 +45,8 @@ def small_sweep(
 
     Parameters
     ----------
-    catalog : dict
-        Loaded catalog of the same n (plateaus are matched to its entries).
+    catalog : Catalog or dict
+        The catalog of this n, or its loaded document (plateaus are matched to its entries).
     runs, steps, seed : int
     init : str
         ``"random"`` or the id of the catalog entry the runs start from (default ``"4++-"``, the
@@ -57,18 +56,15 @@ def small_sweep(
     protocol : SGDProtocol, optional
         Default: N = 1000, batch 20, lr 0.005 (the paper's) with ``steps`` steps.
     """
-    n = catalog["model"]["n"]
+    catalog = Catalog.of(catalog)
+    n = catalog.model.n
     protocol = protocol or SGDProtocol(steps=steps)
     indices = list(range(runs))
     features, magnitudes = sample_datasets(n, protocol.samples, seed, indices)
     if init == "random":
         W0, b0 = gaussian_init(n, 2, init_scale, seed, indices)
     else:
-        entry = {p["id"]: p for p in catalog["critical_points"]}.get(init)
-        if entry is None:
-            raise KeyError(f"no catalog entry with id {init!r}")
-        W0, b0 = perturbed_init(np.asarray(entry["W"], float), np.asarray(entry["b"], float),
-                                init_scale, seed, indices)
+        W0, b0 = perturbed_init(*catalog.parameters(init), init_scale, seed, indices)
     trajectory = run_sgd(W0, b0, features, magnitudes, protocol, seed, indices,
                          checkpoints=checkpoint_steps(protocol.steps))
     return SmallSweep(trajectory, run_histories(trajectory, CatalogMatcher(catalog)))

@@ -37,6 +37,8 @@ from typing import Any
 
 import numpy as np
 
+from critpoints.catalog import Catalog
+
 __all__ = [
     "Phase",
     "prior_constant",
@@ -269,7 +271,7 @@ def laplace_constant(entry: dict) -> tuple[float | None, dict]:
 
 
 def phases_from_catalog(
-    document: dict,
+    catalog: Catalog | dict,
     convention: str = "prior",
     lam_overrides: dict[str, float] | None = None,
     include_dead_plateau: bool = True,
@@ -282,23 +284,28 @@ def phases_from_catalog(
     with c = −log P(all dead) when ``include_dead_plateau``. Entries with λ = null enter only
     through ``lam_overrides`` (e.g. ``{"4+": 5.0}``); their constant is ½‖w*‖² in both conventions
     (no Laplace constant for non-smooth points).
+
+    ``catalog`` is a :class:`~critpoints.catalog.Catalog` or a loaded catalog document.
+
+    Raises
+    ------
+    critpoints.catalog.UnknownEntryError
+        An id of ``lam_overrides`` is not in the catalog (a KeyError naming it).
     """
     from critpoints.slt.coefficients import theoretical_learning_coefficient
 
     if convention not in ("prior", "laplace"):
         raise ValueError(f"convention must be 'prior' or 'laplace'; got {convention!r}")
     overrides = dict(lam_overrides or {})
-    entries = {e["id"]: e for e in document["critical_points"]}
-    unknown = sorted(set(overrides) - set(entries))
-    if unknown:
-        raise KeyError(f"no catalog entry with id {', '.join(unknown)}")
-    model = document["model"]
+    catalog = Catalog.of(catalog)
+    catalog.entries(sorted(overrides))  # UnknownEntryError for an overridden id not in it
+    model = catalog.model
     phases = []
-    for entry in document["critical_points"]:
+    for pid, entry in catalog.items():
         theory = theoretical_learning_coefficient(entry)
-        W, b = _entry_arrays(entry)
-        if entry["id"] in overrides:
-            lam, lam_source = float(overrides[entry["id"]]), "override"
+        W, b = catalog.parameters(pid)
+        if pid in overrides:
+            lam, lam_source = float(overrides[pid]), "override"
         elif theory.value is None:
             continue
         elif theory.value == 0.0:
@@ -308,22 +315,22 @@ def phases_from_catalog(
         details = {}
         constant = prior_constant(W, b, "top")
         constant_source = "½‖w*‖², flat biases at the top of their interval"
-        if convention == "laplace" and entry["id"] not in overrides:
+        if convention == "laplace" and pid not in overrides:
             c, details = laplace_constant(entry)
             if c is not None:
                 constant, constant_source = c, "Laplace / Morse–Bott"
         phases.append(
-            Phase(entry["id"], float(entry["loss"]), lam, constant, lam_source, constant_source,
+            Phase(pid, float(entry["loss"]), lam, constant, lam_source, constant_source,
                   details, (W, b))
         )
     if include_dead_plateau:
-        mass = all_dead_prior_mass(model["n"], model.get("m", 2), samples=dead_plateau_samples)
+        mass = all_dead_prior_mass(model.n, model.m, samples=dead_plateau_samples)
         if mass > 0:
             phases.append(
                 Phase("dead", 1.0 / 3.0, 0.0, -math.log(mass), "L constant on an open set",
                       "−log P(all outputs dead) (Monte Carlo over the prior)",
                       {"prior_mass": mass},
-                      (np.zeros((model.get("m", 2), model["n"])), -np.ones(model["n"])))
+                      (np.zeros((model.m, model.n)), -np.ones(model.n)))
             )
     return phases
 
