@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import networkx as nx
 import numpy as np
@@ -11,15 +12,15 @@ from test_dynamics_catalog import build_catalog
 
 from critpoints.catalog import write_catalog
 from critpoints.cli import main
-from critpoints.dynamics.graph_io import (
+from critpoints.dynamics.sgd import SGDProtocol
+from critpoints.dynamics.sweep import SweepConfig, sweep, sweep_graph
+from critpoints.dynamics.transitions import PlateauRecord, RunHistory, Transition, transition_graph
+from critpoints.transition_store import (
     graph_to_json_text,
     read_transition_graphml,
     read_transition_json,
     write_transition_graph,
 )
-from critpoints.dynamics.sgd import SGDProtocol
-from critpoints.dynamics.sweep import SweepConfig, sweep, sweep_graph
-from critpoints.dynamics.transitions import PlateauRecord, RunHistory, Transition, transition_graph
 
 CATALOG = build_catalog(6)
 LOSS = {p["id"]: p["loss"] for p in CATALOG["critical_points"]}
@@ -74,7 +75,7 @@ def test_graph_round_trips_through_json_and_graphml(tmp_path):
         plain = nx.node_link_graph(json.load(handle), edges="edges")
     assert plain.edges["4++", "5+"]["count"] == 2
     # and rewriting the loaded graph gives the same bytes
-    assert graph_to_json_text(read_transition_json(json_path)) == open(json_path).read()
+    assert graph_to_json_text(read_transition_json(json_path)) == Path(json_path).read_text(encoding="utf-8")
 
 
 @pytest.mark.slow

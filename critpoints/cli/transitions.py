@@ -154,10 +154,10 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from critpoints.catalog import default_catalog_path, load_catalog
-    from critpoints.dynamics.graph_io import write_transition_graph
     from critpoints.dynamics.sgd import DivergedRuns, SGDProtocol
     from critpoints.dynamics.sweep import SweepConfig, sweep, sweep_graph
     from critpoints.dynamics.transitions import graph_summary
+    from critpoints.transition_store import write_transition_graph
 
     _check(args)
     catalog_path = str(args.catalog or default_catalog_path(args.n))

@@ -147,7 +147,7 @@ def transition_figure(G, title: str | None = None, annotate_counts: bool = True)
     Parameters
     ----------
     G : networkx.DiGraph
-        As read by :func:`critpoints.dynamics.graph_io.read_transition_json`.
+        As read by :func:`critpoints.transition_store.read_transition_json`.
     title : str, optional
     annotate_counts : bool
         Write each edge's count at its midpoint.
