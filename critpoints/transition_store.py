@@ -27,11 +27,22 @@ from critpoints.dynamics.graph_format import (
 from critpoints.io import dumps_json, write_text_atomic
 
 __all__ = [
+    "default_graph_path",
     "graph_to_json_text",
     "read_transition_graphml",
     "read_transition_json",
     "write_transition_graph",
 ]
+
+
+def default_graph_path(catalog_path: str | os.PathLike | None, n: int, random: bool = False
+                       ) -> str:
+    """Where a sweep's graph goes by default: beside its catalog (``<stem>.transitions.json``,
+    ``<stem>.transitions-random.json`` for random starts); for the default catalog
+    (``catalog_path`` None) under ./catalog, never into the installed package."""
+    base = os.fspath(catalog_path) if catalog_path else os.path.join("catalog", f"tms-n{n}-m2.json")
+    return base.removesuffix(".json") + (".transitions-random.json" if random
+                                         else ".transitions.json")
 
 
 def graph_to_json_text(G: nx.DiGraph) -> str:

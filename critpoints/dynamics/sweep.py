@@ -26,10 +26,42 @@ from critpoints.dynamics.sgd import (
 )
 from critpoints.dynamics.transitions import RunHistory, run_histories, transition_graph
 
-__all__ = ["SweepConfig", "simulate_runs", "sweep", "sweep_graph", "chunk_runs"]
+__all__ = [
+    "PAPER_START_LABEL",
+    "SweepConfig",
+    "chunk_runs",
+    "default_init_scale",
+    "resolve_init",
+    "simulate_runs",
+    "sweep",
+    "sweep_graph",
+]
 
 #: Most runs advanced together in one chunk (enough to amortise numpy's per-call overhead).
 MAX_CHUNK = 100
+#: ``init="4-gon"`` starts where the paper's developmental-stages run starts (SPEC §4): the
+#: first catalog entry with this label.
+PAPER_START_LABEL = "4++-"
+#: Noise added to a catalog start (std of every parameter).
+CATALOG_START_NOISE = 0.01
+
+
+def resolve_init(init: str, catalog: dict) -> str | None:
+    """The start of a sweep: ``"random"``, ``"4-gon"`` (the paper's start, the first entry
+    labelled :data:`PAPER_START_LABEL`) or a catalog id; the entry id (or ``"random"``), or
+    None if the catalog has no such entry."""
+    if init == "random":
+        return init
+    points = catalog["critical_points"]
+    if init == "4-gon":
+        return next((p["id"] for p in points if p.get("label") == PAPER_START_LABEL), None)
+    return init if any(p["id"] == init for p in points) else None
+
+
+def default_init_scale(n: int, init: str) -> float:
+    """Std of the start: Xavier sqrt(2/(n + 2)) for a random start (fan-in n, fan-out 2), else
+    :data:`CATALOG_START_NOISE` around the catalog point."""
+    return float(np.sqrt(2 / (n + 2))) if init == "random" else CATALOG_START_NOISE
 
 
 @dataclass(frozen=True)
