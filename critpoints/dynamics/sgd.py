@@ -414,16 +414,44 @@ def run_sgd(
     P = np.concatenate([W0, b0[:, None, :]], axis=1)
     if checkpoints is None:
         checkpoints = checkpoint_steps(protocol.steps)
-    checkpoints = np.asarray(checkpoints, dtype=np.int64)
-    K = checkpoints.size
-    P_rec = np.empty((R, K, m + 1, n))
-    run_offset = (np.arange(R) * protocol.samples)[:, None, None]
-    flat_features, flat_magnitudes = features.reshape(-1), magnitudes.reshape(-1)
+    recorder = _CheckpointRecorder(np.asarray(checkpoints, dtype=np.int64), P)
+    _advance(P, eta, features, magnitudes, protocol, seed, runs, recorder, progress)
+    W_rec = np.ascontiguousarray(recorder.P_rec[:, :, :m])
+    b_rec = np.ascontiguousarray(recorder.P_rec[:, :, m])
+    K = recorder.checkpoints.size
+    empirical = np.stack(
+        [sparse_empirical_loss(W_rec[:, j], b_rec[:, j], features, magnitudes) for j in range(K)],
+        axis=1,
+    )
+    population = potential.loss(W_rec, b_rec)
+    return Trajectory(np.asarray(runs), recorder.checkpoints, W_rec, b_rec, empirical,
+                      population)
 
-    k = 0
-    while k < K and checkpoints[k] == 0:
-        P_rec[:, k] = P
-        k += 1
+
+class _CheckpointRecorder:
+    """Copies of the stacked parameters P (R, m + 1, n) at the checkpoint steps."""
+
+    def __init__(self, checkpoints: np.ndarray, P: np.ndarray):
+        self.checkpoints = checkpoints
+        self.P_rec = np.empty((P.shape[0], checkpoints.size, *P.shape[1:]))
+        self.next = 0
+        self.record(0, P)
+
+    def record(self, step: int, P: np.ndarray) -> None:
+        """Record P for every checkpoint equal to ``step`` (checkpoints are sorted)."""
+        K = self.checkpoints.size
+        while self.next < K and self.checkpoints[self.next] == step:
+            self.P_rec[:, self.next] = P
+            self.next += 1
+
+
+def _advance(P: np.ndarray, eta: np.ndarray, features: np.ndarray, magnitudes: np.ndarray,
+             protocol: SGDProtocol, seed: int, runs: Sequence[int],
+             recorder: _CheckpointRecorder, progress: Callable[[int], None] | None) -> None:
+    """All SGD steps of the protocol on P (in place), recording at the checkpoints."""
+    n = P.shape[2]
+    run_offset = (np.arange(P.shape[0]) * protocol.samples)[:, None, None]
+    flat_features, flat_magnitudes = features.reshape(-1), magnitudes.reshape(-1)
     step = 0
     # Overflow is not warned about: a diverging run is detected and reported as DivergedRuns.
     with np.errstate(over="ignore", invalid="ignore"):
@@ -438,16 +466,6 @@ def run_sgd(
                 if not np.isfinite(P.sum()):  # one reduction per step; inf/NaN anywhere shows here
                     bad = np.flatnonzero(~np.isfinite(P).all(axis=(1, 2)))
                     raise DivergedRuns({int(runs[i]): step for i in bad})
-                while k < K and checkpoints[k] == step:
-                    P_rec[:, k] = P
-                    k += 1
+                recorder.record(step, P)
             if progress is not None:
                 progress(block.shape[1])
-    W_rec = np.ascontiguousarray(P_rec[:, :, :m])
-    b_rec = np.ascontiguousarray(P_rec[:, :, m])
-    empirical = np.stack(
-        [sparse_empirical_loss(W_rec[:, j], b_rec[:, j], features, magnitudes) for j in range(K)],
-        axis=1,
-    )
-    population = potential.loss(W_rec, b_rec)
-    return Trajectory(np.asarray(runs), checkpoints, W_rec, b_rec, empirical, population)
