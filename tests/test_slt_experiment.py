@@ -75,3 +75,21 @@ def test_run_llc_decides_the_method_defaults_and_validates(catalog):
     documents.validate(result.to_json(), "run_llc", documents.LLC)
     with pytest.raises(KeyError):
         run_llc(catalog, "no such id", chains=2, steps=20)
+
+
+def test_library_document_is_the_command_document(tmp_path):
+    # The notebook path and the command write the same bytes (the command only parses,
+    # calls run_phases and prints).
+    from critpoints.catalog import default_catalog_path, load_catalog
+    from critpoints.cli import main
+    from critpoints.io import dumps_json
+
+    path = default_catalog_path(6)
+    out = tmp_path / "phases.json"
+    assert main(["phases", "--n", "6", "--catalog", str(path), "--sample-range", "150:600:3",
+                 "--mcmc-steps", "100", "--ensembles", "2", "--hot-levels", "1", "--seed", "3",
+                 "--lambda", "4+=5", "--out", str(out)]) == 0
+    result = run_phases(load_catalog(path), sample_size_grid(150, 600, 3), source=str(path),
+                        lambda_overrides={"4+": 5.0}, mcmc_steps=100, ensembles=2,
+                        hot_levels=1, seed=3)
+    assert dumps_json(result.to_json()) == out.read_text(encoding="utf-8")
