@@ -14,6 +14,12 @@ from critpoints.slt.experiment import (
 )
 
 
+def _crossing(grid, occupancy, a, b):
+    from critpoints.slt.mcmc import occupancy_crossing
+
+    return occupancy_crossing(grid, occupancy[a], occupancy[b])
+
+
 @pytest.fixture(scope="module")
 def catalog():
     return load_builtin(6)
@@ -50,6 +56,12 @@ def test_run_phases_reports_any_pair_of_phases(catalog):
     assert result.crossing("5", "6") == pytest.approx(111, rel=0.02)
     assert result.crossing("6", "5") is None  # 5 never overtakes 6 again as N grows
     assert result.transitions is result.theory["laplace"].transitions
+    # Any pair is reported from the record; a version-1 document stores the 5 → 6 crossing only.
+    other = run_phases(catalog, grid, pair=("5+", "6"), data_sets=1)
+    assert other.with_data["prior"].crossing == pytest.approx(
+        _crossing(grid, other.with_data["prior"].occupancy, "5+", "6"))
+    with pytest.raises(ValueError, match="version-1"):
+        other.to_json()
     documents.validate(result.to_json(), "run_phases", documents.PHASES)
 
 

@@ -24,15 +24,19 @@ import numpy as np
 
 __all__ = [
     "DOCUMENT_PAIR",
+    "ConventionTheory",
     "LLCRunResult",
+    "LadderSettings",
     "OccupancyCurves",
     "PhasesResult",
     "SampledOccupancy",
+    "drawn_data_sets",
     "llc_step_size",
     "run_llc",
     "run_phases",
     "sample_size_grid",
     "sampling_levels",
+    "theory_with_data",
 ]
 
 #: The pair of phases whose occupancy crossing a version-1 ``critpoints.phases`` document
