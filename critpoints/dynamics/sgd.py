@@ -40,15 +40,15 @@ __all__ = [
     "DivergedRuns",
     "SGDProtocol",
     "Trajectory",
-    "run_seed_sequence",
-    "sample_datasets",
-    "gaussian_init",
-    "perturbed_init",
-    "minibatch_gradient",
-    "sparse_empirical_loss",
     "checkpoint_steps",
+    "gaussian_init",
+    "minibatch_gradient",
     "minibatch_order",
+    "perturbed_init",
+    "run_seed_sequence",
     "run_sgd",
+    "sample_datasets",
+    "sparse_empirical_loss",
 ]
 
 # Children of a run's SeedSequence, by purpose.
@@ -194,7 +194,7 @@ def perturbed_init(
 
 def minibatch_order(
     samples: int, batch: int, steps: int, seed: int, runs: Sequence[int]
-) -> "_OrderStream":
+) -> _OrderStream:
     """Per-run minibatch sample indices, drawn epoch by epoch: see :class:`_OrderStream`."""
     return _OrderStream(samples, batch, steps, seed, runs)
 
@@ -269,7 +269,7 @@ class _Minibatch:
     (r, t, f_t) of an (R, B, n) array.
     """
 
-    __slots__ = ("R", "B", "n", "mu", "feature_rows", "own")
+    __slots__ = ("B", "R", "feature_rows", "mu", "n", "own")
 
     def __init__(self, features: np.ndarray, magnitudes: np.ndarray, n: int):
         R, B = features.shape
@@ -330,7 +330,7 @@ def minibatch_gradient(W, b, features, magnitudes) -> tuple[np.ndarray, np.ndarr
     """
     W = np.asarray(W, dtype=float)
     b = np.asarray(b, dtype=float)
-    R, m, n = W.shape
+    _, m, n = W.shape
     P = np.concatenate([W, b[:, None, :]], axis=1)
     batch = _Minibatch(np.asarray(features, dtype=np.intp), np.asarray(magnitudes, float), n)
     grad = _stacked_gradient(P, batch)
@@ -401,7 +401,7 @@ def run_sgd(
     b0 = np.asarray(b0, dtype=float)
     features = np.asarray(features, dtype=np.intp)
     magnitudes = np.asarray(magnitudes, dtype=float)
-    R, m, n = W0.shape
+    R, m = W0.shape[:2]
     if features.shape != (R, protocol.samples) or magnitudes.shape != features.shape:
         raise ValueError(
             f"data must have shape (R, N) = ({R}, {protocol.samples}); got {features.shape}"

@@ -194,7 +194,8 @@ def sweep(
     steps = config.protocol.steps
     results: dict[int, list[RunHistory]] = {}
     if scheduler is not None:
-        from distributed import Client, as_completed as dask_completed
+        from distributed import Client
+        from distributed import as_completed as dask_completed
 
         with Client(scheduler) as client:
             futures = {
