@@ -3,8 +3,8 @@
 Everything here touches the file system; the documents themselves (their types, schemas,
 migration and validation, building a catalog, the :class:`~critpoints.catalog.Catalog` record)
 are pure and live in :mod:`critpoints.documents` and :mod:`critpoints.catalog`. The mathematics
-(``tms``, ``solve``, ``kgon``, ``proofs``, ``slt``, ``dynamics`` apart from its ``graph_io``,
-``linear``) never imports this module; the commands (``critpoints.cli``) do.
+(``tms``, ``solve``, ``kgon``, ``proofs``, ``slt``, ``dynamics``, ``linear``) never imports this
+module; the commands (``critpoints.cli``) and :mod:`critpoints.transition_store` do.
 
 Reading (:func:`read_json`, :func:`load_document`, :func:`load_catalog`) checks, in order, that
 the file is readable and UTF-8, that it is strict JSON (:func:`critpoints.documents.loads_strict`),

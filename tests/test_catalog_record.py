@@ -176,11 +176,7 @@ def test_old_names_still_import():
 
 MATHEMATICS = ("tms", "solve", "kgon", "proofs", "slt", "dynamics", "linear")
 #: Modules of those packages allowed to do I/O, and why.
-IO_MODULES = {
-    "critpoints/dynamics/graph_io.py": "the transition graph's files",
-    # writes docs/potential.md for `critpoints docs --write`; to move to the CLI (issue 13)
-    "critpoints/tms/report.py": "not yet moved",
-}
+IO_MODULES: dict[str, str] = {}
 FILE_MODULES = ("critpoints.store", "critpoints.io")
 
 

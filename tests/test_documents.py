@@ -32,13 +32,13 @@ from critpoints.documents import (
     validate,
     write_document,
 )
-from critpoints.dynamics.graph_io import (
-    graph_to_graphml_text,
+from critpoints.dynamics.graph_format import graph_to_graphml_text
+from critpoints.io import dumps_json
+from critpoints.transition_store import (
     read_transition_graphml,
     read_transition_json,
     write_transition_graph,
 )
-from critpoints.io import dumps_json
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"

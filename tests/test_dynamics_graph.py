@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import networkx as nx
 import numpy as np
@@ -11,15 +12,15 @@ from test_dynamics_catalog import build_catalog
 
 from critpoints.catalog import Catalog, entry_id
 from critpoints.cli import main
-from critpoints.dynamics.graph_io import (
+from critpoints.dynamics.sgd import SGDProtocol
+from critpoints.dynamics.sweep import SweepConfig, sweep, sweep_graph
+from critpoints.dynamics.transitions import PlateauRecord, RunHistory, Transition, transition_graph
+from critpoints.transition_store import (
     graph_to_json_text,
     read_transition_graphml,
     read_transition_json,
     write_transition_graph,
 )
-from critpoints.dynamics.sgd import SGDProtocol
-from critpoints.dynamics.sweep import SweepConfig, sweep, sweep_graph
-from critpoints.dynamics.transitions import PlateauRecord, RunHistory, Transition, transition_graph
 from critpoints.store import write_catalog
 
 CATALOG = build_catalog(6)
@@ -75,7 +76,8 @@ def test_graph_round_trips_through_json_and_graphml(tmp_path):
         plain = nx.node_link_graph(json.load(handle), edges="edges")
     assert plain.edges["4++", "5+"]["count"] == 2
     # and rewriting the loaded graph gives the same bytes
-    assert graph_to_json_text(read_transition_json(json_path)) == open(json_path).read()
+    written = Path(json_path).read_text(encoding="utf-8")
+    assert graph_to_json_text(read_transition_json(json_path)) == written
 
 
 @pytest.mark.slow
@@ -163,3 +165,25 @@ def test_unidentified_records_keep_their_parameters():
     G = transition_graph(synthetic_histories(), CATALOG, {})
     (u,) = G.graph["unidentified"]
     assert u["run"] == 1 and np.shape(u["W"]) == (2, 6) and u["reason"]
+
+
+def test_sweep_start_and_default_paths_are_library_rules():
+    from critpoints.dynamics.sweep import (
+        CATALOG_START_NOISE,
+        PAPER_START_LABEL,
+        default_init_scale,
+        resolve_init,
+    )
+    from critpoints.transition_store import default_graph_path
+
+    catalog = {"critical_points": [{"id": "a", "label": "x"},
+                                   {"id": "b", "label": PAPER_START_LABEL}]}
+    assert resolve_init("4-gon", catalog) == "b"  # the first entry with the paper's label
+    assert resolve_init("a", catalog) == "a" and resolve_init("random", catalog) == "random"
+    assert resolve_init("zz", catalog) is None
+    assert resolve_init("4-gon", {"critical_points": []}) is None
+    # Xavier for a 6 → 2 layer: sqrt(2 / (6 + 2)) = 0.5.
+    assert default_init_scale(6, "random") == 0.5
+    assert default_init_scale(6, "b") == CATALOG_START_NOISE
+    assert default_graph_path(None, 6) == "catalog/tms-n6-m2.transitions.json"
+    assert default_graph_path("x/c.json", 6, random=True) == "x/c.transitions-random.json"

@@ -25,23 +25,25 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from critpoints.tms.report import update_document, write_markdown
+    from critpoints.io import write_text_atomic
+    from critpoints.tms.report import update_document
 
     if not args.file.is_file():
         reason = "is a directory" if args.file.is_dir() else "no such file"
         raise UsageError(f"{args.file}: {reason}")
     try:
-        if args.write:
-            changed = write_markdown(args.file)
-            print(f"wrote {args.file}" if changed else f"{args.file} is up to date")
-            return 0
         current = args.file.read_text(encoding="utf-8")
-        stale = update_document(current) != current
+        updated = update_document(current)
+        if args.write:
+            if updated != current:
+                write_text_atomic(args.file, updated)
+            print(f"wrote {args.file}" if updated != current else f"{args.file} is up to date")
+            return 0
     except ValueError as exc:  # no generated section, or not UTF-8 text
         raise UsageError(f"{args.file}: {exc}") from None
     except OSError as exc:
         raise UsageError(f"{args.file}: cannot read or write: {exc.strerror or exc}") from None
-    if stale:
+    if updated != current:
         print(f"{args.file} differs from the derivation: run `python -m critpoints docs --write`",
               file=sys.stderr)
         return 1

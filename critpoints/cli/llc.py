@@ -75,13 +75,9 @@ def _load(args):
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from critpoints.documents import LLC, new_document, write_document
-    from critpoints.slt.coefficients import theoretical_learning_coefficient
-    from critpoints.slt.llc import default_nbeta
-    from critpoints.slt.potentials import TMSEmpirical, TMSPopulation
-    from critpoints.slt.sgld import SGLDDiverged, sgld_llc
+    from critpoints.documents import write_document
+    from critpoints.slt.experiment import run_llc
+    from critpoints.slt.sgld import SGLDDiverged
 
     if args.chains * args.steps > MAX_CHAIN_STEPS:
         raise UsageError(f"--chains × --steps = {args.chains * args.steps:.3g} exceeds "
@@ -96,55 +92,30 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= burn_in < args.steps - 1:
         raise UsageError(f"--burn-in must lie in [0, steps − 1); got {burn_in}")
     document = _load(args)
-    entries = {e["id"]: e for e in document["critical_points"]}
-    if args.label not in entries:
-        raise UsageError(f"unknown label {args.label!r}; catalog ids: {', '.join(entries)}")
-    entry = entries[args.label]
-    W, b = np.asarray(entry["W"], float), np.asarray(entry["b"], float)
-    zero = np.linalg.norm(W, axis=0) < 1e-12
-    b = np.where(zero & (b <= 0), args.dead_bias, b)
-    if args.data == "population":
-        potential = TMSPopulation(args.n, W.shape[0])
-    else:
-        from critpoints.tms.data import sample_high_sparsity
-
-        x = sample_high_sparsity(args.n, int(args.samples), seed=args.seed)
-        potential = TMSEmpirical(x, W.shape[0])
-    nbeta = default_nbeta(args.samples)
-    h_max = max(float(np.max(entry["hessian"]["eigenvalues"])), 1e-3)
-    epsilon = args.epsilon if args.epsilon is not None else 0.1 / (nbeta * h_max)
-    theta = potential.flatten(W, b)
-
-    def progress(step, steps):
-        print(f"llc {args.label}: step {step}/{steps}", file=sys.stderr)
-
+    if args.label not in {e["id"] for e in document["critical_points"]}:
+        raise UsageError(f"unknown label {args.label!r}; catalog ids: "
+                         f"{', '.join(e['id'] for e in document['critical_points'])}")
     try:
-        result = sgld_llc(
-            potential, theta, args.samples, chains=args.chains, steps=args.steps,
-            burn_in=burn_in, epsilon=epsilon, gamma=args.gamma, seed=args.seed,
-            batch_size=args.batch_size if args.data == "empirical" else None, progress=progress,
+        result = run_llc(
+            document, args.label, samples=args.samples, data=args.data,
+            batch_size=args.batch_size, chains=args.chains, steps=args.steps, burn_in=burn_in,
+            epsilon=args.epsilon, gamma=args.gamma, dead_bias=args.dead_bias, seed=args.seed,
+            progress=lambda message: print(message, file=sys.stderr),
         )
     except SGLDDiverged as exc:
-        raise UsageError(f"{exc}: ε (Nβ h_max + γ) = {epsilon * (nbeta * h_max + args.gamma):.3g} "
-                         "should be ≲ 1; lower --epsilon or --gamma") from None
-    theory = theoretical_learning_coefficient(entry)
-    print(f"point       {args.label} (n = {args.n}), L(w*) = {result.init_loss:.8g} ({args.data})")
-    print(f"sampler     SGLD, N = {args.samples:g}, Nβ = {nbeta:.6g}, ε = {epsilon:.3g}, "
-          f"γ = {args.gamma:g}, {args.chains} chains × {args.steps} steps (burn-in {burn_in})")
-    print(f"λ̂           {result.llc_mean:.3f} ± {result.llc_std:.3f} (mean ± sd over chains)")
+        raise UsageError(f"{exc}; lower --epsilon or --gamma") from None
+    estimate, theory = result.estimate, result.theory
+    print(f"point       {args.label} (n = {args.n}), L(w*) = {estimate.init_loss:.8g} "
+          f"({args.data})")
+    print(f"sampler     SGLD, N = {args.samples:g}, Nβ = {estimate.nbeta:.6g}, "
+          f"ε = {result.epsilon:.3g}, γ = {args.gamma:g}, {args.chains} chains × {args.steps} "
+          f"steps (burn-in {burn_in})")
+    print(f"λ̂           {estimate.llc_mean:.3f} ± {estimate.llc_std:.3f} (mean ± sd over chains)")
     print(f"theory λ    {theory.value if theory.value is not None else 'none'}: {theory.reason}")
-    print(f"escaped     {int(result.escaped.sum())} of {args.chains} chains; "
-          f"stationarity z = {result.stationarity_z:+.2f}")
-    for line in result.warnings:
+    print(f"escaped     {int(estimate.escaped.sum())} of {args.chains} chains; "
+          f"stationarity z = {estimate.stationarity_z:+.2f}")
+    for line in estimate.warnings:
         print(f"warning: {line}", file=sys.stderr)
     if args.out:
-        write_document(args.out, new_document(LLC, {
-            "command": "llc", "n": args.n, "label": args.label, "data": args.data,
-            "samples": args.samples, "chains": args.chains, "steps": args.steps,
-            "burn_in": burn_in, "epsilon": epsilon, "gamma": args.gamma,
-            "dead_bias": args.dead_bias, "seed": args.seed,
-            "theory": {"value": theory.value, "reason": theory.reason},
-            **result.summary(),
-            "trace_mean_per_chain": [float(v) for v in result.trace.mean(axis=1)],
-        }))
+        write_document(args.out, result.to_json())
     return 0

@@ -93,7 +93,7 @@ def _figure(kind: str, source: Path, args: argparse.Namespace):
             load_catalog(source), top=args.top, patterns_only=not args.irregular
         )
     if kind == "graph":
-        from critpoints.dynamics.graph_io import read_transition_json
+        from critpoints.transition_store import read_transition_json
 
         return plot.transition_figure(read_transition_json(source))
     if kind == "phases":

@@ -26,9 +26,6 @@ if TYPE_CHECKING:
 #: Runs of one sweep: each keeps its checkpoints (≈ 400 × 3n floats) until the graph is built.
 MAX_RUNS = 1_000_000
 
-#: ``--init 4-gon`` starts where the paper's developmental-stages run starts (SPEC §4).
-PAPER_START_LABEL = "4++-"
-
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -54,15 +51,12 @@ def register(subparsers) -> None:
                         f"{MAX_SAMPLES:,} in memory over the runs trained together, 100 per "
                         "worker; default 1000)")
     parser.add_argument(
-        "--diverged",
-        choices=("stop", "drop"),
-        default="stop",
+        "--diverged", choices=("stop", "drop"), default="stop",
         help="a run whose parameters become inf/NaN (too large --lr): stop with an error naming "
         "the run and step, or drop it and go on (default stop)",
     )
     parser.add_argument(
-        "--init",
-        default="4-gon",
+        "--init", default="4-gon",
         help="'4-gon' (the paper's start: the catalog's first 4++- entry), 'random', or a "
         "catalog id (default 4-gon)",
     )
@@ -84,10 +78,7 @@ def register(subparsers) -> None:
         "else the one shipped with critpoints)",
     )
     parser.add_argument(
-        "--out",
-        type=output_file,
-        default=None,
-        metavar="PATH",
+        "--out", type=output_file, default=None, metavar="PATH",
         help="output JSON, GraphML beside it (default: catalog/tms-n{n}-m2.transitions.json, "
         "-random for --init random, or beside --catalog)",
     )
@@ -113,16 +104,14 @@ def _check(args) -> None:
 
 
 def _resolve_init(init: str, catalog: Catalog) -> str:
-    if init == "random":
-        return init
+    from critpoints.dynamics.sweep import PAPER_START_LABEL, resolve_init
+
+    resolved = resolve_init(init, catalog)
+    if resolved is not None:
+        return resolved
     if init == "4-gon":
-        for pid, point in catalog.items():
-            if point["label"] == PAPER_START_LABEL:
-                return pid
         raise UsageError(f"{catalog.source} has no entry labelled {PAPER_START_LABEL!r} for "
                          "--init 4-gon")
-    if init in catalog:
-        return init
     ids = catalog.ids
     shown = ", ".join(ids[:8]) + (", ..." if len(ids) > 8 else "")
     raise UsageError(f"--init {init!r} is not 'random', '4-gon' or a catalog id ({shown})")
@@ -155,14 +144,12 @@ class _Progress:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from critpoints.catalog import Catalog, CatalogModel
-    from critpoints.dynamics.graph_io import write_transition_graph
     from critpoints.dynamics.sgd import DivergedRuns, SGDProtocol
-    from critpoints.dynamics.sweep import SweepConfig, sweep, sweep_graph
+    from critpoints.dynamics.sweep import SweepConfig, default_init_scale, sweep, sweep_graph
     from critpoints.dynamics.transitions import graph_summary
     from critpoints.store import default_catalog_path
+    from critpoints.transition_store import default_graph_path, write_transition_graph
 
     _check(args)
     catalog_path = str(args.catalog or default_catalog_path(args.n))
@@ -170,15 +157,8 @@ def run(args: argparse.Namespace) -> int:
     if catalog.model != CatalogModel("tms-high-sparsity", args.n, 2):
         raise UsageError(f"{catalog_path} is not a TMS catalog for n = {args.n}, m = 2")
     init = _resolve_init(args.init, catalog)
-    scale = args.init_scale
-    if scale is None:
-        scale = float(np.sqrt(2 / (args.n + 2))) if init == "random" else 0.01
-    out = None if args.out is None else str(args.out)
-    if out is None:
-        # Beside --catalog; for the default catalog under ./catalog (never into the package).
-        base = args.catalog or os.path.join("catalog", f"tms-n{args.n}-m2.json")
-        stem = base.removesuffix(".json")
-        out = stem + (".transitions.json" if init != "random" else ".transitions-random.json")
+    scale = default_init_scale(args.n, init) if args.init_scale is None else args.init_scale
+    out = str(args.out or default_graph_path(args.catalog, args.n, random=init == "random"))
     if not out.endswith(".json"):
         raise UsageError(f"--out must end in .json (the GraphML goes beside it); got {out}")
     check_output_file(out)
@@ -200,12 +180,11 @@ def run(args: argparse.Namespace) -> int:
                          "pass --diverged drop to leave such runs out") from None
     finally:
         progress.close()
-    diverged = [h for h in histories if h.diverged_at is not None]
-    if diverged:
+    if diverged := [h for h in histories if h.diverged_at is not None]:
+        shown = ", ".join(f"run {h.run} at step {h.diverged_at}" for h in diverged[:20])
         print(f"critpoints transitions: warning: {len(diverged)} of {args.runs} runs diverged "
-              "and were dropped: " + ", ".join(f"run {h.run} at step {h.diverged_at}"
-                                              for h in diverged[:20])
-              + (", ..." if len(diverged) > 20 else ""), file=sys.stderr)
+              f"and were dropped: {shown}" + (", ..." if len(diverged) > 20 else ""),
+              file=sys.stderr)
     wall = time.monotonic() - started
     command = (
         f"python -m critpoints transitions --n {args.n} --runs {args.runs} --seed {args.seed} "

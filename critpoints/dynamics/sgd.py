@@ -40,15 +40,15 @@ __all__ = [
     "DivergedRuns",
     "SGDProtocol",
     "Trajectory",
-    "run_seed_sequence",
-    "sample_datasets",
-    "gaussian_init",
-    "perturbed_init",
-    "minibatch_gradient",
-    "sparse_empirical_loss",
     "checkpoint_steps",
+    "gaussian_init",
+    "minibatch_gradient",
     "minibatch_order",
+    "perturbed_init",
+    "run_seed_sequence",
     "run_sgd",
+    "sample_datasets",
+    "sparse_empirical_loss",
 ]
 
 # Children of a run's SeedSequence, by purpose.
@@ -194,7 +194,7 @@ def perturbed_init(
 
 def minibatch_order(
     samples: int, batch: int, steps: int, seed: int, runs: Sequence[int]
-) -> "_OrderStream":
+) -> _OrderStream:
     """Per-run minibatch sample indices, drawn epoch by epoch: see :class:`_OrderStream`."""
     return _OrderStream(samples, batch, steps, seed, runs)
 
@@ -269,7 +269,7 @@ class _Minibatch:
     (r, t, f_t) of an (R, B, n) array.
     """
 
-    __slots__ = ("R", "B", "n", "mu", "feature_rows", "own")
+    __slots__ = ("B", "R", "feature_rows", "mu", "n", "own")
 
     def __init__(self, features: np.ndarray, magnitudes: np.ndarray, n: int):
         R, B = features.shape
@@ -330,7 +330,7 @@ def minibatch_gradient(W, b, features, magnitudes) -> tuple[np.ndarray, np.ndarr
     """
     W = np.asarray(W, dtype=float)
     b = np.asarray(b, dtype=float)
-    R, m, n = W.shape
+    _, m, n = W.shape
     P = np.concatenate([W, b[:, None, :]], axis=1)
     batch = _Minibatch(np.asarray(features, dtype=np.intp), np.asarray(magnitudes, float), n)
     grad = _stacked_gradient(P, batch)
@@ -401,7 +401,7 @@ def run_sgd(
     b0 = np.asarray(b0, dtype=float)
     features = np.asarray(features, dtype=np.intp)
     magnitudes = np.asarray(magnitudes, dtype=float)
-    R, m, n = W0.shape
+    R, m = W0.shape[:2]
     if features.shape != (R, protocol.samples) or magnitudes.shape != features.shape:
         raise ValueError(
             f"data must have shape (R, N) = ({R}, {protocol.samples}); got {features.shape}"
@@ -414,16 +414,44 @@ def run_sgd(
     P = np.concatenate([W0, b0[:, None, :]], axis=1)
     if checkpoints is None:
         checkpoints = checkpoint_steps(protocol.steps)
-    checkpoints = np.asarray(checkpoints, dtype=np.int64)
-    K = checkpoints.size
-    P_rec = np.empty((R, K, m + 1, n))
-    run_offset = (np.arange(R) * protocol.samples)[:, None, None]
-    flat_features, flat_magnitudes = features.reshape(-1), magnitudes.reshape(-1)
+    recorder = _CheckpointRecorder(np.asarray(checkpoints, dtype=np.int64), P)
+    _advance(P, eta, features, magnitudes, protocol, seed, runs, recorder, progress)
+    W_rec = np.ascontiguousarray(recorder.P_rec[:, :, :m])
+    b_rec = np.ascontiguousarray(recorder.P_rec[:, :, m])
+    K = recorder.checkpoints.size
+    empirical = np.stack(
+        [sparse_empirical_loss(W_rec[:, j], b_rec[:, j], features, magnitudes) for j in range(K)],
+        axis=1,
+    )
+    population = potential.loss(W_rec, b_rec)
+    return Trajectory(np.asarray(runs), recorder.checkpoints, W_rec, b_rec, empirical,
+                      population)
 
-    k = 0
-    while k < K and checkpoints[k] == 0:
-        P_rec[:, k] = P
-        k += 1
+
+class _CheckpointRecorder:
+    """Copies of the stacked parameters P (R, m + 1, n) at the checkpoint steps."""
+
+    def __init__(self, checkpoints: np.ndarray, P: np.ndarray):
+        self.checkpoints = checkpoints
+        self.P_rec = np.empty((P.shape[0], checkpoints.size, *P.shape[1:]))
+        self.next = 0
+        self.record(0, P)
+
+    def record(self, step: int, P: np.ndarray) -> None:
+        """Record P for every checkpoint equal to ``step`` (checkpoints are sorted)."""
+        K = self.checkpoints.size
+        while self.next < K and self.checkpoints[self.next] == step:
+            self.P_rec[:, self.next] = P
+            self.next += 1
+
+
+def _advance(P: np.ndarray, eta: np.ndarray, features: np.ndarray, magnitudes: np.ndarray,
+             protocol: SGDProtocol, seed: int, runs: Sequence[int],
+             recorder: _CheckpointRecorder, progress: Callable[[int], None] | None) -> None:
+    """All SGD steps of the protocol on P (in place), recording at the checkpoints."""
+    n = P.shape[2]
+    run_offset = (np.arange(P.shape[0]) * protocol.samples)[:, None, None]
+    flat_features, flat_magnitudes = features.reshape(-1), magnitudes.reshape(-1)
     step = 0
     # Overflow is not warned about: a diverging run is detected and reported as DivergedRuns.
     with np.errstate(over="ignore", invalid="ignore"):
@@ -438,16 +466,6 @@ def run_sgd(
                 if not np.isfinite(P.sum()):  # one reduction per step; inf/NaN anywhere shows here
                     bad = np.flatnonzero(~np.isfinite(P).all(axis=(1, 2)))
                     raise DivergedRuns({int(runs[i]): step for i in bad})
-                while k < K and checkpoints[k] == step:
-                    P_rec[:, k] = P
-                    k += 1
+                recorder.record(step, P)
             if progress is not None:
                 progress(block.shape[1])
-    W_rec = np.ascontiguousarray(P_rec[:, :, :m])
-    b_rec = np.ascontiguousarray(P_rec[:, :, m])
-    empirical = np.stack(
-        [sparse_empirical_loss(W_rec[:, j], b_rec[:, j], features, magnitudes) for j in range(K)],
-        axis=1,
-    )
-    population = potential.loss(W_rec, b_rec)
-    return Trajectory(np.asarray(runs), checkpoints, W_rec, b_rec, empirical, population)

@@ -27,10 +27,46 @@ from critpoints.dynamics.sgd import (
 )
 from critpoints.dynamics.transitions import RunHistory, run_histories, transition_graph
 
-__all__ = ["SweepConfig", "simulate_runs", "sweep", "sweep_graph", "chunk_runs"]
+__all__ = [
+    "PAPER_START_LABEL",
+    "SweepConfig",
+    "chunk_runs",
+    "default_init_scale",
+    "resolve_init",
+    "simulate_runs",
+    "sweep",
+    "sweep_graph",
+]
 
 #: Most runs advanced together in one chunk (enough to amortise numpy's per-call overhead).
 MAX_CHUNK = 100
+#: ``init="4-gon"`` starts where the paper's developmental-stages run starts (SPEC §4): the
+#: first catalog entry with this label.
+PAPER_START_LABEL = "4++-"
+#: Noise added to a catalog start (std of every parameter).
+CATALOG_START_NOISE = 0.01
+
+
+def resolve_init(init: str, catalog) -> str | None:
+    """The start of a sweep: ``"random"``, ``"4-gon"`` (the paper's start, the first entry
+    labelled :data:`PAPER_START_LABEL`) or a catalog id; the entry id (or ``"random"``), or
+    None if the catalog (a :class:`~critpoints.catalog.Catalog` or its document) has no such
+    entry."""
+    from critpoints.catalog import Catalog
+
+    if init == "random":
+        return init
+    catalog = Catalog.of(catalog)
+    if init == "4-gon":
+        return next((pid for pid, p in catalog.items() if p.get("label") == PAPER_START_LABEL),
+                    None)
+    return init if init in catalog else None
+
+
+def default_init_scale(n: int, init: str) -> float:
+    """Std of the start: Xavier sqrt(2/(n + 2)) for a random start (fan-in n, fan-out 2), else
+    :data:`CATALOG_START_NOISE` around the catalog point."""
+    return float(np.sqrt(2 / (n + 2))) if init == "random" else CATALOG_START_NOISE
 
 
 @dataclass(frozen=True)
@@ -171,7 +207,8 @@ def sweep(
     steps = config.protocol.steps
     results: dict[int, list[RunHistory]] = {}
     if scheduler is not None:
-        from distributed import Client, as_completed as dask_completed
+        from distributed import Client
+        from distributed import as_completed as dask_completed
 
         with Client(scheduler) as client:
             futures = {

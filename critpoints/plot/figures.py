@@ -15,7 +15,7 @@ import numpy as np
 from critpoints.plot._mpl import COLOURS, pyplot
 from critpoints.plot.glyph import draw_glyph, glyph_legend_handles
 
-__all__ = ["catalog_figure", "transition_figure", "sgd_figure", "phases_figure"]
+__all__ = ["catalog_figure", "phases_figure", "sgd_figure", "transition_figure"]
 
 _GLYPH_IN = 0.62  # glyph side, inches
 _SLOT_IN = 0.74  # horizontal room per critical point, inches
@@ -147,7 +147,7 @@ def transition_figure(G, title: str | None = None, annotate_counts: bool = True)
     Parameters
     ----------
     G : networkx.DiGraph
-        As read by :func:`critpoints.dynamics.graph_io.read_transition_json`.
+        As read by :func:`critpoints.transition_store.read_transition_json`.
     title : str, optional
     annotate_counts : bool
         Write each edge's count at its midpoint.
@@ -157,28 +157,8 @@ def transition_figure(G, title: str | None = None, annotate_counts: bool = True)
     matplotlib.figure.Figure
     """
     plt = pyplot()
-    from matplotlib.patches import FancyArrowPatch
-
-    shown = [v for v, d in G.nodes(data=True)
-             if G.degree(v) > 0 or (d.get("visits") or 0) > 0]
-    # Smooth minima below the all-dead level give context even when no run reached them.
-    shown += [v for v, d in G.nodes(data=True) if v not in shown
-              and d.get("learning_coefficient") not in (None, 0, 0.0)
-              and d.get("classification") == "minimum"]
-    if not shown:
-        raise ValueError("the graph has no visited node and no edge")
-    with_lambda = [v for v in shown if G.nodes[v].get("learning_coefficient") is not None]
-    without = sorted((v for v in shown if G.nodes[v].get("learning_coefficient") is None),
-                     key=lambda v: (G.nodes[v]["loss"], v))
-    lambdas = [float(G.nodes[v]["learning_coefficient"]) for v in with_lambda]
-    lam_lo = min(lambdas + [0.0])
-    lam_hi = max(lambdas + [1.0])
-    band_w = max(1.5, 0.22 * (lam_hi - lam_lo) + 0.6 * len(without))
-    band_right = lam_lo - 0.8
-    pos = {v: (float(G.nodes[v]["learning_coefficient"]), G.nodes[v]["loss"]) for v in with_lambda}
-    for j, v in enumerate(without):
-        x = band_right - band_w * (j + 0.5) / max(len(without), 1)
-        pos[v] = (x, G.nodes[v]["loss"])
+    shown = _shown_nodes(G)
+    pos, band_right, band_w = _transition_layout(G, shown)
     fig, ax = plt.subplots(figsize=(7.0, 4.8))
     ax.axvspan(band_right - band_w, band_right, color="#EEEEEE", zorder=0)
     ax.axvline(band_right, color="#999999", lw=0.8, ls="--", zorder=0)
@@ -190,10 +170,59 @@ def transition_figure(G, title: str | None = None, annotate_counts: bool = True)
     ax.set_xlim(min(xs + [band_right - band_w]) - 0.3, max(xs) + 1.0)
     pad = 0.12 * (max(ys) - min(ys) + 0.01)
     ax.set_ylim(min(ys) - pad, max(ys) + 2 * pad)
+    _draw_transition_edges(ax, G, pos, annotate_counts)
+    _draw_transition_nodes(ax, G, shown, pos)
+    ticks = [t for t in ax.get_xticks() if t >= band_right + 0.1]
+    ax.set_xticks(ticks)
+    ax.set_xlabel("learning coefficient λ (dimensionless)")
+    ax.set_ylabel("loss $L$ at the critical point")
+    _transition_legend(ax, G, shown)
+    if title is None:
+        runs = G.graph.get("runs")
+        init = G.graph.get("init")
+        n = (G.graph.get("model") or {}).get("n")
+        title = f"SGD transitions, n = {n}" + (f", {runs} runs from {init}" if runs else "")
+    ax.set_title(title)
+    return fig
+
+
+def _shown_nodes(G) -> list:
+    """Visited nodes and nodes with an edge, then the unvisited smooth minima with λ > 0."""
+    shown = [v for v, d in G.nodes(data=True)
+             if G.degree(v) > 0 or (d.get("visits") or 0) > 0]
+    # Smooth minima below the all-dead level give context even when no run reached them.
+    shown += [v for v, d in G.nodes(data=True) if v not in shown
+              and d.get("learning_coefficient") not in (None, 0, 0.0)
+              and d.get("classification") == "minimum"]
+    if not shown:
+        raise ValueError("the graph has no visited node and no edge")
+    return shown
+
+
+def _transition_layout(G, shown: list) -> tuple[dict, float, float]:
+    """Positions (λ, loss); nodes without λ spread by loss over a band left of the λ axis.
+    Returns the positions, the band's right edge and its width."""
+    with_lambda = [v for v in shown if G.nodes[v].get("learning_coefficient") is not None]
+    without = sorted((v for v in shown if G.nodes[v].get("learning_coefficient") is None),
+                     key=lambda v: (G.nodes[v]["loss"], v))
+    lambdas = [float(G.nodes[v]["learning_coefficient"]) for v in with_lambda]
+    lam_lo = min([*lambdas, 0.0])
+    lam_hi = max([*lambdas, 1.0])
+    band_w = max(1.5, 0.22 * (lam_hi - lam_lo) + 0.6 * len(without))
+    band_right = lam_lo - 0.8
+    pos = {v: (float(G.nodes[v]["learning_coefficient"]), G.nodes[v]["loss"]) for v in with_lambda}
+    for j, v in enumerate(without):
+        x = band_right - band_w * (j + 0.5) / max(len(without), 1)
+        pos[v] = (x, G.nodes[v]["loss"])
+    return pos, band_right, band_w
+
+
+def _draw_transition_edges(ax, G, pos: dict, annotate_counts: bool) -> None:
+    """Arcs of width ∝ √count, optionally with the count at the arc's midpoint."""
+    from matplotlib.patches import FancyArrowPatch
+
     counts = [d.get("count", 1) for _, _, d in G.edges(data=True)]
-    max_count = max(counts + [1])
-    finals = [G.nodes[v].get("final_runs") or 0 for v in shown]
-    max_final = max(finals + [1])
+    max_count = max([*counts, 1])
     for u, v, d in G.edges(data=True):
         if u not in pos or v not in pos:
             continue
@@ -212,7 +241,14 @@ def transition_figure(G, title: str | None = None, annotate_counts: bool = True)
             mx, my = ax.transData.inverted().transform(middle)
             ax.annotate(f"{count}", (mx, my), xytext=(0, 0), textcoords="offset points",
                         fontsize=8.5, color="#333333", ha="center", va="center",
-                        bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.8))
+                        bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none",
+                              "alpha": 0.8})
+
+
+def _draw_transition_nodes(ax, G, shown: list, pos: dict) -> None:
+    """Markers of area ∝ √(runs ending there), hollow when not visited, with their labels."""
+    finals = [G.nodes[v].get("final_runs") or 0 for v in shown]
+    max_final = max([*finals, 1])
     for v in shown:
         d = G.nodes[v]
         final = d.get("final_runs") or 0
@@ -223,10 +259,9 @@ def transition_figure(G, title: str | None = None, annotate_counts: bool = True)
                    lw=1.5, zorder=3)
         ax.annotate(d.get("label", v), pos[v], xytext=(0, 9), textcoords="offset points",
                     ha="center", va="bottom", fontsize=10, fontweight="bold", zorder=4)
-    ticks = [t for t in ax.get_xticks() if t >= band_right + 0.1]
-    ax.set_xticks(ticks)
-    ax.set_xlabel("learning coefficient λ (dimensionless)")
-    ax.set_ylabel("loss $L$ at the critical point")
+
+
+def _transition_legend(ax, G, shown: list) -> None:
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], color=COLOURS[c], marker="o", lw=0, ms=7, label=c)
@@ -237,13 +272,6 @@ def transition_figure(G, title: str | None = None, annotate_counts: bool = True)
     handles.append(Line2D([], [], color="#555555", lw=3, label="transition (width ∝ √count)"))
     ax.legend(handles=handles, loc="upper right", title="node area ∝ √(runs ending there)",
               title_fontsize=8.5)
-    if title is None:
-        runs = G.graph.get("runs")
-        init = G.graph.get("init")
-        n = (G.graph.get("model") or {}).get("n")
-        title = f"SGD transitions, n = {n}" + (f", {runs} runs from {init}" if runs else "")
-    ax.set_title(title)
-    return fig
 
 
 def sgd_figure(trajectory, histories, catalog: dict, title: str | None = None):
@@ -286,7 +314,7 @@ def sgd_figure(trajectory, histories, catalog: dict, title: str | None = None):
                     xycoords=("axes fraction", "data"), xytext=(-4, 3),
                     textcoords="offset points", ha="right", va="bottom", fontsize=9,
                     fontweight="bold",
-                    bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.8))
+                    bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8})
     ax.set_xscale("log")
     ax.set_xlabel("SGD step (log scale)")
     ax.set_ylabel("population loss $L(W_t, b_t)$")

@@ -16,6 +16,9 @@ Pure mathematics (no files, no printing). Submodules, imported on first attribut
   replica exchange), empirical occupancy curves
 - :mod:`~critpoints.slt.volume`       λ as the volume-scaling exponent of the sublevel sets,
   estimated by nested sampling (independent of Hessians and straight-line tests)
+- :mod:`~critpoints.slt.experiment`   the experiments of the ``phases`` and ``llc`` commands as
+  functions returning records (``run_phases`` → ``PhasesResult``, ``run_llc`` → ``LLCRunResult``)
+  whose ``to_json()`` is the command's document
 """
 
 from __future__ import annotations
@@ -51,6 +54,10 @@ _EXPORTS = {
     "fit_volume_exponent": "volume",
     "volume_scaling_exponent": "volume",
     "volume_scaling": "volume",
+    "run_phases": "experiment",
+    "PhasesResult": "experiment",
+    "run_llc": "experiment",
+    "LLCRunResult": "experiment",
 }
 __all__ = sorted(_EXPORTS)
 

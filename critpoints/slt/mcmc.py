@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["LadderResult", "sample_posterior_ladder", "occupancy_crossing", "dominant_changes"]
+__all__ = ["LadderResult", "dominant_changes", "occupancy_crossing", "sample_posterior_ladder"]
 
 
 @dataclass
@@ -120,97 +120,151 @@ def sample_posterior_ladder(
     exp((β_{k+1} − β_k)(L(θ_{k+1}) − L(θ_k))). Every level's chain stays exactly invariant.
     """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    levels = np.asarray(levels, dtype=float)
-    if levels.ndim != 1 or len(levels) < 1 or np.any(np.diff(levels) <= 0) or levels[0] <= 0:
-        raise ValueError("levels must be a strictly increasing sequence of positive numbers")
+    ladder = _Ladder(potential, levels, int(ensembles), slots)
     if steps <= burn_in:
         raise ValueError("steps must exceed burn_in")
-    K, C, d = len(levels), int(ensembles), potential.dim
-    slotted = bool(getattr(potential, "slotted", False))
-    if slotted:
-        if slots is None:
-            raise ValueError("a slotted potential needs slots (ensembles × levels data sets)")
-        slots = np.asarray(slots, dtype=int)
-        if slots.shape != (C, K):
-            raise ValueError(f"slots must have shape {(C, K)}; got {slots.shape}")
-    beta = levels[None, :]  # broadcast over (C, K)
-
-    def evaluate(theta, slot):
-        flat = theta.reshape(-1, d)
-        if slotted:
-            value, grad = potential.loss_and_gradient(flat, slot.reshape(-1))
-        else:
-            value, grad = potential.loss_and_gradient(flat)
-        return value.reshape(theta.shape[:-1]), grad.reshape(theta.shape)
-
-    def energy_of(theta, loss):
-        return beta * loss + 0.5 * np.sum(theta**2, axis=-1)
-
-    def energy_gradient(theta, lgrad):
-        return beta[..., None] * lgrad + theta
-
-    theta = rng.standard_normal((C, K, d))  # start from the prior
-    loss, lgrad = evaluate(theta, slots)
-    energy, grad = energy_of(theta, loss), energy_gradient(theta, lgrad)
+    K, C, d = len(ladder.levels), ladder.ensembles, ladder.dim
+    state = _ChainState.from_prior(ladder, rng)
     # Initial step: a fraction of 1/(β h_max) with h_max ~ 1 for the TMS potential.
-    log_h = np.log(0.5 / (levels + 1.0))
-    accepted = np.zeros(K)
-    swaps_tried = np.zeros(max(K - 1, 1))
-    swaps_done = np.zeros(max(K - 1, 1))
-    counts = [dict() for _ in range(K)]
-    loss_sum = np.zeros(K)
-    recorded = 0
+    log_h = np.log(0.5 / (ladder.levels + 1.0))
+    tally = _LadderTally(K, C, classify)
     for step in range(steps):
-        h = np.exp(log_h)[None, :, None]
-        mean_fwd = theta - 0.5 * h * grad
-        proposal = mean_fwd + np.sqrt(h) * rng.standard_normal(theta.shape)
-        loss_p, lgrad_p = evaluate(proposal, slots)
-        energy_p, grad_p = energy_of(proposal, loss_p), energy_gradient(proposal, lgrad_p)
-        mean_bwd = proposal - 0.5 * h * grad_p
-        log_q_fwd = -np.sum((proposal - mean_fwd) ** 2, axis=-1) / (2 * h[..., 0])
-        log_q_bwd = -np.sum((theta - mean_bwd) ** 2, axis=-1) / (2 * h[..., 0])
-        log_alpha = energy - energy_p + log_q_bwd - log_q_fwd
-        accept = np.log(rng.random((C, K))) < np.where(np.isfinite(log_alpha), log_alpha, -np.inf)
-        theta = np.where(accept[..., None], proposal, theta)
-        loss = np.where(accept, loss_p, loss)
-        lgrad = np.where(accept[..., None], lgrad_p, lgrad)
-        rate = accept.mean(axis=0)
+        rate = _mala_step(ladder, state, np.exp(log_h)[None, :, None], rng)
         if step < burn_in:
             # Robbins–Monro on log h; frozen afterwards so the chain is a fixed MH kernel.
             log_h += (rate - target_acceptance) * 2.0 / np.sqrt(step + 10.0)
         else:
-            accepted += rate
+            tally.accepted += rate
         if exchange and K > 1 and step % swap_every == 0:
             lower = np.arange((step // swap_every) % 2, K - 1, 2)
             if len(lower):
-                loss, lgrad = _swap_pairs(lower, theta, loss, lgrad, levels, slots, slotted,
-                                          evaluate, rng, swaps_tried, swaps_done,
-                                          count=step >= burn_in)
-        energy, grad = energy_of(theta, loss), energy_gradient(theta, lgrad)
+                state.loss, state.lgrad = _swap_pairs(
+                    lower, state.theta, state.loss, state.lgrad, ladder, rng, tally,
+                    count=step >= burn_in)
+        state.refresh_energy(ladder)
         if step >= burn_in and (step - burn_in) % thin == 0:
-            recorded += 1
-            loss_sum += loss.sum(axis=0)
-            labels = (classify(theta.reshape(-1, d)) if classify is not None
-                      else np.full(C * K, "all", dtype=object)).reshape(C, K)
-            for k in range(K):
-                for lab in labels[:, k]:
-                    counts[k][lab] = counts[k].get(lab, 0) + 1
+            tally.record(state.theta, state.loss, d)
         if progress is not None and (step + 1) % max(1, steps // 20) == 0:
             progress(step + 1, steps)
-    post = steps - burn_in
-    return LadderResult(
-        levels=levels,
-        counts=counts,
-        mean_loss=loss_sum / (recorded * C),
-        acceptance=accepted / post,
-        swap_acceptance=np.divide(swaps_done, np.maximum(swaps_tried, 1)),
-        step_sizes=np.exp(log_h),
-        draws=recorded * C,
-    )
+    return tally.result(ladder.levels, steps - burn_in, np.exp(log_h))
 
 
-def _swap_pairs(lower, theta, loss, lgrad, levels, slots, slotted, evaluate, rng,
-                swaps_tried, swaps_done, count):
+class _Ladder:
+    """The targets E_k(θ) = β_k L_k(θ) + ½‖θ‖² of a ladder, vectorised over (C, K) replicas."""
+
+    def __init__(self, potential: Any, levels: Any, ensembles: int, slots: Any):
+        levels = np.asarray(levels, dtype=float)
+        if levels.ndim != 1 or len(levels) < 1 or np.any(np.diff(levels) <= 0) or levels[0] <= 0:
+            raise ValueError("levels must be a strictly increasing sequence of positive numbers")
+        self.potential, self.levels, self.ensembles = potential, levels, ensembles
+        self.dim = potential.dim
+        self.slotted = bool(getattr(potential, "slotted", False))
+        self.slots = slots
+        if self.slotted:
+            if slots is None:
+                raise ValueError("a slotted potential needs slots (ensembles × levels data sets)")
+            self.slots = np.asarray(slots, dtype=int)
+            if self.slots.shape != (ensembles, len(levels)):
+                raise ValueError(f"slots must have shape {(ensembles, len(levels))}; "
+                                 f"got {self.slots.shape}")
+        self.beta = levels[None, :]  # broadcast over (C, K)
+
+    def evaluate(self, theta: np.ndarray, slot: Any) -> tuple[np.ndarray, np.ndarray]:
+        """L and ∇L of states ``theta`` (..., d), on data sets ``slot`` if slotted."""
+        flat = theta.reshape(-1, self.dim)
+        if self.slotted:
+            value, grad = self.potential.loss_and_gradient(flat, slot.reshape(-1))
+        else:
+            value, grad = self.potential.loss_and_gradient(flat)
+        return value.reshape(theta.shape[:-1]), grad.reshape(theta.shape)
+
+    def energy(self, theta: np.ndarray, loss: np.ndarray) -> np.ndarray:
+        return self.beta * loss + 0.5 * np.sum(theta**2, axis=-1)
+
+    def energy_gradient(self, theta: np.ndarray, lgrad: np.ndarray) -> np.ndarray:
+        return self.beta[..., None] * lgrad + theta
+
+
+@dataclass
+class _ChainState:
+    """States θ (C, K, d) of every replica with their L, ∇L, energy and its gradient."""
+
+    theta: np.ndarray
+    loss: np.ndarray
+    lgrad: np.ndarray
+    energy: np.ndarray
+    grad: np.ndarray
+
+    @classmethod
+    def from_prior(cls, ladder: _Ladder, rng: np.random.Generator) -> _ChainState:
+        theta = rng.standard_normal((ladder.ensembles, len(ladder.levels), ladder.dim))
+        loss, lgrad = ladder.evaluate(theta, ladder.slots)
+        return cls(theta, loss, lgrad, ladder.energy(theta, loss),
+                   ladder.energy_gradient(theta, lgrad))
+
+    def refresh_energy(self, ladder: _Ladder) -> None:
+        self.energy = ladder.energy(self.theta, self.loss)
+        self.grad = ladder.energy_gradient(self.theta, self.lgrad)
+
+
+def _mala_step(ladder: _Ladder, state: _ChainState, h: np.ndarray,
+               rng: np.random.Generator) -> np.ndarray:
+    """One Metropolis-adjusted Langevin step of every replica (step sizes ``h`` (1, K, 1));
+    updates θ, L, ∇L of ``state`` and returns the acceptance rate per level."""
+    theta, grad = state.theta, state.grad
+    mean_fwd = theta - 0.5 * h * grad
+    proposal = mean_fwd + np.sqrt(h) * rng.standard_normal(theta.shape)
+    loss_p, lgrad_p = ladder.evaluate(proposal, ladder.slots)
+    energy_p = ladder.energy(proposal, loss_p)
+    grad_p = ladder.energy_gradient(proposal, lgrad_p)
+    mean_bwd = proposal - 0.5 * h * grad_p
+    log_q_fwd = -np.sum((proposal - mean_fwd) ** 2, axis=-1) / (2 * h[..., 0])
+    log_q_bwd = -np.sum((theta - mean_bwd) ** 2, axis=-1) / (2 * h[..., 0])
+    log_alpha = state.energy - energy_p + log_q_bwd - log_q_fwd
+    accept = (np.log(rng.random(log_alpha.shape))
+              < np.where(np.isfinite(log_alpha), log_alpha, -np.inf))
+    state.theta = np.where(accept[..., None], proposal, theta)
+    state.loss = np.where(accept, loss_p, state.loss)
+    state.lgrad = np.where(accept[..., None], lgrad_p, state.lgrad)
+    return accept.mean(axis=0)
+
+
+class _LadderTally:
+    """What a ladder run counts: labels and mean loss of recorded draws, MALA and swap
+    acceptances."""
+
+    def __init__(self, levels: int, ensembles: int, classify: Callable | None):
+        self.ensembles, self.classify = ensembles, classify
+        self.accepted = np.zeros(levels)
+        self.swaps_tried = np.zeros(max(levels - 1, 1))
+        self.swaps_done = np.zeros(max(levels - 1, 1))
+        self.counts: list[dict] = [{} for _ in range(levels)]
+        self.loss_sum = np.zeros(levels)
+        self.recorded = 0
+
+    def record(self, theta: np.ndarray, loss: np.ndarray, dim: int) -> None:
+        C, K = loss.shape
+        self.recorded += 1
+        self.loss_sum += loss.sum(axis=0)
+        labels = (self.classify(theta.reshape(-1, dim)) if self.classify is not None
+                  else np.full(C * K, "all", dtype=object)).reshape(C, K)
+        for k in range(K):
+            for lab in labels[:, k]:
+                self.counts[k][lab] = self.counts[k].get(lab, 0) + 1
+
+    def result(self, levels: np.ndarray, post: int, step_sizes: np.ndarray) -> LadderResult:
+        return LadderResult(
+            levels=levels,
+            counts=self.counts,
+            mean_loss=self.loss_sum / (self.recorded * self.ensembles),
+            acceptance=self.accepted / post,
+            swap_acceptance=np.divide(self.swaps_done, np.maximum(self.swaps_tried, 1)),
+            step_sizes=step_sizes,
+            draws=self.recorded * self.ensembles,
+        )
+
+
+def _swap_pairs(lower, theta, loss, lgrad, ladder: _Ladder, rng, tally: _LadderTally, count):
     """Try to swap the states of levels (k, k+1) for k in ``lower``, in every ensemble.
 
     Updates ``theta`` in place and returns the new (loss, lgrad): a state keeps its own
@@ -219,22 +273,22 @@ def _swap_pairs(lower, theta, loss, lgrad, levels, slots, slotted, evaluate, rng
     """
     upper = lower + 1
     C = theta.shape[0]
-    if slotted:
+    if ladder.slotted:
         moved = np.concatenate([theta[:, upper], theta[:, lower]], axis=1)  # to lower, to upper
-        target = np.concatenate([slots[:, lower], slots[:, upper]], axis=1)
-        cross_loss, cross_grad = evaluate(moved, target)
+        target = np.concatenate([ladder.slots[:, lower], ladder.slots[:, upper]], axis=1)
+        cross_loss, cross_grad = ladder.evaluate(moved, target)
         down_loss, up_loss = np.split(cross_loss, 2, axis=1)  # L_k(θ_{k+1}), L_{k+1}(θ_k)
         down_grad, up_grad = np.split(cross_grad, 2, axis=1)
     else:
         down_loss, up_loss = loss[:, upper], loss[:, lower]
         down_grad, up_grad = lgrad[:, upper], lgrad[:, lower]
-    b_lo, b_hi = levels[lower][None, :], levels[upper][None, :]
+    b_lo, b_hi = ladder.levels[lower][None, :], ladder.levels[upper][None, :]
     log_a = (b_lo * loss[:, lower] + b_hi * loss[:, upper]
              - b_lo * down_loss - b_hi * up_loss)
     swap = np.log(rng.random(log_a.shape)) < np.where(np.isfinite(log_a), log_a, -np.inf)
     if count:
-        swaps_tried[lower] += C
-        swaps_done[lower] += swap.sum(axis=0)
+        tally.swaps_tried[lower] += C
+        tally.swaps_done[lower] += swap.sum(axis=0)
     if not swap.any():
         return loss, lgrad
     loss, lgrad = loss.copy(), lgrad.copy()

@@ -364,134 +364,183 @@ def nested_volume_profile(
     steps = int(walk_steps) if walk_steps is not None else max(2 * d, 10)
     R = int(runs)
     rng = np.random.default_rng(seed)
-
-    def evaluate(points: np.ndarray) -> np.ndarray:
-        return np.asarray(loss(points), dtype=float).reshape(len(points))
-
-    L0 = float(evaluate(center[None])[0]) if reference_loss is None else float(reference_loss)
-    evaluations = 1 if reference_loss is None else 0
-    if descent_tolerance is None:
-        descent_tolerance = 1e-13 * abs(L0)
+    ball = _SublevelBall(loss, center, float(radius), reference_loss)
+    tolerance = 1e-13 * abs(ball.L0) if descent_tolerance is None else descent_tolerance
 
     live = center + _uniform_in_ball(rng, (R, K), d, radius)
-    values = evaluate(live.reshape(-1, d)).reshape(R, K) - L0
-    evaluations += R * K
-    descends = bool((values < -descent_tolerance).any())
+    values = ball.evaluate(live.reshape(-1, d)).reshape(R, K) - ball.L0
+    descends = bool((values < -tolerance).any())
     epsilon_top = float(np.median(values))
-    flat = not descends and epsilon_top <= descent_tolerance
-    if flat:
+    common = {"dimension": d, "radius": float(radius), "reference_loss": ball.L0,
+              "log_ball_volume": log_ball_volume(d, radius), "epsilon_top": epsilon_top,
+              "live_points": K, "removed_per_iteration": k, "walk_steps": steps}
+    if not descends and epsilon_top <= tolerance:  # flat: L constant on half the ball
         empty = NestedSamplingRun(delta_loss=np.zeros(0), log_volume=np.zeros(0), acceptance=0.0)
         return VolumeProfile(
-            runs=(empty,) * R, dimension=d, radius=float(radius), reference_loss=L0,
-            log_ball_volume=log_ball_volume(d, radius), epsilon_top=epsilon_top,
-            epsilon_stop=float("nan"), live_points=K, removed_per_iteration=k, walk_steps=steps,
-            iterations=0, evaluations=evaluations, reached=True, descends=False,
+            runs=(empty,) * R, **common, epsilon_stop=float("nan"), iterations=0,
+            evaluations=ball.evaluations, reached=True, descends=False,
             min_delta_loss=float(values.min()), flat=True)
     epsilon_stop = epsilon_top * 10.0 ** (-decades)
     if max_iterations is None:
         nats = 0.5 * d * math.log(10.0) * (decades + 4)
         max_iterations = math.ceil(nats * K / k) + 10
+    state = _NestedState(live, values, k, log_ball_volume(d, radius))
+    while state.active.any() and not descends and state.iterations < max_iterations:
+        _nested_iteration(ball, state, rng, steps, epsilon_stop)
+        if (state.values < -tolerance).any():
+            descends = True
+    return VolumeProfile(
+        runs=state.runs(), **common, epsilon_stop=epsilon_stop, iterations=state.iterations,
+        evaluations=ball.evaluations, reached=not state.active.any() and not descends,
+        descends=descends, min_delta_loss=float(state.values.min()))
 
-    # E[log t] of the i-th removed point: −Σ_{j<i} 1/(K − j), i = 1..k
-    shrink = -np.cumsum(1.0 / (K - np.arange(k)))
-    log_x = np.full(R, log_ball_volume(d, radius))
-    records_eps: list[np.ndarray] = []
-    records_logv: list[np.ndarray] = []
-    scale = np.full(R, 2.38 / math.sqrt(d))
-    radial = np.full(R, 1.0 / d)
 
-    def constrained(proposal, threshold, log_margin):
-        """Accept where inside the ball, below the threshold and ``log_margin`` ≥ 0."""
-        candidate = (np.linalg.norm(proposal - center, axis=2) < radius) & (log_margin >= 0)
+class _SublevelBall:
+    """The loss restricted to the ball B(center, radius), counting evaluations."""
+
+    def __init__(self, loss: Callable, center: np.ndarray, radius: float,
+                 reference_loss: float | None):
+        self.loss, self.center, self.radius = loss, center, radius
+        self.evaluations = 0
+        self.L0 = (float(self.evaluate(center[None])[0]) if reference_loss is None
+                   else float(reference_loss))
+
+    def evaluate(self, points: np.ndarray) -> np.ndarray:
+        self.evaluations += len(points)
+        return np.asarray(self.loss(points), dtype=float).reshape(len(points))
+
+    def constrained(self, proposal: np.ndarray, threshold: np.ndarray, log_margin: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """Accept where inside the ball, below the threshold and ``log_margin`` ≥ 0; the loss
+        above L0 of the proposals (inf where not evaluated)."""
+        candidate = ((np.linalg.norm(proposal - self.center, axis=2) < self.radius)
+                     & (log_margin >= 0))
         f_proposal = np.full(candidate.shape, np.inf)
         if candidate.any():
-            f_proposal[candidate] = evaluate(proposal[candidate]) - L0
-        accept = candidate & (f_proposal < threshold[:, None])
-        return accept, f_proposal, int(candidate.sum())
-    accepted_total = np.zeros(R)
-    proposed_total = np.zeros(R)
-    active = np.ones(R, dtype=bool)
-    iterations = 0
-    rows = np.arange(R)[:, None]
+            f_proposal[candidate] = self.evaluate(proposal[candidate]) - self.L0
+        return candidate & (f_proposal < threshold[:, None]), f_proposal
 
-    while active.any() and not descends and iterations < max_iterations:
-        order = np.argsort(-values, axis=1, kind="stable")  # worst (largest loss) first
-        worst, survivors = order[:, :k], order[:, k:]
-        removed = values[rows, worst]  # (R, k), non-increasing along axis 1
-        records_eps.append(np.where(active[:, None], removed, np.nan))
-        records_logv.append(np.where(active[:, None], log_x[:, None] + shrink, np.nan))
-        log_x = log_x + shrink[-1]
-        threshold = removed[:, -1]  # survivors are uniform in {L − L0 < threshold}
-        active &= threshold > epsilon_stop
-        iterations += 1
 
-        # new points: copies of random survivors, moved by a walk inside the constraint
-        start = survivors[rows, rng.integers(0, K - k, size=(R, k))]
-        x = live[rows, start].copy()
+class _NestedState:
+    """Live points of R runs, their losses above L0, the records and the walk's adaptation."""
 
-        fx = values[rows, start].copy()
+    def __init__(self, live: np.ndarray, values: np.ndarray, removed: int, log_ball: float):
+        R, K, d = live.shape
+        self.live, self.values, self.k = live, values, removed
+        # E[log t] of the i-th removed point: −Σ_{j<i} 1/(K − j), i = 1..k
+        self.shrink = -np.cumsum(1.0 / (K - np.arange(removed)))
+        self.log_x = np.full(R, log_ball)
+        self.records_eps: list[np.ndarray] = []
+        self.records_logv: list[np.ndarray] = []
+        self.scale = np.full(R, 2.38 / math.sqrt(d))
+        self.radial = np.full(R, 1.0 / d)
+        self.accepted_total = np.zeros(R)
+        self.proposed_total = np.zeros(R)
+        self.active = np.ones(R, dtype=bool)
+        self.iterations = 0
+        self.rows = np.arange(R)[:, None]
+
+    def remove_worst(self, epsilon_stop: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Record the k worst points of each run; their indices, the survivors' and the new
+        threshold (survivors are uniform in {L − L0 < threshold})."""
+        order = np.argsort(-self.values, axis=1, kind="stable")  # worst (largest loss) first
+        worst, survivors = order[:, :self.k], order[:, self.k:]
+        removed = self.values[self.rows, worst]  # (R, k), non-increasing along axis 1
+        self.records_eps.append(np.where(self.active[:, None], removed, np.nan))
+        self.records_logv.append(np.where(self.active[:, None], self.log_x[:, None] + self.shrink,
+                                          np.nan))
+        self.log_x = self.log_x + self.shrink[-1]
+        threshold = removed[:, -1]
+        self.active &= threshold > epsilon_stop
+        self.iterations += 1
+        return worst, survivors, threshold
+
+    def walk_shape(self, survivors: np.ndarray) -> np.ndarray:
+        """Cholesky factor of the step covariance of each run (R, d, d)."""
         # Step shape: the covariance of the survivors of the *other* runs. A shape estimated
         # from the walker's own run depends on its position (through the start and through its
         # start's relatives), and the walk then no longer leaves the uniform distribution
         # invariant: measured, λ̂ of the isotropic quadratic in d = 18 came out 7.1 instead of 9
         # (7.7 with the start left out). The other runs are independent of this walker, so
         # with them the invariance is exact. A single run falls back on its own survivors.
-        spread = live[rows, survivors]  # (R, K − k, d)
+        R, K, d = self.live.shape
+        spread = self.live[self.rows, survivors]  # (R, K − k, d)
         centred = spread - spread.mean(axis=1, keepdims=True)
         scatter = np.einsum("rki,rkj->rij", centred, centred)
         if R > 1:
-            cov = (scatter.sum(axis=0) - scatter) / ((R - 1) * (K - k - 1))
+            cov = (scatter.sum(axis=0) - scatter) / ((R - 1) * (K - self.k - 1))
         else:
-            cov = scatter / (K - k - 1)
+            cov = scatter / (K - self.k - 1)
         cov += (1e-14 * np.trace(cov, axis1=1, axis2=2)[:, None, None] / d) * np.eye(d)
-        chol = np.linalg.cholesky(cov)  # (R, d, d)
-        accepted = np.zeros(R)
-        accepted_radial = np.zeros(R)
-        for _ in range(steps):
-            # (1) a Gaussian step shaped like the survivors (moves along the level sets)
-            z = rng.standard_normal((R, k, d))
-            proposal = x + scale[:, None, None] * np.einsum("rij,rkj->rki", chol, z)
-            accept, f_proposal, used = constrained(proposal, threshold, np.zeros((R, k)))
-            evaluations += used
-            x[accept] = proposal[accept]
-            fx[accept] = f_proposal[accept]
-            accepted += accept.sum(axis=1)
-            # (2) a scaling move about θ*: x → θ* + s (x − θ*), log s ~ N(0, σ²), accepted with
-            # probability min(1, s^d) (the Jacobian; the target is uniform). It moves across
-            # the level sets, so the loss of a copy forgets its parent's in a few steps.
-            log_s = radial[:, None] * rng.standard_normal((R, k))
-            proposal = center + np.exp(log_s)[..., None] * (x - center)
-            log_u = np.log(rng.random((R, k)))
-            accept, f_proposal, used = constrained(proposal, threshold, d * log_s - log_u)
-            evaluations += used
-            x[accept] = proposal[accept]
-            fx[accept] = f_proposal[accept]
-            accepted_radial += accept.sum(axis=1)
-        rate = accepted / (steps * k)
-        rate_radial = accepted_radial / (steps * k)
-        accepted_total += accepted + accepted_radial
-        proposed_total += 2 * steps * k
-        scale *= np.exp(np.clip(rate - TARGET_ACCEPTANCE, -0.5, 0.5) * 2.0)
-        radial *= np.exp(np.clip(rate_radial - RADIAL_ACCEPTANCE, -0.5, 0.5) * 2.0)
-        live[rows, worst] = x
-        values[rows, worst] = fx
-        if (values < -descent_tolerance).any():
-            descends = True
+        return np.linalg.cholesky(cov)
 
-    eps = np.concatenate(records_eps, axis=1) if records_eps else np.zeros((R, 0))
-    logv = np.concatenate(records_logv, axis=1) if records_logv else np.zeros((R, 0))
-    run_records = []
-    for r in range(R):
-        keep = np.isfinite(eps[r])
-        run_records.append(NestedSamplingRun(
-            delta_loss=eps[r, keep], log_volume=logv[r, keep],
-            acceptance=float(accepted_total[r] / max(proposed_total[r], 1))))
-    return VolumeProfile(
-        runs=tuple(run_records), dimension=d, radius=float(radius), reference_loss=L0,
-        log_ball_volume=log_ball_volume(d, radius), epsilon_top=epsilon_top,
-        epsilon_stop=epsilon_stop, live_points=K, removed_per_iteration=k, walk_steps=steps,
-        iterations=iterations, evaluations=evaluations, reached=not active.any() and not descends,
-        descends=descends, min_delta_loss=float(values.min()))
+    def adapt(self, accepted: np.ndarray, accepted_radial: np.ndarray, steps: int) -> None:
+        """Tune both step sizes towards their target acceptance."""
+        rate = accepted / (steps * self.k)
+        rate_radial = accepted_radial / (steps * self.k)
+        self.accepted_total += accepted + accepted_radial
+        self.proposed_total += 2 * steps * self.k
+        self.scale *= np.exp(np.clip(rate - TARGET_ACCEPTANCE, -0.5, 0.5) * 2.0)
+        self.radial *= np.exp(np.clip(rate_radial - RADIAL_ACCEPTANCE, -0.5, 0.5) * 2.0)
+
+    def runs(self) -> tuple[NestedSamplingRun, ...]:
+        R = len(self.live)
+        eps = np.concatenate(self.records_eps, axis=1) if self.records_eps else np.zeros((R, 0))
+        logv = (np.concatenate(self.records_logv, axis=1) if self.records_logv
+                else np.zeros((R, 0)))
+        out = []
+        for r in range(R):
+            keep = np.isfinite(eps[r])
+            out.append(NestedSamplingRun(
+                delta_loss=eps[r, keep], log_volume=logv[r, keep],
+                acceptance=float(self.accepted_total[r] / max(self.proposed_total[r], 1))))
+        return tuple(out)
+
+
+def _constrained_walk(ball: _SublevelBall, state: _NestedState, x: np.ndarray, fx: np.ndarray,
+                      chol: np.ndarray, threshold: np.ndarray, steps: int,
+                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Move the copies ``x`` (losses ``fx``, updated in place) by ``steps`` pairs of moves
+    inside {L − L0 < threshold}; the accepted counts per run of each kind of move."""
+    R, k, d = x.shape
+    accepted = np.zeros(R)
+    accepted_radial = np.zeros(R)
+    for _ in range(steps):
+        # (1) a Gaussian step shaped like the survivors (moves along the level sets)
+        z = rng.standard_normal((R, k, d))
+        proposal = x + state.scale[:, None, None] * np.einsum("rij,rkj->rki", chol, z)
+        accept, f_proposal = ball.constrained(proposal, threshold, np.zeros((R, k)))
+        x[accept] = proposal[accept]
+        fx[accept] = f_proposal[accept]
+        accepted += accept.sum(axis=1)
+        # (2) a scaling move about θ*: x → θ* + s (x − θ*), log s ~ N(0, σ²), accepted with
+        # probability min(1, s^d) (the Jacobian; the target is uniform). It moves across
+        # the level sets, so the loss of a copy forgets its parent's in a few steps.
+        log_s = state.radial[:, None] * rng.standard_normal((R, k))
+        proposal = ball.center + np.exp(log_s)[..., None] * (x - ball.center)
+        log_u = np.log(rng.random((R, k)))
+        accept, f_proposal = ball.constrained(proposal, threshold, d * log_s - log_u)
+        x[accept] = proposal[accept]
+        fx[accept] = f_proposal[accept]
+        accepted_radial += accept.sum(axis=1)
+    return accepted, accepted_radial
+
+
+def _nested_iteration(ball: _SublevelBall, state: _NestedState, rng: np.random.Generator,
+                      steps: int, epsilon_stop: float) -> None:
+    """Remove the k worst live points of every run and replace them by walked copies of
+    random survivors."""
+    R, K, _ = state.live.shape
+    rows, k = state.rows, state.k
+    worst, survivors, threshold = state.remove_worst(epsilon_stop)
+    start = survivors[rows, rng.integers(0, K - k, size=(R, k))]
+    x = state.live[rows, start].copy()
+    fx = state.values[rows, start].copy()
+    chol = state.walk_shape(survivors)
+    accepted, accepted_radial = _constrained_walk(ball, state, x, fx, chol, threshold, steps, rng)
+    state.adapt(accepted, accepted_radial, steps)
+    state.live[rows, worst] = x
+    state.values[rows, worst] = fx
 
 
 # ----------------------------------------------------------------------------------------------

@@ -1,42 +1,35 @@
-"""Transition graph files: node-link JSON and GraphML, written atomically, read back with networkx.
+"""Transition graphs as documents: node-link data and GraphML text (no files).
 
-- JSON: ``networkx.node_link_data(G, edges="edges", nodes="nodes", source="source",
-  target="target", key="key", name="id", link=...)`` with the keys passed explicitly, written with
-  a fixed indent and key order so the bytes depend only on the graph. Read it back with
-  :func:`read_transition_json` or ``networkx.node_link_graph(data, edges="edges")``.
+- Node-link: ``networkx.node_link_data(G, edges="edges", nodes="nodes", source="source",
+  target="target", key="key", name="id", link=...)`` with the keys passed explicitly, under the
+  ``critpoints.transitions`` header (:func:`graph_to_document`, :func:`graph_from_document`).
 - GraphML cannot hold lists, dicts or None: every list or dict value (``steps``, ``runs``, the
   graph's ``protocol``, ``unidentified``, ...) is stored as its JSON text, and None values are left
-  out. :func:`read_transition_graphml` undoes this (``json.loads`` on the attributes listed in
+  out. :func:`graph_from_graphml_text` undoes this (``json.loads`` on the attributes listed in
   the graph attribute ``json_attributes``).
 
-Both files carry ``schema_name = "critpoints.transitions"`` and ``schema_version`` (the JSON as its
-first two keys, the GraphML as graph attributes); both readers go through
-:mod:`critpoints.documents`: strict JSON numbers, files from before the header fields migrated,
-validation against ``transitions.schema.json``, and one :class:`~critpoints.documents.DocumentError`
-naming the file and the field for any problem.
+Both forms carry ``schema_name = "critpoints.transitions"`` and ``schema_version`` (the JSON as its
+first two keys, the GraphML as graph attributes) and are checked through
+:mod:`critpoints.documents`. Reading and writing the files is :mod:`critpoints.transition_store`'s.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import os
 from xml.etree.ElementTree import ParseError
 
 import networkx as nx
 
 from critpoints import documents
 from critpoints.documents import TRANSITIONS, DocumentError
-from critpoints.io import dumps_json, write_text_atomic
 
 __all__ = [
     "NODE_LINK_KEYS",
+    "graph_from_document",
+    "graph_from_graphml_text",
     "graph_to_document",
-    "graph_to_json_text",
     "graph_to_graphml_text",
-    "write_transition_graph",
-    "read_transition_json",
-    "read_transition_graphml",
 ]
 
 #: The node-link keys, explicit so that files stay readable across networkx versions.
@@ -49,26 +42,10 @@ def graph_to_document(G: nx.DiGraph) -> dict:
     return documents.new_document(TRANSITIONS, data)
 
 
-def graph_to_json_text(G: nx.DiGraph) -> str:
-    """Node-link JSON text of the graph (deterministic bytes, strict JSON, trailing newline)."""
-    return dumps_json(graph_to_document(G))
-
-
-def _document_to_graph(document: dict) -> nx.DiGraph:
+def graph_from_document(document: dict) -> nx.DiGraph:
+    """The graph of a (checked, migrated) ``critpoints.transitions`` document."""
     data = {k: v for k, v in document.items() if k not in documents.HEADER_KEYS}
     return nx.node_link_graph(data, directed=True, edges="edges", nodes="nodes", **NODE_LINK_KEYS)
-
-
-def read_transition_json(path: str | os.PathLike) -> nx.DiGraph:
-    """Load a graph written by :func:`write_transition_graph` (JSON form), checked and migrated
-    by :func:`critpoints.documents.load_document`.
-
-    Raises
-    ------
-    DocumentError
-        Unreadable, not strict JSON, not a transition graph, or invalid.
-    """
-    return _document_to_graph(documents.load_document(path, TRANSITIONS))
 
 
 def _graphml_value(value, key: str, json_keys: set) -> object:
@@ -117,21 +94,24 @@ def _restore_nulls(G: nx.DiGraph) -> None:
                 attributes.setdefault(key, None)
 
 
-def read_transition_graphml(path: str | os.PathLike) -> nx.DiGraph:
-    """Load a GraphML file written by :func:`write_transition_graph`, decoding its JSON strings
-    (strict numbers), restoring its None values, and checking it as a ``critpoints.transitions``
-    document (files from before the header attributes are accepted, as version 0).
+def _decode_json_attributes(attributes: dict, prefix: str, json_keys: set, source: str) -> None:
+    for k, v in attributes.items():
+        if f"{prefix}:{k}" in json_keys:
+            attributes[k] = documents.loads_strict(v, f"{source}: {prefix} attribute {k}")
+
+
+def graph_from_graphml_text(text: str | bytes, source: str = "GraphML") -> nx.DiGraph:
+    """The graph of GraphML text written by :func:`graph_to_graphml_text`, its JSON strings
+    decoded (strict numbers), its None values restored, checked as a ``critpoints.transitions``
+    document (text from before the header attributes is accepted, as version 0).
 
     Raises
     ------
     DocumentError
-        Unreadable, not GraphML, or not a valid transition graph.
+        Not GraphML, or not a valid transition graph; the message starts with ``source``.
     """
-    source = os.fspath(path)
     try:
-        G = nx.read_graphml(path)
-    except OSError as exc:
-        raise DocumentError(f"{source}: cannot read: {exc.strerror or exc}") from None
+        G = nx.parse_graphml(text)
     except (ParseError, nx.NetworkXError, ValueError, KeyError) as exc:
         raise DocumentError(f"{source}: not valid GraphML: {exc}") from None
     if not isinstance(G, nx.DiGraph) or isinstance(G, nx.MultiDiGraph):
@@ -141,41 +121,14 @@ def read_transition_graphml(path: str | os.PathLike) -> nx.DiGraph:
     G.graph.pop("edge_default", None)
     json_keys = set(documents.loads_strict(G.graph.pop("json_attributes", "[]"),
                                            f"{source}: graph attribute json_attributes"))
-
-    def decode(attributes: dict, prefix: str) -> None:
-        for k, v in attributes.items():
-            if f"{prefix}:{k}" in json_keys:
-                attributes[k] = documents.loads_strict(v, f"{source}: {prefix} attribute {k}")
-
     for _, data in G.nodes(data=True):
-        decode(data, "node")
+        _decode_json_attributes(data, "node", json_keys, source)
     for _, _, data in G.edges(data=True):
-        decode(data, "edge")
-    decode(G.graph, "graph")
+        _decode_json_attributes(data, "edge", json_keys, source)
+    _decode_json_attributes(G.graph, "graph", json_keys, source)
     _restore_nulls(G)
     header = {k: G.graph.pop(k) for k in documents.HEADER_KEYS if k in G.graph}
     data = nx.node_link_data(G, edges="edges", nodes="nodes", **NODE_LINK_KEYS)
     document = documents.migrate({**header, **data}, source)
     documents.validate(document, source, TRANSITIONS)
     return G
-
-
-def write_transition_graph(G: nx.DiGraph, json_path: str | os.PathLike) -> tuple[str, str]:
-    """Write ``G`` as node-link JSON at ``json_path`` and as GraphML beside it (same name,
-    ``.graphml`` instead of ``.json``). The document is validated and both texts are built
-    before either file is touched, and each file is replaced atomically.
-
-    Returns
-    -------
-    (json_path, graphml_path)
-    """
-    json_path = os.fspath(json_path)
-    stem = json_path[: -len(".json")] if json_path.endswith(".json") else json_path
-    graphml_path = stem + ".graphml"
-    document = graph_to_document(G)
-    documents.validate(document, json_path, TRANSITIONS)
-    json_text = dumps_json(document)
-    graphml_text = graph_to_graphml_text(G)
-    write_text_atomic(json_path, json_text)
-    write_text_atomic(graphml_path, graphml_text)
-    return json_path, graphml_path

@@ -1,0 +1,100 @@
+"""Transition graph files: node-link JSON and GraphML, written atomically, read back checked.
+
+The conversions graph ↔ document ↔ GraphML text are pure (:mod:`critpoints.dynamics.graph_format`);
+this module adds the files. The JSON is written with a fixed indent and key order
+(:func:`critpoints.io.dumps_json`) so the bytes depend only on the graph; the GraphML goes beside
+it (same name, ``.graphml``). Both readers go through :mod:`critpoints.documents`: strict JSON
+numbers, files from before the header fields migrated, validation against
+``transitions.schema.json``, and one :class:`~critpoints.documents.DocumentError` naming the file
+and the field for any problem.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import networkx as nx
+
+from critpoints import documents
+from critpoints.documents import TRANSITIONS, DocumentError
+from critpoints.dynamics.graph_format import (
+    graph_from_document,
+    graph_from_graphml_text,
+    graph_to_document,
+    graph_to_graphml_text,
+)
+from critpoints.io import dumps_json, write_text_atomic
+
+__all__ = [
+    "default_graph_path",
+    "graph_to_json_text",
+    "read_transition_graphml",
+    "read_transition_json",
+    "write_transition_graph",
+]
+
+
+def default_graph_path(catalog_path: str | os.PathLike | None, n: int, random: bool = False
+                       ) -> str:
+    """Where a sweep's graph goes by default: beside its catalog (``<stem>.transitions.json``,
+    ``<stem>.transitions-random.json`` for random starts); for the default catalog
+    (``catalog_path`` None) under ./catalog, never into the installed package."""
+    base = os.fspath(catalog_path) if catalog_path else os.path.join("catalog", f"tms-n{n}-m2.json")
+    return base.removesuffix(".json") + (".transitions-random.json" if random
+                                         else ".transitions.json")
+
+
+def graph_to_json_text(G: nx.DiGraph) -> str:
+    """Node-link JSON text of the graph (deterministic bytes, strict JSON, trailing newline)."""
+    return dumps_json(graph_to_document(G))
+
+
+def read_transition_json(path: str | os.PathLike) -> nx.DiGraph:
+    """Load a graph written by :func:`write_transition_graph` (JSON form), checked and migrated
+    by :func:`critpoints.documents.load_document`.
+
+    Raises
+    ------
+    DocumentError
+        Unreadable, not strict JSON, not a transition graph, or invalid.
+    """
+    return graph_from_document(documents.load_document(path, TRANSITIONS))
+
+
+def read_transition_graphml(path: str | os.PathLike) -> nx.DiGraph:
+    """Load a GraphML file written by :func:`write_transition_graph`
+    (:func:`~critpoints.dynamics.graph_format.graph_from_graphml_text` on its bytes).
+
+    Raises
+    ------
+    DocumentError
+        Unreadable, not GraphML, or not a valid transition graph.
+    """
+    source = os.fspath(path)
+    try:
+        text = Path(path).read_bytes()
+    except OSError as exc:
+        raise DocumentError(f"{source}: cannot read: {exc.strerror or exc}") from None
+    return graph_from_graphml_text(text, source)
+
+
+def write_transition_graph(G: nx.DiGraph, json_path: str | os.PathLike) -> tuple[str, str]:
+    """Write ``G`` as node-link JSON at ``json_path`` and as GraphML beside it (same name,
+    ``.graphml`` instead of ``.json``). The document is validated and both texts are built
+    before either file is touched, and each file is replaced atomically.
+
+    Returns
+    -------
+    (json_path, graphml_path)
+    """
+    json_path = os.fspath(json_path)
+    stem = json_path.removesuffix(".json")
+    graphml_path = stem + ".graphml"
+    document = graph_to_document(G)
+    documents.validate(document, json_path, TRANSITIONS)
+    json_text = dumps_json(document)
+    graphml_text = graph_to_graphml_text(G)
+    write_text_atomic(json_path, json_text)
+    write_text_atomic(graphml_path, graphml_text)
+    return json_path, graphml_path
