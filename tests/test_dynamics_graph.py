@@ -176,12 +176,14 @@ def test_sweep_start_and_default_paths_are_library_rules():
     )
     from critpoints.transition_store import default_graph_path
 
-    catalog = {"critical_points": [{"id": "a", "label": "x"},
-                                   {"id": "b", "label": PAPER_START_LABEL}]}
+    def document(points):
+        return {"model": {"kind": "tms-high-sparsity", "n": 6, "m": 2}, "critical_points": points}
+
+    catalog = document([{"id": "a", "label": "x"}, {"id": "b", "label": PAPER_START_LABEL}])
     assert resolve_init("4-gon", catalog) == "b"  # the first entry with the paper's label
     assert resolve_init("a", catalog) == "a" and resolve_init("random", catalog) == "random"
     assert resolve_init("zz", catalog) is None
-    assert resolve_init("4-gon", {"critical_points": []}) is None
+    assert resolve_init("4-gon", document([])) is None
     # Xavier for a 6 → 2 layer: sqrt(2 / (6 + 2)) = 0.5.
     assert default_init_scale(6, "random") == 0.5
     assert default_init_scale(6, "b") == CATALOG_START_NOISE
