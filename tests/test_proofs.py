@@ -1,4 +1,5 @@
-"""Tests of critpoints.proofs: exact forms, interval certificates, the k = n existence question."""
+"""Tests of critpoints.proofs (exact forms, interval certificates) and of the k = n existence question
+(critpoints.kgon.existence)."""
 
 from __future__ import annotations
 
@@ -13,17 +14,20 @@ import sympy as sp
 
 from critpoints.catalog import validate
 from critpoints.cli import main
+from critpoints.kgon.existence import existence_row, isolate_roots
 from critpoints.kgon.reduced import solve_regular_polygon
 from critpoints.proofs import annotate, check_entry
-from critpoints.proofs.algebraic import exact_form, reduced_polynomials_exact, s_sym
+from critpoints.proofs.algebraic import exact_form, reduced_polynomials_exact
 from critpoints.proofs.exact_point import exact_gradient_vanishes, regular_exact_point
-from critpoints.proofs.existence import existence_row, isolate_roots
 from critpoints.proofs.interval import precision, reduced_krawczyk
-from critpoints.proofs.reduced_blocks import intervals
+from critpoints.tms.polygon import intervals
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOG6 = ROOT / "catalog" / "tms-n6-m2.json"
 t = sp.Symbol("t")
+
+#: the variable of the reduced polynomials (critpoints.proofs.algebraic.S_VARIABLE)
+s_sym = sp.Symbol("s")
 
 
 def _catalog6():

@@ -34,7 +34,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from critpoints.documents import KGON_EXISTENCE, new_document, write_document
-    from critpoints.proofs.existence import existence_row, paper_style_roots
+    from critpoints.kgon.existence import existence_row, paper_style_roots
 
     if args.max_n < args.min_n:
         raise UsageError(f"need --min-n ≤ --max-n; got {args.min_n} > {args.max_n}")
