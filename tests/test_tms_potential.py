@@ -391,8 +391,7 @@ def test_generated_modules_are_current():
 def test_derive_names_the_stale_file(monkeypatch, tmp_path, capsys):
     """`critpoints derive` exits 1 naming exactly the stale generated module (here the polygon one,
     pointed at a tampered copy), and 0 when both are current."""
-    import critpoints.cli.derive as derive
-    from critpoints.cli import main
+    from critpoints.cli import derive, main
 
     sources = derive.generated_sources()
     tampered = {}

@@ -33,14 +33,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import lru_cache
+from functools import cache
 
 import mpmath
 
 from critpoints.tms.polygon import intervals
 from critpoints.tms.polygon import reduced_polynomials as _polygon_polynomials
 
-__all__ = ["ReducedSolution", "solve_regular_polygon", "reduced_polynomials"]
+__all__ = ["ReducedSolution", "reduced_polynomials", "solve_regular_polygon"]
 
 
 def _poly_add(p, q):
@@ -94,7 +94,7 @@ class ReducedSolution:
     vertex_bias: mpmath.mpf  # b_v = x·s
 
 
-@lru_cache(maxsize=None)
+@cache
 def solve_regular_polygon(n: int, k: int, dps: int = 80) -> tuple[ReducedSolution, ...]:
     """Every critical point (x > 0, s > -1) of the reduced regular k-gon problem.
 

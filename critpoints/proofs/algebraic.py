@@ -10,74 +10,75 @@ of s over ℚ is the irreducible factor of N that vanishes at the numeric root. 
 bias b = x s the same with the relations 2xF₂ + F₁ = 0 and 2bF₂ + sF₁ = 0: eliminate s against h,
 then c against m, factor, and pick the factor vanishing at the numeric value.
 
-Every algebraic number is returned with an isolating interval with rational end points (sympy's
-exact real-root isolation), so it is identified exactly, not only numerically.
+Every algebraic number is returned with an isolating interval with rational end points, so it is
+identified exactly, not only numerically.
 
-sympy is imported here lazily, only for points with an irrational s (not a breakpoint): factoring
-the eliminants over ℚ, resultants, and the isolating intervals stored in the catalogs, which are
-the end points of sympy's continued-fraction root isolation (``Poly.intervals(eps=10⁻¹²)``);
-another isolator would give other, equally valid, end points and change the catalogs' bytes. The
-points on the breakpoint s = 0 with a rational polygon angle (every k ≤ 4 and k = 6) are
-rational and are computed here in Fractions, without sympy. F₁ and F₂ are built by
-:func:`critpoints.tms.polygon.reduced_polynomials` (the one place), in the field ℚ(c) below.
+No sympy at run time: exact arithmetic is python-flint's (ℚ[c] polynomials, multivariate
+resultants, factorisation over ℚ), F₁ and F₂ are built by
+:func:`critpoints.tms.polygon.reduced_polynomials` (the one place) in the field K, and the
+isolating intervals come from :mod:`critpoints.proofs.realroots`, which follows sympy's
+continued-fraction isolation step by step (the end points stored in the catalogs are those).
+Minimal polynomials are printed as sympy prints them (``5*t**4 + 7*t**3 - t + 1``,
+``c**2 + c/2 - 1/4``), the catalogs' format.
 """
 
 from __future__ import annotations
 
 from fractions import Fraction
-from functools import lru_cache
+from functools import cache
 
+import flint
 import mpmath
 
+from critpoints.proofs.realroots import isolating_intervals
 from critpoints.tms.polygon import Interval, interval_of, intervals, reduced_polynomials
 
-__all__ = ["cos_minimal_polynomial", "reduced_polynomials_exact", "exact_form", "AlgebraicNumber"]
+__all__ = ["AlgebraicNumber", "cos_minimal_polynomial", "exact_form", "reduced_polynomials_exact"]
 
-#: Names of the variables in the stored minimal polynomials and in the Polys returned here.
+#: Names of the variables in the stored minimal polynomials and in the polynomials returned here.
 COSINE_VARIABLE, S_VARIABLE, STORED_VARIABLE = "c", "s", "t"
 
-#: cos(2π/k) where it is rational (Niven: k ∈ {1, 2, 3, 4, 6}) and cos(2πt) for t = d/k then.
+#: Width below which the stored isolating intervals are refined (the catalogs' 10⁻¹²).
+ISOLATION_WIDTH = Fraction(1, 10**12)
+
+#: cos(2πt) where it is rational (Niven: t = d/k with k ∈ {1, 2, 3, 4, 6}).
 _RATIONAL_COS = {
     Fraction(0): Fraction(1), Fraction(1, 6): Fraction(1, 2), Fraction(1, 4): Fraction(0),
     Fraction(1, 3): Fraction(-1, 2), Fraction(1, 2): Fraction(-1), Fraction(2, 3): Fraction(-1, 2),
     Fraction(3, 4): Fraction(0), Fraction(5, 6): Fraction(1, 2),
 }
 
-
-def _symbols():
-    import sympy as sp
-
-    return sp, sp.Symbol(COSINE_VARIABLE), sp.Symbol(S_VARIABLE), sp.Symbol(STORED_VARIABLE)
+#: Polynomial ring ℚ[s, c, x, b] of the eliminations (lexicographic order).
+_RING = flint.fmpq_mpoly_ctx.get((S_VARIABLE, COSINE_VARIABLE, "x", "b"), "lex")
 
 
-@lru_cache(maxsize=None)
-def cos_minimal_polynomial(k: int):
-    """Minimal polynomial over ℚ of cos(2π/k), monic, as a sympy Poly in c."""
-    sp, c_sym, _, _ = _symbols()
-    poly = sp.minimal_polynomial(sp.cos(2 * sp.pi / k), c_sym, polys=True)
-    return poly.monic()
+@cache
+def cos_minimal_polynomial(k: int) -> flint.fmpq_poly:
+    """Minimal polynomial over ℚ of cos(2π/k), monic, as a python-flint ``fmpq_poly`` in c.
 
-
-def _reduce(poly, m):
-    return poly.rem(m) if m.degree() > 0 else poly
+    From the minimal polynomial P of 2cos(2π/k) (``fmpz_poly.cos_minpoly``): P(2c), made monic.
+    """
+    coefficients = [int(v) for v in flint.fmpz_poly.cos_minpoly(k).coeffs()]
+    scaled = flint.fmpq_poly([v * 2**i for i, v in enumerate(coefficients)])
+    return scaled / scaled.leading_coefficient()
 
 
 class _FieldElement:
-    """An element of K = ℚ[c]/(m(c)): a sympy Poly in c reduced mod m, with + - * / (exact), so
-    that the generated polygon blocks evaluate in K."""
+    """An element of K = ℚ[c]/(m(c)): an ``fmpq_poly`` in c reduced mod m, with + - * / (exact),
+    so that the generated polygon blocks evaluate in K."""
 
-    __slots__ = ("poly", "modulus")
+    __slots__ = ("modulus", "poly")
 
     def __init__(self, poly, modulus):
-        self.poly = _reduce(poly, modulus)
+        self.poly = poly % modulus if modulus.degree() > 0 else poly
         self.modulus = modulus
 
-    def _lift(self, other):
+    @staticmethod
+    def _lift(other):
         if isinstance(other, _FieldElement):
             return other.poly
-        sp, c_sym, _, _ = _symbols()
         other = Fraction(other)
-        return sp.Poly(sp.Rational(other.numerator, other.denominator), c_sym, domain="QQ")
+        return flint.fmpq_poly([flint.fmpq(other.numerator, other.denominator)])
 
     def __add__(self, other):
         return _FieldElement(self.poly + self._lift(other), self.modulus)
@@ -99,30 +100,56 @@ class _FieldElement:
     __rmul__ = __mul__
 
     def __truediv__(self, other):
-        sp, c_sym, _, _ = _symbols()
         divisor = self._lift(other)
-        if divisor.is_ground:
-            return _FieldElement(self.poly.quo_ground(divisor.LC()), self.modulus)
-        inverse = sp.Poly(sp.invert(divisor.as_expr(), self.modulus.as_expr(), c_sym), c_sym, domain="QQ")
-        return _FieldElement(self.poly * inverse, self.modulus)
+        if divisor.is_zero():
+            raise ZeroDivisionError("division by zero in Q(cos 2pi/k)")
+        gcd, inverse, _ = divisor.xgcd(self.modulus)  # inverse·divisor + _·m = gcd = 1
+        return _FieldElement(self.poly * inverse / gcd, self.modulus)
 
 
 def _field_cosine(k: int, m):
     """cos(2π·fraction) in K = ℚ(cos 2π/k): T_d(c) mod m for fraction = d/k, 0 for None."""
-    sp, c_sym, _, _ = _symbols()
+    c = flint.fmpq_poly([0, 1])
 
     def cosine(fraction: Fraction | None) -> _FieldElement:
         if fraction is None:
-            return _FieldElement(sp.Poly(0, c_sym, domain="QQ"), m)
+            return _FieldElement(flint.fmpq_poly([0]), m)
         d = int(fraction * k)
-        return _FieldElement(sp.Poly(sp.chebyshevt(d, c_sym), c_sym, domain="QQ"), m)
+        previous, current = flint.fmpq_poly([1]), c  # Chebyshev T_0, T_1
+        if d == 0:
+            return _FieldElement(previous, m)
+        for _ in range(d - 1):
+            previous, current = current, (2 * c * current - previous) % m
+        return _FieldElement(current, m)
 
     return cosine
 
 
-@lru_cache(maxsize=None)
-def reduced_polynomials_exact(n: int, k: int, interval: Interval):
-    """F₁, F₂ and h on one interval, as Polys in (s, c) with coefficients reduced mod m(c).
+def _in_ring(coefficients) -> flint.fmpq_mpoly:
+    """Σ_j coefficients[j](c)·s^j as an element of ℚ[s, c, x, b]."""
+    out = _RING.from_dict({})
+    for j, poly in enumerate(coefficients):
+        for i, value in enumerate(poly.coeffs()):
+            if value != 0:
+                out += _RING.from_dict({(j, i, 0, 0): value})
+    return out
+
+
+def _poly_mul(p, q, m):
+    out = [flint.fmpq_poly([0])] * (len(p) + len(q) - 1)
+    for i, u in enumerate(p):
+        for j, v in enumerate(q):
+            out[i + j] = out[i + j] + u * v
+    return [v % m if m.degree() > 0 else v for v in out]
+
+
+def _derivative(p):
+    return [i * p[i] for i in range(1, len(p))] or [flint.fmpq_poly([0])]
+
+
+@cache
+def reduced_polynomials_exact(n: int, k: int, interval: Interval) -> tuple:
+    """F₁, F₂ and h = 2F₁'F₂ - F₁F₂' on one interval, exactly, with coefficients in K.
 
     Parameters
     ----------
@@ -133,39 +160,53 @@ def reduced_polynomials_exact(n: int, k: int, interval: Interval):
 
     Returns
     -------
-    (F1, F2, h) : sympy Polys in the generators (s, c), exact over ℚ.
+    (F1, F2, h) : tuples over the powers of s (lowest first) of ``fmpq_poly`` in c, each reduced
+    modulo m(c) = :func:`cos_minimal_polynomial` ``(k)``.
     """
-    sp, c_sym, s_sym, _ = _symbols()
     m = cos_minimal_polynomial(k)
-    F = []
-    for part in reduced_polynomials(n, k, interval, _field_cosine(k, m)):
-        total = sp.Poly(0, s_sym, c_sym, domain="QQ")
-        for j, value in enumerate(part):
-            if not value.poly.is_zero:
-                total += sp.Poly(value.poly.as_expr() * s_sym**j, s_sym, c_sym, domain="QQ")
-        F.append(total)
-    F1, F2 = F
-    h = 2 * F1.diff(s_sym) * F2 - F1 * F2.diff(s_sym)
-    h = _reduce_2d(h, m)
-    return F1, F2, h
+    F1, F2 = ([v.poly for v in part] for part in reduced_polynomials(n, k, interval, _field_cosine(k, m)))
+    first = _poly_mul([2 * v for v in _derivative(F1)], F2, m)
+    second = _poly_mul(F1, _derivative(F2), m)
+    size = max(len(first), len(second))
+    first += [flint.fmpq_poly([0])] * (size - len(first))
+    second += [flint.fmpq_poly([0])] * (size - len(second))
+    h = [u - v for u, v in zip(first, second)]
+    return tuple(F1), tuple(F2), tuple(h)
 
 
-def _reduce_2d(poly, m):
-    """Reduce the c-degree of a Poly in (s, c) modulo m(c)."""
-    sp, c_sym, s_sym, _ = _symbols()
-    if m.degree() == 0 or poly.is_zero:
+def _reduce_in_c(poly: flint.fmpq_mpoly, m) -> flint.fmpq_mpoly:
+    """Reduce the c-degree of an element of ℚ[s, c, x, b] modulo m(c)."""
+    if m.degree() == 0:
         return poly
-    _, rem = sp.div(poly, sp.Poly(m.as_expr(), s_sym, c_sym, domain="QQ"))
-    return rem
+    groups: dict[tuple, dict[int, object]] = {}
+    for (es, ec, ex, eb), value in poly.to_dict().items():
+        groups.setdefault((es, ex, eb), {})[ec] = value
+    out = _RING.from_dict({})
+    for (es, ex, eb), by_power in groups.items():
+        coefficients = [0] * (max(by_power) + 1)
+        for power, value in by_power.items():
+            coefficients[power] = value
+        reduced = flint.fmpq_poly(coefficients) % m
+        for i, value in enumerate(reduced.coeffs()):
+            if value != 0:
+                out += _RING.from_dict({(es, i, ex, eb): value})
+    return out
 
 
-def _norm(poly, m, var):
-    """Res_c(m(c), poly(var, c)) ∈ ℚ[var] (poly itself if c is rational)."""
-    sp, c_sym, _, _ = _symbols()
-    if m.degree() == 1:
-        root = sp.solve(m.as_expr(), c_sym)[0]
-        return sp.Poly(poly.as_expr().subs(c_sym, root), var, domain="QQ")
-    return sp.Poly(sp.resultant(m.as_expr(), poly.as_expr(), c_sym), var, domain="QQ")
+def _norm(poly: flint.fmpq_mpoly, m, variable: int) -> flint.fmpq_poly:
+    """Res_c(m(c), poly) ∈ ℚ[variable] as an ``fmpq_poly`` (poly is free of the other variables)."""
+    modulus = _RING.from_dict({(0, i, 0, 0): v for i, v in enumerate(m.coeffs()) if v != 0})
+    if poly.degrees()[1] == 0:
+        resultant = poly ** m.degree() if m.degree() > 1 else poly
+    else:
+        resultant = modulus.resultant(poly, COSINE_VARIABLE)
+    coefficients: dict[int, object] = {}
+    for exponents, value in resultant.to_dict().items():
+        if any(e for i, e in enumerate(exponents) if i != variable):
+            raise ValueError("the norm depends on more than one variable")
+        coefficients[exponents[variable]] = value
+    size = max(coefficients, default=0) + 1
+    return flint.fmpq_poly([coefficients.get(i, 0) for i in range(size)])
 
 
 class AlgebraicNumber(dict):
@@ -177,36 +218,83 @@ class AlgebraicNumber(dict):
     """
 
 
-def _algebraic(poly, value, name: str) -> AlgebraicNumber:
+def _fraction(value) -> Fraction:
+    value = flint.fmpq(value)
+    return Fraction(int(value.p), int(value.q))
+
+
+def _term_text(coefficient: Fraction, variable: str, power: int) -> str:
+    """One term |coefficient|·variable^power as sympy prints it (the sign is the caller's)."""
+    coefficient = abs(coefficient)
+    if power == 0:
+        return str(coefficient)
+    monomial = variable if power == 1 else f"{variable}**{power}"
+    numerator, denominator = coefficient.numerator, coefficient.denominator
+    text = monomial if numerator == 1 else f"{numerator}*{monomial}"
+    return text if denominator == 1 else f"{text}/{denominator}"
+
+
+def polynomial_text(coefficients: list[Fraction], variable: str) -> str:
+    """A polynomial (coefficients lowest degree first) as sympy's ``str`` prints it, highest
+    degree first: ``5*t**4 - 23*t**3 + t - 1``, ``c**2 + c/2 - 1/4``."""
+    parts = []
+    for power in range(len(coefficients) - 1, -1, -1):
+        value = Fraction(coefficients[power])
+        if value == 0:
+            continue
+        term = _term_text(value, variable, power)
+        if not parts:
+            parts.append(term if value > 0 else f"-{term}")
+        else:
+            parts.append(f"{'+' if value > 0 else '-'} {term}")
+    return " ".join(parts) if parts else "0"
+
+
+def _algebraic(poly: flint.fmpq_poly, value, name: str) -> AlgebraicNumber:
     """The irreducible factor of ``poly`` vanishing at ``value`` (mpf), with an isolating interval."""
-    sp, _, _, t_sym = _symbols()
-    if poly.is_zero:
+    if poly.is_zero():
         raise ValueError(f"{name}: eliminant is identically zero")
     best, best_residual = None, None
-    for factor, _ in poly.factor_list()[1]:
-        lead = max(abs(v) for v in factor.all_coeffs())
-        residual = abs(mpmath.polyval([mpmath.mpf(int(v.p)) / int(v.q) for v in factor.all_coeffs()], value))
-        residual /= mpmath.mpf(int(lead.p)) / int(lead.q) * max(1, abs(value)) ** factor.degree()
+    for factor, _ in poly.factor()[1]:
+        coefficients = [_fraction(v) for v in factor.coeffs()]  # lowest degree first
+        lead = max(abs(v) for v in coefficients)
+        residual = abs(mpmath.polyval([mpmath.mpf(v.numerator) / v.denominator
+                                       for v in reversed(coefficients)], value))
+        residual /= mpmath.mpf(lead.numerator) / lead.denominator * max(1, abs(value)) ** factor.degree()
         if best is None or residual < best_residual:
-            best, best_residual = factor, residual
+            best, best_residual = coefficients, residual
     if best_residual > mpmath.mpf(10) ** (-(mpmath.mp.dps // 2)):
         raise ValueError(f"{name}: no factor of the eliminant vanishes at {mpmath.nstr(value, 15)}")
-    best = sp.Poly(best.as_expr().subs(best.gen, t_sym), t_sym, domain="QQ")
-    _, integer = best.clear_denoms(convert=True)
-    integer = integer.primitive()[1]
-    if integer.LC() < 0:
-        integer = -integer
-    out = AlgebraicNumber(minpoly=str(integer.as_expr()), degree=int(integer.degree()))
-    if integer.degree() == 1:
-        root = sp.Rational(-integer.coeff_monomial(1), integer.coeff_monomial(t_sym))
+    # integer, primitive, positive leading coefficient
+    common = 1
+    for v in best:
+        common = common * v.denominator // _gcd(common, v.denominator)
+    integer = [int(v * common) for v in best]
+    content = 0
+    for v in integer:
+        content = _gcd(content, abs(v))
+    integer = [v // content for v in integer]
+    if integer[-1] < 0:
+        integer = [-v for v in integer]
+    degree = len(integer) - 1
+    out = AlgebraicNumber(minpoly=polynomial_text(integer, STORED_VARIABLE), degree=degree)
+    if degree == 1:
+        root = Fraction(-integer[0], integer[1])
         out["interval"] = [str(root), str(root)]
         out["value"] = str(root)
         return out
-    for (lower, upper), _ in integer.intervals(eps=sp.Rational(1, 10**12)):
-        if lower <= sp.Rational(str(mpmath.nstr(value, 40))) <= upper:
+    target = Fraction(mpmath.nstr(value, 40))
+    for lower, upper in isolating_intervals(list(reversed(integer)), ISOLATION_WIDTH):
+        if lower <= target <= upper:
             out["interval"] = [str(lower), str(upper)]
             return out
     raise ValueError(f"{name}: no isolating interval of the factor contains the numeric value")
+
+
+def _gcd(a: int, b: int) -> int:
+    while b:
+        a, b = b, a % b
+    return a
 
 
 def _linear_text(variable: str, lead: int, root: Fraction) -> str:
@@ -245,28 +333,27 @@ def _breakpoint_form(n: int, k: int) -> dict:
             "cos_minpoly": _linear_text(COSINE_VARIABLE, 1, _RATIONAL_COS[Fraction(1, k) % 1])}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _exact_form_cached(n: int, k: int, s_text: str, x_text: str) -> dict:
     with mpmath.workdps(60):
         s_value, x_value = mpmath.mpf(s_text), mpmath.mpf(x_text)
         if s_value == 0:
             return _breakpoint_form(n, k)
-        sp, c_sym, s_sym, _ = _symbols()
         m = cos_minimal_polynomial(k)
         interval = interval_of(k, s_value)
         F1, F2, h = reduced_polynomials_exact(n, k, interval)
-        x_sym, b_sym = sp.symbols("x b")
-        coords = {"s": _algebraic(_norm(h, m, s_sym), s_value, "s")}
-        for name, symbol, relation, value in (
-            ("x", x_sym, 2 * x_sym * F2.as_expr() + F1.as_expr(), x_value),
-            ("vertex_bias", b_sym, 2 * b_sym * F2.as_expr() + s_sym * F1.as_expr(), x_value * s_value),
+        s_gen, _, x_gen, b_gen = _RING.gens()
+        H, P1, P2 = _in_ring(h), _in_ring(F1), _in_ring(F2)
+        coords = {"s": _algebraic(_norm(H, m, 0), s_value, "s")}
+        for name, index, relation, value in (
+            ("x", 2, 2 * x_gen * P2 + P1, x_value),
+            ("vertex_bias", 3, 2 * b_gen * P2 + s_gen * P1, x_value * s_value),
         ):
-            eliminant = sp.resultant(h.as_expr(), relation, s_sym)
-            eliminant = _reduce_2d(sp.Poly(eliminant, symbol, c_sym, domain="QQ"), m)
-            coords[name] = _algebraic(_norm(eliminant, m, symbol), value, name)
+            eliminant = _reduce_in_c(H.resultant(relation, S_VARIABLE), m)
+            coords[name] = _algebraic(_norm(eliminant, m, index), value, name)
         return {
             "field": f"Q(cos(2*pi/{k}))",
-            "cos_minpoly": str(m.as_expr()),
+            "cos_minpoly": polynomial_text([_fraction(v) for v in m.coeffs()], COSINE_VARIABLE),
             "interval": interval.describe(),
             "coordinates": coords,
         }
@@ -287,6 +374,5 @@ def exact_form(n: int, k: int, x: str, s: str) -> dict:
     dict
         ``field`` (where h's coefficients live), ``cos_minpoly``, ``interval`` (the activation
         interval of s), ``coordinates``: ``{"x": AlgebraicNumber, "s": ..., "vertex_bias": ...}``.
-        sympy is imported only when s is not 0 (see the module docstring).
     """
     return _exact_form_cached(n, k, s, x)

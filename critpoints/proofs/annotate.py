@@ -28,7 +28,6 @@ generator Jθ and the flat coordinates as exact null vectors.
 from __future__ import annotations
 
 import math
-
 from fractions import Fraction
 
 import flint
@@ -44,10 +43,9 @@ from critpoints.proofs.exact_point import (
     regular_exact_point,
 )
 from critpoints.solve.classify import flat_coordinates
-from critpoints.tms import potential
 from critpoints.tms.polygon import interval_of
 
-__all__ = ["annotate", "check_entry", "certificate_radius", "hessian_certificate", "reduced_box_point"]
+__all__ = ["annotate", "certificate_radius", "check_entry", "hessian_certificate", "reduced_box_point"]
 
 PALAIS = (
     "Krawczyk proves exactly one critical point of the reduced loss F(x, s) in the box; the box "

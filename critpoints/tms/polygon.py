@@ -21,10 +21,11 @@ Fractions and exact elements of ℚ(cos 2π/k) (:mod:`critpoints.proofs.algebrai
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import lru_cache
-from typing import Callable
+from functools import cache
+from itertools import pairwise
 
 import mpmath
 
@@ -33,9 +34,9 @@ from critpoints.tms._polygon_generated import PARTS
 __all__ = [
     "Breakpoint",
     "Interval",
-    "intervals",
     "interval_blocks",
     "interval_of",
+    "intervals",
     "reduced_polynomials",
 ]
 
@@ -77,17 +78,17 @@ class Interval:
         return f"({self.lower.describe()}, {self.upper.describe()})"
 
 
-@lru_cache(maxsize=None)
+@cache
 def intervals(k: int) -> tuple[Interval, ...]:
     """The activation intervals of s for a regular k-gon (with or without zero columns).
 
     s = -cos(2πd/k) increases with d ∈ [0, k/2]; the zero columns' breakpoint s = 0 is
     -cos(2π/4), merged when 4 | k.
     """
-    fractions = {Fraction(d, k) for d in range(0, k // 2 + 1)} | {Fraction(1, 4)}
+    fractions = {Fraction(d, k) for d in range(k // 2 + 1)} | {Fraction(1, 4)}
     points = sorted(fractions)  # increasing d/k ∈ [0, 1/2] ⇒ increasing -cos(2πd/k)
     bounds = [Breakpoint(f) for f in points] + [Breakpoint(None)]
-    return tuple(Interval(lo, hi) for lo, hi in zip(bounds, bounds[1:]))
+    return tuple(Interval(lo, hi) for lo, hi in pairwise(bounds))
 
 
 def interval_of(k: int, s_value) -> Interval:
