@@ -24,6 +24,7 @@ Minimal polynomials are printed as sympy prints them (``5*t**4 + 7*t**3 - t + 1`
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from functools import cache
 
@@ -266,13 +267,9 @@ def _algebraic(poly: flint.fmpq_poly, value, name: str) -> AlgebraicNumber:
     if best_residual > mpmath.mpf(10) ** (-(mpmath.mp.dps // 2)):
         raise ValueError(f"{name}: no factor of the eliminant vanishes at {mpmath.nstr(value, 15)}")
     # integer, primitive, positive leading coefficient
-    common = 1
-    for v in best:
-        common = common * v.denominator // _gcd(common, v.denominator)
+    common = math.lcm(*(v.denominator for v in best))
     integer = [int(v * common) for v in best]
-    content = 0
-    for v in integer:
-        content = _gcd(content, abs(v))
+    content = math.gcd(*integer)
     integer = [v // content for v in integer]
     if integer[-1] < 0:
         integer = [-v for v in integer]
@@ -291,25 +288,10 @@ def _algebraic(poly: flint.fmpq_poly, value, name: str) -> AlgebraicNumber:
     raise ValueError(f"{name}: no isolating interval of the factor contains the numeric value")
 
 
-def _gcd(a: int, b: int) -> int:
-    while b:
-        a, b = b, a % b
-    return a
-
-
-def _linear_text(variable: str, lead: int, root: Fraction) -> str:
-    """``lead·variable - root`` as sympy prints it (``t - 1``, ``c + 1/2``, ``2*t + 1``, ``t``)."""
-    text = variable if lead == 1 else f"{lead}*{variable}"
-    constant = -lead * root
-    if constant == 0:
-        return text
-    return f"{text} {'+' if constant > 0 else '-'} {abs(constant)}"
-
-
 def _rational(value: Fraction) -> AlgebraicNumber:
     """A rational number as an :class:`AlgebraicNumber` (minimal polynomial q·t - p)."""
     value = Fraction(value)
-    return AlgebraicNumber(minpoly=_linear_text(STORED_VARIABLE, value.denominator, value),
+    return AlgebraicNumber(minpoly=polynomial_text([-value.numerator, value.denominator], STORED_VARIABLE),
                            degree=1, interval=[str(value), str(value)], value=str(value))
 
 
@@ -330,7 +312,7 @@ def _breakpoint_form(n: int, k: int) -> dict:
     x = -F1[0] / (2 * F2[0])
     coordinates = {"x": _rational(x), "s": _rational(Fraction(0)), "vertex_bias": _rational(Fraction(0))}
     return {"field": "Q", "interval": "s = 0 (breakpoint)", "coordinates": coordinates,
-            "cos_minpoly": _linear_text(COSINE_VARIABLE, 1, _RATIONAL_COS[Fraction(1, k) % 1])}
+            "cos_minpoly": polynomial_text([-_RATIONAL_COS[Fraction(1, k) % 1], 1], COSINE_VARIABLE)}
 
 
 @cache
