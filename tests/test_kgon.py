@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import mpmath
 import numpy as np
 import pytest
@@ -283,3 +288,70 @@ def test_flat_dead_feature_sets_end_in_a_descent(catalog_n6):
                 checked += 1
     assert checked > 0
     assert any(x["delta_loss"] < 0 for x in entries["5"]["evidence"]["flat_set_exits"])
+
+
+# ----------------------------------------------------------------------------------------------
+# The main job runs without sympy (issue 13: derived once, generated code at run time)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: Prepended to a script run in a fresh interpreter: every import of sympy fails, and at the end
+#: sympy must not be in sys.modules.
+_BLOCK_SYMPY = """
+import sys
+
+class _NoSympy:
+    def find_spec(self, name, path=None, target=None):
+        if name == "sympy" or name.startswith("sympy."):
+            raise ImportError(f"sympy is blocked in this run ({name})")
+        return None
+
+sys.meta_path.insert(0, _NoSympy())
+"""
+
+_CLI = _BLOCK_SYMPY + """
+from critpoints.cli import main
+status = main(sys.argv[1:])
+assert not any(name == "sympy" or name.startswith("sympy.") for name in sys.modules)
+sys.exit(status)
+"""
+
+_EXACT_FORMS = _BLOCK_SYMPY + """
+import json
+from critpoints.proofs.algebraic import exact_form
+checked = 0
+for entry in json.load(open(sys.argv[1]))["critical_points"]:
+    reduced, stored = entry["reduced"], entry["exact"]
+    if reduced and stored and stored.get("field", "Q") != "Q":
+        assert exact_form(6, entry["k"], reduced["x"], reduced["s"]) == stored, entry["id"]
+        checked += 1
+assert checked >= 3 and "sympy" not in sys.modules
+"""
+
+
+def _python_without_sympy(script: str, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True,
+                          text=True, timeout=900, check=False)
+
+
+def test_enumerate_and_exact_forms_run_without_sympy(tmp_path):
+    """`enumerate --n 4` gives the committed bytes, and the exact forms of the n = 6 catalog's
+    irrational points (5-gons, hexagon) are re-derived as stored, with every sympy import failing."""
+    out = tmp_path / "tms-n4-m2.json"
+    result = _python_without_sympy(_CLI, "enumerate", "--n", "4", "--quiet", "--out", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert out.read_bytes() == (ROOT / "catalog" / "tms-n4-m2.json").read_bytes()
+    result = _python_without_sympy(_EXACT_FORMS, str(ROOT / "catalog" / "tms-n6-m2.json"))
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("n", [5, 6])
+def test_enumerate_runs_without_sympy(n, tmp_path):
+    """The main job, `enumerate --n 5` and `--n 6` (regular points, certificates, exact algebraic
+    forms of the irrational polygons), with every sympy import failing: the committed bytes."""
+    out = tmp_path / f"tms-n{n}-m2.json"
+    result = _python_without_sympy(_CLI, "enumerate", "--n", str(n), "--quiet", "--out", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert out.read_bytes() == (ROOT / "catalog" / f"tms-n{n}-m2.json").read_bytes()

@@ -1,4 +1,5 @@
-"""Tests of critpoints.proofs: exact forms, interval certificates, the k = n existence question."""
+"""Tests of critpoints.proofs (exact forms, interval certificates) and of the k = n existence question
+(critpoints.kgon.existence)."""
 
 from __future__ import annotations
 
@@ -8,22 +9,26 @@ from fractions import Fraction
 from pathlib import Path
 
 import mpmath
+import numpy as np
 import pytest
 import sympy as sp
 
 from critpoints.catalog import Catalog, validate
 from critpoints.cli import main
+from critpoints.kgon.existence import existence_row, isolate_roots
 from critpoints.kgon.reduced import solve_regular_polygon
 from critpoints.proofs import annotate, check_entry
-from critpoints.proofs.algebraic import exact_form, reduced_polynomials_exact, s_sym
+from critpoints.proofs.algebraic import exact_form, reduced_polynomials_exact
 from critpoints.proofs.exact_point import exact_gradient_vanishes, regular_exact_point
-from critpoints.proofs.existence import existence_row, isolate_roots
 from critpoints.proofs.interval import precision, reduced_krawczyk
-from critpoints.proofs.reduced_blocks import intervals
+from critpoints.tms.polygon import intervals
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOG6 = ROOT / "catalog" / "tms-n6-m2.json"
 t = sp.Symbol("t")
+
+#: the variable of the reduced polynomials (critpoints.proofs.algebraic.S_VARIABLE)
+s_sym = sp.Symbol("s")
 
 
 def _catalog6():
@@ -81,9 +86,53 @@ def test_six_gon_minimal_polynomial_degree_and_field():
 
 def test_first_interval_closed_form_exact():
     # docs/proofs.md: on (-1, -cos 2π/n) only Q is active, h = s(1+s)^4/3 for every n
+    expected = [Fraction(v, 3) for v in sp.Poly(s_sym * (1 + s_sym) ** 4, s_sym).all_coeffs()[::-1]]
     for n in (5, 7, 12):
         _, _, h = reduced_polynomials_exact(n, n, intervals(n)[0])
-        assert sp.expand(h.as_expr() - s_sym * (1 + s_sym) ** 4 / 3) == 0
+        coefficients = [[Fraction(int(v.p), int(v.q)) for v in poly.coeffs()] for poly in h]
+        assert all(len(c) <= 1 for c in coefficients)  # rational: no cos(2π/n) left
+        values = [c[0] if c else Fraction(0) for c in coefficients]
+        while values and values[-1] == 0:
+            values.pop()
+        assert values == expected
+
+
+def test_real_root_isolation_matches_sympy():
+    """critpoints.proofs.realroots follows sympy's continued-fraction isolation: the same end
+    points as sympy's Poly.intervals(eps=10⁻¹²) on every minimal polynomial of the committed
+    n = 5..8 catalogs and on random irreducible polynomials (sympy is the reference here)."""
+    from critpoints.proofs.realroots import isolating_intervals
+
+    t = sp.Symbol("t")
+    polynomials = set()
+    for n in (5, 6, 7, 8):
+        for entry in json.loads((ROOT / f"catalog/tms-n{n}-m2.json").read_text())["critical_points"]:
+            for number in ((entry.get("exact") or {}).get("coordinates") or {}).values():
+                if number.get("degree", 1) > 1:
+                    polynomials.add(sp.Poly(sp.sympify(number["minpoly"]), t))
+    rng = np.random.default_rng(13)
+    for _ in range(60):
+        degree = int(rng.integers(2, 9))
+        coefficients = [int(v) for v in rng.integers(-30, 31, degree)] + [int(rng.choice([-3, -1, 1, 5]))]
+        for factor, _ in sp.Poly(coefficients, t).factor_list()[1]:
+            if factor.degree() >= 2:
+                factor = factor.primitive()[1]
+                polynomials.add(-factor if factor.LC() < 0 else factor)
+    assert len(polynomials) > 40
+    for poly in polynomials:
+        expected = [(Fraction(int(a.p), int(a.q)), Fraction(int(b.p), int(b.q)))
+                    for (a, b), _ in poly.intervals(eps=sp.Rational(1, 10**12))]
+        assert isolating_intervals([int(v) for v in poly.all_coeffs()], Fraction(1, 10**12)) == expected
+
+
+def test_cos_minimal_polynomials_print_as_sympy():
+    from critpoints.proofs.algebraic import cos_minimal_polynomial, polynomial_text
+
+    c = sp.Symbol("c")
+    for k in range(1, 40):
+        ours = cos_minimal_polynomial(k)
+        text = polynomial_text([Fraction(int(v.p), int(v.q)) for v in ours.coeffs()], "c")
+        assert text == str(sp.minimal_polynomial(sp.cos(2 * sp.pi / k), c, polys=True).monic().as_expr())
 
 
 def test_krawczyk_proves_six_gon_and_rejects_a_displaced_box():

@@ -381,12 +381,50 @@ def test_positive_bias_zero_column_lowers_loss_by_quarter_n_squared(point, data)
 # The derivation itself
 
 
-def test_generated_module_is_current():
-    from critpoints.cli.derive import generated_path
+def test_generated_modules_are_current():
+    from critpoints.cli.derive import stale_files
 
-    assert generated_path().read_text(encoding="utf-8") == symbolic.generated_source(), (
-        "critpoints/tms/_generated.py is stale: run `python -m critpoints derive --write`"
-    )
+    stale = [path.name for path in stale_files()]
+    assert not stale, f"stale generated code {stale}: run `python -m critpoints derive --write`"
+
+
+def test_derive_names_the_stale_file(monkeypatch, tmp_path, capsys):
+    """`critpoints derive` exits 1 naming exactly the stale generated module (here the polygon one,
+    pointed at a tampered copy), and 0 when both are current."""
+    from critpoints.cli import derive, main
+
+    sources = derive.generated_sources()
+    tampered = {}
+    for path, source in sources.items():
+        copy = tmp_path / path.name
+        copy.write_text(source + ("# edited by hand\n" if path.name == "_polygon_generated.py" else ""),
+                        encoding="utf-8")
+        tampered[copy] = source
+    monkeypatch.setattr(derive, "generated_sources", lambda: tampered)
+    assert main(["derive"]) == 1
+    err = capsys.readouterr().err
+    assert "_polygon_generated.py differs" in err and "/_generated.py differs" not in err
+    assert main(["derive", "--write"]) == 0
+    assert main(["derive"]) == 0
+
+
+def test_polygon_blocks_recombine_to_the_block_formulas():
+    """The generated polygon parts, put back together as constant + x·F₁ part + x²·F₂ part, are
+    the sympy block formulas with a = xκ, c = xs (an independent substitution, every region)."""
+    import sympy as sp
+
+    from critpoints.tms._polygon_generated import PARTS
+
+    x, s, kappa = sp.symbols("x s kappa")
+    formulas = symbolic.block_formulas()
+    for block in ("P", "Q"):
+        for code in range(4):
+            first, second = PARTS[block][code](kappa)
+            constant = sp.Rational(1, 3) if block == "Q" else 0  # Q(0, 0) = ∫ mu² = 1/3
+            rebuilt = constant + x * sum(v * s**j for j, v in enumerate(first)) + x**2 * sum(
+                v * s**j for j, v in enumerate(second))
+            direct = formulas[block][code].subs({symbolic.a: x * kappa, symbolic.c: x * s})
+            assert sp.simplify(rebuilt - direct) == 0, (block, code)
 
 
 def test_region_formulas_join_continuously():

@@ -34,7 +34,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from critpoints.documents import KGON_EXISTENCE, new_document
-    from critpoints.proofs.existence import existence_row, paper_style_roots
+    from critpoints.kgon.existence import existence_row, paper_style_roots
     from critpoints.store import write_document
 
     if args.max_n < args.min_n:

@@ -24,80 +24,23 @@ the interior of an interval, or on its boundary (F is C¹ across boundaries, so 
 is a root of that interval's h. On s ≤ -1 every block is dead and F is constant (h ≡ 0): the
 all-dead polygons, handled as flat patterns.
 
-The polynomial coefficients are generated from the region formulas of
-:mod:`critpoints.tms.symbolic` (substituting a = x κ, c = x s), not typed in.
+The coefficients of F₁ and F₂ come from :func:`critpoints.tms.polygon.reduced_polynomials` (the
+one place the reduced polynomials are built, from generated code derived once by sympy), here
+evaluated in mpmath: no sympy at run time.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from fractions import Fraction
+from functools import cache
 
 import mpmath
-import sympy as sp
 
-from critpoints.tms import symbolic
-from critpoints.tms.regions import block_region
+from critpoints.tms.polygon import intervals
+from critpoints.tms.polygon import reduced_polynomials as _polygon_polynomials
 
-__all__ = ["ReducedSolution", "solve_regular_polygon", "homogeneous_parts", "interval_breaks"]
-
-_x, _kappa, _s = sp.symbols("x kappa s", real=True)
-
-
-@lru_cache(maxsize=None)
-def homogeneous_parts():
-    """Coefficient functions of x¹ and x² of every block formula with a = xκ, c = xs.
-
-    Returns
-    -------
-    dict
-        ``{(block, region): (coefficients of x¹, coefficients of x²)}`` where each entry is a
-        list of callables ``kappa -> coefficient of s**j`` (j = 0, 1, ...), lowest degree first.
-    """
-    formulas = symbolic.block_formulas()
-    a, c = symbolic.a, symbolic.c
-    parts = {}
-    for block in ("P", "Q"):
-        for region in symbolic.REGIONS:
-            expr = sp.expand(formulas[block][region.code].subs({a: _x * _kappa, c: _x * _s}))
-            poly_x = sp.Poly(expr, _x)
-            orders = []
-            for power in (1, 2):
-                coeff = sp.expand(poly_x.coeff_monomial(_x**power))
-                poly_s = sp.Poly(coeff, _s)
-                degree = poly_s.degree() if not poly_s.is_zero else 0
-                coeffs = [sp.cancel(poly_s.coeff_monomial(_s**j)) for j in range(degree + 1)]
-                orders.append([sp.lambdify(_kappa, cj, modules="mpmath") for cj in coeffs])
-            constant = poly_x.coeff_monomial(1)
-            parts[(block, region.code)] = (orders[0], orders[1], constant)
-    return parts
-
-
-def _region_code(kappa, s) -> int:
-    return block_region(kappa, s)
-
-
-def interval_breaks(kappas) -> list:
-    """Sorted breakpoints of s where some block changes region: 0 and every -κ.
-
-    Values equal to within rounding (cos(2πd/k) = cos(2π(k-d)/k)) are merged.
-    """
-    tol = mpmath.mpf(10) ** (-mpmath.mp.dps + 10)
-    points: list = []
-    for value in sorted([mpmath.mpf(0)] + [-k for k in kappas]):
-        if not points or value - points[-1] > tol:
-            points.append(value)
-    return points
-
-
-def _blocks(n: int, k: int):
-    """(block, κ, multiplicity) of the blocks seen by one live output of a regular k-gon."""
-    blocks = [("Q", mpmath.mpf(1), 1)]
-    for d in range(1, k):
-        blocks.append(("P", mpmath.cos(2 * mpmath.pi * d / k), 1))
-    if n > k:
-        blocks.append(("P", mpmath.mpf(0), n - k))
-    return blocks
+__all__ = ["ReducedSolution", "reduced_polynomials", "solve_regular_polygon"]
 
 
 def _poly_add(p, q):
@@ -125,24 +68,19 @@ def _poly_eval(p, s):
     return mpmath.polyval(list(reversed(p)), s)
 
 
-def _snap_kappa(kappa):
-    """cos(2πd/k) evaluated as 0 to within rounding is exactly 0 (d/k = 1/4, 3/4)."""
-    return mpmath.mpf(0) if abs(kappa) < mpmath.mpf(10) ** (-mpmath.mp.dps + 5) else kappa
+def _cosine(fraction: Fraction | None):
+    """cos(2π·fraction) in mpmath at the working precision; exactly 0 where it is 0 (d/k = 1/4,
+    3/4) and for the zero columns (None)."""
+    if fraction is None:
+        return mpmath.mpf(0)
+    value = mpmath.cos(2 * mpmath.pi * fraction.numerator / fraction.denominator)
+    return mpmath.mpf(0) if abs(value) < mpmath.mpf(10) ** (-mpmath.mp.dps + 5) else value
 
 
-def reduced_polynomials(n: int, k: int, s_probe):
-    """F₁ and F₂ (lists of coefficients in s) on the interval containing ``s_probe``."""
-    parts = homogeneous_parts()
-    F1, F2 = [mpmath.mpf(0)], [mpmath.mpf(0)]
-    for block, kappa, multiplicity in _blocks(n, k):
-        kappa = _snap_kappa(kappa)
-        first, second, _ = parts[(block, _region_code(kappa, s_probe))]
-        if kappa == 0:
-            # Only the live/dead formulas apply at κ = 0 (no switch inside [0, 1]).
-            assert _region_code(kappa, s_probe) in (0, 3)
-        F1 = _poly_add(F1, [multiplicity * f(kappa) for f in first])
-        F2 = _poly_add(F2, [multiplicity * f(kappa) for f in second])
-    return F1, F2
+def reduced_polynomials(n: int, k: int, interval) -> tuple[list, list]:
+    """F₁ and F₂ (mpmath coefficients in s, lowest first) on one activation interval of
+    :func:`critpoints.tms.polygon.intervals` ``(k)``, at the working precision."""
+    return _polygon_polynomials(n, k, interval, _cosine)
 
 
 @dataclass(frozen=True)
@@ -156,7 +94,7 @@ class ReducedSolution:
     vertex_bias: mpmath.mpf  # b_v = x·s
 
 
-@lru_cache(maxsize=None)
+@cache
 def solve_regular_polygon(n: int, k: int, dps: int = 80) -> tuple[ReducedSolution, ...]:
     """Every critical point (x > 0, s > -1) of the reduced regular k-gon problem.
 
@@ -177,15 +115,12 @@ def solve_regular_polygon(n: int, k: int, dps: int = 80) -> tuple[ReducedSolutio
     if not 1 <= k <= n:
         raise ValueError(f"need 1 ≤ k ≤ n; got k = {k}, n = {n}")
     with mpmath.workdps(dps):
-        kappas = [_snap_kappa(kappa) for _, kappa, _ in _blocks(n, k)]
-        breaks = [b for b in interval_breaks(kappas) if b >= -1]
         # Intervals of s above -1: (-1, b₁], (b₁, b₂], ..., (b_last, ∞).
-        bounds = list(zip(breaks, breaks[1:] + [mpmath.inf]))
         found: list[ReducedSolution] = []
         tol = mpmath.mpf(10) ** (-(dps // 2))
-        for lower, upper in bounds:
-            probe = lower + 1 if upper == mpmath.inf else (lower + upper) / 2
-            F1, F2 = reduced_polynomials(n, k, probe)
+        for interval in intervals(k):
+            lower, upper = _snap_breakpoint(interval.lower), _snap_breakpoint(interval.upper)
+            F1, F2 = reduced_polynomials(n, k, interval)
             h = _poly_add(
                 _poly_mul([2 * v for v in _poly_der(F1)], F2),
                 [-v for v in _poly_mul(F1, _poly_der(F2))],
@@ -224,6 +159,13 @@ def solve_regular_polygon(n: int, k: int, dps: int = 80) -> tuple[ReducedSolutio
                     continue
                 found.append(ReducedSolution(x, s, (lower, upper), mpmath.sqrt(x), x * s))
         return tuple(sorted(found, key=lambda sol: sol.s))
+
+
+def _snap_breakpoint(point):
+    """The breakpoint -cos(2π·fraction) in mpmath, exactly 0 where it is 0 (s = 0)."""
+    if point.infinite:
+        return mpmath.inf
+    return -_cosine(point.fraction)
 
 
 def _deflate(h, root):

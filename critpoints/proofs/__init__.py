@@ -1,8 +1,16 @@
-"""Proofs: exact algebraic forms, interval certificates, the k = n existence question (issue 4).
+"""Proofs: exact algebraic forms and interval certificates of catalog points (issue 4).
 
-Pure mathematics: nothing here reads or writes files or prints.
+Pure mathematics: nothing here reads or writes files or prints, and nothing here imports the
+k-gon layer (:mod:`critpoints.kgon` uses these tools; the k = n existence question is
+:mod:`critpoints.kgon.existence`).
 """
 
-from critpoints.proofs.annotate import annotate, certificate_radius, check_entry
+from critpoints.proofs.annotate import (
+    annotate,
+    certificate_radius,
+    check_entry,
+    hessian_certificate,
+    reduced_box_point,
+)
 
-__all__ = ["annotate", "check_entry", "certificate_radius"]
+__all__ = ["annotate", "certificate_radius", "check_entry", "hessian_certificate", "reduced_box_point"]

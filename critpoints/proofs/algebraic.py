@@ -10,101 +10,204 @@ of s over ℚ is the irreducible factor of N that vanishes at the numeric root. 
 bias b = x s the same with the relations 2xF₂ + F₁ = 0 and 2bF₂ + sF₁ = 0: eliminate s against h,
 then c against m, factor, and pick the factor vanishing at the numeric value.
 
-Every algebraic number is returned with an isolating interval with rational end points (sympy's
-exact real-root isolation), so it is identified exactly, not only numerically.
+Every algebraic number is returned with an isolating interval with rational end points, so it is
+identified exactly, not only numerically.
+
+No sympy at run time: exact arithmetic is python-flint's (ℚ[c] polynomials, multivariate
+resultants, factorisation over ℚ), F₁ and F₂ are built by
+:func:`critpoints.tms.polygon.reduced_polynomials` (the one place) in the field K, and the
+isolating intervals come from :mod:`critpoints.proofs.realroots`, which follows sympy's
+continued-fraction isolation step by step (the end points stored in the catalogs are those).
+Minimal polynomials are printed as sympy prints them (``5*t**4 + 7*t**3 - t + 1``,
+``c**2 + c/2 - 1/4``), the catalogs' format.
 """
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
-from functools import lru_cache
+from functools import cache
 
+import flint
 import mpmath
-import sympy as sp
 
-from critpoints.proofs.reduced_blocks import Interval, block_coefficients, interval_blocks, intervals
+from critpoints.proofs.realroots import isolating_intervals
+from critpoints.tms.polygon import Interval, interval_of, intervals, reduced_polynomials
 
-__all__ = ["cos_minimal_polynomial", "reduced_polynomials_exact", "exact_form", "AlgebraicNumber"]
+__all__ = ["AlgebraicNumber", "cos_minimal_polynomial", "exact_form", "reduced_polynomials_exact"]
 
-c_sym, s_sym, t_sym = sp.symbols("c s t")
+#: Names of the variables in the stored minimal polynomials and in the polynomials returned here.
+COSINE_VARIABLE, S_VARIABLE, STORED_VARIABLE = "c", "s", "t"
 
+#: Width below which the stored isolating intervals are refined (the catalogs' 10⁻¹²).
+ISOLATION_WIDTH = Fraction(1, 10**12)
 
-@lru_cache(maxsize=None)
-def cos_minimal_polynomial(k: int) -> sp.Poly:
-    """Minimal polynomial over ℚ of cos(2π/k), monic, as a Poly in c."""
-    poly = sp.minimal_polynomial(sp.cos(2 * sp.pi / k), c_sym, polys=True)
-    return poly.monic()
+#: cos(2πt) where it is rational (Niven: t = d/k with k ∈ {1, 2, 3, 4, 6}).
+_RATIONAL_COS = {
+    Fraction(0): Fraction(1), Fraction(1, 6): Fraction(1, 2), Fraction(1, 4): Fraction(0),
+    Fraction(1, 3): Fraction(-1, 2), Fraction(1, 2): Fraction(-1), Fraction(2, 3): Fraction(-1, 2),
+    Fraction(3, 4): Fraction(0), Fraction(5, 6): Fraction(1, 2),
+}
 
-
-def _reduce(poly: sp.Poly, m: sp.Poly) -> sp.Poly:
-    return poly.rem(m) if m.degree() > 0 else poly
-
-
-def _kappa_poly(fraction: Fraction | None, k: int, m: sp.Poly) -> sp.Poly:
-    """cos(2π·fraction) as an element of ℚ[c]/(m), fraction = d/k: T_d(c)."""
-    if fraction is None:
-        return sp.Poly(0, c_sym, domain="QQ")
-    d = int(fraction * k)
-    return _reduce(sp.Poly(sp.chebyshevt(d, c_sym), c_sym, domain="QQ"), m)
+#: Polynomial ring ℚ[s, c, x, b] of the eliminations (lexicographic order).
+_RING = flint.fmpq_mpoly_ctx.get((S_VARIABLE, COSINE_VARIABLE, "x", "b"), "lex")
 
 
-def _coefficient(numerator: list, kappa_power: int, kappa: sp.Poly, m: sp.Poly) -> sp.Poly:
-    value = sp.Poly(0, c_sym, domain="QQ")
-    for coefficient in reversed(numerator):  # Horner in κ
-        value = _reduce(value * kappa + sp.Rational(coefficient.numerator, coefficient.denominator), m)
-    if kappa_power:
-        inverse = sp.Poly(sp.invert(kappa.as_expr(), m.as_expr(), c_sym), c_sym, domain="QQ")
-        for _ in range(kappa_power):
-            value = _reduce(value * inverse, m)
-    return value
+@cache
+def cos_minimal_polynomial(k: int) -> flint.fmpq_poly:
+    """Minimal polynomial over ℚ of cos(2π/k), monic, as a python-flint ``fmpq_poly`` in c.
+
+    From the minimal polynomial P of 2cos(2π/k) (``fmpz_poly.cos_minpoly``): P(2c), made monic.
+    """
+    coefficients = [int(v) for v in flint.fmpz_poly.cos_minpoly(k).coeffs()]
+    scaled = flint.fmpq_poly([v * 2**i for i, v in enumerate(coefficients)])
+    return scaled / scaled.leading_coefficient()
 
 
-@lru_cache(maxsize=None)
-def reduced_polynomials_exact(n: int, k: int, interval: Interval) -> tuple[sp.Poly, sp.Poly, sp.Poly]:
-    """F₁, F₂ and h on one interval, as Polys in (s, c) with coefficients reduced mod m(c).
+class _FieldElement:
+    """An element of K = ℚ[c]/(m(c)): an ``fmpq_poly`` in c reduced mod m, with + - * / (exact),
+    so that the generated polygon blocks evaluate in K."""
+
+    __slots__ = ("modulus", "poly")
+
+    def __init__(self, poly, modulus):
+        self.poly = poly % modulus if modulus.degree() > 0 else poly
+        self.modulus = modulus
+
+    @staticmethod
+    def _lift(other):
+        if isinstance(other, _FieldElement):
+            return other.poly
+        other = Fraction(other)
+        return flint.fmpq_poly([flint.fmpq(other.numerator, other.denominator)])
+
+    def __add__(self, other):
+        return _FieldElement(self.poly + self._lift(other), self.modulus)
+
+    __radd__ = __add__
+
+    def __sub__(self, other):
+        return _FieldElement(self.poly - self._lift(other), self.modulus)
+
+    def __rsub__(self, other):
+        return _FieldElement(self._lift(other) - self.poly, self.modulus)
+
+    def __neg__(self):
+        return _FieldElement(-self.poly, self.modulus)
+
+    def __mul__(self, other):
+        return _FieldElement(self.poly * self._lift(other), self.modulus)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other):
+        divisor = self._lift(other)
+        if divisor.is_zero():
+            raise ZeroDivisionError("division by zero in Q(cos 2pi/k)")
+        gcd, inverse, _ = divisor.xgcd(self.modulus)  # inverse·divisor + _·m = gcd = 1
+        return _FieldElement(self.poly * inverse / gcd, self.modulus)
+
+
+def _field_cosine(k: int, m):
+    """cos(2π·fraction) in K = ℚ(cos 2π/k): T_d(c) mod m for fraction = d/k, 0 for None."""
+    c = flint.fmpq_poly([0, 1])
+
+    def cosine(fraction: Fraction | None) -> _FieldElement:
+        if fraction is None:
+            return _FieldElement(flint.fmpq_poly([0]), m)
+        d = int(fraction * k)
+        previous, current = flint.fmpq_poly([1]), c  # Chebyshev T_0, T_1
+        if d == 0:
+            return _FieldElement(previous, m)
+        for _ in range(d - 1):
+            previous, current = current, (2 * c * current - previous) % m
+        return _FieldElement(current, m)
+
+    return cosine
+
+
+def _in_ring(coefficients) -> flint.fmpq_mpoly:
+    """Σ_j coefficients[j](c)·s^j as an element of ℚ[s, c, x, b]."""
+    out = _RING.from_dict({})
+    for j, poly in enumerate(coefficients):
+        for i, value in enumerate(poly.coeffs()):
+            if value != 0:
+                out += _RING.from_dict({(j, i, 0, 0): value})
+    return out
+
+
+def _poly_mul(p, q, m):
+    out = [flint.fmpq_poly([0])] * (len(p) + len(q) - 1)
+    for i, u in enumerate(p):
+        for j, v in enumerate(q):
+            out[i + j] = out[i + j] + u * v
+    return [v % m if m.degree() > 0 else v for v in out]
+
+
+def _derivative(p):
+    return [i * p[i] for i in range(1, len(p))] or [flint.fmpq_poly([0])]
+
+
+@cache
+def reduced_polynomials_exact(n: int, k: int, interval: Interval) -> tuple:
+    """F₁, F₂ and h = 2F₁'F₂ - F₁F₂' on one interval, exactly, with coefficients in K.
 
     Parameters
     ----------
     n, k : int
         Features and polygon vertices (zero columns n - k see the polygon through P(0, xs)).
     interval : Interval
-        One of :func:`critpoints.proofs.reduced_blocks.intervals` ``(k)``.
+        One of :func:`critpoints.tms.polygon.intervals` ``(k)``.
 
     Returns
     -------
-    (F1, F2, h) : sympy Polys in the generators (s, c), exact over ℚ.
+    (F1, F2, h) : tuples over the powers of s (lowest first) of ``fmpq_poly`` in c, each reduced
+    modulo m(c) = :func:`cos_minimal_polynomial` ``(k)``.
     """
     m = cos_minimal_polynomial(k)
-    parts = block_coefficients()
-    F = [sp.Poly(0, s_sym, c_sym, domain="QQ"), sp.Poly(0, s_sym, c_sym, domain="QQ")]
-    for block, fraction, code, multiplicity in interval_blocks(n, k, interval):
-        kappa = _kappa_poly(fraction, k, m) if block == "P" else sp.Poly(1, c_sym, domain="QQ")
-        for order in (0, 1):
-            for j, (numerator, power) in enumerate(parts[(block, code)][order]):
-                if all(v == 0 for v in numerator):
-                    continue
-                value = _coefficient(numerator, power, kappa, m) * multiplicity
-                F[order] += sp.Poly(value.as_expr() * s_sym**j, s_sym, c_sym, domain="QQ")
-    F1, F2 = F
-    h = 2 * F1.diff(s_sym) * F2 - F1 * F2.diff(s_sym)
-    h = _reduce_2d(h, m)
-    return F1, F2, h
+    F1, F2 = ([v.poly for v in part] for part in reduced_polynomials(n, k, interval, _field_cosine(k, m)))
+    first = _poly_mul([2 * v for v in _derivative(F1)], F2, m)
+    second = _poly_mul(F1, _derivative(F2), m)
+    size = max(len(first), len(second))
+    first += [flint.fmpq_poly([0])] * (size - len(first))
+    second += [flint.fmpq_poly([0])] * (size - len(second))
+    h = [u - v for u, v in zip(first, second)]
+    return tuple(F1), tuple(F2), tuple(h)
 
 
-def _reduce_2d(poly: sp.Poly, m: sp.Poly) -> sp.Poly:
-    """Reduce the c-degree of a Poly in (s, c) modulo m(c)."""
-    if m.degree() == 0 or poly.is_zero:
+def _reduce_in_c(poly: flint.fmpq_mpoly, m) -> flint.fmpq_mpoly:
+    """Reduce the c-degree of an element of ℚ[s, c, x, b] modulo m(c)."""
+    if m.degree() == 0:
         return poly
-    _, rem = sp.div(poly, sp.Poly(m.as_expr(), s_sym, c_sym, domain="QQ"))
-    return rem
+    groups: dict[tuple, dict[int, object]] = {}
+    for (es, ec, ex, eb), value in poly.to_dict().items():
+        groups.setdefault((es, ex, eb), {})[ec] = value
+    out = _RING.from_dict({})
+    for (es, ex, eb), by_power in groups.items():
+        coefficients = [0] * (max(by_power) + 1)
+        for power, value in by_power.items():
+            coefficients[power] = value
+        reduced = flint.fmpq_poly(coefficients) % m
+        for i, value in enumerate(reduced.coeffs()):
+            if value != 0:
+                out += _RING.from_dict({(es, i, ex, eb): value})
+    return out
 
 
-def _norm(poly: sp.Poly, m: sp.Poly, var: sp.Symbol) -> sp.Poly:
-    """Res_c(m(c), poly(var, c)) ∈ ℚ[var] (poly itself if c is rational)."""
-    if m.degree() == 1:
-        root = sp.solve(m.as_expr(), c_sym)[0]
-        return sp.Poly(poly.as_expr().subs(c_sym, root), var, domain="QQ")
-    return sp.Poly(sp.resultant(m.as_expr(), poly.as_expr(), c_sym), var, domain="QQ")
+def _norm(poly: flint.fmpq_mpoly, m, variable: int) -> flint.fmpq_poly:
+    """Res_c(m(c), poly) ∈ ℚ[variable] as an ``fmpq_poly`` (poly is free of the other variables)."""
+    modulus = _RING.from_dict({(0, i, 0, 0): v for i, v in enumerate(m.coeffs()) if v != 0})
+    if poly.degrees()[1] == 0:
+        resultant = poly ** m.degree() if m.degree() > 1 else poly
+    else:
+        resultant = modulus.resultant(poly, COSINE_VARIABLE)
+    coefficients: dict[int, object] = {}
+    for exponents, value in resultant.to_dict().items():
+        if any(e for i, e in enumerate(exponents) if i != variable):
+            raise ValueError("the norm depends on more than one variable")
+        coefficients[exponents[variable]] = value
+    size = max(coefficients, default=0) + 1
+    return flint.fmpq_poly([coefficients.get(i, 0) for i in range(size)])
 
 
 class AlgebraicNumber(dict):
@@ -116,99 +219,126 @@ class AlgebraicNumber(dict):
     """
 
 
-def _algebraic(poly: sp.Poly, value, name: str) -> AlgebraicNumber:
+def _fraction(value) -> Fraction:
+    value = flint.fmpq(value)
+    return Fraction(int(value.p), int(value.q))
+
+
+def _term_text(coefficient: Fraction, variable: str, power: int) -> str:
+    """One term |coefficient|·variable^power as sympy prints it (the sign is the caller's)."""
+    coefficient = abs(coefficient)
+    if power == 0:
+        return str(coefficient)
+    monomial = variable if power == 1 else f"{variable}**{power}"
+    numerator, denominator = coefficient.numerator, coefficient.denominator
+    text = monomial if numerator == 1 else f"{numerator}*{monomial}"
+    return text if denominator == 1 else f"{text}/{denominator}"
+
+
+def polynomial_text(coefficients: list[Fraction], variable: str) -> str:
+    """A polynomial (coefficients lowest degree first) as sympy's ``str`` prints it, highest
+    degree first: ``5*t**4 - 23*t**3 + t - 1``, ``c**2 + c/2 - 1/4``."""
+    parts = []
+    for power in range(len(coefficients) - 1, -1, -1):
+        value = Fraction(coefficients[power])
+        if value == 0:
+            continue
+        term = _term_text(value, variable, power)
+        if not parts:
+            parts.append(term if value > 0 else f"-{term}")
+        else:
+            parts.append(f"{'+' if value > 0 else '-'} {term}")
+    return " ".join(parts) if parts else "0"
+
+
+def _algebraic(poly: flint.fmpq_poly, value, name: str) -> AlgebraicNumber:
     """The irreducible factor of ``poly`` vanishing at ``value`` (mpf), with an isolating interval."""
-    if poly.is_zero:
+    if poly.is_zero():
         raise ValueError(f"{name}: eliminant is identically zero")
     best, best_residual = None, None
-    for factor, _ in poly.factor_list()[1]:
-        lead = max(abs(v) for v in factor.all_coeffs())
-        residual = abs(mpmath.polyval([mpmath.mpf(int(v.p)) / int(v.q) for v in factor.all_coeffs()], value))
-        residual /= mpmath.mpf(int(lead.p)) / int(lead.q) * max(1, abs(value)) ** factor.degree()
+    for factor, _ in poly.factor()[1]:
+        coefficients = [_fraction(v) for v in factor.coeffs()]  # lowest degree first
+        lead = max(abs(v) for v in coefficients)
+        residual = abs(mpmath.polyval([mpmath.mpf(v.numerator) / v.denominator
+                                       for v in reversed(coefficients)], value))
+        residual /= mpmath.mpf(lead.numerator) / lead.denominator * max(1, abs(value)) ** factor.degree()
         if best is None or residual < best_residual:
-            best, best_residual = factor, residual
+            best, best_residual = coefficients, residual
     if best_residual > mpmath.mpf(10) ** (-(mpmath.mp.dps // 2)):
         raise ValueError(f"{name}: no factor of the eliminant vanishes at {mpmath.nstr(value, 15)}")
-    best = sp.Poly(best.as_expr().subs(best.gen, t_sym), t_sym, domain="QQ")
-    _, integer = best.clear_denoms(convert=True)
-    integer = integer.primitive()[1]
-    if integer.LC() < 0:
-        integer = -integer
-    out = AlgebraicNumber(minpoly=str(integer.as_expr()), degree=int(integer.degree()))
-    if integer.degree() == 1:
-        root = sp.Rational(-integer.coeff_monomial(1), integer.coeff_monomial(t_sym))
+    # integer, primitive, positive leading coefficient
+    common = math.lcm(*(v.denominator for v in best))
+    integer = [int(v * common) for v in best]
+    content = math.gcd(*integer)
+    integer = [v // content for v in integer]
+    if integer[-1] < 0:
+        integer = [-v for v in integer]
+    degree = len(integer) - 1
+    out = AlgebraicNumber(minpoly=polynomial_text(integer, STORED_VARIABLE), degree=degree)
+    if degree == 1:
+        root = Fraction(-integer[0], integer[1])
         out["interval"] = [str(root), str(root)]
         out["value"] = str(root)
         return out
-    for (lower, upper), _ in integer.intervals(eps=sp.Rational(1, 10**12)):
-        if lower <= sp.Rational(str(mpmath.nstr(value, 40))) <= upper:
+    target = Fraction(mpmath.nstr(value, 40))
+    for lower, upper in isolating_intervals(list(reversed(integer)), ISOLATION_WIDTH):
+        if lower <= target <= upper:
             out["interval"] = [str(lower), str(upper)]
             return out
     raise ValueError(f"{name}: no isolating interval of the factor contains the numeric value")
 
 
-def _breakpoint_value(point):
-    if point.infinite:
-        return mpmath.inf
-    f = point.fraction
-    return -mpmath.cospi(2 * mpmath.mpf(f.numerator) / f.denominator)
+def _rational(value: Fraction) -> AlgebraicNumber:
+    """A rational number as an :class:`AlgebraicNumber` (minimal polynomial q·t - p)."""
+    value = Fraction(value)
+    return AlgebraicNumber(minpoly=polynomial_text([-value.numerator, value.denominator], STORED_VARIABLE),
+                           degree=1, interval=[str(value), str(value)], value=str(value))
 
 
-def _interval_of(n: int, k: int, s_value) -> Interval:
-    for interval in intervals(k):
-        lo = _breakpoint_value(interval.lower)
-        hi = _breakpoint_value(interval.upper)
-        if lo < s_value < hi:
-            return interval
-    raise ValueError(f"s = {mpmath.nstr(s_value, 15)} lies on a breakpoint (no open interval)")
+def _breakpoint_form(n: int, k: int) -> dict:
+    """The point on the breakpoint s = 0 (the 4-gon family), exactly and without sympy.
+
+    x = -F₁/(2F₂) at s = 0 from the interval below 0 (F is C¹ there, both sides agree), in
+    Fractions: only possible when cos(2π/k) is rational, which is what the catalogs meet.
+    """
+    if Fraction(1, k) % 1 not in _RATIONAL_COS:
+        raise ValueError("s = 0 with an irrational polygon angle is not handled")
+
+    def cosine(fraction):
+        return Fraction(0) if fraction is None else _RATIONAL_COS[fraction % 1]
+
+    interval = next(iv for iv in intervals(k) if iv.upper.fraction == Fraction(1, 4))
+    F1, F2 = reduced_polynomials(n, k, interval, cosine)
+    x = -F1[0] / (2 * F2[0])
+    coordinates = {"x": _rational(x), "s": _rational(Fraction(0)), "vertex_bias": _rational(Fraction(0))}
+    return {"field": "Q", "interval": "s = 0 (breakpoint)", "coordinates": coordinates,
+            "cos_minpoly": polynomial_text([-_RATIONAL_COS[Fraction(1, k) % 1], 1], COSINE_VARIABLE)}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _exact_form_cached(n: int, k: int, s_text: str, x_text: str) -> dict:
     with mpmath.workdps(60):
         s_value, x_value = mpmath.mpf(s_text), mpmath.mpf(x_text)
-        m = cos_minimal_polynomial(k)
         if s_value == 0:
-            # On the breakpoint s = 0 (the 4-gon family): rational x from F₁ and F₂ at s = 0⁻ and
-            # 0⁺ (F is C¹, so both sides agree; the lower side is used).
-            interval = next(iv for iv in intervals(k) if iv.upper.fraction == Fraction(1, 4))
-            F1, F2, _ = reduced_polynomials_exact(n, k, interval)
-            if m.degree() != 1:
-                raise ValueError("s = 0 with an irrational polygon angle is not handled")
-            root = sp.solve(m.as_expr(), c_sym)[0]
-            f1 = F1.as_expr().subs({s_sym: 0, c_sym: root})
-            f2 = F2.as_expr().subs({s_sym: 0, c_sym: root})
-            x_exact = sp.nsimplify(-f1 / (2 * f2))
-            out = {"x": _rational(x_exact), "s": _rational(sp.Integer(0)),
-                   "vertex_bias": _rational(sp.Integer(0))}
-            return {"field": "Q", "interval": "s = 0 (breakpoint)", "coordinates": out,
-                    "cos_minpoly": str(m.as_expr())}
-        interval = _interval_of(n, k, s_value)
+            return _breakpoint_form(n, k)
+        m = cos_minimal_polynomial(k)
+        interval = interval_of(k, s_value)
         F1, F2, h = reduced_polynomials_exact(n, k, interval)
-        x_sym, b_sym = sp.symbols("x b")
-        s_poly = _norm(h, m, s_sym)
-        h_s = sp.Poly(h.as_expr(), s_sym)  # coefficients in ℚ[c]
-        coords = {"s": _algebraic(s_poly, s_value, "s")}
-        for name, symbol, relation, value in (
-            ("x", x_sym, 2 * x_sym * F2.as_expr() + F1.as_expr(), x_value),
-            ("vertex_bias", b_sym, 2 * b_sym * F2.as_expr() + s_sym * F1.as_expr(), x_value * s_value),
+        s_gen, _, x_gen, b_gen = _RING.gens()
+        H, P1, P2 = _in_ring(h), _in_ring(F1), _in_ring(F2)
+        coords = {"s": _algebraic(_norm(H, m, 0), s_value, "s")}
+        for name, index, relation, value in (
+            ("x", 2, 2 * x_gen * P2 + P1, x_value),
+            ("vertex_bias", 3, 2 * b_gen * P2 + s_gen * P1, x_value * s_value),
         ):
-            eliminant = sp.resultant(h.as_expr(), relation, s_sym)
-            eliminant = _reduce_2d(sp.Poly(eliminant, symbol, c_sym, domain="QQ"), m)
-            coords[name] = _algebraic(_norm(eliminant, m, symbol), value, name)
-        del h_s
+            eliminant = _reduce_in_c(H.resultant(relation, S_VARIABLE), m)
+            coords[name] = _algebraic(_norm(eliminant, m, index), value, name)
         return {
             "field": f"Q(cos(2*pi/{k}))",
-            "cos_minpoly": str(m.as_expr()),
+            "cos_minpoly": polynomial_text([_fraction(v) for v in m.coeffs()], COSINE_VARIABLE),
             "interval": interval.describe(),
             "coordinates": coords,
         }
-
-
-def _rational(value: sp.Rational) -> AlgebraicNumber:
-    value = sp.Rational(value)
-    return AlgebraicNumber(minpoly=str(value.q * t_sym - value.p), degree=1,
-                           interval=[str(value), str(value)], value=str(value))
 
 
 def exact_form(n: int, k: int, x: str, s: str) -> dict:

@@ -28,7 +28,6 @@ generator Jθ and the flat coordinates as exact null vectors.
 from __future__ import annotations
 
 import math
-
 from fractions import Fraction
 
 import flint
@@ -36,7 +35,7 @@ import mpmath
 import numpy as np
 
 from critpoints.proofs import interval as iv
-from critpoints.proofs.algebraic import _interval_of, exact_form
+from critpoints.proofs.algebraic import exact_form
 from critpoints.proofs.exact_point import (
     exact_gradient_vanishes,
     matches_stored,
@@ -44,9 +43,9 @@ from critpoints.proofs.exact_point import (
     regular_exact_point,
 )
 from critpoints.solve.classify import flat_coordinates
-from critpoints.tms import potential
+from critpoints.tms.polygon import interval_of
 
-__all__ = ["annotate", "check_entry", "certificate_radius"]
+__all__ = ["annotate", "certificate_radius", "check_entry", "hessian_certificate", "reduced_box_point"]
 
 PALAIS = (
     "Krawczyk proves exactly one critical point of the reduced loss F(x, s) in the box; the box "
@@ -127,7 +126,20 @@ def _null_vectors(W_balls, b_balls, W_float, b_float) -> np.ndarray:
     return np.array(rows, dtype=object) if rows else np.zeros((0, dim), dtype=object)
 
 
-def _hessian_certificate(W_balls, b_balls, classification: str) -> dict:
+def hessian_certificate(W_balls, b_balls, classification: str) -> dict:
+    """Certified Hessian signs over a box of parameters (Arb balls ``W_balls``, ``b_balls``).
+
+    The O(2) generator and the flat coordinates are the exact null vectors; the rest is
+    :func:`critpoints.proofs.interval.inertia`. ``classification`` (``"minimum"``, ``"saddle"``,
+    or anything else) is compared with the proved signs in ``agrees_with_classification``.
+
+    Returns
+    -------
+    dict
+        ``proved``, ``claim`` or ``reason``, ``n_pos``, ``n_neg``, ``n_undetermined``,
+        ``n_null`` and outward-rounded eigenvalue bounds (absent when the box touches an
+        activation boundary).
+    """
     W_float = np.array([[float(v.mid()) for v in row] for row in W_balls])
     b_float = np.array([float(v.mid()) for v in b_balls])
     try:
@@ -180,7 +192,7 @@ def _annotate_reduced(entry, n, digits, radius):
     k = entry["k"]
     x_text, s_text = entry["reduced"]["x"], entry["reduced"]["s"]
     with mpmath.workdps(digits):
-        interval = _interval_of(n, k, mpmath.mpf(s_text))
+        interval = interval_of(k, mpmath.mpf(s_text))
     exact = exact_form(n, k, x_text, s_text)
     result = iv.reduced_krawczyk(n, k, interval, x_text, s_text, radius)
     certificate = {
@@ -200,13 +212,17 @@ def _annotate_reduced(entry, n, digits, radius):
         certificate["reason"] = result.get("reason", "Krawczyk failed")
         certificate["evidence"] = f"full gradient norm {entry.get('grad_norm')} at {digits} digits"
     with iv.precision():
-        W, b = _reduced_box_point(entry, n, x_text, s_text, radius)
-        certificate["hessian"] = _hessian_certificate(W, b, entry["classification"])
+        W, b = reduced_box_point(entry, n, x_text, s_text, radius)
+        certificate["hessian"] = hessian_certificate(W, b, entry["classification"])
     return certificate, exact
 
 
-def _reduced_box_point(entry, n, x_text, s_text, radius):
-    """Balls of the full parameters over the reduced box (x ± r, s ± r)."""
+def reduced_box_point(entry: dict, n: int, x_text: str, s_text: str, radius: str):
+    """Balls (W, b) of the full parameters of a regular polygon over the reduced box (x ± r, s ± r).
+
+    ``entry`` needs ``k`` (vertices) and ``sigma`` (zero columns with bias 1/(2n)); the other
+    zero columns get -1/(2n) (the catalog's representatives). Current flint precision.
+    """
     k, sigma = entry["k"], entry["sigma"]
     r = flint.arb(radius)
     x = flint.arb(iv.ball(x_text), r)
@@ -257,7 +273,7 @@ def _annotate_exact(entry, n, digits):
         exact = {"field": "Q", "coordinates": {"x": {"value": "1", "note": "representative of a flat norm"}}}
     with iv.precision():
         W, b = point_balls(point)
-        certificate["hessian"] = _hessian_certificate(W, b, entry["classification"])
+        certificate["hessian"] = hessian_certificate(W, b, entry["classification"])
     return certificate, exact
 
 
@@ -315,7 +331,7 @@ def _annotate_full(entry, n, digits, radius):
                 theta[i] = flint.arb(theta[i], r)
             W = np.array(theta[: 2 * n], dtype=object).reshape(2, n)
             b = np.array(theta[2 * n:], dtype=object)
-        certificate["hessian"] = _hessian_certificate(W, b, entry["classification"])
+        certificate["hessian"] = hessian_certificate(W, b, entry["classification"])
         if not result["proved"]:
             certificate["hessian"]["note"] = "evaluated at the stored point (not a proved box)"
             certificate["hessian"]["proved"] = False

@@ -28,15 +28,18 @@ from contextlib import contextmanager
 import flint
 import numpy as np
 
-from critpoints.proofs.reduced_blocks import Breakpoint, Interval, block_coefficients, interval_blocks
 from critpoints.tms import potential
 from critpoints.tms._generated import FUNCTIONS
+from critpoints.tms.polygon import Breakpoint, Interval, reduced_polynomials
 from critpoints.tms.regions import region_of
 
 __all__ = [
     "RegionUndetermined",
     "precision",
     "breakpoint_ball",
+    "cosine_ball",
+    "poly_eval",
+    "poly_derivative",
     "reduced_polynomials_ball",
     "reduced_krawczyk",
     "full_gradient_hessian",
@@ -77,37 +80,32 @@ def breakpoint_ball(point: Breakpoint) -> flint.arb | None:
     return -flint.arb.cos_pi_fmpq(flint.fmpq(2 * f.numerator, f.denominator))
 
 
-def _poly_eval(coeffs, value):
+def poly_eval(coeffs, value):
+    """Horner evaluation of a polynomial (ball coefficients, lowest degree first) at a ball."""
     out = flint.arb(0)
     for v in reversed(coeffs):
         out = out * value + v
     return out
 
 
-def _poly_der(coeffs):
+def poly_derivative(coeffs):
+    """Coefficients of the derivative (lowest degree first)."""
     return [i * coeffs[i] for i in range(1, len(coeffs))] or [flint.arb(0)]
 
 
+def cosine_ball(fraction) -> flint.arb:
+    """Enclosure of cos(2π·fraction) for a Fraction (0 for None: the zero columns' κ)."""
+    if fraction is None:
+        return flint.arb(0)
+    if fraction == 0:
+        return flint.arb(1)
+    return flint.arb.cos_pi_fmpq(flint.fmpq(2 * fraction.numerator, fraction.denominator))
+
+
 def reduced_polynomials_ball(n: int, k: int, interval: Interval) -> tuple[list, list]:
-    """Ball coefficients (lowest degree first) of F₁ and F₂ on an activation interval."""
-    parts = block_coefficients()
-    F = [[flint.arb(0)] * 4, [flint.arb(0)] * 4]
-    for block, fraction, code, multiplicity in interval_blocks(n, k, interval):
-        if block == "Q":
-            kappa = flint.arb(1)
-        elif fraction is None:
-            kappa = flint.arb(0)
-        else:
-            kappa = flint.arb.cos_pi_fmpq(flint.fmpq(2 * fraction.numerator, fraction.denominator))
-        for order in (0, 1):
-            for j, (numerator, power) in enumerate(parts[(block, code)][order]):
-                if all(v == 0 for v in numerator):
-                    continue
-                value = _poly_eval([flint.arb(flint.fmpq(v.numerator, v.denominator)) for v in numerator], kappa)
-                if power:
-                    value = value / kappa**power
-                F[order][j] = F[order][j] + multiplicity * value
-    return F[0], F[1]
+    """Ball coefficients (lowest degree first) of F₁ and F₂ on an activation interval
+    (:func:`critpoints.tms.polygon.reduced_polynomials` in Arb)."""
+    return reduced_polynomials(n, k, interval, cosine_ball)
 
 
 def reduced_krawczyk(n: int, k: int, interval: Interval, x_mid: str, s_mid: str, radius: str) -> dict:
@@ -123,8 +121,8 @@ def reduced_krawczyk(n: int, k: int, interval: Interval, x_mid: str, s_mid: str,
     """
     with precision():
         F1, F2 = reduced_polynomials_ball(n, k, interval)
-        dF1, dF2 = _poly_der(F1), _poly_der(F2)
-        ddF1, ddF2 = _poly_der(dF1), _poly_der(dF2)
+        dF1, dF2 = poly_derivative(F1), poly_derivative(F2)
+        ddF1, ddF2 = poly_derivative(dF1), poly_derivative(dF2)
         r = flint.arb(radius)
         mid = [ball(x_mid), ball(s_mid)]
         box = [flint.arb(v, r) for v in mid]
@@ -136,12 +134,12 @@ def reduced_krawczyk(n: int, k: int, interval: Interval, x_mid: str, s_mid: str,
                     "reason": "box not strictly inside the activation interval with x > 0"}
 
         def g(x, s):
-            return [_poly_eval(F1, s) + 2 * x * _poly_eval(F2, s), _poly_eval(dF1, s) + x * _poly_eval(dF2, s)]
+            return [poly_eval(F1, s) + 2 * x * poly_eval(F2, s), poly_eval(dF1, s) + x * poly_eval(dF2, s)]
 
         def jac(x, s):
             return [
-                [2 * _poly_eval(F2, s), _poly_eval(dF1, s) + 2 * x * _poly_eval(dF2, s)],
-                [_poly_eval(dF2, s), _poly_eval(ddF1, s) + x * _poly_eval(ddF2, s)],
+                [2 * poly_eval(F2, s), poly_eval(dF1, s) + 2 * x * poly_eval(dF2, s)],
+                [poly_eval(dF2, s), poly_eval(ddF1, s) + x * poly_eval(ddF2, s)],
             ]
 
         J_mid = np.array([[float(v.mid()) for v in row] for row in jac(*mid)])

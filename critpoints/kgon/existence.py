@@ -1,5 +1,8 @@
 """The k = n existence question (issue 4, part 3): regular n-gon critical points, counted rigorously.
 
+The k-gon layer: it uses the enumerator's reduced solver (:mod:`critpoints.kgon.reduced`) and the
+tools of :mod:`critpoints.proofs` (public names only).
+
 For a regular n-gon with every output live (s = b/x > -1) the critical points of the reduced loss
 are the roots s of h = 2F₁'F₂ - F₁F₂' with x = -F₁/(2F₂) > 0, one polynomial per activation
 interval of s (:mod:`critpoints.kgon.reduced`). The count per interval is certified:
@@ -29,16 +32,16 @@ import mpmath
 import numpy as np
 
 from critpoints.kgon.reduced import solve_regular_polygon
+from critpoints.proofs import certificate_radius, hessian_certificate, reduced_box_point
 from critpoints.proofs import interval as iv
-from critpoints.proofs.annotate import _hessian_certificate, certificate_radius
-from critpoints.proofs.reduced_blocks import intervals
 from critpoints.tms import potential
+from critpoints.tms.polygon import intervals
 
 __all__ = ["existence_row", "isolate_roots", "paper_style_roots"]
 
 
 def _h_coefficients(F1, F2):
-    d1, d2 = iv._poly_der(F1), iv._poly_der(F2)
+    d1, d2 = iv.poly_derivative(F1), iv.poly_derivative(F2)
     size = max(len(d1) + len(F2), len(F1) + len(d2))
     h = [flint.arb(0)] * size
     for i, u in enumerate(d1):
@@ -53,7 +56,7 @@ def _h_coefficients(F1, F2):
 def _enclose(h, dh, lo, hi):
     I = flint.arb.union(lo, hi)
     m = (lo + hi) / 2
-    return iv._poly_eval(h, m) + iv._poly_eval(dh, I) * (I - m)
+    return iv.poly_eval(h, m) + iv.poly_eval(dh, I) * (I - m)
 
 
 def isolate_roots(h, lo: flint.arb, hi: flint.arb, max_depth: int = 60) -> list[tuple] | None:
@@ -62,9 +65,9 @@ def isolate_roots(h, lo: flint.arb, hi: flint.arb, max_depth: int = 60) -> list[
     Returns a list of (a, b) balls bracketing exactly one simple root each, or None when the
     isolation could not be certified (a root at or too close to an end point, or a multiple root).
     """
-    dh = iv._poly_der(h)
+    dh = iv.poly_derivative(h)
     for end in (lo, hi):
-        if iv._poly_eval(h, end).contains(0):
+        if iv.poly_eval(h, end).contains(0):
             return None
     # start strictly inside: the end points themselves are certified non-roots
     stack = [(lo.mid() if lo.rad() == 0 else lo.upper(), hi.mid() if hi.rad() == 0 else hi.lower(), 0)]
@@ -75,8 +78,8 @@ def isolate_roots(h, lo: flint.arb, hi: flint.arb, max_depth: int = 60) -> list[
         value = _enclose(h, dh, a, b)
         if not value.contains(0):
             continue
-        slope = iv._poly_eval(dh, flint.arb.union(a, b))
-        ha, hb = iv._poly_eval(h, a), iv._poly_eval(h, b)
+        slope = iv.poly_eval(dh, flint.arb.union(a, b))
+        ha, hb = iv.poly_eval(h, a), iv.poly_eval(h, b)
         if not slope.contains(0) and not ha.contains(0) and not hb.contains(0):
             if (ha > 0) != (hb > 0):
                 roots.append((a, b))
@@ -165,13 +168,11 @@ def _point(n, interval, solution, a, b, F1, F2, digits, radius):
         s_text = mpmath.nstr(solution.s, digits + 10)
     # x = -F₁/(2F₂) > 0 over the whole bracket: certified sign
     bracket = flint.arb.union(a, b)
-    x_ball = -iv._poly_eval(F1, bracket) / (2 * iv._poly_eval(F2, bracket))
+    x_ball = -iv.poly_eval(F1, bracket) / (2 * iv.poly_eval(F2, bracket))
     cert = iv.reduced_krawczyk(n, n, interval, x_text, s_text, radius)
     entry_like = {"k": n, "sigma": 0}
-    from critpoints.proofs.annotate import _reduced_box_point
-
-    W, bb = _reduced_box_point(entry_like, n, x_text, s_text, radius)
-    hess = _hessian_certificate(W, bb, "unknown")
+    W, bb = reduced_box_point(entry_like, n, x_text, s_text, radius)
+    hess = hessian_certificate(W, bb, "unknown")
     hess.pop("agrees_with_classification", None)
     # numeric cross-check: 60-digit Hessian eigenvalues
     with mpmath.workdps(digits):
