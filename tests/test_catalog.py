@@ -87,6 +87,25 @@ def test_enumerate_reproduces_the_committed_catalog_bytes(tmp_path, n):
     assert out.read_bytes() == committed.read_bytes()
 
 
+def test_linear_catalog_is_current(tmp_path):
+    """The committed linear-autoencoder catalog is what its stored command writes today."""
+    committed = ROOT / "catalog" / "linear-n6-m2-random-seed0.json"
+    command = json.loads(committed.read_text(encoding="utf-8"))["generator"]["command"]
+    out = tmp_path / committed.name
+    assert main([*command.split()[1:], "--out", str(out)]) == 0
+    assert out.read_bytes() == committed.read_bytes()
+
+
+def test_kgon_existence_rows_are_current(tmp_path):
+    """The committed existence table's rows for n = 5..12 are what the command computes today
+    (the whole table, n = 5..64, takes minutes: its first rows stand for it)."""
+    committed = json.loads((ROOT / "catalog" / "kgon-existence.json").read_text(encoding="utf-8"))
+    out = tmp_path / "existence.json"
+    assert main(["kgon-existence", "--min-n", "5", "--max-n", "12", "--out", str(out)]) == 0
+    fresh = json.loads(out.read_text(encoding="utf-8"))
+    assert fresh["rows"] == [row for row in committed["rows"] if row["n"] <= 12]
+
+
 def test_same_command_same_bytes(tmp_path):
     first, second = tmp_path / "a.json", tmp_path / "b.json"
     assert main(["enumerate", "--n", "3", "--quiet", "--out", str(first)]) == 0

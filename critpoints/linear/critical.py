@@ -66,6 +66,9 @@ class HessianSpectrum:
         (|μ| ≤ 1e-9 · max(1, max|μ|), refined at 60 digits in the grey zone).
     n_zero_symmetry : int
         Dimension of the symmetry orbit through the point (zeros the symmetries explain).
+    stored_eigenvalues : list of float
+        The eigenvalues as catalogs store them: 8 significant digits, zeros as 0.0 (the last
+        bits of a LAPACK eigenvalue differ between machines).
     classification : str
         ``"minimum"``, ``"saddle"`` or ``"degenerate"``: any negative eigenvalue makes a saddle;
         none and every zero explained makes a (Morse–Bott) minimum; otherwise second order
@@ -78,6 +81,7 @@ class HessianSpectrum:
     n_zero: int
     n_zero_symmetry: int
     classification: str
+    stored_eigenvalues: list = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -242,6 +246,7 @@ def hessian_spectrum(A, B, sigma, eig: EigenSystem) -> HessianSpectrum:
         n_zero=result.n_zero,
         n_zero_symmetry=result.n_zero_symmetry,
         classification=result.classification,
+        stored_eigenvalues=list(result.eigenvalues),
     )
 
 

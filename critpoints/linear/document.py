@@ -105,7 +105,7 @@ def build_catalog_document(
                 "grad_norm": float(grad_mp),
                 "precision_digits": digits,
                 "hessian": {
-                    "eigenvalues": spectrum.eigenvalues.tolist(),
+                    "eigenvalues": spectrum.stored_eigenvalues,
                     "n_pos": spectrum.n_pos,
                     "n_neg": spectrum.n_neg,
                     "n_zero": spectrum.n_zero,

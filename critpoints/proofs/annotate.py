@@ -42,7 +42,7 @@ from critpoints.proofs.exact_point import (
     point_balls,
     regular_exact_point,
 )
-from critpoints.solve.classify import flat_coordinates
+from critpoints.tms.model import flat_coordinates
 from critpoints.tms.polygon import interval_of
 
 __all__ = ["annotate", "certificate_radius", "check_entry", "hessian_certificate", "reduced_box_point"]

@@ -200,8 +200,11 @@ _COUNTS = ("n_pos", "n_neg", "n_zero", "n_zero_symmetry")
 
 def _check_classification(entry, W, b, digits, seed, fail) -> None:
     from critpoints.solve.classify import classify, probe_descent
+    from critpoints.tms.model import TMSPotential
 
-    result = classify(W, b, dps=digits, seed=seed)
+    tms = TMSPotential(W.shape[1], W.shape[0])
+    theta = tms.flatten(W, b)
+    result = classify(tms, theta, dps=digits, seed=seed)
     for field in _DECIDED:
         if entry.get(field) != getattr(result, field):
             fail(field, f"stored {entry.get(field)!r}, re-derived {getattr(result, field)!r}")
@@ -215,7 +218,7 @@ def _check_classification(entry, W, b, digits, seed, fail) -> None:
              "confirmed)")
     elif probe is not None:
         # the stored direction and radii, evaluated again: the stored numbers must be these
-        again = probe_descent(W, b, probe["direction"], probe["radii"][0], digits)
+        again = probe_descent(tms, theta, probe["direction"], probe["radii"][0], digits)
         signs = [v < 0 for v in again["delta_loss"]]
         if signs != [v < 0 for v in probe["delta_loss"]] or again["confirmed"] != probe["confirmed"]:
             fail("evidence.descent", f"stored ΔL {probe['delta_loss']}, re-evaluated "

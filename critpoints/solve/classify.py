@@ -57,12 +57,13 @@ from critpoints.potential import Potential, symmetry_generators
 __all__ = [
     "BOUNDARY_TOLERANCE",
     "Classification",
-    "decide_verdict",
-    "probe_descent",
     "classify",
+    "decide_verdict",
     "directional_curvature",
     "grows_quadratically",
+    "probe_descent",
     "sphere_test",
+    "volume_agrees",
 ]
 
 
@@ -232,7 +233,6 @@ def probe_descent(potential: Potential, theta, direction, radius: float, dps: in
     as t → 0, i.e. the point is not a local minimum (a second-order or lower descent along a
     straight line).
     """
-    potential, theta = _legacy_point(potential, theta)
     theta = np.asarray(theta, dtype=object)
     d = [round(float(v), DIRECTION_DECIMALS) for v in direction]
     radii = [_significant(radius * s, 6) for s in PROBE_SCALES]
@@ -299,7 +299,6 @@ def classify(potential: Potential, theta, dps: int = 60, seed: int = 0) -> Class
     seed : int
         Seed of the random directions of the local searches.
     """
-    potential, theta = _legacy_point(potential, theta)
     theta = np.asarray(theta, dtype=object)
     theta_f = theta.astype(float)
     # Pieces decided at full precision with the boundary tolerance (a block within it takes the
@@ -468,29 +467,3 @@ def _rounded_volume_record(record: dict) -> dict:
             return {k: rounded(k, v) for k, v in value.items()}
         return value
     return {key: rounded(key, value) for key, value in record.items()}
-
-
-# ----------------------------------------------------------------------------------------------
-# Transitional: (W, b) calls of the TMS potential
-
-
-def _legacy_point(potential, theta):
-    """``(potential, θ)`` from a call written ``f(W, b, ...)`` for the TMS potential.
-
-    Transitional: :mod:`critpoints.proofs` (owned elsewhere) still calls :func:`classify`,
-    :func:`probe_descent` and :func:`flat_coordinates` with (W, b). The model is looked up only
-    for those calls; new code passes a :class:`~critpoints.potential.Potential`.
-    """
-    if not isinstance(potential, (np.ndarray, list, tuple)):
-        return potential, theta
-    from critpoints.tms.model import TMSPotential
-
-    tms = TMSPotential.of(potential)
-    return tms, tms.flatten(potential, theta)
-
-
-def flat_coordinates(W, b, margin: float = 1e-12) -> list[int]:
-    """Transitional alias of :func:`critpoints.tms.model.flat_coordinates` (see
-    :func:`_legacy_point`); new code asks ``potential.flat_coordinates(θ)``."""
-    tms, theta = _legacy_point(W, b)
-    return tms.flat_coordinates(theta, margin)
