@@ -40,13 +40,16 @@ def main(paths: list[str]) -> None:
         start = time.perf_counter()
         proved = 0
         for entry in entries:
-            entry["certificate"], entry["exact"] = annotate(entry, n, entry.get("precision_digits", 60))
+            entry["certificate"], entry["exact"] = annotate(
+                entry, n, entry.get("precision_digits", 60)
+            )
             proved += entry["certificate"]["proved"]
         annotate_time = time.perf_counter() - start
         start = time.perf_counter()
         failures = sum(len(check_entry(entry, n)) for entry in entries)
         check_time = time.perf_counter() - start
-        print(f"n = {n:2d}: {len(entries)} entries, {proved} proved; annotate {annotate_time:.2f} s, "
+        print(f"n = {n:2d}: {len(entries)} entries, {proved} proved; "
+              f"annotate {annotate_time:.2f} s, "
               f"re-check {check_time:.2f} s, failures {failures}")
 
 

@@ -65,8 +65,8 @@ def main() -> None:
         one = TMSEmpiricalSets([x])
         direct = TMSEmpirical(x)
         batch = rng.standard_normal((256, 3 * n))
-        a = per_second(lambda: one.loss_and_gradient(batch, 0), 256, 1.0)
-        b = per_second(lambda: direct.loss_and_gradient(batch), 256, 1.0)
+        a = per_second(lambda one=one, batch=batch: one.loss_and_gradient(batch, 0), 256, 1.0)
+        b = per_second(lambda direct=direct, batch=batch: direct.loss_and_gradient(batch), 256, 1.0)
         print(f"one data set, N = {N:6d}, 256 chains: prefix {a:10,.0f}/s, per-sample "
               f"{b:10,.0f}/s, ratio {a / b:6.1f}x")
 

@@ -73,7 +73,8 @@ KGON_EXISTENCE = "critpoints.kgon-existence"
 
 @dataclass(frozen=True)
 class DocumentType:
-    """One kind of JSON document: its ``schema_name``, current ``schema_version`` and schema file."""
+    """One kind of JSON document: its ``schema_name``, current ``schema_version`` and schema
+    file."""
 
     name: str
     version: int

@@ -43,7 +43,9 @@ def test_committed_catalog_entries_reverify(path):
             grad = mpmath.sqrt(mpmath.fsum(v * v for v in [*dW.ravel(), *db.ravel()]))
             assert grad <= mpmath.mpf(10) ** (20 - digits), entry["id"]
         # the float copies describe the same point
-        assert tms.loss(entry["W"], entry["b"]) == pytest.approx(entry["loss"], rel=1e-12, abs=1e-15)
+        assert tms.loss(entry["W"], entry["b"]) == pytest.approx(
+            entry["loss"], rel=1e-12, abs=1e-15
+        )
         hessian = entry["hessian"]
         assert hessian["n_pos"] + hessian["n_neg"] + hessian["n_zero"] == 3 * n
         if entry["classification"] == "minimum":
@@ -138,7 +140,7 @@ def test_wrong_schema_version(tmp_path, good_document):
 def test_missing_field_is_named(tmp_path, good_document):
     del good_document["critical_points"][3]["loss"]
     path = _write(tmp_path, json.dumps(good_document))
-    with pytest.raises(catalog.CatalogError, match="critical_points/3.*'loss'"):
+    with pytest.raises(catalog.CatalogError, match=r"critical_points/3.*'loss'"):
         catalog.load_catalog(path)
 
 
@@ -221,7 +223,9 @@ def test_enumerate_prints_a_table(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    "graph_file", sorted((ROOT / "catalog").glob("tms-n*-m2.transitions*.json")), ids=lambda p: p.name
+    "graph_file",
+    sorted((ROOT / "catalog").glob("tms-n*-m2.transitions*.json")),
+    ids=lambda p: p.name,
 )
 def test_committed_transition_graphs_refer_to_the_committed_catalog(graph_file):
     """A regenerated catalog renumbers irregular ids: the graphs must be re-run with it."""

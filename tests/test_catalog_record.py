@@ -112,7 +112,7 @@ def test_linear_catalog_entries_are_found_by_label():
 def test_from_document_validates_and_refuses_duplicate_ids(catalog6):
     document = catalog6.to_json()
     del document["critical_points"][3]["loss"]
-    with pytest.raises(CatalogError, match="critical_points/3.*'loss'"):
+    with pytest.raises(CatalogError, match=r"critical_points/3.*'loss'"):
         Catalog.from_document(document, source="broken.json")
     document = catalog6.to_json()
     document["critical_points"][1]["id"] = document["critical_points"][0]["id"]

@@ -41,25 +41,62 @@ def test_untampered_subset_certifies(tmp_path, small_document, capsys):
 
 
 def _entry(document, kind):
-    return next(p for p in document["critical_points"]
-                if (p["classification"] == kind if kind != "descent" else "descent" in p["evidence"]))
+    if kind == "descent":
+        return next(p for p in document["critical_points"] if "descent" in p["evidence"])
+    return next(p for p in document["critical_points"] if p["classification"] == kind)
 
 
 TAMPERINGS = {
     # name: (edit, field the failure must name)
-    "W moved by 0.1": (lambda d: _entry(d, "minimum")["W"][0].__setitem__(0, _entry(d, "minimum")["W"][0][0] + 0.1), "W"),
-    "b moved by 0.1": (lambda d: _entry(d, "saddle")["b"].__setitem__(0, _entry(d, "saddle")["b"][0] + 0.1), "b"),
+    "W moved by 0.1": (
+        lambda d: _entry(d, "minimum")["W"][0].__setitem__(
+            0, _entry(d, "minimum")["W"][0][0] + 0.1
+        ),
+        "W",
+    ),
+    "b moved by 0.1": (
+        lambda d: _entry(d, "saddle")["b"].__setitem__(0, _entry(d, "saddle")["b"][0] + 0.1),
+        "b",
+    ),
     "W_exact moved": (lambda d: _entry(d, "minimum")["W_exact"][0].__setitem__(0, "0.7"), "W"),
-    "loss edited": (lambda d: _entry(d, "minimum").__setitem__("loss", _entry(d, "minimum")["loss"] * 0.999), "loss"),
+    "loss edited": (
+        lambda d: _entry(d, "minimum").__setitem__("loss", _entry(d, "minimum")["loss"] * 0.999),
+        "loss",
+    ),
     "loss_exact edited": (lambda d: _entry(d, "saddle").__setitem__("loss_exact", "0.2"), "loss"),
-    "classification edited": (lambda d: _entry(d, "saddle").__setitem__("classification", "minimum"), "classification"),
+    "classification edited": (
+        lambda d: _entry(d, "saddle").__setitem__("classification", "minimum"),
+        "classification",
+    ),
     "verdict edited": (lambda d: _entry(d, "descent").__setitem__("verdict", "minimum"), "verdict"),
-    "index edited": (lambda d: _entry(d, "saddle").__setitem__("hessian_index", _entry(d, "saddle")["hessian_index"] + 1), "hessian_index"),
-    "n_neg edited": (lambda d: _entry(d, "saddle")["hessian"].__setitem__("n_neg", 0), "hessian.n_neg"),
-    "lambda edited": (lambda d: _entry(d, "minimum").__setitem__("learning_coefficient", 9.5), "learning_coefficient"),
-    "on_boundary edited": (lambda d: _entry(d, "descent").__setitem__("on_boundary", False), "on_boundary"),
-    "descent sign edited": (lambda d: _entry(d, "descent")["evidence"]["descent"].__setitem__("delta_loss", [1e-9, 1e-11, 1e-13]), "evidence.descent"),
-    "duplicate ids": (lambda d: d["critical_points"][1].__setitem__("id", d["critical_points"][0]["id"]), "id"),
+    "index edited": (
+        lambda d: _entry(d, "saddle").__setitem__(
+            "hessian_index", _entry(d, "saddle")["hessian_index"] + 1
+        ),
+        "hessian_index",
+    ),
+    "n_neg edited": (
+        lambda d: _entry(d, "saddle")["hessian"].__setitem__("n_neg", 0),
+        "hessian.n_neg",
+    ),
+    "lambda edited": (
+        lambda d: _entry(d, "minimum").__setitem__("learning_coefficient", 9.5),
+        "learning_coefficient",
+    ),
+    "on_boundary edited": (
+        lambda d: _entry(d, "descent").__setitem__("on_boundary", False),
+        "on_boundary",
+    ),
+    "descent sign edited": (
+        lambda d: _entry(d, "descent")["evidence"]["descent"].__setitem__(
+            "delta_loss", [1e-9, 1e-11, 1e-13]
+        ),
+        "evidence.descent",
+    ),
+    "duplicate ids": (
+        lambda d: d["critical_points"][1].__setitem__("id", d["critical_points"][0]["id"]),
+        "id",
+    ),
     "empty list": (lambda d: d.__setitem__("critical_points", []), "critical_points"),
 }
 

@@ -192,7 +192,7 @@ def test_migrate_refuses_what_it_does_not_know():
         migrate({"rows": []}, "x.json")
     with pytest.raises(DocumentError, match="JSON object, not an array"):
         migrate([1, 2], "x.json")
-    with pytest.raises(DocumentError, match="schema_name is 'other.thing'"):
+    with pytest.raises(DocumentError, match=r"schema_name is 'other\.thing'"):
         migrate({"schema_name": "other.thing", "schema_version": 1})
     with pytest.raises(DocumentError, match="up to version 1"):
         migrate({"schema_name": "critpoints.phases", "schema_version": 2})
@@ -264,7 +264,7 @@ def test_underflow_and_large_finite_numbers_are_fine():
 def test_in_memory_non_finite_number_is_refused_with_its_field():
     document = _read(PUBLISHED / "tms-n6-m2.phases.json")
     document["N"][2] = float("inf")
-    with pytest.raises(DocumentError, match="out.json: invalid at N/2: a non-finite number"):
+    with pytest.raises(DocumentError, match=r"out\.json: invalid at N/2: a non-finite number"):
         write_document("out.json", document)
 
 
@@ -291,10 +291,10 @@ def test_invalid_documents_name_the_file_and_the_field(tmp_path, path, edit, whe
 
 
 def test_wrong_type_expected_by_the_reader(tmp_path):
-    with pytest.raises(CatalogError, match="schema_name is 'critpoints.phases', expected "
-                                           "'critpoints.catalog'"):
+    with pytest.raises(CatalogError, match=r"schema_name is 'critpoints\.phases', expected "
+                                           r"'critpoints\.catalog'"):
         load_catalog(PUBLISHED / "tms-n6-m2.phases.json")
-    with pytest.raises(DocumentError, match="expected 'critpoints.transitions'"):
+    with pytest.raises(DocumentError, match=r"expected 'critpoints\.transitions'"):
         read_transition_json(PUBLISHED / "tms-n6-m2.json")
     with pytest.raises(DocumentError, match="cannot read"):
         read_transition_graphml(tmp_path / "missing.graphml")

@@ -15,13 +15,13 @@ from critpoints.cli import main
 from critpoints.dynamics.sgd import SGDProtocol
 from critpoints.dynamics.sweep import SweepConfig, sweep, sweep_graph
 from critpoints.dynamics.transitions import PlateauRecord, RunHistory, Transition, transition_graph
+from critpoints.store import write_catalog
 from critpoints.transition_store import (
     graph_to_json_text,
     read_transition_graphml,
     read_transition_json,
     write_transition_graph,
 )
-from critpoints.store import write_catalog
 
 CATALOG = build_catalog(6)
 LOSS = {entry_id(p): p["loss"] for p in Catalog.from_document(CATALOG)}

@@ -99,7 +99,8 @@ def test_vectorised_sgd_equals_per_run_reference_step_by_step():
             np.testing.assert_allclose(trajectory.b[row, k], b, rtol=1e-11, atol=1e-13)
         x = dense(f[row], mu[row], n)
         np.testing.assert_allclose(
-            trajectory.empirical_loss[row], data.empirical_loss(trajectory.W[row], trajectory.b[row], x),
+            trajectory.empirical_loss[row],
+            data.empirical_loss(trajectory.W[row], trajectory.b[row], x),
             rtol=1e-12,
         )
 

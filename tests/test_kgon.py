@@ -80,7 +80,8 @@ def _profile_stationary_points(n, k, grid=400):
     grid_s = np.linspace(-0.97, 1.0, grid)
     values = np.array([profile(s) for s in grid_s])
     slopes = np.diff(values)
-    return [grid_s[i] for i in range(1, len(slopes)) if np.sign(slopes[i]) != np.sign(slopes[i - 1])]
+    return [grid_s[i] for i in range(1, len(slopes))
+            if np.sign(slopes[i]) != np.sign(slopes[i - 1])]
 
 
 @pytest.mark.slow
@@ -227,7 +228,7 @@ def test_saddle_evidence_is_a_real_descent(catalog_n6):
                     assert tms.loss(*tms.unflatten(theta_exact + step, 2, 6), dps=60) < L0, e["id"]
         else:  # smooth saddle: the eigenvector of the most negative eigenvalue
             assert e["classification"] == "saddle"
-            values, vectors = np.linalg.eigh(tms.hessian(W, b))
+            _, vectors = np.linalg.eigh(tms.hessian(W, b))
             step = 1e-3 * vectors[:, 0]
             assert tms.loss(*tms.unflatten(theta + step, 2, 6)) < tms.loss(W, b), e["id"]
 
@@ -337,7 +338,8 @@ def _python_without_sympy(script: str, *args: str) -> subprocess.CompletedProces
 
 def test_enumerate_and_exact_forms_run_without_sympy(tmp_path):
     """`enumerate --n 4` gives the committed bytes, and the exact forms of the n = 6 catalog's
-    irrational points (5-gons, hexagon) are re-derived as stored, with every sympy import failing."""
+    irrational points (5-gons, hexagon) are re-derived as stored, with every sympy import
+    failing."""
     out = tmp_path / "tms-n4-m2.json"
     result = _python_without_sympy(_CLI, "enumerate", "--n", "4", "--quiet", "--out", str(out))
     assert result.returncode == 0, result.stderr[-2000:]

@@ -41,7 +41,8 @@ def test_random_table_and_catalog(capsys, tmp_path):
         assert p["hessian_index"] == p["hessian"]["n_neg"]
         assert np.allclose(np.array(p["A"]).T, np.array(p["B"]))
     assert [p["classification"] for p in points].count("minimum") == 1
-    assert points[0]["subset"] == [1, 2] and points[0]["learning_coefficient"] == 2 * (2 * 5 - 2) / 2
+    assert points[0]["subset"] == [1, 2]
+    assert points[0]["learning_coefficient"] == 2 * (2 * 5 - 2) / 2
 
 
 def test_same_command_same_bytes(capsys, tmp_path):
@@ -51,7 +52,7 @@ def test_same_command_same_bytes(capsys, tmp_path):
 
 
 def test_sparse_warns_and_writes(capsys, tmp_path):
-    status, out, err = _run(capsys, "--n", "6", "--sigma", "sparse", "--sparsity", "0.95")
+    status, _, err = _run(capsys, "--n", "6", "--sigma", "sparse", "--sparsity", "0.95")
     assert status == 0
     assert "repeated eigenvalue" in err and len(err.strip().splitlines()) == 1
     doc = load_catalog(tmp_path / "catalog" / "linear-n6-m2-sparse-S0.95.json")
@@ -61,7 +62,7 @@ def test_sparse_warns_and_writes(capsys, tmp_path):
 
 def test_sigma_file(capsys, tmp_path):
     (tmp_path / "s.json").write_text(json.dumps([[3.0, 0.5, 0], [0.5, 2.0, 0], [0, 0, 1.0]]))
-    status, out, _ = _run(capsys, "--sigma-file", "s.json", "--hidden", "1", "--out", "c.json")
+    status, _, _ = _run(capsys, "--sigma-file", "s.json", "--hidden", "1", "--out", "c.json")
     assert status == 0
     doc = json.loads((tmp_path / "c.json").read_text())
     top = (5 + math.sqrt(2)) / 2  # eigenvalue of [[3, .5], [.5, 2]] by hand
@@ -91,7 +92,7 @@ def test_bad_input_exit_2_one_line_file_untouched(capsys, tmp_path, argv, needle
         (tmp_path / name).write_text(text)
     target = tmp_path / "keep.json"
     target.write_text("precious")
-    status, out, err = _run(capsys, *argv, "--out", "keep.json")
+    status, _, err = _run(capsys, *argv, "--out", "keep.json")
     assert status == 2
     assert len(err.strip().splitlines()) == 1 and needle in err and "Traceback" not in err
     assert target.read_text() == "precious"

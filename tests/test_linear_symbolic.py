@@ -18,7 +18,8 @@ def _random_point(rng, n, m):
 
 def test_import_runs_no_derivation():
     # A fresh interpreter: importing the package must not import sympy (hence derive nothing).
-    code = "import sys, critpoints.linear, critpoints.linear.critical; print('sympy' in sys.modules)"
+    code = ("import sys, critpoints.linear, critpoints.linear.critical; "
+            "print('sympy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

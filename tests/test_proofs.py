@@ -1,5 +1,5 @@
-"""Tests of critpoints.proofs (exact forms, interval certificates) and of the k = n existence question
-(critpoints.kgon.existence)."""
+"""Tests of critpoints.proofs (exact forms, interval certificates) and of the k = n existence
+question (critpoints.kgon.existence)."""
 
 from __future__ import annotations
 
@@ -106,14 +106,16 @@ def test_real_root_isolation_matches_sympy():
     t = sp.Symbol("t")
     polynomials = set()
     for n in (5, 6, 7, 8):
-        for entry in json.loads((ROOT / f"catalog/tms-n{n}-m2.json").read_text())["critical_points"]:
+        document = json.loads((ROOT / f"catalog/tms-n{n}-m2.json").read_text())
+        for entry in document["critical_points"]:
             for number in ((entry.get("exact") or {}).get("coordinates") or {}).values():
                 if number.get("degree", 1) > 1:
                     polynomials.add(sp.Poly(sp.sympify(number["minpoly"]), t))
     rng = np.random.default_rng(13)
     for _ in range(60):
         degree = int(rng.integers(2, 9))
-        coefficients = [int(v) for v in rng.integers(-30, 31, degree)] + [int(rng.choice([-3, -1, 1, 5]))]
+        coefficients = ([int(v) for v in rng.integers(-30, 31, degree)]
+                        + [int(rng.choice([-3, -1, 1, 5]))])
         for factor, _ in sp.Poly(coefficients, t).factor_list()[1]:
             if factor.degree() >= 2:
                 factor = factor.primitive()[1]
@@ -122,7 +124,8 @@ def test_real_root_isolation_matches_sympy():
     for poly in polynomials:
         expected = [(Fraction(int(a.p), int(a.q)), Fraction(int(b.p), int(b.q)))
                     for (a, b), _ in poly.intervals(eps=sp.Rational(1, 10**12))]
-        assert isolating_intervals([int(v) for v in poly.all_coeffs()], Fraction(1, 10**12)) == expected
+        ours = isolating_intervals([int(v) for v in poly.all_coeffs()], Fraction(1, 10**12))
+        assert ours == expected
 
 
 def test_cos_minimal_polynomials_print_as_sympy():
@@ -132,7 +135,8 @@ def test_cos_minimal_polynomials_print_as_sympy():
     for k in range(1, 40):
         ours = cos_minimal_polynomial(k)
         text = polynomial_text([Fraction(int(v.p), int(v.q)) for v in ours.coeffs()], "c")
-        assert text == str(sp.minimal_polynomial(sp.cos(2 * sp.pi / k), c, polys=True).monic().as_expr())
+        reference = sp.minimal_polynomial(sp.cos(2 * sp.pi / k), c, polys=True)
+        assert text == str(reference.monic().as_expr())
 
 
 def test_krawczyk_proves_six_gon_and_rejects_a_displaced_box():

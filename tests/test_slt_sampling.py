@@ -151,10 +151,11 @@ def test_label_invariant_agrees_with_orbit_matching():
             same_polygon += nearest[0] == labels[i][0]
             checked += 1
     assert checked >= 20
-    # The polygon (5 or 6) agrees on ≥ 90% (disagreements: diffuse draws at N = 300). 5 and 5+ differ only in the sign of one short
-    # column's bias (a difference of ≤ 1/12), which the max-norm orbit distance can hide behind
-    # the posterior noise of the vertices (~0.1 at N = 1000): the invariant reads the sign
-    # directly, so it is the sharper of the two there; most draws still agree.
+    # The polygon (5 or 6) agrees on ≥ 90% (disagreements: diffuse draws at N = 300). 5 and 5+
+    # differ only in the sign of one short column's bias (a difference of ≤ 1/12), which the
+    # max-norm orbit distance can hide behind the posterior noise of the vertices (~0.1 at
+    # N = 1000): the invariant reads the sign directly, so it is the sharper of the two there;
+    # most draws still agree.
     assert same_polygon >= 0.9 * checked  # measured 105/110 (N = 300 and 1000, seed 2)
     assert same_label >= 0.75 * checked
 

@@ -86,7 +86,7 @@ def test_reduced_rank_regression_symmetric_in_input_output():
     for M in range(1, 5):
         for N in range(1, 5):
             for H in range(1, 4):
-                for r in range(0, min(M, N, H) + 1):
+                for r in range(min(M, N, H) + 1):
                     assert co.reduced_rank_regression_lambda(M, N, H, r) == (
                         co.reduced_rank_regression_lambda(N, M, H, r)
                     )

@@ -105,7 +105,8 @@ def test_quartic_direction_gives_lambda_three_quarters():
 
 def test_curved_valley_grows_more_slowly_than_every_straight_line():
     # L = (y − x²)² + y⁴. Every straight line through 0 grows at least like t⁴ (along the x axis
-    # L = x⁴, along every other line quadratically), which by the x⁴ + y² rule suggests λ = 3/4. Along the parabola y = x² it grows like x⁸: with u = y − x² (Jacobian 1), u ~ ε^(1/2)
+    # L = x⁴, along every other line quadratically), which by the x⁴ + y² rule suggests λ = 3/4.
+    # Along the parabola y = x² it grows like x⁸: with u = y − x² (Jacobian 1), u ~ ε^(1/2)
     # and x ~ ε^(1/8), so V ∝ ε^(1/2 + 1/8): λ = 5/8. The volume sees the curve.
     def loss(theta):
         x, y = theta[:, 0], theta[:, 1]

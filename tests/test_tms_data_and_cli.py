@@ -30,8 +30,12 @@ def test_high_sparsity_samples_are_one_hot_uniform():
 
 
 def test_same_seed_same_samples():
-    np.testing.assert_array_equal(sample_high_sparsity(4, 10, seed=3), sample_high_sparsity(4, 10, seed=3))
-    np.testing.assert_array_equal(sample_sparse(4, 10, 0.9, seed=3), sample_sparse(4, 10, 0.9, seed=3))
+    np.testing.assert_array_equal(
+        sample_high_sparsity(4, 10, seed=3), sample_high_sparsity(4, 10, seed=3)
+    )
+    np.testing.assert_array_equal(
+        sample_sparse(4, 10, 0.9, seed=3), sample_sparse(4, 10, 0.9, seed=3)
+    )
 
 
 @pytest.mark.parametrize("sparsity", [0.0, 0.5, 0.9])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import mpmath
@@ -36,7 +37,7 @@ def exact_loss(W, b) -> sp.Rational:
                 r = -b[j] / G[i, j]
                 if 0 < r < 1:
                     cuts.insert(1, r)
-            for lo, hi in zip(cuts, cuts[1:]):
+            for lo, hi in itertools.pairwise(cuts):
                 active = pre.subs(mu, (lo + hi) / 2) > 0
                 out = pre if active else 0
                 integrand = (mu - out) ** 2 if i == j else out**2
@@ -144,7 +145,7 @@ def test_batched_matches_single():
     rng = np.random.default_rng(3)
     W, b = rng.normal(size=(4, 3, 2, 6)), rng.normal(size=(4, 3, 6))
     values = tms.loss(W, b)
-    _, dW, db = tms.loss_and_gradient(W, b)
+    _, dW, _ = tms.loss_and_gradient(W, b)
     H = tms.hessian(W, b)
     assert values.shape == (4, 3) and dW.shape == W.shape and H.shape == (4, 3, 18, 18)
     for idx in np.ndindex(4, 3):
@@ -397,8 +398,8 @@ def test_derive_names_the_stale_file(monkeypatch, tmp_path, capsys):
     tampered = {}
     for path, source in sources.items():
         copy = tmp_path / path.name
-        copy.write_text(source + ("# edited by hand\n" if path.name == "_polygon_generated.py" else ""),
-                        encoding="utf-8")
+        edit = "# edited by hand\n" if path.name == "_polygon_generated.py" else ""
+        copy.write_text(source + edit, encoding="utf-8")
         tampered[copy] = source
     monkeypatch.setattr(derive, "generated_sources", lambda: tampered)
     assert main(["derive"]) == 1
@@ -431,7 +432,8 @@ def test_region_formulas_join_continuously():
     """Adjacent regions agree in value and first derivatives on their common boundary."""
     a, c = symbolic.a, symbolic.c
     f = symbolic.block_formulas()
-    # boundary c = 0 (a > 0: rising|live, a < 0: dead|falling); a + c = 0 (dead|rising, falling|live)
+    # boundary c = 0 (a > 0: rising|live, a < 0: dead|falling);
+    # boundary a + c = 0 (dead|rising, falling|live)
     pairs = [((1, 3), {c: 0}), ((0, 2), {c: 0}), ((0, 1), {c: -a}), ((2, 3), {c: -a})]
     for block in ("P", "Q"):
         for (r1, r2), at in pairs:

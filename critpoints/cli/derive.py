@@ -1,4 +1,5 @@
-"""``critpoints derive``: re-derive the generated code with sympy; check it is current or rewrite it.
+"""``critpoints derive``: re-derive the generated code with sympy; check it is current or
+rewrite it.
 
 Two generated modules, both from :mod:`critpoints.tms.symbolic` (derive once, read at run time
 without sympy):

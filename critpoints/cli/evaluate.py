@@ -1,4 +1,5 @@
-"""``critpoints evaluate --params FILE.json``: loss, gradient norm and Hessian spectrum at a point."""
+"""``critpoints evaluate --params FILE.json``: loss, gradient norm and Hessian spectrum at a
+point."""
 
 from __future__ import annotations
 

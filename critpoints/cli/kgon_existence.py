@@ -40,8 +40,8 @@ def run(args: argparse.Namespace) -> int:
     if args.max_n < args.min_n:
         raise UsageError(f"need --min-n ≤ --max-n; got {args.min_n} > {args.max_n}")
     rows = []
-    print(f"{'n':>3s} {'sol':>3s}  {'l':>12s} {'b_v':>13s} {'loss':>12s}  {'class':8s} {'index':>5s} "
-          f"{'proved':6s} {'spurious':>8s}")
+    print(f"{'n':>3s} {'sol':>3s}  {'l':>12s} {'b_v':>13s} {'loss':>12s}  "
+          f"{'class':8s} {'index':>5s} {'proved':6s} {'spurious':>8s}")
     for n in range(args.min_n, args.max_n + 1):
         row = existence_row(n, args.digits)
         spurious = [r for r in paper_style_roots(n) if not r["inside"] and r["x_positive"]]
@@ -52,10 +52,10 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{n:3d} {row['solutions']!s:>3s}")
                 continue
             index = "-" if p["hessian_index"] is None else str(p["hessian_index"])
+            proved = p["certificate"]["proved"] and p["certificate"]["hessian"].get("proved")
             print(f"{n:3d} {row['solutions']!s:>3s}  {p['l'][:12]:>12s} {p['b_v'][:13]:>13s} "
                   f"{p['loss'][:12]:>12s}  {p['classification']:8s} {index:>5s} "
-                  f"{str(p['certificate']['proved'] and p['certificate']['hessian'].get('proved')):6s} "
-                  f"{len(spurious):8d}")
+                  f"{proved!s:6s} {len(spurious):8d}")
     document = new_document(KGON_EXISTENCE, {
         "description": "Regular n-gon (k = n) critical points of the TMS potential (m = 2) with "
                        "live outputs, every activation interval of s = b/l², certified counts.",

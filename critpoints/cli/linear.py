@@ -1,4 +1,5 @@
-"""``critpoints linear``: enumerate, verify and classify the linear autoencoder's critical points."""
+"""``critpoints linear``: enumerate, verify and classify the linear autoencoder's critical
+points."""
 
 from __future__ import annotations
 
@@ -68,7 +69,9 @@ def _read_sigma_file(path: Path):
         raise UsageError(f"--sigma-file {path} must hold an n×n nested list of numbers")
     if any(len(row) != len(data) for row in data):
         raise UsageError(f"--sigma-file {path} must hold a square n×n nested list")
-    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for row in data for x in row):
+    if not all(
+        isinstance(x, (int, float)) and not isinstance(x, bool) for row in data for x in row
+    ):
         raise UsageError(f"--sigma-file {path} has non-numeric entries")
     if len(data) > MAX_DIMENSION:
         raise UsageError(f"--sigma-file {path} is {len(data)}×{len(data)}; at most "
@@ -85,7 +88,9 @@ def _source(args) -> tuple[object, str, str, list[str]]:
     if args.sigma_file is not None:
         data = _read_sigma_file(args.sigma_file)
         if args.n is not None and args.n != len(data):
-            raise UsageError(f"--n {args.n} does not match the {len(data)}×{len(data)} --sigma-file")
+            raise UsageError(
+                f"--n {args.n} does not match the {len(data)}×{len(data)} --sigma-file"
+            )
         return (np.array(data, dtype=float), f"file {args.sigma_file}",
                 f"file-{args.sigma_file.stem}", ["--sigma-file", str(args.sigma_file)])
     if args.n is None:

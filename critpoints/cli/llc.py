@@ -51,7 +51,8 @@ def register(subparsers) -> None:
                         "the size of the stored trace; default 30000)")
     parser.add_argument("--burn-in", type=integer(0), default=None, help="default steps/4")
     parser.add_argument("--epsilon", type=real(0, lo_open=True), default=None,
-                        help="SGLD step (default 0.1/(Nβ h_max), h_max the largest Hessian eigenvalue)")
+                        help="SGLD step (default 0.1/(Nβ h_max), "
+                             "h_max the largest Hessian eigenvalue)")
     parser.add_argument("--gamma", type=real(0), default=100.0, help="localisation (default 100)")
     parser.add_argument("--dead-bias", type=real(hi=0), default=-0.5,
                         help="representative bias for dead features inside their flat interval "

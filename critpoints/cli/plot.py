@@ -105,7 +105,8 @@ def _figure(kind: str, source: Path, args: argparse.Namespace):
 
     document = load_catalog(source)  # plot.sgd_figure reads the document
     try:
-        sweep = plot.small_sweep(Catalog.of(document, str(source)), runs=args.runs, steps=args.steps, seed=args.seed,
+        sweep = plot.small_sweep(Catalog.of(document, str(source)), runs=args.runs,
+                                 steps=args.steps, seed=args.seed,
                                  init=args.init, init_scale=args.init_scale)
     except KeyError as exc:
         raise UsageError(str(exc.args[0])) from None

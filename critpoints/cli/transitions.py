@@ -1,4 +1,5 @@
-"""``critpoints transitions``: SGD sweep on the TMS → plateaus → transition graph next to the catalog."""
+"""``critpoints transitions``: SGD sweep on the TMS → plateaus → transition graph next to the
+catalog."""
 
 from __future__ import annotations
 

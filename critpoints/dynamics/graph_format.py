@@ -87,7 +87,8 @@ def _restore_nulls(G: nx.DiGraph) -> None:
         nullable = "null" in (definitions["graph"]["properties"].get(key, {}).get("type") or [])
         if nullable:
             G.graph.setdefault(key, None)
-    for kind, items in (("node", G.nodes.values()), ("edge", (d for _, _, d in G.edges(data=True)))):
+    edges = (d for _, _, d in G.edges(data=True))
+    for kind, items in (("node", G.nodes.values()), ("edge", edges)):
         required = [k for k in definitions[kind]["required"] if k not in ("id", "source", "target")]
         for attributes in items:
             for key in required:

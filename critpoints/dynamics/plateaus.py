@@ -55,12 +55,12 @@ from critpoints.tms.model import TMSPotential
 from critpoints.tms.symmetry import dead_outputs, normalise_flat_biases, orbit_distance
 
 __all__ = [
-    "PlateauRule",
-    "Plateau",
-    "detect_plateaus",
-    "effective_form",
     "CatalogMatcher",
     "Identification",
+    "Plateau",
+    "PlateauRule",
+    "detect_plateaus",
+    "effective_form",
     "identify",
 ]
 
@@ -229,7 +229,7 @@ class CatalogMatcher:
             return None, float(nearest)
         # Entries of one flat critical set tie on the effective form: take the nearest
         # representative (then the first in catalog order).
-        d_raw, d_eff, entry_id = min(matches, key=lambda match: match[0])
+        _d_raw, d_eff, entry_id = min(matches, key=lambda match: match[0])
         return entry_id, float(d_eff)
 
 

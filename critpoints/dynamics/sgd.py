@@ -54,7 +54,8 @@ __all__ = [
 # Children of a run's SeedSequence, by purpose.
 _DATA, _INIT, _ORDER = 0, 1, 2
 # Epochs of minibatch order drawn per call of the generator. Fixed so that the stream of a run never
-# depends on how the steps are split (changing it changes every trajectory: it is part of the protocol).
+# depends on how the steps are split (changing it changes every trajectory: it is part of the
+# protocol).
 _EPOCHS_PER_DRAW = 4
 
 

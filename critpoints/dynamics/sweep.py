@@ -221,14 +221,17 @@ def sweep(
                     progress(len(chunks[futures[future]]) * steps)
     elif workers <= 1:
         for i, chunk in enumerate(chunks):
+            size = len(chunk)
             results[i] = simulate_runs(
                 config,
                 chunk,
-                progress=None if progress is None else (lambda s, k=len(chunk): progress(s * k)),
+                progress=None if progress is None else (lambda s, k=size: progress(s * k)),
             )
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(simulate_runs, config, chunk): i for i, chunk in enumerate(chunks)}
+            futures = {
+                pool.submit(simulate_runs, config, chunk): i for i, chunk in enumerate(chunks)
+            }
             for future in as_completed(futures):
                 results[futures[future]] = future.result()
                 if progress is not None:

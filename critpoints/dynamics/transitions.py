@@ -27,11 +27,11 @@ from critpoints.dynamics.sgd import Trajectory
 
 __all__ = [
     "PlateauRecord",
-    "Transition",
     "RunHistory",
+    "Transition",
+    "graph_summary",
     "run_histories",
     "transition_graph",
-    "graph_summary",
 ]
 
 
@@ -88,7 +88,9 @@ def run_histories(
     for row in range(len(trajectory.runs)):
         for plateau in detect_plateaus(steps, trajectory.population_loss[row], rule):
             found.append((row, plateau))
-    W = np.array([trajectory.W[row, p.last] for row, p in found]).reshape(-1, *trajectory.W.shape[2:])
+    W = np.array([trajectory.W[row, p.last] for row, p in found]).reshape(
+        -1, *trajectory.W.shape[2:]
+    )
     b = np.array([trajectory.b[row, p.last] for row, p in found]).reshape(-1, trajectory.b.shape[2])
     identifications = identify(W, b, [p.loss for _, p in found], matcher)
     histories = []
@@ -211,7 +213,9 @@ def transition_graph(histories: list[RunHistory], catalog: Catalog | dict,
         if drop <= 0:
             exceptions.append(f"{source} -> {target} raises the loss by {-drop:.6g}")
         if change is not None and change <= 0:
-            exceptions.append(f"{source} -> {target} lowers the learning coefficient by {-change:g}")
+            exceptions.append(
+                f"{source} -> {target} lowers the learning coefficient by {-change:g}"
+            )
     unknown_lambda = [
         f"{s} -> {t}" for s, t, c in G.edges(data="learning_coefficient_change") if c is None
     ]
@@ -255,7 +259,8 @@ def graph_summary(G: nx.DiGraph) -> str:
     lines.append("final critical point       runs   loss        lambda")
     for pid, data in sorted(G.nodes(data=True), key=lambda item: -item[1]["final_runs"]):
         if data["final_runs"]:
-            lam = "-" if data["learning_coefficient"] is None else f"{data['learning_coefficient']:g}"
+            lam = data["learning_coefficient"]
+            lam = "-" if lam is None else f"{lam:g}"
             lines.append(f"  {pid:<24} {data['final_runs']:>5}   {data['loss']:.6f}    {lam}")
     lines.append("transitions                count  loss drop   lambda change  median step")
     for s, t, data in G.edges(data=True):
@@ -267,7 +272,8 @@ def graph_summary(G: nx.DiGraph) -> str:
         )
     if G.number_of_edges() == 0:
         lines.append("  (none)")
-    lines.append(f"every edge lowers the loss: {'yes' if G.graph['every_edge_lowers_loss'] else 'no'}")
+    lowers = "yes" if G.graph["every_edge_lowers_loss"] else "no"
+    lines.append(f"every edge lowers the loss: {lowers}")
     unknown = G.graph["edges_without_learning_coefficient"]
     claim = G.graph["every_edge_raises_learning_coefficient"]
     tested = G.graph.get("edges_tested_for_learning_coefficient", 0)

@@ -559,7 +559,8 @@ def _same_live_part(first, second, atol: float = 1e-6) -> bool:
 
 
 def _ident(candidate: Candidate) -> str:
-    return candidate.pattern.id + (f"#{candidate.solution_index + 1}" if candidate.solution_index > 0 else "")
+    suffix = f"#{candidate.solution_index + 1}" if candidate.solution_index > 0 else ""
+    return candidate.pattern.id + suffix
 
 
 def _disambiguated(entries: list[EnumeratedPoint]) -> list[EnumeratedPoint]:

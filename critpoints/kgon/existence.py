@@ -1,4 +1,5 @@
-"""The k = n existence question (issue 4, part 3): regular n-gon critical points, counted rigorously.
+"""The k = n existence question (issue 4, part 3): regular n-gon critical points, counted
+rigorously.
 
 The k-gon layer: it uses the enumerator's reduced solver (:mod:`critpoints.kgon.reduced`) and the
 tools of :mod:`critpoints.proofs` (public names only).
@@ -70,7 +71,9 @@ def isolate_roots(h, lo: flint.arb, hi: flint.arb, max_depth: int = 60) -> list[
         if iv.poly_eval(h, end).contains(0):
             return None
     # start strictly inside: the end points themselves are certified non-roots
-    stack = [(lo.mid() if lo.rad() == 0 else lo.upper(), hi.mid() if hi.rad() == 0 else hi.lower(), 0)]
+    inner_lo = lo.mid() if lo.rad() == 0 else lo.upper()
+    inner_hi = hi.mid() if hi.rad() == 0 else hi.lower()
+    stack = [(inner_lo, inner_hi, 0)]
     roots = []
     while stack:
         a, b, depth = stack.pop()
@@ -128,12 +131,14 @@ def existence_row(n: int, digits: int = 60) -> dict:
             record = {"interval": interval.describe()}
             if index == 0:
                 ok = _check_exact_first_last(n, F1, F2, "first")
-                record.update(roots=0 if ok else None, method="exact: h = s(1+s)^4/3, root 0 outside")
+                record.update(roots=0 if ok else None,
+                              method="exact: h = s(1+s)^4/3, root 0 outside")
                 rows.append(record)
                 continue
             if interval.upper.infinite:
                 ok = _check_exact_first_last(n, F1, F2, "last") and bool(lo > flint.arb(1) / 4)
-                record.update(roots=0 if ok else None, method="exact: h = n(4s-1)/3, root 1/4 outside")
+                record.update(roots=0 if ok else None,
+                              method="exact: h = n(4s-1)/3, root 1/4 outside")
                 rows.append(record)
                 continue
             h = _h_coefficients(F1, F2)
@@ -176,7 +181,8 @@ def _point(n, interval, solution, a, b, F1, F2, digits, radius):
     hess.pop("agrees_with_classification", None)
     # numeric cross-check: 60-digit Hessian eigenvalues
     with mpmath.workdps(digits):
-        Wm = np.array([[mpmath.mpf(v.mid().str(75, radius=False)) for v in row] for row in W], dtype=object)
+        Wm = np.array([[mpmath.mpf(v.mid().str(75, radius=False)) for v in row] for row in W],
+                      dtype=object)
         bm = np.array([mpmath.mpf(v.mid().str(75, radius=False)) for v in bb], dtype=object)
         H = potential.hessian(Wm, bm, dps=digits).astype(float)
         loss = potential.loss(Wm, bm, dps=digits)

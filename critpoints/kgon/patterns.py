@@ -10,10 +10,10 @@ different orbits; each gets an id ``label{positions}``, e.g. ``4--{0,1}`` and ``
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from itertools import combinations
 
-__all__ = ["Pattern", "enumerate_patterns", "dead_vertex_placements", "label_of"]
+__all__ = ["Pattern", "dead_vertex_placements", "enumerate_patterns", "label_of"]
 
 
 def label_of(k: int, sigma: int, phi: int) -> str:
@@ -57,7 +57,7 @@ def _dihedral_images(positions: tuple[int, ...], k: int):
         yield tuple(sorted((shift - p) % k for p in positions))
 
 
-@lru_cache(maxsize=None)
+@cache
 def dead_vertex_placements(k: int, phi: int) -> tuple[tuple[int, ...], ...]:
     """Placements of φ dead vertices on a regular k-gon, one per orbit of the dihedral group.
 

@@ -175,7 +175,8 @@ def _deflate(h, root):
     would return it as a cluster of inaccurate roots that could leak into (-1, ...).
     """
     scale = max(abs(v) for v in h)
-    while len(h) > 1 and abs(_poly_eval(h, root)) <= scale * mpmath.mpf(10) ** (-mpmath.mp.dps + 15):
+    tolerance = scale * mpmath.mpf(10) ** (-mpmath.mp.dps + 15)
+    while len(h) > 1 and abs(_poly_eval(h, root)) <= tolerance:
         # synthetic division, highest degree first
         coeffs = list(reversed(h))
         quotient = [coeffs[0]]

@@ -35,7 +35,7 @@ _EXPORTS = {
     "format_isotropy_table": "isotropy",
     "build_catalog_document": "document",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = sorted(_EXPORTS)  # noqa: PLE0605  sorted() is a list; the names are written once, in _EXPORTS
 
 
 def __getattr__(name: str):

@@ -28,7 +28,8 @@ CLUSTER_RTOL = 1e-9
 
 
 class CovarianceError(ValueError):
-    """Σ is not a usable covariance (not square, not finite, not symmetric, not positive definite)."""
+    """Σ is not a usable covariance (not square, not finite, not symmetric, not positive
+    definite)."""
 
 
 class RepeatedEigenvalueError(CovarianceError):
@@ -172,7 +173,9 @@ class EigenSystem:
             if len(cluster) > 1:
                 names = " = ".join(f"λ_{i + 1}" for i in (cluster[0], cluster[-1]))
                 value = self.eigenvalues[cluster[0]]
-                parts.append(f"{names.replace(' = ', ' = … = ')} = {value:.6g} ({len(cluster)}-fold)")
+                parts.append(
+                    f"{names.replace(' = ', ' = … = ')} = {value:.6g} ({len(cluster)}-fold)"
+                )
         return "; ".join(parts)
 
 

@@ -121,7 +121,7 @@ def build_catalog_document(
         )
     model = {
         "kind": "linear-autoencoder",
-        "n": int(len(sigma)),
+        "n": len(sigma),
         "m": int(m),
         "sigma": np.asarray(sigma, dtype=float).tolist(),
         "sigma_source": sigma_source,

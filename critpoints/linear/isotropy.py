@@ -19,7 +19,7 @@ from critpoints.linear.covariance import sparse_covariance, sparse_covariance_ei
 from critpoints.linear.critical import enumerate_critical_points
 from critpoints.linear.symbolic import evaluators
 
-__all__ = ["DEFAULT_SPARSITIES", "isotropy_row", "isotropy_table", "format_isotropy_table"]
+__all__ = ["DEFAULT_SPARSITIES", "format_isotropy_table", "isotropy_row", "isotropy_table"]
 
 DEFAULT_SPARSITIES = (0.0, 0.5, 0.9, 0.95, 0.99, 0.999)
 
@@ -88,8 +88,8 @@ def format_isotropy_table(rows: list[dict], n: int, m: int) -> str:
     lines = [
         f"n = {n}, m = {m}, σ² = (1 − S)/3",
         "",
-        "| S | λ_1 | λ_2 (×{}) | c/a | ‖∇E_Σ‖/σ² at coord. subspace | angle to nearest true min "
-        "| loss gap | rel. loss gap |".format(n - 1),
+        f"| S | λ_1 | λ_2 (×{n - 1}) | c/a | ‖∇E_Σ‖/σ² at coord. subspace "
+        "| angle to nearest true min | loss gap | rel. loss gap |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:

@@ -20,11 +20,10 @@ by :func:`verify_gradient_entrywise` and :func:`verify_hessian_entrywise`.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any, Callable
-
-import numpy as np
+from functools import cache
+from typing import Any
 
 __all__ = [
     "MatrixDerivation",
@@ -54,7 +53,8 @@ class MatrixDerivation:
     grad_A, grad_B : sympy matrix expressions
         ∂E/∂A (n×m) and ∂E/∂B (m×n), with Σ = Σᵀ imposed.
     hessian_vector : tuple of sympy matrix expressions
-        The Hessian applied to (a, b): the t¹ Taylor coefficient of the gradient at (A + t a, B + t b).
+        The Hessian applied to (a, b): the t¹ Taylor coefficient of the gradient at
+        (A + t a, B + t b).
     hessian_quadratic_form : sympy expression
         ½ (a, b)ᵀ H (a, b): the t² Taylor coefficient of E(A + t a, B + t b).
     critical_equations : tuple of sympy matrix expressions
@@ -117,7 +117,7 @@ def _taylor_coefficient(matrix_expr, t, order: int):
     return sp.MatAdd(*kept).doit() if kept else sp.ZeroMatrix(*matrix_expr.shape)
 
 
-@lru_cache(maxsize=None)
+@cache
 def derive() -> MatrixDerivation:
     """Derive gradient, critical equations and Hessian of E(A, B) in matrix form.
 
@@ -162,7 +162,7 @@ def derive() -> MatrixDerivation:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def derive_tied() -> TiedDerivation:
     """Derive the tied-weights loss F(W) = E(W, Wᵀ), its gradient and the seed's flow.
 
@@ -222,7 +222,7 @@ class Evaluators:
     source: dict
 
 
-@lru_cache(maxsize=None)
+@cache
 def evaluators() -> Evaluators:
     """Generate (once) the numeric evaluators from the symbolic derivation.
 
@@ -434,12 +434,14 @@ def symbolic_hessian_spectrum(n: int, m: int, subset: tuple[int, ...]) -> dict:
     n, m : int
         Sizes (keep small, 2nm ≤ 40 or so).
     subset : tuple of int
-        0-based eigen-indices J (|J| ≤ m); hidden unit k < |J| carries direction J[k], the rest are 0.
+        0-based eigen-indices J (|J| ≤ m); hidden unit k < |J| carries direction J[k], the rest
+        are 0.
 
     Returns
     -------
     dict
-        ``{"lambdas": (λ_1..λ_n), "blocks": [(variables, block matrix, {eigenvalue: multiplicity})]}``.
+        ``{"lambdas": (λ_1..λ_n),
+        "blocks": [(variables, block matrix, {eigenvalue: multiplicity})]}``.
     """
     import networkx as nx
 

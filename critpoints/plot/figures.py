@@ -119,7 +119,8 @@ def catalog_figure(
 
 
 class _GlyphLocator:
-    """Axes locator: a square of side ``_GLYPH_IN`` inches standing on the point (x, y) of ``ax``."""
+    """Axes locator: a square of side ``_GLYPH_IN`` inches standing on the point (x, y) of
+    ``ax``."""
 
     def __init__(self, ax, x: float, y: float):
         self.ax, self.x, self.y = ax, x, y
@@ -281,7 +282,8 @@ def sgd_figure(trajectory, histories, catalog: dict, title: str | None = None):
     ----------
     trajectory : critpoints.dynamics.sgd.Trajectory
     histories : list of critpoints.dynamics.transitions.RunHistory
-        The identified plateaus of the same runs (:func:`critpoints.dynamics.transitions.run_histories`).
+        The identified plateaus of the same runs
+        (:func:`critpoints.dynamics.transitions.run_histories`).
     catalog : dict
         The catalog the plateaus were matched to (for the levels' exact losses).
     title : str, optional

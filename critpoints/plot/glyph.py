@@ -15,7 +15,7 @@ import numpy as np
 
 from critpoints.plot._mpl import COLOURS
 
-__all__ = ["feature_roles", "draw_glyph", "glyph_legend_handles", "ZERO_COLUMN_TOL"]
+__all__ = ["ZERO_COLUMN_TOL", "draw_glyph", "feature_roles", "glyph_legend_handles"]
 
 #: Columns shorter than this are zero columns (catalog entries store exact zeros).
 ZERO_COLUMN_TOL = 1e-6
@@ -75,8 +75,8 @@ def draw_glyph(ax, W, b, limit: float = 1.7) -> None:
         colour = COLOURS[roles[i]]
         ax.annotate(
             "", xy=(W[0, i], W[1, i]), xytext=(0.0, 0.0),
-            arrowprops=dict(arrowstyle="-|>", color=colour, lw=1.6, mutation_scale=9,
-                            linestyle="--" if dead else "-", shrinkA=0, shrinkB=0),
+            arrowprops={"arrowstyle": "-|>", "color": colour, "lw": 1.6, "mutation_scale": 9,
+                        "linestyle": "--" if dead else "-", "shrinkA": 0, "shrinkB": 0},
             zorder=3,
         )
         if dead:

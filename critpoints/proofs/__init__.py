@@ -13,4 +13,10 @@ from critpoints.proofs.annotate import (
     reduced_box_point,
 )
 
-__all__ = ["annotate", "certificate_radius", "check_entry", "hessian_certificate", "reduced_box_point"]
+__all__ = [
+    "annotate",
+    "certificate_radius",
+    "check_entry",
+    "hessian_certificate",
+    "reduced_box_point",
+]

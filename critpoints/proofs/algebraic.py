@@ -4,11 +4,12 @@ On one activation interval of s the reduced loss is F = 1/3 + x F₁(s) + x² F�
 points are the roots of h = 2F₁'F₂ - F₁F₂' with x = -F₁/(2F₂) (:mod:`critpoints.kgon.reduced`).
 The coefficients of F₁, F₂, h are sums of rational functions of κ_d = cos(2πd/k) = T_d(c),
 c = cos(2π/k), hence elements of the field K = ℚ(c) = ℚ[c]/(m(c)), m the minimal polynomial of c.
-Computing in K exactly (polynomials in c reduced mod m, divisions by inversion mod m) gives h ∈ K[s];
-its norm N(s) = Res_c(m(c), h(c, s)) ∈ ℚ[s] vanishes at every root of h, so the minimal polynomial
-of s over ℚ is the irreducible factor of N that vanishes at the numeric root. For x and the vertex
-bias b = x s the same with the relations 2xF₂ + F₁ = 0 and 2bF₂ + sF₁ = 0: eliminate s against h,
-then c against m, factor, and pick the factor vanishing at the numeric value.
+Computing in K exactly (polynomials in c reduced mod m, divisions by inversion mod m) gives
+h ∈ K[s]; its norm N(s) = Res_c(m(c), h(c, s)) ∈ ℚ[s] vanishes at every root of h, so the minimal
+polynomial of s over ℚ is the irreducible factor of N that vanishes at the numeric root. For x
+and the vertex bias b = x s the same with the relations 2xF₂ + F₁ = 0 and 2bF₂ + sF₁ = 0:
+eliminate s against h, then c against m, factor, and pick the factor vanishing at the numeric
+value.
 
 Every algebraic number is returned with an isolating interval with rational end points, so it is
 identified exactly, not only numerically.
@@ -165,7 +166,8 @@ def reduced_polynomials_exact(n: int, k: int, interval: Interval) -> tuple:
     modulo m(c) = :func:`cos_minimal_polynomial` ``(k)``.
     """
     m = cos_minimal_polynomial(k)
-    F1, F2 = ([v.poly for v in part] for part in reduced_polynomials(n, k, interval, _field_cosine(k, m)))
+    parts = reduced_polynomials(n, k, interval, _field_cosine(k, m))
+    F1, F2 = ([v.poly for v in part] for part in parts)
     first = _poly_mul([2 * v for v in _derivative(F1)], F2, m)
     second = _poly_mul(F1, _derivative(F2), m)
     size = max(len(first), len(second))
@@ -252,7 +254,8 @@ def polynomial_text(coefficients: list[Fraction], variable: str) -> str:
 
 
 def _algebraic(poly: flint.fmpq_poly, value, name: str) -> AlgebraicNumber:
-    """The irreducible factor of ``poly`` vanishing at ``value`` (mpf), with an isolating interval."""
+    """The irreducible factor of ``poly`` vanishing at ``value`` (mpf), with an isolating
+    interval."""
     if poly.is_zero():
         raise ValueError(f"{name}: eliminant is identically zero")
     best, best_residual = None, None
@@ -261,7 +264,8 @@ def _algebraic(poly: flint.fmpq_poly, value, name: str) -> AlgebraicNumber:
         lead = max(abs(v) for v in coefficients)
         residual = abs(mpmath.polyval([mpmath.mpf(v.numerator) / v.denominator
                                        for v in reversed(coefficients)], value))
-        residual /= mpmath.mpf(lead.numerator) / lead.denominator * max(1, abs(value)) ** factor.degree()
+        residual /= (mpmath.mpf(lead.numerator) / lead.denominator
+                     * max(1, abs(value)) ** factor.degree())
         if best is None or residual < best_residual:
             best, best_residual = coefficients, residual
     if best_residual > mpmath.mpf(10) ** (-(mpmath.mp.dps // 2)):
@@ -291,7 +295,8 @@ def _algebraic(poly: flint.fmpq_poly, value, name: str) -> AlgebraicNumber:
 def _rational(value: Fraction) -> AlgebraicNumber:
     """A rational number as an :class:`AlgebraicNumber` (minimal polynomial q·t - p)."""
     value = Fraction(value)
-    return AlgebraicNumber(minpoly=polynomial_text([-value.numerator, value.denominator], STORED_VARIABLE),
+    return AlgebraicNumber(minpoly=polynomial_text([-value.numerator, value.denominator],
+                                                   STORED_VARIABLE),
                            degree=1, interval=[str(value), str(value)], value=str(value))
 
 
@@ -310,9 +315,11 @@ def _breakpoint_form(n: int, k: int) -> dict:
     interval = next(iv for iv in intervals(k) if iv.upper.fraction == Fraction(1, 4))
     F1, F2 = reduced_polynomials(n, k, interval, cosine)
     x = -F1[0] / (2 * F2[0])
-    coordinates = {"x": _rational(x), "s": _rational(Fraction(0)), "vertex_bias": _rational(Fraction(0))}
+    coordinates = {"x": _rational(x), "s": _rational(Fraction(0)),
+                   "vertex_bias": _rational(Fraction(0))}
+    cos_minpoly = polynomial_text([-_RATIONAL_COS[Fraction(1, k) % 1], 1], COSINE_VARIABLE)
     return {"field": "Q", "interval": "s = 0 (breakpoint)", "coordinates": coordinates,
-            "cos_minpoly": polynomial_text([-_RATIONAL_COS[Fraction(1, k) % 1], 1], COSINE_VARIABLE)}
+            "cos_minpoly": cos_minpoly}
 
 
 @cache

@@ -45,7 +45,13 @@ from critpoints.proofs.exact_point import (
 from critpoints.tms.model import flat_coordinates
 from critpoints.tms.polygon import interval_of
 
-__all__ = ["annotate", "certificate_radius", "check_entry", "hessian_certificate", "reduced_box_point"]
+__all__ = [
+    "annotate",
+    "certificate_radius",
+    "check_entry",
+    "hessian_certificate",
+    "reduced_box_point",
+]
 
 PALAIS = (
     "Krawczyk proves exactly one critical point of the reduced loss F(x, s) in the box; the box "
@@ -267,10 +273,12 @@ def _annotate_exact(entry, n, digits):
         certificate["isolated"] = False
         certificate["reason"] = _not_isolated_reason(entry)
     else:
-        certificate["reason"] = detail if result is not True else "stored point differs from the exact one"
+        certificate["reason"] = (detail if result is not True
+                                 else "stored point differs from the exact one")
         certificate["evidence"] = f"full gradient norm {entry.get('grad_norm')} at {digits} digits"
     if exact is None:
-        exact = {"field": "Q", "coordinates": {"x": {"value": "1", "note": "representative of a flat norm"}}}
+        exact = {"field": "Q",
+                 "coordinates": {"x": {"value": "1", "note": "representative of a flat norm"}}}
     with iv.precision():
         W, b = point_balls(point)
         certificate["hessian"] = hessian_certificate(W, b, entry["classification"])

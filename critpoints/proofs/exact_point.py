@@ -25,7 +25,7 @@ import numpy as np
 from critpoints.tms._generated import FUNCTIONS
 from critpoints.tms.regions import block_region
 
-__all__ = ["ExactPoint", "regular_exact_point", "exact_gradient_vanishes", "point_balls"]
+__all__ = ["ExactPoint", "exact_gradient_vanishes", "point_balls", "regular_exact_point"]
 
 _RATIONAL_COS = {
     Fraction(0): Fraction(1), Fraction(1, 6): Fraction(1, 2), Fraction(1, 4): Fraction(0),
@@ -123,7 +123,8 @@ def _strictly_dead(point: ExactPoint, t: Fraction, c: Fraction) -> bool:
     if c >= 0:
         return False
     value = flint.arb(flint.fmpq(point.x.numerator, point.x.denominator)) * flint.arb.cos_pi_fmpq(
-        flint.fmpq(2 * t.numerator, t.denominator)) + flint.arb(flint.fmpq(c.numerator, c.denominator))
+        flint.fmpq(2 * t.numerator, t.denominator)
+    ) + flint.arb(flint.fmpq(c.numerator, c.denominator))
     return bool(value < 0)
 
 

@@ -35,16 +35,16 @@ from critpoints.tms.regions import region_of
 
 __all__ = [
     "RegionUndetermined",
-    "precision",
     "breakpoint_ball",
     "cosine_ball",
-    "poly_eval",
-    "poly_derivative",
-    "reduced_polynomials_ball",
-    "reduced_krawczyk",
     "full_gradient_hessian",
     "full_krawczyk",
     "inertia",
+    "poly_derivative",
+    "poly_eval",
+    "precision",
+    "reduced_krawczyk",
+    "reduced_polynomials_ball",
 ]
 
 #: Working precision in bits (≈ 77 decimal digits): catalog points carry 60 digits.
@@ -108,7 +108,9 @@ def reduced_polynomials_ball(n: int, k: int, interval: Interval) -> tuple[list, 
     return reduced_polynomials(n, k, interval, cosine_ball)
 
 
-def reduced_krawczyk(n: int, k: int, interval: Interval, x_mid: str, s_mid: str, radius: str) -> dict:
+def reduced_krawczyk(
+    n: int, k: int, interval: Interval, x_mid: str, s_mid: str, radius: str
+) -> dict:
     """Krawczyk test: exactly one critical point of F(x, s) in the box, which lies in ``interval``.
 
     The equations are ∂F/∂x = F₁ + 2xF₂ = 0 and (1/x)∂F/∂s = F₁' + xF₂' = 0 (x > 0 on the box).
@@ -134,7 +136,8 @@ def reduced_krawczyk(n: int, k: int, interval: Interval, x_mid: str, s_mid: str,
                     "reason": "box not strictly inside the activation interval with x > 0"}
 
         def g(x, s):
-            return [poly_eval(F1, s) + 2 * x * poly_eval(F2, s), poly_eval(dF1, s) + x * poly_eval(dF2, s)]
+            return [poly_eval(F1, s) + 2 * x * poly_eval(F2, s),
+                    poly_eval(dF1, s) + x * poly_eval(dF2, s)]
 
         def jac(x, s):
             return [
@@ -154,7 +157,9 @@ def _krawczyk_step(mid, box, g_mid, J_box, Y) -> dict:
     for i in range(d):
         value = mid[i] - sum((Y[i][j] * g_mid[j] for j in range(d)), flint.arb(0))
         for j in range(d):
-            coefficient = (1 if i == j else 0) - sum((Y[i][l] * J_box[l][j] for l in range(d)), flint.arb(0))
+            coefficient = (1 if i == j else 0) - sum(
+                (Y[i][l] * J_box[l][j] for l in range(d)), flint.arb(0)
+            )
             value += coefficient * (box[j] - mid[j])
         K.append(value)
     inside = all(box[i].contains_interior(K[i]) for i in range(d))
@@ -235,7 +240,8 @@ def full_krawczyk(W_mid, b_mid, variables: list[int], radius: str) -> dict:
             g_mid, _ = full_gradient_hessian(*_unflatten(theta_mid, m, n))
             _, H_box = full_gradient_hessian(*_unflatten(theta_box, m, n))
         except RegionUndetermined as exc:
-            return {"proved": False, "in_region": False, "reason": f"box not inside one region: {exc}"}
+            return {"proved": False, "in_region": False,
+                    "reason": f"box not inside one region: {exc}"}
         J_box = [[H_box[i, j] for j in variables] for i in variables]
         J_mid = np.array([[float(v.mid()) for v in row] for row in J_box])
         if np.linalg.cond(J_mid) > 1e12:
@@ -275,11 +281,12 @@ def inertia(H: np.ndarray, null_vectors: np.ndarray | None) -> dict:
         if null_vectors is not None and len(null_vectors) >= d:
             # every direction is an exact null direction (L locally constant)
             return {"proved": True, "n_pos": 0, "n_neg": 0, "n_undetermined": 0,
-                    "n_null": int(len(null_vectors)), "min_positive_lower": None,
+                    "n_null": len(null_vectors), "min_positive_lower": None,
                     "max_negative_upper": None}
         Hf = np.array([[float(v.mid()) for v in row] for row in H])
         if null_vectors is not None and len(null_vectors):
-            Vb = [[v if isinstance(v, flint.arb) else flint.arb(v) for v in row] for row in null_vectors]
+            Vb = [[v if isinstance(v, flint.arb) else flint.arb(v) for v in row]
+                  for row in null_vectors]
             Vf = np.array([[float(v.mid()) for v in row] for row in Vb])
             norms = np.linalg.norm(Vf, axis=1)
             Vb = [[v / flint.arb(float(nv)) for v in row] for row, nv in zip(Vb, norms)]
@@ -340,7 +347,7 @@ def inertia(H: np.ndarray, null_vectors: np.ndarray | None) -> dict:
             "n_pos": n_pos,
             "n_neg": n_neg,
             "n_undetermined": n_und,
-            "n_null": int(len(Vf)),
+            "n_null": len(Vf),
             "min_positive_lower": min_pos,
             "max_negative_upper": max_neg,
         }

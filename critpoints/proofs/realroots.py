@@ -78,7 +78,7 @@ def _eval_at_zero(f: list[int]) -> int:
 
 def _log2_floor(a: int) -> int:
     # what sympy's ZZ.log does (a float logarithm), kept for identical bounds
-    return int(math.log(int(a), 2))  # noqa: FURB163 (not log2: sympy rounds this way)
+    return int(math.log(int(a), 2))
 
 
 def _root_upper_bound(f: list[int]) -> Fraction | None:

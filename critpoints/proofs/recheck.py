@@ -220,7 +220,8 @@ def _check_classification(entry, W, b, digits, seed, fail) -> None:
         # the stored direction and radii, evaluated again: the stored numbers must be these
         again = probe_descent(tms, theta, probe["direction"], probe["radii"][0], digits)
         signs = [v < 0 for v in again["delta_loss"]]
-        if signs != [v < 0 for v in probe["delta_loss"]] or again["confirmed"] != probe["confirmed"]:
+        if (signs != [v < 0 for v in probe["delta_loss"]]
+                or again["confirmed"] != probe["confirmed"]):
             fail("evidence.descent", f"stored ΔL {probe['delta_loss']}, re-evaluated "
                  f"{again['delta_loss']}")
     _check_consistency(entry, fail)

@@ -9,8 +9,8 @@ Pure mathematics (no files, no printing). Submodules, imported on first attribut
 - :mod:`~critpoints.slt.llc`          the λ̂ estimator's mathematics (update / finalize) and its
   diagnostics (traces, escaped draws, stationarity)
 - :mod:`~critpoints.slt.sgld`         the SGLD sampling loop that feeds the estimator
-- :mod:`~critpoints.slt.freeenergy`   free-energy constants (prior convention, Laplace / Morse–Bott),
-  crossings of free energies, theoretical occupancy curves
+- :mod:`~critpoints.slt.freeenergy`   free-energy constants (prior convention, Laplace /
+  Morse–Bott), crossings of free energies, theoretical occupancy curves
 - :mod:`~critpoints.slt.phases`       classification of parameters into catalog phases
 - :mod:`~critpoints.slt.mcmc`         posterior sampling over a ladder of sample sizes (MALA with
   replica exchange), empirical occupancy curves
@@ -59,7 +59,7 @@ _EXPORTS = {
     "run_llc": "experiment",
     "LLCRunResult": "experiment",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = sorted(_EXPORTS)  # noqa: PLE0605  sorted() is a list; the names are written once, in _EXPORTS
 
 
 def __getattr__(name: str):

@@ -16,9 +16,9 @@ from typing import Any
 
 __all__ = [
     "LearningCoefficient",
-    "theoretical_learning_coefficient",
-    "reduced_rank_regression_lambda",
     "linear_autoencoder_lambda",
+    "reduced_rank_regression_lambda",
+    "theoretical_learning_coefficient",
 ]
 
 

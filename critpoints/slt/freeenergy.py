@@ -41,19 +41,19 @@ from critpoints.catalog import Catalog
 
 __all__ = [
     "Phase",
-    "prior_constant",
-    "laplace_constant",
-    "dead_feature_prior_mass",
     "all_dead_prior_mass",
-    "stabiliser_order",
-    "phases_from_catalog",
-    "free_energy",
     "crossing_sample_size",
-    "transitions",
-    "dominant_transitions",
-    "theoretical_occupancy",
-    "data_set_shift",
     "data_set_occupancy",
+    "data_set_shift",
+    "dead_feature_prior_mass",
+    "dominant_transitions",
+    "free_energy",
+    "laplace_constant",
+    "phases_from_catalog",
+    "prior_constant",
+    "stabiliser_order",
+    "theoretical_occupancy",
+    "transitions",
 ]
 
 ZERO = 1e-9

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["phase_label", "classify_phase", "nearest_catalog_entry", "label_counts"]
+__all__ = ["classify_phase", "label_counts", "nearest_catalog_entry", "phase_label"]
 
 DEFAULT_RADIUS = 0.5
 

@@ -31,7 +31,7 @@ import numpy as np
 from critpoints.potential import SmoothPotential, finite_difference_hessian
 from critpoints.tms.model import TMSCoordinates, TMSPotential
 
-__all__ = ["TMSPopulation", "TMSEmpirical", "TMSEmpiricalSets", "ReducedRankRegression"]
+__all__ = ["ReducedRankRegression", "TMSEmpirical", "TMSEmpiricalSets", "TMSPopulation"]
 
 #: The TMS population potential (one class: :class:`critpoints.tms.model.TMSPotential`).
 TMSPopulation = TMSPotential

@@ -67,8 +67,8 @@ __all__ = [
     "rotation_slice",
     "tms_ball_radius",
     "volume_scaling",
-    "volume_scaling_of",
     "volume_scaling_exponent",
+    "volume_scaling_of",
 ]
 
 #: Acceptance rate the Gaussian step scale is steered towards.

@@ -397,7 +397,8 @@ def _local_search(potential: Potential, theta, dps, seed, evidence) -> None:
         evidence["descent"] = best
 
 
-CURVATURE_FLOOR = 1e-5  # q_min below this counts as "not quadratic" (rounding level ~1e-9 at t=1e-4)
+# q_min below this counts as "not quadratic" (rounding level ~1e-9 at t=1e-4)
+CURVATURE_FLOOR = 1e-5
 
 
 def grows_quadratically(report: dict) -> bool:

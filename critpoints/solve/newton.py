@@ -20,7 +20,7 @@ import numpy as np
 
 from critpoints.potential import Potential
 
-__all__ = ["CriticalPointSearch", "find_critical_points", "polish", "PolishResult"]
+__all__ = ["CriticalPointSearch", "PolishResult", "find_critical_points", "polish"]
 
 
 @dataclass
@@ -99,7 +99,9 @@ def find_critical_points(
             n_trial = np.linalg.norm(g_trial, axis=1)
             better = n_trial < gnorm[idx]
             accept = idx[better]
-            theta[accept], g[accept], gnorm[accept] = trial[better], g_trial[better], n_trial[better]
+            theta[accept] = trial[better]
+            g[accept] = g_trial[better]
+            gnorm[accept] = n_trial[better]
             lam[accept] = np.maximum(lam[accept] / 4, 1e-15)
             lam[idx[~better]] *= 8
             keep = ~better

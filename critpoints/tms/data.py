@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["sample_high_sparsity", "sample_sparse", "empirical_loss", "empirical_loss_and_gradient"]
+__all__ = ["empirical_loss", "empirical_loss_and_gradient", "sample_high_sparsity", "sample_sparse"]
 
 
 def _rng(seed: Any) -> np.random.Generator:

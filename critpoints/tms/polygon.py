@@ -114,7 +114,9 @@ def _above(kappa_fraction: Fraction, interval: Interval) -> bool:
     return interval.lower.fraction is not None and interval.lower.fraction >= t
 
 
-def interval_blocks(n: int, k: int, interval: Interval) -> list[tuple[str, Fraction | None, int, int]]:
+def interval_blocks(
+    n: int, k: int, interval: Interval
+) -> list[tuple[str, Fraction | None, int, int]]:
     """``(block, d/k or None for κ = 0, region code, multiplicity)`` for one output on an interval.
 
     In the order Q (κ = 1, fraction 0), P for d = 1 … k-1, then the n - k zero columns.

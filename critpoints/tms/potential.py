@@ -47,18 +47,18 @@ from critpoints.tms._generated import FUNCTIONS
 from critpoints.tms.regions import REGION_NAMES, block_region
 
 __all__ = [
-    "loss",
-    "gradient",
-    "loss_and_gradient",
-    "hessian",
-    "block_regions",
-    "adjacent_regions",
-    "kink_jumps",
-    "flatten",
-    "unflatten",
-    "gradient_from_blocks",
-    "assemble_hessian",
     "REGION_NAMES",
+    "adjacent_regions",
+    "assemble_hessian",
+    "block_regions",
+    "flatten",
+    "gradient",
+    "gradient_from_blocks",
+    "hessian",
+    "kink_jumps",
+    "loss",
+    "loss_and_gradient",
+    "unflatten",
 ]
 
 
@@ -273,7 +273,7 @@ def hessian(W: Any, b: Any, dps: int | None = None, regions: Any = None):
     def compute():
         Wp, bp = _prepare(W, b, dps)
         G, C = _gram_and_bias(Wp, bp)
-        _, F_a, F_c, F_aa, F_ac, F_cc = _blocks(G, C, 2, regions)
+        _, F_a, _, F_aa, F_ac, F_cc = _blocks(G, C, 2, regions)
         return assemble_hessian(Wp, F_a, F_aa, F_ac, F_cc)
 
     return _with_precision(dps, compute)

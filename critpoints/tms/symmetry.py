@@ -15,13 +15,13 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 __all__ = [
+    "ZERO_COLUMN",
     "canonical_form",
     "dead_outputs",
     "normalise_flat_biases",
     "orbit_distance",
-    "same_orbit",
     "rotation",
-    "ZERO_COLUMN",
+    "same_orbit",
 ]
 
 #: Columns with norm below this count as zero columns.
