@@ -180,13 +180,16 @@ def _add_header(name: str) -> Callable[[dict], dict]:
 
 
 def _transitions_1_to_2(document: dict) -> dict:
-    """Transitions 1 → 2: the λ claim is null ("untested") when no edge has λ at both ends
-    (version 1 wrote true for a claim tested on nothing), with the count of tested edges."""
+    """Transitions 1 → 2: each half of the published claim is null ("untested") when no edge can
+    test it (version 1 wrote true for a claim tested on nothing), with the count of edges that
+    test the λ half."""
     graph = dict(document["graph"])
     changes = [edge.get("learning_coefficient_change") for edge in document.get("edges", [])]
     tested = sum(change is not None for change in changes)
     if tested == 0:
         graph["every_edge_raises_learning_coefficient"] = None
+    if not document.get("edges"):
+        graph["every_edge_lowers_loss"] = None
     graph["edges_tested_for_learning_coefficient"] = tested
     return {**document, "schema_version": 2, "graph": graph}
 

@@ -89,7 +89,8 @@ def test_small_sweep_ends_at_the_low_loss_polygons_with_only_loss_decreasing_edg
     # The paper (and seed 001): SGD from random starts settles at the 6-gon, 5 or 5+.
     low = [f for f in finals if f in ("6", "5", "5+")]
     assert len(low) >= 0.75 * len(histories)
-    assert G.graph["every_edge_lowers_loss"]
+    # a claim with no edge to test it is null ("untested"), never true
+    assert G.graph["every_edge_lowers_loss"] is (True if G.number_of_edges() else None)
     assert all(d > 0 for _, _, d in G.edges(data="loss_drop"))
 
 

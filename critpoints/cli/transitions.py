@@ -7,7 +7,6 @@ import argparse
 import os
 import sys
 import time
-from typing import TYPE_CHECKING
 
 from critpoints.cli import UsageError
 from critpoints.cli.options import (
@@ -20,9 +19,6 @@ from critpoints.cli.options import (
     real,
     seed,
 )
-
-if TYPE_CHECKING:
-    from critpoints.catalog import Catalog
 
 #: Runs of one sweep: each keeps its checkpoints (≈ 400 × 3n floats) until the graph is built.
 MAX_RUNS = 1_000_000
@@ -104,7 +100,7 @@ def _check(args) -> None:
                          f"exceed {MAX_SAMPLES:,} samples: lower --samples (or --workers)")
 
 
-def _resolve_init(init: str, catalog: Catalog) -> str:
+def _resolve_init(init: str, catalog) -> str:
     from critpoints.dynamics.sweep import PAPER_START_LABEL, resolve_init
 
     resolved = resolve_init(init, catalog)

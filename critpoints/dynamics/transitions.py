@@ -216,10 +216,6 @@ def transition_graph(histories: list[RunHistory], catalog: Catalog | dict,
             exceptions.append(
                 f"{source} -> {target} lowers the learning coefficient by {-change:g}"
             )
-    unknown_lambda = [
-        f"{s} -> {t}" for s, t, c in G.edges(data="learning_coefficient_change") if c is None
-    ]
-    tested_changes = [c for _, _, c in G.edges(data="learning_coefficient_change") if c is not None]
     unidentified = [
         asdict(record) for history in histories for record in history.plateaus if record.id is None
     ]
@@ -236,16 +232,24 @@ def transition_graph(histories: list[RunHistory], catalog: Catalog | dict,
         ),
         unidentified_count=len(unidentified),
         unidentified=unidentified,
-        every_edge_lowers_loss=all(d > 0 for _, _, d in G.edges(data="loss_drop")),
-        # A claim tested on no edge is null ("untested"), never true.
-        every_edge_raises_learning_coefficient=(
-            all(c > 0 for c in tested_changes) if tested_changes else None
-        ),
-        edges_tested_for_learning_coefficient=len(tested_changes),
-        edges_without_learning_coefficient=unknown_lambda,
+        **_published_claim(G),
         exceptions=exceptions,
     )
     return G
+
+
+def _published_claim(G: nx.DiGraph) -> dict:
+    """"Every transition lowers the loss and raises λ", each half judged on the edges that can
+    test it: a half tested on no edge is null ("untested"), never true."""
+    changes = list(G.edges(data="learning_coefficient_change"))
+    tested = [c for _, _, c in changes if c is not None]
+    return {
+        "every_edge_lowers_loss": (all(d > 0 for _, _, d in G.edges(data="loss_drop"))
+                                   if G.number_of_edges() else None),
+        "every_edge_raises_learning_coefficient": all(c > 0 for c in tested) if tested else None,
+        "edges_tested_for_learning_coefficient": len(tested),
+        "edges_without_learning_coefficient": [f"{s} -> {t}" for s, t, c in changes if c is None],
+    }
 
 
 def graph_summary(G: nx.DiGraph) -> str:
@@ -272,7 +276,8 @@ def graph_summary(G: nx.DiGraph) -> str:
         )
     if G.number_of_edges() == 0:
         lines.append("  (none)")
-    lowers = "yes" if G.graph["every_edge_lowers_loss"] else "no"
+    lowers = G.graph["every_edge_lowers_loss"]
+    lowers = "untested (no transitions)" if lowers is None else "yes" if lowers else "no"
     lines.append(f"every edge lowers the loss: {lowers}")
     unknown = G.graph["edges_without_learning_coefficient"]
     claim = G.graph["every_edge_raises_learning_coefficient"]

@@ -167,6 +167,16 @@ def existence_row(n: int, digits: int = 60) -> dict:
     }
 
 
+def _smallest_magnitude(eigenvalues: np.ndarray) -> float:
+    """min |μ| of a float64 spectrum as stored: 0.0 within the zero tolerance 1e-9·max(1, |μ|max)
+    (the O(2) zero mode; its float64 value is LAPACK rounding, different on every machine),
+    else 4 significant digits."""
+    smallest = float(np.abs(eigenvalues).min())
+    if smallest <= 1e-9 * max(1.0, float(np.abs(eigenvalues).max())):
+        return 0.0
+    return float(f"{smallest:.3e}")
+
+
 def _point(n, interval, solution, a, b, F1, F2, digits, radius):
     with mpmath.workdps(digits + 20):
         x_text = mpmath.nstr(solution.x, digits + 10)
@@ -208,7 +218,7 @@ def _point(n, interval, solution, a, b, F1, F2, digits, radius):
         "classification": label,
         "hessian_index": index,
         "numeric_index": numeric_index,
-        "min_abs_eigenvalue": float(np.abs(eig).min()),
+        "min_abs_eigenvalue": _smallest_magnitude(eig),
         "certificate": {
             "method": "krawczyk-reduced",
             "proved": cert["proved"],
