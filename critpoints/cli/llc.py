@@ -14,6 +14,7 @@ from critpoints.cli.options import (
     output_file,
     real,
     seed,
+    tms_catalog,
     whole,
 )
 
@@ -63,18 +64,6 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def _load(args):
-    from critpoints.catalog import default_catalog_path, load_catalog
-
-    path = args.catalog or default_catalog_path(args.n)
-    document = load_catalog(path)
-    model = document["model"]
-    if model.get("kind") != "tms-high-sparsity" or model.get("n") != args.n:
-        raise UsageError(f"{path} is a {model.get('kind')} catalog for n = {model.get('n')}, "
-                         f"not a TMS catalog for --n {args.n}")
-    return document
-
-
 def run(args: argparse.Namespace) -> int:
     from critpoints.documents import write_document
     from critpoints.slt.experiment import run_llc
@@ -92,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     burn_in = args.steps // 4 if args.burn_in is None else args.burn_in
     if not 0 <= burn_in < args.steps - 1:
         raise UsageError(f"--burn-in must lie in [0, steps − 1); got {burn_in}")
-    document = _load(args)
+    _, document = tms_catalog(args.catalog, args.n)
     if args.label not in {e["id"] for e in document["critical_points"]}:
         raise UsageError(f"unknown label {args.label!r}; catalog ids: "
                          f"{', '.join(e['id'] for e in document['critical_points'])}")

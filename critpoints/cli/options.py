@@ -283,3 +283,19 @@ def check_output_file(path: str | os.PathLike, option: str = "--out") -> Path:
     if problem:
         raise UsageError(f"{option} {str(path)!r} {problem}")
     return path
+
+
+def tms_catalog(path, n: int):
+    """The TMS catalog document at ``path`` (default: the built-in one for n features, m = 2),
+    refused with a one-line usage error if it is another kind or another n; returns
+    ``(path, document)``."""
+    from critpoints.catalog import default_catalog_path, load_catalog
+    from critpoints.cli import UsageError
+
+    path = path or default_catalog_path(n)
+    document = load_catalog(path)
+    model = document["model"]
+    if model.get("kind") != "tms-high-sparsity" or model.get("n") != n:
+        raise UsageError(f"{path} is a {model.get('kind')} catalog for n = {model.get('n')}, "
+                         f"not a TMS catalog for --n {n}")
+    return path, document

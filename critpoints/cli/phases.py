@@ -16,6 +16,7 @@ from critpoints.cli.options import (
     renamed,
     sample_range,
     seed,
+    tms_catalog,
 )
 
 #: HI of --sample-range: the free energies are formulas in N, but past 10¹² the predicted
@@ -73,18 +74,6 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def _load(args):
-    from critpoints.catalog import default_catalog_path, load_catalog
-
-    path = args.catalog or default_catalog_path(args.n)
-    document = load_catalog(path)
-    model = document["model"]
-    if model.get("kind") != "tms-high-sparsity" or model.get("n") != args.n:
-        raise UsageError(f"{path} is a {model.get('kind')} catalog for n = {model.get('n')}, "
-                         f"not a TMS catalog for --n {args.n}")
-    return path, document
-
-
 def run(args: argparse.Namespace) -> int:
     from critpoints.documents import write_document
     from critpoints.slt.experiment import run_phases, sample_size_grid
@@ -103,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"drawing {streams} data sets of up to N = {hi} samples exceeds "
                          f"{MAX_SAMPLES:,} samples in memory: lower HI of --sample-range, "
                          "--data-sets or --ensembles")
-    path, document = _load(args)
+    path, document = tms_catalog(args.catalog, args.n)
     unknown = sorted(set(overrides) - {e["id"] for e in document["critical_points"]})
     if unknown:
         raise UsageError(f"unknown label(s) {', '.join(unknown)} in --lambda")

@@ -42,7 +42,7 @@ def _float64_only(dps: int | None) -> None:
         raise NotImplementedError("this potential evaluates in float64 only (dps=None)")
 
 
-class _EmpiricalTMS(TMSCoordinates):
+class _EmpiricalTMS(SmoothPotential, TMSCoordinates):
     """Protocol members shared by the empirical TMS losses (float64 only).
 
     The empirical loss is piecewise quadratic with a kink wherever a sample's pre-activation
@@ -54,18 +54,6 @@ class _EmpiricalTMS(TMSCoordinates):
     def hessian(self, theta: Any, dps: int | None = None, side: Any = None) -> np.ndarray:
         _float64_only(dps)
         return finite_difference_hessian(self, theta)
-
-    def hessian_side(self, theta: Any, atol: float) -> None:
-        return None
-
-    def hessian_jumps(self, theta: Any, atol: float) -> list:
-        return []
-
-    def flat_coordinates(self, theta: Any) -> list[int]:
-        return []
-
-    def extra_evidence(self, theta: Any) -> dict:
-        return {}
 
 
 class TMSEmpirical(_EmpiricalTMS):
