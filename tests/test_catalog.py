@@ -108,6 +108,13 @@ def test_kgon_existence_rows_are_current(tmp_path):
     assert fresh["rows"] == [row for row in committed["rows"] if row["n"] <= 12]
 
 
+def test_enumerate_bytes_do_not_depend_on_workers(tmp_path):
+    one, two = tmp_path / "one.json", tmp_path / "two.json"
+    assert main(["enumerate", "--n", "4", "--quiet", "--workers", "1", "--out", str(one)]) == 0
+    assert main(["enumerate", "--n", "4", "--quiet", "--workers", "2", "--out", str(two)]) == 0
+    assert one.read_bytes() == two.read_bytes()
+
+
 def test_same_command_same_bytes(tmp_path):
     first, second = tmp_path / "a.json", tmp_path / "b.json"
     assert main(["enumerate", "--n", "3", "--quiet", "--out", str(first)]) == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -14,6 +15,9 @@ from critpoints.cli.options import (
     output_file,
     seed,
 )
+
+#: Classification runs in this many processes by default (the result does not depend on it).
+DEFAULT_WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 
 def register(subparsers) -> None:
@@ -45,6 +49,9 @@ def register(subparsers) -> None:
         "the pattern language)",
     )
     parser.add_argument("--seed", type=seed, default=0, help="seed of the random starts and tests")
+    parser.add_argument("--workers", type=integer(1, 64), default=DEFAULT_WORKERS, metavar="K",
+                        help="processes that classify the entries (default: this machine's "
+                        f"cores, at most 4: {DEFAULT_WORKERS}); the catalog does not depend on K")
     parser.add_argument("--out", type=output_file, metavar="PATH",
                         help="catalog file to write (default catalog/tms-nN-m2.json)")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -112,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
         progress=_progress(args.quiet),
         seed=args.seed,
         random_starts=args.random_starts,
+        workers=args.workers,
     )
     entries = [entry.to_json() for entry in enumeration.entries]
     unrealised = enumeration.unrealised

@@ -444,19 +444,21 @@ def random_starts_of(n: int, count: int, seed: int) -> tuple[np.ndarray, np.ndar
 
 
 def build_entries(points: list[Candidate], n: int, digits: int, seed: int,
-                  tick: Progress = _no_progress) -> list[EnumeratedPoint]:
+                  tick: Progress = _no_progress, workers: int = 1) -> list[EnumeratedPoint]:
     """Stage 3: the catalog entries of the points found, classified and annotated.
 
     Irregular points are numbered within their label in order of their exact loss (then of
     their canonical coordinates), so ids depend neither on which start found them first nor on
-    the last bits of a float64 search.
+    the last bits of a float64 search. With ``workers`` > 1 the entries are classified in that
+    many processes; each entry depends only on its point and the seed, so the result is the
+    same for any number of workers.
     """
     regular = [c for c in points if c.regular]
     irregular = sorted((_canonicalised(c, digits) for c in points if not c.regular),
                        key=lambda c: _exact_order(c, digits))
-    entries = []
+    jobs = []
     irregular_count: dict[str, int] = {}
-    for done, candidate in enumerate(regular + irregular, 1):
+    for candidate in regular + irregular:
         if candidate.regular:
             ident, label = _ident(candidate), candidate.pattern.label
             kgon = (candidate.pattern.k, candidate.pattern.sigma, candidate.pattern.phi)
@@ -465,9 +467,24 @@ def build_entries(points: list[Candidate], n: int, digits: int, seed: int,
             label = label_of(*kgon)
             irregular_count[label] = irregular_count.get(label, 0) + 1
             ident = f"{label}~{irregular_count[label]}"
-        entries.append(_entry(candidate, ident, label, kgon, n, digits, seed))
-        tick("classify", done, len(points))
+        jobs.append((candidate, ident, label, kgon, n, digits, seed))
+    entries = []
+    if workers > 1 and len(jobs) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for done, entry in enumerate(pool.map(_entry_of, jobs), 1):
+                entries.append(entry)
+                tick("classify", done, len(jobs))
+    else:
+        for done, job in enumerate(jobs, 1):
+            entries.append(_entry_of(job))
+            tick("classify", done, len(jobs))
     return _disambiguated(entries)
+
+
+def _entry_of(job: tuple) -> EnumeratedPoint:
+    return _entry(*job)
 
 
 def enumerate_critical_points(
@@ -476,6 +493,7 @@ def enumerate_critical_points(
     progress: Progress | None = None,
     seed: int = 0,
     random_starts: int = 0,
+    workers: int = 1,
 ) -> Enumeration:
     """All k-gon critical points for n features, hidden dimension 2.
 
@@ -495,6 +513,8 @@ def enumerate_critical_points(
         Also search from this many random points (:func:`random_starts_of`): finds critical
         points outside the pattern language (e.g. two features sharing a vertex). New orbits
         are added with ``origin: "random-search"``.
+    workers : int
+        Processes that classify the entries (the result does not depend on it).
 
     Returns
     -------
@@ -523,7 +543,7 @@ def enumerate_critical_points(
         search = search_from_starts(starts_W, starts_b, [None] * random_starts, known, digits,
                                     "random-start search", tick)
         known, random_search = search.known, {"seed": seed, **search.counts}
-    entries = build_entries(known.candidates, n, digits, seed, tick)
+    entries = build_entries(known.candidates, n, digits, seed, tick, workers)
     return Enumeration(entries, unrealised, random_search)
 
 
