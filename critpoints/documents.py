@@ -290,21 +290,25 @@ def _where(path) -> str:
     return "/".join(str(part) for part in path) or "(top level)"
 
 
-def _non_finite_path(value: Any, path: tuple = ()) -> tuple | None:
-    """The path of the first float that is not finite (NaN, ±inf), or None."""
-    if isinstance(value, float):
-        return None if math.isfinite(value) else path
+def _first_leaf(value: Any, is_bad: Callable[[Any], bool], path: tuple = ()) -> tuple | None:
+    """(path, leaf) of the first leaf of a parsed document for which ``is_bad`` holds, or None."""
     if isinstance(value, dict):
         items = value.items()
     elif isinstance(value, (list, tuple)):
         items = enumerate(value)
     else:
-        return None
+        return (path, value) if is_bad(value) else None
     for key, item in items:
-        found = _non_finite_path(item, (*path, key))
+        found = _first_leaf(item, is_bad, (*path, key))
         if found is not None:
             return found
     return None
+
+
+def _non_finite_path(value: Any) -> tuple | None:
+    """The path of the first float that is not finite (NaN, ±inf), or None."""
+    found = _first_leaf(value, lambda v: isinstance(v, float) and not math.isfinite(v))
+    return None if found is None else found[0]
 
 
 def validate(document: Any, source: str = "document", name: str | None = None) -> None:
@@ -379,21 +383,9 @@ def _strict_hooks() -> tuple[list, dict]:
     return refused, {"parse_float": parse_float, "parse_int": parse_int, "parse_constant": mark}
 
 
-def _refused_path(value: Any, path: tuple = ()) -> tuple[tuple, _Refused] | None:
+def _refused_path(value: Any) -> tuple[tuple, _Refused] | None:
     """(path, marker) of the first refused literal in a parsed document, or None."""
-    if isinstance(value, _Refused):
-        return path, value
-    if isinstance(value, dict):
-        items = value.items()
-    elif isinstance(value, list):
-        items = enumerate(value)
-    else:
-        return None
-    for key, item in items:
-        found = _refused_path(item, (*path, key))
-        if found is not None:
-            return found
-    return None
+    return _first_leaf(value, lambda v: isinstance(v, _Refused))
 
 
 def _refusal(literal: str) -> str:

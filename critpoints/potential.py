@@ -34,7 +34,14 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Potential", "SmoothPotential", "finite_difference_hessian", "symmetry_generators"]
+__all__ = [
+    "Potential",
+    "SmoothPotential",
+    "complement_basis",
+    "finite_difference_hessian",
+    "significant",
+    "symmetry_generators",
+]
 
 
 @runtime_checkable
@@ -96,6 +103,24 @@ class SmoothPotential:
 
     def extra_evidence(self, theta: Any) -> dict:
         return {}
+
+
+def significant(x: float, digits: int) -> float:
+    """``x`` rounded to ``digits`` significant digits: numbers that a float64 search produces are
+    stored so, because their last bits differ between BLAS kernels and machines."""
+    return float(f"{x:.{digits - 1}e}")
+
+
+def complement_basis(rows: Any, dim: int, tolerance: float = 1e-9) -> np.ndarray:
+    """Orthonormal basis (columns) of the complement in R^dim of the span of ``rows``; singular
+    values below ``tolerance`` × the largest count as zero (the zero modes a model explains,
+    :func:`symmetry_generators`, or its orbit tangents)."""
+    rows = np.asarray(rows, dtype=float)
+    if len(rows) == 0:
+        return np.eye(dim)
+    _, singular, vt = np.linalg.svd(rows)
+    rank = int((singular > tolerance * max(singular.max(), 1e-300)).sum())
+    return vt[rank:].T
 
 
 def symmetry_generators(potential: Potential, theta: Any) -> np.ndarray:

@@ -88,8 +88,7 @@ def run(args: argparse.Namespace) -> int:
             Ws = [[repr(float(v)) for v in row] for row in W]
             bs = [repr(float(v)) for v in b]
             value = tms.loss(Ws, bs, dps=args.dps)
-            dW, db = tms.gradient(Ws, bs, dps=args.dps)
-            grad_norm = mpmath.sqrt(mpmath.fsum(x * x for x in [*dW.ravel(), *db.ravel()]))
+            grad_norm = tms.potential.gradient_norm(Ws, bs, args.dps)
             H = mpmath.matrix(tms.hessian(Ws, bs, dps=args.dps).tolist())
             eigenvalues = sorted(mpmath.eigsy(H, eigvals_only=True))
             digits = args.dps

@@ -39,7 +39,7 @@ from critpoints.solve.classify import classify
 from critpoints.solve.newton import find_critical_points, polish
 from critpoints.tms import potential
 from critpoints.tms.model import TMSPotential
-from critpoints.tms.symmetry import canonical_form, dead_outputs, orbit_distance
+from critpoints.tms.symmetry import canonical_form, dead_outputs, orbit_distance, polar_geometry
 
 __all__ = [
     "Candidate",
@@ -102,12 +102,6 @@ def build_parameters(pattern: Pattern, norm, vertex_bias, dps: int):
         return W, b
 
 
-def _grad_norm(W, b, dps):
-    with mpmath.workdps(dps):
-        dW, db = potential.gradient(W, b, dps=dps)
-        return mpmath.sqrt(mpmath.fsum(v * v for v in [*dW.ravel(), *db.ravel()]))
-
-
 def _candidates(pattern: Pattern, dps: int) -> list[Candidate]:
     """Regular ansatz points of a pattern (one per reduced solution)."""
     n, k = pattern.n, pattern.k
@@ -140,20 +134,6 @@ def describe(W, b, zero: float = 1e-8) -> tuple[int, int, int]:
     return int(nonzero.sum()), int(((~nonzero) & (b > 0)).sum()), int((nonzero & dead_output).sum())
 
 
-def _geometry(W, b, dps: int) -> dict:
-    """Norms, polar angles (degrees in [0, 360)) and biases, computed at ``dps`` digits from the
-    exact representative and rounded once to float64, so they do not depend on the machine."""
-    with mpmath.workdps(dps):
-        norms, angles = [], []
-        for x, y in zip(W[0], W[1]):
-            norm = mpmath.sqrt(x * x + y * y)
-            angle = mpmath.degrees(mpmath.atan2(y, x)) if norm > mpmath.mpf(10) ** -8 else 0
-            angle = float(angle + 360 if angle < 0 else angle)
-            norms.append(float(norm))
-            angles.append(0.0 if angle == 360.0 else angle)  # -1e-50° is 0°, not 360°
-        return {"norms": norms, "angles_deg": angles, "biases": [float(v) for v in b]}
-
-
 def _decimal(x, digits):
     text = mpmath.nstr(x, digits, min_fixed=-5, max_fixed=5, strip_zeros=False)
     return text.replace("+", "")
@@ -164,7 +144,7 @@ def _entry(candidate: Candidate, ident: str, label: str, kgon: tuple, n: int, dp
     W, b = candidate.W, candidate.b
     with mpmath.workdps(dps):
         loss = potential.loss(W, b, dps=dps)
-        grad_norm = _grad_norm(W, b, dps)
+        grad_norm = potential.gradient_norm(W, b, dps)
     tms = TMSPotential.of(W)
     result = classify(tms, tms.flatten(W, b), dps=dps, seed=seed)
     k, sigma, phi = kgon
@@ -185,7 +165,7 @@ def _entry(candidate: Candidate, ident: str, label: str, kgon: tuple, n: int, dp
         "loss_exact": _decimal(loss, dps),
         "grad_norm": float(grad_norm),
         "precision_digits": dps,
-        "geometry": _geometry(W, b, dps),
+        "geometry": polar_geometry(W, b, dps),
         "reduced": candidate.reduced,
         "hessian": {
             "eigenvalues": result.eigenvalues,
@@ -350,7 +330,7 @@ def screen_patterns(patterns: list[Pattern], digits: int, tick: Progress = _no_p
             )
             if np.sqrt((dW**2).sum() + (db**2).sum()) > 1e-8:
                 broken.append(candidate)
-            elif _grad_norm(candidate.W, candidate.b, digits) <= tolerance:
+            elif potential.gradient_norm(candidate.W, candidate.b, digits) <= tolerance:
                 verified.append(candidate)
             else:
                 broken.append(candidate)

@@ -121,7 +121,7 @@ def recheck_entry(entry: dict, n: int, m: int, seed: int = 0,
             b = np.array([mpmath.mpf(v) for v in entry["b_exact"]], dtype=object)
         except (ValueError, TypeError) as exc:
             return [Failure(ident, "W_exact/b_exact", f"not decimal numbers ({exc})")]
-        _check_floats(entry, W, b, fail)
+        _check_floats(entry, W, b, digits, fail)
         _check_loss_and_gradient(entry, W, b, digits, fail)
     if classify_point:
         _check_classification(entry, W, b, digits, seed, fail)
@@ -157,7 +157,7 @@ def _close(stored: float, exact, rtol: float = FLOAT_RTOL) -> bool:
     return abs(stored - value) <= rtol * max(abs(value), 1e-300) or stored == value
 
 
-def _check_floats(entry, W, b, fail) -> None:
+def _check_floats(entry, W, b, digits, fail) -> None:
     for name, stored, exact in (("W", entry["W"], W), ("b", [entry["b"]], b[None, :])):
         for row_stored, row_exact in zip(stored, exact):
             for i, (x, y) in enumerate(zip(row_stored, row_exact)):
@@ -167,14 +167,12 @@ def _check_floats(entry, W, b, fail) -> None:
     if not _close(entry["loss"], mpmath.mpf(entry["loss_exact"])):
         fail("loss", f"{entry['loss']!r} is not loss_exact rounded ({entry['loss_exact']})")
     geometry = entry.get("geometry")
-    if geometry:
-        norms = [mpmath.sqrt(W[0, i] ** 2 + W[1, i] ** 2) for i in range(W.shape[1])] \
-            if W.shape[0] == 2 else None
-        if norms is not None and not all(_close(x, y, 1e-12) or abs(x - float(y)) < 1e-12
-                                         for x, y in zip(geometry.get("norms", []), norms)):
-            fail("geometry.norms", "do not match the exact columns")
-        if not all(_close(x, float(y)) for x, y in zip(geometry.get("biases", []), b)):
-            fail("geometry.biases", "do not match b_exact")
+    if geometry is not None and W.shape[0] == 2:
+        from critpoints.tms.symmetry import polar_geometry
+
+        for key, value in polar_geometry(W, b, digits).items():
+            if geometry.get(key) != value:
+                fail(f"geometry.{key}", "is not what the exact point gives")
 
 
 def _check_loss_and_gradient(entry, W, b, digits, fail) -> None:
@@ -183,8 +181,7 @@ def _check_loss_and_gradient(entry, W, b, digits, fail) -> None:
     value = potential.loss(W, b, dps=digits)
     if abs(value - mpmath.mpf(entry["loss_exact"])) > mpmath.mpf(10) ** (15 - digits):
         fail("loss_exact", f"re-evaluates to {mpmath.nstr(value, 20)}")
-    dW, db = potential.gradient(W, b, dps=digits)
-    norm = mpmath.sqrt(mpmath.fsum(v * v for v in [*dW.ravel(), *db.ravel()]))
+    norm = potential.gradient_norm(W, b, digits)
     if norm > mpmath.mpf(10) ** (20 - digits):
         fail("grad_norm", f"the gradient re-evaluates to {mpmath.nstr(norm, 3)}: not critical")
     stored = entry.get("grad_norm")

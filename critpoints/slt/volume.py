@@ -55,6 +55,8 @@ from typing import Any
 
 import numpy as np
 
+from critpoints.potential import complement_basis
+
 __all__ = [
     "DecadeSlope",
     "NestedSamplingRun",
@@ -63,7 +65,6 @@ __all__ = [
     "fit_volume_exponent",
     "log_ball_volume",
     "nested_volume_profile",
-    "orbit_complement",
     "rotation_slice",
     "tms_ball_radius",
     "volume_scaling",
@@ -758,34 +759,12 @@ def rotation_slice(W: Any, b: Any, tolerance: float = 1e-9) -> np.ndarray:
     b = np.asarray(b, dtype=float)
     coordinates = TMSCoordinates.of(W)
     theta = coordinates.flatten(W, b)
-    return orbit_complement(coordinates.orbit_tangents(theta), theta.size, tolerance)
+    return complement_basis(coordinates.orbit_tangents(theta), theta.size, tolerance)
 
 
-def orbit_complement(tangents: Any, dim: int, tolerance: float = 1e-9) -> np.ndarray:
-    """Orthonormal basis (columns) of the complement of the span of ``tangents`` (rows) in
-    R^dim; singular values below ``tolerance`` × the largest count as zero."""
-    tangents = np.asarray(tangents, dtype=float)
-    if len(tangents) == 0:
-        return np.eye(dim)
-    _, singular, vt = np.linalg.svd(tangents)
-    rank = int((singular > tolerance * max(singular.max(), 1e-300)).sum())
-    return vt[rank:].T
-
-
-def volume_scaling(
-    W: Any,
-    b: Any,
-    *,
-    radius: float | None = None,
-    live_points: int = 60,
-    runs: int = 4,
-    walk_steps: int | None = None,
-    decades: float = 6.0,
-    window: float = 3.0,
-    quotient_rotations: bool = True,
-    seed: int = 0,
-) -> VolumeScaling:
-    """λ̂ of a TMS critical point (float W, b) from the scaling of its sublevel-set volumes.
+def volume_scaling(W: Any, b: Any, **options: Any) -> VolumeScaling:
+    """λ̂ of a TMS critical point (float W, b) from the scaling of its sublevel-set volumes:
+    :func:`volume_scaling_of` on the TMS potential, whose keyword ``options`` are these.
 
     Parameters
     ----------
@@ -822,10 +801,7 @@ def volume_scaling(
     Wf = np.asarray(W, dtype=float)
     bf = np.asarray(b, dtype=float)
     tms = TMSPotential.of(Wf)
-    return volume_scaling_of(
-        tms, tms.flatten(Wf, bf), radius=radius, live_points=live_points, runs=runs,
-        walk_steps=walk_steps, decades=decades, window=window,
-        quotient_rotations=quotient_rotations, seed=seed)
+    return volume_scaling_of(tms, tms.flatten(Wf, bf), **options)
 
 
 def volume_scaling_of(
@@ -842,7 +818,8 @@ def volume_scaling_of(
     seed: int = 0,
 ) -> VolumeScaling:
     """λ̂ of a critical point θ of any :class:`critpoints.potential.Potential` from the scaling
-    of its sublevel-set volumes (see :func:`volume_scaling` for the TMS case and the options).
+    of its sublevel-set volumes (the options are described at :func:`volume_scaling`, the TMS
+    case).
 
     ``radius`` defaults to ``potential.ball_radius(θ)`` (models whose Hessian never jumps have
     no such member: pass it). With ``quotient_rotations`` the slice θ* + (orbit tangents)^⊥ is
@@ -852,7 +829,7 @@ def volume_scaling_of(
     if radius is None and not hasattr(potential, "ball_radius"):
         raise ValueError(f"{potential!r} has no ball_radius: pass radius=")
     rho = potential.ball_radius(theta_star) if radius is None else float(radius)
-    basis = (orbit_complement(potential.orbit_tangents(theta_star), theta_star.size)
+    basis = (complement_basis(potential.orbit_tangents(theta_star), theta_star.size)
              if quotient_rotations else np.eye(theta_star.size))
 
     def sliced_loss(z: np.ndarray) -> np.ndarray:

@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 import mpmath
 import numpy as np
 
-from critpoints.potential import Potential, symmetry_generators
+from critpoints.potential import Potential, complement_basis, significant, symmetry_generators
 
 __all__ = [
     "BOUNDARY_TOLERANCE",
@@ -94,12 +94,6 @@ class Classification:
 def _loss_noise(L0: float) -> float:
     """Float64 rounding level of a loss difference near L0 (~1e-17·L, with a wide margin)."""
     return 1e-14 * max(1.0, abs(L0))
-
-
-def _significant(x: float, digits: int) -> float:
-    """``x`` rounded to ``digits`` significant digits: stored evidence does not carry the last
-    bits of a float64 search, which differ between BLAS kernels and machines."""
-    return float(f"{x:.{digits - 1}e}")
 
 
 def sphere_test(potential: Potential, theta, radii=(1e-2, 1e-3, 1e-4), samples: int = 1000,
@@ -144,8 +138,8 @@ def sphere_test(potential: Potential, theta, radii=(1e-2, 1e-3, 1e-4), samples: 
         delta = float(values[i]) if abs(values[i]) > noise else 0.0
         entry = {
             "radius": t,
-            "min_delta_loss": _significant(delta, 4),
-            "min_delta_over_t2": _significant(delta / t**2, 4),
+            "min_delta_loss": significant(delta, 4),
+            "min_delta_over_t2": significant(delta / t**2, 4),
             "direction": d[i],
             "raw_delta_loss": float(values[i]),
         }
@@ -177,13 +171,8 @@ def directional_curvature(potential: Potential, theta, radii=(1e-3, 1e-4), start
     """
     theta0 = np.asarray(theta).astype(float)
     L0 = float(potential.loss(theta0))
-    generators = symmetry_generators(potential, theta0)
-    if len(generators):
-        _, s, vt = np.linalg.svd(generators)
-        k = int((s > 1e-9 * s.max()).sum())
-        basis = vt[k:].T  # orthonormal complement of the generators
-    else:
-        k, basis = 0, np.eye(theta0.size)
+    basis = complement_basis(symmetry_generators(potential, theta0), theta0.size)
+    k = theta0.size - basis.shape[1]
     rng = np.random.default_rng(seed)
     t = np.repeat(np.asarray(radii, dtype=float), starts)[:, None]  # (R·starts, 1)
 
@@ -211,7 +200,7 @@ def directional_curvature(potential: Potential, theta, radii=(1e-3, 1e-4), start
         value = float(q[r, best[r]])
         raw.append(value)
         stored = value if abs(value) * radius**2 > noise else 0.0
-        per_radius.append({"radius": float(radius), "min_q": _significant(stored, 4)})
+        per_radius.append({"radius": float(radius), "min_q": significant(stored, 4)})
         directions.append(basis @ z[r * starts + best[r]])
     return {"explained": k, "rank": int(basis.shape[1]), "starts": starts,
             "radii": per_radius, "directions": directions, "raw_q": raw}
@@ -235,7 +224,7 @@ def probe_descent(potential: Potential, theta, direction, radius: float, dps: in
     """
     theta = np.asarray(theta, dtype=object)
     d = [round(float(v), DIRECTION_DECIMALS) for v in direction]
-    radii = [_significant(radius * s, 6) for s in PROBE_SCALES]
+    radii = [significant(radius * s, 6) for s in PROBE_SCALES]
     with mpmath.workdps(dps):
         L0 = potential.loss(theta, dps=dps)
         theta = [mpmath.mpf(v) for v in theta]
@@ -247,7 +236,7 @@ def probe_descent(potential: Potential, theta, direction, radius: float, dps: in
     return {
         "direction": d,
         "radii": radii,
-        "delta_loss": [_significant(float(v), 6) for v in deltas],
+        "delta_loss": [significant(float(v), 6) for v in deltas],
         "confirmed": bool(deltas[1] < 0 and deltas[2] < 0),
     }
 
@@ -350,13 +339,13 @@ def classify(potential: Potential, theta, dps: int = 60, seed: int = 0) -> Class
             + (" (a descent exists)" if verdict == "saddle" else "")
         )
     return Classification(
-        eigenvalues=[_significant(float(v), 8) if abs(v) > tolerance else 0.0
+        eigenvalues=[significant(float(v), 8) if abs(v) > tolerance else 0.0
                      for v in eigenvalues],
         n_pos=n_pos,
         n_neg=n_neg,
         n_zero=n_zero,
         n_zero_symmetry=n_zero_symmetry,
-        zero_tolerance=_significant(float(tolerance), 4),
+        zero_tolerance=significant(float(tolerance), 4),
         hessian_index=index,
         classification=label,
         verdict=verdict,
@@ -461,7 +450,7 @@ def _rounded_volume_record(record: dict) -> dict:
         if isinstance(value, float):
             if key in ("lambda", "slope", "log10_lower", "log10_upper"):
                 return round(value, 3)
-            return _significant(value, 4)
+            return significant(value, 4)
         if isinstance(value, list):
             return [rounded(key, v) for v in value]
         if isinstance(value, dict):

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from critpoints.potential import significant
 from critpoints.tms import potential
 from critpoints.tms.potential import flatten, unflatten
 from critpoints.tms.symmetry import dead_outputs
@@ -70,10 +71,6 @@ def jump_blocks(W, b, atol: float) -> list[tuple[int, int]]:
     return out
 
 
-def _significant(x: float, digits: int) -> float:
-    return float(f"{x:.{digits - 1}e}")
-
-
 def flat_set_exits(W, b, step: float = 1e-4) -> list[dict]:
     """Where the flat critical set ends: each flat bias moved to the top of its flat interval.
 
@@ -93,8 +90,8 @@ def flat_set_exits(W, b, step: float = 1e-4) -> list[dict]:
         at_top, beyond = b.copy(), b.copy()
         at_top[j], beyond[j] = top, top + step
         delta = float(potential.loss(W, beyond) - potential.loss(W, at_top))
-        out.append({"column": int(j), "top": _significant(top, 10) if top else 0.0,
-                    "step": step, "delta_loss": _significant(delta, 8)})
+        out.append({"column": int(j), "top": significant(top, 10) if top else 0.0,
+                    "step": step, "delta_loss": significant(delta, 8)})
     return out
 
 

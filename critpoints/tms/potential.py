@@ -54,6 +54,7 @@ __all__ = [
     "flatten",
     "gradient",
     "gradient_from_blocks",
+    "gradient_norm",
     "hessian",
     "kink_jumps",
     "loss",
@@ -257,6 +258,14 @@ def gradient(W: Any, b: Any, dps: int | None = None):
     """
     _, dW, db = loss_and_gradient(W, b, dps)
     return dW, db
+
+
+def gradient_norm(W: Any, b: Any, dps: int):
+    """‖∇L‖ (Euclidean, over all of W and b) at ``dps`` digits, as an mpmath number: the
+    verification figure of a critical point."""
+    with mpmath.workdps(dps):
+        dW, db = gradient(W, b, dps=dps)
+        return mpmath.sqrt(mpmath.fsum(v * v for v in [*dW.ravel(), *db.ravel()]))
 
 
 def hessian(W: Any, b: Any, dps: int | None = None, regions: Any = None):

@@ -11,6 +11,7 @@ Critical points come in orbits of O(m) × S_n. For m = 2 this module gives
 
 from __future__ import annotations
 
+import mpmath
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
@@ -20,6 +21,7 @@ __all__ = [
     "dead_outputs",
     "normalise_flat_biases",
     "orbit_distance",
+    "polar_geometry",
     "rotation",
     "same_orbit",
 ]
@@ -159,3 +161,18 @@ def normalise_flat_biases(W, b) -> np.ndarray:
     G = np.swapaxes(W, -1, -2) @ W
     top = -np.maximum(G.max(axis=-2), 0.0)
     return np.where(dead_outputs(W, b), top, b)
+
+
+def polar_geometry(W, b, dps: int) -> dict:
+    """Norms, polar angles (degrees in [0, 360)) and biases of an m = 2 point, computed at
+    ``dps`` digits from the exact representative and rounded once to float64, so they do not
+    depend on the machine (the catalog's ``geometry``)."""
+    with mpmath.workdps(dps):
+        norms, angles = [], []
+        for x, y in zip(W[0], W[1]):
+            norm = mpmath.sqrt(x * x + y * y)
+            angle = mpmath.degrees(mpmath.atan2(y, x)) if norm > mpmath.mpf(10) ** -8 else 0
+            angle = float(angle + 360 if angle < 0 else angle)
+            norms.append(float(norm))
+            angles.append(0.0 if angle == 360.0 else angle)  # -1e-50° is 0°, not 360°
+        return {"norms": norms, "angles_deg": angles, "biases": [float(v) for v in b]}
