@@ -141,8 +141,15 @@ def _decimal(x, digits):
 
 def _entry(candidate: Candidate, ident: str, label: str, kgon: tuple, n: int, dps: int,
            seed: int) -> EnumeratedPoint:
-    W, b = candidate.W, candidate.b
+    # Everything the entry states is computed from the representative it stores (the
+    # dps-digit decimal strings), not from the working value with guard digits: a float copy
+    # of the working value can differ in the last bit from the stored string's (n = 11
+    # `6+++++----~1`, a bias of -9.1e-40), and certify re-derives from the strings.
+    W_text = [[_decimal(v, dps) for v in row] for row in candidate.W]
+    b_text = [_decimal(v, dps) for v in candidate.b]
     with mpmath.workdps(dps):
+        W = np.array([[mpmath.mpf(v) for v in row] for row in W_text], dtype=object)
+        b = np.array([mpmath.mpf(v) for v in b_text], dtype=object)
         loss = potential.loss(W, b, dps=dps)
         grad_norm = potential.gradient_norm(W, b, dps)
     tms = TMSPotential.of(W)
@@ -159,8 +166,8 @@ def _entry(candidate: Candidate, ident: str, label: str, kgon: tuple, n: int, dp
         "origin": candidate.origin,
         "W": np.asarray(W, dtype=float).tolist(),
         "b": np.asarray(b, dtype=float).tolist(),
-        "W_exact": [[_decimal(v, dps) for v in row] for row in W],
-        "b_exact": [_decimal(v, dps) for v in b],
+        "W_exact": W_text,
+        "b_exact": b_text,
         "loss": float(loss),
         "loss_exact": _decimal(loss, dps),
         "grad_norm": float(grad_norm),
