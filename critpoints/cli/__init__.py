@@ -14,6 +14,7 @@ import sys
 # Command modules, in the order ``--help`` lists them.
 COMMANDS = (
     "enumerate",
+    "census",
     "evaluate",
     "derive",
     "certify",

@@ -1,0 +1,513 @@
+"""The census of the TMS landscape: every critical orbit below the all-dead level, with an
+estimate of what it has not found.
+
+Strategies feed one deduplicated set of orbits (a critical point up to O(2) × permutations,
+with its flat critical set — dead columns anywhere in their flat intervals — counted once):
+
+``pattern``
+    the k-gon pattern language (:mod:`critpoints.kgon.enumerate`: regular ansatzes verified, and
+    the full-space search from the broken ones);
+``gaussian``, ``polar``, ``sparse``
+    random starts in three parameterisations (:func:`critpoints.census.strategies.random_starts`);
+``kick``
+    ± each Hessian eigendirection of every orbit found, at two amplitudes (neighbouring
+    critical points, from saddles to higher- and lower-index saddles);
+``ascent``
+    gentlest-ascent dynamics from every orbit without an unstable direction, along each
+    eigendirection (saddle searches from the minima);
+``descent``
+    steepest descent from every orbit with unstable directions, along ± each of them
+    (:func:`critpoints.landscape.descent.steepest_descent`).
+
+Every start ends with the Levenberg–Marquardt search on ‖∇L‖²; a start that converges
+(gradient ≤ 1e-11) to a point with L ≤ 1/3 is a *hit* of the orbit it lands in. The census runs
+in rounds: a batch of random starts, then the moves from every orbit not yet expanded. It stops
+when the species-richness estimate of the orbits the random starts have not reached is below 1
+and a round's moves found nothing new, or when the budget of random starts is spent.
+
+Completeness estimate. The random starts are a sample from the basins of the search; orbit o is
+hit with some unknown probability p_o. With f₁ orbits hit once and f₂ hit twice, Chao1
+(Chao 1984, bias-corrected form) estimates the orbits with p_o > 0 not yet seen as
+f₁(f₁ − 1) / (2 (f₂ + 1)). It is a lower bound: orbits with vanishing basins (found only by the
+pattern language or by the moves) are outside what random sampling can estimate, which is why
+those strategies exist; the census reports how many orbits no random start ever hit.
+
+New orbits are refined to ``digits`` digits (:func:`critpoints.solve.newton.polish`); those
+whose refinement fails (typically on activation boundaries) stay in the census as *unrefined*
+orbits with their float64 point and the reason, and do not enter the catalog. Everything is
+pure: the result does not depend on ``workers`` (each start is searched independently and the
+results are registered in start order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import mpmath
+import numpy as np
+
+from critpoints.census import strategies
+from critpoints.kgon.enumerate import (
+    SEARCH_ITERATIONS,
+    Candidate,
+    Enumeration,
+    KnownOrbits,
+    _live_part,
+    _same_live_part,
+    build_entries,
+    screen_patterns,
+    search_from_starts,
+)
+from critpoints.kgon.patterns import enumerate_patterns
+from critpoints.solve.newton import find_critical_points, polish
+from critpoints.tms.model import TMSPotential
+
+__all__ = [
+    "ALL_DEAD_LEVEL",
+    "RANDOM_STRATEGIES",
+    "Census",
+    "CensusBudget",
+    "Orbit",
+    "chao1_unseen",
+    "run_census",
+]
+
+#: L at W = 0 with every output dead: (1/n) Σ_i ∫₀¹ μ² dμ = 1/3. The census covers L ≤ 1/3.
+ALL_DEAD_LEVEL = 1 / 3
+
+#: Strategies whose starts are random draws (the sample Chao1 is computed from).
+RANDOM_STRATEGIES = strategies.PARAMETERISATIONS
+
+#: Every strategy, in the order of the census record.
+STRATEGIES = ("pattern", *RANDOM_STRATEGIES, "kick", "ascent", "descent")
+
+#: Gradient norm at which a float64 search counts as converged.
+SEARCH_GTOL = 1e-11
+
+#: A column whose pre-activation never exceeds this counts as dead in the orbit key. The
+#: float64 search stops at ‖∇L‖ ≤ 1e-11, which it reaches on the edge of a flat critical set
+#: with a "dead" column still firing at ~1e-6 (its gradient is O(ε²)): that point is not
+#: critical (the 60-digit refinement rightly refuses it) but belongs to the flat set.
+DEAD_TOL = 1e-5
+
+#: Starts per search task (a process or Dask task).
+CHUNK = 512
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class CensusBudget:
+    """How much the census may search.
+
+    Attributes
+    ----------
+    random_starts : int
+        Random starts at most (all rounds together).
+    round_starts : int
+        Random starts per round (divided equally among the parameterisations).
+    min_rounds : int
+        Rounds before the stopping rule may stop the census.
+    """
+
+    random_starts: int = 20_000
+    round_starts: int = 3_000
+    min_rounds: int = 2
+
+    def __post_init__(self) -> None:
+        if self.round_starts < len(RANDOM_STRATEGIES):
+            raise ValueError(f"round_starts must be at least {len(RANDOM_STRATEGIES)}")
+        if self.random_starts < self.round_starts:
+            raise ValueError("random_starts must be at least round_starts")
+
+
+@dataclass
+class Orbit:
+    """One critical orbit found by the census.
+
+    Attributes
+    ----------
+    loss : float
+        float64 loss of its first point.
+    live : tuple
+        Its live part (columns that are not flat), the key of the deduplication.
+    points : list of ndarray
+        Up to four float64 points of the orbit (θ), the first ones found: what refinement and
+        the moves start from.
+    hits : dict
+        Starts that landed in it, per strategy.
+    first_start : dict
+        Per random strategy, the index (within that strategy's starts) of the first hit.
+    candidate : Candidate or None
+        The refined point (``digits`` digits), None while unrefined.
+    unrefined_reason : str
+    expanded : bool
+        Whether the moves from it (kicks, ascent, descent) have been run.
+    """
+
+    loss: float
+    live: tuple
+    points: list = field(default_factory=list)
+    hits: dict = field(default_factory=dict)
+    first_start: dict = field(default_factory=dict)
+    candidate: Candidate | None = None
+    unrefined_reason: str = ""
+    expanded: bool = False
+
+    def first_found_by(self) -> str:
+        return next(s for s in STRATEGIES if self.hits.get(s, 0) > 0)
+
+
+@dataclass
+class Census:
+    """Result of :func:`run_census`.
+
+    Attributes
+    ----------
+    enumeration : Enumeration
+        The catalog entries (every refined orbit, classified) and the patterns without a
+        critical point; ``random_search`` is None (the census record replaces it).
+    orbits : list of Orbit
+        Every orbit found, in order of discovery.
+    record : dict
+        The catalog's ``census`` record: budget, rounds, stopping reason, per-strategy counts,
+        the random sample's statistics with the Chao1 estimate, hits per catalog id, and the
+        unrefined orbits.
+    """
+
+    enumeration: Enumeration
+    orbits: list[Orbit]
+    record: dict
+
+
+def chao1_unseen(hit_counts) -> float:
+    """Bias-corrected Chao1 estimate of the species not yet seen: f₁(f₁ − 1) / (2 (f₂ + 1)),
+    with f_k the number of species seen exactly k times (Chao 1984; Colwell's EstimateS form)."""
+    counts = np.asarray(list(hit_counts), dtype=int)
+    f1 = int((counts == 1).sum())
+    f2 = int((counts == 2).sum())
+    return f1 * (f1 - 1) / (2 * (f2 + 1))
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    return None
+
+
+class _Registry:
+    """The orbits found so far, and where each start landed."""
+
+    def __init__(self, potential: TMSPotential):
+        self.potential = potential
+        self.orbits: list[Orbit] = []
+        self.losses: list[float] = []
+        self.strategy_starts = dict.fromkeys(STRATEGIES, 0)
+        self.strategy_converged = dict.fromkeys(STRATEGIES, 0)
+
+    def find(self, loss: float, live: tuple) -> int | None:
+        near = [j for j, other in enumerate(self.losses) if abs(other - loss) < 1e-9]
+        twin = next((j for j in near if _same_live_part(self.orbits[j].live, live)), None)
+        if twin is not None:
+            return twin
+        # same loss and as many live columns, not congruent: a member of a flat family
+        return next((j for j in near if self.orbits[j].live[0].shape[1] == live[0].shape[1]),
+                    None)
+
+    def add_known(self, candidate: Candidate) -> None:
+        W, b = candidate.W.astype(float), candidate.b.astype(float)
+        loss = float(self.potential.loss(self.potential.flatten(W, b)))
+        orbit = Orbit(loss, _live_part(W, b, DEAD_TOL), [self.potential.flatten(W, b)],
+                      {"pattern": 1}, candidate=candidate)
+        self.orbits.append(orbit)
+        self.losses.append(loss)
+
+    def register(self, strategy: str, thetas: np.ndarray, converged: np.ndarray) -> int:
+        """Record the ends of a strategy's starts; returns how many new orbits they found."""
+        new = 0
+        losses = self.potential.loss(thetas) if len(thetas) else np.zeros(0)
+        for theta, ok, loss in zip(thetas, converged, losses):
+            index = self.strategy_starts[strategy]
+            self.strategy_starts[strategy] += 1
+            if not ok or not loss <= ALL_DEAD_LEVEL + 1e-9:
+                continue
+            self.strategy_converged[strategy] += 1
+            W, b = self.potential.unflatten(theta)
+            live = _live_part(W, b, DEAD_TOL)
+            j = self.find(float(loss), live)
+            if j is None:
+                self.orbits.append(Orbit(float(loss), live))
+                self.losses.append(float(loss))
+                j, new = len(self.orbits) - 1, new + 1
+            orbit = self.orbits[j]
+            orbit.hits[strategy] = orbit.hits.get(strategy, 0) + 1
+            orbit.first_start.setdefault(strategy, index)
+            if len(orbit.points) < 4:
+                orbit.points.append(np.array(theta))
+        return new
+
+
+def _search_chunk(job: tuple) -> tuple[np.ndarray, np.ndarray]:
+    n, m, thetas = job
+    tms = TMSPotential(n, m)
+    search = find_critical_points(tms, thetas, gtol=SEARCH_GTOL, max_iter=SEARCH_ITERATIONS)
+    return search.theta, search.converged
+
+
+def _search(n: int, m: int, thetas: np.ndarray, workers: int, scheduler: str | None
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """The Levenberg–Marquardt search from every row, in chunks (processes or Dask tasks); the
+    result does not depend on how the rows are split, each start being searched alone."""
+    if len(thetas) == 0:
+        return thetas, np.zeros(0, dtype=bool)
+    jobs = [(n, m, thetas[i:i + CHUNK]) for i in range(0, len(thetas), CHUNK)]
+    if scheduler is not None:
+        from distributed import Client
+
+        with Client(scheduler) as client:
+            results = client.gather(client.map(_search_chunk, jobs, pure=False))
+    elif workers > 1 and len(jobs) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(_search_chunk, jobs))
+    else:
+        results = [_search_chunk(job) for job in jobs]
+    return (np.concatenate([r[0] for r in results]),
+            np.concatenate([r[1] for r in results]))
+
+
+def _moves(registry: _Registry, potential: TMSPotential) -> dict[str, np.ndarray]:
+    """Starts of the moves from every orbit not yet expanded (kicks, ascent) and the descent
+    starts from its unstable directions; the orbits are marked expanded."""
+    kicks, ascent_theta, ascent_dir, descent = [], [], [], []
+    for orbit in registry.orbits:
+        if orbit.expanded or not orbit.points:
+            continue
+        orbit.expanded = True
+        theta = (potential.flatten(orbit.candidate.W.astype(float),
+                                   orbit.candidate.b.astype(float))
+                 if orbit.candidate is not None else orbit.points[0])
+        directions = strategies.eigendirections(potential, theta)
+        kicks.append(strategies.eigendirection_kicks(theta, directions))
+        unstable = directions.unstable
+        if len(unstable) == 0:
+            for v in directions.vectors:
+                for sign in (1.0, -1.0):
+                    ascent_theta.append(theta)
+                    ascent_dir.append(sign * v)
+        for v in unstable:
+            for sign in (1.0, -1.0):
+                descent.append(theta + sign * DESCENT_KICK * v)
+    dim = potential.dim
+    return {
+        "kick": np.concatenate(kicks) if kicks else np.zeros((0, dim)),
+        "ascent": (np.array(ascent_theta), np.array(ascent_dir)) if ascent_theta
+        else (np.zeros((0, dim)), np.zeros((0, dim))),
+        "descent": np.array(descent) if descent else np.zeros((0, dim)),
+    }
+
+
+#: Displacement along an unstable direction before steepest descent from a saddle.
+DESCENT_KICK = 1e-2
+
+
+def run_census(
+    n: int,
+    m: int = 2,
+    *,
+    budget: CensusBudget = CensusBudget(),
+    digits: int = 60,
+    seed: int = 0,
+    workers: int = 1,
+    scheduler: str | None = None,
+    progress: Progress | None = None,
+) -> Census:
+    """The census of the critical orbits of the TMS potential with L ≤ 1/3 (module doc).
+
+    Parameters
+    ----------
+    n : int
+        Features (n ≥ 1).
+    m : int
+        Hidden dimension (only 2: the pattern language and the catalog's gauge are planar).
+    budget : CensusBudget
+    digits : int
+        Precision of the refinement and verification of catalog entries.
+    seed : int
+        Seed of the random starts and of the classification.
+    workers : int
+        Processes for the searches and the classification; the result does not depend on it.
+    scheduler : str, optional
+        Address of a Dask distributed scheduler that runs the searches instead.
+    progress : callable, optional
+        ``progress(stage, done, total)``.
+
+    Returns
+    -------
+    Census
+    """
+    from critpoints.landscape.descent import steepest_descent
+
+    if m != 2:
+        raise ValueError(f"only m = 2 is implemented; got {m}")
+    if n < 1:
+        raise ValueError(f"n must be at least 1; got {n}")
+    tick = progress or _no_progress
+    potential = TMSPotential(n, m)
+    registry = _Registry(potential)
+
+    screening = screen_patterns(enumerate_patterns(n), digits, tick)
+    known = KnownOrbits.of(screening.verified)
+    unrealised: list[dict] = []
+    if screening.broken:
+        broken = screening.broken
+        found = search_from_starts(
+            np.array([c.W.astype(float) for c in broken]),
+            np.array([c.b.astype(float) for c in broken]),
+            broken, known, digits, "search from broken ansatzes", tick)
+        known, unrealised = found.known, found.unrealised
+    for candidate in known.candidates:
+        registry.add_known(candidate)
+
+    rounds, stop_reason, history = 0, "", []
+    per_parameterisation = budget.round_starts // len(RANDOM_STRATEGIES)
+    while True:
+        rounds += 1
+        new_random = 0
+        for index, name in enumerate(RANDOM_STRATEGIES):
+            rng = np.random.default_rng([seed, n, rounds, index])
+            starts = strategies.random_starts(n, m, per_parameterisation, name, rng)
+            ends, converged = _search(n, m, starts, workers, scheduler)
+            new_random += registry.register(name, ends, converged)
+            tick(f"round {rounds}: random starts", index + 1, len(RANDOM_STRATEGIES))
+        new_moves = 0
+        while True:  # expand until the moves find nothing new
+            moves = _moves(registry, potential)
+            found = 0
+            ends, converged = _search(n, m, moves["kick"], workers, scheduler)
+            found += registry.register("kick", ends, converged)
+            theta, direction = moves["ascent"]
+            if len(theta):
+                climbed = strategies.gentlest_ascent(potential, theta, direction)
+                ends, converged = _search(n, m, climbed, workers, scheduler)
+                found += registry.register("ascent", ends, converged)
+            if len(moves["descent"]):
+                descended = steepest_descent(potential, moves["descent"])
+                ends, converged = _search(n, m, descended.theta, workers, scheduler)
+                found += registry.register("descent", ends, converged)
+            new_moves += found
+            tick(f"round {rounds}: moves", len(registry.orbits), len(registry.orbits))
+            if found == 0:
+                break
+        sampled = [sum(o.hits.get(s, 0) for s in RANDOM_STRATEGIES) for o in registry.orbits]
+        unseen = chao1_unseen(c for c in sampled if c > 0)
+        history.append({"round": rounds, "orbits": len(registry.orbits),
+                        "new_from_random_starts": new_random, "new_from_moves": new_moves,
+                        "unseen_estimate": round(unseen, 3)})
+        spent = rounds * per_parameterisation * len(RANDOM_STRATEGIES)
+        if rounds >= budget.min_rounds and unseen < 1 and new_moves == 0:
+            stop_reason = ("the Chao1 estimate of orbits the random starts have not reached is "
+                           "below 1 and the last round's moves found no new orbit")
+            break
+        if spent + per_parameterisation * len(RANDOM_STRATEGIES) > budget.random_starts:
+            stop_reason = (f"budget of {budget.random_starts} random starts spent; the Chao1 "
+                           f"estimate of unseen orbits is {unseen:.2f}")
+            break
+
+    _refine(registry, potential, digits, tick)
+    candidates = [o.candidate for o in registry.orbits if o.candidate is not None]
+    entries = build_entries(candidates, n, digits, seed, tick, workers)
+    enumeration = Enumeration(entries, unrealised, None)
+    record = _record(registry, entries, budget, seed, rounds, stop_reason, history,
+                     per_parameterisation * len(RANDOM_STRATEGIES) * rounds)
+    return Census(enumeration, registry.orbits, record)
+
+
+def _refine(registry: _Registry, potential: TMSPotential, digits: int, tick: Progress) -> None:
+    """Refine every new orbit to ``digits`` digits from its first points, in turn."""
+    tolerance = mpmath.mpf(10) ** (20 - digits)
+    new = [o for o in registry.orbits if o.candidate is None]
+    for done, orbit in enumerate(new, 1):
+        tick("refine new orbits", done, len(new))
+        for theta in orbit.points:
+            result = polish(potential, theta, dps=digits, tol=tolerance)
+            if result.success:
+                W, b = result.parameters
+                origin = ("random-search" if orbit.first_found_by() in RANDOM_STRATEGIES
+                          else "landscape-search")
+                orbit.candidate = Candidate(None, W, b, False, -1, None, origin)
+                break
+        else:
+            orbit.unrefined_reason = (f"the {digits}-digit refinement stalled from each of "
+                                      f"{len(orbit.points)} points (gradient "
+                                      f"{mpmath.nstr(result.grad_norm, 3)})")
+
+
+def _record(registry: _Registry, entries, budget: CensusBudget, seed: int, rounds: int,
+            stop_reason: str, history: list, random_starts: int) -> dict:
+    """The catalog's ``census`` record (see the module doc)."""
+    potential = registry.potential
+    orbits = registry.orbits
+    ids = _entry_ids(registry, entries)
+    per_strategy = {}
+    for s in STRATEGIES:
+        hit = [o for o in orbits if o.hits.get(s, 0) > 0]
+        per_strategy[s] = {
+            "starts": registry.strategy_starts[s] if s != "pattern" else None,
+            "converged": registry.strategy_converged[s] if s != "pattern" else None,
+            "orbits_hit": len(hit),
+            "orbits_first_found": sum(1 for o in hit if o.first_found_by() == s),
+        }
+    sampled = [sum(o.hits.get(s, 0) for s in RANDOM_STRATEGIES) for o in orbits]
+    seen = [c for c in sampled if c > 0]
+    per_strategy_count = random_starts // len(RANDOM_STRATEGIES)
+    late = sum(1 for o in orbits if o.first_start and
+               min(o.first_start.get(s, per_strategy_count) for s in RANDOM_STRATEGIES)
+               >= 0.8 * per_strategy_count
+               and o.first_found_by() in RANDOM_STRATEGIES)
+    unseen = chao1_unseen(seen)
+    return {
+        "seed": seed,
+        "budget": {"random_starts": budget.random_starts, "round_starts": budget.round_starts,
+                   "min_rounds": budget.min_rounds},
+        "rounds": rounds,
+        "stop_reason": stop_reason,
+        "history": history,
+        "orbits": len(orbits),
+        "orbits_catalogued": sum(1 for o in orbits if o.candidate is not None),
+        "strategies": per_strategy,
+        "random_sample": {
+            "starts": random_starts,
+            "orbits_hit": len(seen),
+            "singletons": sum(1 for c in seen if c == 1),
+            "doubletons": sum(1 for c in seen if c == 2),
+            "unseen_estimate": round(unseen, 3),
+            "new_in_last_20_percent": late,
+            "orbits_never_hit": len(orbits) - len(seen),
+        },
+        "hits": {ident: {s: o.hits[s] for s in STRATEGIES if s in o.hits}
+                 for ident, o in zip(ids, orbits) if ident is not None},
+        "unrefined": [{"loss": round(o.loss, 12),
+                       "W": np.round(potential.unflatten(o.points[0])[0], 8).tolist(),
+                       "b": np.round(potential.unflatten(o.points[0])[1], 8).tolist(),
+                       "hits": {s: o.hits[s] for s in STRATEGIES if s in o.hits},
+                       "reason": o.unrefined_reason}
+                      for o in orbits if o.candidate is None],
+    }
+
+
+def _entry_ids(registry: _Registry, entries) -> list[str | None]:
+    """The catalog id of each orbit (None for unrefined ones), matched by loss and live part."""
+    keyed = [(e.loss, _live_part(np.array(e.W), np.array(e.b), DEAD_TOL), e.id) for e in entries]
+    ids = []
+    for orbit in registry.orbits:
+        if orbit.candidate is None:
+            ids.append(None)
+            continue
+        W, b = orbit.candidate.W.astype(float), orbit.candidate.b.astype(float)
+        live = _live_part(W, b, DEAD_TOL)
+        loss = float(registry.potential.loss(registry.potential.flatten(W, b)))
+        ids.append(next((ident for other, other_live, ident in keyed
+                         if abs(other - loss) < 1e-9 and _same_live_part(other_live, live)),
+                        None))
+    return ids

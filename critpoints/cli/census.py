@@ -1,0 +1,118 @@
+"""``critpoints census --n N``: the census of the landscape — every critical orbit below the
+all-dead level, found by several strategies, with an estimate of what is still missing — written
+as the catalog (entries plus the ``census`` record)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from critpoints.cli.enumerate import DEFAULT_WORKERS, _progress, format_table
+from critpoints.cli.options import (
+    MAX_DIGITS,
+    check_output_file,
+    integer,
+    output_file,
+    seed,
+)
+
+#: The census covers n ≤ this (the pattern language and moves grow fast; n = 8 takes minutes).
+MAX_CENSUS_FEATURES = 12
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "census",
+        help="census of the landscape: every critical orbit with L ≤ 1/3 and a completeness "
+        "estimate",
+        description="Find every critical orbit of the TMS potential (m = 2) with L ≤ 1/3: the "
+        "k-gon pattern language, random starts in three parameterisations, and moves from "
+        "every orbit found (Hessian-eigendirection kicks, gentlest ascent from minima, steepest "
+        "descent from saddles), in rounds until the Chao1 estimate of the orbits the random "
+        "starts have not reached is below 1 or the budget is spent. Writes the catalog "
+        "(default catalog/tms-nN-m2.json) with a 'census' record of the statistics.",
+    )
+    parser.add_argument("--n", type=integer(1, MAX_CENSUS_FEATURES, "n = 8 takes minutes"),
+                        required=True, help=f"number of features, 1 ≤ n ≤ {MAX_CENSUS_FEATURES}")
+    parser.add_argument("--budget", type=integer(3, 10_000_000), default=20_000, metavar="R",
+                        help="random starts at most, all rounds together")
+    parser.add_argument("--round-starts", type=integer(3, 1_000_000), default=3_000,
+                        metavar="R", help="random starts per round")
+    parser.add_argument("--digits", type=integer(30, MAX_DIGITS), default=60,
+                        help=f"verification precision, 30..{MAX_DIGITS} digits")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the starts and tests")
+    parser.add_argument("--workers", type=integer(1, 64), default=DEFAULT_WORKERS, metavar="K",
+                        help="processes for the searches and the classification (default: "
+                        f"this machine's cores, at most 4: {DEFAULT_WORKERS}); the catalog does "
+                        "not depend on K")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="Dask scheduler address: run the searches there (optional)")
+    parser.add_argument("--out", type=output_file, metavar="PATH",
+                        help="catalog file to write (default catalog/tms-nN-m2.json)")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from critpoints.census import CensusBudget, run_census
+    from critpoints.cli import UsageError
+    from critpoints.kgon import catalog_document
+    from critpoints.store import write_catalog
+
+    if args.round_starts > args.budget:
+        raise UsageError(f"--round-starts ({args.round_starts}) exceeds --budget "
+                         f"({args.budget})")
+    if args.scheduler is not None:
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            raise UsageError("--scheduler needs dask: pip install 'critpoints[dask]'") from None
+    out = check_output_file(args.out or f"catalog/tms-n{args.n}-m2.json")
+    started = time.monotonic()
+    if not args.quiet:
+        print(f"census of the critical points for n = {args.n}, m = 2", file=sys.stderr)
+    census = run_census(
+        args.n,
+        budget=CensusBudget(args.budget, args.round_starts),
+        digits=args.digits,
+        seed=args.seed,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        progress=_progress(args.quiet),
+    )
+    enumeration = census.enumeration
+    entries = [entry.to_json() for entry in enumeration.entries]
+    command = (f"python -m critpoints census --n {args.n} --budget {args.budget} "
+               f"--round-starts {args.round_starts} --digits {args.digits} --seed {args.seed}")
+    document = catalog_document(args.n, entries, enumeration.unrealised, command, seed=args.seed)
+    document["census"] = census.record
+    write_catalog(out, document)
+    print(format_table(document["critical_points"]))
+    print(f"\n{format_census(census.record)}\nwritten to {out}")
+    if not args.quiet:
+        print(f"done in {time.monotonic() - started:.1f} s", file=sys.stderr)
+    return 0
+
+
+def format_census(record: dict) -> str:
+    """The census statistics as a table: orbits per strategy, and the completeness estimate."""
+    lines = [f"{'strategy':10s} {'starts':>8s} {'converged':>9s} {'orbits hit':>10s} "
+             f"{'found first':>11s}"]
+    for name, row in record["strategies"].items():
+        starts = "-" if row["starts"] is None else str(row["starts"])
+        converged = "-" if row["converged"] is None else str(row["converged"])
+        lines.append(f"{name:10s} {starts:>8s} {converged:>9s} {row['orbits_hit']:>10d} "
+                     f"{row['orbits_first_found']:>11d}")
+    sample = record["random_sample"]
+    lines.append(
+        f"\n{record['orbits']} orbits with L ≤ 1/3 ({record['orbits_catalogued']} catalogued, "
+        f"{len(record['unrefined'])} unrefined) in {record['rounds']} rounds.\n"
+        f"random starts: {sample['starts']}, orbits hit {sample['orbits_hit']} "
+        f"(singletons {sample['singletons']}, doubletons {sample['doubletons']}); "
+        f"new in the last 20 %: {sample['new_in_last_20_percent']}; "
+        f"Chao1 estimate of unseen orbits: {sample['unseen_estimate']:g}; "
+        f"orbits no random start hit: {sample['orbits_never_hit']}.\n"
+        f"stopped: {record['stop_reason']}."
+    )
+    return "\n".join(lines)
