@@ -5,9 +5,20 @@ from critpoints.census.census import (
     ALL_DEAD_LEVEL,
     Census,
     CensusBudget,
+    Comparison,
     Orbit,
     chao1_unseen,
+    compare_catalogs,
     run_census,
 )
 
-__all__ = ["ALL_DEAD_LEVEL", "Census", "CensusBudget", "Orbit", "chao1_unseen", "run_census"]
+__all__ = [
+    "ALL_DEAD_LEVEL",
+    "Census",
+    "CensusBudget",
+    "Comparison",
+    "Orbit",
+    "chao1_unseen",
+    "compare_catalogs",
+    "run_census",
+]

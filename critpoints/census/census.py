@@ -68,8 +68,10 @@ __all__ = [
     "RANDOM_STRATEGIES",
     "Census",
     "CensusBudget",
+    "Comparison",
     "Orbit",
     "chao1_unseen",
+    "compare_catalogs",
     "run_census",
 ]
 
@@ -511,3 +513,57 @@ def _entry_ids(registry: _Registry, entries) -> list[str | None]:
                          if abs(other - loss) < 1e-9 and _same_live_part(other_live, live)),
                         None))
     return ids
+
+
+@dataclass
+class Comparison:
+    """What two orbit sets disagree on (:func:`compare_catalogs`).
+
+    Attributes
+    ----------
+    only_in_first, only_in_second : list of dict
+        Entries (id, loss, classification, verdict) of each catalog without an entry of the
+        same orbit (loss within 1e-9 and the same live part up to O(2) × permutations) in the
+        other.
+    common : int
+        Entries of the first catalog with a twin in the second.
+    """
+
+    only_in_first: list[dict]
+    only_in_second: list[dict]
+    common: int
+
+
+def compare_catalogs(first, second, level: float = ALL_DEAD_LEVEL) -> Comparison:
+    """The orbits with L ≤ ``level`` that one catalog holds and the other lacks.
+
+    Parameters
+    ----------
+    first, second : Catalog or dict
+        Two TMS catalogs for the same n (e.g. the committed one and an independent census).
+    level : float
+        Only entries with L ≤ level + 1e-9 are compared.
+    """
+    from critpoints.catalog import Catalog
+
+    def keyed(catalog):
+        catalog = Catalog.of(catalog)
+        rows = []
+        for ident, point in catalog.items():
+            if point["loss"] <= level + 1e-9:
+                W, b = catalog.parameters(ident)
+                rows.append((point, _live_part(W, b, DEAD_TOL)))
+        return rows
+
+    def summary(point):
+        return {key: point.get(key) for key in ("id", "loss", "classification", "verdict")}
+
+    def lacking(rows, others):
+        return [summary(point) for point, live in rows
+                if not any(abs(point["loss"] - other["loss"]) < 1e-9
+                           and _same_live_part(live, other_live)
+                           for other, other_live in others)]
+
+    a, b = keyed(first), keyed(second)
+    only_first = lacking(a, b)
+    return Comparison(only_first, lacking(b, a), len(a) - len(only_first))

@@ -15,6 +15,7 @@ from critpoints.cli.options import (
     integer,
     output_file,
     seed,
+    tms_catalog,
 )
 
 #: The census covers n ≤ this (the pattern language and moves grow fast; n = 8 takes minutes).
@@ -48,6 +49,9 @@ def register(subparsers) -> None:
                         "not depend on K")
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="Dask scheduler address: run the searches there (optional)")
+    parser.add_argument("--compare", metavar="CATALOG", default=None,
+                        help="also list the orbits with L ≤ 1/3 that this catalog and the census "
+                        "disagree on (an independent check of a committed catalog)")
     parser.add_argument("--out", type=output_file, metavar="PATH",
                         help="catalog file to write (default catalog/tms-nN-m2.json)")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -55,7 +59,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from critpoints.census import CensusBudget, run_census
+    from critpoints.census import CensusBudget, compare_catalogs, run_census
     from critpoints.cli import UsageError
     from critpoints.kgon import catalog_document
     from critpoints.store import write_catalog
@@ -69,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         except ImportError:
             raise UsageError("--scheduler needs dask: pip install 'critpoints[dask]'") from None
     out = check_output_file(args.out or f"catalog/tms-n{args.n}-m2.json")
+    compared = tms_catalog(args.compare, args.n) if args.compare is not None else None
     started = time.monotonic()
     if not args.quiet:
         print(f"census of the critical points for n = {args.n}, m = 2", file=sys.stderr)
@@ -90,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
     write_catalog(out, document)
     print(format_table(document["critical_points"]))
     print(f"\n{format_census(census.record)}\nwritten to {out}")
+    if compared is not None:
+        print(format_comparison(compare_catalogs(document, compared[1]), out, compared[0]))
     if not args.quiet:
         print(f"done in {time.monotonic() - started:.1f} s", file=sys.stderr)
     return 0
@@ -115,4 +122,16 @@ def format_census(record: dict) -> str:
         f"orbits no random start hit: {sample['orbits_never_hit']}.\n"
         f"stopped: {record['stop_reason']}."
     )
+    return "\n".join(lines)
+
+
+def format_comparison(comparison, first, second) -> str:
+    """The orbits each of two catalogs lacks, one line each."""
+    lines = [f"\ncompared with {second}: {comparison.common} orbits in both; "
+             f"{len(comparison.only_in_first)} only in {first}, "
+             f"{len(comparison.only_in_second)} only in {second}"]
+    for where, rows in ((first, comparison.only_in_first), (second, comparison.only_in_second)):
+        for row in rows:
+            lines.append(f"  only in {where}: {row['id']:16s} L = {row['loss']:.9f} "
+                         f"{row['classification']} ({row['verdict']})")
     return "\n".join(lines)
