@@ -139,23 +139,23 @@ class Orbit:
         the moves start from.
     hits : dict
         Starts that landed in it, per strategy.
-    first_start : dict
-        Per random strategy, the index (within that strategy's starts) of the first hit.
     candidate : Candidate or None
         The refined point (``digits`` digits), None while unrefined.
     unrefined_reason : str
     expanded : bool
         Whether the moves from it (kicks, ascent, descent) have been run.
+    discovered_at : int
+        Random starts spent when it was first hit (the census's clock).
     """
 
     loss: float
     live: tuple
     points: list = field(default_factory=list)
     hits: dict = field(default_factory=dict)
-    first_start: dict = field(default_factory=dict)
     candidate: Candidate | None = None
     unrefined_reason: str = ""
     expanded: bool = False
+    discovered_at: int = 0
 
     def first_found_by(self) -> str:
         return next(s for s in STRATEGIES if self.hits.get(s, 0) > 0)
@@ -205,6 +205,7 @@ class _Registry:
         self.losses: list[float] = []
         self.strategy_starts = dict.fromkeys(STRATEGIES, 0)
         self.strategy_converged = dict.fromkeys(STRATEGIES, 0)
+        self.random_spent = 0
 
     def find(self, loss: float, live: tuple) -> int | None:
         near = [j for j, other in enumerate(self.losses) if abs(other - loss) < 1e-9]
@@ -228,8 +229,9 @@ class _Registry:
         new = 0
         losses = self.potential.loss(thetas) if len(thetas) else np.zeros(0)
         for theta, ok, loss in zip(thetas, converged, losses):
-            index = self.strategy_starts[strategy]
             self.strategy_starts[strategy] += 1
+            if strategy in RANDOM_STRATEGIES:
+                self.random_spent += 1
             if not ok or not loss <= ALL_DEAD_LEVEL + 1e-9:
                 continue
             self.strategy_converged[strategy] += 1
@@ -237,12 +239,11 @@ class _Registry:
             live = _live_part(W, b, DEAD_TOL)
             j = self.find(float(loss), live)
             if j is None:
-                self.orbits.append(Orbit(float(loss), live))
+                self.orbits.append(Orbit(float(loss), live, discovered_at=self.random_spent))
                 self.losses.append(float(loss))
                 j, new = len(self.orbits) - 1, new + 1
             orbit = self.orbits[j]
             orbit.hits[strategy] = orbit.hits.get(strategy, 0) + 1
-            orbit.first_start.setdefault(strategy, index)
             if len(orbit.points) < 4:
                 orbit.points.append(np.array(theta))
         return new
@@ -394,7 +395,7 @@ def run_census(
                 ends, converged = _search(n, m, climbed, workers, scheduler)
                 found += registry.register("ascent", ends, converged)
             if len(moves["descent"]):
-                descended = steepest_descent(potential, moves["descent"])
+                descended = steepest_descent(potential, moves["descent"], finish=False)
                 ends, converged = _search(n, m, descended.theta, workers, scheduler)
                 found += registry.register("descent", ends, converged)
             new_moves += found
@@ -462,11 +463,7 @@ def _record(registry: _Registry, entries, budget: CensusBudget, seed: int, round
         }
     sampled = [sum(o.hits.get(s, 0) for s in RANDOM_STRATEGIES) for o in orbits]
     seen = [c for c in sampled if c > 0]
-    per_strategy_count = random_starts // len(RANDOM_STRATEGIES)
-    late = sum(1 for o in orbits if o.first_start and
-               min(o.first_start.get(s, per_strategy_count) for s in RANDOM_STRATEGIES)
-               >= 0.8 * per_strategy_count
-               and o.first_found_by() in RANDOM_STRATEGIES)
+    late = sum(1 for o in orbits if o.discovered_at > 0.8 * random_starts)
     unseen = chao1_unseen(seen)
     return {
         "seed": seed,
