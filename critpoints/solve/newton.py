@@ -8,7 +8,9 @@ ill-posed. Two tools:
   critical points of any index, not only minima.
 - :func:`polish`: Newton refinement to high precision: residuals (the gradient) in mpmath at
   ``dps`` digits, steps from the float64 pseudo-inverse of the Hessian (zero modes dropped), so
-  each step gains about 16 digits minus log10 of the condition number.
+  each step gains about 16 digits minus log10 of the condition number. Where that stalls (a
+  critical point on an activation boundary), the potential's switching functions that nearly
+  vanish are held at zero and Newton runs on that stratum (see :func:`polish`).
 """
 
 from __future__ import annotations
