@@ -21,11 +21,16 @@ Geometry the solvers need, named in the mathematics:
   discontinuous at θ, decided with tolerance ``atol`` (empty for a smooth model);
 - ``hessian_side(θ, atol)``: the one-sided convention, an opaque value that ``hessian(…,
   side=…)`` accepts, fixing which adjacent smooth piece the Hessian is taken from;
+- ``switching_functions(θ, dps)``: the functions s_k(θ) whose zero sets are the boundaries
+  between the smooth pieces of L (TMS: the end values c and a + c of every block's
+  pre-activation), with their float64 Jacobian: what :func:`critpoints.solve.polish` holds at
+  zero to refine a critical point that lies on a boundary;
 - ``extra_evidence(θ)``: model-specific facts stored beside a classification (TMS: where the
   flat critical set ends, ``flat_set_exits``); ``{}`` when there are none.
 
-Models that are smooth everywhere (the linear autoencoder) return ``[]`` and ``None`` for the
-two boundary members; :class:`SmoothPotential` gives these defaults.
+Models that are smooth everywhere (the linear autoencoder) return ``[]``, ``None`` and no
+switching functions for the three boundary members; :class:`SmoothPotential` gives these
+defaults.
 """
 
 from __future__ import annotations
@@ -79,6 +84,12 @@ class Potential(Protocol):
     def hessian_jumps(self, theta: Any, atol: float) -> list:
         """Where the Hessian of L is discontinuous at θ (within ``atol``); ``[]`` if smooth."""
 
+    def switching_functions(self, theta: Any, dps: int | None = None
+                            ) -> tuple[np.ndarray, np.ndarray]:
+        """``(s, J)``: the values s_k(θ) of the functions whose zero sets bound the smooth
+        pieces of L (float64, or mpmath numbers at ``dps`` digits), and their Jacobian
+        ∂s_k/∂θ in float64, shape (k, dim). ``k = 0`` if L is smooth."""
+
     def orbit_tangents(self, theta: Any) -> np.ndarray:
         """Tangents of the symmetry orbit through θ, shape (k, dim) (rows may be dependent)."""
 
@@ -97,6 +108,10 @@ class SmoothPotential:
 
     def hessian_jumps(self, theta: Any, atol: float) -> list:
         return []
+
+    def switching_functions(self, theta: Any, dps: int | None = None
+                            ) -> tuple[np.ndarray, np.ndarray]:
+        return np.zeros(0, dtype=float if dps is None else object), np.zeros((0, self.dim))
 
     def flat_coordinates(self, theta: Any) -> list[int]:
         return []

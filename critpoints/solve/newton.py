@@ -8,7 +8,9 @@ ill-posed. Two tools:
   critical points of any index, not only minima.
 - :func:`polish`: Newton refinement to high precision: residuals (the gradient) in mpmath at
   ``dps`` digits, steps from the float64 pseudo-inverse of the Hessian (zero modes dropped), so
-  each step gains about 16 digits minus log10 of the condition number.
+  each step gains about 16 digits minus log10 of the condition number. Where that stalls (a
+  critical point on an activation boundary), the potential's switching functions that nearly
+  vanish are held at zero and Newton runs on that stratum (see :func:`polish`).
 """
 
 from __future__ import annotations
@@ -114,6 +116,19 @@ def find_critical_points(
     return CriticalPointSearch(theta, potential.unflatten(theta), gnorm, gnorm <= gtol, it)
 
 
+#: How far from a boundary an input to :func:`polish` may sit and still be held on it. The input
+#: has a gradient ≲ 1e-8; where the critical point lies on a boundary across which L is C² but not
+#: C³ (s³ terms), the gradient grows like s², so the distance s can be ~ √1e-8.
+BOUNDARY_REACH = 1e-4
+
+#: Distinct scales of switching-function values: a ratio of at least this between consecutive
+#: sorted |s_k| separates "on the boundary up to float64 error" from "near it".
+SCALE_GAP = 10.0
+
+#: At most this many active sets are tried by the boundary phase (the largest first).
+MAX_ACTIVE_SETS = 6
+
+
 @dataclass
 class PolishResult:
     """Result of :func:`polish`.
@@ -129,8 +144,16 @@ class PolishResult:
     success : bool
         ``grad_norm <= tol``.
     nit : int
-        Newton steps taken.
+        Steps taken (Newton steps, plus the tangent steps of the boundary phase if it ran).
     message : str
+    history : list of mpmath.mpf
+        Gradient norms after each step (both phases, in order).
+    method : str
+        ``"newton"`` (free Newton steps sufficed or nothing better was found) or
+        ``"boundary-newton"`` (the point was refined with switching functions held at zero).
+    active : list of int
+        Indices of the switching functions (``potential.switching_functions``) held at zero by
+        the boundary phase when it succeeded; ``[]`` otherwise.
     """
 
     theta: np.ndarray
@@ -140,15 +163,31 @@ class PolishResult:
     nit: int
     message: str = ""
     history: list = field(default_factory=list)
+    method: str = "newton"
+    active: list = field(default_factory=list)
 
 
 def _mp_gradient(potential: Potential, theta, dps):
     return potential.loss_and_gradient(np.asarray(theta, dtype=object), dps=dps)[1]
 
 
+def _mp_norm(values):
+    return mpmath.sqrt(mpmath.fsum(x * x for x in values))
+
+
+def _shifted(theta, step):
+    """θ + step, the float64 step applied at full precision."""
+    return theta + np.array([mpmath.mpf(float(s)) for s in step], dtype=object)
+
+
+def _stalled(history: list) -> bool:
+    """Three steps without a tenfold gain."""
+    return len(history) >= 4 and history[-1] > history[-4] / 10
+
+
 def polish(potential: Potential, theta, dps: int = 60, tol=None, max_iter: int = 20
            ) -> PolishResult:
-    """Refine a float64 critical point to ``dps`` digits.
+    """Refine a float64 critical point to ``dps`` digits, also one on an activation boundary.
 
     Parameters
     ----------
@@ -159,19 +198,55 @@ def polish(potential: Potential, theta, dps: int = 60, tol=None, max_iter: int =
         Working precision in decimal digits.
     tol : mpmath.mpf, optional
         Target gradient norm; default 10^-(dps - 15).
+    max_iter : int
+        Steps at most of the Newton phase, and of each attempt of the boundary phase.
+
+    Returns
+    -------
+    PolishResult
+        ``success`` iff the gradient norm, evaluated by the potential at ``dps`` digits at the
+        returned point, is at most ``tol`` (whichever phase produced it).
 
     Notes
     -----
-    Newton steps ``-H⁺ g`` with H⁺ the float64 pseudo-inverse (eigenvalues below 1e-10 of the
-    largest dropped: the symmetry orbit and flat directions), g at full precision. The result is
-    a critical point to ``tol`` if ``success``; it is not a proof (see ``critpoints.solve``'s
-    interval certificates for that).
+    *Newton phase.* Steps ``-H⁺ g`` with H⁺ the float64 pseudo-inverse (eigenvalues below 1e-10
+    of the largest dropped: the symmetry orbit and flat directions), g at full precision. On a
+    smooth point this is all that runs, and the result is the same as without the second phase.
+
+    *Boundary phase* (only if the Newton phase fails and the potential has switching
+    functions s_k, whose zero sets bound its smooth pieces). Where the critical point lies on
+    such a boundary, Newton's model is the wrong piece's on one side: the steps cycle across
+    it, converge linearly (a Hessian jump), or crawl because the gradient grows like s² (a
+    boundary where L is C² but not C³). The cure is to put the point on the boundary exactly.
+    The active set is {k : |s_k| ≤ τ} for a threshold τ ≤ :data:`BOUNDARY_REACH` at a gap of
+    the sorted |s_k| (ratio ≥ :data:`SCALE_GAP`), largest set first. For each, alternate
+
+    1. projection onto the manifold M = {s_k = 0, k active}: minimum-norm Newton steps
+       ``-S⁺ s`` (S the float64 Jacobian of the active s_k, s at full precision) until
+       ‖s‖ ≤ tol/1000;
+    2. a Gauss–Newton step for g = 0 restricted to M: ``-N (H N)⁺ g``, N an orthonormal basis
+       of ker S (the tangent space of M).
+
+    This is Newton's method for the critical point of L restricted to one stratum of its
+    piecewise-smooth structure. Its Jacobian H N is the same for every adjacent piece: L is C¹,
+    so the Hessians of two pieces differ only by terms ∇s_k ∇s_lᵀ of active switching functions,
+    which vanish on tangent vectors; steps therefore gain ~16 digits each (the float64
+    Jacobian), as on a smooth point. A least-squares step on the stacked system [g; s] instead
+    lets the normal components of the step feel the wrong piece's Hessian and converges only
+    linearly (measured: a factor ~0.15 a step on n = 6 points where all biases vanish). An
+    attempt ends when the gradient makes no tenfold gain in three steps (a constraint that is
+    not really active, or M misses the critical point); the next smaller set is tried.
+
+    Neither phase relaxes the criterion: success is ``‖∇L‖ ≤ tol`` at ``dps`` digits, from the
+    potential's own evaluator, at the returned point. If both phases fail the Newton phase's
+    point is returned. Not a proof (see ``critpoints.solve``'s interval certificates).
     """
     with mpmath.workdps(dps):
         tol = mpmath.mpf(10) ** (-(dps - 15)) if tol is None else mpmath.mpf(tol)
         theta = np.array([mpmath.mpf(v) for v in np.asarray(theta, dtype=object)], dtype=object)
+        start = theta
         g = _mp_gradient(potential, theta, dps)
-        norm = mpmath.sqrt(mpmath.fsum(x * x for x in g))
+        norm = _mp_norm(g)
         history = [norm]
         pinv = None
         it = 0
@@ -185,18 +260,77 @@ def polish(potential: Potential, theta, dps: int = 60, tol=None, max_iter: int =
                 keep = np.abs(values) > 1e-10 * max(np.abs(values).max(), 1e-300)
                 pinv = (vectors[:, keep] / values[keep]) @ vectors[:, keep].T
             step = pinv @ g.astype(float)
-            # The step is a float64 vector; apply it at full precision.
-            theta = theta - np.array([mpmath.mpf(float(s)) for s in step], dtype=object)
+            theta = _shifted(theta, -step)
             g = _mp_gradient(potential, theta, dps)
-            new_norm = mpmath.sqrt(mpmath.fsum(x * x for x in g))
+            new_norm = _mp_norm(g)
             history.append(new_norm)
             # Stalled (typically on an activation boundary, where Newton's model is wrong on
             # one side): three steps without a tenfold gain end the refinement.
-            if it >= 3 and new_norm > history[-4] / 10:
-                norm = new_norm
-                break
             norm = new_norm
-        success = bool(norm <= tol)
-        message = "converged" if success else f"gradient norm {mpmath.nstr(norm, 5)} > tolerance"
-        return PolishResult(theta, potential.unflatten(theta), norm, success, it, message,
+            if it >= 3 and _stalled(history):
+                break
+        if norm <= tol:
+            return PolishResult(theta, potential.unflatten(theta), norm, True, it, "converged",
+                                history)
+        for active in _active_sets(potential, start):
+            found, found_norm, steps, attempt = _boundary_newton(potential, start, active, dps,
+                                                                 tol, max_iter)
+            it += steps
+            history.extend(attempt)
+            if found_norm <= tol:
+                return PolishResult(found, potential.unflatten(found), found_norm, True, it,
+                                    f"converged on {active.size} boundaries", history,
+                                    "boundary-newton", [int(k) for k in active])
+        message = f"gradient norm {mpmath.nstr(norm, 5)} > tolerance"
+        return PolishResult(theta, potential.unflatten(theta), norm, False, it, message,
                             history)
+
+
+def _active_sets(potential: Potential, theta) -> list[np.ndarray]:
+    """Candidate sets of switching functions to hold at zero, largest first: {k : |s_k| ≤ τ}
+    for each τ ≤ BOUNDARY_REACH after which the sorted |s_k| jump by SCALE_GAP or more."""
+    values, _ = potential.switching_functions(theta.astype(float))
+    magnitudes = np.abs(np.asarray(values, dtype=float))
+    ordered = np.sort(magnitudes)
+    thresholds = [ordered[i] for i in range(len(ordered))
+                  if ordered[i] <= BOUNDARY_REACH
+                  and (i + 1 == len(ordered) or ordered[i + 1] > SCALE_GAP * ordered[i])]
+    return [np.flatnonzero(magnitudes <= tau) for tau in reversed(thresholds)][:MAX_ACTIVE_SETS]
+
+
+def _on_manifold(potential: Potential, theta, active, dps, target, max_iter: int):
+    """Minimum-norm Newton steps onto {s_k = 0, k ∈ active}; (θ, ‖s‖)."""
+    history = []
+    for _ in range(max_iter):
+        values, jacobian = potential.switching_functions(theta, dps=dps)
+        residual = values[active]
+        history.append(_mp_norm(residual))
+        if history[-1] <= target or _stalled(history):
+            break
+        step = np.linalg.lstsq(jacobian[active], residual.astype(float), rcond=1e-10)[0]
+        theta = _shifted(theta, -step)
+    return theta, history[-1]
+
+
+def _boundary_newton(potential: Potential, theta, active, dps, tol, max_iter: int):
+    """Newton for ∇L = 0 on the stratum {s_k = 0, k ∈ active} (see :func:`polish`).
+
+    Returns (θ, ‖∇L‖ at θ, tangent steps taken, gradient norms after each projection).
+    """
+    history = []
+    steps = 0
+    while True:
+        theta, _ = _on_manifold(potential, theta, active, dps, tol / 1000, max_iter)
+        g = _mp_gradient(potential, theta, dps)
+        history.append(_mp_norm(g))
+        if history[-1] <= tol or _stalled(history) or steps == max_iter:
+            return theta, history[-1], steps, history
+        theta_f = theta.astype(float)
+        H = potential.hessian(theta_f)
+        _, jacobian = potential.switching_functions(theta_f)
+        _, singular, vt = np.linalg.svd(jacobian[active])
+        rank = int((singular > 1e-10 * max(singular.max(), 1e-300)).sum())
+        tangents = vt[rank:].T
+        coefficients = np.linalg.lstsq(H @ tangents, g.astype(float), rcond=1e-10)[0]
+        theta = _shifted(theta, -(tangents @ coefficients))
+        steps += 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import mpmath
 import numpy as np
 
 from critpoints.potential import significant
@@ -25,6 +26,7 @@ __all__ = [
     "flat_set_exits",
     "flatten",
     "jump_blocks",
+    "switching_functions",
     "unflatten",
 ]
 
@@ -69,6 +71,51 @@ def jump_blocks(W, b, atol: float) -> list[tuple[int, int]]:
             if on_kink or on_diagonal_boundary:
                 out.append((i, j))
     return out
+
+
+def switching_functions(W, b, dps: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The functions whose zero sets bound the smooth pieces of L, and their Jacobian in θ.
+
+    Block (i, j) switches region where its pre-activation's end values c = b_j (at μ = 0) or
+    a + c = G_ij + b_j (at μ = 1) vanish (:mod:`critpoints.tms.regions`). The values are
+    ``s = (b_0, …, b_{n-1}, G_00 + b_0, G_01 + b_1, …, G_{n-1,n-1} + b_{n-1})``: c once per
+    column j (it does not depend on i), then a + c row-major over (i, j), n + n² in all.
+    Hessian jumps lie on some of these zero sets (:func:`jump_blocks`); the others are where L
+    is C² but not C³, which slows Newton down just as much when a critical point sits there.
+
+    Parameters
+    ----------
+    W, b : array_like
+        One point (floats, strings or mpmath numbers).
+    dps : int, optional
+        Evaluate s at this many digits (mpmath numbers); float64 when None.
+
+    Returns
+    -------
+    values : ndarray, shape (n + n²,)
+    jacobian : ndarray of float, shape (n + n², m·n + n)
+        ∂s/∂θ for θ = (W row-major, b), from W in float64.
+    """
+    Wf = np.asarray(W, dtype=float)
+    m, n = Wf.shape
+    if dps is None:
+        bf = np.asarray(b, dtype=float)
+        values = np.concatenate([bf, (Wf.T @ Wf + bf[None, :]).ravel()])
+    else:
+        with mpmath.workdps(dps):
+            Wp = np.vectorize(mpmath.mpf, otypes=[object])(np.asarray(W, dtype=object))
+            bp = np.vectorize(mpmath.mpf, otypes=[object])(np.asarray(b, dtype=object))
+            G = (Wp[:, :, None] * Wp[:, None, :]).sum(axis=0)
+            values = np.concatenate([bp, (G + bp[None, :]).ravel()])
+    eye = np.eye(n)
+    # ∂(G_ij + b_j)/∂W_rk = δ_ki W_rj + δ_kj W_ri, ∂/∂b_k = δ_kj; ∂b_j/∂b_k = δ_jk.
+    dW = np.einsum("ki,rj->ijrk", eye, Wf) + np.einsum("kj,ri->ijrk", eye, Wf)
+    db = np.broadcast_to(eye[None, :, :], (n, n, n))
+    jacobian = np.zeros((n + n * n, m * n + n))
+    jacobian[:n, m * n:] = eye
+    jacobian[n:, : m * n] = dW.reshape(n * n, m * n)
+    jacobian[n:, m * n:] = db.reshape(n * n, n)
+    return values, jacobian
 
 
 def flat_set_exits(W, b, step: float = 1e-4) -> list[dict]:
@@ -180,6 +227,11 @@ class TMSPotential(TMSCoordinates):
 
     def hessian_jumps(self, theta: Any, atol: float) -> list[tuple[int, int]]:
         return jump_blocks(*self.unflatten(np.asarray(theta, dtype=object)), atol)
+
+    def switching_functions(self, theta: Any, dps: int | None = None
+                            ) -> tuple[np.ndarray, np.ndarray]:
+        """The block end values c and a + c and their Jacobian (:func:`switching_functions`)."""
+        return switching_functions(*self.unflatten(np.asarray(theta, dtype=object)), dps=dps)
 
     def flat_coordinates(self, theta: Any, margin: float = 1e-12) -> list[int]:
         return flat_coordinates(*self.unflatten(np.asarray(theta, dtype=float)), margin)

@@ -1,0 +1,104 @@
+"""polish: Newton refinement to many digits, also of critical points on activation boundaries."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mpmath
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from critpoints.kgon.enumerate import SEARCH_ITERATIONS, random_starts_of
+from critpoints.linear.covariance import random_covariance
+from critpoints.linear.model import LinearAutoencoder
+from critpoints.solve import find_critical_points, polish
+from critpoints.tms import potential as tms_potential
+from critpoints.tms.model import TMSPotential
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _catalog(n: int) -> list[dict]:
+    path = ROOT / "catalog" / f"tms-n{n}-m2.json"
+    return json.loads(path.read_text(encoding="utf-8"))["critical_points"]
+
+
+def _float_critical_point(start: int):
+    """The float64 critical point that ``enumerate``'s random search reaches from its random
+    start ``start`` at n = 6 (seed 0): same starts, same Levenberg–Marquardt settings."""
+    starts_W, starts_b = random_starts_of(6, 300, 0)
+    model = TMSPotential(6)
+    search = find_critical_points(model, model.flatten(starts_W[start], starts_b[start]),
+                                  gtol=1e-11, max_iter=SEARCH_ITERATIONS)
+    assert search.converged
+    return model, search.theta
+
+
+# Regressions: random starts of `enumerate --n 6` (seed 0) whose points failed the 60-digit
+# refinement before the boundary phase (counted in random_search.refinement_failed, 40 of 300):
+#  2: biases 0 and pairs of orthogonal columns (kinks G_ij = b_j = 0); Newton reached 6e-28
+#     and then cycled across the kinks;
+# 32: four off-diagonal ends G_ij + b_j ≈ 2e-6 (L is C² but not C³ there, the gradient ∝ s²);
+#     Newton crawled at a factor ~0.5 a step;
+# 48: kinks and a diagonal end |W_3|² + b_3 = 0, where the Hessian jumps.
+@pytest.mark.parametrize("start, boundary_ends", [(2, 14), (32, 4), (48, 10)])
+def test_boundary_critical_point_polishes_to_60_digits(start, boundary_ends):
+    model, theta = _float_critical_point(start)
+    result = polish(model, theta, dps=60)
+    assert result.success and result.method == "boundary-newton"
+    assert len(result.active) == boundary_ends
+    # The criterion, recomputed independently of polish: the potential's 60-digit gradient.
+    W, b = result.parameters
+    assert tms_potential.gradient_norm(W, b, 60) <= mpmath.mpf(10) ** -45
+    # and the point lies on those boundaries to the same accuracy
+    values, _ = model.switching_functions(result.theta, dps=60)
+    assert max(abs(values[k]) for k in result.active) <= mpmath.mpf(10) ** -45
+    # a genuine refinement of the float64 point, not a jump to another critical point
+    assert np.abs(result.theta.astype(float) - theta).max() < 1e-5
+
+
+def test_smooth_catalog_points_take_the_newton_path_unchanged():
+    """Every n = 6 catalog point off the boundaries, rounded to float64, is refined by the
+    Newton phase alone to the stored loss (the boundary phase never runs on them)."""
+    model = TMSPotential(6)
+    smooth = [e for e in _catalog(6) if not e["on_boundary"]]
+    assert len(smooth) == 58  # catalog/tms-n6-m2.json: 26 pattern + 32 random-search points
+    for entry in smooth:
+        theta = model.flatten(np.array(entry["W"]), np.array(entry["b"]))
+        result = polish(model, theta, dps=60, tol=mpmath.mpf(10) ** -40)
+        assert result.success and result.method == "newton" and result.active == []
+        with mpmath.workdps(60):
+            loss = model.loss(result.theta, dps=60)
+            assert abs(loss - mpmath.mpf(entry["loss_exact"])) < mpmath.mpf(10) ** -38
+
+
+def test_smooth_potential_has_no_boundary_phase():
+    model = LinearAutoencoder(random_covariance(4, 0), 2)
+    theta = np.random.default_rng(0).normal(size=model.dim)
+    values, jacobian = model.switching_functions(theta)
+    assert values.shape == (0,) and jacobian.shape == (0, model.dim)
+    result = polish(model, theta, dps=30)  # far from critical: fails, honestly
+    assert not result.success and result.method == "newton"
+
+
+@settings(max_examples=8, deadline=None)
+@given(entry=st.integers(0, 106), noise=st.integers(3, 13), seed=st.integers(0, 2**16),
+       dps=st.sampled_from([30, 45]))
+def test_success_means_the_gradient_is_below_tol(entry, noise, seed, dps):
+    """Whatever the start (catalog points on and off boundaries, moved by 10^-noise), polish
+    reports success exactly when the potential's own dps-digit gradient at the returned point
+    is at most tol."""
+    model = TMSPotential(6)
+    point = _catalog(6)[entry]
+    rng = np.random.default_rng(seed)
+    theta = model.flatten(np.array(point["W"]), np.array(point["b"]))
+    theta = theta + 10.0 ** -noise * rng.normal(size=theta.shape)
+    tol = mpmath.mpf(10) ** -(dps - 15)
+    result = polish(model, theta, dps=dps, tol=tol)
+    W, b = result.parameters
+    recomputed = tms_potential.gradient_norm(W, b, dps)
+    assert result.grad_norm == recomputed
+    assert result.success == (recomputed <= tol)
