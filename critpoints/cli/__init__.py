@@ -20,6 +20,7 @@ COMMANDS = (
     "kgon-existence",
     "linear",
     "transitions",
+    "landscape",
     "llc",
     "phases",
     "plot",
