@@ -31,9 +31,9 @@ __all__ = [
     "graph_to_json_text",
     "read_graph_graphml",
     "read_graph_json",
-    "write_graph_files",
     "read_transition_graphml",
     "read_transition_json",
+    "write_graph_files",
     "write_transition_graph",
 ]
 

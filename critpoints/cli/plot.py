@@ -57,8 +57,8 @@ def register(subparsers) -> None:
         "catalog (energy levels with polygon glyphs), graph (transition graph on the (λ, loss) "
         "plane), sgd (loss curves of a small seeded SGD sweep, plateaus labelled), phases "
         "(posterior occupancy against N), landscape (the disconnectivity graph of a landscape "
-        "graph: minima joined at their lowest saddle) or all (every n = 6 figure into docs/figures/, "
-        "PNG and SVG). The suffix of --out (.png, .svg, .pdf) chooses the format.",
+        "graph: minima joined at their lowest saddle) or all (every n = 6 figure into "
+        "docs/figures/, PNG and SVG). The suffix of --out (.png, .svg, .pdf) chooses the format.",
     )
     parser.add_argument("kind", choices=(*KINDS, "all"), help="which figure")
     parser.add_argument("path", nargs="?", type=path,

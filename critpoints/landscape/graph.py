@@ -44,6 +44,7 @@ by saddles with L ≤ E into one basin.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -144,6 +145,16 @@ def _starts(potential: Potential, theta: np.ndarray, directions: list[np.ndarray
             j = int(good[0])
             starts.append(_Start(saddle, d, side, float(offsets[j]), points[j, d]))
     return starts, flat
+
+
+def _curvature(potential: Potential, theta: np.ndarray, zero: float = 1e-8) -> dict:
+    """The float64 Hessian's smallest eigenvalue (0 within ``zero``, 3 digits) and its number
+    of eigenvalues below −``zero``: what an unmatched end looks like to second order (its
+    one-sided Hessian where L is not C²)."""
+    values = np.linalg.eigvalsh(potential.hessian(theta))
+    smallest = float(values[0])
+    return {"hessian_min_eigenvalue": significant(smallest, 3) if abs(smallest) > zero else 0.0,
+            "hessian_n_neg": int((values < -zero).sum())}
 
 
 def _node_attributes(entry: dict) -> dict:
@@ -249,7 +260,7 @@ def landscape_graph(
     starts: list[_Start] = []
     flat: list[dict] = []
     examined = []
-    for pid, entry in catalog.items():
+    for pid in catalog.ids:
         directions = unstable_directions(catalog, potential, pid, rng)
         if not directions:
             continue
@@ -285,6 +296,7 @@ def landscape_graph(
                 "reason": reason,
                 "same_loss_entries": [pid for pid, e in catalog.items()
                                       if abs(e["loss"] - end_loss) <= 1e-9],
+                **_curvature(potential, paths.theta[i]),
             })
             continue
         end = G.nodes[end_id]
@@ -410,7 +422,7 @@ def minimum_pathways(G: nx.MultiDiGraph) -> list[MinimumPathway]:
         for i, a in enumerate(members):
             for b in members[i + 1:]:
                 minima = nx.shortest_path(tree, a, b)
-                hops = [tree[u][v] for u, v in zip(minima, minima[1:])]
+                hops = [tree[u][v] for u, v in itertools.pairwise(minima)]
                 top = max(hops, key=lambda e: e["level"])
                 path = [a]
                 for hop, nxt in zip(hops, minima[1:]):
