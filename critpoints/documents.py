@@ -14,6 +14,8 @@ name                           version  written by
 ``critpoints.phases``          1        ``phases --out``
 ``critpoints.llc``             1        ``llc --out``
 ``critpoints.kgon-existence``  1        ``kgon-existence --out``
+``critpoints.landscape``       1        ``landscape`` (node-link JSON of the saddles' descent
+                                        paths; the GraphML beside it as for transitions)
 =============================  =======  ====================================================
 
 This module is pure: it knows the types, parses and checks text and documents, and touches no
@@ -49,6 +51,7 @@ __all__ = [
     "DOCUMENT_TYPES",
     "HEADER_KEYS",
     "KGON_EXISTENCE",
+    "LANDSCAPE",
     "LLC",
     "PHASES",
     "TRANSITIONS",
@@ -69,6 +72,7 @@ TRANSITIONS = "critpoints.transitions"
 PHASES = "critpoints.phases"
 LLC = "critpoints.llc"
 KGON_EXISTENCE = "critpoints.kgon-existence"
+LANDSCAPE = "critpoints.landscape"
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,9 @@ DOCUMENT_TYPES: dict[str, DocumentType] = {
         DocumentType(LLC, 1, "llc.schema.json", "SGLD estimate of a local learning coefficient"),
         DocumentType(KGON_EXISTENCE, 1, "kgon-existence.schema.json",
                      "certified regular n-gon critical points for a range of n"),
+        DocumentType(LANDSCAPE, 1, "landscape.schema.json",
+                     "landscape graph: where the saddles' steepest-descent paths lead "
+                     "(networkx node-link JSON)"),
     )
 }
 

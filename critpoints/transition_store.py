@@ -29,8 +29,11 @@ from critpoints.io import dumps_json, write_text_atomic
 __all__ = [
     "default_graph_path",
     "graph_to_json_text",
+    "read_graph_graphml",
+    "read_graph_json",
     "read_transition_graphml",
     "read_transition_json",
+    "write_graph_files",
     "write_transition_graph",
 ]
 
@@ -59,7 +62,19 @@ def read_transition_json(path: str | os.PathLike) -> nx.DiGraph:
     DocumentError
         Unreadable, not strict JSON, not a transition graph, or invalid.
     """
-    return graph_from_document(documents.load_document(path, TRANSITIONS))
+    return read_graph_json(path, TRANSITIONS)
+
+
+def read_graph_json(path: str | os.PathLike, name: str) -> nx.DiGraph:
+    """Load the node-link JSON of a graph document of type ``name`` (checked and migrated by
+    :func:`critpoints.documents.load_document`).
+
+    Raises
+    ------
+    DocumentError
+        Unreadable, not strict JSON, not a document of that type, or invalid.
+    """
+    return graph_from_document(documents.load_document(path, name))
 
 
 def read_transition_graphml(path: str | os.PathLike) -> nx.DiGraph:
@@ -71,12 +86,24 @@ def read_transition_graphml(path: str | os.PathLike) -> nx.DiGraph:
     DocumentError
         Unreadable, not GraphML, or not a valid transition graph.
     """
+    return read_graph_graphml(path, TRANSITIONS)
+
+
+def read_graph_graphml(path: str | os.PathLike, name: str) -> nx.DiGraph:
+    """Load a GraphML file of a graph document of type ``name``
+    (:func:`~critpoints.dynamics.graph_format.graph_from_graphml_text` on its bytes).
+
+    Raises
+    ------
+    DocumentError
+        Unreadable, not GraphML, or not a valid graph of that type.
+    """
     source = os.fspath(path)
     try:
         text = Path(path).read_bytes()
     except OSError as exc:
         raise DocumentError(f"{source}: cannot read: {exc.strerror or exc}") from None
-    return graph_from_graphml_text(text, source)
+    return graph_from_graphml_text(text, source, name)
 
 
 def write_transition_graph(G: nx.DiGraph, json_path: str | os.PathLike) -> tuple[str, str]:
@@ -88,13 +115,21 @@ def write_transition_graph(G: nx.DiGraph, json_path: str | os.PathLike) -> tuple
     -------
     (json_path, graphml_path)
     """
+    return write_graph_files(G, json_path, TRANSITIONS)
+
+
+def write_graph_files(G: nx.DiGraph, json_path: str | os.PathLike, name: str
+                      ) -> tuple[str, str]:
+    """Write the graph document of type ``name`` as node-link JSON at ``json_path`` and as
+    GraphML beside it, both texts built and the document validated before either file is
+    touched, each file replaced atomically (:func:`write_transition_graph` for any type)."""
     json_path = os.fspath(json_path)
     stem = json_path.removesuffix(".json")
     graphml_path = stem + ".graphml"
-    document = graph_to_document(G)
-    documents.validate(document, json_path, TRANSITIONS)
+    document = graph_to_document(G, name)
+    documents.validate(document, json_path, name)
     json_text = dumps_json(document)
-    graphml_text = graph_to_graphml_text(G)
+    graphml_text = graph_to_graphml_text(G, name)
     write_text_atomic(json_path, json_text)
     write_text_atomic(graphml_path, graphml_text)
     return json_path, graphml_path

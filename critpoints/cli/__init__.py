@@ -21,6 +21,7 @@ COMMANDS = (
     "kgon-existence",
     "linear",
     "transitions",
+    "landscape",
     "llc",
     "phases",
     "plot",

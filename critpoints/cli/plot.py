@@ -1,4 +1,5 @@
-"""``critpoints plot``: figures of a catalog, a transition graph, an SGD sweep, the phases.
+"""``critpoints plot``: figures of a catalog, a transition graph, an SGD sweep, the phases, the
+disconnectivity graph of a landscape.
 
 Needs the optional extra ``plot`` (matplotlib); without it the command says how to install it and
 exits with status 2. ``plot all`` regenerates every committed n = 6 figure under docs/figures/.
@@ -27,6 +28,7 @@ DEFAULT_INPUTS = {
     "graph": "tms-n6-m2.transitions.json",
     "sgd": "tms-n6-m2.json",
     "phases": "tms-n6-m2.phases.json",
+    "landscape": "tms-n6-m2.landscape.json",
 }
 KINDS = tuple(DEFAULT_INPUTS)
 
@@ -54,12 +56,13 @@ def register(subparsers) -> None:
         description="Draw a figure with matplotlib (pip install 'critpoints[plot]'). KIND is "
         "catalog (energy levels with polygon glyphs), graph (transition graph on the (λ, loss) "
         "plane), sgd (loss curves of a small seeded SGD sweep, plateaus labelled), phases "
-        "(posterior occupancy against N) or all (every n = 6 figure into docs/figures/, "
-        "PNG and SVG). The suffix of --out (.png, .svg, .pdf) chooses the format.",
+        "(posterior occupancy against N), landscape (the disconnectivity graph of a landscape "
+        "graph: minima joined at their lowest saddle) or all (every n = 6 figure into "
+        "docs/figures/, PNG and SVG). The suffix of --out (.png, .svg, .pdf) chooses the format.",
     )
     parser.add_argument("kind", choices=(*KINDS, "all"), help="which figure")
     parser.add_argument("path", nargs="?", type=path,
-                        help="input file (catalog, transitions or phases JSON; sgd: the "
+                        help="input file (catalog, transitions, phases or landscape JSON; sgd: the "
                         "catalog); default the n = 6 file in catalog/")
     parser.add_argument("--out", type=path, metavar="PATH",
                         help="output file (default docs/figures/<name>-<kind>.png); for all: "
@@ -96,6 +99,10 @@ def _figure(kind: str, source: Path, args: argparse.Namespace):
         from critpoints.transition_store import read_transition_json
 
         return plot.transition_figure(read_transition_json(source))
+    if kind == "landscape":
+        from critpoints.landscape_store import read_landscape_json
+
+        return plot.disconnectivity_figure(read_landscape_json(source))
     if kind == "phases":
         from critpoints.documents import PHASES
         from critpoints.store import load_document

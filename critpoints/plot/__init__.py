@@ -1,4 +1,5 @@
-"""Figures: energy levels with polygon glyphs, the transition graph, SGD curves, phases.
+"""Figures: energy levels with polygon glyphs, the transition graph, SGD curves, phases, the
+disconnectivity graph of a landscape.
 
 matplotlib is the optional extra ``plot`` (``pip install 'critpoints[plot]'``) and is imported
 only when a figure is drawn; importing :mod:`critpoints.plot` does not need it. Without it the
@@ -13,6 +14,7 @@ PosixPath('/tmp/levels.svg')
 from critpoints.plot._mpl import INSTALL_HINT, MissingMatplotlib, pyplot_available, save_figure
 from critpoints.plot.figures import catalog_figure, phases_figure, sgd_figure, transition_figure
 from critpoints.plot.glyph import draw_glyph, feature_roles
+from critpoints.plot.landscape import disconnectivity_figure
 from critpoints.plot.sgd import SmallSweep, small_sweep
 
 __all__ = [
@@ -20,6 +22,7 @@ __all__ = [
     "MissingMatplotlib",
     "SmallSweep",
     "catalog_figure",
+    "disconnectivity_figure",
     "draw_glyph",
     "feature_roles",
     "phases_figure",

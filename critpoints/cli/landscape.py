@@ -1,0 +1,97 @@
+"""``critpoints landscape``: the saddles' steepest-descent paths → the landscape graph beside the
+catalog."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from critpoints.cli.options import MAX_FEATURES, check_output_file, integer, output_file, seed
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "landscape",
+        help="landscape graph: where the steepest-descent paths from each saddle lead",
+        description="Descend from every catalogued saddle along each unstable direction (both "
+        "sides: the negative-curvature eigenvectors of smooth saddles, the confirmed descent "
+        "direction of non-smooth ones), land on the critical point reached, match it with the "
+        "catalog, and write the graph saddle → end as node-link JSON and GraphML "
+        "(docs/landscape.md). Prints the summary; progress on stderr.",
+    )
+    parser.add_argument("--n", type=integer(2, MAX_FEATURES), required=True,
+                        help="number of features")
+    parser.add_argument(
+        "--catalog", default=None, metavar="PATH",
+        help="catalog (default catalog/tms-n{n}-m2.json if present in the working directory, "
+        "else the one shipped with critpoints)",
+    )
+    parser.add_argument(
+        "--output", "--out", dest="output", type=output_file, default=None, metavar="PATH",
+        help="output JSON, GraphML beside it (default: catalog/tms-n{n}-m2.landscape.json, or "
+        "beside --catalog)",
+    )
+    parser.add_argument("--seed", type=seed, default=0,
+                        help="seed of the bases of degenerate unstable eigenspaces (default 0)")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.set_defaults(func=run)
+
+
+def summary(G) -> str:
+    """The numbers of a landscape graph, one per line."""
+    from critpoints.landscape import minimum_pathways
+
+    g = G.graph
+    lines = [
+        f"saddles examined: {g['saddles_examined']} ({g['descents']} descents, "
+        f"{len(g['sides_without_descent'])} sides without descent)",
+        f"ends matched: {g['ends_matched']}, unmatched: {g['ends_unmatched']} "
+        f"({len({u['candidate'] for u in g['unmatched_ends']})} distinct points)",
+        f"index-1 saddles: {g['index1_saddles']}, both downhill ends at minima: "
+        f"{g['index1_saddles_both_ends_minima']}",
+        f"non-smooth saddles: {g['nonsmooth_saddles']}, every descent at a minimum: "
+        f"{g['nonsmooth_saddles_every_end_minimum']}",
+    ]
+    for s, data in G.nodes(data=True):
+        if data["hessian_index"] == 1:
+            ends = ", ".join(f"{d['side']}→{v} (barrier {d['barrier']:.4g})"
+                             for _, v, d in G.out_edges(s, data=True))
+            lines.append(f"  {s} (L = {data['loss']:.6g}): {ends or 'no catalogued end'}")
+    pathways = minimum_pathways(G)
+    lines.append(f"pairs of minima joined through saddles: {len(pathways)}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from critpoints.catalog import Catalog
+    from critpoints.cli.options import tms_catalog
+    from critpoints.landscape import landscape_graph
+    from critpoints.landscape_store import default_landscape_path, write_landscape
+
+    catalog_path, document = tms_catalog(args.catalog, args.n)
+    out = str(args.output or default_landscape_path(args.catalog, args.n))
+    if not out.endswith(".json"):
+        from critpoints.cli import UsageError
+
+        raise UsageError(f"--output must end in .json (the GraphML goes beside it); got {out}")
+    check_output_file(out, "--output")
+    check_output_file(out[:-5] + ".graphml", "the GraphML file")
+    started = time.monotonic()
+
+    def progress(line: str) -> None:
+        if not args.quiet:
+            print(f"[{time.monotonic() - started:6.1f} s] {line}", file=sys.stderr, flush=True)
+
+    catalog = Catalog.of(document, str(catalog_path))
+    G = landscape_graph(catalog, seed=args.seed, progress=progress)
+    G.graph = {
+        "model": {"kind": "tms-high-sparsity", "n": args.n, "m": 2},
+        "catalog": str(catalog_path).replace("\\", "/").split("/")[-1],
+        "command": f"python -m critpoints landscape --n {args.n} --seed {args.seed}",
+        **G.graph,
+    }
+    json_path, graphml_path = write_landscape(G, out)
+    print(summary(G))
+    print(f"wrote {json_path} and {graphml_path} ({time.monotonic() - started:.1f} s)")
+    return 0
