@@ -192,6 +192,19 @@ def chao1_unseen(hit_counts) -> float:
     return f1 * (f1 - 1) / (2 * (f2 + 1))
 
 
+def same_critical_set(loss: float, live: tuple, known: list[tuple[float, tuple]]
+                      ) -> int | None:
+    """The index in ``known`` ((loss, live part) pairs) of the critical set (loss, live) lies
+    in, or None: a twin (loss within 1e-9, live parts equal up to O(2) × permutations), else a
+    member of the same flat family (loss within 1e-9 and as many live columns, not congruent:
+    e.g. the n = 3 points at L = 1/9 with two features at a free angle)."""
+    near = [j for j, (other, _) in enumerate(known) if abs(other - loss) < 1e-9]
+    twin = next((j for j in near if _same_live_part(known[j][1], live)), None)
+    if twin is not None:
+        return twin
+    return next((j for j in near if known[j][1][0].shape[1] == live[0].shape[1]), None)
+
+
 def _no_progress(stage: str, done: int, total: int) -> None:
     return None
 
@@ -208,13 +221,7 @@ class _Registry:
         self.random_spent = 0
 
     def find(self, loss: float, live: tuple) -> int | None:
-        near = [j for j, other in enumerate(self.losses) if abs(other - loss) < 1e-9]
-        twin = next((j for j in near if _same_live_part(self.orbits[j].live, live)), None)
-        if twin is not None:
-            return twin
-        # same loss and as many live columns, not congruent: a member of a flat family
-        return next((j for j in near if self.orbits[j].live[0].shape[1] == live[0].shape[1]),
-                    None)
+        return same_critical_set(loss, live, [(o.loss, o.live) for o in self.orbits])
 
     def add_known(self, candidate: Candidate) -> None:
         W, b = candidate.W.astype(float), candidate.b.astype(float)
@@ -506,9 +513,8 @@ def _entry_ids(registry: _Registry, entries) -> list[str | None]:
         W, b = orbit.candidate.W.astype(float), orbit.candidate.b.astype(float)
         live = _live_part(W, b, DEAD_TOL)
         loss = float(registry.potential.loss(registry.potential.flatten(W, b)))
-        ids.append(next((ident for other, other_live, ident in keyed
-                         if abs(other - loss) < 1e-9 and _same_live_part(other_live, live)),
-                        None))
+        j = same_critical_set(loss, live, [(other, other_live) for other, other_live, _ in keyed])
+        ids.append(None if j is None else keyed[j][2])
     return ids
 
 
@@ -520,8 +526,7 @@ class Comparison:
     ----------
     only_in_first, only_in_second : list of dict
         Entries (id, loss, classification, verdict) of each catalog without an entry of the
-        same orbit (loss within 1e-9 and the same live part up to O(2) × permutations) in the
-        other.
+        same critical set (:func:`same_critical_set`) in the other.
     common : int
         Entries of the first catalog with a twin in the second.
     """
@@ -556,10 +561,9 @@ def compare_catalogs(first, second, level: float = ALL_DEAD_LEVEL) -> Comparison
         return {key: point.get(key) for key in ("id", "loss", "classification", "verdict")}
 
     def lacking(rows, others):
+        known = [(other["loss"], other_live) for other, other_live in others]
         return [summary(point) for point, live in rows
-                if not any(abs(point["loss"] - other["loss"]) < 1e-9
-                           and _same_live_part(live, other_live)
-                           for other, other_live in others)]
+                if same_critical_set(point["loss"], live, known) is None]
 
     a, b = keyed(first), keyed(second)
     only_first = lacking(a, b)

@@ -32,7 +32,8 @@ def register(subparsers) -> None:
         "every orbit found (Hessian-eigendirection kicks, gentlest ascent from minima, steepest "
         "descent from saddles), in rounds until the Chao1 estimate of the orbits the random "
         "starts have not reached is below 1 or the budget is spent. Writes the catalog "
-        "(default catalog/tms-nN-m2.json) with a 'census' record of the statistics.",
+        "(default catalog/tms-nN-m2.json) with a 'census' record of the statistics, and the "
+        "landscape graph beside it (tms-nN-m2.landscape.json and .graphml).",
     )
     parser.add_argument("--n", type=integer(1, MAX_CENSUS_FEATURES, "n = 8 takes minutes"),
                         required=True, help=f"number of features, 1 ≤ n ≤ {MAX_CENSUS_FEATURES}")
@@ -54,6 +55,9 @@ def register(subparsers) -> None:
                         "disagree on (an independent check of a committed catalog)")
     parser.add_argument("--out", type=output_file, metavar="PATH",
                         help="catalog file to write (default catalog/tms-nN-m2.json)")
+    parser.add_argument("--no-landscape", action="store_true",
+                        help="do not write the landscape graph beside the catalog (by default "
+                        "the census ends with 'critpoints landscape' on the catalog it wrote)")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.set_defaults(func=run)
 
@@ -61,7 +65,9 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from critpoints.census import CensusBudget, compare_catalogs, run_census
     from critpoints.cli import UsageError
+    from critpoints.cli.landscape import landscape_output, write_landscape_of
     from critpoints.kgon import catalog_document
+    from critpoints.landscape_store import default_landscape_path
     from critpoints.store import write_catalog
 
     if args.round_starts > args.budget:
@@ -73,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
         except ImportError:
             raise UsageError("--scheduler needs dask: pip install 'critpoints[dask]'") from None
     out = check_output_file(args.out or f"catalog/tms-n{args.n}-m2.json")
+    landscape_out = None if args.no_landscape else landscape_output(
+        default_landscape_path(str(out), args.n))
     compared = tms_catalog(args.compare, args.n) if args.compare is not None else None
     started = time.monotonic()
     if not args.quiet:
@@ -97,6 +105,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"\n{format_census(census.record)}\nwritten to {out}")
     if compared is not None:
         print(format_comparison(compare_catalogs(document, compared[1]), out, compared[0]))
+    if landscape_out is not None:
+        print()
+        write_landscape_of(document, out, args.n, args.seed, landscape_out, args.quiet)
     if not args.quiet:
         print(f"done in {time.monotonic() - started:.1f} s", file=sys.stderr)
     return 0

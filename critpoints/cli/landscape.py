@@ -64,34 +64,49 @@ def summary(G) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from critpoints.catalog import Catalog
     from critpoints.cli.options import tms_catalog
-    from critpoints.landscape import landscape_graph
-    from critpoints.landscape_store import default_landscape_path, write_landscape
+    from critpoints.landscape_store import default_landscape_path
 
     catalog_path, document = tms_catalog(args.catalog, args.n)
-    out = str(args.output or default_landscape_path(args.catalog, args.n))
-    if not out.endswith(".json"):
-        from critpoints.cli import UsageError
+    out = landscape_output(args.output or default_landscape_path(args.catalog, args.n))
+    write_landscape_of(document, catalog_path, args.n, args.seed, out, args.quiet)
+    return 0
 
+
+def landscape_output(path) -> str:
+    """The landscape JSON path, checked (with the GraphML beside it) before any computation."""
+    from critpoints.cli import UsageError
+
+    out = str(path)
+    if not out.endswith(".json"):
         raise UsageError(f"--output must end in .json (the GraphML goes beside it); got {out}")
     check_output_file(out, "--output")
     check_output_file(out[:-5] + ".graphml", "the GraphML file")
+    return out
+
+
+def write_landscape_of(document: dict, catalog_path, n: int, seed: int, out: str,
+                       quiet: bool) -> None:
+    """Build the landscape graph of a catalog document, write it (JSON and GraphML) and print
+    its summary: the ``landscape`` command, and the last step of ``census``."""
+    from critpoints.catalog import Catalog
+    from critpoints.landscape import landscape_graph
+    from critpoints.landscape_store import write_landscape
+
     started = time.monotonic()
 
     def progress(line: str) -> None:
-        if not args.quiet:
+        if not quiet:
             print(f"[{time.monotonic() - started:6.1f} s] {line}", file=sys.stderr, flush=True)
 
     catalog = Catalog.of(document, str(catalog_path))
-    G = landscape_graph(catalog, seed=args.seed, progress=progress)
+    G = landscape_graph(catalog, seed=seed, progress=progress)
     G.graph = {
-        "model": {"kind": "tms-high-sparsity", "n": args.n, "m": 2},
+        "model": {"kind": "tms-high-sparsity", "n": n, "m": 2},
         "catalog": str(catalog_path).replace("\\", "/").split("/")[-1],
-        "command": f"python -m critpoints landscape --n {args.n} --seed {args.seed}",
+        "command": f"python -m critpoints landscape --n {n} --seed {seed}",
         **G.graph,
     }
     json_path, graphml_path = write_landscape(G, out)
     print(summary(G))
     print(f"wrote {json_path} and {graphml_path} ({time.monotonic() - started:.1f} s)")
-    return 0
