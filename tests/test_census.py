@@ -212,3 +212,14 @@ def test_census_cli_refuses_more_round_starts_than_budget(tmp_path, capsys):
     assert main(["census", "--n", "2", "--budget", "300", "--round-starts", "600",
                  "--out", str(tmp_path / "x.json")]) == 2
     assert "--round-starts" in capsys.readouterr().err
+
+
+def test_dask_cluster_gives_the_same_census():
+    pytest.importorskip("dask")
+    distributed = pytest.importorskip("distributed")
+    budget = CensusBudget(300, 150)
+    local = run_census(2, budget=budget, workers=1)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        remote = run_census(2, budget=budget, scheduler=cluster.scheduler_address)
+    assert remote.record == local.record

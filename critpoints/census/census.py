@@ -263,27 +263,44 @@ def _search_chunk(job: tuple) -> tuple[np.ndarray, np.ndarray]:
     return search.theta, search.converged
 
 
-def _search(n: int, m: int, thetas: np.ndarray, workers: int, scheduler: str | None
-            ) -> tuple[np.ndarray, np.ndarray]:
-    """The Levenberg–Marquardt search from every row, in chunks (processes or Dask tasks); the
-    result does not depend on how the rows are split, each start being searched alone."""
-    if len(thetas) == 0:
-        return thetas, np.zeros(0, dtype=bool)
-    jobs = [(n, m, thetas[i:i + CHUNK]) for i in range(0, len(thetas), CHUNK)]
-    if scheduler is not None:
-        from distributed import Client
+class _Searcher:
+    """The Levenberg–Marquardt search from every row of a batch, in chunks of :data:`CHUNK`
+    run in one process, a process pool or on a Dask cluster (opened once for the census).
+    The result does not depend on how the rows are split: each start is searched alone."""
 
-        with Client(scheduler) as client:
-            results = client.gather(client.map(_search_chunk, jobs, pure=False))
-    elif workers > 1 and len(jobs) > 1:
-        from concurrent.futures import ProcessPoolExecutor
+    def __init__(self, n: int, m: int, workers: int, scheduler: str | None):
+        self.n, self.m = n, m
+        self.client = self.pool = None
+        if scheduler is not None:
+            from distributed import Client
 
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(_search_chunk, jobs))
-    else:
-        results = [_search_chunk(job) for job in jobs]
-    return (np.concatenate([r[0] for r in results]),
-            np.concatenate([r[1] for r in results]))
+            self.client = Client(scheduler)
+        elif workers > 1:
+            from concurrent.futures import ProcessPoolExecutor
+
+            self.pool = ProcessPoolExecutor(max_workers=workers)
+
+    def __enter__(self) -> _Searcher:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.client is not None:
+            self.client.close()
+        if self.pool is not None:
+            self.pool.shutdown()
+
+    def __call__(self, thetas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if len(thetas) == 0:
+            return thetas, np.zeros(0, dtype=bool)
+        jobs = [(self.n, self.m, thetas[i:i + CHUNK]) for i in range(0, len(thetas), CHUNK)]
+        if self.client is not None:
+            results = self.client.gather(self.client.map(_search_chunk, jobs, pure=False))
+        elif self.pool is not None and len(jobs) > 1:
+            results = list(self.pool.map(_search_chunk, jobs))
+        else:
+            results = [_search_chunk(job) for job in jobs]
+        return (np.concatenate([r[0] for r in results]),
+                np.concatenate([r[1] for r in results]))
 
 
 def _moves(registry: _Registry, potential: TMSPotential) -> dict[str, np.ndarray]:
@@ -356,8 +373,6 @@ def run_census(
     -------
     Census
     """
-    from critpoints.landscape.descent import steepest_descent
-
     if m != 2:
         raise ValueError(f"only m = 2 is implemented; got {m}")
     if n < 1:
@@ -379,32 +394,45 @@ def run_census(
     for candidate in known.candidates:
         registry.add_known(candidate)
 
-    rounds, stop_reason, history = 0, "", []
+    with _Searcher(n, m, workers, scheduler) as search:
+        rounds, stop_reason, history = _rounds(registry, potential, budget, seed, search, tick)
     per_parameterisation = budget.round_starts // len(RANDOM_STRATEGIES)
+    _refine(registry, potential, digits, tick)
+    candidates = [o.candidate for o in registry.orbits if o.candidate is not None]
+    entries = build_entries(candidates, n, digits, seed, tick, workers)
+    enumeration = Enumeration(entries, unrealised, None)
+    record = _record(registry, entries, budget, seed, rounds, stop_reason, history,
+                     per_parameterisation * len(RANDOM_STRATEGIES) * rounds)
+    return Census(enumeration, registry.orbits, record)
+
+
+def _rounds(registry: _Registry, potential: TMSPotential, budget: CensusBudget, seed: int,
+            search: _Searcher, tick: Progress) -> tuple[int, str, list[dict]]:
+    """The census's rounds (module doc): ``(rounds, stop reason, history)``."""
+    from critpoints.landscape.descent import steepest_descent
+
+    n, m = potential.n, potential.m
+    per_parameterisation = budget.round_starts // len(RANDOM_STRATEGIES)
+    rounds, history = 0, []
     while True:
         rounds += 1
         new_random = 0
         for index, name in enumerate(RANDOM_STRATEGIES):
             rng = np.random.default_rng([seed, n, rounds, index])
             starts = strategies.random_starts(n, m, per_parameterisation, name, rng)
-            ends, converged = _search(n, m, starts, workers, scheduler)
-            new_random += registry.register(name, ends, converged)
+            new_random += registry.register(name, *search(starts))
             tick(f"round {rounds}: random starts", index + 1, len(RANDOM_STRATEGIES))
         new_moves = 0
         while True:  # expand until the moves find nothing new
             moves = _moves(registry, potential)
-            found = 0
-            ends, converged = _search(n, m, moves["kick"], workers, scheduler)
-            found += registry.register("kick", ends, converged)
+            found = registry.register("kick", *search(moves["kick"]))
             theta, direction = moves["ascent"]
             if len(theta):
                 climbed = strategies.gentlest_ascent(potential, theta, direction)
-                ends, converged = _search(n, m, climbed, workers, scheduler)
-                found += registry.register("ascent", ends, converged)
+                found += registry.register("ascent", *search(climbed))
             if len(moves["descent"]):
                 descended = steepest_descent(potential, moves["descent"], finish=False)
-                ends, converged = _search(n, m, descended.theta, workers, scheduler)
-                found += registry.register("descent", ends, converged)
+                found += registry.register("descent", *search(descended.theta))
             new_moves += found
             tick(f"round {rounds}: moves", len(registry.orbits), len(registry.orbits))
             if found == 0:
@@ -414,23 +442,12 @@ def run_census(
         history.append({"round": rounds, "orbits": len(registry.orbits),
                         "new_from_random_starts": new_random, "new_from_moves": new_moves,
                         "unseen_estimate": round(unseen, 3)})
-        spent = rounds * per_parameterisation * len(RANDOM_STRATEGIES)
         if rounds >= budget.min_rounds and unseen < 1 and new_moves == 0:
-            stop_reason = ("the Chao1 estimate of orbits the random starts have not reached is "
-                           "below 1 and the last round's moves found no new orbit")
-            break
-        if spent + per_parameterisation * len(RANDOM_STRATEGIES) > budget.random_starts:
-            stop_reason = (f"budget of {budget.random_starts} random starts spent; the Chao1 "
-                           f"estimate of unseen orbits is {unseen:.2f}")
-            break
-
-    _refine(registry, potential, digits, tick)
-    candidates = [o.candidate for o in registry.orbits if o.candidate is not None]
-    entries = build_entries(candidates, n, digits, seed, tick, workers)
-    enumeration = Enumeration(entries, unrealised, None)
-    record = _record(registry, entries, budget, seed, rounds, stop_reason, history,
-                     per_parameterisation * len(RANDOM_STRATEGIES) * rounds)
-    return Census(enumeration, registry.orbits, record)
+            return rounds, ("the Chao1 estimate of orbits the random starts have not reached "
+                            "is below 1 and the last round's moves found no new orbit"), history
+        if (rounds + 1) * per_parameterisation * len(RANDOM_STRATEGIES) > budget.random_starts:
+            return rounds, (f"budget of {budget.random_starts} random starts spent; the Chao1 "
+                            f"estimate of unseen orbits is {unseen:.2f}"), history
 
 
 def _refine(registry: _Registry, potential: TMSPotential, digits: int, tick: Progress) -> None:
