@@ -567,7 +567,7 @@ def identify(
                                     "search" if match.id is not None else "", s)
             if s == 0:
                 first[p] = result
-            if match.id is not None or reason.startswith("no catalog entry"):
+            if search.converged[i] and gap <= level_rtol * abs(plateau_loss[p]):
                 decided[p] = result  # a converged search at the plateau's level decides
     for p in range(P):
         if decided[p] is not None:
