@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -14,7 +17,6 @@ from critpoints.dynamics.plateaus import (
     CatalogMatcher,
     PlateauRule,
     detect_plateaus,
-    effective_form,
     identify,
 )
 from critpoints.dynamics.sgd import checkpoint_steps
@@ -22,6 +24,11 @@ from critpoints.tms.symmetry import rotation
 
 DOCUMENT = build_catalog(6)
 CATALOG = Catalog.from_document(DOCUMENT)
+#: The committed n = 6 catalog the sweeps are matched against.
+N6 = Catalog.load(Path(__file__).parents[1] / "catalog" / "tms-n6-m2.json")
+N6_MATCHER = CatalogMatcher(N6)
+REGRESSIONS = json.loads((Path(__file__).parent / "data" / "plateaus-n6-regressions.json")
+                         .read_text())
 
 
 def test_staircase_plateaus_are_found_with_their_spans():
@@ -83,14 +90,87 @@ def test_a_plateau_far_above_the_critical_point_found_is_not_identified():
     assert found.id is None and "loss" in found.reason
 
 
-def test_effective_form_removes_flat_directions_of_dead_features():
+def test_a_dead_zero_column_matches_anywhere_in_its_flat_region():
     W, b = CATALOG.parameters("5")
     zero = int(np.argmin(np.linalg.norm(W, axis=0)))
     moved_W, moved_b = W.copy(), b.copy()
-    moved_W[:, zero] = [0.01, -0.02]  # the dead feature's column: inert, so flat
+    moved_W[:, zero] = [0.01, -0.02]  # the dead feature's column: dead in and out, so flat
     moved_b[zero] = -0.7  # its bias: flat
     assert tms.loss(moved_W, moved_b) == pytest.approx(tms.loss(W, b), abs=1e-15)
-    for A, B in zip(effective_form(W, b), effective_form(moved_W, moved_b)):
-        np.testing.assert_array_equal(A, B)
-    matcher = CatalogMatcher(CATALOG)
-    assert matcher.match(moved_W, moved_b)[0] == "5"
+    match = CatalogMatcher(CATALOG).match(moved_W, moved_b)
+    assert match.id == "5" and match.distance <= 1e-12
+
+
+def test_the_dead_vertex_at_bias_minus_1_997_matches_4pp_minus():
+    # Regression: the committed 4-gon sweep (REGRESSIONS["command"]) left this critical point
+    # unidentified ("no catalog entry matches"): 4++-'s dead vertex (norm 1) had bias -1.997
+    # instead of the stored -2; both lie in its flat interval b <= -1.
+    case = REGRESSIONS["flat_bias"]
+    match = N6_MATCHER.match(case["critical_W"], case["critical_b"], case["critical_loss"])
+    assert match.id == "4++-"
+    assert match.distance <= 1e-7  # the search's accuracy at gradient norm 5e-11
+    assert min(match.b) == pytest.approx(min(case["critical_b"]), abs=1e-7)  # Q keeps -1.997
+
+
+def test_a_stalled_plateau_is_identified_from_an_earlier_checkpoint():
+    # Regression: run 20's initial plateau (REGRESSIONS["command"]): the search from its last
+    # checkpoint runs away along the dead vertex's kink (gradient 6e-5, as committed); the
+    # search from an earlier checkpoint of the same plateau converges to 4++-.
+    case = REGRESSIONS["stalled"]
+    last, earlier = case["representative"], case["earlier"]
+    (alone,) = identify(np.array([last["W"]]), np.array([last["b"]]), [case["plateau_loss"]],
+                        N6_MATCHER)
+    assert alone.id is None and alone.reason.startswith("search did not converge")
+    W = np.array([[last["W"], earlier["W"]]])
+    b = np.array([[last["b"], earlier["b"]]])
+    (found,) = identify(W, b, [case["plateau_loss"]], N6_MATCHER)
+    assert (found.id, found.method, found.start) == ("4++-", "search", 1)
+    assert found.grad_norm <= 1e-10
+    assert found.loss == pytest.approx(N6.entry("4++-")["loss"], abs=1e-12)
+
+
+def test_a_converged_point_missing_from_the_catalog_is_not_passed_to_an_earlier_start():
+    without = dict(DOCUMENT, critical_points=[p for p in CATALOG if p["id"] != "5+"])
+    W5, b5 = CATALOG.parameters("5+")
+    W6, b6 = CATALOG.parameters("6")
+    W = np.stack([W5 + 0.01, W6])[None]
+    b = np.stack([b5, b6])[None]
+    (found,) = identify(W, b, [CATALOG.entry("5+")["loss"]], CatalogMatcher(without))
+    assert found.id is None and "no catalog entry" in found.reason and found.start == 0
+
+
+def _shares_a_flat_set(entry) -> bool:
+    """Whether another entry of the same loss lies in ``entry``'s flat set or it in theirs."""
+    return any(other.id != entry.id and abs(other.loss - entry.loss) <= 1e-6
+               and min(N6_MATCHER.distance(other.W, other.b, entry).distance,
+                       N6_MATCHER.distance(entry.W, entry.b, other).distance) <= 1e-9
+               for other in N6_MATCHER.entries)
+
+
+#: Entries of the committed n = 6 catalog with a flat bias and no other entry in their flat set
+#: (entries of one flat set tie, and the match then names the nearest representative).
+FLAT_ENTRIES = [e.id for e in N6_MATCHER.entries
+                if e.flat_bias.any() and not e.flat_column.any() and not _shares_a_flat_set(e)]
+
+
+@settings(max_examples=25, deadline=None)
+@given(entry=st.sampled_from(FLAT_ENTRIES), depth=st.floats(0, 5), seed=st.integers(0, 2**32 - 1))
+def test_any_point_of_a_flat_bias_interval_matches_and_a_moved_live_coordinate_does_not(
+    entry, depth, seed
+):
+    rng = np.random.default_rng(seed)
+    flat_set = next(e for e in N6_MATCHER.entries if e.id == entry)
+    W, b = flat_set.W.copy(), flat_set.b.copy()
+    top = -np.maximum((W.T @ W).max(axis=0), 0.0)  # the top of each dead output's interval
+    for j in np.flatnonzero(flat_set.flat_bias):
+        b[j] = top[j] - depth * rng.uniform()
+    assert tms.loss(W, b) == pytest.approx(flat_set.loss, abs=1e-14)
+    image = random_symmetry(W, b, rng)
+    match = N6_MATCHER.match(*image)
+    assert match.id == entry and match.distance <= 1e-9
+    # a live coordinate moved by 1e-2 is off the set
+    live = np.concatenate([np.tile(~flat_set.flat_column, 2), ~flat_set.flat_bias])
+    theta = np.concatenate([W.ravel(), b])
+    theta[rng.choice(np.flatnonzero(live))] += rng.choice([-1e-2, 1e-2])
+    moved = random_symmetry(theta[:12].reshape(2, 6), theta[12:], rng)
+    assert N6_MATCHER.match(*moved, loss=flat_set.loss).id != entry

@@ -14,32 +14,57 @@ point).
 
 Identification
 --------------
-From the representative, a Levenberg–Marquardt search for a zero of the gradient of the
-*population* potential (:func:`critpoints.solve.find_critical_points`) finds the critical point
-the plateau sits near (at distance O(N^-1/2): SGD settles at a critical point of its finite-sample
-loss). The result is matched to the catalog up to O(2) × permutations after removing the flat
-directions of dead features (:func:`effective_form`). A plateau is identified when
+A plateau is searched from several of its checkpoints, in order: its representative, then up to
+``earlier_starts`` earlier checkpoints of the band spread evenly back to its first, latest
+first (a band can drift: the initial plateau of a run started at a saddle ends where the escape
+has begun, with the loss still within the band). From each start a Levenberg–Marquardt search
+for a zero of the gradient of the *population* potential
+(:func:`critpoints.solve.find_critical_points`) finds the critical point the plateau sits near
+(at distance O(N^-1/2): SGD settles at a critical point of its finite-sample loss).
 
-- the search converged (gradient norm ≤ ``gtol``),
-- the critical point's loss is within ``level_rtol`` (relative) of the plateau's median loss
-  (SGD plateaus sit slightly above their critical point: the finite-sample minimiser is O(N^-1/2)
-  away from it, which costs O(1/N) in population loss),
-- its loss is within ``loss_tol`` of a catalog entry and its effective form within
-  ``match_tol`` of that entry's.
+**Search rule.** The first start whose search *converges* (gradient norm ≤ ``gtol``) to a point
+whose loss is within ``level_rtol`` (relative) of the plateau's median loss decides the
+plateau: it is identified with the catalog entry that point matches (``method`` "search"), or
+stays unidentified when it matches none (a critical point missing from the catalog: such a
+plateau never falls back to another start or to the nearest entry). SGD plateaus sit slightly
+above their critical point: the finite-sample minimiser is O(N^-1/2) away from it, which costs
+O(1/N) in population loss. Starts whose search stalls, or converges to another loss level (the
+plateau is the start of a descent), pass to the next start.
 
-When the search does not converge (it can stall on the non-smooth, flat critical sets of the
-4-gons, where L is C¹ but not C²), the representative itself is compared with the catalog: it is
-identified with the nearest entry (effective forms, with a looser test for inert columns, and
-orbit distance) if that entry's loss is within
-``level_rtol`` of the plateau's and the distance is at most ``near_tol`` (several times the
-O(N^-1/2) ≈ 0.03 scatter of SGD plateaus for N = 1000). ``method`` records which way a plateau
-was identified. A search that converges to a critical point missing from the catalog never falls
-back: that plateau is unidentified.
+**Match rule (flat critical sets).** A point matches a catalog entry when its loss is within
+``loss_tol`` of the entry's and it lies within ``match_tol`` (max norm, up to O(2) × S_n) of
+some point Q of the entry's *flat critical set* (:class:`FlatSet`), not only of the stored
+representative: the set is the representative with every flat coordinate free in the region
+where it stays flat,
 
-The distance from the representative to the critical point is recorded (``drift``) but not used:
-along flat directions (inert columns, see :func:`effective_form`) it is not a meaningful measure.
+- a dead output's bias (b_j ≤ 0 and W_i·W_j + b_j ≤ 0 for every i, at the representative) is
+  free in (-∞, top_j], top_j = -max(0, max_i W_i·W_j) (so a dead vertex of norm l has
+  b_j ≤ -l², a dead zero column b_j ≤ 0);
+- a column whose weights are flat as well (:func:`critpoints.tms.model.flat_coordinates`:
+  every other bias strictly negative and its input strictly dead) is free in the convex region
+  |w|² + β ≤ 0, W_k·w + β ≤ 0 and W_k·w + b_k ≤ 0 for every other column k.
 
-Otherwise it is kept as *unidentified*, with its parameters and the critical point found.
+Q is the representative with those coordinates replaced by the point's own, projected onto
+their region (after the optimal column assignment and O(2) alignment), and it is *verified*:
+its loss is within ``loss_tol`` of the entry's and its gradient norm is at most ``gtol``, so an
+identification is always a critical point within the tolerances (the weights of a dead column
+that still feeds a live zero column with a positive bias, as in 4++-'s dead vertex, move the
+gradient of that column: they are not flat, and such a Q would fail the check). Several entries
+may lie in one flat set (e.g. the all-dead points at L = 1/3); the match is then the entry whose
+representative is nearest (orbit distance), then the first in catalog order.
+
+**Nearest rule.** When no start's search converges at the plateau's level (the search stalls
+on a non-smooth set, e.g. at a dead vertex's kink W_j·W_j + b_j = 0 where L is C¹ but not C², or
+runs away along it towards infinity), each start in order is compared with the entries whose
+loss is within ``level_rtol`` of the plateau's: the plateau is identified with the entry whose
+flat critical set has a verified point Q within ``near_tol`` of the start (several times the
+O(N^-1/2) ≈ 0.03 scatter of SGD plateaus for N = 1000); ``method`` "nearest", and Q is
+recorded as the critical point.
+
+Otherwise the plateau is kept as *unidentified*, with the representative, the point the
+search from it ended at and the reason. ``start`` records which start decided an
+identification (0: the representative). The distance from the start to the critical point
+(``drift``) is recorded but not used.
 """
 
 from __future__ import annotations
@@ -47,22 +72,35 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment, minimize
 
 from critpoints.catalog import Catalog
 from critpoints.solve import find_critical_points
 from critpoints.tms import potential
-from critpoints.tms.model import TMSPotential
-from critpoints.tms.symmetry import dead_outputs, normalise_flat_biases, orbit_distance
+from critpoints.tms.model import TMSPotential, flat_coordinates
+from critpoints.tms.symmetry import (
+    ZERO_COLUMN,
+    dead_outputs,
+    normalise_flat_biases,
+    orbit_distance,
+    rotation,
+)
 
 __all__ = [
+    "PLATEAU_STARTS",
+    "CatalogMatch",
     "CatalogMatcher",
+    "FlatSet",
     "Identification",
     "Plateau",
     "PlateauRule",
     "detect_plateaus",
-    "effective_form",
     "identify",
+    "plateau_starts",
 ]
+
+#: Starts searched per plateau: the representative and earlier checkpoints of its band.
+PLATEAU_STARTS = 9
 
 
 @dataclass(frozen=True)
@@ -130,48 +168,192 @@ def detect_plateaus(steps, loss, rule: PlateauRule = PlateauRule()) -> list[Plat
     return plateaus
 
 
-def effective_form(
-    W, b, inert_tol: float = 1e-9, zero_column: float = 1e-8
-) -> tuple[np.ndarray, np.ndarray]:
-    """(W, b) with the flat directions of dead features moved to a fixed representative.
+def plateau_starts(plateau: Plateau, count: int = PLATEAU_STARTS) -> np.ndarray:
+    """Checkpoint indices to search a plateau from, in order: its representative (last
+    checkpoint), then earlier checkpoints of its band spread evenly back to the first.
 
-    A feature i is *inert* when its output is dead for every input (b_i ≤ tol and
-    W_j·W_i + b_i ≤ tol for all j) and its input reaches no output through W_i (for every j ≠ i
-    with ‖W_j‖ > ``zero_column``: b_j ≤ 0 and W_i·W_j + b_j ≤ tol), with tol = ``inert_tol``:
-    L does not depend on W_i nearby, so W_i is set to 0; then every flat bias goes to the top of
-    its flat interval (:func:`critpoints.tms.symmetry.normalise_flat_biases`). Two points of the
-    same flat critical set have equal effective forms. Loose tolerances make the same reduction
-    for noisy points near such a set.
+    Parameters
+    ----------
+    plateau : Plateau
+    count : int
+        Number of starts (fewer when the band has fewer checkpoints).
+
+    Returns
+    -------
+    ndarray of int
+        Distinct checkpoint indices, latest first.
     """
-    W = np.array(W, dtype=float)
-    b = np.asarray(b, dtype=float)
-    for _ in range(W.shape[-1]):  # zeroing one column can make another inert
-        G = W.T @ W
-        dead = dead_outputs(W, b, inert_tol)
-        present = np.linalg.norm(W, axis=0) > zero_column
-        # reaches[i, j]: output j depends on W_i (it is live for some mu and W_j ≠ 0)
-        reaches = ((b[None, :] > 0) | (G + b[None, :] > inert_tol)) & present[None, :]
-        np.fill_diagonal(reaches, False)
-        inert = dead & ~reaches.any(axis=1) & present
-        if not inert.any():
-            break
-        W[:, inert] = 0.0
-    return W, normalise_flat_biases(W, b)
+    spread = np.rint(np.linspace(plateau.last, plateau.first, count)).astype(int)
+    return np.array(list(dict.fromkeys(spread.tolist())), dtype=int)
 
 
-@dataclass
-class _Entry:
+def _flat_bias_tops(W: np.ndarray) -> np.ndarray:
+    """top_j = -max(0, max_i W_i·W_j): the upper end of a dead output's flat bias interval."""
+    return -np.maximum((W.T @ W).max(axis=0), 0.0)
+
+
+def _dead_column_constraints(w: np.ndarray, beta: float, others_W: np.ndarray,
+                             others_b: np.ndarray) -> np.ndarray:
+    """Constraint values (all ≤ 0 inside) of the region where a column (w, β) is dead in and
+    out: its own output |w|² + β, its output on the other inputs W_k·w + β, and the others'
+    outputs on its input W_k·w + b_k."""
+    reach = others_W.T @ w
+    return np.concatenate([[w @ w + beta], reach + beta, reach + others_b])
+
+
+def _project_dead_column(w: np.ndarray, beta: float, others_W: np.ndarray,
+                         others_b: np.ndarray) -> tuple[np.ndarray, float]:
+    """The nearest point (Euclidean) to (w, β) of the convex region of
+    :func:`_dead_column_constraints` (nonempty: w = 0, β ≤ 0 lies in it when every other bias
+    is ≤ 0)."""
+    if _dead_column_constraints(w, beta, others_W, others_b).max() <= 0:
+        return w, beta
+    m = w.size
+    target = np.append(w, beta)
+    result = minimize(
+        lambda x: float(((x - target) ** 2).sum()),
+        np.append(np.zeros(m), min(beta, 0.0)),
+        jac=lambda x: 2 * (x - target),
+        constraints=[{"type": "ineq", "fun": lambda x: -_dead_column_constraints(
+            x[:m], x[m], others_W, others_b)}],
+        method="SLSQP",
+        options={"ftol": 1e-15, "maxiter": 200},
+    )
+    return result.x[:m], float(result.x[m])
+
+
+@dataclass(frozen=True)
+class FlatSet:
+    """The flat critical set of a catalog entry: its representative with every flat coordinate
+    free in the region where it stays flat (see the module docstring).
+
+    Attributes
+    ----------
+    id : str
+    loss : float
+    W, b : ndarray
+        The stored representative.
+    flat_bias : ndarray of bool, shape (n,)
+        Dead outputs: their bias is free in (-∞, top_j].
+    flat_column : ndarray of bool, shape (n,)
+        Columns whose weights are flat too (strictly dead input and output).
+    """
+
     id: str
     loss: float
     W: np.ndarray
     b: np.ndarray
-    W_eff: np.ndarray
-    b_eff: np.ndarray
+    flat_bias: np.ndarray
+    flat_column: np.ndarray
+
+    @classmethod
+    def of(cls, id: str, loss: float, W, b) -> FlatSet:
+        """The flat set through the critical point (W, b) (an exact catalog representative:
+        dead outputs are decided with tolerance 1e-12, flat columns by
+        :func:`critpoints.tms.model.flat_coordinates`)."""
+        W = np.asarray(W, dtype=float)
+        b = np.asarray(b, dtype=float)
+        m, n = W.shape
+        flat = np.zeros(m * n + n, dtype=bool)
+        flat[flat_coordinates(W, b)] = True
+        flat_column = flat[:n].copy()  # the first row of W: flat for every row or none
+        return cls(id, float(loss), W, b, dead_outputs(W, b, 1e-12), flat_column)
+
+    def project(self, W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The point Q of the set nearest (W, b) given in the entry's gauge and column order:
+        the representative's live coordinates, (W, b)'s flat ones projected onto their region.
+        """
+        QW, Qb = self.W.copy(), self.b.copy()
+        for j in np.flatnonzero(self.flat_column):
+            others = np.arange(QW.shape[1]) != j
+            QW[:, j], Qb[j] = _project_dead_column(W[:, j], b[j], QW[:, others], Qb[others])
+        tops = _flat_bias_tops(QW)
+        free = self.flat_bias & ~self.flat_column
+        Qb[free] = np.minimum(b[free], tops[free])
+        return QW, Qb
+
+    def assignment_cost(self, W: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Squared cost of putting column k of (W, b) (in the entry's gauge) at the entry's
+        column j, shape (n, n): the distance to the representative's live coordinates plus the
+        squared violations of the flat regions (a proxy for the distance to them)."""
+        tops = _flat_bias_tops(self.W)
+        dW = ((W[:, :, None] - self.W[:, None, :]) ** 2).sum(axis=0)
+        db = (b[:, None] - self.b[None, :]) ** 2
+        above = np.maximum(b[:, None] - tops[None, :], 0.0) ** 2
+        cost = dW + np.where(self.flat_bias[None, :], above, db)
+        for j in np.flatnonzero(self.flat_column):
+            others = np.arange(self.W.shape[1]) != j
+            cost[:, j] = [
+                (np.maximum(_dead_column_constraints(W[:, k], b[k], self.W[:, others],
+                                                     self.b[others]), 0.0) ** 2).sum()
+                for k in range(W.shape[1])
+            ]
+        return cost
+
+
+def _procrustes_angle(V: np.ndarray, T: np.ndarray) -> float:
+    """The rotation angle that best maps the columns of V onto those of T (least squares)."""
+    cross = float((V[0] * T[1] - V[1] * T[0]).sum())
+    dot = float((V * T).sum())
+    return float(np.arctan2(cross, dot))
+
+
+def _aligned(W: np.ndarray, b: np.ndarray, flat_set: FlatSet) -> tuple[np.ndarray, np.ndarray]:
+    """(W, b) mapped by the element of O(2) × S_n that puts it nearest the flat set: every
+    nonzero column onto the direction of the set's largest live column, with and without a
+    reflection, columns assigned optimally (:meth:`FlatSet.assignment_cost`), then the
+    rotation refined on the live columns (Procrustes) and the assignment redone."""
+    live = ~flat_set.flat_column
+    norms_ref = np.linalg.norm(flat_set.W, axis=0) * live
+    anchor = int(np.argmax(norms_ref))
+    gauges = [(None, False)]
+    if norms_ref[anchor] > ZERO_COLUMN:
+        target = np.arctan2(flat_set.W[1, anchor], flat_set.W[0, anchor])
+        nonzero = np.flatnonzero(np.linalg.norm(W, axis=0) > ZERO_COLUMN)
+        gauges = [(k, reflect) for k in nonzero for reflect in (False, True)] or gauges
+    best = (np.inf, W, b)
+    for k, reflect in gauges:
+        V = W * np.array([[1.0], [-1.0]]) if reflect else W
+        if k is not None:
+            V = rotation(target - np.arctan2(V[1, k], V[0, k])) @ V
+        c = b
+        for _ in range(2):
+            rows, cols = linear_sum_assignment(flat_set.assignment_cost(V, c))
+            order = rows[np.argsort(cols)]
+            V, c = V[:, order], c[order]
+            if k is None:
+                break
+            V = rotation(_procrustes_angle(V[:, live], flat_set.W[:, live])) @ V
+        cost = flat_set.assignment_cost(V, c)[np.arange(c.size), np.arange(c.size)].sum()
+        if cost < best[0]:
+            best = (cost, V, c)
+    return best[1], best[2]
+
+
+@dataclass
+class CatalogMatch:
+    """The catalog entry nearest a point and the point of its flat critical set that is nearest.
+
+    Attributes
+    ----------
+    id : str or None
+        The entry (None: no entry within the tolerance).
+    distance : float
+        Max-norm distance from the point to Q, up to O(2) × S_n (inf when no entry had a close
+        enough loss).
+    W, b : ndarray or None
+        Q, the verified point of the entry's flat critical set (None when ``id`` is None).
+    """
+
+    id: str | None
+    distance: float
+    W: np.ndarray | None = None
+    b: np.ndarray | None = None
 
 
 class CatalogMatcher:
-    """Matches critical points to the entries of a TMS catalog up to O(2) × permutations and
-    flat directions.
+    """Matches points to the flat critical sets of a TMS catalog's entries, up to
+    O(2) × permutations (see the module docstring, *match rule*).
 
     Parameters
     ----------
@@ -179,82 +361,118 @@ class CatalogMatcher:
         The catalog (a loaded document is taken as it is: :meth:`Catalog.of`); its entries need
         ``W``, ``b`` and ``loss``.
     loss_tol : float
-        Entries whose loss differs by more than this are not compared.
+        Entries whose loss differs by more than this are not compared; also the largest gap
+        between the loss of a point Q of a flat set and the entry's.
     match_tol : float
-        Largest orbit distance (max norm) between effective forms for a match.
+        Largest distance (max norm) to a point of an entry's flat set for a match.
+    gtol : float
+        Largest gradient norm of a point Q of a flat set (the verification of Q).
     """
 
-    def __init__(self, catalog: Catalog | dict, loss_tol: float = 1e-6, match_tol: float = 1e-4):
-        self.loss_tol, self.match_tol = loss_tol, match_tol
-        self.entries = []
+    def __init__(self, catalog: Catalog | dict, loss_tol: float = 1e-6, match_tol: float = 1e-4,
+                 gtol: float = 1e-10):
+        self.loss_tol, self.match_tol, self.gtol = loss_tol, match_tol, gtol
         catalog = Catalog.of(catalog)
-        for pid, point in catalog.items():
-            W, b = catalog.parameters(pid)
-            W_eff, b_eff = effective_form(W, b)
-            self.entries.append(_Entry(pid, float(point["loss"]), W, b, W_eff, b_eff))
+        self.entries = [FlatSet.of(pid, float(point["loss"]), *catalog.parameters(pid))
+                        for pid, point in catalog.items()]
         self.losses = np.array([entry.loss for entry in self.entries])
 
-    def nearest(self, W, b, loss: float, rtol: float) -> tuple[str | None, float]:
-        """The entry whose effective form is nearest (W, b)'s among those with loss within
-        ``rtol`` (relative) of ``loss``, and that distance.
+    def distance(self, W, b, flat_set: FlatSet) -> CatalogMatch:
+        """The distance from (W, b) to the flat set and its verified nearest point Q (id None
+        and W, b None if Q fails the verification)."""
+        W = np.asarray(W, dtype=float)
+        b = np.asarray(b, dtype=float)
+        if W.shape != flat_set.W.shape:
+            return CatalogMatch(None, np.inf)
+        V, c = _aligned(W, b, flat_set)
+        QW, Qb = flat_set.project(V, c)
+        distance = float(max(np.abs(V - QW).max(), np.abs(c - Qb).max()))
+        value, dW, db = potential.loss_and_gradient(QW, Qb)
+        verified = (abs(float(value) - flat_set.loss) <= self.loss_tol
+                    and np.sqrt((dW**2).sum() + (db**2).sum()) <= self.gtol)
+        if not verified:
+            return CatalogMatch(None, distance)
+        return CatalogMatch(flat_set.id, distance, QW, Qb)
 
-        (W, b) is a noisy SGD point, so its inert columns are found with loose tolerances (reach
-        at most min(0.05, 1/(4n)), below the bias 1/(2n) of a live zero column; columns shorter
-        than 0.1 count as zero): SGD noise lets a dead column wander along its flat set."""
-        n = np.shape(W)[-1]
-        W_eff, b_eff = effective_form(W, b, inert_tol=min(0.05, 1 / (4 * n)), zero_column=0.1)
-        best = (np.inf, None)
-        for i in np.flatnonzero(np.abs(self.losses - loss) <= rtol * abs(loss)):
+    def _nearest(self, W, b, candidates, tol: float) -> CatalogMatch:
+        matches, nearest = [], np.inf
+        for i in candidates:
             entry = self.entries[i]
-            best = min(best, (orbit_distance(W_eff, b_eff, entry.W_eff, entry.b_eff), entry.id),
-                       key=lambda x: x[0])
-        return best[1], float(best[0])
+            found = self.distance(W, b, entry)
+            nearest = min(nearest, found.distance)
+            if found.id is not None and found.distance <= tol:
+                matches.append((found.distance, orbit_distance(W, b, entry.W, entry.b), i, found))
+        if not matches:
+            return CatalogMatch(None, float(nearest))
+        # Entries of one flat critical set tie on the distance: take the nearest representative
+        # (then the first in catalog order).
+        tied = [m for m in matches if m[0] <= min(m[0] for m in matches) + tol]
+        return min(tied, key=lambda m: (m[1], m[2]))[3]
 
-    def match(self, W, b, loss: float | None = None) -> tuple[str | None, float]:
-        """The id of the entry (W, b) matches, or None; and the orbit distance to the nearest
-        candidate (inf when no entry has a close enough loss)."""
+    def match(self, W, b, loss: float | None = None) -> CatalogMatch:
+        """The entry whose flat critical set (W, b) lies on within ``match_tol``.
+
+        Parameters
+        ----------
+        W, b : array_like
+            A critical point.
+        loss : float, optional
+            Its loss (computed when not given).
+
+        Returns
+        -------
+        CatalogMatch
+            ``id`` None when no entry matches; ``distance`` is then the distance to the nearest
+            candidate (inf when no entry has a loss within ``loss_tol``).
+        """
         W = np.asarray(W, dtype=float)
         b = np.asarray(b, dtype=float)
         if loss is None:
             loss = float(potential.loss(W, b))
-        W_eff, b_eff = effective_form(W, b)
-        matches, nearest = [], np.inf
-        for i in np.flatnonzero(np.abs(self.losses - loss) <= self.loss_tol):
-            entry = self.entries[i]
-            d_eff = orbit_distance(W_eff, b_eff, entry.W_eff, entry.b_eff)
-            nearest = min(nearest, d_eff)
-            if d_eff <= self.match_tol:
-                matches.append((orbit_distance(W, b, entry.W, entry.b), d_eff, entry.id))
-        if not matches:
-            return None, float(nearest)
-        # Entries of one flat critical set tie on the effective form: take the nearest
-        # representative (then the first in catalog order).
-        _d_raw, d_eff, entry_id = min(matches, key=lambda match: match[0])
-        return entry_id, float(d_eff)
+        candidates = np.flatnonzero(np.abs(self.losses - loss) <= self.loss_tol)
+        return self._nearest(W, b, candidates, self.match_tol)
+
+    def nearest(self, W, b, loss: float, rtol: float, tol: float) -> CatalogMatch:
+        """The entry with loss within ``rtol`` (relative) of ``loss`` whose flat critical set
+        has a verified point within ``tol`` of (W, b), a noisy SGD point.
+
+        Returns
+        -------
+        CatalogMatch
+            As :meth:`match`.
+        """
+        candidates = np.flatnonzero(np.abs(self.losses - loss) <= rtol * abs(loss))
+        return self._nearest(np.asarray(W, dtype=float), np.asarray(b, dtype=float),
+                             candidates, tol)
 
 
 @dataclass
 class Identification:
-    """Where a plateau representative leads.
+    """Where a plateau leads.
 
     Attributes
     ----------
     id : str or None
         The catalog entry, or None (unidentified).
     W, b : ndarray
-        The critical point found from the representative.
+        The critical point: found by the deciding search (for an unidentified plateau: a
+        point missing from the catalog), the verified point of the entry's flat set
+        ("nearest"), or, when nothing decided, the point the search from the representative
+        ended at.
     loss, grad_norm : float
         Its population loss and gradient norm.
     drift : float
-        Orbit distance from the representative to the critical point found (flat biases
-        normalised).
+        Orbit distance from the start to the critical point (flat biases normalised).
     distance : float
-        Orbit distance (effective forms) to the matched or nearest candidate entry.
+        Distance to the matched or nearest candidate entry's flat set.
     reason : str
         Why the plateau is unidentified ("" when identified).
     method : str
-        "search" (the critical point found matched), "nearest" (the search stalled and the
-        representative is near the entry), or "" (unidentified).
+        "search" (a search converged at the plateau's level and its point matched),
+        "nearest" (no search converged; the start is near a verified point of the entry's flat
+        set), or "" (unidentified).
+    start : int
+        Index of the start that decided (0: the representative).
     """
 
     id: str | None
@@ -266,6 +484,7 @@ class Identification:
     distance: float
     reason: str = field(default="")
     method: str = field(default="")
+    start: int = field(default=0)
 
 
 def identify(
@@ -278,13 +497,14 @@ def identify(
     level_rtol: float = 0.04,
     near_tol: float = 0.15,
 ) -> list[Identification]:
-    """Identify a batch of plateau representatives.
+    """Identify a batch of plateaus (see the module docstring for the rules).
 
     Parameters
     ----------
-    W : array_like, shape (P, m, n)
-    b : array_like, shape (P, n)
-        The representatives.
+    W : array_like, shape (P, m, n) or (P, S, m, n)
+    b : array_like, shape (P, n) or (P, S, n)
+        Each plateau's starts in order of preference: its representative first, then earlier
+        checkpoints (S starts per plateau; a start may repeat).
     plateau_loss : array_like, shape (P,)
         The plateaus' median population losses.
     matcher : CatalogMatcher
@@ -293,7 +513,12 @@ def identify(
     level_rtol : float
         Largest relative gap between the plateau's loss and the critical point's.
     near_tol : float
-        Largest distance for the fallback match of a stalled search.
+        Largest distance to a flat set for the fallback match when no search converged.
+
+    Returns
+    -------
+    list of Identification
+        One per plateau.
 
     Notes
     -----
@@ -302,43 +527,65 @@ def identify(
     """
     W = np.asarray(W, dtype=float)
     b = np.asarray(b, dtype=float)
+    if W.ndim == 3:
+        W, b = W[:, None], b[:, None]
     plateau_loss = np.asarray(plateau_loss, dtype=float)
-    if W.shape[0] == 0:
+    P, S = W.shape[:2]
+    if P == 0:
         return []
-    tms = TMSPotential.of(W)
-    search = find_critical_points(tms, tms.flatten(W, b), gtol=gtol)
-    found_W, found_b = search.parameters
-    losses = potential.loss(found_W, found_b)
-    found = []
-    for p in range(W.shape[0]):
-        Wc, bc = found_W[p], found_b[p]
-        drift = orbit_distance(
-            W[p], normalise_flat_biases(W[p], b[p]), Wc, normalise_flat_biases(Wc, bc)
-        )
-        entry, distance = matcher.match(Wc, bc, float(losses[p]))
-        gap = abs(losses[p] - plateau_loss[p])
-        reason, method = "", "search"
-        if not search.converged[p]:
-            near, near_distance = matcher.nearest(W[p], b[p], plateau_loss[p], level_rtol)
-            if near is not None and near_distance <= near_tol:
-                entry, distance, method = near, near_distance, "nearest"
+    tms = TMSPotential.of(W[0, 0])
+    decided: list[Identification | None] = [None] * P
+    first: list[Identification | None] = [None] * P  # the representative's search
+    # a repeated start (the padding of a short band) is not searched again
+    distinct = [[s for s in range(S) if not any(
+        np.array_equal(W[p, s], W[p, r]) and np.array_equal(b[p, s], b[p, r]) for r in range(s))]
+        for p in range(P)]
+    for s in range(S):
+        todo = [p for p in range(P) if decided[p] is None and s in distinct[p]]
+        if not todo:
+            continue
+        search = find_critical_points(tms, tms.flatten(W[todo, s], b[todo, s]), gtol=gtol)
+        found_W, found_b = search.parameters
+        losses = potential.loss(found_W, found_b)
+        for i, p in enumerate(todo):
+            Wc, bc, loss = found_W[i], found_b[i], float(losses[i])
+            drift = orbit_distance(W[p, s], normalise_flat_biases(W[p, s], b[p, s]), Wc,
+                                   normalise_flat_biases(Wc, bc))
+            gap = abs(loss - plateau_loss[p])
+            if not search.converged[i]:
+                reason = f"search did not converge (gradient norm {search.grad_norm[i]:.1e})"
+                match = CatalogMatch(None, np.inf)
+            elif gap > level_rtol * abs(plateau_loss[p]):
+                reason = f"critical point found is {gap:.2g} away from the plateau's loss"
+                match = CatalogMatch(None, np.inf)
             else:
-                reason = f"search did not converge (gradient norm {search.grad_norm[p]:.1e})"
-        elif gap > level_rtol * abs(plateau_loss[p]):
-            reason = f"critical point found is {gap:.2g} away from the plateau's loss"
-        elif entry is None:
-            reason = "no catalog entry matches the critical point found"
-        found.append(
-            Identification(
-                entry if not reason else None,
-                Wc,
-                bc,
-                float(losses[p]),
-                float(search.grad_norm[p]),
-                float(drift),
-                distance,
-                reason,
-                method if not reason else "",
-            )
-        )
-    return found
+                match = matcher.match(Wc, bc, loss)
+                reason = "" if match.id is not None else (
+                    "no catalog entry matches the critical point found")
+            result = Identification(match.id, Wc, bc, loss, float(search.grad_norm[i]),
+                                    float(drift), match.distance, reason,
+                                    "search" if match.id is not None else "", s)
+            if s == 0:
+                first[p] = result
+            if search.converged[i] and gap <= level_rtol * abs(plateau_loss[p]):
+                decided[p] = result  # a converged search at the plateau's level decides
+    for p in range(P):
+        if decided[p] is not None:
+            continue
+        for s in distinct[p]:
+            near = matcher.nearest(W[p, s], b[p, s], plateau_loss[p], level_rtol, near_tol)
+            if near.id is not None:
+                value, dW, db = potential.loss_and_gradient(near.W, near.b)
+                drift = orbit_distance(W[p, s], normalise_flat_biases(W[p, s], b[p, s]), near.W,
+                                       normalise_flat_biases(near.W, near.b))
+                decided[p] = Identification(
+                    near.id, near.W, near.b, float(value),
+                    float(np.sqrt((dW**2).sum() + (db**2).sum())), float(drift), near.distance,
+                    "", "nearest", s)
+                break
+        else:
+            decided[p] = first[p]
+            if len(distinct[p]) > 1:
+                decided[p].reason += (f"; no search from {len(distinct[p]) - 1} earlier "
+                                      "checkpoints of the plateau converged at its level")
+    return decided

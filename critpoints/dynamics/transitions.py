@@ -22,6 +22,7 @@ from critpoints.dynamics.plateaus import (
     PlateauRule,
     detect_plateaus,
     identify,
+    plateau_starts,
 )
 from critpoints.dynamics.sgd import Trajectory
 
@@ -37,7 +38,8 @@ __all__ = [
 
 @dataclass
 class PlateauRecord:
-    """One plateau of one run, with what the identification found."""
+    """One plateau of one run, with what the identification found (``W``, ``b``: the
+    representative, its last checkpoint)."""
 
     run: int
     start_step: int
@@ -52,6 +54,9 @@ class PlateauRecord:
     grad_norm: float
     reason: str
     method: str = ""
+    #: The checkpoint step the deciding search (or nearest-entry comparison) started from: the
+    #: representative's (``end_step``) or an earlier checkpoint of the plateau.
+    search_step: int | None = None
 
 
 @dataclass
@@ -88,16 +93,22 @@ def run_histories(
     for row in range(len(trajectory.runs)):
         for plateau in detect_plateaus(steps, trajectory.population_loss[row], rule):
             found.append((row, plateau))
-    W = np.array([trajectory.W[row, p.last] for row, p in found]).reshape(
-        -1, *trajectory.W.shape[2:]
+    # each plateau's starts (representative first), padded with its earliest to one length
+    starts = [plateau_starts(p) for _, p in found]
+    width = max((len(s) for s in starts), default=1)
+    starts = [np.concatenate([s, np.repeat(s[-1:], width - len(s))]) for s in starts]
+    W = np.array([trajectory.W[row, s] for (row, _), s in zip(found, starts)]).reshape(
+        -1, width, *trajectory.W.shape[2:]
     )
-    b = np.array([trajectory.b[row, p.last] for row, p in found]).reshape(-1, trajectory.b.shape[2])
+    b = np.array([trajectory.b[row, s] for (row, _), s in zip(found, starts)]).reshape(
+        -1, width, trajectory.b.shape[2]
+    )
     identifications = identify(W, b, [p.loss for _, p in found], matcher)
     histories = []
     for row, run in enumerate(trajectory.runs):
         loss = trajectory.population_loss[row]
         records, spans = [], []
-        for (r, plateau), ident, Wp, bp in zip(found, identifications, W, b):
+        for (r, plateau), ident, Wp, bp, start in zip(found, identifications, W, b, starts):
             if r != row:
                 continue
             spans.append(plateau)
@@ -108,14 +119,15 @@ def run_histories(
                     plateau.end_step,
                     plateau.loss,
                     ident.id,
-                    Wp.tolist(),
-                    bp.tolist(),
+                    Wp[0].tolist(),
+                    bp[0].tolist(),
                     ident.W.tolist(),
                     ident.b.tolist(),
                     ident.loss,
                     ident.grad_norm,
                     ident.reason,
                     ident.method,
+                    int(steps[start[ident.start]]),
                 )
             )
         transitions = []
