@@ -192,6 +192,11 @@ def chao1_unseen(hit_counts) -> float:
     return f1 * (f1 - 1) / (2 * (f2 + 1))
 
 
+def critical_set_key(W, b) -> tuple:
+    """The live part of (W, b) (:data:`DEAD_TOL`): what :func:`same_critical_set` compares."""
+    return _live_part(W, b, DEAD_TOL)
+
+
 def same_critical_set(loss: float, live: tuple, known: list[tuple[float, tuple]]
                       ) -> int | None:
     """The index in ``known`` ((loss, live part) pairs) of the critical set (loss, live) lies
@@ -226,7 +231,7 @@ class _Registry:
     def add_known(self, candidate: Candidate) -> None:
         W, b = candidate.W.astype(float), candidate.b.astype(float)
         loss = float(self.potential.loss(self.potential.flatten(W, b)))
-        orbit = Orbit(loss, _live_part(W, b, DEAD_TOL), [self.potential.flatten(W, b)],
+        orbit = Orbit(loss, critical_set_key(W, b), [self.potential.flatten(W, b)],
                       {"pattern": 1}, candidate=candidate)
         self.orbits.append(orbit)
         self.losses.append(loss)
@@ -243,7 +248,7 @@ class _Registry:
                 continue
             self.strategy_converged[strategy] += 1
             W, b = self.potential.unflatten(theta)
-            live = _live_part(W, b, DEAD_TOL)
+            live = critical_set_key(W, b)
             j = self.find(float(loss), live)
             if j is None:
                 self.orbits.append(Orbit(float(loss), live, discovered_at=self.random_spent))
@@ -521,14 +526,14 @@ def _record(registry: _Registry, entries, budget: CensusBudget, seed: int, round
 
 def _entry_ids(registry: _Registry, entries) -> list[str | None]:
     """The catalog id of each orbit (None for unrefined ones), matched by loss and live part."""
-    keyed = [(e.loss, _live_part(np.array(e.W), np.array(e.b), DEAD_TOL), e.id) for e in entries]
+    keyed = [(e.loss, critical_set_key(np.array(e.W), np.array(e.b)), e.id) for e in entries]
     ids = []
     for orbit in registry.orbits:
         if orbit.candidate is None:
             ids.append(None)
             continue
         W, b = orbit.candidate.W.astype(float), orbit.candidate.b.astype(float)
-        live = _live_part(W, b, DEAD_TOL)
+        live = critical_set_key(W, b)
         loss = float(registry.potential.loss(registry.potential.flatten(W, b)))
         j = same_critical_set(loss, live, [(other, other_live) for other, other_live, _ in keyed])
         ids.append(None if j is None else keyed[j][2])
@@ -571,7 +576,7 @@ def compare_catalogs(first, second, level: float = ALL_DEAD_LEVEL) -> Comparison
         for ident, point in catalog.items():
             if point["loss"] <= level + 1e-9:
                 W, b = catalog.parameters(ident)
-                rows.append((point, _live_part(W, b, DEAD_TOL)))
+                rows.append((point, critical_set_key(W, b)))
         return rows
 
     def summary(point):

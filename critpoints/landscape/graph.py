@@ -173,7 +173,12 @@ def _default_matcher(catalog: Catalog):
     from critpoints.dynamics.plateaus import CatalogMatcher
 
     matcher = CatalogMatcher(catalog)
-    return lambda W, b, loss: matcher.match(W, b, loss)
+
+    def match(W, b, loss):
+        found = matcher.match(W, b, loss)
+        return found.id, found.distance
+
+    return match
 
 
 def _candidate_numbers(unmatched: list[dict], same: Callable[[dict, dict], bool]) -> None:
@@ -193,12 +198,13 @@ def _candidate_numbers(unmatched: list[dict], same: Callable[[dict, dict], bool]
 
 
 def _same_tms_point(a: dict, b: dict) -> bool:
-    from critpoints.dynamics.plateaus import effective_form
-    from critpoints.tms.symmetry import orbit_distance
+    """The census's rule (:func:`critpoints.census.census.same_critical_set`): one critical set
+    up to O(2) × permutations and flat columns."""
+    from critpoints.census.census import critical_set_key, same_critical_set
 
-    if abs(a["loss"] - b["loss"]) > 1e-8:
-        return False
-    return orbit_distance(*effective_form(a["W"], a["b"]), *effective_form(b["W"], b["b"])) < 1e-4
+    key = critical_set_key(np.array(b["W"]), np.array(b["b"]))
+    return same_critical_set(a["loss"], critical_set_key(np.array(a["W"]), np.array(a["b"])),
+                             [(b["loss"], key)]) is not None
 
 
 def landscape_graph(
