@@ -96,3 +96,15 @@ def test_links_and_images_exist():
             if target.startswith("http"):
                 continue
             assert (page.parent / target).exists(), f"{page.name}: broken link {target}"
+
+
+def test_catalog_tables_in_the_docs_are_current():
+    """The census statistics and minima (docs/landscape.md) and the global minima (README) are
+    what the shipped catalogs give."""
+    from critpoints.catalog import Catalog
+    from critpoints.cli.docs import updated_text
+
+    catalogs = [Catalog.builtin(n) for n in range(2, 13)]
+    for page in ("docs/landscape.md", "README.md"):
+        text = (ROOT / page).read_text(encoding="utf-8")
+        assert updated_text(text, catalogs) == text, f"{page}: run `python -m critpoints docs --write`"

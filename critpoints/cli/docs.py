@@ -1,4 +1,6 @@
-"""``critpoints docs``: check or regenerate the sympy-generated section of docs/potential.md."""
+"""``critpoints docs``: check or regenerate the generated sections of the documentation: the
+sympy derivation in docs/potential.md, and the tables the catalogs give (census statistics and
+minima in docs/landscape.md, the global minimum per n in README.md)."""
 
 from __future__ import annotations
 
@@ -13,39 +15,62 @@ from critpoints.cli.options import path
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "docs",
-        help="check (or with --write regenerate) the derivation section of docs/potential.md",
+        help="check (or with --write regenerate) the generated sections of the docs",
         description="Render the region formulas of the TMS building blocks P and Q and their "
-        "boundary jumps from the sympy derivation as Markdown/LaTeX, and compare them with the "
-        "generated section of docs/potential.md (exit 1 if it is stale), or rewrite it.",
+        "boundary jumps from the sympy derivation (docs/potential.md), and the tables of the "
+        "shipped catalogs (census statistics and minima in docs/landscape.md, global minima in "
+        "README.md); compare them with the generated sections (exit 1 if one is stale), or "
+        "rewrite them.",
     )
-    parser.add_argument("--write", action="store_true", help="rewrite the generated section")
-    parser.add_argument("--file", type=path, default=Path("docs/potential.md"),
-                        help="the page to check or rewrite (default docs/potential.md)")
+    parser.add_argument("--write", action="store_true", help="rewrite the generated sections")
+    parser.add_argument("--file", type=path, action="append", default=None,
+                        help="a page to check or rewrite (repeatable; default "
+                        f"{', '.join(str(p) for p in PAGES)})")
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from critpoints.io import write_text_atomic
-    from critpoints.tms.report import update_document
+#: The pages with generated sections.
+PAGES = (Path("docs/potential.md"), Path("docs/landscape.md"), Path("README.md"))
 
-    if not args.file.is_file():
-        reason = "is a directory" if args.file.is_dir() else "no such file"
-        raise UsageError(f"{args.file}: {reason}")
-    try:
-        current = args.file.read_text(encoding="utf-8")
-        updated = update_document(current)
-        if args.write:
-            if updated != current:
-                write_text_atomic(args.file, updated)
-            print(f"wrote {args.file}" if updated != current else f"{args.file} is up to date")
-            return 0
-    except ValueError as exc:  # no generated section, or not UTF-8 text
-        raise UsageError(f"{args.file}: {exc}") from None
-    except OSError as exc:
-        raise UsageError(f"{args.file}: cannot read or write: {exc.strerror or exc}") from None
-    if updated != current:
-        print(f"{args.file} differs from the derivation: run `python -m critpoints docs --write`",
-              file=sys.stderr)
-        return 1
-    print(f"{args.file} is up to date")
-    return 0
+
+def updated_text(text: str, catalogs) -> str:
+    """``text`` with its generated sections rewritten; ValueError if it has none."""
+    from critpoints.census.report import update_sections
+    from critpoints.tms.report import BEGIN_MARKER, update_document
+
+    result = update_document(text) if BEGIN_MARKER in text else text
+    result = update_sections(result, catalogs)
+    if result == text and "<!-- BEGIN GENERATED" not in text:
+        raise ValueError("no generated section (no BEGIN GENERATED marker)")
+    return result
+
+
+def run(args: argparse.Namespace) -> int:
+    from critpoints.catalog import Catalog
+    from critpoints.io import write_text_atomic
+
+    catalogs = [Catalog.builtin(n) for n in range(2, 13)]
+    stale = 0
+    for page in args.file or PAGES:
+        if not page.is_file():
+            reason = "is a directory" if page.is_dir() else "no such file"
+            raise UsageError(f"{page}: {reason}")
+        try:
+            current = page.read_text(encoding="utf-8")
+            updated = updated_text(current, catalogs)
+            if args.write:
+                if updated != current:
+                    write_text_atomic(page, updated)
+                print(f"wrote {page}" if updated != current else f"{page} is up to date")
+                continue
+        except ValueError as exc:  # no generated section, or not UTF-8 text
+            raise UsageError(f"{page}: {exc}") from None
+        except OSError as exc:
+            raise UsageError(f"{page}: cannot read or write: {exc.strerror or exc}") from None
+        if updated != current:
+            print(f"{page} differs from what the derivation and the catalogs give: run "
+                  "`python -m critpoints docs --write`", file=sys.stderr)
+            stale += 1
+        else:
+            print(f"{page} is up to date")
+    return 1 if stale else 0
