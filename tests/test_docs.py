@@ -35,6 +35,7 @@ def test_guide_block_runs(index, tmp_path):
     # A temporary copy of the data and pages: the commands cannot touch committed files.
     for name in ("catalog", "docs"):
         shutil.copytree(ROOT / name, tmp_path / name)
+    shutil.copy(ROOT / "README.md", tmp_path / "README.md")
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     # `python` is this interpreter, started by its own path: a symlink to sys.executable would
     # not find a virtual environment's pyvenv.cfg (Python looks for it beside the path it was
