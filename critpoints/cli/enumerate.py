@@ -61,13 +61,14 @@ def register(subparsers) -> None:
 def _progress(quiet: bool):
     if quiet:
         return None
-    state = {"stage": None, "last": 0.0}
+    state = {"stage": None, "last": 0.0, "start": time.monotonic()}
 
     def report(stage: str, done: int, total: int) -> None:
         now = time.monotonic()
         if stage != state["stage"] or done == total or now - state["last"] > 0.5:
             end = "\n" if done == total else "\r"
-            print(f"  {stage}: {done}/{total}", end=end, file=sys.stderr, flush=True)
+            print(f"  [{now - state['start']:7.1f} s] {stage}: {done}/{total}", end=end,
+                  file=sys.stderr, flush=True)
             state["stage"], state["last"] = stage, now
 
     return report
