@@ -380,12 +380,13 @@ def graph_summary(G: nx.DiGraph) -> str:
             lines.append(f"  {pid:<24} {data['final_runs']:>5}   {data['loss']:.6f}    {lam}")
     lines.append("transitions                count  loss drop   lambda change  median step"
                  "  landscape (barrier from source)")
+    mapped = g.get("edges_explained_by_landscape") is not None
     for s, t, data in G.edges(data=True):
         change = data["learning_coefficient_change"]
         change = "unknown" if change is None else f"{change:+g}"
         lines.append(
             f"  {s + ' -> ' + t:<24} {data['count']:>5}  {data['loss_drop']:+.6f}  {change:>13}"
-            f"  {int(np.median(data['steps'])):>11}  {_connection_text(data)}"
+            f"  {int(np.median(data['steps'])):>11}  {_connection_text(data, mapped)}"
         )
     if G.number_of_edges() == 0:
         lines.append("  (none)")
@@ -411,10 +412,10 @@ def graph_summary(G: nx.DiGraph) -> str:
     return "\n".join(lines)
 
 
-def _connection_text(data: dict) -> str:
+def _connection_text(data: dict, mapped: bool) -> str:
     kind = data.get("landscape_connection")
     if kind is None:
-        return "-" if "landscape_connection" not in data else "an end not in the landscape"
+        return "an end not in the landscape" if mapped else "-"
     if kind == "none":
         return "not joined"
     return f"{kind} via {data['landscape_saddle']} ({data['landscape_barrier']:+.6f})"
