@@ -9,7 +9,7 @@ document (``"schema_name": "critpoints.phases", "schema_version": 1``), and a JS
 name                           version  written by
 =============================  =======  ====================================================
 ``critpoints.catalog``         1        ``enumerate``, ``linear`` (catalogs of critical points)
-``critpoints.transitions``     1        ``transitions`` (node-link JSON; the GraphML beside it
+``critpoints.transitions``     3        ``transitions`` (node-link JSON; the GraphML beside it
                                         carries the two fields as graph attributes)
 ``critpoints.phases``          1        ``phases --out``
 ``critpoints.llc``             1        ``llc --out``
@@ -91,7 +91,7 @@ DOCUMENT_TYPES: dict[str, DocumentType] = {
     t.name: t
     for t in (
         DocumentType(CATALOG, 1, "catalog.schema.json", "catalog of critical points"),
-        DocumentType(TRANSITIONS, 2, "transitions.schema.json",
+        DocumentType(TRANSITIONS, 3, "transitions.schema.json",
                      "SGD transition graph (networkx node-link JSON)"),
         DocumentType(PHASES, 1, "phases.schema.json",
                      "free energies, Bayesian phase transitions and occupancy curves"),
@@ -201,10 +201,43 @@ def _transitions_1_to_2(document: dict) -> dict:
     return {**document, "schema_version": 2, "graph": graph}
 
 
+#: Catalog classifications that are their own verdict (a non-smooth point's is not recorded in
+#: a version-2 transition graph).
+_SMOOTH_VERDICTS = ("minimum", "saddle", "maximum")
+
+
+def _transitions_2_to_3(document: dict) -> dict:
+    """Transitions 2 → 3: the fields a version-2 sweep did not compute are null, never guessed —
+    each edge's landscape connection, the bands failing the trend test (version 2 had none: its
+    plateau rule counted them as plateaus), the published claim on minimum-to-minimum
+    transitions; a node's verdict is its classification when smooth, else null."""
+    graph = {
+        **document["graph"],
+        "unsettled_tails_count": None,
+        "unsettled_bands": None,
+        "edges_explained_by_landscape": None,
+        "edges_unexplained_by_landscape": [],
+        "edges_outside_landscape": [],
+        "published_claim": None,
+    }
+    nodes = []
+    for node in document.get("nodes", []):
+        verdict = node.get("classification") if node.get("classification") in _SMOOTH_VERDICTS \
+            else None
+        items = list(node.items())
+        at = next((i for i, (k, _) in enumerate(items) if k == "hessian_index"), len(items))
+        nodes.append(dict(items[:at] + [("verdict", verdict)] + items[at:]))
+    landscape = {"landscape_connection": None, "landscape_path": None, "landscape_saddle": None,
+                 "landscape_barrier": None, "explained_by_landscape": None}
+    edges = [{**edge, **landscape} for edge in document.get("edges", [])]
+    return {**document, "schema_version": 3, "graph": graph, "nodes": nodes, "edges": edges}
+
+
 #: (name, from_version) → function returning the document at from_version + 1.
 _MIGRATIONS: dict[tuple[str, int], Callable[[dict], dict]] = {
     **{(name, 0): _add_header(name) for name in _VERSION_0},
     (TRANSITIONS, 1): _transitions_1_to_2,
+    (TRANSITIONS, 2): _transitions_2_to_3,
 }
 
 

@@ -138,14 +138,18 @@ def test_committed_files_are_the_migrated_frozen_copies(frozen):
         return
     assert identify(old) == (new["schema_name"], 0)
     if new["schema_name"] == "critpoints.transitions":
-        # 0 → 1 → 2: the header, then the λ claim of version 1 (true on no tested edge) becomes
-        # null, "untested"; the committed graphs were since re-run by the CLI (new catalog)
-        assert new["schema_version"] == 2
+        # 0 → 1 → 2 → 3: the header, then the λ claim of version 1 (true on no tested edge)
+        # becomes null, "untested", then the version-3 fields are null (not computed then); the
+        # committed graphs were since re-run by the CLI (new catalog)
+        assert new["schema_version"] == 3
         assert new["graph"]["edges_tested_for_learning_coefficient"] == 0
         assert new["graph"]["every_edge_raises_learning_coefficient"] is None
         assert old["graph"]["every_edge_raises_learning_coefficient"] is True
-        rest = {k: v for k, v in new.items() if k not in (*documents.HEADER_KEYS, "graph")}
-        assert rest == {k: v for k, v in old.items() if k != "graph"}
+        assert new["graph"]["published_claim"] is None
+        assert all(e["explained_by_landscape"] is None for e in new["edges"])
+        rest = {k: v for k, v in new.items()
+                if k not in (*documents.HEADER_KEYS, "graph", "nodes", "edges")}
+        assert rest == {k: v for k, v in old.items() if k not in ("graph", "nodes", "edges")}
         return
     assert {k: v for k, v in new.items() if k not in documents.HEADER_KEYS} == old
     committed = PUBLISHED / FROZEN[frozen]
@@ -154,6 +158,31 @@ def test_committed_files_are_the_migrated_frozen_copies(frozen):
     new_lines = committed.read_text(encoding="utf-8").splitlines()
     assert new_lines[1:3] == [f' "schema_name": "{new["schema_name"]}",', ' "schema_version": 1,']
     assert new_lines[:1] + new_lines[3:] == old_text.splitlines()
+
+
+def test_transitions_version_2_migrates_to_3_without_guessing():
+    """The frozen version-2 copy (the committed random-start sweep before version 3): every
+    version-3 field is null (not computed by that sweep), a node's verdict is its
+    classification when smooth, and nothing else changes."""
+    frozen = "tms-n6-m2.transitions-random.v2.json"
+    old = loads_strict((DATA / frozen).read_text(encoding="utf-8"), frozen)
+    kept = copy.deepcopy(old)
+    new = migrate(old, frozen)
+    assert old == kept and identify(old) == ("critpoints.transitions", 2)
+    validate(new, frozen)
+    assert new["schema_version"] == 3
+    for key in ("unsettled_tails_count", "unsettled_bands", "edges_explained_by_landscape",
+                "published_claim"):
+        assert new["graph"][key] is None
+    assert {k: v for k, v in new["graph"].items() if k in old["graph"]} == old["graph"]
+    for before, after in zip(old["nodes"], new["nodes"], strict=True):
+        smooth = before["classification"] in ("minimum", "saddle")
+        assert after["verdict"] == (before["classification"] if smooth else None)
+        assert {k: v for k, v in after.items() if k != "verdict"} == before
+    for before, after in zip(old["edges"], new["edges"], strict=True):
+        assert after["explained_by_landscape"] is None and after["landscape_path"] is None
+        assert {k: v for k, v in after.items() if not k.startswith(("landscape_", "explained"))
+                } == before
 
 
 @pytest.mark.parametrize("frozen", FROZEN, ids=str)

@@ -190,3 +190,55 @@ def test_sweep_start_and_default_paths_are_library_rules():
     assert default_init_scale(6, "b") == CATALOG_START_NOISE
     assert default_graph_path(None, 6) == "catalog/tms-n6-m2.transitions.json"
     assert default_graph_path("x/c.json", 6, random=True) == "x/c.transitions-random.json"
+
+
+def test_cli_maps_the_edges_onto_the_landscape_beside_the_catalog_or_computes_it(
+        catalog_file, tmp_path, capsys):
+    from critpoints.cli.landscape import write_landscape_of
+    from critpoints.landscape_store import default_landscape_path
+
+    # no landscape file beside the catalog: computed, and said so
+    assert cli(catalog_file, tmp_path / "a.json") == 0
+    source = read_transition_json(tmp_path / "a.json").graph["landscape"]
+    assert source["source"] == "computed" and "no tms-n6-m2.landscape.json" in source["reason"]
+    # the file beside the catalog, written by `landscape`: read
+    landscape_path = default_landscape_path(catalog_file, 6)
+    write_landscape_of(CATALOG, catalog_file, 6, 0, landscape_path, quiet=True)
+    assert cli(catalog_file, tmp_path / "b.json") == 0
+    G = read_transition_json(tmp_path / "b.json")
+    assert G.graph["landscape"] == {"source": "file", "file": "tms-n6-m2.landscape.json",
+                                    "command": "python -m critpoints landscape --n 6 --seed 0"}
+    # the same graph either way (only the attribute naming the source differs)
+    A = read_transition_json(tmp_path / "a.json")
+    assert list(A.edges(data=True)) == list(G.edges(data=True))
+    assert all(d["landscape_connection"] is not None for _, _, d in G.edges(data=True))
+    # a landscape of another catalog (an entry renumbered) is not used
+    doc = json.loads(Path(landscape_path).read_text())
+    doc["nodes"][0]["id"] = "renamed"
+    Path(landscape_path).write_text(json.dumps(doc))
+    capsys.readouterr()
+    assert cli(catalog_file, tmp_path / "c.json") == 0
+    reason = read_transition_json(tmp_path / "c.json").graph["landscape"]["reason"]
+    assert "not the catalog's landscape" in reason and "renamed" in reason
+    assert "computing the landscape graph" not in capsys.readouterr().err  # --quiet
+    assert cli(catalog_file, tmp_path / "d.json", "--landscape", landscape_path) == 2
+    assert "is not the landscape of" in capsys.readouterr().err
+
+
+def test_graph_without_a_landscape_has_null_connections_and_the_claim_on_minima():
+    G = transition_graph(synthetic_histories(), CATALOG, {"seed": 0})
+    edge = G.edges["4++", "5+"]
+    assert edge["explained_by_landscape"] is None and edge["landscape_path"] is None
+    assert G.graph["edges_explained_by_landscape"] is None
+    # the synthetic catalog's verdicts are all "undecided": no minimum, nothing to test
+    claim = G.graph["published_claim"]
+    assert claim["verdict"] is None and claim["edges_untested"]["an end is not a minimum"] == [
+        "4++ -> 5+"]
+    # with 4++ and 5+ minima: 4++ -> 5+ joins two minima, but 4++ has no λ here: untested
+    decided = dict(CATALOG, critical_points=[
+        dict(p, verdict="minimum") if p["id"] in ("4++", "5+") else p
+        for p in CATALOG["critical_points"]])
+    claim = transition_graph(synthetic_histories(), decided, {}).graph["published_claim"]
+    assert claim["verdict"] is None and claim["transitions_tested"] == 0
+    assert [(r["source"], r["target"], r["count"]) for r in claim["untested"]] == [
+        ("4++", "5+", 2)]

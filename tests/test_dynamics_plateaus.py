@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from test_dynamics_catalog import build_catalog
 
@@ -16,8 +16,10 @@ from critpoints.catalog import Catalog
 from critpoints.dynamics.plateaus import (
     CatalogMatcher,
     PlateauRule,
+    detect_bands,
     detect_plateaus,
     identify,
+    loss_trend,
 )
 from critpoints.dynamics.sgd import checkpoint_steps
 from critpoints.tms.symmetry import rotation
@@ -52,6 +54,67 @@ def test_a_steady_descent_is_not_a_plateau():
     # only the band cut short by the end of the run may count (it needs only min_steps)
     assert len(plateaus) <= 1 and all(p.end_step == steps[-1] for p in plateaus)
     assert detect_plateaus(steps[:-40], loss[:-40])[:-1] == []
+
+
+STEPS = checkpoint_steps(225_000)  # the paper protocol's checkpoints
+
+
+@settings(max_examples=40, deadline=None)
+@given(start=st.integers(100_000, 222_000), level=st.floats(0.05, 0.3),
+       lifetime=st.floats(0.002, 0.2), noise=st.floats(0, 0.2), seed=st.integers(0, 2**32 - 1))
+def test_a_loss_that_keeps_falling_to_the_end_is_never_a_plateau(start, level, lifetime, noise,
+                                                                  seed):
+    # A plateau at 2 × level until `start`, then a steady descent from `level` to the end of
+    # the run, at a rate that crosses the band's width (1e-4 + 2 % of the level) in
+    # `lifetime` × start steps (< min_fraction of the elapsed steps: were it not cut by the
+    # end, the band would not last long enough to be a plateau), with Gaussian noise up to
+    # 0.2 × the descent over one checkpoint interval (1125 steps). The loss falls by more than
+    # 2 × trend_atol per interval: the descent over any band (≥ 2 checkpoints) is above the
+    # test's resolution.
+    rule = PlateauRule()
+    rng = np.random.default_rng(seed)
+    rate = (rule.atol + rule.rtol * level) / (lifetime * start)
+    assume(rate * 1125 > 2 * rule.trend_atol)
+    loss = np.where(STEPS < start, 2 * level, level - rate * (STEPS - start))
+    loss = loss + noise * rate * 1125 * rng.standard_normal(STEPS.size)
+    assert all(p.end_step < STEPS[-1] for p in detect_plateaus(STEPS, loss, rule))
+    # the band cut by the end of the run, if long enough to count, is reported unsettled
+    assert all(b.end_step < STEPS[-1] or not b.settled for b in detect_bands(STEPS, loss, rule))
+
+
+@settings(max_examples=40, deadline=None)
+@given(level=st.floats(0.03, 0.34), noise=st.floats(0, 0.004), start=st.integers(0, 224_000),
+       seed=st.integers(0, 2**32 - 1))
+def test_a_flat_noisy_band_is_always_a_plateau(level, noise, start, seed):
+    # Flat at `level` from `start` to the end, with Gaussian noise up to 0.4 % of the level
+    # (within the band's 2 %: the band holds every checkpoint), after a drop from 2 × level.
+    rng = np.random.default_rng(seed)
+    loss = np.where(STEPS < start, 2 * level, level)
+    loss = loss * (1 + np.clip(noise * rng.standard_normal(STEPS.size), -0.0045, 0.0045))
+    first = int(np.searchsorted(STEPS, start))
+    if STEPS[-1] - STEPS[first] < PlateauRule().min_steps:
+        return  # too short to be a plateau at all
+    last = detect_plateaus(STEPS, loss)[-1]
+    assert (last.start_step, last.end_step) == (STEPS[first], STEPS[-1])
+
+
+def test_the_trend_test_can_be_switched_off():
+    # a drop to 0.1 at step 215 000, then a fall of 2e-7 per step: the last band (width 2.1e-3)
+    # would be left after 10 500 steps, < 25 % of the elapsed steps
+    loss = np.where(STEPS < 215_000, 0.2, 0.1 - 2e-7 * (STEPS - 215_000))
+    assert not detect_bands(STEPS, loss)[-1].settled
+    assert detect_bands(STEPS, loss, PlateauRule(trend=False))[-1].settled
+
+
+def test_the_tail_of_a_4gon_run_cut_by_the_end_is_unsettled():
+    # Regression: run 9 of the committed 4-gon sweep (graph.command of
+    # catalog/tms-n6-m2.transitions.json; its last 5 checkpoints, steps 220477-225000), counted
+    # as an unidentified plateau before the trend test: the slow 4++- -> 4++ descent, falling
+    # 2.0e-3 over these 4500 steps (the search from it did not converge, gradient 3.2e-4).
+    steps = [220477, 221608, 222739, 223869, 225000]
+    loss = [0.103342, 0.102797, 0.102284, 0.101812, 0.101293]
+    rate, error, settled = loss_trend(steps, loss)
+    assert not settled and rate < 0 and -rate > 3 * error
 
 
 def random_symmetry(W, b, rng):

@@ -110,3 +110,45 @@ def write_landscape_of(document: dict, catalog_path, n: int, seed: int, out: str
     json_path, graphml_path = write_landscape(G, out)
     print(summary(G))
     print(f"wrote {json_path} and {graphml_path} ({time.monotonic() - started:.1f} s)")
+
+
+def landscape_of_catalog(catalog, catalog_path, n: int, path=None, quiet: bool = False):
+    """The landscape graph to read a sweep's transitions on, and where it came from (the graph
+    attribute ``landscape`` of the transition graph).
+
+    ``path`` (``transitions --landscape``), else the landscape file beside the catalog when it
+    exists: read and used if its nodes are the catalog's entries (ids and losses), computed
+    afresh from the catalog otherwise (as ``python -m critpoints landscape --n N --seed 0``
+    would, without writing it), with the reason stated.
+    """
+    import os
+
+    from critpoints.cli import UsageError
+    from critpoints.documents import DocumentError
+    from critpoints.dynamics.landscape_paths import landscape_mismatch
+    from critpoints.landscape import landscape_graph
+    from critpoints.landscape_store import default_landscape_path, read_landscape_json
+
+    given = path is not None
+    path = str(path or default_landscape_path(catalog_path, n))
+    name = os.path.basename(path)
+    if os.path.exists(path) or given:
+        try:
+            G = read_landscape_json(path)
+        except DocumentError as exc:
+            raise UsageError(str(exc)) from None
+        stale = landscape_mismatch(G, catalog)
+        if stale is None:
+            return G, {"source": "file", "file": name, "command": G.graph.get("command", "")}
+        if given:
+            raise UsageError(f"--landscape {path} is not the landscape of {catalog_path}: "
+                             f"{stale}")
+        reason = f"{name} is not the catalog's landscape: {stale}"
+    else:
+        reason = f"no {name} beside the catalog"
+    if not quiet:
+        print(f"critpoints transitions: {reason}; computing the landscape graph",
+              file=sys.stderr, flush=True)
+    G = landscape_graph(catalog, seed=0)
+    return G, {"source": "computed", "reason": reason,
+               "command": f"python -m critpoints landscape --n {n} --seed 0"}

@@ -79,6 +79,10 @@ def register(subparsers) -> None:
         help="output JSON, GraphML beside it (default: catalog/tms-n{n}-m2.transitions.json, "
         "-random for --init random, or beside --catalog)",
     )
+    parser.add_argument(
+        "--landscape", default=None, metavar="PATH",
+        help="landscape graph the transitions are mapped onto (default: the .landscape.json "
+        "beside the catalog if it is the catalog's, else computed from the catalog)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -160,6 +164,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--out must end in .json (the GraphML goes beside it); got {out}")
     check_output_file(out)
     check_output_file(out[:-5] + ".graphml", "the GraphML file")
+    from critpoints.cli.landscape import landscape_of_catalog
+
+    landscape, landscape_source = landscape_of_catalog(catalog, catalog_path, args.n,
+                                                       args.landscape, args.quiet)
     if args.scheduler is not None:
         try:
             import distributed  # noqa: F401
@@ -187,10 +195,11 @@ def run(args: argparse.Namespace) -> int:
         f"python -m critpoints transitions --n {args.n} --runs {args.runs} --seed {args.seed} "
         f"--steps {args.steps} --batch {args.batch} --lr {args.lr} --samples {args.samples} "
         f"--init {args.init} --init-scale {scale}"
+        + (f" --landscape {args.landscape}" if args.landscape else "")
     )
-    G = sweep_graph(
-        config, histories, {"catalog": os.path.basename(catalog_path), "command": command}
-    )
+    G = sweep_graph(config, histories, {"catalog": os.path.basename(catalog_path),
+                                        "command": command, "landscape": landscape_source},
+                    landscape)
     # Everything is computed before the files are touched; each is replaced atomically.
     json_path, graphml_path = write_transition_graph(G, out)
     print(graph_summary(G))

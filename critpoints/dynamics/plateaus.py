@@ -12,6 +12,30 @@ the run. The band that reaches the last checkpoint is cut short by the end of th
 needs to last ``min_steps``. A plateau's representative is its last checkpoint (the most settled
 point).
 
+Trend test
+----------
+That exemption lets in the last stretch of a slow descent cut off by the end of the run: a
+band that lasted ``min_steps`` but whose loss is still falling (the 4-gon sweep's runs still
+descending from 4++- towards 4++ when they stop, L ≈ 0.10–0.114). A band not cut by the end
+shows by observation that its loss stayed within its width for ``min_fraction`` of the elapsed
+time; the band cut by the end must show it by its trend (:func:`loss_trend`). A straight line
+L ≈ α + β t is fitted to its checkpoints (least squares). The band is **still descending**, and
+not a plateau, when
+
+1. the fitted drop over the band, −β·(t_end − t_start), exceeds ``trend_atol`` (1e-4: below it
+   no descent matters at the plateaus' resolution, the band width being ≥ 1e-4 + 2 %);
+2. the descent is significant against the band's own fluctuation: −β > ``trend_sigmas`` (3)
+   × its standard error from the residual scatter about the line (with two checkpoints there is
+   no scatter to estimate, and (1) alone decides);
+3. at the fitted rate the loss leaves the band (falls below L_first − (atol + rtol·L_first))
+   after ``left`` more steps, before the band has lasted ``min_fraction`` of the steps elapsed
+   by then: t_end − t_start + left < min_fraction · (t_end + left) — the condition every other
+   band meets, extrapolated.
+
+A band that already lasts ``min_fraction`` of the run (a long final plateau) passes whatever its
+slope. Such bands are kept apart as *unsettled* (:func:`detect_bands` returns them with
+``settled`` False; the sweep reports them as ``unsettled_bands``), never identified.
+
 Identification
 --------------
 A plateau is searched from several of its checkpoints, in order: its representative, then up to
@@ -94,8 +118,10 @@ __all__ = [
     "Identification",
     "Plateau",
     "PlateauRule",
+    "detect_bands",
     "detect_plateaus",
     "identify",
+    "loss_trend",
     "plateau_starts",
 ]
 
@@ -115,27 +141,94 @@ class PlateauRule:
         Shortest plateau, in SGD steps.
     min_fraction : float
         Shortest plateau as a fraction of the step count at its end.
+    trend : bool
+        Apply the trend test to the band cut by the end of the run (False: the rule before
+        the test existed).
+    trend_sigmas : float
+        The trend test's significance: the fitted descent must exceed this many standard
+        errors (with three checkpoints or more).
+    trend_atol : float
+        ... and the fitted drop over the band must exceed this (no descent below it matters
+        at the plateaus' resolution, however small the band's fluctuation).
     """
 
     rtol: float = 0.02
     atol: float = 1e-4
     min_steps: int = 1000
     min_fraction: float = 0.25
+    trend: bool = True
+    trend_sigmas: float = 3.0
+    trend_atol: float = 1e-4
 
 
 @dataclass
 class Plateau:
-    """A plateau of one run: checkpoints ``first..last`` (inclusive), steps and median loss."""
+    """A band of one run: checkpoints ``first..last`` (inclusive), steps and median loss, and its
+    trend test (``rate``: the fitted dL/dt, ``rate_error`` its standard error, ``settled``:
+    False when the test finds it still descending; see :func:`loss_trend`)."""
 
     first: int
     last: int
     start_step: int
     end_step: int
     loss: float
+    rate: float = 0.0
+    rate_error: float = 0.0
+    settled: bool = True
 
 
-def detect_plateaus(steps, loss, rule: PlateauRule = PlateauRule()) -> list[Plateau]:
-    """The plateaus of one loss curve, in time order.
+def loss_trend(steps, loss, rule: PlateauRule = PlateauRule()) -> tuple[float, float, bool]:
+    """The trend test of a band cut by the end of the run (module docstring, *trend test*).
+
+    Parameters
+    ----------
+    steps : array_like of int, shape (K,)
+        The band's checkpoint steps, the last one the run's last.
+    loss : array_like, shape (K,)
+        Its population losses.
+    rule : PlateauRule
+
+    Returns
+    -------
+    rate : float
+        The least-squares slope dL/dt over the band (0 for a single checkpoint).
+    rate_error : float
+        Its standard error from the residual scatter about the line (0 for fewer than three
+        checkpoints: no scatter to estimate).
+    settled : bool
+        False when the band is still descending: its fitted drop exceeds ``trend_atol``, its
+        rate ``trend_sigmas`` standard errors (with three checkpoints or more), and at the
+        fitted rate the loss leaves the band (falls below L_first − (atol + rtol·L_first))
+        before the band lasts ``min_fraction`` of the steps elapsed by then.
+
+    Examples
+    --------
+    >>> loss_trend([220000, 221000, 222000, 223000], [0.1030, 0.1025, 0.1020, 0.1015])[2]
+    False
+    >>> loss_trend([220000, 221000, 222000, 223000], [0.1030, 0.1031, 0.1029, 0.1030])[2]
+    True
+    """
+    t = np.asarray(steps, dtype=float)
+    y = np.asarray(loss, dtype=float)
+    if not rule.trend or t.size < 2 or t[-1] == t[0]:
+        return 0.0, 0.0, True
+    slope, end = np.polyfit(t - t[-1], y, 1)  # end: the fitted loss at the last checkpoint
+    error = 0.0
+    if t.size >= 3:
+        residual = y - (end + slope * (t - t[-1]))
+        error = float(np.sqrt((residual**2).sum() / (t.size - 2) / ((t - t.mean())**2).sum()))
+    duration = t[-1] - t[0]
+    if not (-slope * duration > rule.trend_atol and -slope > rule.trend_sigmas * error):
+        return float(slope), error, True
+    floor = y[0] - (rule.atol + rule.rtol * abs(y[0]))
+    left = max(end - floor, 0.0) / -slope  # steps until the loss leaves the band
+    settled = duration + left >= rule.min_fraction * (t[-1] + left)
+    return float(slope), error, bool(settled)
+
+
+def detect_bands(steps, loss, rule: PlateauRule = PlateauRule()) -> list[Plateau]:
+    """The bands of one loss curve long enough to be plateaus, in time order, each with its
+    trend test (``settled``); :func:`detect_plateaus` keeps the settled ones.
 
     Parameters
     ----------
@@ -151,7 +244,7 @@ def detect_plateaus(steps, loss, rule: PlateauRule = PlateauRule()) -> list[Plat
     """
     steps = np.asarray(steps)
     loss = np.asarray(loss, dtype=float)
-    plateaus = []
+    bands = []
     k0, K = 0, len(steps)
     while k0 < K:
         width = rule.atol + rule.rtol * abs(loss[k0])
@@ -161,11 +254,33 @@ def detect_plateaus(steps, loss, rule: PlateauRule = PlateauRule()) -> list[Plat
         duration = int(steps[k1] - steps[k0])
         censored = k1 == K - 1  # the run ended during this band
         if duration >= rule.min_steps and (censored or duration >= rule.min_fraction * steps[k1]):
-            plateaus.append(
-                Plateau(k0, k1, int(steps[k0]), int(steps[k1]), float(np.median(loss[k0 : k1 + 1])))
-            )
+            # only the band cut by the end of the run is exempt from the persistence condition
+            # (min_fraction), so only it must show that it has stopped descending
+            rate, error, settled = (loss_trend(steps[k0:], loss[k0:], rule) if censored
+                                    else (0.0, 0.0, True))
+            bands.append(Plateau(k0, k1, int(steps[k0]), int(steps[k1]),
+                                 float(np.median(loss[k0 : k1 + 1])), rate, error, settled))
         k0 = k1 + 1
-    return plateaus
+    return bands
+
+
+def detect_plateaus(steps, loss, rule: PlateauRule = PlateauRule()) -> list[Plateau]:
+    """The plateaus of one loss curve, in time order: the bands of :func:`detect_bands` that
+    pass the trend test.
+
+    Parameters
+    ----------
+    steps : array_like of int, shape (K,)
+        Checkpoint steps, increasing.
+    loss : array_like, shape (K,)
+        Population loss at the checkpoints.
+    rule : PlateauRule
+
+    Returns
+    -------
+    list of Plateau
+    """
+    return [band for band in detect_bands(steps, loss, rule) if band.settled]
 
 
 def plateau_starts(plateau: Plateau, count: int = PLATEAU_STARTS) -> np.ndarray:

@@ -239,12 +239,14 @@ def sweep(
     return [history for i in range(len(chunks)) for history in results[i]]
 
 
-def sweep_graph(config: SweepConfig, histories: list[RunHistory], extra: dict | None = None):
-    """The transition graph of a finished sweep (see :func:`transition_graph`)."""
+def sweep_graph(config: SweepConfig, histories: list[RunHistory], extra: dict | None = None,
+                landscape=None):
+    """The transition graph of a finished sweep (see :func:`transition_graph`), its edges
+    mapped onto ``landscape`` (the catalog's landscape graph) when given."""
     attributes = config.attributes()
     attributes.update(extra or {})
     diverged = {h.run: h.diverged_at for h in histories if h.diverged_at is not None}
     if diverged:  # only then: the files of sweeps without divergence stay as they were
         attributes["diverged_runs"] = {str(r): s for r, s in sorted(diverged.items())}
     trained = [h for h in histories if h.diverged_at is None]
-    return transition_graph(trained, config.catalog, attributes)
+    return transition_graph(trained, config.catalog, attributes, landscape)

@@ -277,9 +277,11 @@ def landscape_graph(
         flat.extend(none)
     say(f"{len(examined)} saddles, {len(starts)} descents")
     options = {**(descent_options or {})}
+    # a catalog without saddles (e.g. minima only) has no descent to follow
     paths = steepest_descent(potential, np.array([s.theta for s in starts]).reshape(
-        len(starts), potential.dim), **options)
-    say(f"descents done (longest {int(paths.steps.max(initial=0))} steps); matching the ends")
+        len(starts), potential.dim), **options) if starts else None
+    longest = int(paths.steps.max(initial=0)) if starts else 0
+    say(f"descents done (longest {longest} steps); matching the ends")
     unmatched = []
     for i, start in enumerate(starts):
         W, b = potential.unflatten(paths.theta[i])
