@@ -108,4 +108,5 @@ def test_catalog_tables_in_the_docs_are_current():
     catalogs = [Catalog.builtin(n) for n in range(2, 13)]
     for page in ("docs/landscape.md", "README.md"):
         text = (ROOT / page).read_text(encoding="utf-8")
-        assert updated_text(text, catalogs) == text, f"{page}: run `python -m critpoints docs --write`"
+        assert updated_text(text, catalogs) == text, (
+            f"{page}: run `python -m critpoints docs --write`")

@@ -12,6 +12,7 @@ import pytest
 from critpoints.cli import main
 from critpoints.documents import DocumentError
 from critpoints.landscape import (
+    descent_valleys,
     disconnectivity,
     landscape_graph,
     minimum_pathways,
@@ -94,6 +95,157 @@ def test_one_start_is_the_same_alone_and_in_a_batch():
     assert alone.theta.shape == (2,)
     np.testing.assert_array_equal(batch.theta[1], alone.theta)
     assert batch.steps[1] == alone.steps
+
+
+# ----------------------------------------------------------------------------------------------
+# Every way down from a non-smooth saddle
+
+
+class ThreeValleys:
+    """L(θ) = ¾|θ|² + ¼|θ|⁴ − Σ_i ReLU(u_i·θ)², θ ∈ R², u_i unit vectors 120° apart.
+
+    C¹ but not C² on the lines u_i·θ = 0 (as the TMS loss on its activation boundaries). At the
+    origin (a critical point, L = 0) the quotient is q(v) = L(tv)/t² = ¾ − Σ_i ReLU(u_i·v)² +
+    t²/4, worked out by hand: −¼ + t²/4 at each u_i, a local minimum on the circle (the other
+    two terms vanish within 30° of u_i), and +¼ at −u_i (two terms of ¼). So the origin is a
+    saddle with three valleys, u_1, u_2, u_3, none the opposite of another, and L rises along
+    −u_i. Along u_i, L = r⁴/4 − r²/4: a minimum at r = 1/√2 with L = −1/16 (the other terms
+    stay 0 near it, and the Hessian there, 2·I + 2θθᵀ − 2u_iu_iᵀ + … is positive).
+    """
+
+    dim = 2
+    angles = np.deg2rad([10.0, 130.0, 250.0])
+
+    def __init__(self):
+        self.u = np.stack([np.cos(self.angles), np.sin(self.angles)], axis=1)
+
+    def flatten(self, W, b=()):
+        return np.asarray(W, dtype=float).reshape(-1)
+
+    def unflatten(self, theta):
+        theta = np.asarray(theta, dtype=float)
+        return theta.reshape(theta.shape[:-1] + (1, 2)), np.zeros(theta.shape[:-1] + (0,))
+
+    def loss(self, theta, dps=None):
+        theta = np.asarray(theta, dtype=float)
+        r2 = (theta**2).sum(-1)
+        return 0.75 * r2 + 0.25 * r2**2 - (np.maximum(theta @ self.u.T, 0) ** 2).sum(-1)
+
+    def loss_and_gradient(self, theta, dps=None):
+        theta = np.asarray(theta, dtype=float)
+        r2 = (theta**2).sum(-1)[..., None]
+        active = np.maximum(theta @ self.u.T, 0)
+        return self.loss(theta), 1.5 * theta + r2 * theta - 2 * active @ self.u
+
+    def hessian(self, theta, dps=None, side=None):
+        theta = np.asarray(theta, dtype=float)
+        on = (theta @ self.u.T > 0).astype(float)
+        r2 = (theta**2).sum(-1)[..., None, None]
+        return ((1.5 + r2) * np.eye(2) + 2 * theta[..., :, None] * theta[..., None, :]
+                - 2 * np.einsum("...i,ia,ib->...ab", on, self.u, self.u))
+
+    def orbit_tangents(self, theta):
+        return np.zeros((0, 2))
+
+    def flat_coordinates(self, theta):
+        return []
+
+
+def test_the_three_valleys_of_a_kink_saddle_are_found():
+    well = ThreeValleys()
+    found = descent_valleys(well, [0.0, 0.0], seed=0)
+    assert len(found.directions) == found.distinct == 3
+    # each valley is one u_i (to the minimisation's accuracy), each u_i is found once
+    cosines = found.directions @ well.u.T
+    assert sorted(cosines.argmax(axis=1).tolist()) == [0, 1, 2]
+    assert cosines.max(axis=1).min() > 1 - 1e-8
+    t = 1e-3  # q(u_i) = −1/4 + t²/4 (class docstring)
+    np.testing.assert_allclose(found.quotients, -0.25 + t**2 / 4, rtol=1e-9)
+    # u_1 is the catalog's stored direction: excluded, the other two remain
+    rest = descent_valleys(well, [0.0, 0.0], seed=0, exclude=[well.u[0]])
+    assert sorted((rest.directions @ well.u.T).argmax(axis=1).tolist()) == [1, 2]
+
+
+def test_valley_search_is_deterministic():
+    well = ThreeValleys()
+    a = descent_valleys(well, [0.0, 0.0], seed=3)
+    b = descent_valleys(well, [0.0, 0.0], seed=3)
+    np.testing.assert_array_equal(a.directions, b.directions)
+    np.testing.assert_array_equal(a.quotients, b.quotients)
+
+
+def _three_valley_catalog() -> dict:
+    """The origin of :class:`ThreeValleys` as a non-smooth saddle whose stored descent is u_1,
+    and its three minima (u_i/√2, L = −1/16)."""
+    well = ThreeValleys()
+
+    def entry(pid, theta, loss, verdict, **extra):
+        return {"id": pid, "label": pid, "W": [list(theta)], "b": [], "loss": loss,
+                "classification": "non-smooth" if verdict == "saddle" else "minimum",
+                "verdict": verdict, "hessian_index": None if verdict == "saddle" else 0,
+                "hessian": {"n_neg": 0}, "learning_coefficient": None, **extra}
+
+    stored = {"descent": {"direction": list(well.u[0]), "confirmed": True}}
+    points = [entry("o", [0.0, 0.0], 0.0, "saddle", evidence=stored)]
+    points += [entry(f"m{i + 1}", well.u[i] / np.sqrt(2), -1 / 16, "minimum") for i in range(3)]
+    return {"model": {"kind": "hand-made", "n": 1, "m": 2}, "critical_points": points}
+
+
+def _nearest_minimum(W, b, loss):
+    well = ThreeValleys()
+    distances = np.linalg.norm(well.u / np.sqrt(2) - np.ravel(W), axis=1)
+    i = int(distances.argmin())
+    return (f"m{i + 1}", float(distances[i])) if distances[i] < 1e-6 else (None, distances[i])
+
+
+def test_landscape_follows_every_valley_of_a_non_smooth_saddle():
+    catalog = _three_valley_catalog()
+    G = landscape_graph(catalog, ThreeValleys(), matcher=_nearest_minimum)
+    edges = sorted((v, d["direction_source"], d["side"]) for _, v, d in G.out_edges("o",
+                                                                                   data=True))
+    # the stored direction (u_1) reaches m1; its opposite rises (q = +1/4); the two other
+    # valleys reach m2 and m3
+    assert edges == [("m1", "stored-descent", "+"), ("m2", "sphere-valley", "+"),
+                     ("m3", "sphere-valley", "+")]
+    assert [(f["direction_source"], f["side"]) for f in G.graph["sides_without_descent"]] == [
+        ("stored-descent", "-")]
+    for _, _, d in G.out_edges("o", data=True):
+        assert d["barrier"] == 1 / 16 and d["transition_state"]
+    (search,) = G.graph["valley_searches"]
+    assert (search["saddle"], search["distinct"], search["followed"]) == ("o", 2, 2)
+    assert G.graph["settings"]["sphere_valleys"]["cap"] == 12
+    # without the valley search only the stored direction is followed
+    alone = landscape_graph(catalog, ThreeValleys(), matcher=_nearest_minimum,
+                            sphere_valleys=False)
+    assert [v for _, v in alone.out_edges("o")] == ["m1"]
+    assert alone.graph["settings"]["sphere_valleys"] is None
+
+
+def test_landscape_with_valleys_is_the_same_on_a_rerun():
+    catalog = _three_valley_catalog()
+    runs = [landscape_graph(catalog, ThreeValleys(), matcher=_nearest_minimum, seed=5)
+            for _ in range(2)]
+    first, second = (list(G.edges(keys=True, data=True)) for G in runs)
+    assert first == second
+    assert runs[0].graph == runs[1].graph
+
+
+def test_n6_saddle_4pp_m_descends_to_5_and_4pp():
+    # 4++- (L = 0.152778, non-smooth): its stored descent reaches 5; the valley search finds
+    # three more valleys (measured: q = −0.004193 near the stored direction, and a symmetric
+    # pair at q = −0.002615; 2048 samples, and radius 1e-2, find the same four directions),
+    # the pair reaching 4++. The graph is built on the minima and 4++- only (fast).
+    from critpoints.catalog import Catalog
+
+    document = Catalog.builtin(6).to_json()
+    document["critical_points"] = [e for e in document["critical_points"]
+                                   if e["verdict"] == "minimum" or e["id"] == "4++-"]
+    G = landscape_graph(document)
+    ends = sorted((d["direction_source"], v) for _, v, d in G.out_edges("4++-", data=True))
+    assert ends == [("sphere-valley", "4++"), ("sphere-valley", "4++"),
+                    ("sphere-valley", "5"), ("stored-descent", "5")]
+    (search,) = G.graph["valley_searches"]
+    assert search["quotients"] == [-0.004193, -0.002615, -0.002615]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -190,7 +342,13 @@ def test_committed_files_read_with_plain_networkx(committed6):
 def test_committed_n6_file_is_current(committed6):
     from critpoints.catalog import Catalog
 
-    G = landscape_graph(Catalog.builtin(6), seed=committed6.graph["settings"]["seed"])
+    settings = committed6.graph["settings"]
+    # A file written before the valley search existed (no settings["sphere_valleys"]) is
+    # compared with a graph built without it.
+    valleys = settings.get("sphere_valleys")
+    options = None if valleys is None else {k: v for k, v in valleys.items() if k != "seed_rule"}
+    G = landscape_graph(Catalog.builtin(6), seed=settings["seed"],
+                        sphere_valleys=valleys is not None, valley_options=options)
 
     def edges(H):
         return sorted((u, v, k, d["end_is_minimum"], round(d["barrier"], 12))

@@ -16,12 +16,15 @@ from critpoints.landscape.graph import (
     minimum_pathways,
     unstable_directions,
 )
+from critpoints.landscape.valleys import DescentValleys, descent_valleys
 
 __all__ = [
     "Basin",
     "DescentPaths",
+    "DescentValleys",
     "DisconnectivityTree",
     "MinimumPathway",
+    "descent_valleys",
     "disconnectivity",
     "landscape_graph",
     "minima_graph",

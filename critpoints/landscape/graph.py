@@ -45,6 +45,7 @@ by saddles with L ≤ E into one basin.
 from __future__ import annotations
 
 import itertools
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -77,6 +78,24 @@ class _Start:
     side: str
     offset: float
     theta: np.ndarray
+    source: str
+
+
+@dataclass(frozen=True)
+class _Direction:
+    """A unit direction to descend along, where it came from, and the sides to try."""
+
+    vector: np.ndarray
+    source: str  # "hessian", "stored-descent" or "sphere-valley"
+    sides: str  # "+-" or "+"
+
+
+#: Defaults of the valley search at non-smooth saddles (keyword arguments of
+#: :func:`~critpoints.landscape.valleys.descent_valleys`; the seed is per saddle).
+VALLEY_DEFAULTS = {"samples": 256, "radius": 1e-3, "check_radii": [1e-3, 1e-4], "steps": 3000,
+                   "merge_every": 100, "qtol": 1e-10, "cosine": 0.99, "cap": 12}
+#: How a saddle's valley search is seeded (recorded in the graph's settings).
+VALLEY_SEED_RULE = "numpy.random.default_rng([seed, zlib.crc32(saddle id as UTF-8)])"
 
 
 def _canonical_basis(vectors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -122,12 +141,46 @@ def unstable_directions(catalog: Catalog, potential: Potential, entry_id: str,
     return []
 
 
-def _starts(potential: Potential, theta: np.ndarray, directions: list[np.ndarray], saddle: str,
+def _valley_directions(potential: Potential, theta: np.ndarray, stored: np.ndarray,
+                       saddle: str, seed: int, options: dict) -> tuple[list[_Direction], dict]:
+    """The sphere valleys of a non-smooth saddle not within ``cosine`` of its stored descent
+    (or of the stored direction's opposite, which is followed too), and the search's record."""
+    from critpoints.landscape.valleys import descent_valleys
+
+    found = descent_valleys(potential, theta, exclude=[stored, -stored],
+                            seed=[seed, zlib.crc32(saddle.encode("utf-8"))], **options)
+    record = {"saddle": saddle, "samples": found.samples, "descending": found.descending,
+              "distinct": found.distinct, "followed": len(found.directions),
+              "quotients": [significant(float(q), 4) for q in found.quotients]}
+    return [_Direction(v, "sphere-valley", "+") for v in found.directions], record
+
+
+def _descent_directions(catalog: Catalog, potential: Potential, entry_id: str,
+                        rng: np.random.Generator, seed: int, valleys: dict | None
+                        ) -> tuple[list[_Direction], dict | None]:
+    """:func:`unstable_directions` with their sources and sides, followed (at a saddle
+    descended along its stored direction, when ``valleys`` is not None) by its sphere valleys;
+    and the valley search's record (None without one)."""
+    found = unstable_directions(catalog, potential, entry_id, rng)
+    if not found:
+        return [], None
+    entry = catalog.entry(entry_id)
+    if entry["classification"] == "saddle" and entry.get("hessian_index"):
+        return [_Direction(v, "hessian", "+-") for v in found], None
+    directions = [_Direction(found[0], "stored-descent", "+-")]
+    if valleys is None:
+        return directions, None
+    theta = potential.flatten(*catalog.parameters(entry_id))
+    more, record = _valley_directions(potential, theta, found[0], entry_id, seed, valleys)
+    return directions + more, record
+
+
+def _starts(potential: Potential, theta: np.ndarray, directions: list[_Direction], saddle: str,
             step: float, min_drop: float, doublings: int) -> tuple[list[_Start], list[dict]]:
     """The starts θ ± t·v of the start rule, and the sides along which L does not drop."""
     if not directions:
         return [], []
-    V = np.array(directions)
+    V = np.array([d.vector for d in directions])
     offsets = step * 2.0 ** np.arange(doublings + 1)
     level = float(potential.loss(theta))
     starts, flat = [], []
@@ -135,15 +188,19 @@ def _starts(potential: Potential, theta: np.ndarray, directions: list[np.ndarray
         # points[j, d] = θ + sign·t_j·v_d
         points = theta + sign * offsets[:, None, None] * V[None]
         drop = level - np.asarray(potential.loss(points))
-        for d in range(len(V)):
+        for d, direction in enumerate(directions):
+            if side not in direction.sides:
+                continue
             good = np.flatnonzero(drop[:, d] >= min_drop)
             if good.size == 0:
                 flat.append({"saddle": saddle, "direction": d, "side": side,
+                             "direction_source": direction.source,
                              "largest_offset": float(offsets[-1]),
                              "drop": significant(float(drop[-1, d]), 4)})
                 continue
             j = int(good[0])
-            starts.append(_Start(saddle, d, side, float(offsets[j]), points[j, d]))
+            starts.append(_Start(saddle, d, side, float(offsets[j]), points[j, d],
+                                 direction.source))
     return starts, flat
 
 
@@ -215,6 +272,8 @@ def landscape_graph(
     min_drop: float = 1e-9,
     doublings: int = 8,
     seed: int = 0,
+    sphere_valleys: bool = True,
+    valley_options: dict | None = None,
     matcher: Callable | None = None,
     descent_options: dict | None = None,
     progress: Callable[[str], None] | None = None,
@@ -231,7 +290,14 @@ def landscape_graph(
         The start rule: the offset t is the first of ``step``·2^j, j ≤ ``doublings``, with
         L(saddle) − L(start) ≥ ``min_drop``.
     seed : int
-        Seed of the random vectors that fix the basis of degenerate unstable eigenspaces.
+        Seed of the random vectors that fix the basis of degenerate unstable eigenspaces, and
+        (with the saddle's id, :data:`VALLEY_SEED_RULE`) of each valley search.
+    sphere_valleys : bool
+        Also descend along the sphere valleys of every saddle descended along a stored
+        direction (non-smooth or degenerate): :func:`~critpoints.landscape.valleys.
+        descent_valleys`, ``+`` side only. False gives the graph without them.
+    valley_options : dict, optional
+        Keyword arguments of the valley search over :data:`VALLEY_DEFAULTS`.
     matcher : callable, optional
         ``matcher(W, b, loss) -> (id or None, distance)``; default
         :class:`~critpoints.dynamics.plateaus.CatalogMatcher` of the catalog.
@@ -263,19 +329,23 @@ def landscape_graph(
     G = nx.MultiDiGraph()
     for pid, entry in catalog.items():
         G.add_node(pid, **_node_attributes(entry))
+    valleys = {**VALLEY_DEFAULTS, **(valley_options or {})} if sphere_valleys else None
     starts: list[_Start] = []
     flat: list[dict] = []
     examined = []
+    searches = []
     for pid in catalog.ids:
-        directions = unstable_directions(catalog, potential, pid, rng)
+        directions, search = _descent_directions(catalog, potential, pid, rng, seed, valleys)
         if not directions:
             continue
         examined.append(pid)
+        if search is not None:
+            searches.append(search)
         theta = potential.flatten(*catalog.parameters(pid))
         found, none = _starts(potential, theta, directions, pid, step, min_drop, doublings)
         starts.extend(found)
         flat.extend(none)
-    say(f"{len(examined)} saddles, {len(starts)} descents")
+    say(f"{len(examined)} saddles ({len(searches)} valley searches), {len(starts)} descents")
     options = {**(descent_options or {})}
     # a catalog without saddles (e.g. minima only) has no descent to follow
     paths = steepest_descent(potential, np.array([s.theta for s in starts]).reshape(
@@ -294,6 +364,7 @@ def landscape_graph(
                            f"{paths.grad_norm[i]:.1e})")
             unmatched.append({
                 "saddle": start.saddle, "direction": start.direction, "side": start.side,
+                "direction_source": start.source,
                 "loss": significant(end_loss, DIGITS),
                 "W": [[significant(float(x), 8) for x in row] for row in W],
                 "b": [significant(float(x), 8) for x in b],
@@ -310,7 +381,7 @@ def landscape_graph(
         end = G.nodes[end_id]
         G.add_edge(
             start.saddle, end_id, key=f"d{start.direction}{start.side}",
-            side=start.side, direction=start.direction,
+            side=start.side, direction=start.direction, direction_source=start.source,
             saddle_index=saddle["hessian_index"],
             saddle_classification=saddle["classification"],
             transition_state=saddle["classification"] != "saddle" or saddle["hessian_index"] == 1,
@@ -322,8 +393,12 @@ def landscape_graph(
         )
     _candidate_numbers(unmatched, _same_tms_point)
     G.graph.update(_summary(G, examined, len(starts), unmatched, flat))
+    G.graph["valley_searches"] = searches
     G.graph["settings"] = {"step": step, "min_drop": min_drop, "doublings": doublings,
-                           "seed": seed, "descent": options}
+                           "seed": seed, "descent": options,
+                           "sphere_valleys": None if valleys is None else {
+                               **valleys, "check_radii": list(valleys["check_radii"]),
+                               "seed_rule": VALLEY_SEED_RULE}}
     return G
 
 
