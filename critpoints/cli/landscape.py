@@ -53,6 +53,12 @@ def summary(G) -> str:
         f"non-smooth saddles: {g['nonsmooth_saddles']}, every descent at a minimum: "
         f"{g['nonsmooth_saddles_every_end_minimum']}",
     ]
+    searches = g.get("valley_searches")  # absent in files written before the valley search
+    if searches:
+        lines.append(
+            f"sphere valleys: {sum(s['followed'] for s in searches)} followed from "
+            f"{len(searches)} saddles ({sum(s['distinct'] for s in searches)} distinct beside "
+            f"the stored directions, at most {g['settings']['sphere_valleys']['cap']} a saddle)")
     for s, data in G.nodes(data=True):
         if data["hessian_index"] == 1:
             ends = ", ".join(f"{d['side']}→{v} (barrier {d['barrier']:.4g})"

@@ -13,7 +13,18 @@ e.g. ``"d0+"``, ``"d2-"``: not integers, so that GraphML readers keep them apart
   its random vector, so that the directions do not depend on the LAPACK build;
 - a non-smooth (or degenerate) saddle whose ``evidence.descent`` is confirmed: the stored descent
   direction (normalised), direction 0, both ways (the ``-`` side need not descend: L is not C²
-  there; a side that does not descend is listed in ``sides_without_descent``).
+  there; a side that does not descend is listed in ``sides_without_descent``); then (unless
+  ``sphere_valleys=False``) its other valleys, directions 1, 2, …, ``+`` side only:
+  :func:`~critpoints.landscape.valleys.descent_valleys` minimises the quotient
+  (L(θ + tv) − L(θ))/t² on a small sphere off the orbit tangents and flat coordinates from
+  seeded random directions, keeps the minima that descend at two radii, distinct (cosine ≤
+  0.99 with each other, with the stored direction and with its opposite) and at most ``cap``
+  (12) of them, most negative quotient first. A smooth saddle's ± eigenvector pairs do not
+  describe such a point: L has a different quadratic form in every cone of directions, and its
+  ways down need not come in opposite pairs. Each search is recorded in ``valley_searches``.
+
+Every edge (and unmatched end, and side without descent) says where its direction came from:
+``direction_source`` ``"hessian"``, ``"stored-descent"`` or ``"sphere-valley"``.
 
 Start rule. A path starts at θ_s ± t·v with t the first of ``step``·2^j (j = 0 … ``doublings``)
 for which L(θ_s) − L(θ_s ± t·v) ≥ ``min_drop`` (for a smooth saddle the drop is about
@@ -23,10 +34,11 @@ flow to the critical point it reaches, which is matched to the catalog
 (:class:`critpoints.dynamics.plateaus.CatalogMatcher`: O(2) × permutations and the flat
 directions of dead features).
 
-Edge attributes: ``side``, ``direction``, ``saddle_index`` (the Hessian index, null when
-non-smooth), ``saddle_classification``, ``transition_state`` (true for the edges of index-1 and
-non-smooth saddles: the ones the graph of minima uses), ``start_offset`` (t), ``barrier``
-(L(saddle) − L(end), catalog losses), ``path_max_loss``, ``end_is_minimum``, ``steps``.
+Edge attributes: ``side``, ``direction``, ``direction_source``, ``saddle_index`` (the Hessian
+index, null when non-smooth), ``saddle_classification``, ``transition_state`` (true for the
+edges of index-1 and non-smooth saddles: the ones the graph of minima uses), ``start_offset``
+(t), ``barrier`` (L(saddle) − L(end), catalog losses), ``path_max_loss``, ``end_is_minimum``,
+``steps``.
 
 Ends that match no entry (or whose search did not converge) become no node: they are listed in
 the graph attribute ``unmatched_ends`` with their loss, parameters and reason — candidates for
@@ -316,7 +328,9 @@ def landscape_graph(
         ``index1_saddles_both_ends_minima``, ``nonsmooth_saddles``,
         ``nonsmooth_saddles_every_end_minimum`` (every descending side matched at a minimum)
         and the lists ``unmatched_ends``,
-        ``sides_without_descent``.
+        ``sides_without_descent`` and ``valley_searches``; ``settings`` holds the start rule,
+        the seed, the descent options and ``sphere_valleys`` (the valley search's parameters
+        and seed rule, None when off).
     """
     catalog = Catalog.of(catalog)
     if potential is None:
