@@ -41,9 +41,11 @@ __all__ = [
 #: The random parameterisations, in the order a batch cycles through them.
 PARAMETERISATIONS = ("gaussian", "polar", "sparse")
 
-#: Kick amplitudes (Euclidean, in θ) along an eigendirection: a step into the neighbouring
-#: basin of the gradient-norm search, and a longer one past it.
-KICK_AMPLITUDES = (0.05, 0.25)
+#: Kick amplitudes (Euclidean, in θ) along an eigendirection: steps into the neighbouring
+#: basins of the gradient-norm search and longer ones past them. At n = 6 with 60 000 random
+#: starts, four amplitudes find 171 orbits where (0.05, 0.25) found 163 (an independent census
+#: of 600 000 starts finds 178).
+KICK_AMPLITUDES = (0.05, 0.1, 0.25, 0.5)
 
 
 def random_starts(n: int, m: int, count: int, parameterisation: str,
