@@ -113,8 +113,8 @@ class CensusBudget:
         Rounds before the stopping rule may stop the census.
     """
 
-    random_starts: int = 20_000
-    round_starts: int = 3_000
+    random_starts: int = 60_000
+    round_starts: int = 6_000
     min_rounds: int = 2
 
     def __post_init__(self) -> None:

@@ -37,9 +37,9 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--n", type=integer(1, MAX_CENSUS_FEATURES, "n = 8 takes minutes"),
                         required=True, help=f"number of features, 1 ≤ n ≤ {MAX_CENSUS_FEATURES}")
-    parser.add_argument("--budget", type=integer(3, 10_000_000), default=20_000, metavar="R",
+    parser.add_argument("--budget", type=integer(3, 10_000_000), default=60_000, metavar="R",
                         help="random starts at most, all rounds together")
-    parser.add_argument("--round-starts", type=integer(3, 1_000_000), default=3_000,
+    parser.add_argument("--round-starts", type=integer(3, 1_000_000), default=6_000,
                         metavar="R", help="random starts per round")
     parser.add_argument("--digits", type=integer(30, MAX_DIGITS), default=60,
                         help=f"verification precision, 30..{MAX_DIGITS} digits")
