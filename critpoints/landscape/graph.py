@@ -239,13 +239,24 @@ def _node_attributes(entry: dict) -> dict:
 
 
 def _default_matcher(catalog: Catalog):
+    """The flat-set match of :class:`~critpoints.dynamics.plateaus.CatalogMatcher`; failing it,
+    the census's rule (:func:`critpoints.census.census.same_critical_set`: the same loss and,
+    up to O(2) × permutations, the same live columns, or as many live columns — a member of a
+    flat family the projection onto the entry's flat set does not reach)."""
+    from critpoints.census.census import critical_set_key, same_critical_set
     from critpoints.dynamics.plateaus import CatalogMatcher
 
     matcher = CatalogMatcher(catalog)
+    keys = [(p["loss"], critical_set_key(*catalog.parameters(i))) for i, p in catalog.items()]
 
     def match(W, b, loss):
         found = matcher.match(W, b, loss)
-        return found.id, found.distance
+        if found.id is not None:
+            return found.id, found.distance, "flat-set"
+        j = same_critical_set(loss, critical_set_key(W, b), keys)
+        if j is not None:
+            return catalog.ids[j], found.distance, "critical-set"
+        return None, found.distance, None
 
     return match
 
@@ -311,7 +322,7 @@ def landscape_graph(
     valley_options : dict, optional
         Keyword arguments of the valley search over :data:`VALLEY_DEFAULTS`.
     matcher : callable, optional
-        ``matcher(W, b, loss) -> (id or None, distance)``; default
+        ``matcher(W, b, loss) -> (id or None, distance[, rule])``; default
         :class:`~critpoints.dynamics.plateaus.CatalogMatcher` of the catalog.
     descent_options : dict, optional
         Keyword arguments of :func:`~critpoints.landscape.descent.steepest_descent`.
@@ -370,7 +381,8 @@ def landscape_graph(
     for i, start in enumerate(starts):
         W, b = potential.unflatten(paths.theta[i])
         end_loss = float(paths.loss[i])
-        end_id, distance = (match(W, b, end_loss) if paths.converged[i] else (None, np.inf))
+        end_id, distance, rule = ((match(W, b, end_loss) + (None,))[:3] if paths.converged[i]
+                                  else (None, np.inf, None))
         saddle = G.nodes[start.saddle]
         if end_id is None:
             reason = ("no catalog entry matches the critical point reached" if paths.converged[i]
@@ -404,6 +416,7 @@ def landscape_graph(
             path_max_loss=significant(float(paths.max_loss[i]), DIGITS),
             end_is_minimum=end["verdict"] == "minimum",
             steps=int(paths.steps[i]),
+            **({} if rule is None else {"match": rule}),
         )
     _candidate_numbers(unmatched, _same_tms_point)
     G.graph.update(_summary(G, examined, len(starts), unmatched, flat))
