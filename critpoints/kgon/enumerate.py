@@ -353,17 +353,19 @@ def search_from_starts(
     digits: int,
     stage: str,
     tick: Progress = _no_progress,
+    workers: int = 1,
 ) -> StartsSearch:
     """Stage 2: Levenberg–Marquardt from each start; keep the new critical orbits (polished to
     ``digits`` digits), explain the rest.
 
     ``origins[i]`` is the broken ansatz a start comes from, or None for a random start (whose
     failures are only counted). Each new point is compared with ``known`` and with the points
-    found before it in this batch.
+    found before it in this batch. With ``workers`` > 1 the starts are shared among that many
+    processes (the same result to the bit: :func:`critpoints.solve.find_critical_points`).
     """
     tms = TMSPotential.of(starts_W)
     search = find_critical_points(tms, tms.flatten(starts_W, starts_b), gtol=1e-11,
-                                  max_iter=SEARCH_ITERATIONS)
+                                  max_iter=SEARCH_ITERATIONS, workers=workers)
     found_W, found_b = search.parameters
     counts = {"starts": len(origins), "converged": 0, "in_catalogued_sets": 0,
               "refinement_failed": 0, "new_points": 0}
@@ -501,7 +503,8 @@ def enumerate_critical_points(
         points outside the pattern language (e.g. two features sharing a vertex). New orbits
         are added with ``origin: "random-search"``.
     workers : int
-        Processes that classify the entries (the result does not depend on it).
+        Processes that run the searches and classify the entries (the result does not depend
+        on it).
 
     Returns
     -------
@@ -522,13 +525,13 @@ def enumerate_critical_points(
         search = search_from_starts(
             np.array([c.W.astype(float) for c in broken]),
             np.array([c.b.astype(float) for c in broken]),
-            broken, known, digits, "search from broken ansatzes", tick)
+            broken, known, digits, "search from broken ansatzes", tick, workers)
         known, unrealised = search.known, search.unrealised
     random_search = None
     if random_starts:
         starts_W, starts_b = random_starts_of(n, random_starts, seed)
         search = search_from_starts(starts_W, starts_b, [None] * random_starts, known, digits,
-                                    "random-start search", tick)
+                                    "random-start search", tick, workers)
         known, random_search = search.known, {"seed": seed, **search.counts}
     entries = build_entries(known.candidates, n, digits, seed, tick, workers)
     return Enumeration(entries, unrealised, random_search)
