@@ -123,6 +123,21 @@ def test_dead_vertex_placements_count_bracelets(k, phi, count):
     assert len(dead_vertex_placements(k, phi)) == count
 
 
+def test_dead_vertex_placements_are_the_smallest_dihedral_images():
+    """The vectorised bracelet enumeration against the definition, by brute force over every
+    subset: one placement per dihedral orbit, its lexicographically smallest image, sorted."""
+    from itertools import combinations
+
+    for k in range(11):
+        for phi in range(k + 1):
+            expected = set()
+            for positions in combinations(range(k), phi):
+                images = [tuple(sorted((p + s) % k for p in positions)) for s in range(k)]
+                images += [tuple(sorted((s - p) % k for p in positions)) for s in range(k)]
+                expected.add(min(images) if k else positions)
+            assert dead_vertex_placements(k, phi) == tuple(sorted(expected)), (k, phi)
+
+
 def test_pattern_ids_are_unique_and_labels_follow_spec():
     patterns = enumerate_patterns(6)
     ids = [p.id for p in patterns]
