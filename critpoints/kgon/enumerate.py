@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
+from functools import cache
 
 import mpmath
 import numpy as np
@@ -77,29 +78,43 @@ class Candidate:
     solution_index: int  # which root of the reduced problem (0-based), or -1
     reduced: dict | None
     origin: str = "pattern"  # pattern | pattern-search | random-search
+    #: ‖∇L‖ in float64 at (W, b), once computed (the screen sets it for every ansatz).
+    float_gradient: float | None = None
 
 
 def build_parameters(pattern: Pattern, norm, vertex_bias, dps: int):
     """Full (W, b) of a pattern at ``dps`` digits, in the canonical gauge (see module doc)."""
     n, k = pattern.n, pattern.k
+    columns, dead_bias = _polygon(k, norm, dps)
     with mpmath.workdps(dps):
         W = np.array([[mpmath.mpf(0)] * n for _ in range(2)], dtype=object)
         b = np.array([mpmath.mpf(0)] * n, dtype=object)
-        norm = mpmath.mpf(norm)
         for i in range(k):
-            angle = 2 * mpmath.pi * i / k
-            W[0, i] = norm * mpmath.cos(angle)
-            W[1, i] = norm * mpmath.sin(angle)
-            # exact zeros where the angle is a multiple of π/2
-            for r in range(2):
-                if abs(W[r, i]) < mpmath.mpf(10) ** (-dps + 5):
-                    W[r, i] = mpmath.mpf(0)
-            b[i] = -2 * norm**2 if i in pattern.dead_vertices else mpmath.mpf(vertex_bias)
+            W[0, i], W[1, i] = columns[i]
+            b[i] = dead_bias if i in pattern.dead_vertices else mpmath.mpf(vertex_bias)
         for j in range(k, k + pattern.sigma):
             b[j] = mpmath.mpf(1) / (2 * n)
         for j in range(k + pattern.sigma, n):
             b[j] = -mpmath.mpf(1) / (2 * n)
         return W, b
+
+
+@cache
+def _polygon(k: int, norm, dps: int) -> tuple[tuple, object]:
+    """The vertices (x, y) of the regular k-gon of the given norm at ``dps`` digits (exact
+    zeros where the angle is a multiple of π/2), and a dead vertex's bias -2·norm². Shared by
+    every pattern with this polygon: its σ, φ and placements only change the biases."""
+    with mpmath.workdps(dps):
+        norm = mpmath.mpf(norm)
+        columns = []
+        for i in range(k):
+            angle = 2 * mpmath.pi * i / k
+            column = [norm * mpmath.cos(angle), norm * mpmath.sin(angle)]
+            for r in range(2):
+                if abs(column[r]) < mpmath.mpf(10) ** (-dps + 5):
+                    column[r] = mpmath.mpf(0)
+            columns.append(tuple(column))
+        return tuple(columns), -2 * norm**2
 
 
 def _candidates(pattern: Pattern, dps: int) -> list[Candidate]:
@@ -325,24 +340,35 @@ def screen_patterns(patterns: list[Pattern], digits: int, tick: Progress = _no_p
                     ) -> Screening:
     """Stage 1: the regular ansatz of every pattern, critical or not.
 
-    A float64 screen comes first: an ansatz far from critical needs no ``digits``-digit check.
+    A float64 screen comes first (all ansatzes in one batch; the same numbers as one at a
+    time): an ansatz far from critical needs no ``digits``-digit check.
     """
     tolerance = mpmath.mpf(10) ** (20 - digits)
+    candidates: list[Candidate] = []
+    for done, pattern in enumerate(patterns, 1):
+        candidates.extend(_candidates(pattern, digits))
+        tick("patterns", done, len(patterns))
     verified: list[Candidate] = []
     broken: list[Candidate] = []
-    for done, pattern in enumerate(patterns, 1):
-        for candidate in _candidates(pattern, digits):
-            _, dW, db = potential.loss_and_gradient(
-                candidate.W.astype(float), candidate.b.astype(float)
-            )
-            if np.sqrt((dW**2).sum() + (db**2).sum()) > 1e-8:
-                broken.append(candidate)
-            elif potential.gradient_norm(candidate.W, candidate.b, digits) <= tolerance:
-                verified.append(candidate)
-            else:
-                broken.append(candidate)
-        tick("patterns", done, len(patterns))
+    if not candidates:
+        return Screening(verified, broken)
+    norms = _float_gradient_norms(np.array([c.W.astype(float) for c in candidates]),
+                                  np.array([c.b.astype(float) for c in candidates]))
+    for candidate, norm in zip(candidates, norms.tolist()):
+        candidate.float_gradient = norm
+        if norm > 1e-8:
+            broken.append(candidate)
+        elif potential.gradient_norm(candidate.W, candidate.b, digits) <= tolerance:
+            verified.append(candidate)
+        else:
+            broken.append(candidate)
     return Screening(verified, broken)
+
+
+def _float_gradient_norms(W: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """‖∇L‖ in float64 of a batch of points (W (B, 2, n), b (B, n))."""
+    _, dW, db = potential.loss_and_gradient(W, b)
+    return np.sqrt((dW**2).sum(axis=(-2, -1)) + (db**2).sum(axis=-1))
 
 
 def search_from_starts(
@@ -580,8 +606,10 @@ def _disambiguated(entries: list[EnumeratedPoint]) -> list[EnumeratedPoint]:
 
 
 def _float_grad(candidate: Candidate) -> float:
-    _, dW, db = potential.loss_and_gradient(candidate.W.astype(float), candidate.b.astype(float))
-    return float(np.sqrt((dW**2).sum() + (db**2).sum()))
+    if candidate.float_gradient is not None:
+        return candidate.float_gradient
+    W, b = candidate.W.astype(float), candidate.b.astype(float)
+    return float(_float_gradient_norms(W[None], b[None])[0])
 
 
 def _canonicalised(candidate: Candidate, dps: int) -> Candidate:
