@@ -393,6 +393,7 @@ def search_from_starts(
     search = find_critical_points(tms, tms.flatten(starts_W, starts_b), gtol=1e-11,
                                   max_iter=SEARCH_ITERATIONS, workers=workers)
     found_W, found_b = search.parameters
+    polished = _polished_ahead(tms, found_W, found_b, search.converged, known, digits, workers)
     counts = {"starts": len(origins), "converged": 0, "in_catalogued_sets": 0,
               "refinement_failed": 0, "new_points": 0}
     unrealised: list[dict] = []
@@ -408,7 +409,7 @@ def search_from_starts(
             continue
         counts["converged"] += 1
         outcome, reason, point = _examine_converged(tms, found_W[i], found_b[i], origin, known,
-                                                    digits)
+                                                    digits, polished.get(i))
         counts[outcome] += 1
         if reason is not None:
             unrealised.append(_unrealised(origin.pattern, reason))
@@ -417,11 +418,47 @@ def search_from_starts(
     return StartsSearch(known, unrealised, counts)
 
 
+def _polished_ahead(tms: TMSPotential, found_W, found_b, converged, known: KnownOrbits,
+                    digits: int, workers: int) -> dict:
+    """With ``workers`` > 1: the polish (:func:`_polish_start`) of every converged start that
+    the examination will polish if every polish succeeds, run in that many processes; by start
+    index. The examination then runs as always, taking a polish from here when there is one
+    and polishing itself otherwise (a failed polish adds no point, so a later start may need
+    one that was not foreseen): the same results as without, in the same order."""
+    if workers <= 1:
+        return {}
+    ahead = []
+    for i in np.flatnonzero(converged):
+        loss = float(potential.loss(found_W[i], found_b[i]))
+        live = _live_part(found_W[i], found_b[i])
+        if known.twin(loss, live) is None and known.family_member(loss, live) is None:
+            ahead.append(int(i))
+            known = known.with_point(None, live, loss)
+    if len(ahead) < 2:
+        return {}
+    from concurrent.futures import ProcessPoolExecutor
+
+    jobs = [(tms, found_W[i], found_b[i], digits) for i in ahead]
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+        return dict(zip(ahead, pool.map(_polish_job, jobs)))
+
+
+def _polish_job(job):
+    return _polish_start(*job)
+
+
+def _polish_start(tms: TMSPotential, W, b, digits: int):
+    """The ``digits``-digit refinement of a converged float64 start."""
+    tolerance = mpmath.mpf(10) ** (20 - digits)
+    return polish(tms, tms.flatten(W, b), dps=digits, tol=tolerance)
+
+
 def _examine_converged(tms: TMSPotential, W, b, origin: Candidate | None, known: KnownOrbits,
-                       digits: int):
+                       digits: int, polished=None):
     """A converged start: ``(count key, reason or None, (candidate, live part, loss) or None)``.
 
     The reason is given only for starts from a broken ansatz that found no new point.
+    ``polished``: this start's :func:`_polish_start`, if already computed.
     """
     pattern = origin.pattern if origin is not None else None
     loss = float(potential.loss(W, b))
@@ -436,8 +473,8 @@ def _examine_converged(tms: TMSPotential, W, b, origin: Candidate | None, known:
                  f"{_ident(known.candidates[family])} (a member of its flat family)")
         reason = f"regular ansatz not critical; the full-space search from it reached {where}"
         return "in_catalogued_sets", reason, None
-    tolerance = mpmath.mpf(10) ** (20 - digits)
-    polished = polish(tms, tms.flatten(W, b), dps=digits, tol=tolerance)
+    if polished is None:
+        polished = _polish_start(tms, W, b, digits)
     if not polished.success:
         reason = ("regular ansatz not critical; the full-space search converged in float64 "
                   f"(loss {loss:.6f}) but the {digits}-digit refinement stalled "
