@@ -123,6 +123,21 @@ def test_dead_vertex_placements_count_bracelets(k, phi, count):
     assert len(dead_vertex_placements(k, phi)) == count
 
 
+def test_dead_vertex_placements_are_the_smallest_dihedral_images():
+    """The vectorised bracelet enumeration against the definition, by brute force over every
+    subset: one placement per dihedral orbit, its lexicographically smallest image, sorted."""
+    from itertools import combinations
+
+    for k in range(11):
+        for phi in range(k + 1):
+            expected = set()
+            for positions in combinations(range(k), phi):
+                images = [tuple(sorted((p + s) % k for p in positions)) for s in range(k)]
+                images += [tuple(sorted((s - p) % k for p in positions)) for s in range(k)]
+                expected.add(min(images) if k else positions)
+            assert dead_vertex_placements(k, phi) == tuple(sorted(expected)), (k, phi)
+
+
 def test_pattern_ids_are_unique_and_labels_follow_spec():
     patterns = enumerate_patterns(6)
     ids = [p.id for p in patterns]
@@ -270,6 +285,55 @@ def test_search_and_polish_recover_the_hexagon():
         assert orbit_distance(W, b, found_W[i], found_b[i]) < 1e-5
     polished = polish(model, search.theta[0], dps=50)
     assert polished.success and float(polished.grad_norm) < 1e-35
+
+
+def _searched_orbits(n: int, workers: int):
+    """Stages 1–2 of the enumeration (no classification): the known orbits after the searches
+    from the broken ansatzes and from 300 random starts, and the random search's counts."""
+    from critpoints.kgon.enumerate import (
+        KnownOrbits,
+        random_starts_of,
+        screen_patterns,
+        search_from_starts,
+    )
+
+    screening = screen_patterns(enumerate_patterns(n), 60)
+    broken = screening.broken
+    search = search_from_starts(
+        np.array([c.W.astype(float) for c in broken]),
+        np.array([c.b.astype(float) for c in broken]),
+        broken, KnownOrbits.of(screening.verified), 60, "broken", workers=workers)
+    starts_W, starts_b = random_starts_of(n, 300, 0)
+    search = search_from_starts(starts_W, starts_b, [None] * 300, search.known, 60, "random",
+                                workers=workers)
+    return search.known, search.counts
+
+
+def test_search_finds_every_orbit_at_n6():
+    """Completeness of the searches at n = 6, where it is cheap: the 150-iteration
+    Levenberg–Marquardt search (the slow path of commit 9313e17, run before the speed work)
+    knows 121 orbits after the broken-ansatz and random-start searches, 57 of them new from
+    the random starts. Cutting the iterations to 40 finds 120 (56 new): a change to the
+    search that loses a point fails here. Two workers must give the same as one."""
+    known, counts = _searched_orbits(6, workers=2)
+    assert len(known.candidates) == 121
+    assert counts == {"starts": 300, "converged": 178, "in_catalogued_sets": 121,
+                      "refinement_failed": 0, "new_points": 57}
+
+
+def test_search_is_the_same_for_any_number_of_workers(monkeypatch):
+    """Chunked and multi-process Levenberg–Marquardt: the same final points to the bit."""
+    from critpoints.solve import newton
+
+    monkeypatch.setattr(newton, "CHUNK_SIZE", 16)
+    model = TMSPotential(7)
+    rng = np.random.default_rng(3)
+    theta = model.flatten(rng.normal(size=(40, 2, 7)), 0.3 * rng.normal(size=(40, 7)))
+    one = newton._levenberg_marquardt(model, theta.copy(), 1e-11, 60, 1e-3)
+    for workers in (1, 3):
+        other = find_critical_points(model, theta, gtol=1e-11, max_iter=60, workers=workers)
+        assert np.array_equal(other.theta, one.theta)
+        assert np.array_equal(other.grad_norm, one.grad_norm)
 
 
 def test_flat_dead_feature_sets_end_in_a_descent(catalog_n6):

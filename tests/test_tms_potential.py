@@ -232,6 +232,31 @@ def test_hessian_symmetric_and_matches_finite_differences(point):
     np.testing.assert_allclose(fd, H, atol=1e-6 * scale)
 
 
+@pytest.mark.parametrize("n, m", [(1, 2), (3, 2), (6, 2), (12, 2), (16, 2), (5, 1), (5, 3)])
+def test_hessian_assembly_is_bitwise_the_einsum_form(n, m):
+    """The O(m²n²) assembly (diagonals written in place) against one einsum per term with
+    Kronecker deltas: the same products and sums, so equal to the bit (the searches' results
+    must not depend on it), batched and single, with dead, live and zero columns."""
+    from critpoints.tms.potential import (
+        _assemble_hessian_einsum,
+        _blocks,
+        _gram_and_bias,
+        assemble_hessian,
+    )
+
+    rng = np.random.default_rng(n * 10 + m)
+    for batch in [(), (7,), (2, 3)]:
+        W = rng.normal(size=batch + (m, n))
+        b = rng.normal(size=batch + (n,)) * 0.3
+        W[..., 0] = 0.0  # a zero column
+        G, C = _gram_and_bias(W, b)
+        _, F_a, _, F_aa, F_ac, F_cc = _blocks(G, C, 2, None)
+        fast = assemble_hessian(W, F_a, F_aa, F_ac, F_cc)
+        reference = _assemble_hessian_einsum(W, F_a, F_aa, F_ac, F_cc)
+        assert fast.shape == reference.shape
+        assert np.array_equal(fast, reference)
+
+
 def test_exact_derivatives_of_symbolic_loss():
     """Gradient and Hessian against sympy's differentiation of the assembled Piecewise loss."""
     L, Wsym, bsym = symbolic.symbolic_loss(3, 2)

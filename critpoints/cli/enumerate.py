@@ -32,7 +32,7 @@ def register(subparsers) -> None:
     )
     parser.add_argument(
         "--n",
-        type=integer(1, MAX_ENUMERATE_FEATURES, "n = 16 took 8 min; ≈ 1.9× more per feature"),
+        type=integer(1, MAX_ENUMERATE_FEATURES, "n = 16 took 4 min; ≈ 1.6× more per feature"),
         required=True,
         help=f"number of input features, 1 ≤ n ≤ {MAX_ENUMERATE_FEATURES}",
     )
@@ -50,8 +50,9 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--seed", type=seed, default=0, help="seed of the random starts and tests")
     parser.add_argument("--workers", type=integer(1, 64), default=DEFAULT_WORKERS, metavar="K",
-                        help="processes that classify the entries (default: this machine's "
-                        f"cores, at most 4: {DEFAULT_WORKERS}); the catalog does not depend on K")
+                        help="processes that run the searches and classify the entries (default: "
+                        f"this machine's cores, at most 4: {DEFAULT_WORKERS}); the catalog does "
+                        "not depend on K")
     parser.add_argument("--out", type=output_file, metavar="PATH",
                         help="catalog file to write (default catalog/tms-nN-m2.json)")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
+from functools import cache
 
 import mpmath
 import numpy as np
@@ -77,29 +78,43 @@ class Candidate:
     solution_index: int  # which root of the reduced problem (0-based), or -1
     reduced: dict | None
     origin: str = "pattern"  # pattern | pattern-search | random-search
+    #: ‖∇L‖ in float64 at (W, b), once computed (the screen sets it for every ansatz).
+    float_gradient: float | None = None
 
 
 def build_parameters(pattern: Pattern, norm, vertex_bias, dps: int):
     """Full (W, b) of a pattern at ``dps`` digits, in the canonical gauge (see module doc)."""
     n, k = pattern.n, pattern.k
+    columns, dead_bias = _polygon(k, norm, dps)
     with mpmath.workdps(dps):
         W = np.array([[mpmath.mpf(0)] * n for _ in range(2)], dtype=object)
         b = np.array([mpmath.mpf(0)] * n, dtype=object)
-        norm = mpmath.mpf(norm)
         for i in range(k):
-            angle = 2 * mpmath.pi * i / k
-            W[0, i] = norm * mpmath.cos(angle)
-            W[1, i] = norm * mpmath.sin(angle)
-            # exact zeros where the angle is a multiple of π/2
-            for r in range(2):
-                if abs(W[r, i]) < mpmath.mpf(10) ** (-dps + 5):
-                    W[r, i] = mpmath.mpf(0)
-            b[i] = -2 * norm**2 if i in pattern.dead_vertices else mpmath.mpf(vertex_bias)
+            W[0, i], W[1, i] = columns[i]
+            b[i] = dead_bias if i in pattern.dead_vertices else mpmath.mpf(vertex_bias)
         for j in range(k, k + pattern.sigma):
             b[j] = mpmath.mpf(1) / (2 * n)
         for j in range(k + pattern.sigma, n):
             b[j] = -mpmath.mpf(1) / (2 * n)
         return W, b
+
+
+@cache
+def _polygon(k: int, norm, dps: int) -> tuple[tuple, object]:
+    """The vertices (x, y) of the regular k-gon of the given norm at ``dps`` digits (exact
+    zeros where the angle is a multiple of π/2), and a dead vertex's bias -2·norm². Shared by
+    every pattern with this polygon: its σ, φ and placements only change the biases."""
+    with mpmath.workdps(dps):
+        norm = mpmath.mpf(norm)
+        columns = []
+        for i in range(k):
+            angle = 2 * mpmath.pi * i / k
+            column = [norm * mpmath.cos(angle), norm * mpmath.sin(angle)]
+            for r in range(2):
+                if abs(column[r]) < mpmath.mpf(10) ** (-dps + 5):
+                    column[r] = mpmath.mpf(0)
+            columns.append(tuple(column))
+        return tuple(columns), -2 * norm**2
 
 
 def _candidates(pattern: Pattern, dps: int) -> list[Candidate]:
@@ -325,24 +340,35 @@ def screen_patterns(patterns: list[Pattern], digits: int, tick: Progress = _no_p
                     ) -> Screening:
     """Stage 1: the regular ansatz of every pattern, critical or not.
 
-    A float64 screen comes first: an ansatz far from critical needs no ``digits``-digit check.
+    A float64 screen comes first (all ansatzes in one batch; the same numbers as one at a
+    time): an ansatz far from critical needs no ``digits``-digit check.
     """
     tolerance = mpmath.mpf(10) ** (20 - digits)
+    candidates: list[Candidate] = []
+    for done, pattern in enumerate(patterns, 1):
+        candidates.extend(_candidates(pattern, digits))
+        tick("patterns", done, len(patterns))
     verified: list[Candidate] = []
     broken: list[Candidate] = []
-    for done, pattern in enumerate(patterns, 1):
-        for candidate in _candidates(pattern, digits):
-            _, dW, db = potential.loss_and_gradient(
-                candidate.W.astype(float), candidate.b.astype(float)
-            )
-            if np.sqrt((dW**2).sum() + (db**2).sum()) > 1e-8:
-                broken.append(candidate)
-            elif potential.gradient_norm(candidate.W, candidate.b, digits) <= tolerance:
-                verified.append(candidate)
-            else:
-                broken.append(candidate)
-        tick("patterns", done, len(patterns))
+    if not candidates:
+        return Screening(verified, broken)
+    norms = _float_gradient_norms(np.array([c.W.astype(float) for c in candidates]),
+                                  np.array([c.b.astype(float) for c in candidates]))
+    for candidate, norm in zip(candidates, norms.tolist()):
+        candidate.float_gradient = norm
+        if norm > 1e-8:
+            broken.append(candidate)
+        elif potential.gradient_norm(candidate.W, candidate.b, digits) <= tolerance:
+            verified.append(candidate)
+        else:
+            broken.append(candidate)
     return Screening(verified, broken)
+
+
+def _float_gradient_norms(W: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """‖∇L‖ in float64 of a batch of points (W (B, 2, n), b (B, n))."""
+    _, dW, db = potential.loss_and_gradient(W, b)
+    return np.sqrt((dW**2).sum(axis=(-2, -1)) + (db**2).sum(axis=-1))
 
 
 def search_from_starts(
@@ -353,18 +379,21 @@ def search_from_starts(
     digits: int,
     stage: str,
     tick: Progress = _no_progress,
+    workers: int = 1,
 ) -> StartsSearch:
     """Stage 2: Levenberg–Marquardt from each start; keep the new critical orbits (polished to
     ``digits`` digits), explain the rest.
 
     ``origins[i]`` is the broken ansatz a start comes from, or None for a random start (whose
     failures are only counted). Each new point is compared with ``known`` and with the points
-    found before it in this batch.
+    found before it in this batch. With ``workers`` > 1 the starts are shared among that many
+    processes (the same result to the bit: :func:`critpoints.solve.find_critical_points`).
     """
     tms = TMSPotential.of(starts_W)
     search = find_critical_points(tms, tms.flatten(starts_W, starts_b), gtol=1e-11,
-                                  max_iter=SEARCH_ITERATIONS)
+                                  max_iter=SEARCH_ITERATIONS, workers=workers)
     found_W, found_b = search.parameters
+    polished = _polished_ahead(tms, found_W, found_b, search.converged, known, digits, workers)
     counts = {"starts": len(origins), "converged": 0, "in_catalogued_sets": 0,
               "refinement_failed": 0, "new_points": 0}
     unrealised: list[dict] = []
@@ -380,7 +409,7 @@ def search_from_starts(
             continue
         counts["converged"] += 1
         outcome, reason, point = _examine_converged(tms, found_W[i], found_b[i], origin, known,
-                                                    digits)
+                                                    digits, polished.get(i))
         counts[outcome] += 1
         if reason is not None:
             unrealised.append(_unrealised(origin.pattern, reason))
@@ -389,11 +418,47 @@ def search_from_starts(
     return StartsSearch(known, unrealised, counts)
 
 
+def _polished_ahead(tms: TMSPotential, found_W, found_b, converged, known: KnownOrbits,
+                    digits: int, workers: int) -> dict:
+    """With ``workers`` > 1: the polish (:func:`_polish_start`) of every converged start that
+    the examination will polish if every polish succeeds, run in that many processes; by start
+    index. The examination then runs as always, taking a polish from here when there is one
+    and polishing itself otherwise (a failed polish adds no point, so a later start may need
+    one that was not foreseen): the same results as without, in the same order."""
+    if workers <= 1:
+        return {}
+    ahead = []
+    for i in np.flatnonzero(converged):
+        loss = float(potential.loss(found_W[i], found_b[i]))
+        live = _live_part(found_W[i], found_b[i])
+        if known.twin(loss, live) is None and known.family_member(loss, live) is None:
+            ahead.append(int(i))
+            known = known.with_point(None, live, loss)
+    if len(ahead) < 2:
+        return {}
+    from concurrent.futures import ProcessPoolExecutor
+
+    jobs = [(tms, found_W[i], found_b[i], digits) for i in ahead]
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+        return dict(zip(ahead, pool.map(_polish_job, jobs)))
+
+
+def _polish_job(job):
+    return _polish_start(*job)
+
+
+def _polish_start(tms: TMSPotential, W, b, digits: int):
+    """The ``digits``-digit refinement of a converged float64 start."""
+    tolerance = mpmath.mpf(10) ** (20 - digits)
+    return polish(tms, tms.flatten(W, b), dps=digits, tol=tolerance)
+
+
 def _examine_converged(tms: TMSPotential, W, b, origin: Candidate | None, known: KnownOrbits,
-                       digits: int):
+                       digits: int, polished=None):
     """A converged start: ``(count key, reason or None, (candidate, live part, loss) or None)``.
 
     The reason is given only for starts from a broken ansatz that found no new point.
+    ``polished``: this start's :func:`_polish_start`, if already computed.
     """
     pattern = origin.pattern if origin is not None else None
     loss = float(potential.loss(W, b))
@@ -408,8 +473,8 @@ def _examine_converged(tms: TMSPotential, W, b, origin: Candidate | None, known:
                  f"{_ident(known.candidates[family])} (a member of its flat family)")
         reason = f"regular ansatz not critical; the full-space search from it reached {where}"
         return "in_catalogued_sets", reason, None
-    tolerance = mpmath.mpf(10) ** (20 - digits)
-    polished = polish(tms, tms.flatten(W, b), dps=digits, tol=tolerance)
+    if polished is None:
+        polished = _polish_start(tms, W, b, digits)
     if not polished.success:
         reason = ("regular ansatz not critical; the full-space search converged in float64 "
                   f"(loss {loss:.6f}) but the {digits}-digit refinement stalled "
@@ -501,7 +566,8 @@ def enumerate_critical_points(
         points outside the pattern language (e.g. two features sharing a vertex). New orbits
         are added with ``origin: "random-search"``.
     workers : int
-        Processes that classify the entries (the result does not depend on it).
+        Processes that run the searches and classify the entries (the result does not depend
+        on it).
 
     Returns
     -------
@@ -522,13 +588,13 @@ def enumerate_critical_points(
         search = search_from_starts(
             np.array([c.W.astype(float) for c in broken]),
             np.array([c.b.astype(float) for c in broken]),
-            broken, known, digits, "search from broken ansatzes", tick)
+            broken, known, digits, "search from broken ansatzes", tick, workers)
         known, unrealised = search.known, search.unrealised
     random_search = None
     if random_starts:
         starts_W, starts_b = random_starts_of(n, random_starts, seed)
         search = search_from_starts(starts_W, starts_b, [None] * random_starts, known, digits,
-                                    "random-start search", tick)
+                                    "random-start search", tick, workers)
         known, random_search = search.known, {"seed": seed, **search.counts}
     entries = build_entries(known.candidates, n, digits, seed, tick, workers)
     return Enumeration(entries, unrealised, random_search)
@@ -577,8 +643,10 @@ def _disambiguated(entries: list[EnumeratedPoint]) -> list[EnumeratedPoint]:
 
 
 def _float_grad(candidate: Candidate) -> float:
-    _, dW, db = potential.loss_and_gradient(candidate.W.astype(float), candidate.b.astype(float))
-    return float(np.sqrt((dW**2).sum() + (db**2).sum()))
+    if candidate.float_gradient is not None:
+        return candidate.float_gradient
+    W, b = candidate.W.astype(float), candidate.b.astype(float)
+    return float(_float_gradient_norms(W[None], b[None])[0])
 
 
 def _canonicalised(candidate: Candidate, dps: int) -> Candidate:

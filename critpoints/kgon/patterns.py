@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from itertools import combinations
+
+import numpy as np
 
 __all__ = ["Pattern", "dead_vertex_placements", "enumerate_patterns", "label_of"]
 
@@ -66,14 +67,37 @@ def dead_vertex_placements(k: int, phi: int) -> tuple[tuple[int, ...], ...]:
     """
     if not 0 <= phi <= k:
         raise ValueError(f"need 0 ≤ φ ≤ k; got φ = {phi}, k = {k}")
-    seen: set[tuple[int, ...]] = set()
-    out = []
-    for positions in combinations(range(k), phi):
-        canonical = min(_dihedral_images(positions, k)) if k else positions
-        if canonical not in seen:
-            seen.add(canonical)
-            out.append(canonical)
-    return tuple(sorted(out))
+    return _placements_by_count(k)[phi]
+
+
+@cache
+def _placements_by_count(k: int) -> tuple[tuple[tuple[int, ...], ...], ...]:
+    """:func:`dead_vertex_placements` for every φ = 0..k at once, vectorised over all 2^k
+    subsets of the vertices.
+
+    A subset is a k-bit mask with position p at bit k - 1 - p. For two subsets of equal size
+    the lexicographically smaller sorted tuple of positions is the larger mask (at the first
+    position where they differ, the smaller tuple has the vertex), so the canonical image is
+    the largest mask over the 2k rotations and reflections.
+    """
+    if k == 0:
+        return (((),),)
+    masks = np.arange(1 << k, dtype=np.int64)
+    positions = np.arange(k)
+    # bit of position p in each mask, shape (2^k, k)
+    bits = (masks[:, None] >> (k - 1 - positions)) & 1
+    weights = np.int64(1) << (k - 1 - positions)
+    best = masks.copy()
+    for shift in range(k):
+        for image in ((positions + shift) % k, (shift - positions) % k):
+            # position p moves to image[p]
+            best = np.maximum(best, bits @ weights[image])
+    canonical = masks[best == masks]
+    sizes = bits[canonical].sum(axis=1)
+    out: list[list[tuple[int, ...]]] = [[] for _ in range(k + 1)]
+    for mask, size in zip(canonical.tolist(), sizes.tolist()):
+        out[size].append(tuple(p for p in range(k) if mask >> (k - 1 - p) & 1))
+    return tuple(tuple(sorted(group)) for group in out)
 
 
 def enumerate_patterns(n: int) -> list[Pattern]:

@@ -54,9 +54,15 @@ def _flat_gradient(potential: Potential, theta: np.ndarray) -> np.ndarray:
     return potential.loss_and_gradient(theta)[1]
 
 
+#: Starts advanced together by one call of the Levenberg–Marquardt loop: larger batches gain
+#: nothing per start (the work is dense linear algebra per start) and cost memory (at n = 16 a
+#: batch of 11 600 starts held ~1 GB of Hessians).
+CHUNK_SIZE = 512
+
+
 def find_critical_points(
     potential: Potential, theta, *, gtol: float = 1e-12, max_iter: int = 200,
-    damping: float = 1e-3,
+    damping: float = 1e-3, workers: int = 1,
 ) -> CriticalPointSearch:
     """Levenberg–Marquardt search for zeros of the gradient from each start in a batch.
 
@@ -71,8 +77,46 @@ def find_critical_points(
         Iterations at most.
     damping : float
         Initial Levenberg–Marquardt parameter (relative to the Hessian's scale).
+    workers : int
+        Processes sharing the starts. Every start's iteration uses only its own numbers, so
+        more than :data:`CHUNK_SIZE` starts are advanced in chunks (in ``workers`` processes if
+        > 1) and the result is the same, to the bit, for any chunking and any ``workers``
+        (``nit`` is the largest over the chunks).
     """
     theta = np.array(theta, dtype=float)  # a copy: updated in place below
+    if theta.ndim == 2 and len(theta) > CHUNK_SIZE:
+        # (fewer starts than a chunk: one batch here beats starting processes, measured at
+        # n = 6, 333 starts)
+        return _in_chunks(potential, theta, gtol, max_iter, damping, workers)
+    return _levenberg_marquardt(potential, theta, gtol, max_iter, damping)
+
+
+def _in_chunks(potential, theta, gtol, max_iter, damping, workers) -> CriticalPointSearch:
+    count = max(-(-len(theta) // CHUNK_SIZE), min(len(theta), workers))  # ≥ 2
+    # Interleaved, so that every chunk holds starts of every kind (fast and slow) alike.
+    chunks = [theta[first::count] for first in range(count)]
+    jobs = [(potential, chunk, gtol, max_iter, damping) for chunk in chunks]
+    if workers > 1 and count > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=min(workers, count)) as pool:
+            results = list(pool.map(_chunk_job, jobs))
+    else:
+        results = [_chunk_job(job) for job in jobs]
+    theta = np.empty_like(theta)
+    gnorm = np.empty(len(theta))
+    for first, result in enumerate(results):
+        theta[first::count] = result.theta
+        gnorm[first::count] = result.grad_norm
+    return CriticalPointSearch(theta, potential.unflatten(theta), gnorm, gnorm <= gtol,
+                               max(r.nit for r in results))
+
+
+def _chunk_job(job) -> CriticalPointSearch:
+    return _levenberg_marquardt(*job)
+
+
+def _levenberg_marquardt(potential, theta, gtol, max_iter, damping) -> CriticalPointSearch:
     single = theta.ndim == 1
     if single:
         theta = theta[None]
