@@ -52,14 +52,11 @@ from critpoints.kgon.enumerate import (
     SEARCH_ITERATIONS,
     Candidate,
     Enumeration,
-    KnownOrbits,
     _live_part,
     _same_live_part,
     build_entries,
-    screen_patterns,
-    search_from_starts,
+    search_pattern_language,
 )
-from critpoints.kgon.patterns import enumerate_patterns
 from critpoints.solve.newton import find_critical_points, polish
 from critpoints.tms.model import TMSPotential
 
@@ -92,9 +89,6 @@ SEARCH_GTOL = 1e-11
 #: with a "dead" column still firing at ~1e-6 (its gradient is O(ε²)): that point is not
 #: critical (the 60-digit refinement rightly refuses it) but belongs to the flat set.
 DEAD_TOL = 1e-5
-
-#: Starts per search task (a process or Dask task).
-CHUNK = 512
 
 Progress = Callable[[str, int, int], None]
 
@@ -261,29 +255,25 @@ class _Registry:
         return new
 
 
-def _search_chunk(job: tuple) -> tuple[np.ndarray, np.ndarray]:
-    n, m, thetas = job
-    tms = TMSPotential(n, m)
-    search = find_critical_points(tms, thetas, gtol=SEARCH_GTOL, max_iter=SEARCH_ITERATIONS)
-    return search.theta, search.converged
-
-
 class _Searcher:
-    """The Levenberg–Marquardt search from every row of a batch, in chunks of :data:`CHUNK`
-    run in one process, a process pool or on a Dask cluster (opened once for the census).
-    The result does not depend on how the rows are split: each start is searched alone."""
+    """The Levenberg–Marquardt search from every row of a batch
+    (:func:`~critpoints.solve.newton.find_critical_points`), its chunks run in one process, a
+    process pool or on a Dask cluster opened once for the census. The result does not depend
+    on how the rows are split: each start is searched alone."""
 
-    def __init__(self, n: int, m: int, workers: int, scheduler: str | None):
-        self.n, self.m = n, m
-        self.client = self.pool = None
+    def __init__(self, potential: TMSPotential, workers: int, scheduler: str | None):
+        self.potential, self.workers = potential, max(workers, 1)
+        self.client = self.executor = None
         if scheduler is not None:
             from distributed import Client
 
             self.client = Client(scheduler)
+            self.executor = _DaskMap(self.client)
+            self.workers = max(self.workers, 2)
         elif workers > 1:
             from concurrent.futures import ProcessPoolExecutor
 
-            self.pool = ProcessPoolExecutor(max_workers=workers)
+            self.executor = ProcessPoolExecutor(max_workers=workers)
 
     def __enter__(self) -> _Searcher:
         return self
@@ -291,21 +281,26 @@ class _Searcher:
     def __exit__(self, *exc) -> None:
         if self.client is not None:
             self.client.close()
-        if self.pool is not None:
-            self.pool.shutdown()
+        elif self.executor is not None:
+            self.executor.shutdown()
 
     def __call__(self, thetas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if len(thetas) == 0:
             return thetas, np.zeros(0, dtype=bool)
-        jobs = [(self.n, self.m, thetas[i:i + CHUNK]) for i in range(0, len(thetas), CHUNK)]
-        if self.client is not None:
-            results = self.client.gather(self.client.map(_search_chunk, jobs, pure=False))
-        elif self.pool is not None and len(jobs) > 1:
-            results = list(self.pool.map(_search_chunk, jobs))
-        else:
-            results = [_search_chunk(job) for job in jobs]
-        return (np.concatenate([r[0] for r in results]),
-                np.concatenate([r[1] for r in results]))
+        search = find_critical_points(self.potential, thetas, gtol=SEARCH_GTOL,
+                                      max_iter=SEARCH_ITERATIONS, workers=self.workers,
+                                      executor=self.executor)
+        return search.theta, search.converged
+
+
+class _DaskMap:
+    """``map(function, jobs)`` on a Dask client, results in order."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def map(self, function, jobs):
+        return self.client.gather(self.client.map(function, list(jobs), pure=False))
 
 
 def _moves(registry: _Registry, potential: TMSPotential) -> dict[str, np.ndarray]:
@@ -386,20 +381,11 @@ def run_census(
     potential = TMSPotential(n, m)
     registry = _Registry(potential)
 
-    screening = screen_patterns(enumerate_patterns(n), digits, tick)
-    known = KnownOrbits.of(screening.verified)
-    unrealised: list[dict] = []
-    if screening.broken:
-        broken = screening.broken
-        found = search_from_starts(
-            np.array([c.W.astype(float) for c in broken]),
-            np.array([c.b.astype(float) for c in broken]),
-            broken, known, digits, "search from broken ansatzes", tick)
-        known, unrealised = found.known, found.unrealised
+    known, unrealised = search_pattern_language(n, digits, tick, workers)
     for candidate in known.candidates:
         registry.add_known(candidate)
 
-    with _Searcher(n, m, workers, scheduler) as search:
+    with _Searcher(potential, workers, scheduler) as search:
         rounds, stop_reason, history = _rounds(registry, potential, budget, seed, search, tick)
     per_parameterisation = budget.round_starts // len(RANDOM_STRATEGIES)
     _refine(registry, potential, digits, tick)

@@ -55,6 +55,7 @@ __all__ = [
     "enumerate_critical_points",
     "screen_patterns",
     "search_from_starts",
+    "search_pattern_language",
 ]
 
 #: Progress callback: ``progress(stage, done, total)``.
@@ -539,6 +540,23 @@ def _entry_of(job: tuple) -> EnumeratedPoint:
     return _entry(*job)
 
 
+def search_pattern_language(n: int, digits: int, tick: Progress = _no_progress,
+                            workers: int = 1) -> tuple[KnownOrbits, list[dict]]:
+    """Stages 1 and 2 for the patterns: every regular ansatz screened, and the full-space
+    search from the broken ones; returns the critical points found (``known``) and the
+    patterns without one, with the reason (``unrealised``)."""
+    screening = screen_patterns(enumerate_patterns(n), digits, tick)
+    known = KnownOrbits.of(screening.verified)
+    if not screening.broken:
+        return known, []
+    broken = screening.broken
+    search = search_from_starts(
+        np.array([c.W.astype(float) for c in broken]),
+        np.array([c.b.astype(float) for c in broken]),
+        broken, known, digits, "search from broken ansatzes", tick, workers)
+    return search.known, search.unrealised
+
+
 def enumerate_critical_points(
     n: int,
     digits: int = 60,
@@ -580,16 +598,7 @@ def enumerate_critical_points(
     if digits < 30:
         raise ValueError(f"digits must be at least 30; got {digits}")
     tick = progress or _no_progress
-    screening = screen_patterns(enumerate_patterns(n), digits, tick)
-    known = KnownOrbits.of(screening.verified)
-    unrealised: list[dict] = []
-    if screening.broken:
-        broken = screening.broken
-        search = search_from_starts(
-            np.array([c.W.astype(float) for c in broken]),
-            np.array([c.b.astype(float) for c in broken]),
-            broken, known, digits, "search from broken ansatzes", tick, workers)
-        known, unrealised = search.known, search.unrealised
+    known, unrealised = search_pattern_language(n, digits, tick, workers)
     random_search = None
     if random_starts:
         starts_W, starts_b = random_starts_of(n, random_starts, seed)

@@ -62,7 +62,7 @@ CHUNK_SIZE = 512
 
 def find_critical_points(
     potential: Potential, theta, *, gtol: float = 1e-12, max_iter: int = 200,
-    damping: float = 1e-3, workers: int = 1,
+    damping: float = 1e-3, workers: int = 1, executor=None,
 ) -> CriticalPointSearch:
     """Levenberg–Marquardt search for zeros of the gradient from each start in a batch.
 
@@ -82,21 +82,28 @@ def find_critical_points(
         more than :data:`CHUNK_SIZE` starts are advanced in chunks (in ``workers`` processes if
         > 1) and the result is the same, to the bit, for any chunking and any ``workers``
         (``nit`` is the largest over the chunks).
+    executor : optional
+        Runs the chunks instead of a fresh process pool: anything with ``map(function,
+        jobs)`` returning the results in order (an open ``ProcessPoolExecutor``, or an adapter
+        of a Dask client); a caller with many batches opens it once.
     """
     theta = np.array(theta, dtype=float)  # a copy: updated in place below
     if theta.ndim == 2 and len(theta) > CHUNK_SIZE:
         # (fewer starts than a chunk: one batch here beats starting processes, measured at
         # n = 6, 333 starts)
-        return _in_chunks(potential, theta, gtol, max_iter, damping, workers)
+        return _in_chunks(potential, theta, gtol, max_iter, damping, workers, executor)
     return _levenberg_marquardt(potential, theta, gtol, max_iter, damping)
 
 
-def _in_chunks(potential, theta, gtol, max_iter, damping, workers) -> CriticalPointSearch:
+def _in_chunks(potential, theta, gtol, max_iter, damping, workers, executor=None
+               ) -> CriticalPointSearch:
     count = max(-(-len(theta) // CHUNK_SIZE), min(len(theta), workers))  # ≥ 2
     # Interleaved, so that every chunk holds starts of every kind (fast and slow) alike.
     chunks = [theta[first::count] for first in range(count)]
     jobs = [(potential, chunk, gtol, max_iter, damping) for chunk in chunks]
-    if workers > 1 and count > 1:
+    if executor is not None:
+        results = list(executor.map(_chunk_job, jobs))
+    elif workers > 1 and count > 1:
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(max_workers=min(workers, count)) as pool:
