@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -400,12 +401,20 @@ def _python_without_sympy(script: str, *args: str) -> subprocess.CompletedProces
                           text=True, timeout=900, check=False)
 
 
+def _committed_command(n: int) -> list[str]:
+    """The arguments (after ``python -m critpoints``) of the command that wrote the committed
+    catalog for n features (the census for n = 2..8)."""
+    path = ROOT / "catalog" / f"tms-n{n}-m2.json"
+    return json.loads(path.read_text(encoding="utf-8"))["generator"]["command"].split()[3:]
+
+
 def test_enumerate_and_exact_forms_run_without_sympy(tmp_path):
-    """`enumerate --n 4` gives the committed bytes, and the exact forms of the n = 6 catalog's
-    irrational points (5-gons, hexagon) are re-derived as stored, with every sympy import
-    failing."""
+    """The committed n = 4 catalog's command gives its bytes, and the exact forms of the n = 6
+    catalog's irrational points (5-gons, hexagon) are re-derived as stored, with every sympy
+    import failing."""
     out = tmp_path / "tms-n4-m2.json"
-    result = _python_without_sympy(_CLI, "enumerate", "--n", "4", "--quiet", "--out", str(out))
+    result = _python_without_sympy(_CLI, *_committed_command(4), "--quiet", "--no-landscape",
+                                   "--out", str(out))
     assert result.returncode == 0, result.stderr[-2000:]
     assert out.read_bytes() == (ROOT / "catalog" / "tms-n4-m2.json").read_bytes()
     result = _python_without_sympy(_EXACT_FORMS, str(ROOT / "catalog" / "tms-n6-m2.json"))
@@ -415,9 +424,11 @@ def test_enumerate_and_exact_forms_run_without_sympy(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("n", [5, 6])
 def test_enumerate_runs_without_sympy(n, tmp_path):
-    """The main job, `enumerate --n 5` and `--n 6` (regular points, certificates, exact algebraic
-    forms of the irrational polygons), with every sympy import failing: the committed bytes."""
+    """The main job (the census of n = 6) and n = 5 — regular points, certificates, exact
+    algebraic forms of the irrational polygons — with every sympy import failing: the committed
+    bytes."""
     out = tmp_path / f"tms-n{n}-m2.json"
-    result = _python_without_sympy(_CLI, "enumerate", "--n", str(n), "--quiet", "--out", str(out))
+    result = _python_without_sympy(_CLI, *_committed_command(n), "--quiet", "--no-landscape",
+                                   "--out", str(out))
     assert result.returncode == 0, result.stderr[-2000:]
     assert out.read_bytes() == (ROOT / "catalog" / f"tms-n{n}-m2.json").read_bytes()
