@@ -14,6 +14,7 @@ __all__ = [
     "SECTIONS",
     "census_markdown",
     "global_minima_markdown",
+    "landscape_markdown",
     "minima_markdown",
     "update_sections",
 ]
@@ -115,11 +116,43 @@ def _ordinal(k: int) -> str:
     return f"{k}{'th' if 10 <= k % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(k % 10, 'th')}"
 
 
+def landscape_markdown(landscapes: Iterable) -> str:
+    """Per landscape graph: the descents and their ends, the index-1 saddles with both ends at
+    minima, and the lowest barrier joining the global minimum to each other minimum."""
+    from critpoints.landscape import minimum_pathways
+
+    lines = [
+        "| n | saddles examined | descents | ends: flat-set / critical-set match, unmatched | "
+        "index-1 saddles (both ends at minima) | non-smooth saddles (every end a minimum) | "
+        "pairs of minima joined |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    saddle_rows = ["| n | index-1 saddle (L) | ends (barrier from the saddle) |", "|---|---|---|"]
+    for G in landscapes:
+        g = G.graph
+        n = g["model"]["n"]
+        rules = [d.get("match", "flat-set") for _, _, d in G.edges(data=True)]
+        lines.append(
+            f"| {n} | {g['saddles_examined']} | {g['descents']} | {rules.count('flat-set')} / "
+            f"{rules.count('critical-set')}, {g['ends_unmatched']} | {g['index1_saddles']} "
+            f"({g['index1_saddles_both_ends_minima']}) | {g['nonsmooth_saddles']} "
+            f"({g['nonsmooth_saddles_every_end_minimum']}) | {len(minimum_pathways(G))} |")
+        for node, data in G.nodes(data=True):
+            if data["hessian_index"] == 1:
+                ends = ", ".join(sorted({f"`{v}` ({d['barrier']:.4g})"
+                                         for _, v, d in G.out_edges(node, data=True)}))
+                saddle_rows.append(f"| {n} | `{node}` ({data['loss']:.6f}) | "
+                                   f"{ends or 'no catalogued end'} |")
+    return "\n".join(lines) + "\n\nIndex-1 saddles and where steepest descent takes them:\n\n" \
+        + "\n".join(saddle_rows) + "\n"
+
+
 #: Generated sections: name → (function of the catalogs, which catalogs).
 SECTIONS: dict[str, tuple[Callable[[list[Catalog]], str], str]] = {
     "census-statistics": (census_markdown, "census"),
     "minima": (minima_markdown, "census"),
     "global-minima": (global_minima_markdown, "all"),
+    "landscape-summary": (landscape_markdown, "landscapes"),
 }
 
 
@@ -128,15 +161,17 @@ def _markers(name: str) -> tuple[str, str]:
             f"<!-- END GENERATED {name} -->")
 
 
-def update_sections(text: str, catalogs: list[Catalog]) -> str:
+def update_sections(text: str, catalogs: list[Catalog], landscapes: list | None = None) -> str:
     """``text`` with every named generated section (:data:`SECTIONS`) it contains rewritten from
-    the catalogs (those with a census record for the census sections)."""
+    the catalogs (those with a census record for the census sections) and the landscape
+    graphs."""
     for name, (render, which) in SECTIONS.items():
         begin, end = _markers(name)
         pattern = re.compile(re.escape(begin) + r"\n.*?" + re.escape(end), re.S)
         if not pattern.search(text):
             continue
-        chosen = [c for c in catalogs if which == "all" or "census" in c.to_json()]
+        chosen = (list(landscapes or []) if which == "landscapes" else
+                  [c for c in catalogs if which == "all" or "census" in c.to_json()])
         replacement = f"{begin}\n{render(chosen)}{end}"
         text = pattern.sub(lambda _, new=replacement: new, text)
     return text

@@ -33,16 +33,31 @@ def register(subparsers) -> None:
 PAGES = (Path("docs/potential.md"), Path("docs/landscape.md"), Path("README.md"))
 
 
-def updated_text(text: str, catalogs) -> str:
+def updated_text(text: str, catalogs, landscapes=None) -> str:
     """``text`` with its generated sections rewritten; ValueError if it has none."""
     from critpoints.census.report import update_sections
     from critpoints.tms.report import BEGIN_MARKER, update_document
 
     result = update_document(text) if BEGIN_MARKER in text else text
-    result = update_sections(result, catalogs)
+    result = update_sections(result, catalogs, landscapes)
     if result == text and "<!-- BEGIN GENERATED" not in text:
         raise ValueError("no generated section (no BEGIN GENERATED marker)")
     return result
+
+
+def builtin_landscapes() -> list:
+    """The landscape graphs shipped beside the catalogs (n = 2..12, those that exist)."""
+    from critpoints.documents import DocumentError
+    from critpoints.landscape_store import read_landscape_json
+    from critpoints.store import builtin_path
+
+    graphs = []
+    for n in range(2, 13):
+        try:
+            graphs.append(read_landscape_json(builtin_path(f"tms-n{n}-m2.landscape.json")))
+        except DocumentError:
+            continue
+    return graphs
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from critpoints.io import write_text_atomic
 
     catalogs = [Catalog.builtin(n) for n in range(2, 13)]
+    landscapes = builtin_landscapes()
     stale = 0
     for page in args.file or PAGES:
         if not page.is_file():
@@ -57,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"{page}: {reason}")
         try:
             current = page.read_text(encoding="utf-8")
-            updated = updated_text(current, catalogs)
+            updated = updated_text(current, catalogs, landscapes)
             if args.write:
                 if updated != current:
                     write_text_atomic(page, updated)
