@@ -174,7 +174,8 @@ def test_old_names_still_import():
 # ----------------------------------------------------------------------------------------------
 # The mathematics does no file I/O
 
-MATHEMATICS = ("tms", "solve", "kgon", "proofs", "slt", "dynamics", "linear", "landscape")
+MATHEMATICS = ("tms", "solve", "kgon", "proofs", "slt", "dynamics", "linear", "landscape",
+               "census")
 #: Modules of those packages allowed to do I/O, and why.
 IO_MODULES: dict[str, str] = {}
 FILE_MODULES = ("critpoints.store", "critpoints.io")
