@@ -74,6 +74,7 @@ def disconnectivity_figure(G, title: str | None = None, label_saddles: bool = Tr
     ax.grid(axis="x", visible=False)
     joined = COLOURS["minimum"]
     alone = "#999999"
+    drawn: list[tuple[float, float, float]] = []
     for basin in tree.basins:
         colour = alone if basin.is_leaf and basin.parent is None else joined
         upper = top if basin.parent is None else tree.basins[basin.parent].level
@@ -82,8 +83,15 @@ def disconnectivity_figure(G, title: str | None = None, label_saddles: bool = Tr
         if not basin.is_leaf:
             xs = [x[c] for c in basin.children]
             ax.plot([min(xs), max(xs)], [basin.level] * 2, color=joined, lw=1.4)
-            if label_saddles:
-                saddles = ", ".join(dict.fromkeys(basin.saddles))
+            saddles = ", ".join(dict.fromkeys(basin.saddles))
+            # A label that would overlap one already drawn is left out (crowded low levels of
+            # large n); the landscape file names every joining saddle.
+            half = 0.045 * len(saddles) / _LEAF_IN + 0.15  # 7-point characters ≈ 0.07 in wide
+            extent = (x[basin.index] - half, x[basin.index] + half)
+            if label_saddles and not any(
+                    extent[0] < right and left < extent[1]
+                    and abs(basin.level - level) < 0.06 * span for left, right, level in drawn):
+                drawn.append((*extent, basin.level))
                 ax.annotate(saddles, (x[basin.index], basin.level), xytext=(0, 2),
                             textcoords="offset points", fontsize=7, ha="center", va="bottom",
                             color=COLOURS["saddle"],
@@ -106,7 +114,8 @@ def disconnectivity_figure(G, title: str | None = None, label_saddles: bool = Tr
         Line2D([], [], marker="o", ls="", color=COLOURS["minimum"], label="smooth minimum"),
         Line2D([], [], marker="s", ls="", color=COLOURS["non-smooth"],
                label="non-smooth minimum"),
-        Line2D([], [], color=joined, label="joined at the lowest saddle (id in orange)"),
+        Line2D([], [], color=joined,
+               label="joined at the lowest saddle (id in orange where it fits)"),
         Line2D([], [], color=alone, ls="--", label="joined to no other minimum"),
     ]
     ax.legend(handles=handles, loc="lower right", fontsize=8, framealpha=0.9)
