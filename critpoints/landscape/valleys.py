@@ -35,7 +35,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from critpoints.potential import Potential, complement_basis, symmetry_generators
+from critpoints.potential import (
+    Potential,
+    complement_basis,
+    sphere_descent_step,
+    symmetry_generators,
+)
 
 __all__ = ["DescentValleys", "descent_valleys"]
 
@@ -164,13 +169,7 @@ def descent_valleys(
             keep.sort()
             v, q, g, step = v[keep], q[keep], g[keep], step[keep]
             previous = q.copy()
-        tangent = g - (g * v).sum(axis=1, keepdims=True) * v
-        trial = v - step[:, None] * tangent
-        trial /= np.linalg.norm(trial, axis=1, keepdims=True)
-        q_trial, g_trial = q_and_grad(trial)
-        better = q_trial < q
-        v[better], q[better], g[better] = trial[better], q_trial[better], g_trial[better]
-        step = np.where(better, step * 1.2, step * 0.5)
+        v, q, g, step = sphere_descent_step(v, q, g, step, q_and_grad)
     noise = 1e-14 * max(1.0, abs(L0))  # float64 rounding of a loss difference, wide margin
     drops = np.array([L0 - np.asarray(potential.loss(theta + t * v)) for t in check_radii])
     descends = (drops > noise).all(axis=0)

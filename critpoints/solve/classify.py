@@ -52,7 +52,13 @@ from dataclasses import dataclass, field
 import mpmath
 import numpy as np
 
-from critpoints.potential import Potential, complement_basis, significant, symmetry_generators
+from critpoints.potential import (
+    Potential,
+    complement_basis,
+    significant,
+    sphere_descent_step,
+    symmetry_generators,
+)
 
 __all__ = [
     "BOUNDARY_TOLERANCE",
@@ -185,13 +191,7 @@ def directional_curvature(potential: Potential, theta, radii=(1e-3, 1e-4), start
     q, g = q_and_grad(z)
     step = np.full(len(t), 0.1)
     for _ in range(steps):
-        tangent = g - (g * z).sum(axis=1, keepdims=True) * z
-        trial = z - step[:, None] * tangent
-        trial /= np.linalg.norm(trial, axis=1, keepdims=True)
-        q_trial, g_trial = q_and_grad(trial)
-        better = q_trial < q
-        z[better], q[better], g[better] = trial[better], q_trial[better], g_trial[better]
-        step = np.where(better, step * 1.2, step * 0.5)
+        z, q, g, step = sphere_descent_step(z, q, g, step, q_and_grad)
     q = q.reshape(len(radii), starts)
     best = q.argmin(axis=1)
     noise = _loss_noise(L0)
