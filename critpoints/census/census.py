@@ -52,13 +52,12 @@ from critpoints.kgon.enumerate import (
     SEARCH_ITERATIONS,
     Candidate,
     Enumeration,
-    _live_part,
-    _same_live_part,
     build_entries,
     search_pattern_language,
 )
 from critpoints.solve.newton import find_critical_points, polish
 from critpoints.tms.model import TMSPotential
+from critpoints.tms.symmetry import live_part, same_live_part
 
 __all__ = [
     "ALL_DEAD_LEVEL",
@@ -188,7 +187,7 @@ def chao1_unseen(hit_counts) -> float:
 
 def critical_set_key(W, b) -> tuple:
     """The live part of (W, b) (:data:`DEAD_TOL`): what :func:`same_critical_set` compares."""
-    return _live_part(W, b, DEAD_TOL)
+    return live_part(W, b, DEAD_TOL)
 
 
 def same_critical_set(loss: float, live: tuple, known: list[tuple[float, tuple]]
@@ -198,7 +197,7 @@ def same_critical_set(loss: float, live: tuple, known: list[tuple[float, tuple]]
     member of the same flat family (loss within 1e-9 and as many live columns, not congruent:
     e.g. the n = 3 points at L = 1/9 with two features at a free angle)."""
     near = [j for j, (other, _) in enumerate(known) if abs(other - loss) < 1e-9]
-    twin = next((j for j in near if _same_live_part(known[j][1], live)), None)
+    twin = next((j for j in near if same_live_part(known[j][1], live)), None)
     if twin is not None:
         return twin
     return next((j for j in near if known[j][1][0].shape[1] == live[0].shape[1]), None)

@@ -8,7 +8,7 @@ import argparse
 import sys
 import time
 
-from critpoints.cli.enumerate import DEFAULT_WORKERS, _progress, format_table
+from critpoints.cli.enumerate import DEFAULT_WORKERS, format_table, progress_printer
 from critpoints.cli.options import (
     MAX_DIGITS,
     check_output_file,
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         workers=args.workers,
         scheduler=args.scheduler,
-        progress=_progress(args.quiet),
+        progress=progress_printer(args.quiet),
     )
     enumeration = census.enumeration
     entries = [entry.to_json() for entry in enumeration.entries]

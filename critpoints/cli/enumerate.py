@@ -59,7 +59,9 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def _progress(quiet: bool):
+def progress_printer(quiet: bool):
+    """The ``progress(stage, done, total)`` callback of the long commands: one updating line
+    per stage on stderr with the elapsed time (None when ``quiet``)."""
     if quiet:
         return None
     state = {"stage": None, "last": 0.0, "start": time.monotonic()}
@@ -118,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     enumeration = enumerate_critical_points(
         args.n,
         digits=args.digits,
-        progress=_progress(args.quiet),
+        progress=progress_printer(args.quiet),
         seed=args.seed,
         random_starts=args.random_starts,
         workers=args.workers,

@@ -40,7 +40,13 @@ from critpoints.solve.classify import classify
 from critpoints.solve.newton import find_critical_points, polish
 from critpoints.tms import potential
 from critpoints.tms.model import TMSPotential
-from critpoints.tms.symmetry import canonical_form, dead_outputs, orbit_distance, polar_geometry
+from critpoints.tms.symmetry import (
+    canonical_form,
+    dead_outputs,
+    live_part,
+    polar_geometry,
+    same_live_part,
+)
 
 __all__ = [
     "Candidate",
@@ -269,7 +275,7 @@ class KnownOrbits:
 
     @classmethod
     def of(cls, candidates: list[Candidate]) -> KnownOrbits:
-        return cls(list(candidates), [_live_part(c.W, c.b) for c in candidates],
+        return cls(list(candidates), [live_part(c.W, c.b) for c in candidates],
                    [float(potential.loss(c.W.astype(float), c.b.astype(float)))
                     for c in candidates])
 
@@ -282,7 +288,7 @@ class KnownOrbits:
         landed in its flat critical set (dead columns moved or shrunk)."""
         return next((j for j in range(len(self.candidates))
                      if abs(self.losses[j] - loss) < 1e-9
-                     and _same_live_part(self.live_parts[j], live_part)), None)
+                     and same_live_part(self.live_parts[j], live_part)), None)
 
     def family_member(self, loss: float, live_part: tuple) -> int | None:
         """A known point with this loss and as many live columns, not congruent: a member of
@@ -431,7 +437,7 @@ def _polished_ahead(tms: TMSPotential, found_W, found_b, converged, known: Known
     ahead = []
     for i in np.flatnonzero(converged):
         loss = float(potential.loss(found_W[i], found_b[i]))
-        live = _live_part(found_W[i], found_b[i])
+        live = live_part(found_W[i], found_b[i])
         if known.twin(loss, live) is None and known.family_member(loss, live) is None:
             ahead.append(int(i))
             known = known.with_point(None, live, loss)
@@ -463,7 +469,7 @@ def _examine_converged(tms: TMSPotential, W, b, origin: Candidate | None, known:
     """
     pattern = origin.pattern if origin is not None else None
     loss = float(potential.loss(W, b))
-    live = _live_part(W, b)
+    live = live_part(W, b)
     twin = known.twin(loss, live)
     family = twin if twin is not None else known.family_member(loss, live)
     if family is not None:
@@ -621,23 +627,6 @@ def _exact_order(candidate: Candidate, dps: int) -> tuple:
 
 def _unrealised(pattern: Pattern, reason: str) -> dict:
     return {"id": pattern.id, "label": pattern.label, "reason": reason}
-
-
-def _live_part(W, b, tol: float = 1e-9):
-    """The columns whose output is not dead for every input (the rest are flat directions)."""
-    Wf = np.asarray(W, dtype=float)
-    bf = np.asarray(b, dtype=float)
-    live = ~dead_outputs(Wf, bf, tol)
-    return Wf[:, live], bf[live]
-
-
-def _same_live_part(first, second, atol: float = 1e-6) -> bool:
-    (W1, b1), (W2, b2) = first, second
-    if W1.shape != W2.shape:
-        return False
-    if W1.shape[1] == 0:
-        return True
-    return orbit_distance(W1, b1, W2, b2) < atol
 
 
 def _ident(candidate: Candidate) -> str:

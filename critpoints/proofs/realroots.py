@@ -158,6 +158,13 @@ def _refine(f: list[int], M, eps: Fraction):
     return f, (a, b, c, d)
 
 
+def _upper_half(f: list[int]) -> list[int]:
+    """f transformed to the interval's upper half, x → 1/(x + 1) (reverse, shift by 1), with a
+    root at the split point (a zero trailing coefficient) divided out."""
+    g = _shift(_reverse(f), 1)
+    return g if _trailing(g) else _rshift(g, 1)
+
+
 def _positive_roots(f: list[int], eps: Fraction) -> list:
     """Möbius transforms isolating the positive roots (sympy's ``dup_inner_isolate_real_roots``)."""
     a, b, c, d = 1, 0, 0, 1
@@ -191,9 +198,7 @@ def _positive_roots(f: list[int], eps: Fraction) -> list:
         k2 = k - k1 - r
         a2, b2, c2, d2 = b, a + b, d, c + d
         if k2 > 1:
-            f2 = _shift(_reverse(f), 1)
-            if not _trailing(f2):
-                f2 = _rshift(f2, 1)
+            f2 = _upper_half(f)
             k2 = _sign_variations(f2)
         else:
             f2 = None
@@ -204,9 +209,7 @@ def _positive_roots(f: list[int], eps: Fraction) -> list:
         if not k1:
             continue
         if f1 is None:
-            f1 = _shift(_reverse(f), 1)
-            if not _trailing(f1):
-                f1 = _rshift(f1, 1)
+            f1 = _upper_half(f)
         if k1 == 1:
             roots.append(_refine(f1, (a1, b1, c1, d1), eps))
         else:
@@ -214,9 +217,7 @@ def _positive_roots(f: list[int], eps: Fraction) -> list:
         if not k2:
             continue
         if f2 is None:
-            f2 = _shift(_reverse(f), 1)
-            if not _trailing(f2):
-                f2 = _rshift(f2, 1)
+            f2 = _upper_half(f)
         if k2 == 1:
             roots.append(_refine(f2, (a2, b2, c2, d2), eps))
         else:

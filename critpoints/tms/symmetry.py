@@ -19,10 +19,12 @@ __all__ = [
     "ZERO_COLUMN",
     "canonical_form",
     "dead_outputs",
+    "live_part",
     "normalise_flat_biases",
     "orbit_distance",
     "polar_geometry",
     "rotation",
+    "same_live_part",
     "same_orbit",
 ]
 
@@ -176,3 +178,21 @@ def polar_geometry(W, b, dps: int) -> dict:
             norms.append(float(norm))
             angles.append(0.0 if angle == 360.0 else angle)  # -1e-50° is 0°, not 360°
         return {"norms": norms, "angles_deg": angles, "biases": [float(v) for v in b]}
+
+
+def live_part(W, b, tol: float = 1e-9):
+    """The columns (W, b) whose output is not dead for every input, within ``tol``
+    (:func:`dead_outputs`): what identifies a critical point up to its flat dead columns."""
+    Wf = np.asarray(W, dtype=float)
+    bf = np.asarray(b, dtype=float)
+    live = ~dead_outputs(Wf, bf, tol)
+    return Wf[:, live], bf[live]
+
+
+def same_live_part(first, second, atol: float = 1e-6) -> bool:
+    """Whether two live parts (:func:`live_part`) have as many columns and lie in one orbit
+    (:func:`same_orbit`); two empty ones agree."""
+    (W1, b1), (W2, b2) = first, second
+    if W1.shape != W2.shape:
+        return False
+    return W1.shape[1] == 0 or same_orbit(W1, b1, W2, b2, atol)
