@@ -134,18 +134,17 @@ def test_the_claim_counts_holds_and_fails_per_pair_of_minima():
 
 
 def test_the_committed_n6_landscape_joins_the_observed_min_to_min_transition():
-    # 4+ -> 5 (4-gon sweep: 1 run direct, 7 through the plateau 6-~1): the index-1 saddle 6-~1
-    # (L = 0.104398, docs/landscape.md; its id may be renumbered by a census) descends to both,
-    # 0.000232 above 4+ (L = 5/48).
+    # 4+ -> 5 (4-gon sweep): the landscape joins them through one index-1 saddle that descends
+    # to both; its level is that saddle's catalogued loss and the barrier is measured from
+    # L(4+) = 5/48 exactly (the rational certificate of docs/proofs.md).
     G = read_landscape_json(ROOT / "catalog" / "tms-n6-m2.landscape.json")
     catalog = Catalog.load(ROOT / "catalog" / "tms-n6-m2.json")
-    if landscape_mismatch(G, catalog) is not None:
-        pytest.skip("the committed landscape is not the committed catalog's (being regenerated)")
+    assert landscape_mismatch(G, catalog) is None, "regenerate the landscape with the catalog"
     c = landscape_connection(G, "4+", "5")
     assert c.kind == "saddle" and (c.path[0], c.path[-1]) == ("4+", "5")
     assert G.nodes[c.saddle]["hessian_index"] == 1
-    assert c.level == pytest.approx(0.104398, abs=1e-6)
-    assert c.barrier == pytest.approx(0.000232, abs=1e-6)
+    assert c.level == catalog.entry(c.saddle)["loss"]
+    assert c.barrier == pytest.approx(c.level - 5 / 48, abs=1e-12) and c.barrier > 0
 
 
 def test_a_landscape_of_another_catalog_is_refused():
@@ -165,8 +164,8 @@ def test_committed_transition_graphs_are_read_on_the_committed_landscape(graph_f
 
     G = read_transition_json(graph_file)
     source = G.graph.get("landscape")
-    if source is None or source["source"] != "file":
-        pytest.skip("not mapped onto a landscape file")
+    # the committed sweeps are read on the committed landscape file, never a recomputed one
+    assert source is not None and source["source"] == "file", source
     L = read_landscape_json(graph_file.parent / source["file"])
     for (a, b), c in landscape_connections(L, G.edges).items():
         edge = G.edges[a, b]
