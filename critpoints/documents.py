@@ -12,7 +12,8 @@ name                           version  written by
 ``critpoints.transitions``     3        ``transitions`` (node-link JSON; the GraphML beside it
                                         carries the two fields as graph attributes)
 ``critpoints.phases``          1        ``phases --out``
-``critpoints.llc``             1        ``llc --out``
+``critpoints.llc``             2        ``llc --out``
+``critpoints.llc-sweep``       1        ``llc --sweep --out``
 ``critpoints.kgon-existence``  1        ``kgon-existence --out``
 ``critpoints.landscape``       1        ``landscape`` (node-link JSON of the saddles' descent
                                         paths; the GraphML beside it as for transitions)
@@ -53,6 +54,7 @@ __all__ = [
     "KGON_EXISTENCE",
     "LANDSCAPE",
     "LLC",
+    "LLC_SWEEP",
     "PHASES",
     "TRANSITIONS",
     "DocumentError",
@@ -71,6 +73,7 @@ CATALOG = "critpoints.catalog"
 TRANSITIONS = "critpoints.transitions"
 PHASES = "critpoints.phases"
 LLC = "critpoints.llc"
+LLC_SWEEP = "critpoints.llc-sweep"
 KGON_EXISTENCE = "critpoints.kgon-existence"
 LANDSCAPE = "critpoints.landscape"
 
@@ -95,7 +98,9 @@ DOCUMENT_TYPES: dict[str, DocumentType] = {
                      "SGD transition graph (networkx node-link JSON)"),
         DocumentType(PHASES, 1, "phases.schema.json",
                      "free energies, Bayesian phase transitions and occupancy curves"),
-        DocumentType(LLC, 1, "llc.schema.json", "SGLD estimate of a local learning coefficient"),
+        DocumentType(LLC, 2, "llc.schema.json", "SGLD estimate of a local learning coefficient"),
+        DocumentType(LLC_SWEEP, 1, "llc-sweep.schema.json",
+                     "λ̂ over a grid of SGLD step, localisation and sample size"),
         DocumentType(KGON_EXISTENCE, 1, "kgon-existence.schema.json",
                      "certified regular n-gon critical points for a range of n"),
         DocumentType(LANDSCAPE, 1, "landscape.schema.json",
@@ -233,11 +238,29 @@ def _transitions_2_to_3(document: dict) -> dict:
     return {**document, "schema_version": 3, "graph": graph, "nodes": nodes, "edges": edges}
 
 
+def _llc_1_to_2(document: dict) -> dict:
+    """llc 1 → 2: the calibration and the per-chain diagnostics did not exist; the chains were
+    dropped by the fraction rule (over half the draws below L(w*)), and used whole otherwise."""
+    below = document.get("fraction_below_init", [])
+    dropped = [fraction > 0.5 for fraction in below]
+    draws = document.get("steps", 0) - document.get("burn_in", 0)
+    return {
+        **document, "schema_version": 2, "batch_size": None, "centre": "catalog",
+        "centre_shift": 0.0, "calibration": None, "predicted_bias": None, "llc_corrected": None,
+        "escape_rule": "fraction of draws below L(w*) above 50% (no basin test)",
+        "chain_action": ["dropped" if d else "kept" for d in dropped],
+        "draws_used": [0 if d else draws for d in dropped],
+        "first_exit_draw": [None] * len(below), "exit_labels": [None] * len(below),
+        "rhat": None, "acceptance": None, "trace_blocks": None, "running_llc": None,
+    }
+
+
 #: (name, from_version) → function returning the document at from_version + 1.
 _MIGRATIONS: dict[tuple[str, int], Callable[[dict], dict]] = {
     **{(name, 0): _add_header(name) for name in _VERSION_0},
     (TRANSITIONS, 1): _transitions_1_to_2,
     (TRANSITIONS, 2): _transitions_2_to_3,
+    (LLC, 1): _llc_1_to_2,
 }
 
 
@@ -286,8 +309,8 @@ def migrate(document: Any, source: str = "document") -> dict:
 
     Examples
     --------
-    >>> migrate({"command": "llc", "n": 6})
-    {'schema_name': 'critpoints.llc', 'schema_version': 1, 'command': 'llc', 'n': 6}
+    >>> migrate({"command": "phases", "n": 6})
+    {'schema_name': 'critpoints.phases', 'schema_version': 1, 'command': 'phases', 'n': 6}
     """
     name, version = identify(document, source)
     current = DOCUMENT_TYPES[name].version

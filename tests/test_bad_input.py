@@ -106,10 +106,14 @@ NONFINITE_CASES = [
           "--out", "out.json"], "run 0 at step", id="transitions-lr-1e10-diverges"),
     case([*TRANSITIONS, "--init-scale", "1e300"], "--init-scale", id="transitions-init-1e300"),
     # --steps 100: the first progress line (every 10 %) would come after the divergence.
-    case([*LLC, "--steps", "100", "--epsilon", "1e10"], "SGLD diverged",
+    # Checked against the stability limit ε (Nβ h_max + γ) < 4 before sampling.
+    case([*LLC, "--steps", "100", "--epsilon", "1e10"], "SGLD would diverge",
          id="llc-epsilon-1e10-diverges"),
-    case([*LLC, "--steps", "100", "--gamma", "1e300"], "SGLD diverged",
-         id="llc-gamma-1e300-diverges"),
+    case([*LLC, "--steps", "100", "--gamma", "1e300"], "at most 1e+12",
+         id="llc-gamma-1e300-absurd"),
+    # A fixed ε that is stable alone but not with the fixed γ: the chains do diverge.
+    case([*LLC, "--steps", "100", "--epsilon", "1e-5", "--gamma", "1e6"], "SGLD would diverge",
+         id="llc-epsilon-gamma-diverge"),
 ] + [
     case([*PHASES, "--nll-scale", value], "--nll-scale", id=f"phases-nll-scale-{value}")
     for value in ("nan", "inf", "0", "-1", "x", "1e-300", "1/0")

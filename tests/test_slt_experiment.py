@@ -84,8 +84,15 @@ def test_sampling_levels_add_hot_levels_below_the_grid():
 def test_run_llc_decides_the_method_defaults_and_validates(catalog):
     result = run_llc(catalog, "5+", chains=2, steps=200)
     assert result.burn_in == 50  # steps // 4
+    # ε and γ are calibrated from the Hessian at the point (issue 19), not the former
+    # 0.1/(Nβ h_max) and γ = 100: the step meets the 1 % step-bias budget.
+    prediction = result.calibration.prediction
+    assert result.epsilon == result.calibration.epsilon
+    assert result.gamma == result.calibration.gamma
+    assert prediction.step_bias <= 0.01 * prediction.half_rank + 1e-12
     entry = next(e for e in catalog["critical_points"] if e["id"] == "5+")
-    assert result.epsilon == llc_step_size(result.estimate.nbeta, entry["hessian"]["eigenvalues"])
+    assert result.epsilon <= llc_step_size(result.estimate.nbeta,
+                                           entry["hessian"]["eigenvalues"]) * 10
     documents.validate(result.to_json(), "run_llc", documents.LLC)
     with pytest.raises(KeyError):
         run_llc(catalog, "no such id", chains=2, steps=20)

@@ -33,7 +33,7 @@ def test_estimator_finalize_formula_and_escape():
     assert np.allclose(res.llc_per_chain, 10.0 * (traces.mean(axis=1) - 1.0))
     assert list(res.escaped) == [False, False, True]
     assert res.llc_mean == pytest.approx(np.mean(res.llc_per_chain[:2]))
-    assert any("escaped" in w for w in res.warnings)
+    assert any("left the basin" in w for w in res.warnings)
 
 
 def test_estimator_warns_when_not_stationary():

@@ -139,6 +139,32 @@ def real(
     return parse
 
 
+def number_list(item, *, limit: int = 16):
+    """A comma-separated list of values parsed by ``item`` (at most ``limit`` of them)."""
+
+    def parse(text: str) -> list:
+        parts = [p.strip() for p in text.split(",")]
+        if not text.strip() or any(not p for p in parts):
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
+        if len(parts) > limit:
+            raise argparse.ArgumentTypeError(f"at most {limit} values, got {len(parts)}")
+        return [item(p) for p in parts]
+
+    parse.__name__ = "list"
+    return parse
+
+
+def real_or_auto(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False):
+    """``auto`` (returned as None) or a finite number in the interval from ``lo`` to ``hi``."""
+    number = real(lo, hi, lo_open=lo_open)
+
+    def parse(text: str) -> float | None:
+        return None if text.strip() == "auto" else number(text)
+
+    parse.__name__ = "number or auto"
+    return parse
+
+
 def fraction(lo: float, hi: float):
     """A number or a fraction such as ``1/6`` in ``[lo, hi]``, returned as a float."""
 

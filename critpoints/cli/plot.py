@@ -31,6 +31,8 @@ DEFAULT_INPUTS = {
     "landscape": "tms-n6-m2.landscape.json",
 }
 KINDS = tuple(DEFAULT_INPUTS)
+#: Kinds drawn only from a file the user names (no committed input).
+USER_KINDS = ("llc",)
 
 
 def default_input(kind: str) -> Path:
@@ -57,10 +59,11 @@ def register(subparsers) -> None:
         "catalog (energy levels with polygon glyphs), graph (transition graph on the (λ, loss) "
         "plane), sgd (loss curves of a small seeded SGD sweep, plateaus labelled), phases "
         "(posterior occupancy against N), landscape (the disconnectivity graph of a landscape "
-        "graph: minima joined at their lowest saddle) or all (every n = 6 figure into "
+        "graph: minima joined at their lowest saddle), llc (running λ̂ and traces per chain of an "
+        "`llc --out` file) or all (every n = 6 figure into "
         "docs/figures/, PNG and SVG). The suffix of --out (.png, .svg, .pdf) chooses the format.",
     )
-    parser.add_argument("kind", choices=(*KINDS, "all"), help="which figure")
+    parser.add_argument("kind", choices=(*KINDS, *USER_KINDS, "all"), help="which figure")
     parser.add_argument("path", nargs="?", type=path,
                         help="input file (catalog, transitions, phases or landscape JSON; sgd: the "
                         "catalog); default the n = 6 file in catalog/")
@@ -103,6 +106,11 @@ def _figure(kind: str, source: Path, args: argparse.Namespace):
         from critpoints.landscape_store import read_landscape_json
 
         return plot.disconnectivity_figure(read_landscape_json(source))
+    if kind == "llc":
+        from critpoints.documents import LLC
+        from critpoints.store import load_document
+
+        return plot.llc_figure(load_document(source, LLC))
     if kind == "phases":
         from critpoints.documents import PHASES
         from critpoints.store import load_document
@@ -144,6 +152,9 @@ def run(args: argparse.Namespace) -> int:
             save_figure(fig, png.with_suffix(".svg"))
             print(f"wrote {png} and {png.with_suffix('.svg')}")
         return 0
+    if args.kind in USER_KINDS and args.path is None:
+        raise UsageError(f"plot {args.kind} needs the input file (written by `critpoints "
+                         f"{args.kind} --out`)")
     source = args.path or default_input(args.kind)
     out = args.out or default_output(args.kind, source)
     check_output_file(out)

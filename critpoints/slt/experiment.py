@@ -24,15 +24,19 @@ import numpy as np
 
 __all__ = [
     "DOCUMENT_PAIR",
+    "BiasTooLarge",
     "ConventionTheory",
     "LLCRunResult",
+    "LLCSweep",
     "LadderSettings",
     "OccupancyCurves",
     "PhasesResult",
     "SampledOccupancy",
     "drawn_data_sets",
+    "empirical_minimum",
     "llc_step_size",
     "run_llc",
+    "run_llc_sweep",
     "run_phases",
     "sample_size_grid",
     "sampling_levels",
@@ -486,10 +490,21 @@ def run_phases(
 # --- llc ------------------------------------------------------------------------------------
 
 def llc_step_size(nbeta: float, hessian_eigenvalues: Any) -> float:
-    """Default SGLD step ε = 0.1 / (Nβ h_max), h_max the largest Hessian eigenvalue (at least
-    :data:`MIN_CURVATURE`): the stiffest direction moves a tenth of its width per step."""
+    """The former default SGLD step ε = 0.1 / (Nβ h_max), h_max the largest Hessian eigenvalue
+    (at least :data:`MIN_CURVATURE`): the stiffest direction moves a tenth of its width per step.
+    Kept for comparison; ``run_llc`` now calibrates ε (:func:`critpoints.slt.calibration`)."""
     h_max = max(float(np.max(hessian_eigenvalues)), MIN_CURVATURE)
     return 0.1 / (nbeta * h_max)
+
+
+class BiasTooLarge(ValueError):
+    """The fixed SGLD settings predict a bias of λ̂ above the tolerance, or a step beyond the
+    stability limit (raised before sampling)."""
+
+
+#: Basin test: quenched points within this max-norm distance (up to symmetry) of the quenched
+#: centre's live part are "the same point".
+BASIN_ATOL = 1e-2
 
 
 @dataclass
@@ -504,11 +519,21 @@ class LLCRunResult:
         Population potential L or empirical loss on ``samples`` drawn points.
     samples, chains, steps, burn_in : int
         N (sets Nβ = N/log N), and the chains' shape.
+    batch_size : int or None
+        Minibatch size (None: full batches).
     epsilon, gamma, dead_bias : float
         SGLD step, localisation, bias of dead features.
     seed : int
     h_max : float
-        Curvature used for the default ε.
+        Largest Hessian eigenvalue at the centre.
+    centre : {"catalog", "empirical minimum"}
+        Where the chains are localised: the catalog point, or (empirical data) the minimum of
+        the empirical loss next to it, whose gradient is zero (at the catalog point the
+        empirical gradient is O(1/√N) and biases λ̂ down).
+    centre_shift : float
+        Distance between the catalog point and the centre.
+    calibration : :class:`~critpoints.slt.calibration.SGLDCalibration`
+        How ε and γ were chosen (or, when the user fixed them, what they predict).
     theory : :class:`~critpoints.slt.coefficients.LearningCoefficient`
         The theoretical λ (or why there is none).
     estimate : :class:`~critpoints.slt.llc.LLCResult`
@@ -522,13 +547,29 @@ class LLCRunResult:
     chains: int
     steps: int
     burn_in: int
+    batch_size: int | None
     epsilon: float
     gamma: float
     dead_bias: float
     seed: int
     h_max: float
+    centre: str
+    centre_shift: float
+    calibration: Any
     theory: Any
     estimate: Any = field(repr=False)
+
+    @property
+    def predicted_bias(self) -> float | None:
+        """λ_h − ½ rank of the harmonic model at (ε, γ) (None: no prediction)."""
+        prediction = self.calibration.prediction
+        return None if prediction is None else prediction.bias
+
+    @property
+    def corrected(self) -> float | None:
+        """λ̂ − predicted bias: the estimate with the computable harmonic bias removed."""
+        bias = self.predicted_bias
+        return None if bias is None else self.estimate.llc_mean - bias
 
     def to_json(self) -> dict:
         """The ``critpoints.llc`` document."""
@@ -537,8 +578,11 @@ class LLCRunResult:
         return new_document(LLC, {
             "command": "llc", "n": self.n, "label": self.label, "data": self.data,
             "samples": self.samples, "chains": self.chains, "steps": self.steps,
-            "burn_in": self.burn_in, "epsilon": self.epsilon, "gamma": self.gamma,
-            "dead_bias": self.dead_bias, "seed": self.seed,
+            "burn_in": self.burn_in, "batch_size": self.batch_size, "epsilon": self.epsilon,
+            "gamma": self.gamma, "dead_bias": self.dead_bias, "seed": self.seed,
+            "centre": self.centre, "centre_shift": self.centre_shift,
+            "calibration": self.calibration.to_json(),
+            "predicted_bias": self.predicted_bias, "llc_corrected": self.corrected,
             "theory": {"value": self.theory.value, "reason": self.theory.reason},
             **self.estimate.summary(),
             "trace_mean_per_chain": _floats(self.estimate.trace.mean(axis=1)),
@@ -553,20 +597,71 @@ def _llc_start(entry: dict, dead_bias: float) -> tuple[np.ndarray, np.ndarray]:
     return W, np.where(zero & (b <= 0), dead_bias, b)
 
 
+def empirical_minimum(potential: Any, theta: Any) -> np.ndarray:
+    """The minimum of a (C¹, piecewise-quadratic) empirical loss next to ``theta``: L-BFGS from
+    ``theta`` to a gradient at rounding level (Newton steps cycle between the quadratic pieces
+    when kinks are dense, as they are for N ≥ 1000)."""
+    from scipy.optimize import minimize
+
+    def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad = potential.loss_and_gradient(x[None, :])
+        return float(value[0]), grad[0]
+
+    result = minimize(fun, np.asarray(theta, dtype=float), jac=True, method="L-BFGS-B",
+                      options={"maxiter": 20000, "gtol": 1e-13, "ftol": 1e-16})
+    return result.x
+
+
+def _minibatch_noise(potential: Any, theta: np.ndarray, vectors: np.ndarray,
+                     batch_size: int) -> np.ndarray:
+    """σ_i²: variance of a minibatch's mean gradient along each eigenvector (sampling without
+    replacement: factor (N − B) / (B (N − 1)))."""
+    grads = potential.per_sample_gradients(theta)
+    size = len(grads)
+    projected = grads @ vectors
+    variance = projected.var(axis=0, ddof=1)
+    return variance * (size - batch_size) / (batch_size * max(size - 1, 1))
+
+
+def _tms_basin(n: int, m: int, centre: np.ndarray, entries: list[dict], step: float):
+    from critpoints.slt.basins import QuenchBasin
+    from critpoints.slt.phases import nearest_catalog_entry
+    from critpoints.tms.model import TMSPotential
+    from critpoints.tms.symmetry import live_part, same_live_part
+
+    population = TMSPotential(n, m)
+
+    def same_point(a: np.ndarray, b: np.ndarray) -> bool:
+        return same_live_part(live_part(*population.unflatten(a), 1e-6),
+                              live_part(*population.unflatten(b), 1e-6), BASIN_ATOL)
+
+    def identify(theta: np.ndarray) -> str:
+        return nearest_catalog_entry(*population.unflatten(theta), entries)[0]
+
+    return QuenchBasin(population, centre, same_point, step, identify,
+                       rule="quench on the population loss at 40 checkpoints per chain; same live "
+                       f"part as w* up to O(2) × S_n within {BASIN_ATOL:g}")
+
+
 def run_llc(
     catalog: dict,
     label: str,
     *,
     samples: float = 1_000_000,
     data: str = "population",
-    batch_size: int = 1000,
+    batch_size: int | None = 1000,
     chains: int = 16,
     steps: int = 30000,
     burn_in: int | None = None,
     epsilon: float | None = None,
-    gamma: float = 100.0,
+    gamma: float | None = None,
     dead_bias: float = -0.5,
     seed: int = 0,
+    centre: str = "auto",
+    step_tolerance: float = 0.01,
+    bias_tolerance: float = 0.1,
+    refuse_bias: bool = False,
+    basin_checks: bool = True,
     progress: Progress = None,
 ) -> LLCRunResult:
     """λ̂ = Nβ(E[L] − L(w*)), Nβ = N/log N, by SGLD chains localised at a catalog point.
@@ -580,20 +675,32 @@ def run_llc(
     samples : float
         N: sets Nβ = N/log N and, with ``data="empirical"``, the number of drawn samples.
     data : {"population", "empirical"}
-        Population potential, or the empirical loss on N drawn samples (minibatches of
-        ``batch_size``).
+        Population potential, or the empirical loss on N drawn samples.
+    batch_size : int or None
+        Minibatch size for empirical data (None, or ≥ N: full batches).
     chains, steps : int
         Number of chains and SGLD steps per chain.
     burn_in : int, optional
         Default ``steps // 4``.
-    epsilon : float, optional
-        SGLD step; default :func:`llc_step_size` (0.1/(Nβ h_max)).
-    gamma : float
-        Localisation strength (default 100).
+    epsilon, gamma : float, optional
+        SGLD step and localisation; default: calibrated from the Hessian at the centre
+        (:func:`critpoints.slt.calibration.calibrate_sgld`).
     dead_bias : float
         Bias of dead features, ≤ 0 (default −0.5).
     seed : int
         Seed of the chains and the data.
+    centre : {"auto", "catalog", "empirical"}
+        Localise at the catalog point, or at the empirical loss's minimum next to it ("auto":
+        the latter for empirical data).
+    step_tolerance : float
+        Largest predicted step bias (fraction of ½ rank) for the calibrated ε.
+    bias_tolerance : float
+        With a fixed ``gamma`` or ``epsilon``: warn when the predicted bias exceeds this fraction
+        of ½ rank.
+    refuse_bias : bool
+        Raise :class:`BiasTooLarge` instead of warning, before sampling.
+    basin_checks : bool
+        Identify 40 checkpoints per chain by quenching (escape detection over time).
     progress : callable, optional
         Called with a one-line message now and then.
 
@@ -605,9 +712,12 @@ def run_llc(
     ------
     KeyError
         ``label`` is not a catalog id.
+    BiasTooLarge
+        ``refuse_bias`` and the fixed settings' predicted bias is above ``bias_tolerance``.
     critpoints.slt.sgld.SGLDDiverged
-        The chains diverged (ε (Nβ h_max + γ) too large; the message says by how much).
+        The chains diverged (the message gives ε a_max).
     """
+    from critpoints.slt.calibration import calibrate_sgld
     from critpoints.slt.coefficients import theoretical_learning_coefficient
     from critpoints.slt.llc import default_nbeta
     from critpoints.slt.potentials import TMSEmpirical, TMSPopulation
@@ -620,26 +730,188 @@ def run_llc(
     entry = entries[label]
     burn_in = steps // 4 if burn_in is None else burn_in
     W, b = _llc_start(entry, dead_bias)
+    population = TMSPopulation(n, W.shape[0])
     if data == "population":
-        potential = TMSPopulation(n, W.shape[0])
+        potential = population
+        batch_size = None
     else:
         from critpoints.tms.data import sample_high_sparsity
 
         potential = TMSEmpirical(sample_high_sparsity(n, int(samples), seed=seed), W.shape[0])
+        if batch_size is not None and batch_size >= potential.size:
+            batch_size = None
     nbeta = default_nbeta(samples)
-    h_max = max(float(np.max(entry["hessian"]["eigenvalues"])), MIN_CURVATURE)
-    if epsilon is None:
-        epsilon = llc_step_size(nbeta, entry["hessian"]["eigenvalues"])
+    theta_catalog = potential.flatten(W, b)
+    use_empirical_centre = centre == "empirical" or (centre == "auto" and data == "empirical")
+    if use_empirical_centre:
+        theta_star = empirical_minimum(potential, theta_catalog)
+    else:
+        theta_star = theta_catalog
+    smooth = entry.get("verdict") == "minimum" and not entry.get("on_boundary")
+    if data == "population":
+        hessian = potential.hessian(theta_star, side=potential.hessian_side(theta_star, 1e-9))
+    else:
+        hessian = potential.hessian(theta_star)
+    values, vectors = np.linalg.eigh(0.5 * (hessian + hessian.T))
+    noise = (None if batch_size is None
+             else _minibatch_noise(potential, theta_star, vectors, batch_size))
+    h_max = float(values.max())
+    if epsilon is not None and epsilon * (nbeta * h_max + (gamma or 0.0)) >= 4.0:
+        raise BiasTooLarge(f"SGLD would diverge: ε (Nβ h_max + γ) = "
+                           f"{epsilon * (nbeta * h_max + (gamma or 0.0)):.3g} ≥ 4, the stability "
+                           "limit of the Langevin step")
+    basin = None
+    if basin_checks:
+        if gamma is None:
+            _say(progress, f"llc {label}: calibrating γ (harmonic and basin probes)")
+        basin = _tms_basin(n, W.shape[0], population.flatten(W, b),
+                           catalog["critical_points"], 1.0 / max(h_max, MIN_CURVATURE))
+    calibration = calibrate_sgld(
+        potential, theta_star, hessian, nbeta, smooth=smooth,
+        flat_coordinates=population.flat_coordinates(theta_star), noise=noise,
+        step_tolerance=step_tolerance, gamma=gamma, epsilon=epsilon, basin=basin,
+    )
+    warning = None
+    prediction = calibration.prediction
+    if (gamma is not None or epsilon is not None) and prediction is not None \
+            and abs(prediction.bias) > bias_tolerance * prediction.half_rank:
+        warning = (f"the predicted bias of λ̂ at ε = {calibration.epsilon:.3g}, "
+                   f"γ = {calibration.gamma:g} is {prediction.bias:+.3f} "
+                   f"({abs(prediction.bias) / prediction.half_rank:.0%} of ½ rank "
+                   f"{prediction.half_rank:g}), above the tolerance {bias_tolerance:g}")
+        if refuse_bias:
+            raise BiasTooLarge(warning)
     try:
         estimate = sgld_llc(
-            potential, potential.flatten(W, b), samples, chains=chains, steps=steps,
-            burn_in=burn_in, epsilon=epsilon, gamma=gamma, seed=seed,
-            batch_size=batch_size if data == "empirical" else None,
+            potential, theta_star, samples, chains=chains, steps=steps,
+            burn_in=burn_in, epsilon=calibration.epsilon, gamma=calibration.gamma, seed=seed,
+            batch_size=batch_size, basin=basin,
             progress=lambda step, total: _say(progress, f"llc {label}: step {step}/{total}"),
         )
     except SGLDDiverged as exc:
-        stability = epsilon * (nbeta * h_max + gamma)
-        exc.args = (f"{exc}: ε (Nβ h_max + γ) = {stability:.3g} should be ≲ 1",)
+        stiffness = calibration.epsilon * (nbeta * h_max + calibration.gamma)
+        exc.args = (f"{exc}: ε (Nβ h_max + γ) = {stiffness:.3g} should be ≲ 1",)
         raise
-    return LLCRunResult(n, label, data, samples, chains, steps, burn_in, epsilon, gamma,
-                        dead_bias, seed, h_max, theoretical_learning_coefficient(entry), estimate)
+    if warning is not None:
+        estimate.warnings.append(warning)
+    shift = float(np.linalg.norm(theta_star - theta_catalog))
+    return LLCRunResult(n, label, data, samples, chains, steps, burn_in, batch_size,
+                        calibration.epsilon, calibration.gamma, dead_bias, seed, h_max,
+                        "empirical minimum" if use_empirical_centre else "catalog", shift,
+                        calibration, theoretical_learning_coefficient(entry), estimate)
+
+
+@dataclass
+class LLCSweep:
+    """λ̂ over a grid of (N, ε, γ) at one catalog point (``llc --sweep``).
+
+    Attributes
+    ----------
+    runs : list of LLCRunResult
+        One per setting; for each N the calibrated setting first.
+    calibrated : list of bool
+        Whether the run used the calibrated (ε, γ).
+    """
+
+    n: int
+    label: str
+    data: str
+    chains: int
+    steps: int
+    burn_in: int
+    seed: int
+    runs: list
+    calibrated: list
+
+    def rows(self) -> list[dict]:
+        """One plain row per run (the table the command prints)."""
+        rows = []
+        for run, calibrated in zip(self.runs, self.calibrated):
+            estimate = run.estimate
+            acceptance = None if estimate.acceptance is None else float(
+                np.mean(estimate.acceptance))
+            rows.append({
+                "samples": run.samples, "epsilon": run.epsilon, "gamma": run.gamma,
+                "calibrated": calibrated, "llc_mean": estimate.llc_mean,
+                "llc_std": estimate.llc_std, "predicted_bias": run.predicted_bias,
+                "llc_corrected": run.corrected, "acceptance": acceptance,
+                "rhat": estimate.rhat if np.isfinite(estimate.rhat) else None,
+                "stationarity_z": estimate.stationarity_z,
+                "chains_escaped": int(estimate.escaped.sum()),
+                "chains_dropped": int((~estimate.kept).sum()),
+            })
+        return rows
+
+    def to_json(self) -> dict:
+        """The ``critpoints.llc-sweep`` document."""
+        from critpoints.documents import LLC_SWEEP, new_document
+
+        theory = self.runs[0].theory
+        return new_document(LLC_SWEEP, {
+            "command": "llc --sweep", "n": self.n, "label": self.label, "data": self.data,
+            "chains": self.chains, "steps": self.steps, "burn_in": self.burn_in,
+            "seed": self.seed, "theory": {"value": theory.value, "reason": theory.reason},
+            "rows": self.rows(),
+        })
+
+
+#: Default sweep: multiples of the calibrated γ and ε.
+SWEEP_GAMMA_FACTORS = (0.1, 0.3, 1.0, 3.0, 10.0)
+SWEEP_EPSILON_FACTORS = (0.25, 1.0, 4.0)
+
+
+def run_llc_sweep(
+    catalog: dict,
+    label: str,
+    *,
+    samples: Any = (1_000,),
+    gammas: Any = None,
+    epsilons: Any = None,
+    progress: Progress = None,
+    **options: Any,
+) -> LLCSweep:
+    """λ̂ at ``label`` for every N in ``samples`` and every (ε, γ) of the grid.
+
+    Parameters
+    ----------
+    samples : sequence of float
+        Sample sizes N.
+    gammas, epsilons : sequence of float, optional
+        The grid; default the calibrated value times :data:`SWEEP_GAMMA_FACTORS` and
+        :data:`SWEEP_EPSILON_FACTORS` (per N; the calibrated pair runs first).
+    **options
+        Passed to :func:`run_llc` (``data``, ``chains``, ``steps``, ``burn_in``, ``seed``, …).
+
+    Returns
+    -------
+    LLCSweep
+    """
+    runs, calibrated = [], []
+    for size in samples:
+        base = run_llc(catalog, label, samples=size, progress=progress, **options)
+        runs.append(base)
+        calibrated.append(True)
+        grid_gamma = gammas if gammas is not None else [
+            base.gamma * f for f in SWEEP_GAMMA_FACTORS]
+        grid_epsilon = epsilons if epsilons is not None else [
+            base.epsilon * f for f in SWEEP_EPSILON_FACTORS]
+        for gamma in grid_gamma:
+            for epsilon in grid_epsilon:
+                if gamma == base.gamma and epsilon == base.epsilon:
+                    continue
+                _say(progress, f"llc sweep {label}: N = {size:g}, ε = {epsilon:.3g}, "
+                     f"γ = {gamma:.3g}")
+                try:
+                    runs.append(run_llc(catalog, label, samples=size, gamma=gamma,
+                                        epsilon=epsilon, progress=None, **options))
+                except Exception as exc:  # a diverging setting is a row of the answer
+                    from critpoints.slt.sgld import SGLDDiverged
+
+                    if not isinstance(exc, SGLDDiverged):
+                        raise
+                    _say(progress, f"  diverged: {exc}")
+                    continue
+                calibrated.append(False)
+    first = runs[0]
+    return LLCSweep(first.n, label, first.data, first.chains, first.steps, first.burn_in,
+                    first.seed, runs, calibrated)

@@ -140,6 +140,22 @@ class TMSEmpirical(_EmpiricalTMS):
         dW = W @ (dG + np.swapaxes(dG, -1, -2))
         return value, self.flatten(dW, db)
 
+    def per_sample_gradients(self, theta: Any) -> np.ndarray:
+        """∇ℓ_t(θ) for every sample at one point θ (dim,), shape (N, dim), in the order of ``x``.
+
+        Only row i_t of ∂ℓ_t/∂G is non-zero (it is μ_t d_t, d_t = 2 r_t ∘ 1[pre > 0]), so
+        ∂ℓ_t/∂W = μ_t (W[:, i_t] ⊗ d_t + (W d_t) ⊗ e_{i_t}): O(N n m) in all.
+        """
+        W, pre, residual = self._forward(np.asarray(theta, dtype=float)[None, :])
+        W, d = W[0], (2.0 * residual * (pre > 0))[0]  # (m, n), (N, n) sorted by feature
+        mu, feature = self._magnitude, self._feature
+        dW = mu[:, None, None] * W[:, feature].T[:, :, None] * d[:, None, :]  # (N, m, n)
+        dW[np.arange(self.size), :, feature] += mu[:, None] * (d @ W.T)
+        grads = self.flatten(dW, d)
+        out = np.empty_like(grads)
+        out[self.order] = grads
+        return out
+
 
 class TMSEmpiricalSets(_EmpiricalTMS):
     """Empirical TMS losses on several one-hot data sets at once, in O(n² log N) per chain.

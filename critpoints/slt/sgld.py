@@ -5,7 +5,11 @@ One step, for every chain at once (ε the step size, γ the localisation, Nβ = 
     w ← w − (ε/2) [Nβ ∇L_batch(w) + γ (w − w*)] + √ε ξ,   ξ ~ N(0, I).
 
 The loop only moves the chains and hands each recorded loss to an
-:class:`~critpoints.slt.llc.LLCEstimator`; the estimate is its ``finalize()``.
+:class:`~critpoints.slt.llc.LLCEstimator`; the estimate is its ``finalize()``. Two diagnostics
+are gathered on the way: every ``acceptance_every`` steps the Metropolis probability the proposal
+would have had under MALA (same minibatch at both ends: one extra gradient), and ``checkpoints``
+snapshots of every chain, identified after the run by a ``basin`` test
+(:class:`critpoints.slt.basins.QuenchBasin`) to find when a chain left the basin of w*.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from critpoints.slt.llc import LLCEstimator, LLCResult, default_nbeta
+from critpoints.slt.llc import BasinExits, LLCEstimator, LLCResult, default_nbeta
 
 __all__ = ["SGLDDiverged", "sgld_llc"]
 
@@ -49,6 +53,9 @@ def sgld_llc(
     seed: Any = None,
     escape_fraction: float = 0.5,
     progress: Callable[[int, int], None] | None = None,
+    basin: Callable[[np.ndarray], tuple[np.ndarray, list]] | None = None,
+    checkpoints: int = 40,
+    acceptance_every: int | None = 10,
 ) -> LLCResult:
     """Estimate the local learning coefficient at ``theta_star`` by SGLD.
 
@@ -78,6 +85,14 @@ def sgld_llc(
         See :class:`~critpoints.slt.llc.LLCEstimator`.
     progress : callable, optional
         Called as ``progress(step, steps)`` every 10% of the run.
+    basin : callable, optional
+        ``basin(θ (K, dim)) → (in_basin (K,), labels)``; the chains' parameters at
+        ``checkpoints`` evenly spaced draws are tested after the run, and each chain is kept,
+        truncated to its in-basin draws or dropped (:meth:`LLCEstimator.finalize`). Without it,
+        the fraction-of-draws-below rule decides.
+    acceptance_every : int or None
+        Evaluate the MALA acceptance probability every this many steps after burn-in (None: not
+        at all).
 
     Returns
     -------
@@ -101,22 +116,59 @@ def sgld_llc(
     )
     theta = np.repeat(theta_star[None, :], chains, axis=0)
     use_batches = batch_size is not None and hasattr(potential, "minibatch")
+    draws = steps - burn_in
+    snapshot_draws = np.unique(np.linspace(0, draws - 1, max(1, min(checkpoints, draws)))
+                               .round().astype(int))
+    snapshots = np.empty((len(snapshot_draws), chains, theta.shape[1]))
+    accepted, evaluated = np.zeros(chains), 0
     # Overflow is not warned about: a diverging chain is reported as SGLDDiverged.
     with np.errstate(over="ignore", invalid="ignore"):
         for step in range(steps):
-            if use_batches:
-                idx = rng.choice(potential.size, size=batch_size, replace=False)
-                value, grad = potential.minibatch(idx).loss_and_gradient(theta)
-            else:
-                value, grad = potential.loss_and_gradient(theta)
-            if step >= burn_in:
-                estimator.update(step - burn_in, value)  # loss at the current draw, before moving
+            batch = potential.minibatch(rng.choice(potential.size, size=batch_size,
+                                                   replace=False)) if use_batches else potential
+            value, grad = batch.loss_and_gradient(theta)
+            draw = step - burn_in
+            if draw >= 0:
+                estimator.update(draw, value)  # loss at the current draw, before moving
+                slot = np.searchsorted(snapshot_draws, draw)
+                if slot < len(snapshot_draws) and snapshot_draws[slot] == draw:
+                    snapshots[slot] = theta
             drift = nb * grad + gamma * (theta - theta_star)
             noise = rng.standard_normal(theta.shape)
-            theta = theta - 0.5 * epsilon * drift + np.sqrt(epsilon) * noise
+            proposal = theta - 0.5 * epsilon * drift + np.sqrt(epsilon) * noise
+            if acceptance_every and draw >= 0 and draw % acceptance_every == 0:
+                accepted += _mala_acceptance(batch, theta, proposal, value, noise, nb,
+                                             gamma, epsilon, theta_star)
+                evaluated += 1
+            theta = proposal
             if not np.isfinite(theta).all():
                 bad = np.flatnonzero(~np.isfinite(theta).all(axis=1))
                 raise SGLDDiverged(step + 1, bad.tolist())
             if progress is not None and (step + 1) % max(1, steps // 10) == 0:
                 progress(step + 1, steps)
-    return estimator.finalize()
+    exits = None
+    if basin is not None:
+        inside, labels = basin(snapshots.reshape(-1, theta.shape[1]))
+        inside = np.asarray(inside, dtype=bool).reshape(len(snapshot_draws), chains)
+        labels = np.array(labels, dtype=object).reshape(len(snapshot_draws), chains)
+        first_out = [np.flatnonzero(~inside[:, c]) for c in range(chains)]
+        exit_labels = [labels[f[0], c] if f.size else None for c, f in enumerate(first_out)]
+        exits = BasinExits(snapshot_draws, inside, exit_labels,
+                           getattr(basin, "rule", "basin test at checkpoints"))
+    return estimator.finalize(exits, accepted / evaluated if evaluated else None)
+
+
+def _mala_acceptance(potential: Any, theta: np.ndarray, proposal: np.ndarray, value: np.ndarray,
+                     noise: np.ndarray, nbeta: float, gamma: float,
+                     epsilon: float, centre: np.ndarray) -> np.ndarray:
+    """min(1, π(w')q(w|w') / π(w)q(w'|w)) for π ∝ exp(−U), U = Nβ L + ½γ‖w − w*‖², and the
+    Langevin proposal q(·|w) = N(w − ε∇U(w)/2, ε I): 1 for an exact sampler, lower the more the
+    discretisation distorts the target."""
+    new_value, new_grad = potential.loss_and_gradient(proposal)
+    energy = nbeta * value + 0.5 * gamma * np.sum((theta - centre) ** 2, axis=1)
+    new_energy = nbeta * new_value + 0.5 * gamma * np.sum((proposal - centre) ** 2, axis=1)
+    back = theta - (proposal - 0.5 * epsilon * (nbeta * new_grad + gamma * (proposal - centre)))
+    log_ratio = (energy - new_energy - np.sum(back**2, axis=1) / (2 * epsilon)
+                 + 0.5 * np.sum(noise**2, axis=1))
+    with np.errstate(over="ignore"):
+        return np.minimum(1.0, np.exp(np.minimum(log_ratio, 0.0)))
