@@ -256,6 +256,8 @@ class SGLDCalibration:
     retention : float or None
         Fraction of harmonic-posterior draws that quench back to w* at the chosen γ (None: no
         basin test).
+    pilots : list of (γ, chains that left)
+        The pilot runs that decided γ, in order.
     basis : str
         What the choice rests on, in words.
     """
@@ -271,6 +273,7 @@ class SGLDCalibration:
     basis: str
     notes: list[str] = field(default_factory=list)
     retention: float | None = None
+    pilots: list = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {
@@ -281,6 +284,7 @@ class SGLDCalibration:
             "gamma_harmonic": self.gamma_harmonic, "gamma_flat": self.gamma_flat,
             "flat_extent": self.flat_extent, "relaxation_steps": self.relaxation_steps,
             "retention": self.retention,
+            "pilots": [{"gamma": g, "chains_left": k} for g, k in self.pilots],
             "basis": self.basis, "notes": list(self.notes),
         }
 
@@ -329,6 +333,7 @@ def calibrate_sgld(
     epsilon: float | None = None,
     basin: Any = None,
     retention_draws: int = RETENTION_DRAWS,
+    pilot: Any = None,
 ) -> SGLDCalibration:
     """Choose (ε, γ) at ``centre`` (see the module docstring) and predict λ̂'s bias.
 
@@ -358,6 +363,10 @@ def calibrate_sgld(
         ``retention_draws`` draws from the harmonic localised posterior quench back to w* (the
         chains stay in its basin; chains that still leave are truncated or dropped by the
         estimator).
+    pilot : callable, optional
+        ``pilot(γ, ε) → number of chains that left the basin`` in a short SGLD run: the harmonic
+        posterior under-states the real posterior's tails (soft directions lead out of the
+        basin), so γ is doubled from the probes' choice until a pilot loses no chain.
 
     Returns
     -------
@@ -376,6 +385,7 @@ def calibrate_sgld(
         gamma_flat = (FLAT_SIGMAS / extent) ** 2
     gamma_harmonic = math.nan
     retained = None
+    pilots: list[tuple[float, int]] = []
     if gamma is None:
         ladder = _gamma_ladder(nbeta, float(positive.min()))
         first = next((i for i, g in enumerate(ladder)
@@ -403,6 +413,16 @@ def calibrate_sgld(
             first = hi
             retained = retention(basin, centre, hessian, nbeta, ladder[first], retention_draws)
         gamma_harmonic = float(ladder[first])
+        if pilot is not None:
+            while True:
+                trial = max(float(ladder[first]), gamma_flat)
+                left = pilot(trial, _step_for(values if smooth else positive, nbeta, trial,
+                                              step_tolerance * 0.5 * positive.size, noise_arr))
+                pilots.append((trial, int(left)))
+                if left == 0 or first >= len(ladder) - 2:
+                    break
+                first += 2
+            gamma_harmonic = float(ladder[first])
         gamma = max(gamma_harmonic, gamma_flat)
     probe = harmonic_probe(potential, centre, hessian, nbeta, gamma)
     budget = step_tolerance * 0.5 * positive.size
@@ -416,8 +436,9 @@ def calibrate_sgld(
         basis = ("Hessian spectrum at w*: γ the smallest on a √2 ladder whose harmonic posterior "
                  "stays where the loss is quadratic (Monte Carlo probe within "
                  f"{HARMONIC_TOLERANCE:.0%})"
-                 + (f" and in the basin of w* (≥ {MIN_RETENTION:.0%} of {retention_draws} draws "
+                 + (f" and in the basin of w* (≥ {MIN_RETENTION:.1%} of {retention_draws} draws "
                     "quench back)" if basin is not None else "")
+                 + (", doubled until a pilot run loses no chain" if pilot is not None else "")
                  + (", raised to keep the flat coordinates 3 sd inside their flat set"
                     if gamma_flat > gamma_harmonic else "")
                  + f"; ε for a step bias ≤ {step_tolerance:.0%} of ½ rank")
@@ -427,4 +448,4 @@ def calibrate_sgld(
                  "eigenvalue of the stored one-sided Hessian, γ from the probe of its positive "
                  "part and the flat set")
     return SGLDCalibration(float(epsilon), float(gamma), prediction, probe, gamma_harmonic,
-                           gamma_flat, extent, relaxation, basis, notes, retained)
+                           gamma_flat, extent, relaxation, basis, notes, retained, pilots)

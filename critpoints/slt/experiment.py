@@ -766,10 +766,23 @@ def run_llc(
             _say(progress, f"llc {label}: calibrating γ (harmonic and basin probes)")
         basin = _tms_basin(n, W.shape[0], population.flatten(W, b),
                            catalog["critical_points"], 1.0 / max(h_max, MIN_CURVATURE))
+    pilot = None
+    if basin is not None and gamma is None:
+        pilot_steps = max(2000, steps // 10)
+        pilot_rng = np.random.default_rng([seed, 1])  # the main run's stream stays as it was
+
+        def pilot(trial_gamma: float, trial_epsilon: float) -> int:
+            _say(progress, f"llc {label}: pilot run at γ = {trial_gamma:.3g}")
+            run = sgld_llc(potential, theta_star, samples, chains=chains, steps=pilot_steps,
+                           burn_in=pilot_steps // 4, epsilon=trial_epsilon, gamma=trial_gamma,
+                           seed=pilot_rng, batch_size=batch_size, basin=basin, checkpoints=20,
+                           acceptance_every=None)
+            return int(run.escaped.sum())
+
     calibration = calibrate_sgld(
         potential, theta_star, hessian, nbeta, smooth=smooth,
         flat_coordinates=population.flat_coordinates(theta_star), noise=noise,
-        step_tolerance=step_tolerance, gamma=gamma, epsilon=epsilon, basin=basin,
+        step_tolerance=step_tolerance, gamma=gamma, epsilon=epsilon, basin=basin, pilot=pilot,
     )
     warning = None
     prediction = calibration.prediction
