@@ -1,0 +1,287 @@
+"""Weighted cube moments μ_p^α(a, c) = E_{ξ ~ U[0,1]^d}[ξ^α φ_p(c + a·ξ)], φ_p = ReLU^p/p!.
+
+The building blocks of the finite-sparsity potential (:mod:`critpoints.tms.sparse`), evaluated
+from the closed form derived in :mod:`critpoints.tms.sparse_symbolic` (the vertex sum built
+from the generated one-dimensional rules ``INTERVAL_RULES``), with φ_0 = H (H(0) = 0) and
+φ_{−1} = δ (p = −1 is allowed when d ≥ 1: the moments of the Hessian of the reconstruction term).
+
+Three regimes, decided from the vertex values c + a·v (exactly, at the precision of the input):
+
+- **dead** (every vertex value ≤ 0): the pre-activation is ≤ 0 on the whole cube; μ = 0.
+- **live** (every vertex value > 0): φ_p is the polynomial (c + a·ξ)^p/p! on the whole cube and
+  μ is a finite sum of products of uniform moments E[ξ_t^k] = 1/(k + 1). All its terms are
+  bounded by (|c| + Σ|a_t|)^p ≤ (2 max_v z_v)^p while μ ≥ (max_v z_v / 2)^p 4^{−|α|}, so it
+  loses at most a few bits: no cancellation to fear.
+- **cut** (the hyperplane c + a·ξ = 0 crosses the cube): the vertex sum. It divides by Π a_t and
+  its terms alternate in sign: the rounding error of the float64 sum is about
+  ε·Σ|terms|, ε = 2⁻⁵², so its relative error is ε × κ with the condition number
+  κ = Σ|terms| / |μ|. κ is about 1 to 10³ for coefficients of comparable size and grows like
+  (scale / min|a_t|)^{1+α_t} when one coefficient is small against the others or against c
+  (a_t = 10⁻⁸ gives κ ≈ 10⁸: half the float64 digits gone).
+
+The stated rule (:data:`RTOL`): a float64 vertex sum is accepted when ``SAFETY·ε·κ ≤ RTOL``;
+otherwise that moment is recomputed with mpmath at 17 + log₁₀ κ + 10 digits (κ re-estimated at
+the higher precision, and the precision raised until the estimate fits), which returns it to
+full float64 accuracy. With ``dps=D`` the same rule is applied with D digits as the target.
+
+A coefficient a_t = 0 exactly drops its coordinate: μ is E[ξ_t^{α_t}] = 1/(α_t + 1) times the
+moment in the other coordinates (the elements of a batch are grouped by their pattern of zero
+coefficients).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from functools import lru_cache
+
+import mpmath
+import numpy as np
+
+from critpoints.tms._sparse_generated import INTERVAL_RULES
+
+__all__ = ["RTOL", "SAFETY", "CubeBatch", "cube_moment"]
+
+#: Largest relative rounding error accepted from a float64 vertex sum before the mpmath fallback.
+RTOL = 1e-13
+#: Factor on ε·κ for the rounding of the vertex values, powers and the sum of the terms.
+SAFETY = 8.0
+_EPS = float(np.finfo(float).eps)
+#: Digits beyond the target carried by the fallback (the estimate κ is itself approximate).
+_GUARD = 10
+
+
+@lru_cache(maxsize=None)
+def _vertices(d: int) -> np.ndarray:
+    """v ∈ {0,1}^d as rows, vertex index Σ v_t 2^t."""
+    return ((np.arange(2**d)[:, None] >> np.arange(d)[None, :]) & 1).astype(float)
+
+
+@lru_cache(maxsize=None)
+def _combinations(alpha: tuple[int, ...]):
+    """The terms of the vertex sum of μ^α: (vertex index, total antiderivative order r, integer
+    numerator, extra powers of 1/a_t beyond the first in the weighted coordinates)."""
+    weighted = tuple(t for t, k in enumerate(alpha) if k)
+    vertex, order, numerator, extra = [], [], [], []
+    for choice in itertools.product(*(INTERVAL_RULES[k] for k in alpha)):
+        vertex.append(sum(bit << t for t, (bit, _, _) in enumerate(choice)))
+        order.append(sum(r for _, r, _ in choice))
+        numerator.append(math.prod(num for _, _, num in choice))
+        extra.append([choice[t][1] - 1 for t in weighted])
+    return (np.array(vertex, dtype=np.intp), np.array(order, dtype=np.intp),
+            np.array(numerator, dtype=float), np.array(extra, dtype=np.intp).reshape(
+                len(vertex), len(weighted)), weighted)
+
+
+def _phi(z: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """φ_N(z) = ReLU(z)^N / N! elementwise, N ≥ 0 (φ_0 = H, H(0) = 0); float or object."""
+    if z.dtype == object:
+        out = np.empty(z.shape, dtype=object)
+        orders = np.broadcast_to(order, z.shape)
+        for index, value in np.ndenumerate(z):
+            n = int(orders[index])
+            out[index] = value**n / math.factorial(n) if value > 0 else value * 0
+        return out
+    factorials = np.array([math.factorial(int(n)) for n in range(int(order.max()) + 1)], float)
+    positive = np.maximum(z, 0.0)
+    return np.where(z > 0, positive ** order / factorials[order], 0.0)
+
+
+def _vertex_sum(z: np.ndarray, a: np.ndarray, p: int, alpha: tuple[int, ...]):
+    """The closed form on cut cubes: (μ, Σ|terms|), for z the vertex values (N, 2^d), a (N, d)
+    with no zero entry."""
+    vertex, order, numerator, extra, weighted = _combinations(alpha)
+    inverse = 1 / a
+    common = np.prod(inverse, axis=1) if a.shape[1] else np.ones(len(a), dtype=a.dtype)
+    coefficient = numerator[None, :] * common[:, None]
+    for column, t in enumerate(weighted):
+        powers = extra[:, column]
+        coefficient = coefficient * inverse[:, t : t + 1] ** powers[None, :]
+    terms = coefficient * _phi(z[:, vertex], order[None, :] + p)
+    if terms.dtype == object:
+        return (np.array([mpmath.fsum(row) for row in terms], dtype=object),
+                np.array([mpmath.fsum(abs(v) for v in row) for row in terms], dtype=object))
+    return terms.sum(axis=1), np.abs(terms).sum(axis=1)
+
+
+def _uniform_moment(beta) -> float:
+    return 1.0 / math.prod(k + 1 for k in beta)
+
+
+def _polynomial_moment(a: np.ndarray, c: np.ndarray, p: int, alpha: tuple[int, ...]):
+    """E[ξ^α (c + a·ξ)^p / p!] by expanding the power (p ≤ 2), for the live cubes."""
+    d = len(alpha)
+
+    def moment(*extra_indices):
+        beta = list(alpha)
+        for t in extra_indices:
+            beta[t] += 1
+        value = _uniform_moment(beta)
+        return mpmath.mpf(1) / round(1 / value) if a.dtype == object else value
+
+    if p < 0:
+        return c * 0
+    if p == 0:
+        return c * 0 + moment()
+    first = sum((a[:, t] * moment(t) for t in range(d)), c * 0)
+    if p == 1:
+        return c * moment() + first
+    if p == 2:
+        second = sum((a[:, t] * a[:, s] * moment(t, s) for t in range(d) for s in range(d)),
+                     c * 0)
+        return (c * c * moment() + 2 * c * first + second) / 2
+    raise ValueError(f"live cube moments are implemented for p ≤ 2; got p = {p}")
+
+
+def _precise(a_row, c_value, p: int, alpha: tuple[int, ...], digits: int):
+    """One cut-cube moment with mpmath at enough digits for ``digits`` correct ones: the
+    precision is raised until 10^(−digits)·|μ| ≥ 10^(−working)·Σ|terms| (capped so that a μ
+    that is exactly 0 ends the loop, with absolute error ≤ 10^(−cap)·Σ|terms|)."""
+    magnitudes = [abs(float(v)) for v in a_row] + [abs(float(c_value))]
+    smallest = min((m for m in magnitudes[:-1] if m > 0), default=1.0)
+    spread = max(0.0, math.log10(max(magnitudes) / smallest)) if smallest > 0 else 300.0
+    cap = digits + 60 + int(5 * spread)
+    working = digits + _GUARD
+    while True:
+        with mpmath.workdps(working):
+            a_mp = np.array([[mpmath.mpf(v) for v in a_row]], dtype=object)
+            c_mp = mpmath.mpf(c_value)
+            z = c_mp + (a_mp[:, None, :] * _vertices(len(a_row))[None]).sum(axis=2)
+            value, size = _vertex_sum(z, a_mp, p, alpha)
+            value, size = value[0], size[0]
+            if value != 0:
+                needed = digits + _GUARD + max(0, int(mpmath.ceil(mpmath.log10(size / abs(value)))))
+            else:
+                needed = cap + 1
+            if needed <= working or working >= cap:
+                return value
+            working = min(max(needed, working + 20), cap)
+
+
+class CubeBatch:
+    """N cubes with coefficients a (N, d) and offsets c (N,), their vertex values computed once
+    for every moment asked of them (the potential asks up to 2 + 2d + d² per cube).
+
+    Parameters
+    ----------
+    a : array_like, shape (N, d)
+    c : array_like, shape (N,)
+    dps : int, optional
+        Object arrays of mpmath numbers evaluated at this many digits (else float64).
+    """
+
+    def __init__(self, a, c, dps: int | None = None):
+        dtype = float if dps is None else object
+        self.a = np.asarray(a, dtype=dtype).reshape(len(c), -1)
+        self.c = np.asarray(c, dtype=dtype)
+        self.dps = dps
+        self.N, self.d = self.a.shape
+        zero = np.array(self.a == 0, dtype=bool).reshape(self.N, self.d)
+        has_zero = zero.any(axis=1)
+        self.regular = np.flatnonzero(~has_zero)
+        # Elements sharing a pattern of zero coefficients: the same reduced cube.
+        self.groups = []
+        if has_zero.any():
+            members_all = np.flatnonzero(has_zero)
+            patterns, inverse = np.unique(zero[has_zero], axis=0, return_inverse=True)
+            for g, pattern in enumerate(patterns):
+                members = members_all[inverse.ravel() == g]
+                kept = np.flatnonzero(~pattern)
+                self.groups.append((members, kept, CubeBatch(
+                    self.a[members][:, kept], self.c[members], dps)))
+        a_r, c_r = self.a[self.regular], self.c[self.regular]
+        if dtype is object:
+            z = c_r[:, None] + (a_r[:, None, :] * _vertices(self.d)[None]).sum(axis=2) \
+                if self.d else c_r[:, None]
+            positive = np.array(z > 0, dtype=bool).reshape(z.shape)
+        else:
+            z = c_r[:, None] + a_r @ _vertices(self.d).T
+            positive = z > 0
+        self.live = np.flatnonzero(positive.all(axis=1))
+        self.cut = np.flatnonzero(positive.any(axis=1) & ~positive.all(axis=1))
+        self.z_cut = z[self.cut]
+        self.a_cut = a_r[self.cut]
+
+    def moment(self, p: int, alpha: tuple[int, ...]) -> np.ndarray:
+        """μ_p^α for every cube, shape (N,) (float64 or mpmath numbers)."""
+        alpha = tuple(int(k) for k in alpha)
+        if len(alpha) != self.d:
+            raise ValueError(f"alpha must have d = {self.d} entries; got {alpha}")
+        out = self.c * 0
+        if len(self.live):
+            idx = self.regular[self.live]
+            out[idx] = _polynomial_moment(self.a[idx], self.c[idx], p, alpha)
+        if len(self.cut):
+            out[self.regular[self.cut]] = self._cut_moment(p, alpha)
+        for members, kept, sub in self.groups:
+            dropped = [alpha[t] for t in range(self.d) if t not in set(kept.tolist())]
+            factor = _uniform_moment(dropped)
+            if self.dps is not None:
+                factor = mpmath.mpf(1) / round(1 / factor)
+            out[members] = sub.moment(p, tuple(alpha[t] for t in kept)) * factor
+        return out
+
+    def _cut_moment(self, p: int, alpha: tuple[int, ...]) -> np.ndarray:
+        if self.dps is None:
+            with np.errstate(all="ignore"):
+                value, size = _vertex_sum(self.z_cut, self.a_cut, p, alpha)
+            suspect = ~np.isfinite(value) | ~np.isfinite(size) | (
+                SAFETY * _EPS * size > RTOL * np.abs(value))
+            digits = 17
+        else:
+            with mpmath.workdps(self.dps + _GUARD):
+                value, size = _vertex_sum(self.z_cut, self.a_cut, p, alpha)
+            tolerance = mpmath.mpf(10) ** (-self.dps - _GUARD + 2)
+            suspect = np.array([s * tolerance > abs(v) * mpmath.mpf(10) ** -self.dps
+                                for v, s in zip(value, size)], dtype=bool)
+            digits = self.dps
+        for index in np.flatnonzero(suspect):
+            row = self.regular[self.cut[index]]
+            precise = _precise(self.a[row], self.c[row], p, alpha, digits)
+            value[index] = float(precise) if self.dps is None else +precise
+        return value
+
+
+def cube_moment(a, c, p: int, alpha=None, dps: int | None = None) -> np.ndarray:
+    """μ_p^α(a, c) = E_{ξ ~ U[0,1]^d}[ξ^α ReLU(c + a·ξ)^p / p!] for a batch of cubes.
+
+    Parameters
+    ----------
+    a : array_like, shape (N, d) or (d,)
+        Coefficients.
+    c : array_like, shape (N,) or scalar
+        Offsets.
+    p : int
+        Power, ≥ −1 (−1: the δ moment, needs d ≥ 1; 0: the Heaviside step with H(0) = 0).
+    alpha : sequence of int, optional
+        Exponents of the weight ξ^α, each in 0..3 (default all 0).
+    dps : int, optional
+        Evaluate with mpmath at this many digits.
+
+    Returns
+    -------
+    ndarray of shape (N,) (or a scalar for one cube): float64, or mpmath numbers with ``dps``.
+
+    Examples
+    --------
+    >>> round(float(cube_moment([1.0, 1.0], -1.0, 2)), 12)   # E[ReLU(ξ₁ + ξ₂ − 1)²]/2 = 1/24
+    0.041666666667
+    """
+    single = np.ndim(c) == 0
+    a = np.atleast_2d(np.asarray(a, dtype=float if dps is None else object))
+    c = np.atleast_1d(np.asarray(c, dtype=float if dps is None else object))
+    if dps is not None:
+        with mpmath.workdps(dps):
+            a = np.vectorize(mpmath.mpf, otypes=[object])(a) if a.size else a
+            c = np.vectorize(mpmath.mpf, otypes=[object])(c)
+    alpha = (0,) * a.shape[1] if alpha is None else tuple(alpha)
+    if p < -1 or (p == -1 and a.shape[1] == 0):
+        raise ValueError("p must be ≥ 0, or −1 on a cube of dimension ≥ 1")
+    if any(k not in INTERVAL_RULES for k in alpha):
+        raise ValueError(f"weight exponents must be in 0..{max(INTERVAL_RULES)}; got {alpha}")
+    if dps is None:
+        values = CubeBatch(a, c).moment(p, alpha)
+    else:
+        with mpmath.workdps(dps):
+            values = CubeBatch(a, c, dps).moment(p, alpha)
+    return values[0] if single else values
