@@ -29,7 +29,8 @@ def register(subparsers) -> None:
         description="Derive the region formulas of the TMS building blocks P and Q, and their "
         "regular polygon reduction, and the cube-moment rules of the finite-sparsity potential "
         "with sympy and compare them with critpoints/tms/_generated.py, "
-        "critpoints/tms/_polygon_generated.py and critpoints/tms/_sparse_generated.py (default: exit 1 "
+        "critpoints/tms/_polygon_generated.py and critpoints/tms/_sparse_generated.py "
+        "(default: exit 1 "
         "naming every stale file), or rewrite those files.",
     )
     parser.add_argument("--write", action="store_true", help="rewrite the generated modules")

@@ -20,9 +20,18 @@ Three regimes, decided from the vertex values c + a·v (exactly, at the precisio
   (a_t = 10⁻⁸ gives κ ≈ 10⁸: half the float64 digits gone).
 
 The stated rule (:data:`RTOL`): a float64 vertex sum is accepted when ``SAFETY·ε·κ ≤ RTOL``;
-otherwise that moment is recomputed with mpmath at 17 + log₁₀ κ + 10 digits (κ re-estimated at
-the higher precision, and the precision raised until the estimate fits), which returns it to
-full float64 accuracy. With ``dps=D`` the same rule is applied with D digits as the target.
+otherwise that moment is recomputed in double-double arithmetic (vectorised, about 32 digits,
+unit roundoff ε₂ = 2⁻¹⁰⁴) from the same float64 inputs and accepted when
+``SAFETY·ε₂·κ ≤ RTOL`` (κ up to about 10¹⁷); what is left (κ larger still, or overflow of
+1/Π a_t) is recomputed with mpmath at 17 + log₁₀ κ + 10 digits (κ re-estimated at the higher
+precision, and the precision raised until the estimate fits). Each accepted moment then has
+relative rounding error about RTOL or less, except that a moment smaller than 2⁻²⁶·scale
+(scale an upper bound of it from the size of the cube: φ_p(max_v z_v), or 1/max|a_t| for the δ
+moment) is accepted with absolute error RTOL·2⁻²⁶·scale ≈ 1.5·10⁻²¹·scale: such moments (a
+cut through a corner where the weight ξ^α vanishes) are tiny against their natural size, and
+asking them for relative accuracy sent many of the Hessian's δ moments to mpmath (266 of them
+for one n = 8 Hessian, 9 s of its 17 s). With ``dps=D`` the mpmath sum is accepted when its
+κ leaves D digits, and otherwise repeated at D + log₁₀ κ + 10 digits.
 
 A coefficient a_t = 0 exactly drops its coordinate: μ is E[ξ_t^{α_t}] = 1/(α_t + 1) times the
 moment in the other coordinates (the elements of a batch are grouped by their pattern of zero
@@ -33,7 +42,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from functools import lru_cache
+from functools import cache
 
 import mpmath
 import numpy as np
@@ -47,17 +56,20 @@ RTOL = 1e-13
 #: Factor on ε·κ for the rounding of the vertex values, powers and the sum of the terms.
 SAFETY = 8.0
 _EPS = float(np.finfo(float).eps)
+#: Moments below this fraction of their natural scale (:func:`_natural_scale`) are held to an
+#: absolute error RTOL·_FLOOR·scale instead of a relative one (2⁻²⁶ ≈ 1.5·10⁻⁸).
+_FLOOR = 2.0**-26
 #: Digits beyond the target carried by the fallback (the estimate κ is itself approximate).
 _GUARD = 10
 
 
-@lru_cache(maxsize=None)
+@cache
 def _vertices(d: int) -> np.ndarray:
     """v ∈ {0,1}^d as rows, vertex index Σ v_t 2^t."""
     return ((np.arange(2**d)[:, None] >> np.arange(d)[None, :]) & 1).astype(float)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _combinations(alpha: tuple[int, ...]):
     """The terms of the vertex sum of μ^α: (vertex index, total antiderivative order r, integer
     numerator, extra powers of 1/a_t beyond the first in the weighted coordinates)."""
@@ -102,6 +114,115 @@ def _vertex_sum(z: np.ndarray, a: np.ndarray, p: int, alpha: tuple[int, ...]):
         return (np.array([mpmath.fsum(row) for row in terms], dtype=object),
                 np.array([mpmath.fsum(abs(v) for v in row) for row in terms], dtype=object))
     return terms.sum(axis=1), np.abs(terms).sum(axis=1)
+
+
+# ----------------------------------------------------------------------------------------------
+# Double-double arithmetic (pairs hi + lo of float64, about 32 digits), vectorised: the first
+# fallback of an ill-conditioned vertex sum. Error-free transformations of Knuth (two_sum) and
+# Dekker (two_prod with Veltkamp's split; numpy has no fused multiply-add).
+
+_SPLITTER = 134217729.0  # 2^27 + 1
+#: Unit roundoff of the double-double operations used here (sloppy addition: about 2^-104
+#: relative to the sum of the magnitudes).
+_EPS_DD = 2.0**-104
+
+
+def _two_sum(a, b):
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+def _quick_two_sum(a, b):
+    s = a + b
+    return s, b - (s - a)
+
+
+def _split(a):
+    t = _SPLITTER * a
+    hi = t - (t - a)
+    return hi, a - hi
+
+
+def _two_prod(a, b):
+    p = a * b
+    ah, al = _split(a)
+    bh, bl = _split(b)
+    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+
+def _dd_add(x, y):
+    s, e = _two_sum(x[0], y[0])
+    return _quick_two_sum(s, e + x[1] + y[1])
+
+
+def _dd_mul(x, y):
+    p, e = _two_prod(x[0], y[0])
+    return _quick_two_sum(p, e + (x[0] * y[1] + x[1] * y[0]))
+
+
+def _dd_reciprocal(a):
+    """1/a for float a, as a double-double."""
+    q = 1.0 / a
+    p, e = _two_prod(q, a)
+    return _quick_two_sum(q, ((1.0 - p) - e) / a)
+
+
+def _vertex_sum_dd(a: np.ndarray, c: np.ndarray, p: int, alpha: tuple[int, ...]):
+    """:func:`_vertex_sum` in double-double arithmetic from the float64 inputs (a (N, d) with no
+    zero entry, c (N,)): (μ as float64, Σ|terms| as float64)."""
+    vertex, order, numerator, extra, weighted = _combinations(alpha)
+    N, d = a.shape
+    bits = _vertices(d)
+    z = (np.broadcast_to(c[:, None], (N, 2**d)).copy(), np.zeros((N, 2**d)))
+    for t in range(d):
+        z = _dd_add(z, (a[:, t : t + 1] * bits[None, :, t], np.zeros((N, 2**d))))
+    z = (z[0][:, vertex], z[1][:, vertex])  # (N, T)
+    positive = z[0] > 0
+    z = (np.where(positive, z[0], 0.0), np.where(positive, z[1], 0.0))
+    orders = order + p
+    powers = [(np.ones_like(z[0]), np.zeros_like(z[0]))]
+    for _ in range(int(orders.max())):
+        powers.append(_dd_mul(powers[-1], z))
+    hi = np.stack([h for h, _ in powers])  # (max order + 1, N, T)
+    lo = np.stack([low for _, low in powers])
+    columns = np.arange(len(vertex))
+    value = (hi[orders, :, columns].T, lo[orders, :, columns].T)
+    value = (np.where(positive, value[0], 0.0), np.where(positive, value[1], 0.0))
+    # numerator / N! per term (exact integers up to 18!)
+    inverse_factorial = _dd_reciprocal(np.array([float(math.factorial(int(n))) for n in orders]))
+    constant = _dd_mul(inverse_factorial, (numerator, np.zeros_like(numerator)))
+    value = _dd_mul(value, (constant[0][None, :], constant[1][None, :]))
+    inverse = _dd_reciprocal(a)
+    common = (np.ones(N), np.zeros(N))
+    for t in range(d):
+        common = _dd_mul(common, (inverse[0][:, t], inverse[1][:, t]))
+    value = _dd_mul(value, (common[0][:, None], common[1][:, None]))
+    for column, t in enumerate(weighted):
+        for power in range(1, int(extra[:, column].max(initial=0)) + 1):
+            apply = extra[:, column] >= power
+            factor = (np.where(apply[None, :], inverse[0][:, t : t + 1], 1.0),
+                      np.where(apply[None, :], inverse[1][:, t : t + 1], 0.0))
+            value = _dd_mul(value, factor)
+    size = np.abs(value[0]).sum(axis=1)
+    while value[0].shape[1] > 1:  # pairwise summation over the terms
+        if value[0].shape[1] % 2:
+            value = (np.concatenate([value[0], np.zeros((N, 1))], axis=1),
+                     np.concatenate([value[1], np.zeros((N, 1))], axis=1))
+        value = _dd_add((value[0][:, 0::2], value[1][:, 0::2]),
+                        (value[0][:, 1::2], value[1][:, 1::2]))
+    return value[0][:, 0] + value[1][:, 0], size
+
+
+def _natural_scale(a: np.ndarray, c: np.ndarray, p: int) -> np.ndarray:
+    """An upper bound of |μ_p^α| from the size of the cube (weights ξ^α ≤ 1): φ_p of the largest
+    pre-activation for p ≥ 0, and 1/max_t |a_t| for the δ moment (the density of c + a·ξ is at
+    most that of its widest summand). Moments below 2⁻²⁶ times this are accepted with absolute
+    error RTOL·2⁻²⁶·scale instead of relative error RTOL."""
+    top = np.maximum(c + np.maximum(a, 0).sum(axis=1), 0.0)
+    if p < 0:
+        return 1.0 / np.abs(a).max(axis=1)
+    return top**p / math.factorial(p)
 
 
 def _uniform_moment(beta) -> float:
@@ -225,22 +346,30 @@ class CubeBatch:
         if self.dps is None:
             with np.errstate(all="ignore"):
                 value, size = _vertex_sum(self.z_cut, self.a_cut, p, alpha)
-            suspect = ~np.isfinite(value) | ~np.isfinite(size) | (
-                SAFETY * _EPS * size > RTOL * np.abs(value))
+                floor = _FLOOR * _natural_scale(self.a_cut, self.c[self.regular[self.cut]], p)
+                suspect = np.flatnonzero(~np.isfinite(value) | ~np.isfinite(size) | (
+                    SAFETY * _EPS * size > RTOL * np.maximum(np.abs(value), floor)))
+                if len(suspect):
+                    rows = self.regular[self.cut[suspect]]
+                    value_dd, size_dd = _vertex_sum_dd(self.a[rows], self.c[rows], p, alpha)
+                    value[suspect] = value_dd
+                    good = np.isfinite(value_dd) & np.isfinite(size_dd) & (
+                        SAFETY * _EPS_DD * size_dd
+                        <= RTOL * np.maximum(np.abs(value_dd), floor[suspect]))
+                    suspect = suspect[~good]
             digits = 17
         else:
             with mpmath.workdps(self.dps + _GUARD):
                 value, size = _vertex_sum(self.z_cut, self.a_cut, p, alpha)
             tolerance = mpmath.mpf(10) ** (-self.dps - _GUARD + 2)
-            suspect = np.array([s * tolerance > abs(v) * mpmath.mpf(10) ** -self.dps
-                                for v, s in zip(value, size)], dtype=bool)
+            suspect = np.flatnonzero([s * tolerance > abs(v) * mpmath.mpf(10) ** -self.dps
+                                      for v, s in zip(value, size)])
             digits = self.dps
-        for index in np.flatnonzero(suspect):
+        for index in suspect:
             row = self.regular[self.cut[index]]
             precise = _precise(self.a[row], self.c[row], p, alpha, digits)
             value[index] = float(precise) if self.dps is None else +precise
         return value
-
 
 def cube_moment(a, c, p: int, alpha=None, dps: int | None = None) -> np.ndarray:
     """μ_p^α(a, c) = E_{ξ ~ U[0,1]^d}[ξ^α ReLU(c + a·ξ)^p / p!] for a batch of cubes.

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import mpmath
@@ -140,7 +140,7 @@ def vertex_terms(n: int, max_active: int | None = None) -> int:
 # Blocks
 
 
-@lru_cache(maxsize=None)
+@cache
 def _blocks_of_size(n: int, d: int):
     """Every (active set A with |A| = d, output j), split into interference (j ∉ A) and
     reconstruction (j ∈ A) blocks: (rows (P, d) of the coefficients G_{row, j}, outputs (P,)).
@@ -226,7 +226,7 @@ def _derivatives_in_gram(G, b, sparsity, importance, max_active, order, dps):
 
     def zeros(*shape):
         out = np.zeros(shape, dtype=dtype)
-        if dtype == object:
+        if dtype is np.dtype(object):
             out[...] = mpmath.mpf(0)
         return out
 
@@ -245,7 +245,7 @@ def _derivatives_in_gram(G, b, sparsity, importance, max_active, order, dps):
             cubes = CubeBatch(a, c, dps)
             F, F_a, F_c, F_aa, F_ac, F_cc = _block_derivatives(cubes, d, reconstruction, order)
             scale = weights[d] * importance[outs]  # (P,)
-            if dtype == object:
+            if dtype is np.dtype(object):
                 scale = np.array([weights[d] * mpmath.mpf(float(v)) for v in importance[outs]],
                                  dtype=object)
             total = total + (F.reshape(B, P) * scale).sum(axis=1)
@@ -276,7 +276,7 @@ def _evaluate(W, b, sparsity, importance, max_active, dps, order):
         raise ValueError(f"dps must be a positive integer; got {dps!r}")
     with mpmath.workdps(dps or 15):
         Wp, bp = _prepare(W, b, dps)
-        m, n = Wp.shape[-2:]
+        n = Wp.shape[-1]
         importance = _check_importance(importance, n)
         K = _check_max_active(max_active, n)
         batch = Wp.shape[:-2]
