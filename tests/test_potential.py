@@ -26,7 +26,7 @@ from critpoints.slt.potentials import (
     TMSPopulation,
 )
 from critpoints.tms.data import sample_high_sparsity
-from critpoints.tms.model import TMSPotential
+from critpoints.tms.model import TMSPotential, TMSSparsePotential
 
 
 def _one_hot(n: int, N: int, seed: int) -> np.ndarray:
@@ -36,6 +36,8 @@ def _one_hot(n: int, N: int, seed: int) -> np.ndarray:
 IMPLEMENTATIONS = {
     "tms-population-n4-m2": lambda: TMSPotential(4, 2),
     "tms-population-n3-m3": lambda: TMSPotential(3, 3),
+    "tms-sparse-n4-m2": lambda: TMSSparsePotential(4, 2, 0.6, importance=[1, 0.8, 1.2, 0.5]),
+    "tms-sparse-n3-m3-dense": lambda: TMSSparsePotential(3, 3, 0.0),
     "tms-empirical": lambda: TMSEmpirical(_one_hot(4, 50, 0)),
     "tms-empirical-sets": lambda: TMSEmpiricalSets([_one_hot(4, 30, 1), _one_hot(4, 20, 2)]),
     "reduced-rank-regression": lambda: ReducedRankRegression(
@@ -105,6 +107,7 @@ def test_orbit_tangents_are_flat_directions(model):
 
 
 @pytest.mark.parametrize("make", [lambda: TMSPotential(4, 2),
+                                  lambda: TMSSparsePotential(4, 2, 0.3, importance=[2, 1, 1, .5]),
                                   lambda: LinearAutoencoder(random_covariance(4, 0), 2)])
 def test_mpmath_evaluation_agrees_with_float64(make):
     model = make()

@@ -328,7 +328,7 @@ class CubeBatch:
         alpha = tuple(int(k) for k in alpha)
         if len(alpha) != self.d:
             raise ValueError(f"alpha must have d = {self.d} entries; got {alpha}")
-        out = self.c * 0
+        out = np.zeros(self.N) if self.dps is None else self.c * 0
         if len(self.live):
             idx = self.regular[self.live]
             out[idx] = _polynomial_moment(self.a[idx], self.c[idx], p, alpha)
