@@ -260,7 +260,8 @@ def _precise(a_row, c_value, p: int, alpha: tuple[int, ...], digits: int):
     that is exactly 0 ends the loop, with absolute error ≤ 10^(−cap)·Σ|terms|)."""
     magnitudes = [abs(float(v)) for v in a_row] + [abs(float(c_value))]
     smallest = min((m for m in magnitudes[:-1] if m > 0), default=1.0)
-    spread = max(0.0, math.log10(max(magnitudes) / smallest)) if smallest > 0 else 300.0
+    # (log of each: the ratio overflows for denormal coefficients)
+    spread = max(0.0, math.log10(max(magnitudes)) - math.log10(smallest))
     cap = digits + 60 + int(5 * spread)
     working = digits + _GUARD
     while True:
@@ -322,6 +323,17 @@ class CubeBatch:
         self.cut = np.flatnonzero(positive.any(axis=1) & ~positive.all(axis=1))
         self.z_cut = z[self.cut]
         self.a_cut = a_r[self.cut]
+        self.c_cut = c_r[self.cut]
+        # μ_p(λa, λc) = λ^p μ_p(a, c): the cut cubes are brought to max(|c|, |a_t|) ∈ [1, 2) by
+        # a power of two λ (exact), so that 1/Π a_t and the powers of the vertex values neither
+        # overflow nor underflow for tiny or huge inputs.
+        self.scale_cut = np.ones(len(self.cut))
+        if dtype is not object and len(self.cut):
+            largest = np.maximum(np.abs(self.c_cut), np.abs(self.a_cut).max(axis=1))
+            self.scale_cut = np.ldexp(1.0, np.frexp(largest)[1] - 1)
+            self.a_cut = self.a_cut / self.scale_cut[:, None]
+            self.c_cut = self.c_cut / self.scale_cut
+            self.z_cut = self.z_cut / self.scale_cut[:, None]
 
     def moment(self, p: int, alpha: tuple[int, ...]) -> np.ndarray:
         """μ_p^α for every cube, shape (N,) (float64 or mpmath numbers)."""
@@ -346,29 +358,29 @@ class CubeBatch:
         if self.dps is None:
             with np.errstate(all="ignore"):
                 value, size = _vertex_sum(self.z_cut, self.a_cut, p, alpha)
-                floor = _FLOOR * _natural_scale(self.a_cut, self.c[self.regular[self.cut]], p)
-                suspect = np.flatnonzero(~np.isfinite(value) | ~np.isfinite(size) | (
+                floor = _FLOOR * _natural_scale(self.a_cut, self.c_cut, p)
+                # vertex values far below the scale 1 may have underflowed in their powers
+                underflow = ((self.z_cut != 0) & (np.abs(self.z_cut) < 2.0**-500)).any(axis=1)
+                suspect = np.flatnonzero(~np.isfinite(value) | ~np.isfinite(size) | underflow | (
                     SAFETY * _EPS * size > RTOL * np.maximum(np.abs(value), floor)))
                 if len(suspect):
-                    rows = self.regular[self.cut[suspect]]
-                    value_dd, size_dd = _vertex_sum_dd(self.a[rows], self.c[rows], p, alpha)
+                    value_dd, size_dd = _vertex_sum_dd(self.a_cut[suspect], self.c_cut[suspect],
+                                                       p, alpha)
                     value[suspect] = value_dd
-                    good = np.isfinite(value_dd) & np.isfinite(size_dd) & (
+                    good = np.isfinite(value_dd) & np.isfinite(size_dd) & ~underflow[suspect] & (
                         SAFETY * _EPS_DD * size_dd
                         <= RTOL * np.maximum(np.abs(value_dd), floor[suspect]))
                     suspect = suspect[~good]
-            digits = 17
-        else:
-            with mpmath.workdps(self.dps + _GUARD):
-                value, size = _vertex_sum(self.z_cut, self.a_cut, p, alpha)
-            tolerance = mpmath.mpf(10) ** (-self.dps - _GUARD + 2)
-            suspect = np.flatnonzero([s * tolerance > abs(v) * mpmath.mpf(10) ** -self.dps
-                                      for v, s in zip(value, size)])
-            digits = self.dps
+            for index in suspect:
+                value[index] = float(_precise(self.a_cut[index], self.c_cut[index], p, alpha, 17))
+            return value * self.scale_cut ** float(p)
+        with mpmath.workdps(self.dps + _GUARD):
+            value, size = _vertex_sum(self.z_cut, self.a_cut, p, alpha)
+        tolerance = mpmath.mpf(10) ** (-self.dps - _GUARD + 2)
+        suspect = np.flatnonzero([s * tolerance > abs(v) * mpmath.mpf(10) ** -self.dps
+                                  for v, s in zip(value, size)])
         for index in suspect:
-            row = self.regular[self.cut[index]]
-            precise = _precise(self.a[row], self.c[row], p, alpha, digits)
-            value[index] = float(precise) if self.dps is None else +precise
+            value[index] = +_precise(self.a_cut[index], self.c_cut[index], p, alpha, self.dps)
         return value
 
 def cube_moment(a, c, p: int, alpha=None, dps: int | None = None) -> np.ndarray:

@@ -394,6 +394,8 @@ def hessian(W: Any, b: Any, sparsity: float, importance: Any = None,
     H[:, m * n:, : m * n] = np.swapaxes(H_Wb, -1, -2)
     for j in range(n):
         H[:, m * n + j, m * n + j] = Hbb[:, j]
+    # exactly symmetric (the two einsum orders of the W block round differently)
+    H = (H + np.swapaxes(H, -1, -2)) / 2
     if dps is not None:
         return H[0]
     return H.reshape(batch + (dim, dim))
