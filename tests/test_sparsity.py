@@ -7,6 +7,7 @@ References: sympy's exact integration and nested adaptive quadrature of the defi
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import mpmath
@@ -244,7 +245,7 @@ def test_limit_quotient_tends_to_the_one_hot_potential_at_rate_one_minus_S():
         one_hot = float(tms.loss(W, b))
         errors = [abs(_limit_quotient(W, b, 1 - h) - one_hot) for h in (1e-2, 1e-3, 1e-4)]
         # O(1 − S): the error falls tenfold per decade of 1 − S (to within 20 %)
-        for coarse, fine in zip(errors, errors[1:]):
+        for coarse, fine in itertools.pairwise(errors):
             assert 8 < coarse / fine < 12.5, errors
         assert errors[-1] < 1e-3 * max(1.0, one_hot)
 
@@ -297,6 +298,7 @@ def test_batched_evaluation_agrees_with_single_points():
     values, dW, db = tms.loss_and_gradient(W, b, sparsity=0.4, importance=[1, 2, 3, 4])
     H = tms.hessian(W, b, sparsity=0.4, importance=[1, 2, 3, 4])
     assert values.shape == (2, 3) and dW.shape == W.shape and H.shape == (2, 3, 12, 12)
+    assert db.shape == b.shape
     for index in np.ndindex(2, 3):
         single = tms.loss_and_gradient(W[index], b[index], sparsity=0.4,
                                        importance=[1, 2, 3, 4])
@@ -313,9 +315,9 @@ def test_mpmath_evaluation_agrees_with_float64():
         value = tms.loss(W, b, sparsity=S, dps=40)
         assert isinstance(value, mpmath.mpf)
         assert float(value) == pytest.approx(float(tms.loss(W, b, sparsity=S)), rel=1e-13)
-        dW, db = tms.gradient(W, b, sparsity=S, dps=40)
-        np.testing.assert_allclose(dW.astype(float), tms.gradient(W, b, sparsity=S)[0],
-                                   rtol=1e-12, atol=1e-14)
+        for mp, fl in zip(tms.gradient(W, b, sparsity=S, dps=40),
+                          tms.gradient(W, b, sparsity=S), strict=True):
+            np.testing.assert_allclose(mp.astype(float), fl, rtol=1e-12, atol=1e-14)
 
 
 def test_truncation_bound_holds():
@@ -381,3 +383,23 @@ def test_solvers_find_a_critical_point_of_the_sparse_potential():
     # the hexagon is the global minimum of the one-hot model (SPEC §2); at S = 0.95 it stays a
     # local minimum, the rotation its only zero mode
     assert result.hessian_index == 0 and result.n_zero == 1, result
+
+
+def test_evaluate_command_at_finite_sparsity(tmp_path, capsys):
+    """``evaluate --sparsity --importance`` prints the loss of tms.loss with those keywords."""
+    import json
+
+    from critpoints.cli import main
+
+    W, b = [[1.0, 0.0, -0.5], [0.0, 1.0, 0.3]], [-0.1, 0.05, -0.2]
+    params = tmp_path / "point.json"
+    params.write_text(json.dumps({"W": W, "b": b}), encoding="utf-8")
+    assert main(["evaluate", "--params", str(params), "--sparsity", "0.7",
+                 "--importance", "1,2,0.5"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "sparsity S = 0.7" in lines[0]
+    loss_printed = float(lines[1].split()[1])
+    assert loss_printed == float(tms.loss(W, b, sparsity=0.7, importance=[1, 2, 0.5]))
+    eigenvalues = [float(line) for line in lines[4:]]
+    np.testing.assert_allclose(eigenvalues, np.linalg.eigvalsh(
+        tms.hessian(W, b, sparsity=0.7, importance=[1, 2, 0.5])), rtol=1e-15, atol=1e-15)

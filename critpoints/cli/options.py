@@ -27,12 +27,14 @@ __all__ = [
     "MAX_RUN_STEPS",
     "MAX_SAMPLES",
     "MAX_SEED",
+    "MAX_SPARSE_FEATURES",
     "check_output_file",
     "fraction",
     "integer",
     "label_value",
     "output_directory",
     "output_file",
+    "positive_list",
     "path",
     "real",
     "renamed",
@@ -60,6 +62,10 @@ MAX_SAMPLES = 5_000_000
 MAX_RUN_STEPS = 10**10
 #: llc keeps a trace of chains × steps floats: 10⁸ of them are 800 MB.
 MAX_CHAIN_STEPS = 10**8
+#: Features n of the finite-sparsity potential (``evaluate --sparsity``): its cost grows like
+#: n·3ⁿ; measured on one shared core (docs/sparsity.md) the Hessian takes 5 s at n = 8 and
+#: 70 s at n = 10, and n = 12 would take about ten minutes, so 10 is the largest n evaluated.
+MAX_SPARSE_FEATURES = 10
 #: mpmath digits of the verifications: 1000 digits already take minutes per point.
 MAX_DIGITS = 1000
 
@@ -155,6 +161,21 @@ def fraction(lo: float, hi: float):
 
     parse.__name__ = "fraction"
     return parse
+
+
+def positive_list(text: str) -> tuple[float, ...]:
+    """``X1,X2,...``: a non-empty comma-separated list of finite numbers > 0."""
+    parts = text.split(",")
+    values = []
+    for part in parts:
+        value = _finite(part.strip())
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"every entry must be positive, got {part.strip()!r}")
+        values.append(value)
+    return tuple(values)
+
+
+positive_list.__name__ = "list"
 
 
 #: A random seed: a non-negative integer.

@@ -141,10 +141,8 @@ def qmc_sparse_loss(W, b, sparsity: float, importance=None, points: int = 2**12,
             continue
         for A in itertools.combinations(range(n), d):
             for r in range(scramblings):
-                if d:
-                    xi = qmc.Sobol(d, scramble=True, seed=rng).random(points)
-                else:
-                    xi = np.zeros((1, 0))
+                xi = qmc.Sobol(d, scramble=True, seed=rng).random(points) if d else \
+                    np.zeros((1, 0))
                 x = np.zeros((len(xi), n))
                 x[:, list(A)] = xi
                 out = np.maximum(x @ G + b, 0.0)  # (x Gᵀ)_j = Σ_i G_ij x_i, G symmetric
