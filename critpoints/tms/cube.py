@@ -40,7 +40,6 @@ coefficients).
 
 from __future__ import annotations
 
-import itertools
 import math
 from functools import cache
 
@@ -72,18 +71,26 @@ def _vertices(d: int) -> np.ndarray:
 @cache
 def _combinations(alpha: tuple[int, ...]):
     """The terms of the vertex sum of μ^α: (vertex index, total antiderivative order r, integer
-    numerator, extra powers of 1/a_t beyond the first in the weighted coordinates)."""
+    numerator, extra powers of 1/a_t beyond the first in the weighted coordinates): one term
+    per choice of a rule term in every coordinate (the product of the rules), built with
+    numpy index grids."""
+    d = len(alpha)
     weighted = tuple(t for t, k in enumerate(alpha) if k)
-    vertex, order, numerator, extra = [], [], [], []
-    for choice in itertools.product(*(INTERVAL_RULES[k] for k in alpha)):
-        vertex.append(sum(bit << t for t, (bit, _, _) in enumerate(choice)))
-        order.append(sum(r for _, r, _ in choice))
-        numerator.append(math.prod(num for _, _, num in choice))
-        extra.append([choice[t][1] - 1 for t in weighted])
-    return (np.array(vertex, dtype=np.intp), np.array(order, dtype=np.intp),
-            np.array(numerator, dtype=float), np.array(extra, dtype=np.intp).reshape(
-                len(vertex), len(weighted)), weighted)
-
+    rules = [np.array(INTERVAL_RULES[k], dtype=np.intp) for k in alpha]  # rows (bit, r, num)
+    choice = np.indices([len(rule) for rule in rules]).reshape(d, -1).T  # (T, d)
+    T = choice.shape[0]
+    vertex = np.zeros(T, dtype=np.intp)
+    order = np.zeros(T, dtype=np.intp)
+    numerator = np.ones(T, dtype=float)
+    extra = np.zeros((T, len(weighted)), dtype=np.intp)
+    for t, rule in enumerate(rules):
+        picked = rule[choice[:, t]]
+        vertex += picked[:, 0] << t
+        order += picked[:, 1]
+        numerator *= picked[:, 2]
+        if t in weighted:
+            extra[:, weighted.index(t)] = picked[:, 1] - 1
+    return vertex, order, numerator, extra, weighted
 
 def _phi(z: np.ndarray, order: np.ndarray) -> np.ndarray:
     """φ_N(z) = ReLU(z)^N / N! elementwise, N ≥ 0 (φ_0 = H, H(0) = 0); float or object."""
