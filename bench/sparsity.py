@@ -1,7 +1,8 @@
 """Cost of the exact finite-sparsity potential (docs/sparsity.md, "Cost").
 
 Prints a Markdown table, measured in this run on one random point per n (W normal·0.8 with
-m = 2, b normal·0.3, S = 0.5): the vertex terms n·3ⁿ of one value, the seconds for the loss,
+m = 2, b normal·0.3, S = 0.5): the vertex terms n·3ⁿ of one value, the CPU seconds of this
+process (time.process_time: the machines are shared; numpy runs single-threaded here) for the loss,
 the loss + gradient and the Hessian (Hessian up to n = 10 only), the number of cube moments
 evaluated and how many of them needed the double-double and the mpmath fallbacks.
 
@@ -43,9 +44,9 @@ def _instrument() -> None:
 def _timed(function, *args, **keywords) -> tuple[float, str]:
     for key in COUNTS:
         COUNTS[key] = 0
-    start = time.perf_counter()
+    start = time.process_time()
     function(*args, **keywords)
-    seconds = time.perf_counter() - start
+    seconds = time.process_time() - start
     return seconds, f"{COUNTS['moments']} / {COUNTS['double-double']} / {COUNTS['mpmath']}"
 
 
