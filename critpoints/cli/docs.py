@@ -1,6 +1,6 @@
 """``critpoints docs``: check or regenerate the generated sections of the documentation: the
-sympy derivations in docs/potential.md and docs/sparsity.md, and the tables the catalogs give (census statistics and
-minima in docs/landscape.md, the global minimum per n in README.md)."""
+sympy derivations in docs/potential.md and docs/sparsity.md, and the tables the catalogs give
+(census statistics and minima in docs/landscape.md, the global minimum per n in README.md)."""
 
 from __future__ import annotations
 
