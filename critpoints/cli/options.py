@@ -63,8 +63,9 @@ MAX_RUN_STEPS = 10**10
 #: llc keeps a trace of chains × steps floats: 10⁸ of them are 800 MB.
 MAX_CHAIN_STEPS = 10**8
 #: Features n of the finite-sparsity potential (``evaluate --sparsity``): its cost grows like
-#: n·3ⁿ; measured on one shared core (docs/sparsity.md) the Hessian takes 5 s at n = 8 and
-#: 70 s at n = 10, and n = 12 would take about ten minutes, so 10 is the largest n evaluated.
+#: n·3ⁿ; measured (docs/sparsity.md, CPU seconds) the Hessian takes 2 s at n = 8 and 29 s at
+#: n = 10, and grows about 15× per two features (n = 12: some 7 minutes), so 10 is the largest
+#: n evaluated.
 MAX_SPARSE_FEATURES = 10
 #: mpmath digits of the verifications: 1000 digits already take minutes per point.
 MAX_DIGITS = 1000

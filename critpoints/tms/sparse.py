@@ -27,8 +27,9 @@ of critical points of L_S: the Sⁿ ReLU(b_j)² term dominates and pushes b_j to
 Cost. Value: Σ_A n·2^{|A|} = n·3ⁿ vertex terms (n = 12: 6.4·10⁶); the gradient multiplies it
 by about |A| + 2 and the Hessian by about |A|²/2 more moments per block (all vectorised over
 blocks; measured timings in docs/sparsity.md). ``max_active=K`` keeps the sets with |A| ≤ K:
-every block's integrand lies in [0, B_j] with B_j = I_j max(1, ReLU(b_j + Σ_i max(G_ij, 0))²),
-so the omitted part is at most Σ_j B_j · P(|A| > K) (:func:`truncation_bound`), a binomial tail.
+on a cube of dimension d every block's integrand lies in [0, max(1, ReLU(t_{j,d})²)], t_{j,d} =
+b_j + the d largest max(G_ij, 0), so the omitted part is at most
+Σ_{d>K} C(n, d)(1 − S)^d S^{n−d} Σ_j I_j max(1, ReLU(t_{j,d})²) (:func:`truncation_bound`).
 
 Precision: ``dps=None`` is float64, batched over leading axes (W (..., m, n), b (..., n));
 each cube moment has relative rounding error ≤ :data:`critpoints.tms.cube.RTOL` by the
@@ -113,21 +114,28 @@ def truncation_bound(W: Any, b: Any, sparsity: float, importance: Any = None,
                      max_active: int | None = None) -> np.ndarray:
     """Upper bound on L_{S,I} minus its part from the active sets with |A| ≤ ``max_active``.
 
-    Each block's integrand lies in [0, max(1, ReLU(z)²)] and z ≤ b_j + Σ_i max(G_ij, 0) on
-    every cube, so the remainder is at most Σ_j I_j max(1, ReLU(b_j + Σ_i G_ij⁺)²) ·
-    Σ_{d > K} C(n, d) (1 − S)^d S^{n−d} (0 when K = n). Float64, batched; the bound is rounded up
-    by a relative 1e-12.
+    On a cube of dimension d, output j's pre-activation is at most t_{j,d} = b_j + the sum of the
+    d largest of max(G_ij, 0) over i, and each block's integrand lies in
+    [0, max(1, ReLU(t_{j,d})²)] (x_j ∈ [0, 1]). So the remainder is at most
+
+        Σ_{d > K} C(n, d) (1 − S)^d S^{n−d} Σ_j I_j max(1, ReLU(t_{j,d})²)
+
+    (0 when K = n). Float64, batched; rounded up by a relative 1e-12.
     """
     W, b = _prepare(W, b, None)
     n = W.shape[-1]
     importance = _check_importance(importance, n)
     K = _check_max_active(max_active, n)
     G = np.einsum("...ri,...rj->...ij", W, W)
-    top = np.maximum(b + np.maximum(G, 0).sum(axis=-2), 0.0)
-    per_output = importance * np.maximum(1.0, top**2)
+    # t[..., d, j] = b_j + the d largest positive G_ij (d = 0..n)
+    largest_first = -np.sort(-np.maximum(G, 0.0), axis=-2)
+    partial = np.concatenate([np.zeros_like(largest_first[..., :1, :]),
+                              np.cumsum(largest_first, axis=-2)], axis=-2)
+    top = np.maximum(b[..., None, :] + partial, 0.0)
+    per_size = (importance * np.maximum(1.0, top**2)).sum(axis=-1)  # (..., n + 1)
     weights = active_set_probabilities(n, sparsity)
-    tail = math.fsum(math.comb(n, d) * weights[d] for d in range(K + 1, n + 1))
-    return per_output.sum(axis=-1) * tail * (1 + 1e-12)
+    tail = np.array([math.comb(n, d) * weights[d] if d > K else 0.0 for d in range(n + 1)])
+    return (per_size * tail).sum(axis=-1) * (1 + 1e-12)
 
 
 def vertex_terms(n: int, max_active: int | None = None) -> int:
