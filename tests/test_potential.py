@@ -121,6 +121,34 @@ def test_mpmath_evaluation_agrees_with_float64(make):
                                rtol=1e-10, atol=1e-12)
 
 
+def test_fixed_coordinates_restrict_value_gradient_and_hessian():
+    from critpoints.potential import FixedCoordinates
+
+    full = TMSSparsePotential(3, 2, 0.5)
+    theta = _point(full, 21)
+    free = [0, 2, 4, 7]
+    restricted = FixedCoordinates(full, theta, free)
+    assert restricted.dim == 4
+    theta_free = theta[free] + 0.01
+    moved = theta.copy()
+    moved[free] = theta_free
+    value, gradient = restricted.loss_and_gradient(theta_free)
+    full_value, full_gradient = full.loss_and_gradient(moved)
+    assert value == full_value
+    np.testing.assert_array_equal(gradient, full_gradient[free])
+    np.testing.assert_array_equal(restricted.hessian(theta_free),
+                                  full.hessian(moved)[np.ix_(free, free)])
+    # batched, and the restricted loss's own finite differences
+    batch = np.stack([theta_free, theta_free + 0.02])
+    assert restricted.loss(batch).shape == (2,)
+    h = 1e-6
+    for k in range(4):
+        e = np.zeros(4)
+        e[k] = h
+        numeric = (restricted.loss(theta_free + e) - restricted.loss(theta_free - e)) / (2 * h)
+        assert gradient[k] == pytest.approx(numeric, rel=1e-5, abs=1e-7)
+
+
 def test_population_is_one_class():
     assert TMSPopulation is TMSPotential
 

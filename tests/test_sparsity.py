@@ -403,3 +403,39 @@ def test_evaluate_command_at_finite_sparsity(tmp_path, capsys):
     eigenvalues = [float(line) for line in lines[4:]]
     np.testing.assert_allclose(eigenvalues, np.linalg.eigvalsh(
         tms.hessian(W, b, sparsity=0.7, importance=[1, 2, 0.5])), rtol=1e-15, atol=1e-15)
+
+
+def test_polygons_at_finite_sparsity_with_pinned_dead_columns():
+    """The n = 6 pentagon with its dead column pinned at W_6 = 0 (FixedCoordinates): a critical
+    point of the full L_S at S = 0.9 (the gradient in the pinned coordinates vanishes by the
+    pentagon's symmetry), still a regular pentagon, a local minimum whose zero modes are the
+    rotation and the dead column's flat bias; close to the one-hot pentagon (SPEC §2:
+    ‖W_i‖ = 1.17046, b = −0.28230) at S = 0.999."""
+    from critpoints.potential import FixedCoordinates
+    from critpoints.solve import find_critical_points
+
+    n, k = 6, 5
+    angles = 2 * np.pi * np.arange(k) / k
+    W = np.zeros((2, n))
+    W[:, :k] = 1.17046 * np.array([np.cos(angles), np.sin(angles)])
+    b = np.array([-0.28230] * k + [-0.1])
+    free = [r * n + i for r in range(2) for i in range(k)] + [2 * n + i for i in range(k)]
+    found = {}
+    for S in (0.999, 0.9):
+        model = tms.TMSSparsePotential(n, 2, sparsity=S)
+        restricted = FixedCoordinates(model, model.flatten(W, b), free)
+        search = find_critical_points(restricted, model.flatten(W, b)[free])
+        assert search.converged
+        theta = restricted.full(search.theta)
+        assert np.linalg.norm(model.loss_and_gradient(theta)[1]) < 1e-12
+        W_found, b_found = model.unflatten(theta)
+        norms = np.linalg.norm(W_found[:, :k], axis=0)
+        assert np.ptp(norms) < 1e-10 and np.ptp(b_found[:k]) < 1e-10
+        eigenvalues = np.linalg.eigvalsh(model.hessian(theta))
+        tolerance = 1e-9 * np.abs(eigenvalues).max()
+        assert (eigenvalues > -tolerance).all() and (np.abs(eigenvalues) <= tolerance).sum() == 2
+        found[S] = (norms.mean(), b_found[0])
+    assert found[0.999][0] == pytest.approx(1.17046, abs=5e-3)
+    assert found[0.999][1] == pytest.approx(-0.28230, abs=5e-3)
+    # lower sparsity: a smaller pentagon with a less negative bias (docs/sparsity.md table)
+    assert found[0.9][0] < found[0.999][0] and found[0.9][1] > found[0.999][1]
