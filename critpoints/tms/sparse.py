@@ -42,6 +42,7 @@ the activation boundaries of the |A| = 1 blocks inherited from the one-hot model
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 from functools import cache
@@ -282,7 +283,7 @@ def _evaluate(W, b, sparsity, importance, max_active, dps, order):
     sparsity = _check_sparsity(sparsity)
     if dps is not None and (not isinstance(dps, int) or dps < 1):
         raise ValueError(f"dps must be a positive integer; got {dps!r}")
-    with mpmath.workdps(dps or 15):
+    with mpmath.workdps(dps) if dps is not None else contextlib.nullcontext():
         Wp, bp = _prepare(W, b, dps)
         n = Wp.shape[-1]
         importance = _check_importance(importance, n)
