@@ -40,6 +40,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 __all__ = [
+    "FixedCoordinates",
     "Potential",
     "SmoothPotential",
     "complement_basis",
@@ -182,3 +183,80 @@ def finite_difference_hessian(potential: Potential, theta: Any, step: float = 1e
     gradients = potential.loss_and_gradient(shifted)[1]  # (2, ..., dim, dim)
     H = (gradients[0] - gradients[1]) / (2 * step)
     return (H + np.swapaxes(H, -1, -2)) / 2
+
+
+class FixedCoordinates:
+    """A potential restricted to some coordinates of θ, the others held at fixed values.
+
+    For critical sets that a symmetry pins to a coordinate subspace (a k-gon's dead columns at
+    W_j = 0 exactly, critical by the polygon's symmetry): solving on the free coordinates keeps
+    the pinned ones exact, where a search on the full θ would leave rounding noise in them (and
+    a noise of 10⁻¹⁷ in a coefficient makes some closed forms very ill-conditioned). A critical
+    point of the restriction is a critical point of the full potential when the gradient in the
+    fixed coordinates vanishes there: check it with the full potential.
+
+    Parameters
+    ----------
+    potential : Potential
+    theta : array_like, shape (dim,)
+        The full point: supplies the fixed coordinates' values.
+    free : sequence of int
+        Indices of θ that vary; θ_free is the restricted potential's parameter vector.
+    """
+
+    def __init__(self, potential: Potential, theta: Any, free: Any):
+        self.potential = potential
+        self.base = np.array(theta, dtype=object if np.asarray(theta).dtype == object else float)
+        self.free = np.asarray(free, dtype=int)
+        self.dim = len(self.free)
+
+    def full(self, theta_free: Any) -> np.ndarray:
+        """θ with the free coordinates from ``theta_free`` (batched) and the others fixed."""
+        theta_free = np.asarray(theta_free)
+        dtype = object if object in (theta_free.dtype, self.base.dtype) else float
+        out = np.broadcast_to(self.base, theta_free.shape[:-1] + self.base.shape).astype(dtype)
+        out[..., self.free] = theta_free
+        return out
+
+    def flatten(self, *parameters: Any) -> np.ndarray:
+        return np.asarray(self.potential.flatten(*parameters))[..., self.free]
+
+    def unflatten(self, theta: Any) -> tuple[np.ndarray, ...]:
+        return self.potential.unflatten(self.full(theta))
+
+    def loss(self, theta: Any, dps: int | None = None) -> Any:
+        return self.potential.loss(self.full(theta), dps=dps)
+
+    def loss_and_gradient(self, theta: Any, dps: int | None = None) -> tuple[Any, np.ndarray]:
+        value, gradient = self.potential.loss_and_gradient(self.full(theta), dps=dps)
+        return value, gradient[..., self.free]
+
+    def hessian(self, theta: Any, dps: int | None = None, side: Any = None) -> np.ndarray:
+        H = self.potential.hessian(self.full(theta), dps=dps, side=side)
+        return H[..., self.free[:, None], self.free[None, :]]
+
+    def hessian_side(self, theta: Any, atol: float) -> Any:
+        return self.potential.hessian_side(self.full(theta), atol)
+
+    def hessian_jumps(self, theta: Any, atol: float) -> list:
+        return self.potential.hessian_jumps(self.full(theta), atol)
+
+    def switching_functions(self, theta: Any, dps: int | None = None
+                            ) -> tuple[np.ndarray, np.ndarray]:
+        values, jacobian = self.potential.switching_functions(self.full(theta), dps=dps)
+        return values, jacobian[:, self.free]
+
+    def orbit_tangents(self, theta: Any) -> np.ndarray:
+        """The full orbit tangents that move no fixed coordinate, restricted."""
+        tangents = np.asarray(self.potential.orbit_tangents(self.full(theta)), dtype=float)
+        fixed = np.setdiff1d(np.arange(self.base.shape[-1]), self.free)
+        keep = np.abs(tangents[:, fixed]).max(axis=1, initial=0.0) == 0 if len(tangents) else []
+        return tangents[keep][:, self.free] if len(tangents) else np.zeros((0, self.dim))
+
+    def flat_coordinates(self, theta: Any) -> list[int]:
+        position = {int(index): k for k, index in enumerate(self.free)}
+        return [position[i] for i in self.potential.flat_coordinates(self.full(theta))
+                if i in position]
+
+    def extra_evidence(self, theta: Any) -> dict:
+        return self.potential.extra_evidence(self.full(theta))

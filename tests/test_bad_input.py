@@ -124,6 +124,19 @@ NONFINITE_CASES = [
     case(["evaluate", "--params", "HUGE_ENTRIES"], "overflows", id="evaluate-entries-1e300"),
     case(["evaluate", "--params", "INF_ENTRIES"], "overflows a double",
          id="evaluate-entries-1e400"),
+] + [
+    case(["evaluate", "--params", "POINT", "--sparsity", value], "--sparsity",
+         id=f"evaluate-sparsity-{value}")
+    for value in ("nan", "inf", "-0.1", "1.5", "x")
+] + [
+    case(["evaluate", "--params", "POINT", "--sparsity", "0.5", "--importance", value],
+         "--importance", id=f"evaluate-importance-{value}")
+    for value in ("1,0", "1,-2", "1,nan", "1,inf", "1,x", "", "1,2,3")
+] + [
+    case(["evaluate", "--params", "POINT", "--importance", "1,1"], "--sparsity",
+         id="evaluate-importance-without-sparsity"),
+    case(["evaluate", "--params", "ELEVEN", "--sparsity", "0.5"], "n = 11",
+         id="evaluate-sparsity-n11"),
 ]
 
 BATCH_CASES = [
@@ -277,6 +290,8 @@ def make_inputs(folder: Path) -> None:
                                                      "b": [0.0, 0.0]}), encoding="utf-8")
     (folder / "INF_ENTRIES").write_text('{"W": [[1e400, 1], [1, 1]], "b": [0, 0]}',
                                         encoding="utf-8")
+    (folder / "ELEVEN").write_text(json.dumps({"W": [[0.5] * 11] * 2, "b": [0.0] * 11}),
+                                   encoding="utf-8")
     (folder / "WIDE").write_text(json.dumps({"W": [[0.5] * 20000] * 2, "b": [0.0] * 20000}),
                                  encoding="utf-8")
     (folder / "BAD_JSON").write_text("[[1, 0], [0, 1]", encoding="utf-8")

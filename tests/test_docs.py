@@ -58,6 +58,23 @@ def test_potential_page_is_current():
     assert update_document(text) == text, "run `python -m critpoints docs --write`"
 
 
+def test_sparsity_page_is_current():
+    from critpoints.tms.sparse_report import update_document
+
+    text = (ROOT / "docs/sparsity.md").read_text(encoding="utf-8")
+    assert update_document(text) == text, "run `python -m critpoints docs --write`"
+
+
+def test_sparsity_page_states_the_limit_and_the_one_hot_blocks():
+    """The generated table says the |A| = 1 blocks equal P and Q in every region (sympy)."""
+    from critpoints.tms.sparse_report import one_hot_agreement
+
+    assert all(same for _, _, same in one_hot_agreement())
+    text = (ROOT / "docs/sparsity.md").read_text(encoding="utf-8")
+    assert "| P | equal | equal | equal | equal |" in text
+    assert "| Q | equal | equal | equal | equal |" in text
+
+
 def test_docs_command_detects_stale_page(tmp_path, capsys):
     from critpoints.cli import main
     from critpoints.tms.report import BEGIN_MARKER, END_MARKER

@@ -26,7 +26,7 @@ from critpoints.slt.potentials import (
     TMSPopulation,
 )
 from critpoints.tms.data import sample_high_sparsity
-from critpoints.tms.model import TMSPotential
+from critpoints.tms.model import TMSPotential, TMSSparsePotential
 
 
 def _one_hot(n: int, N: int, seed: int) -> np.ndarray:
@@ -36,6 +36,8 @@ def _one_hot(n: int, N: int, seed: int) -> np.ndarray:
 IMPLEMENTATIONS = {
     "tms-population-n4-m2": lambda: TMSPotential(4, 2),
     "tms-population-n3-m3": lambda: TMSPotential(3, 3),
+    "tms-sparse-n4-m2": lambda: TMSSparsePotential(4, 2, 0.6, importance=[1, 0.8, 1.2, 0.5]),
+    "tms-sparse-n3-m3-dense": lambda: TMSSparsePotential(3, 3, 0.0),
     "tms-empirical": lambda: TMSEmpirical(_one_hot(4, 50, 0)),
     "tms-empirical-sets": lambda: TMSEmpiricalSets([_one_hot(4, 30, 1), _one_hot(4, 20, 2)]),
     "reduced-rank-regression": lambda: ReducedRankRegression(
@@ -105,6 +107,7 @@ def test_orbit_tangents_are_flat_directions(model):
 
 
 @pytest.mark.parametrize("make", [lambda: TMSPotential(4, 2),
+                                  lambda: TMSSparsePotential(4, 2, 0.3, importance=[2, 1, 1, .5]),
                                   lambda: LinearAutoencoder(random_covariance(4, 0), 2)])
 def test_mpmath_evaluation_agrees_with_float64(make):
     model = make()
@@ -116,6 +119,34 @@ def test_mpmath_evaluation_agrees_with_float64(make):
                                rtol=1e-12, atol=1e-13)
     np.testing.assert_allclose(model.hessian(theta, dps=40).astype(float), model.hessian(theta),
                                rtol=1e-10, atol=1e-12)
+
+
+def test_fixed_coordinates_restrict_value_gradient_and_hessian():
+    from critpoints.potential import FixedCoordinates
+
+    full = TMSSparsePotential(3, 2, 0.5)
+    theta = _point(full, 21)
+    free = [0, 2, 4, 7]
+    restricted = FixedCoordinates(full, theta, free)
+    assert restricted.dim == 4
+    theta_free = theta[free] + 0.01
+    moved = theta.copy()
+    moved[free] = theta_free
+    value, gradient = restricted.loss_and_gradient(theta_free)
+    full_value, full_gradient = full.loss_and_gradient(moved)
+    assert value == full_value
+    np.testing.assert_array_equal(gradient, full_gradient[free])
+    np.testing.assert_array_equal(restricted.hessian(theta_free),
+                                  full.hessian(moved)[np.ix_(free, free)])
+    # batched, and the restricted loss's own finite differences
+    batch = np.stack([theta_free, theta_free + 0.02])
+    assert restricted.loss(batch).shape == (2,)
+    h = 1e-6
+    for k in range(4):
+        e = np.zeros(4)
+        e[k] = h
+        numeric = (restricted.loss(theta_free + e) - restricted.loss(theta_free - e)) / (2 * h)
+        assert gradient[k] == pytest.approx(numeric, rel=1e-5, abs=1e-7)
 
 
 def test_population_is_one_class():

@@ -1,6 +1,6 @@
 """``critpoints docs``: check or regenerate the generated sections of the documentation: the
-sympy derivation in docs/potential.md, and the tables the catalogs give (census statistics and
-minima in docs/landscape.md, the global minimum per n in README.md)."""
+sympy derivations in docs/potential.md and docs/sparsity.md, and the tables the catalogs give
+(census statistics and minima in docs/landscape.md, the global minimum per n in README.md)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ def register(subparsers) -> None:
         "docs",
         help="check (or with --write regenerate) the generated sections of the docs",
         description="Render the region formulas of the TMS building blocks P and Q and their "
-        "boundary jumps from the sympy derivation (docs/potential.md), and the tables of the "
+        "boundary jumps from the sympy derivation (docs/potential.md), the cube-integral rules "
+        "of the finite-sparsity potential (docs/sparsity.md), and the tables of the "
         "shipped catalogs (census statistics and minima in docs/landscape.md, global minima in "
         "README.md); compare them with the generated sections (exit 1 if one is stale), or "
         "rewrite them.",
@@ -30,15 +31,19 @@ def register(subparsers) -> None:
 
 
 #: The pages with generated sections.
-PAGES = (Path("docs/potential.md"), Path("docs/landscape.md"), Path("README.md"))
+PAGES = (Path("docs/potential.md"), Path("docs/sparsity.md"), Path("docs/landscape.md"),
+         Path("README.md"))
 
 
 def updated_text(text: str, catalogs, landscapes=None) -> str:
     """``text`` with its generated sections rewritten; ValueError if it has none."""
     from critpoints.census.report import update_sections
+    from critpoints.tms import sparse_report
     from critpoints.tms.report import BEGIN_MARKER, update_document
 
     result = update_document(text) if BEGIN_MARKER in text else text
+    if sparse_report.BEGIN_MARKER in result:
+        result = sparse_report.update_document(result)
     result = update_sections(result, catalogs, landscapes)
     if result == text and "<!-- BEGIN GENERATED" not in text:
         raise ValueError("no generated section (no BEGIN GENERATED marker)")

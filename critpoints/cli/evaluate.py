@@ -1,5 +1,6 @@
-"""``critpoints evaluate --params FILE.json``: loss, gradient norm and Hessian spectrum at a
-point."""
+"""``critpoints evaluate --params FILE.json [--sparsity S [--importance I1,...,In]]``: loss,
+gradient norm and Hessian spectrum at a point, of the one-hot potential or, with ``--sparsity``,
+of the exact potential at finite sparsity (SPEC §8)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import argparse
 import math
 
 from critpoints.cli import UsageError
-from critpoints.cli.options import MAX_DIGITS, integer
+from critpoints.cli.options import MAX_DIGITS, MAX_SPARSE_FEATURES, integer, positive_list, real
 
 #: Largest number of parameters (m + 1)·n: the float Hessian is P² doubles (8 MB at P = 1024);
 #: the mpmath one (with --dps) takes minutes already at a few hundred.
@@ -25,6 +26,15 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--dps", type=integer(1, MAX_DIGITS), default=None, metavar="D",
         help="evaluate with mpmath at D digits (default: float64)",
+    )
+    parser.add_argument(
+        "--sparsity", type=real(0.0, 1.0), default=None, metavar="S",
+        help="the exact potential at sparsity S in [0, 1] (each feature active with probability "
+        f"1 − S; n ≤ {MAX_SPARSE_FEATURES}); default: the high-sparsity (one-hot) limit",
+    )
+    parser.add_argument(
+        "--importance", type=positive_list, default=None, metavar="I1,...,In",
+        help="feature importances (n positive numbers; with --sparsity; default all 1)",
     )
     parser.set_defaults(func=run)
 
@@ -63,6 +73,21 @@ def read_params(path: str) -> tuple[list, list]:
     return W, b
 
 
+def sparsity_keywords(args: argparse.Namespace, n: int) -> dict:
+    """The keywords of the finite-sparsity potential, or a UsageError naming what is wrong."""
+    if args.sparsity is None:
+        if args.importance is not None:
+            raise UsageError("--importance weighs the finite-sparsity potential: give --sparsity")
+        return {}
+    if n > MAX_SPARSE_FEATURES:
+        raise UsageError(f"{args.params}: n = {n} features; the finite-sparsity potential costs "
+                         f"n·3ⁿ and is evaluated for n ≤ {MAX_SPARSE_FEATURES}")
+    if args.importance is not None and len(args.importance) != n:
+        raise UsageError(f"--importance has {len(args.importance)} entries; {args.params} has "
+                         f"n = {n} features")
+    return {"sparsity": args.sparsity, "importance": args.importance}
+
+
 def run(args: argparse.Namespace) -> int:
     import mpmath
     import numpy as np
@@ -71,9 +96,11 @@ def run(args: argparse.Namespace) -> int:
 
     W, b = read_params(args.params)
     m, n = len(W), len(W[0])
+    keywords = sparsity_keywords(args, n)
     if args.dps is None:
         with np.errstate(all="ignore"):  # overflow is reported below, not as warnings
-            value, (dW, db), H = tms.loss(W, b), tms.gradient(W, b), tms.hessian(W, b)
+            value, dW, db = tms.loss_and_gradient(W, b, **keywords)
+            H = tms.hessian(W, b, **keywords)
             grad_norm = float(np.sqrt((dW**2).sum() + (db**2).sum()))
         if not (math.isfinite(value) and math.isfinite(grad_norm) and np.isfinite(H).all()):
             raise UsageError(
@@ -87,16 +114,21 @@ def run(args: argparse.Namespace) -> int:
             # Decimal strings of the JSON floats, so the point is the one written in the file.
             Ws = [[repr(float(v)) for v in row] for row in W]
             bs = [repr(float(v)) for v in b]
-            value = tms.loss(Ws, bs, dps=args.dps)
-            grad_norm = tms.potential.gradient_norm(Ws, bs, args.dps)
-            H = mpmath.matrix(tms.hessian(Ws, bs, dps=args.dps).tolist())
+            value, dW, db = tms.loss_and_gradient(Ws, bs, dps=args.dps, **keywords)
+            grad_norm = mpmath.sqrt(mpmath.fsum(v * v for v in [*dW.ravel(), *db.ravel()]))
+            H = mpmath.matrix(tms.hessian(Ws, bs, dps=args.dps, **keywords).tolist())
             eigenvalues = sorted(mpmath.eigsy(H, eigvals_only=True))
             digits = args.dps
 
             def fmt(x):
                 return mpmath.nstr(x, digits)
 
-    print(f"model     TMS high-sparsity potential, m = {m}, n = {n}")
+    if keywords:
+        importance = ",".join(f"{v:g}" for v in args.importance) if args.importance else "1"
+        print(f"model     TMS potential at sparsity S = {args.sparsity:g}, importances "
+              f"{importance}, m = {m}, n = {n}")
+    else:
+        print(f"model     TMS high-sparsity potential, m = {m}, n = {n}")
     print(f"loss      {fmt(value)}")
     print(f"|grad|    {fmt(grad_norm)}")
     print(f"hessian   {len(eigenvalues)} eigenvalues (parameter order: W row-major, then b)")

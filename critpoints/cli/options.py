@@ -27,6 +27,7 @@ __all__ = [
     "MAX_RUN_STEPS",
     "MAX_SAMPLES",
     "MAX_SEED",
+    "MAX_SPARSE_FEATURES",
     "check_output_file",
     "fraction",
     "integer",
@@ -34,6 +35,7 @@ __all__ = [
     "output_directory",
     "output_file",
     "path",
+    "positive_list",
     "real",
     "renamed",
     "sample_range",
@@ -60,6 +62,11 @@ MAX_SAMPLES = 5_000_000
 MAX_RUN_STEPS = 10**10
 #: llc keeps a trace of chains × steps floats: 10⁸ of them are 800 MB.
 MAX_CHAIN_STEPS = 10**8
+#: Features n of the finite-sparsity potential (``evaluate --sparsity``): its cost grows like
+#: n·3ⁿ; measured (docs/sparsity.md, CPU seconds) the Hessian takes 2 s at n = 8 and 29 s at
+#: n = 10, and grows about 15× per two features (n = 12: some 7 minutes), so 10 is the largest
+#: n evaluated.
+MAX_SPARSE_FEATURES = 10
 #: mpmath digits of the verifications: 1000 digits already take minutes per point.
 MAX_DIGITS = 1000
 
@@ -181,6 +188,21 @@ def fraction(lo: float, hi: float):
 
     parse.__name__ = "fraction"
     return parse
+
+
+def positive_list(text: str) -> tuple[float, ...]:
+    """``X1,X2,...``: a non-empty comma-separated list of finite numbers > 0."""
+    parts = text.split(",")
+    values = []
+    for part in parts:
+        value = _finite(part.strip())
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"every entry must be positive, got {part.strip()!r}")
+        values.append(value)
+    return tuple(values)
+
+
+positive_list.__name__ = "list"
 
 
 #: A random seed: a non-negative integer.

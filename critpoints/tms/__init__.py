@@ -5,6 +5,9 @@ or mpmath with ``dps=``); ``critpoints.tms.symbolic`` holds the sympy derivation
 generated from; ``critpoints.tms.data`` samples the data distribution;
 :class:`critpoints.tms.model.TMSPotential` (``critpoints.tms.TMSPotential``, imported on first
 use) is the same potential as a :class:`critpoints.potential.Potential` for the solvers.
+With ``sparsity=S`` (and ``importance=I``) the three evaluators give the exact potential at finite
+sparsity (SPEC §8, :mod:`critpoints.tms.sparse`), and
+:class:`critpoints.tms.model.TMSSparsePotential` is its Potential.
 """
 
 from critpoints.tms.potential import (
@@ -23,6 +26,7 @@ from critpoints.tms.potential import (
 __all__ = [
     "REGION_NAMES",
     "TMSPotential",
+    "TMSSparsePotential",
     "adjacent_regions",
     "block_regions",
     "flatten",
@@ -36,8 +40,8 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    if name == "TMSPotential":
-        from critpoints.tms.model import TMSPotential
+    if name in ("TMSPotential", "TMSSparsePotential"):
+        from critpoints.tms import model
 
-        return TMSPotential
+        return getattr(model, name)
     raise AttributeError(f"module 'critpoints.tms' has no attribute {name!r}")

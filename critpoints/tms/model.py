@@ -9,6 +9,7 @@ that turns (W, b) into θ and back.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import mpmath
@@ -22,6 +23,7 @@ from critpoints.tms.symmetry import dead_outputs
 __all__ = [
     "TMSCoordinates",
     "TMSPotential",
+    "TMSSparsePotential",
     "flat_coordinates",
     "flat_set_exits",
     "flatten",
@@ -246,3 +248,131 @@ class TMSPotential(TMSCoordinates):
         from critpoints.slt.volume import tms_ball_radius
 
         return tms_ball_radius(*self.unflatten(np.asarray(theta, dtype=float)), fraction)
+
+
+class TMSSparsePotential(TMSCoordinates):
+    """The TMS potential at finite sparsity S with importances I (SPEC §8) on θ = (W row-major, b).
+
+    The closed form of :mod:`critpoints.tms.sparse` (exact value, gradient and Hessian, float64
+    batched or mpmath at ``dps`` digits), with the geometry the solvers need.
+
+    Parameters
+    ----------
+    n, m : int
+        Number of features and hidden dimension.
+    sparsity : float
+        S ∈ [0, 1] (each feature active with probability 1 − S).
+    importance : array_like, shape (n,), optional
+        I_j > 0 (default all ones).
+    max_active : int, optional
+        Keep the active sets with |A| ≤ max_active (default n: exact).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> model = TMSSparsePotential(n=3, m=2, sparsity=0.5)
+    >>> round(float(model.loss(np.zeros(model.dim))), 12)   # n(1 − S)·E[ξ²] = 3·0.5/3
+    0.5
+    """
+
+    def __init__(self, n: int, m: int = 2, sparsity: float = 0.0, importance: Any = None,
+                 max_active: int | None = None):
+        from critpoints.tms import sparse
+
+        super().__init__(n, m)
+        self.sparsity = sparse._check_sparsity(sparsity)
+        self.importance = sparse._check_importance(importance, self.n)
+        self.max_active = sparse._check_max_active(max_active, self.n)
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(n={self.n}, m={self.m}, sparsity={self.sparsity!r}, "
+                f"importance={self.importance.tolist()!r}, max_active={self.max_active})")
+
+    def _keywords(self) -> dict:
+        return {"sparsity": self.sparsity, "importance": self.importance,
+                "max_active": self.max_active}
+
+    # values and derivatives
+    def loss(self, theta: Any, dps: int | None = None):
+        return potential.loss(*self.unflatten(theta), dps=dps, **self._keywords())
+
+    def loss_and_gradient(self, theta: Any, dps: int | None = None):
+        value, dW, db = potential.loss_and_gradient(*self.unflatten(theta), dps,
+                                                    **self._keywords())
+        return value, flatten(dW, db)
+
+    def gradient(self, theta: Any, dps: int | None = None) -> np.ndarray:
+        return self.loss_and_gradient(theta, dps)[1]
+
+    def hessian(self, theta: Any, dps: int | None = None, side: Any = None) -> np.ndarray:
+        """∇²L with the convention ReLU'(0) = 0 built in (``side`` is not used: the formulas
+        already take the switched-off side on every boundary)."""
+        return potential.hessian(*self.unflatten(theta), dps=dps, **self._keywords())
+
+    # geometry
+    def _vertex_sets(self) -> list[tuple[int, ...]]:
+        """The subsets V (|V| ≤ max_active) whose vertex values b_j + Σ_{i∈V} G_ij bound the
+        smooth pieces; only V = ∅ at S = 1 (no feature is ever active)."""
+        top = 0 if self.sparsity == 1.0 else self.max_active
+        return [V for d in range(top + 1) for V in itertools.combinations(range(self.n), d)]
+
+    def switching_functions(self, theta: Any, dps: int | None = None
+                            ) -> tuple[np.ndarray, np.ndarray]:
+        """The vertex values z_j(V) = b_j + Σ_{i∈V} G_ij (V over :meth:`_vertex_sets`, then
+        j), whose zero sets bound the smooth pieces of L, and their Jacobian in θ (float64)."""
+        W, b = self.unflatten(np.asarray(theta, dtype=object))
+        Wf = W.astype(float)
+        m, n = self.m, self.n
+        sets = self._vertex_sets()
+        if dps is None:
+            G = Wf.T @ Wf
+            bv = b.astype(float)
+            values = np.array([bv[j] + sum(G[i, j] for i in V) for V in sets for j in range(n)])
+        else:
+            with mpmath.workdps(dps):
+                Wp = np.vectorize(mpmath.mpf, otypes=[object])(W)
+                bp = np.vectorize(mpmath.mpf, otypes=[object])(b)
+                G = (Wp[:, :, None] * Wp[:, None, :]).sum(axis=0)
+                values = np.array([bp[j] + mpmath.fsum(G[i, j] for i in V)
+                                   for V in sets for j in range(n)], dtype=object)
+        jacobian = np.zeros((len(sets) * n, m * n + n))
+        row = 0
+        for V in sets:
+            for j in range(n):
+                for i in V:  # ∂G_ij/∂W_rk = δ_ki W_rj + δ_kj W_ri
+                    jacobian[row, np.arange(m) * n + i] += Wf[:, j]
+                    jacobian[row, np.arange(m) * n + j] += Wf[:, i]
+                jacobian[row, m * n + j] = 1.0
+                row += 1
+        return values, jacobian
+
+    def hessian_side(self, theta: Any, atol: float) -> None:
+        return None
+
+    def hessian_jumps(self, theta: Any, atol: float) -> list[tuple]:
+        """Where the Hessian jumps: ``("bias", j)`` where b_j = 0 (the all-zero input's
+        I_j ReLU(b_j)², weight Sⁿ > 0), and the one-hot blocks (i, j) of :func:`jump_blocks`
+        (the |A| = 1 blocks, weight (1 − S)S^{n−1} > 0). The blocks with |A| ≥ 2 are C² away from
+        zero coefficients."""
+        W, b = self.unflatten(np.asarray(theta, dtype=object))
+        out: list[tuple] = []
+        if self.sparsity > 0:
+            out += [("bias", j) for j in range(self.n) if abs(b[j]) <= atol]
+        if 0 < self.sparsity < 1 or (self.n == 1 and self.sparsity == 0):
+            out += jump_blocks(W, b, atol)
+        return out
+
+    def flat_coordinates(self, theta: Any, margin: float = 1e-12) -> list[int]:
+        """Biases of the strictly dead outputs (every vertex value < −margin); the weights too
+        when every output is strictly dead (a weight moves the pre-activations of all outputs
+        through the active sets containing its feature), or at S = 1 (L = Σ I_j ReLU(b_j)²)."""
+        values, _ = self.switching_functions(np.asarray(theta, dtype=float))
+        values = values.reshape(-1, self.n)
+        dead = (values < -margin).all(axis=0)
+        flat = [self.m * self.n + j for j in range(self.n) if dead[j]]
+        if dead.all() or self.sparsity == 1.0:
+            flat = list(range(self.m * self.n)) + flat
+        return flat
+
+    def extra_evidence(self, theta: Any) -> dict:
+        return {}

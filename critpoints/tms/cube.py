@@ -1,0 +1,450 @@
+"""Weighted cube moments μ_p^α(a, c) = E_{ξ ~ U[0,1]^d}[ξ^α φ_p(c + a·ξ)], φ_p = ReLU^p/p!.
+
+The building blocks of the finite-sparsity potential (:mod:`critpoints.tms.sparse`), evaluated
+from the closed form derived in :mod:`critpoints.tms.sparse_symbolic` (the vertex sum built
+from the generated one-dimensional rules ``INTERVAL_RULES``), with φ_0 = H (H(0) = 0) and
+φ_{−1} = δ (p = −1 is allowed when d ≥ 1: the moments of the Hessian of the reconstruction term).
+
+Three regimes, decided from the vertex values c + a·v (exactly, at the precision of the input):
+
+- **dead** (every vertex value ≤ 0): the pre-activation is ≤ 0 on the whole cube; μ = 0.
+- **live** (every vertex value > 0): φ_p is the polynomial (c + a·ξ)^p/p! on the whole cube and
+  μ is a finite sum of products of uniform moments E[ξ_t^k] = 1/(k + 1). All its terms are
+  bounded by (|c| + Σ|a_t|)^p ≤ (2 max_v z_v)^p while μ ≥ (max_v z_v / 2)^p 4^{−|α|}, so it
+  loses at most a few bits: no cancellation to fear.
+- **cut** (the hyperplane c + a·ξ = 0 crosses the cube): the vertex sum. It divides by Π a_t and
+  its terms alternate in sign: the rounding error of the float64 sum is about
+  ε·Σ|terms|, ε = 2⁻⁵², so its relative error is ε × κ with the condition number
+  κ = Σ|terms| / |μ|. κ is about 1 to 10³ for coefficients of comparable size and grows like
+  (scale / min|a_t|)^{1+α_t} when one coefficient is small against the others or against c
+  (a_t = 10⁻⁸ gives κ ≈ 10⁸: half the float64 digits gone).
+
+The stated rule (:data:`RTOL`): a float64 vertex sum is accepted when ``SAFETY·ε·κ ≤ RTOL``;
+otherwise that moment is recomputed in double-double arithmetic (vectorised, about 32 digits,
+unit roundoff ε₂ = 2⁻¹⁰⁴) from the same float64 inputs and accepted when
+``SAFETY·ε₂·κ ≤ RTOL`` (κ up to about 10¹⁸); what is left (κ larger still, or overflow of
+1/Π a_t) is recomputed with mpmath at 17 + log₁₀ κ + 10 digits (κ re-estimated at the higher
+precision, and the precision raised until the estimate fits). Each accepted moment then has
+relative rounding error about RTOL or less, except that a moment smaller than 2⁻²⁶·scale
+(scale an upper bound of it from the size of the cube: φ_p(max_v z_v), or 1/max|a_t| for the δ
+moment) is accepted with absolute error RTOL·2⁻²⁶·scale ≈ 1.5·10⁻²¹·scale: such moments (a
+cut through a corner where the weight ξ^α vanishes) are tiny against their natural size, and
+asking them for relative accuracy sent many of the Hessian's δ moments to mpmath (266 of them
+for one n = 8 Hessian, 9 s of its 17 s). With ``dps=D`` the mpmath sum is accepted when its
+κ leaves D digits, and otherwise repeated at D + log₁₀ κ + 10 digits.
+
+A coefficient a_t = 0 exactly drops its coordinate: μ is E[ξ_t^{α_t}] = 1/(α_t + 1) times the
+moment in the other coordinates (the elements of a batch are grouped by their pattern of zero
+coefficients).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+
+import mpmath
+import numpy as np
+
+from critpoints.tms._sparse_generated import INTERVAL_RULES
+
+__all__ = ["RTOL", "SAFETY", "CubeBatch", "cube_moment"]
+
+#: Largest relative rounding error accepted from a float64 (then double-double) vertex sum.
+RTOL = 1e-12
+#: Factor on ε·κ for the rounding of the vertex values, powers and the sum of the terms (the
+#: error of a sum of T terms is ε·Σ|terms| times √T typically, T at worst). With RTOL it lets
+#: κ ≤ 1.1·10³ through in float64: 60 % of the cut moments of a random n = 10 gradient (median
+#: κ ≈ 10², 90th percentile 2·10⁴, 99.9th 10⁹).
+SAFETY = 4.0
+_EPS = float(np.finfo(float).eps)
+#: Moments below this fraction of their natural scale (:func:`_natural_scale`) are held to an
+#: absolute error RTOL·_FLOOR·scale instead of a relative one (2⁻²⁶ ≈ 1.5·10⁻⁸).
+_FLOOR = 2.0**-26
+#: Digits beyond the target carried by the fallback (the estimate κ is itself approximate).
+_GUARD = 10
+
+
+@cache
+def _vertices(d: int) -> np.ndarray:
+    """v ∈ {0,1}^d as rows, vertex index Σ v_t 2^t."""
+    return ((np.arange(2**d)[:, None] >> np.arange(d)[None, :]) & 1).astype(float)
+
+
+@cache
+def _combinations(alpha: tuple[int, ...]):
+    """The terms of the vertex sum of μ^α: (vertex index, total antiderivative order r, integer
+    numerator, extra powers of 1/a_t beyond the first in the weighted coordinates): one term
+    per choice of a rule term in every coordinate (the product of the rules), built with
+    numpy index grids."""
+    d = len(alpha)
+    weighted = tuple(t for t, k in enumerate(alpha) if k)
+    rules = [np.array(INTERVAL_RULES[k], dtype=np.intp) for k in alpha]  # rows (bit, r, num)
+    choice = np.indices([len(rule) for rule in rules]).reshape(d, -1).T  # (T, d)
+    T = choice.shape[0]
+    vertex = np.zeros(T, dtype=np.intp)
+    order = np.zeros(T, dtype=np.intp)
+    numerator = np.ones(T, dtype=float)
+    extra = np.zeros((T, len(weighted)), dtype=np.intp)
+    for t, rule in enumerate(rules):
+        picked = rule[choice[:, t]]
+        vertex += picked[:, 0] << t
+        order += picked[:, 1]
+        numerator *= picked[:, 2]
+        if t in weighted:
+            extra[:, weighted.index(t)] = picked[:, 1] - 1
+    return vertex, order, numerator, extra, weighted
+
+def _phi(z: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """φ_N(z) = ReLU(z)^N / N! elementwise, N ≥ 0 (φ_0 = H, H(0) = 0); float or object."""
+    if z.dtype == object:
+        out = np.empty(z.shape, dtype=object)
+        orders = np.broadcast_to(order, z.shape)
+        for index, value in np.ndenumerate(z):
+            n = int(orders[index])
+            out[index] = value**n / math.factorial(n) if value > 0 else value * 0
+        return out
+    factorials = np.array([math.factorial(int(n)) for n in range(int(order.max()) + 1)], float)
+    positive = np.maximum(z, 0.0)
+    return np.where(z > 0, positive ** order / factorials[order], 0.0)
+
+
+def _vertex_sum(z: np.ndarray, a: np.ndarray, p: int, alpha: tuple[int, ...]):
+    """The closed form on cut cubes: (μ, Σ|terms|), for z the vertex values (N, 2^d), a (N, d)
+    with no zero entry."""
+    vertex, order, numerator, extra, weighted = _combinations(alpha)
+    inverse = 1 / a
+    common = np.prod(inverse, axis=1) if a.shape[1] else np.ones(len(a), dtype=a.dtype)
+    coefficient = numerator[None, :] * common[:, None]
+    for column, t in enumerate(weighted):
+        powers = extra[:, column]
+        coefficient = coefficient * inverse[:, t : t + 1] ** powers[None, :]
+    terms = coefficient * _phi(z[:, vertex], order[None, :] + p)
+    if terms.dtype == object:
+        return (np.array([mpmath.fsum(row) for row in terms], dtype=object),
+                np.array([mpmath.fsum(abs(v) for v in row) for row in terms], dtype=object))
+    return terms.sum(axis=1), np.abs(terms).sum(axis=1)
+
+
+# ----------------------------------------------------------------------------------------------
+# Double-double arithmetic (pairs hi + lo of float64, about 32 digits), vectorised: the first
+# fallback of an ill-conditioned vertex sum. Error-free transformations of Knuth (two_sum) and
+# Dekker (two_prod with Veltkamp's split; numpy has no fused multiply-add).
+
+_SPLITTER = 134217729.0  # 2^27 + 1
+#: Unit roundoff of the double-double operations used here (sloppy addition: about 2^-104
+#: relative to the sum of the magnitudes).
+_EPS_DD = 2.0**-104
+
+
+def _two_sum(a, b):
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+def _quick_two_sum(a, b):
+    s = a + b
+    return s, b - (s - a)
+
+
+def _split(a):
+    t = _SPLITTER * a
+    hi = t - (t - a)
+    return hi, a - hi
+
+
+def _two_prod(a, b):
+    p = a * b
+    ah, al = _split(a)
+    bh, bl = _split(b)
+    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+
+def _dd_add(x, y):
+    s, e = _two_sum(x[0], y[0])
+    return _quick_two_sum(s, e + x[1] + y[1])
+
+
+def _dd_mul(x, y):
+    p, e = _two_prod(x[0], y[0])
+    return _quick_two_sum(p, e + (x[0] * y[1] + x[1] * y[0]))
+
+
+def _dd_reciprocal(a):
+    """1/a for float a, as a double-double."""
+    q = 1.0 / a
+    p, e = _two_prod(q, a)
+    return _quick_two_sum(q, ((1.0 - p) - e) / a)
+
+
+def _dd_power(x, n: int):
+    """x^n (n ≥ 0) by binary exponentiation."""
+    result = (np.ones_like(x[0]), np.zeros_like(x[0]))
+    while n:
+        if n & 1:
+            result = _dd_mul(result, x)
+        n >>= 1
+        if n:
+            x = _dd_mul(x, x)
+    return result
+
+
+def _vertex_sum_dd(a: np.ndarray, c: np.ndarray, p: int, alpha: tuple[int, ...]):
+    """:func:`_vertex_sum` in double-double arithmetic from the float64 inputs (a (N, d) with no
+    zero entry, c (N,)): (μ as float64, Σ|terms| as float64)."""
+    vertex, order, numerator, extra, weighted = _combinations(alpha)
+    N, d = a.shape
+    bits = _vertices(d)
+    z = (np.broadcast_to(c[:, None], (N, 2**d)).copy(), np.zeros((N, 2**d)))
+    for t in range(d):
+        z = _dd_add(z, (a[:, t : t + 1] * bits[None, :, t], np.zeros((N, 2**d))))
+    positive = z[0] > 0
+    z = (np.where(positive, z[0], 0.0), np.where(positive, z[1], 0.0))  # (N, 2^d)
+    orders = order + p  # (T,): p + d plus the extra orders of the weighted coordinates
+    lowest = int(orders.min())
+    table = [_dd_power(z, lowest)]
+    for _ in range(int(orders.max()) - lowest):
+        table.append(_dd_mul(table[-1], z))
+    hi = np.stack([h for h, _ in table])  # (orders, N, 2^d): powers on the vertices only
+    lo = np.stack([low for _, low in table])
+    value = (hi[orders - lowest, :, vertex].T, lo[orders - lowest, :, vertex].T)  # (N, T)
+    on = positive[:, vertex]
+    value = (np.where(on, value[0], 0.0), np.where(on, value[1], 0.0))
+    # numerator / N! per term (exact integers up to 18!)
+    inverse_factorial = _dd_reciprocal(np.array([float(math.factorial(int(n))) for n in orders]))
+    constant = _dd_mul(inverse_factorial, (numerator, np.zeros_like(numerator)))
+    value = _dd_mul(value, (constant[0][None, :], constant[1][None, :]))
+    inverse = _dd_reciprocal(a)
+    common = (np.ones(N), np.zeros(N))
+    for t in range(d):
+        common = _dd_mul(common, (inverse[0][:, t], inverse[1][:, t]))
+    value = _dd_mul(value, (common[0][:, None], common[1][:, None]))
+    for column, t in enumerate(weighted):
+        for power in range(1, int(extra[:, column].max(initial=0)) + 1):
+            apply = extra[:, column] >= power
+            factor = (np.where(apply[None, :], inverse[0][:, t : t + 1], 1.0),
+                      np.where(apply[None, :], inverse[1][:, t : t + 1], 0.0))
+            value = _dd_mul(value, factor)
+    size = np.abs(value[0]).sum(axis=1)
+    while value[0].shape[1] > 1:  # pairwise summation over the terms
+        if value[0].shape[1] % 2:
+            value = (np.concatenate([value[0], np.zeros((N, 1))], axis=1),
+                     np.concatenate([value[1], np.zeros((N, 1))], axis=1))
+        value = _dd_add((value[0][:, 0::2], value[1][:, 0::2]),
+                        (value[0][:, 1::2], value[1][:, 1::2]))
+    return value[0][:, 0] + value[1][:, 0], size
+
+
+def _natural_scale(a: np.ndarray, c: np.ndarray, p: int) -> np.ndarray:
+    """An upper bound of |μ_p^α| from the size of the cube (weights ξ^α ≤ 1): φ_p of the largest
+    pre-activation for p ≥ 0, and 1/max_t |a_t| for the δ moment (the density of c + a·ξ is at
+    most that of its widest summand). Moments below 2⁻²⁶ times this are accepted with absolute
+    error RTOL·2⁻²⁶·scale instead of relative error RTOL."""
+    top = np.maximum(c + np.maximum(a, 0).sum(axis=1), 0.0)
+    if p < 0:
+        return 1.0 / np.abs(a).max(axis=1)
+    return top**p / math.factorial(p)
+
+
+def _uniform_moment(beta) -> float:
+    return 1.0 / math.prod(k + 1 for k in beta)
+
+
+def _polynomial_moment(a: np.ndarray, c: np.ndarray, p: int, alpha: tuple[int, ...]):
+    """E[ξ^α (c + a·ξ)^p / p!] by expanding the power (p ≤ 2), for the live cubes."""
+    d = len(alpha)
+
+    def moment(*extra_indices):
+        beta = list(alpha)
+        for t in extra_indices:
+            beta[t] += 1
+        value = _uniform_moment(beta)
+        return mpmath.mpf(1) / round(1 / value) if a.dtype == object else value
+
+    if p < 0:
+        return c * 0
+    if p == 0:
+        return c * 0 + moment()
+    first = sum((a[:, t] * moment(t) for t in range(d)), c * 0)
+    if p == 1:
+        return c * moment() + first
+    if p == 2:
+        second = sum((a[:, t] * a[:, s] * moment(t, s) for t in range(d) for s in range(d)),
+                     c * 0)
+        return (c * c * moment() + 2 * c * first + second) / 2
+    raise ValueError(f"live cube moments are implemented for p ≤ 2; got p = {p}")
+
+
+def _precise(a_row, c_value, p: int, alpha: tuple[int, ...], digits: int):
+    """One cut-cube moment with mpmath at enough digits for ``digits`` correct ones: the
+    precision is raised until 10^(−digits)·|μ| ≥ 10^(−working)·Σ|terms| (capped so that a μ
+    that is exactly 0 ends the loop, with absolute error ≤ 10^(−cap)·Σ|terms|)."""
+    magnitudes = [abs(float(v)) for v in a_row] + [abs(float(c_value))]
+    smallest = min((m for m in magnitudes[:-1] if m > 0), default=1.0)
+    # (log of each: the ratio overflows for denormal coefficients)
+    spread = max(0.0, math.log10(max(magnitudes)) - math.log10(smallest))
+    cap = digits + 60 + int(5 * spread)
+    working = digits + _GUARD
+    while True:
+        with mpmath.workdps(working):
+            a_mp = np.array([[mpmath.mpf(v) for v in a_row]], dtype=object)
+            c_mp = mpmath.mpf(c_value)
+            z = c_mp + (a_mp[:, None, :] * _vertices(len(a_row))[None]).sum(axis=2)
+            value, size = _vertex_sum(z, a_mp, p, alpha)
+            value, size = value[0], size[0]
+            if value != 0:
+                needed = digits + _GUARD + max(0, int(mpmath.ceil(mpmath.log10(size / abs(value)))))
+            else:
+                needed = cap + 1
+            if needed <= working or working >= cap:
+                return value
+            working = min(max(needed, working + 20), cap)
+
+
+class CubeBatch:
+    """N cubes with coefficients a (N, d) and offsets c (N,), their vertex values computed once
+    for every moment asked of them (the potential asks up to 2 + 2d + d² per cube).
+
+    Parameters
+    ----------
+    a : array_like, shape (N, d)
+    c : array_like, shape (N,)
+    dps : int, optional
+        Object arrays of mpmath numbers evaluated at this many digits (else float64).
+    """
+
+    def __init__(self, a, c, dps: int | None = None):
+        dtype = float if dps is None else object
+        self.a = np.asarray(a, dtype=dtype).reshape(len(c), -1)
+        self.c = np.asarray(c, dtype=dtype)
+        self.dps = dps
+        self.N, self.d = self.a.shape
+        zero = np.array(self.a == 0, dtype=bool).reshape(self.N, self.d)
+        has_zero = zero.any(axis=1)
+        self.regular = np.flatnonzero(~has_zero)
+        # Elements sharing a pattern of zero coefficients: the same reduced cube.
+        self.groups = []
+        if has_zero.any():
+            members_all = np.flatnonzero(has_zero)
+            patterns, inverse = np.unique(zero[has_zero], axis=0, return_inverse=True)
+            for g, pattern in enumerate(patterns):
+                members = members_all[inverse.ravel() == g]
+                kept = np.flatnonzero(~pattern)
+                self.groups.append((members, kept, CubeBatch(
+                    self.a[members][:, kept], self.c[members], dps)))
+        a_r, c_r = self.a[self.regular], self.c[self.regular]
+        if dtype is object:
+            z = c_r[:, None] + (a_r[:, None, :] * _vertices(self.d)[None]).sum(axis=2) \
+                if self.d else c_r[:, None]
+            positive = np.array(z > 0, dtype=bool).reshape(z.shape)
+        else:
+            z = c_r[:, None] + a_r @ _vertices(self.d).T
+            positive = z > 0
+        self.live = np.flatnonzero(positive.all(axis=1))
+        self.cut = np.flatnonzero(positive.any(axis=1) & ~positive.all(axis=1))
+        self.z_cut = z[self.cut]
+        self.a_cut = a_r[self.cut]
+        self.c_cut = c_r[self.cut]
+        # μ_p(λa, λc) = λ^p μ_p(a, c): the cut cubes are brought to max(|c|, |a_t|) ∈ [1, 2) by
+        # a power of two λ (exact), so that 1/Π a_t and the powers of the vertex values neither
+        # overflow nor underflow for tiny or huge inputs.
+        self.scale_cut = np.ones(len(self.cut))
+        if dtype is not object and len(self.cut):
+            largest = np.maximum(np.abs(self.c_cut), np.abs(self.a_cut).max(axis=1))
+            self.scale_cut = np.ldexp(1.0, np.frexp(largest)[1] - 1)
+            self.a_cut = self.a_cut / self.scale_cut[:, None]
+            self.c_cut = self.c_cut / self.scale_cut
+            self.z_cut = self.z_cut / self.scale_cut[:, None]
+
+    def moment(self, p: int, alpha: tuple[int, ...]) -> np.ndarray:
+        """μ_p^α for every cube, shape (N,) (float64 or mpmath numbers)."""
+        alpha = tuple(int(k) for k in alpha)
+        if len(alpha) != self.d:
+            raise ValueError(f"alpha must have d = {self.d} entries; got {alpha}")
+        out = np.zeros(self.N) if self.dps is None else self.c * 0
+        if len(self.live):
+            idx = self.regular[self.live]
+            out[idx] = _polynomial_moment(self.a[idx], self.c[idx], p, alpha)
+        if len(self.cut):
+            out[self.regular[self.cut]] = self._cut_moment(p, alpha)
+        for members, kept, sub in self.groups:
+            dropped = [alpha[t] for t in range(self.d) if t not in set(kept.tolist())]
+            factor = _uniform_moment(dropped)
+            if self.dps is not None:
+                factor = mpmath.mpf(1) / round(1 / factor)
+            out[members] = sub.moment(p, tuple(alpha[t] for t in kept)) * factor
+        return out
+
+    def _cut_moment(self, p: int, alpha: tuple[int, ...]) -> np.ndarray:
+        if self.dps is None:
+            with np.errstate(all="ignore"):
+                value, size = _vertex_sum(self.z_cut, self.a_cut, p, alpha)
+                floor = _FLOOR * _natural_scale(self.a_cut, self.c_cut, p)
+                # vertex values far below the scale 1 may have underflowed in their powers
+                underflow = ((self.z_cut != 0) & (np.abs(self.z_cut) < 2.0**-500)).any(axis=1)
+                suspect = np.flatnonzero(~np.isfinite(value) | ~np.isfinite(size) | underflow | (
+                    SAFETY * _EPS * size > RTOL * np.maximum(np.abs(value), floor)))
+                if len(suspect):
+                    value_dd, size_dd = _vertex_sum_dd(self.a_cut[suspect], self.c_cut[suspect],
+                                                       p, alpha)
+                    value[suspect] = value_dd
+                    good = np.isfinite(value_dd) & np.isfinite(size_dd) & ~underflow[suspect] & (
+                        SAFETY * _EPS_DD * size_dd
+                        <= RTOL * np.maximum(np.abs(value_dd), floor[suspect]))
+                    suspect = suspect[~good]
+            for index in suspect:
+                value[index] = float(_precise(self.a_cut[index], self.c_cut[index], p, alpha, 17))
+            return value * self.scale_cut ** float(p)
+        with mpmath.workdps(self.dps + _GUARD):
+            value, size = _vertex_sum(self.z_cut, self.a_cut, p, alpha)
+        tolerance = mpmath.mpf(10) ** (-self.dps - _GUARD + 2)
+        suspect = np.flatnonzero([s * tolerance > abs(v) * mpmath.mpf(10) ** -self.dps
+                                  for v, s in zip(value, size)])
+        for index in suspect:
+            value[index] = +_precise(self.a_cut[index], self.c_cut[index], p, alpha, self.dps)
+        return value
+
+def cube_moment(a, c, p: int, alpha=None, dps: int | None = None) -> np.ndarray:
+    """μ_p^α(a, c) = E_{ξ ~ U[0,1]^d}[ξ^α ReLU(c + a·ξ)^p / p!] for a batch of cubes.
+
+    Parameters
+    ----------
+    a : array_like, shape (N, d) or (d,)
+        Coefficients.
+    c : array_like, shape (N,) or scalar
+        Offsets.
+    p : int
+        Power, ≥ −1 (−1: the δ moment, needs d ≥ 1; 0: the Heaviside step with H(0) = 0).
+    alpha : sequence of int, optional
+        Exponents of the weight ξ^α, each in 0..3 (default all 0).
+    dps : int, optional
+        Evaluate with mpmath at this many digits.
+
+    Returns
+    -------
+    ndarray of shape (N,) (or a scalar for one cube): float64, or mpmath numbers with ``dps``.
+
+    Examples
+    --------
+    >>> round(float(cube_moment([1.0, 1.0], -1.0, 2)), 12)   # E[ReLU(ξ₁ + ξ₂ − 1)²]/2 = 1/24
+    0.041666666667
+    """
+    single = np.ndim(c) == 0
+    a = np.atleast_2d(np.asarray(a, dtype=float if dps is None else object))
+    c = np.atleast_1d(np.asarray(c, dtype=float if dps is None else object))
+    if dps is not None:
+        with mpmath.workdps(dps):
+            a = np.vectorize(mpmath.mpf, otypes=[object])(a) if a.size else a
+            c = np.vectorize(mpmath.mpf, otypes=[object])(c)
+    alpha = (0,) * a.shape[1] if alpha is None else tuple(alpha)
+    if p < -1 or (p == -1 and a.shape[1] == 0):
+        raise ValueError("p must be ≥ 0, or −1 on a cube of dimension ≥ 1")
+    if any(k not in INTERVAL_RULES for k in alpha):
+        raise ValueError(f"weight exponents must be in 0..{max(INTERVAL_RULES)}; got {alpha}")
+    if dps is None:
+        values = CubeBatch(a, c).moment(p, alpha)
+    else:
+        with mpmath.workdps(dps):
+            values = CubeBatch(a, c, dps).moment(p, alpha)
+    return values[0] if single else values

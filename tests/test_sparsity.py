@@ -1,0 +1,441 @@
+"""The finite-sparsity TMS potential (SPEC §8, issue 16) against independent computations.
+
+References: sympy's exact integration and nested adaptive quadrature of the definitions
+(:mod:`critpoints.tms.reference`, no code shared with the closed form) for cubes of dimension
+≤ 3, randomised quasi-Monte Carlo beyond; the one-hot potential of SPEC §2 for the limit S → 1.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import mpmath
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from critpoints import tms
+from critpoints.tms import cube, sparse, sparse_symbolic
+from critpoints.tms.cube import cube_moment
+from critpoints.tms.reference import qmc_sparse_loss, quad_cube_moment, quad_sparse_loss
+
+SPARSITIES = (0.0, 0.3, 0.7, 0.9, 0.99)
+
+# ----------------------------------------------------------------------------------------------
+# The derivation
+
+
+@pytest.mark.parametrize("k", range(sparse_symbolic.MAX_WEIGHT + 1))
+def test_interval_rule_integrates_polynomials_exactly(k):
+    assert sparse_symbolic.check_interval_rule(k)
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.data())
+def test_closed_form_equals_exact_sympy_integration(data):
+    """The sympy vertex sum (Piecewise φ's) equals sympy's piecewise integration of the
+    definition at rational points, d ≤ 2."""
+    d = data.draw(st.integers(1, 2))
+    fractions = st.fractions(-2, 2, max_denominator=5).filter(lambda f: f != 0)
+    a = [sp.Rational(f.numerator, f.denominator) for f in
+         data.draw(st.lists(fractions, min_size=d, max_size=d))]
+    c_frac = data.draw(st.fractions(-2, 2, max_denominator=5))
+    c = sp.Rational(c_frac.numerator, c_frac.denominator)
+    alpha = tuple(data.draw(st.lists(st.integers(0, 2), min_size=d, max_size=d)))
+    p = data.draw(st.integers(1, 2))
+    expr, symbols, c_sym = sparse_symbolic.cube_moment_closed_form(alpha, p)
+    closed = sp.nsimplify(expr.subs(dict(zip(symbols, a)) | {c_sym: c}))
+    assert closed == sparse_symbolic.cube_moment_definition(alpha, p, a, c)
+
+
+# ----------------------------------------------------------------------------------------------
+# Cube moments against quadrature (d ≤ 3) and quasi-Monte Carlo (d ≥ 4)
+
+coefficient = st.one_of(st.floats(-2.0, 2.0, allow_nan=False), st.just(0.0))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_cube_moment_matches_quadrature(data):
+    d = data.draw(st.integers(1, 3))
+    a = data.draw(st.lists(coefficient, min_size=d, max_size=d))
+    c = data.draw(st.floats(-2.0, 2.0, allow_nan=False))
+    alpha = tuple(data.draw(st.lists(st.integers(0, 3), min_size=d, max_size=d)))
+    p = data.draw(st.integers(0, 2))
+    value = float(cube_moment(a, c, p, alpha))
+    reference = quad_cube_moment(a, c, p, alpha)
+    # absolute part: quadrature of a piece of width ~1e-8 left by a breakpoint near 0 or 1
+    assert value == pytest.approx(reference, rel=1e-12, abs=1e-15)
+
+
+@pytest.mark.parametrize("d", [4, 5, 6])
+def test_cube_moment_matches_quasi_monte_carlo(d):
+    from scipy.stats import qmc
+
+    rng = np.random.default_rng(d)
+    for trial in range(3):
+        a = rng.normal(size=d)
+        c = 0.3 * rng.normal() - 0.3 * a.sum() / 2
+        alpha = tuple(rng.integers(0, 3, size=d))
+        for p in (1, 2):
+            estimates = []
+            for _ in range(8):
+                xi = qmc.Sobol(d, scramble=True, seed=rng).random(2**12)
+                z = np.maximum(c + xi @ a, 0.0)
+                estimates.append(float((np.prod(xi**np.array(alpha), axis=1) * z**p).mean())
+                                 / math.factorial(p))
+            mean = np.mean(estimates)
+            error = np.std(estimates, ddof=1) / math.sqrt(8)
+            assert abs(float(cube_moment(a, c, p, alpha)) - mean) <= 6 * error + 1e-12, (
+                trial, p)
+
+
+def test_unweighted_identity_of_the_issue():
+    """∫ ReLU(c + a·x)^p dx = p!/(p+d)! Σ_v (−1)^(d−|v|) ReLU(c + a·v)^(p+d)/Π a_i, evaluated here
+    directly in exact rationals (SPEC §8's box-spline identity, sign convention made explicit)."""
+    from fractions import Fraction
+    from itertools import product
+
+    a = [Fraction(3, 4), Fraction(-1, 2), Fraction(5, 3)]
+    c = Fraction(-2, 5)
+    for p in (0, 1, 2):
+        d = len(a)
+        total = Fraction(0)
+        for v in product((0, 1), repeat=d):
+            z = c + sum(ai * vi for ai, vi in zip(a, v))
+            if z > 0:
+                total += (-1) ** (d - sum(v)) * z ** (p + d)
+        closed = total * math.factorial(p) / math.factorial(p + d) / math.prod(a)
+        assert float(cube_moment([float(x) for x in a], float(c), p)) * math.factorial(p) \
+            == pytest.approx(float(closed), rel=1e-14)
+
+
+# ----------------------------------------------------------------------------------------------
+# Numerical stability: near-degenerate coefficients against mpmath at 50 digits
+
+NEAR_DEGENERATE = [
+    ([1e-8, 1.0], -0.5),
+    ([1e-8, -1e-8, 1.0], 0.2),
+    ([0.0, 1.0, -0.7], 0.3),
+    ([1e-12, 0.0, 2.0, -1.5], -0.1),
+    ([1e-5, 1e-5, 1e-5, 1.0], -0.5),
+    ([3e-9, -0.4, 0.8, 1e-300], 0.05),
+    ([1.0, -1.0, 1e-7, 2e-7, -3e-7], 0.01),
+]
+
+
+@pytest.mark.parametrize("a, c", NEAR_DEGENERATE)
+@pytest.mark.parametrize("p, weight", [(2, 0), (1, 1), (0, 2), (-1, 3)])
+def test_near_degenerate_coefficients_against_mpmath(a, c, p, weight):
+    alpha = (weight,) + (0,) * (len(a) - 1)
+    value = cube_moment(a, c, p, alpha)
+    with mpmath.workdps(50):
+        precise = cube_moment(a, c, p, alpha, dps=50)
+        assert abs(value - precise) <= 1e-13 * abs(precise) + 1e-28 * (1 + abs(c) ** 2)
+
+
+def test_small_coefficient_is_continuous_into_the_dropped_dimension():
+    """a_1 = 10⁻⁸ and a_1 = 0 (the coordinate dropped exactly) differ by O(10⁻⁸)."""
+    for p, alpha in ((2, (0, 0, 0)), (1, (1, 1, 0)), (0, (2, 0, 1))):
+        tiny = cube_moment([1e-8, 0.9, -0.6], -0.2, p, alpha)
+        zero = cube_moment([0.0, 0.9, -0.6], -0.2, p, alpha)
+        assert abs(tiny - zero) < 1e-7
+
+
+def test_fallbacks_are_taken_when_needed(monkeypatch):
+    """An ill-conditioned vertex sum goes through double-double; a denormal coefficient
+    (1/Π a overflows) through mpmath, and both agree with mpmath at 60 digits."""
+    calls = []
+    original = cube._precise
+    monkeypatch.setattr(cube, "_precise", lambda *args: calls.append(args) or original(*args))
+    value = cube_moment([1e-9, 1.0, -1.0], 0.4, 2)
+    assert not calls
+    assert value == pytest.approx(float(cube_moment([1e-9, 1.0, -1.0], 0.4, 2, dps=60)),
+                                  rel=1e-13)
+    value = cube_moment([1e-310, 1e-310, 1.0], -0.5, 2)
+    assert calls
+    assert value == pytest.approx(float(cube_moment([1e-310, 1e-310, 1.0], -0.5, 2, dps=60)),
+                                  rel=1e-13)
+
+
+# ----------------------------------------------------------------------------------------------
+# The potential against the definition
+
+coordinate = st.floats(-1.5, 1.5, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def sparse_points(draw, max_n=3, max_m=3):
+    n = draw(st.integers(1, max_n))
+    m = draw(st.integers(1, max_m))
+    W = np.array(draw(st.lists(coordinate, min_size=m * n, max_size=m * n))).reshape(m, n)
+    b = np.array(draw(st.lists(coordinate, min_size=n, max_size=n))) / 2
+    S = draw(st.sampled_from(SPARSITIES))
+    importance = draw(st.one_of(st.none(), st.lists(st.floats(0.1, 3.0), min_size=n,
+                                                    max_size=n)))
+    return W, b, S, importance
+
+
+@settings(max_examples=12, deadline=None)
+@given(sparse_points())
+def test_loss_matches_quadrature(point):
+    W, b, S, importance = point
+    value = tms.loss(W, b, sparsity=S, importance=importance)
+    assert value == pytest.approx(quad_sparse_loss(W, b, S, importance), rel=1e-12, abs=1e-15)
+
+
+@pytest.mark.parametrize("n, m", [(4, 2), (5, 3), (6, 2)])
+def test_loss_matches_quasi_monte_carlo(n, m):
+    rng = np.random.default_rng(10 * n + m)
+    for S, importance in ((0.3, None), (0.7, rng.uniform(0.2, 2.0, n)), (0.0, None)):
+        W = rng.normal(size=(m, n)) * 0.7
+        b = rng.normal(size=n) * 0.3
+        estimate, error = qmc_sparse_loss(W, b, S, importance, points=2**11, seed=n)
+        value = float(tms.loss(W, b, sparsity=S, importance=importance))
+        assert abs(value - estimate) <= 6 * error + 1e-12, (S, value, estimate, error)
+
+
+def test_the_extreme_sparsities():
+    """S = 1: only the all-zero input, L = Σ_j I_j ReLU(b_j)²; S = 0: every feature active,
+    against quadrature over the full cube."""
+    rng = np.random.default_rng(4)
+    W, b, importance = rng.normal(size=(2, 3)), rng.normal(size=3), np.array([1.0, 2.0, 0.5])
+    assert tms.loss(W, b, sparsity=1.0, importance=importance) == pytest.approx(
+        float((importance * np.maximum(b, 0) ** 2).sum()), rel=1e-15)
+    assert tms.loss(W, b, sparsity=0.0, importance=importance) == pytest.approx(
+        quad_sparse_loss(W, b, 0.0, importance), rel=1e-12)
+
+
+# ----------------------------------------------------------------------------------------------
+# The limit S → 1 (the one-hot potential of SPEC §2)
+
+
+def _limit_quotient(W, b, S, **keywords):
+    n = W.shape[1]
+    zero_input = S**n * np.sum(np.maximum(b, 0) ** 2)
+    return (tms.loss(W, b, sparsity=S, **keywords) - zero_input) / (n * (1 - S))
+
+
+def test_single_feature_sets_are_the_one_hot_potential():
+    """With the sets |A| ≤ 1 only, L_S = Sⁿ Σ ReLU(b_j)² + n(1 − S)S^(n−1) L_onehot exactly."""
+    rng = np.random.default_rng(7)
+    for n in (2, 4, 6):
+        W, b = rng.normal(size=(2, n)), rng.normal(size=n) * 0.5
+        for S in (0.2, 0.9, 0.999):
+            expected = S**n * np.sum(np.maximum(b, 0) ** 2) + n * (1 - S) * S ** (n - 1) * \
+                tms.loss(W, b)
+            assert tms.loss(W, b, sparsity=S, max_active=1) == pytest.approx(expected, rel=1e-13)
+    with mpmath.workdps(40):
+        W, b = rng.normal(size=(2, 3)), rng.normal(size=3) * 0.5
+        S = mpmath.mpf("0.75")
+        expected = S**3 * mpmath.fsum(max(mpmath.mpf(v), 0) ** 2 for v in b.tolist()) \
+            + 3 * (1 - S) * S**2 \
+            * tms.loss(W, b, dps=40)
+        value = tms.loss(W, b, sparsity=0.75, max_active=1, dps=40)
+        assert abs(value - expected) < mpmath.mpf(10) ** -35
+
+
+def test_limit_quotient_tends_to_the_one_hot_potential_at_rate_one_minus_S():
+    rng = np.random.default_rng(8)
+    for n in (3, 5):
+        W, b = rng.normal(size=(2, n)) * 0.8, rng.normal(size=n) * 0.4
+        one_hot = float(tms.loss(W, b))
+        errors = [abs(_limit_quotient(W, b, 1 - h) - one_hot) for h in (1e-2, 1e-3, 1e-4)]
+        # O(1 − S): the error falls tenfold per decade of 1 − S (to within 20 %)
+        for coarse, fine in itertools.pairwise(errors):
+            assert 8 < coarse / fine < 12.5, errors
+        assert errors[-1] < 1e-3 * max(1.0, one_hot)
+
+
+def test_positive_bias_point_is_not_a_limit_of_finite_sparsity_critical_points():
+    """5⁺ (n = 6, SPEC §2): the zero column's bias +1/(2n) is critical for L_onehot, but at
+    S < 1 the all-zero input's Sⁿ ReLU(b_6)² dominates its derivative: ∂L_S/∂b_6 ≈ Sⁿ/n > 0."""
+    n = 6
+    angles = 2 * np.pi * np.arange(5) / 5
+    W = np.zeros((2, n))
+    W[:, :5] = 1.17046 * np.array([np.cos(angles), np.sin(angles)])
+    b = np.array([-0.28230] * 5 + [1 / (2 * n)])
+    assert abs(tms.gradient(W, b)[1][5]) < 1e-12  # critical in b_6 for the one-hot model
+    for S in (0.99, 0.999):
+        db = tms.gradient(W, b, sparsity=S)[1][5]
+        # 2 Sⁿ b_6 from the zero input, against O(n(1 − S)) from the rest
+        assert db > 0.5 * 2 * S**n / (2 * n)
+
+
+# ----------------------------------------------------------------------------------------------
+# Derivatives, batching, precision, truncation
+
+
+def test_gradient_and_hessian_at_a_point_with_zero_columns():
+    """A 4-gon in n = 6 with two zero columns: exact zeros of G drop coordinates; the gradient
+    and the Hessian agree with central differences and with mpmath."""
+    n = 6
+    W = np.zeros((2, n))
+    W[:, :4] = np.array([[1.0, 0.0, -1.0, 0.0], [0.0, 1.0, 0.0, -1.0]])
+    b = np.array([-0.1, -0.1, -0.1, -0.1, -0.05, -0.2])
+    S = 0.8
+    theta = tms.flatten(W, b)
+    _, dW, db = tms.loss_and_gradient(W, b, sparsity=S)
+    h = 1e-6
+    for k in range(theta.size):
+        e = np.zeros_like(theta)
+        e[k] = h
+        plus = tms.loss(*tms.unflatten(theta + e, 2, n), sparsity=S)
+        minus = tms.loss(*tms.unflatten(theta - e, 2, n), sparsity=S)
+        assert tms.flatten(dW, db)[k] == pytest.approx((plus - minus) / (2 * h), abs=1e-8)
+    H = tms.hessian(W, b, sparsity=S)
+    H_mp = tms.hessian(W, b, sparsity=S, dps=30).astype(float)
+    np.testing.assert_allclose(H, H_mp, atol=1e-13)
+    np.testing.assert_allclose(H, H.T, atol=0)
+
+
+def test_batched_evaluation_agrees_with_single_points():
+    rng = np.random.default_rng(3)
+    W, b = rng.normal(size=(2, 3, 2, 4)), rng.normal(size=(2, 3, 4)) * 0.3
+    values, dW, db = tms.loss_and_gradient(W, b, sparsity=0.4, importance=[1, 2, 3, 4])
+    H = tms.hessian(W, b, sparsity=0.4, importance=[1, 2, 3, 4])
+    assert values.shape == (2, 3) and dW.shape == W.shape and H.shape == (2, 3, 12, 12)
+    assert db.shape == b.shape
+    for index in np.ndindex(2, 3):
+        single = tms.loss_and_gradient(W[index], b[index], sparsity=0.4,
+                                       importance=[1, 2, 3, 4])
+        assert values[index] == single[0]
+        np.testing.assert_array_equal(dW[index], single[1])
+        np.testing.assert_array_equal(
+            H[index], tms.hessian(W[index], b[index], sparsity=0.4, importance=[1, 2, 3, 4]))
+
+
+def test_mpmath_evaluation_agrees_with_float64():
+    rng = np.random.default_rng(5)
+    W, b = rng.normal(size=(3, 5)), rng.normal(size=5) * 0.3
+    for S in (0.0, 0.5, 0.95):
+        value = tms.loss(W, b, sparsity=S, dps=40)
+        assert isinstance(value, mpmath.mpf)
+        assert float(value) == pytest.approx(float(tms.loss(W, b, sparsity=S)), rel=1e-13)
+        for mp, fl in zip(tms.gradient(W, b, sparsity=S, dps=40),
+                          tms.gradient(W, b, sparsity=S), strict=True):
+            np.testing.assert_allclose(mp.astype(float), fl, rtol=1e-12, atol=1e-14)
+
+
+def test_truncation_bound_holds():
+    rng = np.random.default_rng(6)
+    n = 6
+    for S in (0.3, 0.7, 0.95):
+        W, b = rng.normal(size=(2, n)), rng.normal(size=n) * 0.5
+        exact = tms.loss(W, b, sparsity=S)
+        for K in range(n + 1):
+            truncated = tms.loss(W, b, sparsity=S, max_active=K)
+            bound = sparse.truncation_bound(W, b, S, max_active=K)
+            assert 0 <= exact - truncated <= bound + 1e-15
+        assert sparse.truncation_bound(W, b, S, max_active=n) == 0
+
+
+def test_cost_counts():
+    """n·3ⁿ vertex terms for the full value: Σ_d C(n, d)·n·2^d = n·3ⁿ (binomial theorem)."""
+    for n in range(1, 13):
+        assert sparse.vertex_terms(n) == n * 3**n
+
+
+def test_one_hot_behaviour_is_unchanged_without_sparsity():
+    rng = np.random.default_rng(9)
+    W, b = rng.normal(size=(2, 4)), rng.normal(size=4)
+    assert tms.loss(W, b) == tms.potential.loss(W, b, None)
+    with pytest.raises(ValueError, match="sparsity"):
+        tms.loss(W, b, importance=[1, 1, 1, 1])
+
+
+@pytest.mark.parametrize("keywords, message", [
+    ({"sparsity": 1.5}, "sparsity"),
+    ({"sparsity": -0.1}, "sparsity"),
+    ({"sparsity": float("nan")}, "sparsity"),
+    ({"sparsity": "dense"}, "sparsity"),
+    ({"sparsity": 0.5, "importance": [1, 2]}, "one entry per feature"),
+    ({"sparsity": 0.5, "importance": [1, 0, 1]}, "positive"),
+    ({"sparsity": 0.5, "importance": [1, float("inf"), 1]}, "finite"),
+    ({"sparsity": 0.5, "max_active": -1}, "max_active"),
+])
+def test_bad_arguments_are_refused(keywords, message):
+    with pytest.raises(ValueError, match=message):
+        tms.loss(np.ones((2, 3)), np.zeros(3), **keywords)
+
+
+def test_solvers_find_a_critical_point_of_the_sparse_potential():
+    """find_critical_points + classify on TMSSparsePotential from the one-hot 6-gon scaled."""
+    from critpoints.solve import classify, find_critical_points
+
+    n = 6
+    model = tms.TMSSparsePotential(n, 2, sparsity=0.95)
+    angles = 2 * np.pi * np.arange(n) / n
+    W = 1.32053 * np.array([np.cos(angles), np.sin(angles)])
+    b = np.full(n, -0.61814)
+    search = find_critical_points(model, model.flatten(W, b))
+    assert search.converged
+    _, gradient = model.loss_and_gradient(search.theta)
+    assert np.linalg.norm(gradient) < 1e-10
+    # still a regular hexagon: equal norms and biases (the symmetry is kept by Newton)
+    W_found, b_found = model.unflatten(search.theta)
+    norms = np.linalg.norm(W_found, axis=0)
+    assert np.ptp(norms) < 1e-8 and np.ptp(b_found) < 1e-8
+    result = classify(model, search.theta, dps=30)
+    # the hexagon is the global minimum of the one-hot model (SPEC §2); at S = 0.95 it stays a
+    # local minimum, the rotation its only zero mode
+    assert result.hessian_index == 0 and result.n_zero == 1, result
+
+
+def test_evaluate_command_at_finite_sparsity(tmp_path, capsys):
+    """``evaluate --sparsity --importance`` prints the loss of tms.loss with those keywords."""
+    import json
+
+    from critpoints.cli import main
+
+    W, b = [[1.0, 0.0, -0.5], [0.0, 1.0, 0.3]], [-0.1, 0.05, -0.2]
+    params = tmp_path / "point.json"
+    params.write_text(json.dumps({"W": W, "b": b}), encoding="utf-8")
+    assert main(["evaluate", "--params", str(params), "--sparsity", "0.7",
+                 "--importance", "1,2,0.5"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "sparsity S = 0.7" in lines[0]
+    loss_printed = float(lines[1].split()[1])
+    assert loss_printed == float(tms.loss(W, b, sparsity=0.7, importance=[1, 2, 0.5]))
+    eigenvalues = [float(line) for line in lines[4:]]
+    np.testing.assert_allclose(eigenvalues, np.linalg.eigvalsh(
+        tms.hessian(W, b, sparsity=0.7, importance=[1, 2, 0.5])), rtol=1e-15, atol=1e-15)
+
+
+def test_polygons_at_finite_sparsity_with_pinned_dead_columns():
+    """The n = 6 pentagon with its dead column pinned at W_6 = 0 (FixedCoordinates): a critical
+    point of the full L_S at S = 0.9 (the gradient in the pinned coordinates vanishes by the
+    pentagon's symmetry), still a regular pentagon, a local minimum whose zero modes are the
+    rotation and the dead column's flat bias; close to the one-hot pentagon (SPEC §2:
+    ‖W_i‖ = 1.17046, b = −0.28230) at S = 0.999."""
+    from critpoints.potential import FixedCoordinates
+    from critpoints.solve import find_critical_points
+
+    n, k = 6, 5
+    angles = 2 * np.pi * np.arange(k) / k
+    W = np.zeros((2, n))
+    W[:, :k] = 1.17046 * np.array([np.cos(angles), np.sin(angles)])
+    b = np.array([-0.28230] * k + [-0.1])
+    free = [r * n + i for r in range(2) for i in range(k)] + [2 * n + i for i in range(k)]
+    found = {}
+    for S in (0.999, 0.9):
+        model = tms.TMSSparsePotential(n, 2, sparsity=S)
+        restricted = FixedCoordinates(model, model.flatten(W, b), free)
+        search = find_critical_points(restricted, model.flatten(W, b)[free])
+        assert search.converged
+        theta = restricted.full(search.theta)
+        assert np.linalg.norm(model.loss_and_gradient(theta)[1]) < 1e-12
+        W_found, b_found = model.unflatten(theta)
+        norms = np.linalg.norm(W_found[:, :k], axis=0)
+        assert np.ptp(norms) < 1e-10 and np.ptp(b_found[:k]) < 1e-10
+        eigenvalues = np.linalg.eigvalsh(model.hessian(theta))
+        tolerance = 1e-9 * np.abs(eigenvalues).max()
+        assert (eigenvalues > -tolerance).all() and (np.abs(eigenvalues) <= tolerance).sum() == 2
+        found[S] = (norms.mean(), b_found[0])
+    assert found[0.999][0] == pytest.approx(1.17046, abs=5e-3)
+    assert found[0.999][1] == pytest.approx(-0.28230, abs=5e-3)
+    # lower sparsity: a smaller pentagon with a less negative bias (docs/sparsity.md table)
+    assert found[0.9][0] < found[0.999][0] and found[0.9][1] > found[0.999][1]
