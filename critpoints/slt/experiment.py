@@ -807,6 +807,17 @@ def run_llc(
         raise
     if warning is not None:
         estimate.warnings.append(warning)
+    if prediction is not None and estimate.kept.any():
+        share = abs(prediction.bias) / max(abs(estimate.llc_mean - prediction.bias), 1e-300)
+        if share > 0.5:
+            estimate.warnings.append(
+                f"λ̂ − bias rests {share:.0%} on the predicted correction: the localisation that "
+                "keeps these chains in the basin leaves the sampled part to measure only the "
+                "anharmonic deviation from the Hessian (more data, a wider basin, or a smaller "
+                "γ at the risk of escapes)")
+    if estimate.kept.sum() < max(2, chains // 2):
+        estimate.warnings.append(f"only {int(estimate.kept.sum())} of {chains} chains stayed in "
+                                 "the basin: raise γ or check that w* is a minimum")
     shift = float(np.linalg.norm(theta_star - theta_catalog))
     return LLCRunResult(n, label, data, samples, chains, steps, burn_in, batch_size,
                         calibration.epsilon, calibration.gamma, dead_bias, seed, h_max,
