@@ -40,10 +40,12 @@ from critpoints.solve.classify import classify
 from critpoints.solve.newton import find_critical_points, polish
 from critpoints.tms import potential
 from critpoints.tms.model import TMSPotential
+from critpoints.tms.polytope import echelon_rotation, pivot_columns, point_group
 from critpoints.tms.symmetry import (
     canonical_form,
     dead_outputs,
     live_part,
+    normalise_flat_biases,
     polar_geometry,
     same_live_part,
 )
@@ -194,7 +196,7 @@ def _entry(candidate: Candidate, ident: str, label: str, kgon: tuple, n: int, dp
         "loss_exact": _decimal(loss, dps),
         "grad_norm": float(grad_norm),
         "precision_digits": dps,
-        "geometry": polar_geometry(W, b, dps),
+        "geometry": polar_geometry(W, b, dps) if W.shape[0] == 2 else column_geometry(W, b, dps),
         "reduced": candidate.reduced,
         "hessian": {
             "eigenvalues": result.eigenvalues,
@@ -214,7 +216,27 @@ def _entry(candidate: Candidate, ident: str, label: str, kgon: tuple, n: int, dp
         "exact": None,
     }
     entry["certificate"], entry["exact"] = annotate(entry, n, dps)
+    if W.shape[0] != 2:  # the m = 2 catalogs describe their polygons by `geometry` alone
+        Wf, bf = np.asarray(W, dtype=float), np.asarray(b, dtype=float)
+        entry["symmetry"] = point_group(Wf, normalise_flat_biases(Wf, bf)).to_json()
     return EnumeratedPoint(**entry)
+
+
+def column_geometry(W, b, dps: int) -> dict:
+    """Norms, biases and the cosines between nonzero columns (upper triangle, row by row) of a
+    point in any m, computed at ``dps`` digits and rounded once to float64 (the catalog's
+    ``geometry`` for m ≠ 2)."""
+    with mpmath.workdps(dps):
+        m, n = W.shape
+        norms = [mpmath.sqrt(mpmath.fsum(W[r, i] ** 2 for r in range(m))) for i in range(n)]
+        cosines = []
+        for i in range(n):
+            for j in range(i + 1, n):
+                if norms[i] > mpmath.mpf(10) ** -8 and norms[j] > mpmath.mpf(10) ** -8:
+                    dot = mpmath.fsum(W[r, i] * W[r, j] for r in range(m))
+                    cosines.append(float(dot / (norms[i] * norms[j])))
+        return {"norms": [float(v) for v in norms], "biases": [float(v) for v in b],
+                "cosines": cosines}
 
 
 @dataclass
@@ -249,10 +271,17 @@ class EnumeratedPoint:
     on_boundary: bool
     certificate: dict | None
     exact: dict | None
+    #: m ≠ 2: the point group of the nonzero columns and a readable shape
+    #: (:func:`critpoints.tms.polytope.point_group`); absent (None) for m = 2.
+    symmetry: dict | None = None
 
     def to_json(self) -> dict:
-        """The catalog entry as a plain dict, keys in the catalog's order."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """The catalog entry as a plain dict, keys in the catalog's order (``symmetry`` only
+        where there is one)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        if out["symmetry"] is None:
+            del out["symmetry"]
+        return out
 
 
 @dataclass
@@ -615,6 +644,29 @@ def enumerate_critical_points(
     return Enumeration(entries, unrealised, random_search)
 
 
+def _echelon(W, dps: int) -> np.ndarray:
+    """W (mpmath numbers, columns in canonical order) rotated at ``dps`` digits into echelon form
+    (:func:`critpoints.tms.polytope.echelon_rotation`), with the entries the gauge makes zero —
+    W[r, p_j] for r > j at the pivot columns p_j, and the rows beyond the span of the columns —
+    set to exact zeros (they are rounding residues of the rotation, ~10^-dps)."""
+    m, n = W.shape
+    with mpmath.workdps(dps + 10):
+        R = echelon_rotation(W, dps + 10)
+        V = np.array([[mpmath.fsum(R[r, s] * W[s, i] for s in range(m)) for i in range(n)]
+                      for r in range(m)], dtype=object)
+        pivots = pivot_columns(W.astype(float))
+        for j, p in enumerate(pivots):
+            for r in range(j + 1, m):
+                V[r, p] = mpmath.mpf(0)
+        for r in range(len(pivots), m):
+            V[r, :] = mpmath.mpf(0)
+        for r in range(m):
+            for i in range(n):
+                if abs(V[r, i]) < mpmath.mpf(10) ** (5 - dps):
+                    V[r, i] = mpmath.mpf(0)
+    return V
+
+
 def _exact_order(candidate: Candidate, dps: int) -> tuple:
     """Sort key of a point from its exact representative: loss to 30 digits, then the canonical
     coordinates to 9 decimals (distinct orbits with equal loss)."""
@@ -653,6 +705,9 @@ def _canonicalised(candidate: Candidate, dps: int) -> Candidate:
     _, _, order = canonical_form(Wf, candidate.b.astype(float))
     W = candidate.W[:, order]
     b = candidate.b[order]
+    if W.shape[0] != 2:
+        return replace(candidate, W=_echelon(W, dps), b=b, regular=False, solution_index=-1,
+                       reduced=None)
     with mpmath.workdps(dps):
         first = next((i for i in range(W.shape[1]) if abs(W[0, i]) + abs(W[1, i]) > 0), None)
         if first is not None:
