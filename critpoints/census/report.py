@@ -12,10 +12,15 @@ from critpoints.catalog import Catalog
 
 __all__ = [
     "SECTIONS",
+    "THOMSON_TAMMES",
     "census_markdown",
+    "embedded_polygons_markdown",
     "global_minima_markdown",
     "landscape_markdown",
     "minima_markdown",
+    "polytope_census_markdown",
+    "polytope_index1_markdown",
+    "polytope_minima_markdown",
     "update_sections",
 ]
 
@@ -147,12 +152,148 @@ def landscape_markdown(landscapes: Iterable) -> str:
         + "\n".join(saddle_rows) + "\n"
 
 
-#: Generated sections: name → (function of the catalogs, which catalogs).
+# ----------------------------------------------------------------------------------------------
+# Hidden dimension m ≥ 3 (docs/polytopes.md)
+
+
+def _symmetry(point: dict) -> tuple[str, str]:
+    """(shape, point group) of an m ≠ 2 entry, with its σ columns and dead vertices."""
+    record = point.get("symmetry") or {}
+    shape = record.get("shape", "–")
+    extra = []
+    if point["sigma"]:
+        extra.append(f"{point['sigma']} zero column{'s' if point['sigma'] > 1 else ''} "
+                     "with b > 0")
+    if point["phi"]:
+        extra.append(f"{point['phi']} dead vertex{'es' if point['phi'] > 1 else ''}")
+    return ", ".join([shape, *extra]), record.get("point_group", "–")
+
+
+def _by_m(catalogs: Iterable[Catalog], m: int) -> list[Catalog]:
+    return sorted((c for c in catalogs if c.model.m == m), key=lambda c: c.model.n)
+
+
+#: The optimal configurations of n points on the 2-sphere (m = 3) for the Thomson problem
+#: (minimum Coulomb energy) and the Tammes problem (largest minimum distance), n = 4..8, with
+#: their point groups: Thomson — tetrahedron, triangular bipyramid, octahedron, pentagonal
+#: bipyramid, square antiprism (Wales & Ulker, Phys. Rev. B 74, 212101 (2006), table of
+#: global minima; Cambridge Cluster Database); Tammes — tetrahedron, any configuration
+#: containing an octahedron-less-one-vertex (n = 5 is not unique: the triangular bipyramid and
+#: the square pyramid both reach 90°), octahedron, the n = 7 configuration of Schütte & van der
+#: Waerden (1951, point group C3v, minimum angle ≈ 77.87°), square antiprism (Schütte & van der
+#: Waerden 1951).
+THOMSON_TAMMES: dict[int, tuple[str, str]] = {
+    4: ("regular tetrahedron (Td)", "regular tetrahedron (Td)"),
+    5: ("triangular bipyramid (D3h)", "not unique: triangular bipyramid or square pyramid, "
+        "minimum angle 90°"),
+    6: ("regular octahedron (Oh)", "regular octahedron (Oh)"),
+    7: ("pentagonal bipyramid (D5h)", "Schütte–van der Waerden configuration (C3v), minimum "
+        "angle ≈ 77.87°"),
+    8: ("square antiprism (D4d)", "square antiprism (D4d)"),
+}
+
+
+def polytope_census_markdown(catalogs: Iterable[Catalog]) -> str:
+    """Per n (m = 3): the census statistics, the global minimum with its shape and point group,
+    and the Thomson and Tammes optima for the same number of points."""
+    lines = [
+        "| n | random starts | orbits (catalogued) | minima | saddles | Chao1 unseen | global "
+        "minimum | L | shape | point group | Thomson optimum | Tammes optimum |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for catalog in _by_m(catalogs, 3):
+        n = catalog.model.n
+        census = catalog.to_json().get("census") or {}
+        sample = census.get("random_sample", {})
+        verdicts = [p["verdict"] for p in catalog]
+        lowest = _minima(catalog)[0]
+        shape, group = _symmetry(lowest)
+        thomson, tammes = THOMSON_TAMMES.get(n, ("–", "–"))
+        lines.append(
+            f"| {n} | {sample.get('starts', 0):,} | {census.get('orbits', '–')} "
+            f"({census.get('orbits_catalogued', '–')}) | {verdicts.count('minimum')} | "
+            f"{verdicts.count('saddle')} | {sample.get('unseen_estimate', 0):g} | "
+            f"`{lowest['id']}` | {lowest['loss']:.9f} | {shape} | {group} | {thomson} | "
+            f"{tammes} |")
+    return "\n".join(lines) + "\n"
+
+
+def polytope_minima_markdown(catalogs: Iterable[Catalog]) -> str:
+    """Every minimum per n (m = 3): id, loss, classification, shape, point group, span, λ."""
+    out = []
+    for catalog in _by_m(catalogs, 3):
+        minima = _minima(catalog)
+        out.append(f"**n = {catalog.model.n}, m = 3** ({len(minima)} minima)\n")
+        out.append("| id | L | classification | shape | point group | span | origin | λ |")
+        out.append("|---|---|---|---|---|---|---|---|")
+        for p in minima:
+            shape, group = _symmetry(p)
+            span = (p.get("symmetry") or {}).get("span_dimension", "–")
+            out.append(f"| `{p['id']}` | {p['loss']:.9f} | {p['classification']} | {shape} | "
+                       f"{group} | {span} | {p['origin']} | {_lambda(p)} |")
+        out.append("")
+    return "\n".join(out)
+
+
+#: Index-1 saddles listed per n in docs/polytopes.md (the lowest ones).
+INDEX1_ROWS = 6
+
+
+def polytope_index1_markdown(catalogs: Iterable[Catalog]) -> str:
+    """The lowest smooth index-1 saddles per n (m = 3), and how many there are."""
+    lines = ["| n | index-1 saddles | id | L | shape | point group |", "|---|---|---|---|---|---|"]
+    for catalog in _by_m(catalogs, 3):
+        saddles = sorted((p for p in catalog if p["hessian_index"] == 1
+                          and p["classification"] == "saddle"),
+                         key=lambda p: (p["loss"], p["id"]))
+        if not saddles:
+            lines.append(f"| {catalog.model.n} | 0 | – | – | – | – |")
+        for i, p in enumerate(saddles[:INDEX1_ROWS]):
+            shape, group = _symmetry(p)
+            lines.append(f"| {catalog.model.n if i == 0 else ''} | "
+                         f"{len(saddles) if i == 0 else ''} | `{p['id']}` | {p['loss']:.9f} | "
+                         f"{shape} | {group} |")
+    return "\n".join(lines) + "\n"
+
+
+def embedded_polygons_markdown(catalogs: Iterable[Catalog]) -> str:
+    """How the minima of m = 2 appear in m = 3: each m = 2 minimum of the pattern language (a
+    planar polygon) with its verdict and index in the m = 3 catalog of the same n."""
+    lines = ["| n | id | L | m = 2 | m = 3: classification | verdict | index | negative "
+             "eigenvalues out of the plane? |", "|---|---|---|---|---|---|---|---|"]
+    planar = {c.model.n: c for c in _by_m(catalogs, 2)}
+    for catalog in _by_m(catalogs, 3):
+        n = catalog.model.n
+        if n not in planar:
+            continue
+        for p2 in _minima(planar[n]):
+            if p2["origin"] != "pattern" or p2["k"] < 3:
+                continue
+            p3 = catalog.get(p2["id"])
+            if p3 is None:
+                lines.append(f"| {n} | `{p2['id']}` | {p2['loss']:.6f} | {p2['verdict']} | "
+                             "not in the m = 3 catalog | | | |")
+                continue
+            index = "–" if p3["hessian_index"] is None else str(p3["hessian_index"])
+            extra = p3["hessian"]["n_neg"] - p2["hessian"]["n_neg"]
+            lines.append(f"| {n} | `{p2['id']}` | {p2['loss']:.6f} | {p2['verdict']} | "
+                         f"{p3['classification']} | {p3['verdict']} | {index} | "
+                         f"{extra if extra else 'none'} |")
+    return "\n".join(lines) + "\n"
+
+
+#: Generated sections: name → (function of the catalogs, which catalogs: ``census`` the m = 2
+#: catalogs with a census record, ``all`` every m = 2 catalog, ``landscapes`` the landscape
+#: graphs, ``hidden`` every catalog of any m).
 SECTIONS: dict[str, tuple[Callable[[list[Catalog]], str], str]] = {
     "census-statistics": (census_markdown, "census"),
     "minima": (minima_markdown, "census"),
     "global-minima": (global_minima_markdown, "all"),
     "landscape-summary": (landscape_markdown, "landscapes"),
+    "polytope-census": (polytope_census_markdown, "hidden"),
+    "polytope-minima": (polytope_minima_markdown, "hidden"),
+    "polytope-index1": (polytope_index1_markdown, "hidden"),
+    "embedded-polygons": (embedded_polygons_markdown, "hidden"),
 }
 
 
@@ -170,8 +311,13 @@ def update_sections(text: str, catalogs: list[Catalog], landscapes: list | None 
         pattern = re.compile(re.escape(begin) + r"\n.*?" + re.escape(end), re.S)
         if not pattern.search(text):
             continue
-        chosen = (list(landscapes or []) if which == "landscapes" else
-                  [c for c in catalogs if which == "all" or "census" in c.to_json()])
+        if which == "landscapes":
+            chosen = list(landscapes or [])
+        elif which == "hidden":
+            chosen = list(catalogs)
+        else:
+            chosen = [c for c in catalogs if c.model.m == 2
+                      and (which == "all" or "census" in c.to_json())]
         replacement = f"{begin}\n{render(chosen)}{end}"
         text = pattern.sub(lambda _, new=replacement: new, text)
     return text

@@ -296,16 +296,11 @@ def point_group(W, b, atol: float = 1e-6) -> PointGroup:
         return PointGroup(0, 0, 1, None if m >= 2 else 2, f"O({m})", "no nonzero column")
     elements, count = _group_elements(Wl, bl, atol)
     # the full group in O(m): span elements × O(m − d) on the complement
-    if m - d >= 2:
-        order = None
-    else:
-        order = len(elements) * (2 if m - d == 1 else 1)
+    order = None if m - d >= 2 else len(elements) * (2 if m - d == 1 else 1)
     full = _embedded(elements, d, m) if order is not None else None
-    if m == 3:
-        if full is not None:
-            name = schoenflies(full)
-        else:  # d = 1: a line; O(2) about it
-            name = "D∞h" if len(elements) == 2 else "C∞v"
+    if m == 3:  # without `full`: d = 1, a line with O(2) about it
+        name = schoenflies(full) if full is not None else (
+            "D∞h" if len(elements) == 2 else "C∞v")
     elif m == 2 and full is not None:
         rotations = sum(1 for R in full if np.linalg.det(R) > 0)
         name = f"D{rotations}" if len(full) > rotations else f"C{rotations}"

@@ -96,6 +96,10 @@ def canonical_form(W, b, zero: float = ZERO_COLUMN) -> tuple[np.ndarray, np.ndar
     if W.ndim == 2 and W.shape[0] != 2:
         order = polytope.echelon_order(W, b, zero)
         V = polytope.echelon_rotation(W[:, order]) @ W[:, order]
+        pivots = polytope.pivot_columns(V)
+        for j, p in enumerate(pivots):  # the gauge's zeros exactly, not rounding residues
+            V[j + 1:, p] = 0.0
+        V[len(pivots):] = 0.0
         return np.where(np.abs(V) < 1e-15, 0.0, V), b[order], order
     _check_planar(W)
     best = None
