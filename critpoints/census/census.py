@@ -8,7 +8,7 @@ with its flat critical set — dead columns anywhere in their flat intervals —
     the k-gon pattern language (:mod:`critpoints.kgon.enumerate`: regular ansatzes verified, and
     the full-space search from the broken ones); for m > 2 its points embedded in the first two
     coordinates of R^m (a planar critical point stays critical: ∂L/∂W = 2 W ∂L/∂G vanishes on
-    zero rows), for m = 1 none;
+    zero rows), for m = 1 the collinear ones;
 ``gaussian``, ``polar``, ``sparse``
     random starts in three parameterisations (:func:`critpoints.census.strategies.random_starts`);
 ``kick``
@@ -407,12 +407,14 @@ def run_census(
 
 
 def embedded_patterns(candidates: list[Candidate], m: int) -> list[Candidate]:
-    """The pattern language's points (m = 2) as points in R^m: two zero rows added for m > 2
-    (at full precision); for m = 1 none (the patterns are polygons)."""
+    """The pattern language's points (m = 2) as points in R^m: zero rows added for m > 2 (at
+    full precision); for m = 1 the collinear ones (second row exactly zero: the 0-, 1- and
+    2-gons) with their first row."""
     if m == 2:
         return list(candidates)
     if m < 2:
-        return []
+        return [replace(c, W=c.W[:1].copy()) for c in candidates
+                if all(v == 0 for v in c.W[1])]
     out = []
     for candidate in candidates:
         zeros = np.array([[mpmath.mpf(0)] * candidate.W.shape[1] for _ in range(m - 2)],

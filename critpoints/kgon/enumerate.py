@@ -522,11 +522,13 @@ def _examine_converged(tms: TMSPotential, W, b, origin: Candidate | None, known:
     return "new_points", None, (candidate, live, loss)
 
 
-def random_starts_of(n: int, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``count`` random starts: W ~ N(0, s²) with s = 0.3, 0.6, 1.0 in turn, b ~ N(0, 0.3²)."""
+def random_starts_of(n: int, count: int, seed: int, m: int = 2
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` random starts: W ~ N(0, s²) (m × n) with s = 0.3, 0.6, 1.0 in turn,
+    b ~ N(0, 0.3²)."""
     rng = np.random.default_rng([seed, n])
     scales = np.array([0.3, 0.6, 1.0])[np.arange(count) % 3]
-    starts_W = rng.normal(size=(count, 2, n)) * scales[:, None, None]
+    starts_W = rng.normal(size=(count, m, n)) * scales[:, None, None]
     starts_b = rng.normal(size=(count, n)) * 0.3
     return starts_W, starts_b
 
@@ -599,8 +601,17 @@ def enumerate_critical_points(
     seed: int = 0,
     random_starts: int = 0,
     workers: int = 1,
+    m: int = 2,
 ) -> Enumeration:
-    """All k-gon critical points for n features, hidden dimension 2.
+    """All k-gon critical points for n features, hidden dimension m (default 2).
+
+    For m = 1 the collinear k-gon points (k ≤ 2) are kept; for m = 3 the k-gon points are
+    embedded in the first two coordinates of R^m
+    (:func:`critpoints.census.census.embedded_patterns`: a planar critical point stays
+    critical), and for m = 3 the polytope pattern language (:mod:`critpoints.kgon.polytopes`)
+    adds the rigid polytopes (reduced problem, verified in full space) and the full-space
+    search from the polytope families; the random starts are in R^m. The patterns' search
+    record (``unrealised``) is then empty: it belongs to the m = 2 catalog.
 
     Parameters
     ----------
@@ -621,6 +632,8 @@ def enumerate_critical_points(
     workers : int
         Processes that run the searches and classify the entries (the result does not depend
         on it).
+    m : int
+        Hidden dimension, 1, 2 or 3.
 
     Returns
     -------
@@ -632,11 +645,15 @@ def enumerate_critical_points(
         raise ValueError(f"n must be at least 1; got {n}")
     if digits < 30:
         raise ValueError(f"digits must be at least 30; got {digits}")
+    if m not in (1, 2, 3):
+        raise ValueError(f"m must be 1, 2 or 3 (the census takes any m); got {m}")
     tick = progress or _no_progress
     known, unrealised = search_pattern_language(n, digits, tick, workers)
+    if m != 2:
+        known, unrealised = _polytope_language(n, m, known, digits, tick, workers), []
     random_search = None
     if random_starts:
-        starts_W, starts_b = random_starts_of(n, random_starts, seed)
+        starts_W, starts_b = random_starts_of(n, random_starts, seed, m)
         search = search_from_starts(starts_W, starts_b, [None] * random_starts, known, digits,
                                     "random-start search", tick, workers)
         known, random_search = search.known, {"seed": seed, **search.counts}
@@ -665,6 +682,48 @@ def _echelon(W, dps: int) -> np.ndarray:
                 if abs(V[r, i]) < mpmath.mpf(10) ** (5 - dps):
                     V[r, i] = mpmath.mpf(0)
     return V
+
+
+def _polytope_language(n: int, m: int, planar: KnownOrbits, digits: int, tick: Progress,
+                       workers: int) -> KnownOrbits:
+    """The k-gon points embedded in R^m, the rigid polytopes verified at ``digits`` digits and
+    the points the full-space search finds from the polytope families
+    (:mod:`critpoints.kgon.polytopes`), deduplicated."""
+    from critpoints.census.census import embedded_patterns
+    from critpoints.kgon import polytopes
+
+    known = KnownOrbits.of(embedded_patterns(planar.candidates, m))
+    if m != 3:
+        return known
+    tolerance = mpmath.mpf(10) ** (20 - digits)
+    tms = TMSPotential(n, m)
+    ansatzes = polytopes.rigid_ansatzes(n)
+    broken_W, broken_b = [], []
+    for done, ansatz in enumerate(ansatzes, 1):
+        tick("polytope ansatzes", done, len(ansatzes))
+        W, b = ansatz.parameters()
+        result = _polish_start(tms, W, b, digits)
+        if not result.success or result.grad_norm > tolerance:
+            broken_W.append(W)
+            broken_b.append(b)
+            continue
+        W_exact, b_exact = result.parameters
+        loss = float(potential.loss(W, b))
+        live = live_part(W, b)
+        if known.twin(loss, live) is None and known.family_member(loss, live) is None:
+            candidate = Candidate(None, W_exact, b_exact, False, -1, None, "pattern")
+            known = known.with_point(candidate, live, loss)
+    family_W, family_b = polytopes.family_starts(n)
+    starts_W = np.concatenate([np.array(broken_W).reshape(-1, m, n), family_W])
+    starts_b = np.concatenate([np.array(broken_b).reshape(-1, n), family_b])
+    if len(starts_W):
+        before = len(known.candidates)
+        search = search_from_starts(starts_W, starts_b, [None] * len(starts_W), known, digits,
+                                    "search from polytope families", tick, workers)
+        known = search.known
+        for candidate in known.candidates[before:]:
+            candidate.origin = "pattern-search"  # from a polytope ansatz, not a random start
+    return known
 
 
 def _exact_order(candidate: Candidate, dps: int) -> tuple:
