@@ -206,7 +206,7 @@ def test_write_is_atomic_when_interrupted(tmp_path, good_document, monkeypatch):
     "args, message",
     [
         (["--n", "0"], "at least 1"),
-        (["--n", "6", "--hidden", "3"], "only m = 2"),
+        (["--n", "6", "--hidden", "4"], "through the census"),
         (["--n", "six"], "expected an integer"),
         (["--n", "2.5"], "expected an integer"),
         (["--n", "6", "--digits", "10"], "--digits"),

@@ -164,3 +164,119 @@ def test_loss_is_a_function_of_the_gram_matrix_in_any_m():
         b = rng.normal(size=5) * 0.3
         assert potential.loss(_random_rotation(rng, m) @ W, b) == pytest.approx(
             potential.loss(W, b), rel=1e-12)
+
+
+# ----------------------------------------------------------------------------------------------
+# The polytope pattern language and the commands in m = 3
+
+
+def _quadrature_loss(W: np.ndarray, b: np.ndarray) -> float:
+    """L(W, b) of SPEC §2 by adaptive quadrature of its integrals (independent of the sympy
+    closed form)."""
+    from scipy.integrate import quad
+
+    n = W.shape[1]
+    G = W.T @ W
+    total = 0.0
+    for i in range(n):
+        total += quad(lambda mu: (mu - max(0.0, mu * G[i, i] + b[i])) ** 2, 0, 1,
+                      epsabs=1e-14, epsrel=1e-13, limit=200)[0]
+        for j in range(n):
+            if j != i:
+                total += quad(lambda mu, j=j: max(0.0, mu * G[i, j] + b[j]) ** 2, 0, 1,
+                              epsabs=1e-14, epsrel=1e-13, limit=200)[0]
+    return total / n
+
+
+def test_reduced_cube_solution_is_critical_by_quadrature():
+    """The cube's reduced critical point at n = 8 (polytopes.solve_rigid): central differences
+    of the quadrature loss along the norm and the shared bias vanish."""
+    from critpoints.kgon.polytopes import PolytopeAnsatz, solve_rigid
+
+    solutions = solve_rigid(8, "cube", 0)
+    assert solutions, "the cube has a reduced critical point at n = 8"
+    norm, bias = solutions[-1]
+
+    def F(x, c):
+        return _quadrature_loss(*PolytopeAnsatz(8, "cube", 0, x, c).parameters())
+
+    h = 1e-5
+    assert abs(F(norm + h, bias) - F(norm - h, bias)) / (2 * h) < 1e-7
+    assert abs(F(norm, bias + h) - F(norm, bias - h)) / (2 * h) < 1e-7
+    assert F(norm, bias) == pytest.approx(
+        float(potential.loss(*PolytopeAnsatz(8, "cube", 0, norm, bias).parameters())), rel=1e-9)
+
+
+def test_rigid_ansatzes_have_live_vertices():
+    from critpoints.kgon.polytopes import rigid_ansatzes
+
+    for ansatz in rigid_ansatzes(6):
+        assert ansatz.vertex_bias + ansatz.norm**2 > 0
+        W, b = ansatz.parameters()
+        assert np.linalg.norm(TMSPotential(6, 3).gradient(
+            TMSPotential(6, 3).flatten(W, b))) < 1e-10
+
+
+@pytest.mark.parametrize("m", [1, 3, 4])
+def test_embedded_patterns_stay_critical(m):
+    """A planar (m = 1: collinear) k-gon point with zero rows added is critical in R^m."""
+    from critpoints.census.census import embedded_patterns
+    from critpoints.kgon.enumerate import search_pattern_language
+
+    known, _ = search_pattern_language(4, 40)
+    embedded = embedded_patterns(known.candidates, m)
+    assert embedded and all(c.W.shape == (m, 4) for c in embedded)
+    if m == 1:  # the collinear ones only: at most 2 nonzero columns
+        assert all(np.count_nonzero(c.W.astype(float)) <= 2 for c in embedded)
+    else:
+        assert len(embedded) == len(known.candidates)
+    with mpmath.workdps(40):
+        for candidate in embedded:
+            assert potential.gradient_norm(candidate.W, candidate.b, 40) < mpmath.mpf(10) ** -20
+
+
+def test_census_in_three_dimensions_writes_a_valid_catalog(tmp_path, capsys):
+    from critpoints.catalog import Catalog
+    from critpoints.cli import main
+
+    out = tmp_path / "tms-n3-m3.json"
+    assert main(["census", "--n", "3", "--hidden", "3", "--budget", "300", "--round-starts",
+                 "150", "--workers", "1", "--quiet", "--out", str(out)]) == 2  # no landscape
+    assert "--no-landscape" in capsys.readouterr().err
+    assert main(["census", "--n", "3", "--hidden", "3", "--no-landscape", "--budget", "300",
+                 "--round-starts", "150", "--workers", "1", "--quiet", "--out", str(out)]) == 0
+    catalog = Catalog.load(out)
+    assert catalog.model.m == 3
+    for point in catalog:
+        assert np.array(point["W"]).shape == (3, 3)
+        record = point["symmetry"]
+        m, d = 3, record["span_dimension"]
+        assert record["orbit_dimension"] == orbit_dimension(m, d)
+        # the zero modes explained are the orbit plus the flat coordinates
+        assert point["hessian"]["n_zero_symmetry"] >= record["orbit_dimension"]
+    # the embedded regular triangle of m = 2 is there, planar, with its D3h symmetry
+    triangle = catalog.entry("3")
+    assert triangle["symmetry"]["point_group"] == "D3h"
+    assert triangle["symmetry"]["span_dimension"] == 2
+
+
+@pytest.mark.slow
+def test_enumerate_in_three_dimensions_finds_nothing_the_census_lacks(tmp_path):
+    """The polytope pattern language (enumerate --hidden 3) against the committed census of
+    n = 6, m = 3: an independent search whose every orbit the census must hold."""
+    from pathlib import Path
+
+    from critpoints.catalog import Catalog
+    from critpoints.census import compare_catalogs
+    from critpoints.cli import main
+
+    committed = Path(__file__).resolve().parents[1] / "catalog" / "tms-n6-m3.json"
+    if not committed.is_file():
+        pytest.fail("catalog/tms-n6-m3.json is not committed")
+    out = tmp_path / "enumerated.json"
+    assert main(["enumerate", "--n", "6", "--hidden", "3", "--random-starts", "0",
+                 "--workers", "1", "--quiet", "--out", str(out)]) == 0
+    comparison = compare_catalogs(Catalog.load(out), Catalog.load(committed))
+    assert comparison.only_in_first == []
+    octahedron = [p for p in Catalog.load(out) if p["symmetry"]["shape"] == "regular octahedron"]
+    assert octahedron and octahedron[0]["loss"] == 0.0

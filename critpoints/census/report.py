@@ -169,19 +169,23 @@ def _symmetry(point: dict) -> tuple[str, str]:
     return ", ".join([shape, *extra]), record.get("point_group", "–")
 
 
+def _loss(value: float, digits: int = 9) -> str:
+    """A loss to ``digits`` decimals, without the sign of a rounding-level negative zero."""
+    text = f"{value:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
 def _by_m(catalogs: Iterable[Catalog], m: int) -> list[Catalog]:
     return sorted((c for c in catalogs if c.model.m == m), key=lambda c: c.model.n)
 
 
 #: The optimal configurations of n points on the 2-sphere (m = 3) for the Thomson problem
-#: (minimum Coulomb energy) and the Tammes problem (largest minimum distance), n = 4..8, with
-#: their point groups: Thomson — tetrahedron, triangular bipyramid, octahedron, pentagonal
-#: bipyramid, square antiprism (Wales & Ulker, Phys. Rev. B 74, 212101 (2006), table of
-#: global minima; Cambridge Cluster Database); Tammes — tetrahedron, any configuration
-#: containing an octahedron-less-one-vertex (n = 5 is not unique: the triangular bipyramid and
-#: the square pyramid both reach 90°), octahedron, the n = 7 configuration of Schütte & van der
-#: Waerden (1951, point group C3v, minimum angle ≈ 77.87°), square antiprism (Schütte & van der
-#: Waerden 1951).
+#: (minimum Coulomb energy) and the Tammes problem (largest minimum angle), n = 4..8. Thomson:
+#: tetrahedron, triangular bipyramid, octahedron, pentagonal bipyramid, square antiprism (the
+#: table of global minima of Wales & Ulker, Phys. Rev. B 74, 212101 (2006)). Tammes: n = 4, 6
+#: proved by Fejes Tóth (1943), n = 5, 7, 8 by Schütte & van der Waerden (1951); n = 5 reaches
+#: 90° with several configurations (triangular bipyramid, square pyramid), n = 7 has minimum
+#: angle 1.3590799 rad ≈ 77.87° (OEIS A383859), n = 8 is the square antiprism.
 THOMSON_TAMMES: dict[int, tuple[str, str]] = {
     4: ("regular tetrahedron (Td)", "regular tetrahedron (Td)"),
     5: ("triangular bipyramid (D3h)", "not unique: triangular bipyramid or square pyramid, "
@@ -213,7 +217,7 @@ def polytope_census_markdown(catalogs: Iterable[Catalog]) -> str:
             f"| {n} | {sample.get('starts', 0):,} | {census.get('orbits', '–')} "
             f"({census.get('orbits_catalogued', '–')}) | {verdicts.count('minimum')} | "
             f"{verdicts.count('saddle')} | {sample.get('unseen_estimate', 0):g} | "
-            f"`{lowest['id']}` | {lowest['loss']:.9f} | {shape} | {group} | {thomson} | "
+            f"`{lowest['id']}` | {_loss(lowest['loss'])} | {shape} | {group} | {thomson} | "
             f"{tammes} |")
     return "\n".join(lines) + "\n"
 
@@ -229,7 +233,7 @@ def polytope_minima_markdown(catalogs: Iterable[Catalog]) -> str:
         for p in minima:
             shape, group = _symmetry(p)
             span = (p.get("symmetry") or {}).get("span_dimension", "–")
-            out.append(f"| `{p['id']}` | {p['loss']:.9f} | {p['classification']} | {shape} | "
+            out.append(f"| `{p['id']}` | {_loss(p['loss'])} | {p['classification']} | {shape} | "
                        f"{group} | {span} | {p['origin']} | {_lambda(p)} |")
         out.append("")
     return "\n".join(out)
@@ -240,45 +244,61 @@ INDEX1_ROWS = 6
 
 
 def polytope_index1_markdown(catalogs: Iterable[Catalog]) -> str:
-    """The lowest smooth index-1 saddles per n (m = 3), and how many there are."""
-    lines = ["| n | index-1 saddles | id | L | shape | point group |", "|---|---|---|---|---|---|"]
+    """The lowest smooth index-1 saddles per n (m = 3) and how many there are, and the lowest
+    non-smooth saddle (verdict saddle from a confirmed descent, no index) below them."""
+    lines = ["| n | smooth index-1 saddles | id | L | shape | point group |",
+             "|---|---|---|---|---|---|"]
     for catalog in _by_m(catalogs, 3):
+        n = catalog.model.n
         saddles = sorted((p for p in catalog if p["hessian_index"] == 1
                           and p["classification"] == "saddle"),
                          key=lambda p: (p["loss"], p["id"]))
-        if not saddles:
-            lines.append(f"| {catalog.model.n} | 0 | – | – | – | – |")
-        for i, p in enumerate(saddles[:INDEX1_ROWS]):
+        rows = saddles[:INDEX1_ROWS]
+        for i, p in enumerate(rows):
             shape, group = _symmetry(p)
-            lines.append(f"| {catalog.model.n if i == 0 else ''} | "
-                         f"{len(saddles) if i == 0 else ''} | `{p['id']}` | {p['loss']:.9f} | "
-                         f"{shape} | {group} |")
+            lines.append(f"| {n if i == 0 else ''} | {len(saddles) if i == 0 else ''} | "
+                         f"`{p['id']}` | {_loss(p['loss'])} | {shape} | {group} |")
+        top = rows[0]["loss"] if rows else 1.0
+        rough = sorted((p for p in catalog if p["verdict"] == "saddle"
+                        and p["classification"] == "non-smooth" and p["loss"] < top),
+                       key=lambda p: (p["loss"], p["id"]))
+        if rough:
+            shape, group = _symmetry(rough[0])
+            lines.append(f"| {'' if rows else n} | {'' if rows else 0} | `{rough[0]['id']}` "
+                         f"(non-smooth, lowest saddle) | {_loss(rough[0]['loss'])} | {shape} | "
+                         f"{group} |")
+        elif not rows:
+            lines.append(f"| {n} | 0 | – | – | – | – |")
     return "\n".join(lines) + "\n"
 
 
 def embedded_polygons_markdown(catalogs: Iterable[Catalog]) -> str:
-    """How the minima of m = 2 appear in m = 3: each m = 2 minimum of the pattern language (a
-    planar polygon) with its verdict and index in the m = 3 catalog of the same n."""
-    lines = ["| n | id | L | m = 2 | m = 3: classification | verdict | index | negative "
-             "eigenvalues out of the plane? |", "|---|---|---|---|---|---|---|---|"]
+    """How the minima of m = 2 appear in m = 3: each m = 2 minimum of the pattern language with
+    k ≥ 3 vertices and L < 1/3 (a planar polygon) with its classification, verdict, negative
+    (one-sided) Hessian eigenvalues and zero modes in both catalogs of the same n."""
+    lines = ["| n | id | L | m = 2: classification, verdict | m = 3: classification, verdict | "
+             "negative eigenvalues m = 2 → 3 | zero modes explained / observed, m = 2 → 3 |",
+             "|---|---|---|---|---|---|---|"]
     planar = {c.model.n: c for c in _by_m(catalogs, 2)}
     for catalog in _by_m(catalogs, 3):
         n = catalog.model.n
         if n not in planar:
             continue
         for p2 in _minima(planar[n]):
-            if p2["origin"] != "pattern" or p2["k"] < 3:
+            if p2["origin"] != "pattern" or p2["k"] < 3 or p2["loss"] > 1 / 3 - 1e-9:
                 continue
             p3 = catalog.get(p2["id"])
             if p3 is None:
-                lines.append(f"| {n} | `{p2['id']}` | {p2['loss']:.6f} | {p2['verdict']} | "
-                             "not in the m = 3 catalog | | | |")
+                lines.append(f"| {n} | `{p2['id']}` | {_loss(p2['loss'], 6)} | "
+                             f"{p2['classification']}, {p2['verdict']} | not in the m = 3 "
+                             "catalog | | |")
                 continue
-            index = "–" if p3["hessian_index"] is None else str(p3["hessian_index"])
-            extra = p3["hessian"]["n_neg"] - p2["hessian"]["n_neg"]
-            lines.append(f"| {n} | `{p2['id']}` | {p2['loss']:.6f} | {p2['verdict']} | "
-                         f"{p3['classification']} | {p3['verdict']} | {index} | "
-                         f"{extra if extra else 'none'} |")
+            h2, h3 = p2["hessian"], p3["hessian"]
+            lines.append(f"| {n} | `{p2['id']}` | {_loss(p2['loss'], 6)} | "
+                         f"{p2['classification']}, {p2['verdict']} | {p3['classification']}, "
+                         f"**{p3['verdict']}** | {h2['n_neg']} → {h3['n_neg']} | "
+                         f"{h2['n_zero_symmetry']}/{h2['n_zero']} → "
+                         f"{h3['n_zero_symmetry']}/{h3['n_zero']} |")
     return "\n".join(lines) + "\n"
 
 
