@@ -179,11 +179,11 @@ def _quadrature_loss(W: np.ndarray, b: np.ndarray) -> float:
     G = W.T @ W
     total = 0.0
     for i in range(n):
-        total += quad(lambda mu: (mu - max(0.0, mu * G[i, i] + b[i])) ** 2, 0, 1,
+        total += quad(lambda mu, i=i: (mu - max(0.0, mu * G[i, i] + b[i])) ** 2, 0, 1,
                       epsabs=1e-14, epsrel=1e-13, limit=200)[0]
         for j in range(n):
             if j != i:
-                total += quad(lambda mu, j=j: max(0.0, mu * G[i, j] + b[j]) ** 2, 0, 1,
+                total += quad(lambda mu, i=i, j=j: max(0.0, mu * G[i, j] + b[j]) ** 2, 0, 1,
                               epsabs=1e-14, epsrel=1e-13, limit=200)[0]
     return total / n
 
