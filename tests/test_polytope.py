@@ -280,3 +280,26 @@ def test_enumerate_in_three_dimensions_finds_nothing_the_census_lacks(tmp_path):
     assert comparison.only_in_first == []
     octahedron = [p for p in Catalog.load(out) if p["symmetry"]["shape"] == "regular octahedron"]
     assert octahedron and octahedron[0]["loss"] == 0.0
+
+
+@pytest.mark.parametrize("field, value", [
+    (("symmetry", "point_group"), "Oh"),
+    (("symmetry", "span_dimension"), 1),
+    (("geometry", "cosines"), []),
+])
+def test_recheck_refuses_a_tampered_symmetry_record(field, value):
+    """certify re-identifies the point group and recomputes the m ≠ 2 geometry from the exact
+    point (the committed n = 4, m = 3 catalog, its regular 4-gon `4`)."""
+    import copy
+    from pathlib import Path
+
+    from critpoints.proofs.recheck import recheck_entry
+    from critpoints.store import load_catalog
+
+    document = load_catalog(Path(__file__).resolve().parents[1] / "catalog" / "tms-n4-m3.json")
+    entry = next(e for e in document["critical_points"] if e["id"] == "4")
+    assert recheck_entry(entry, 4, 3, 0, False) == []
+    tampered = copy.deepcopy(entry)
+    tampered[field[0]][field[1]] = value
+    failures = recheck_entry(tampered, 4, 3, 0, False)
+    assert [f.field for f in failures] == [".".join(field)]

@@ -40,7 +40,7 @@ from critpoints.solve.classify import classify
 from critpoints.solve.newton import find_critical_points, polish
 from critpoints.tms import potential
 from critpoints.tms.model import TMSPotential
-from critpoints.tms.polytope import echelon_rotation, pivot_columns, point_group
+from critpoints.tms.polytope import column_geometry, echelon_rotation, pivot_columns, point_group
 from critpoints.tms.symmetry import (
     canonical_form,
     dead_outputs,
@@ -220,23 +220,6 @@ def _entry(candidate: Candidate, ident: str, label: str, kgon: tuple, n: int, dp
         Wf, bf = np.asarray(W, dtype=float), np.asarray(b, dtype=float)
         entry["symmetry"] = point_group(Wf, normalise_flat_biases(Wf, bf)).to_json()
     return EnumeratedPoint(**entry)
-
-
-def column_geometry(W, b, dps: int) -> dict:
-    """Norms, biases and the cosines between nonzero columns (upper triangle, row by row) of a
-    point in any m, computed at ``dps`` digits and rounded once to float64 (the catalog's
-    ``geometry`` for m ≠ 2)."""
-    with mpmath.workdps(dps):
-        m, n = W.shape
-        norms = [mpmath.sqrt(mpmath.fsum(W[r, i] ** 2 for r in range(m))) for i in range(n)]
-        cosines = []
-        for i in range(n):
-            for j in range(i + 1, n):
-                if norms[i] > mpmath.mpf(10) ** -8 and norms[j] > mpmath.mpf(10) ** -8:
-                    dot = mpmath.fsum(W[r, i] * W[r, j] for r in range(m))
-                    cosines.append(float(dot / (norms[i] * norms[j])))
-        return {"norms": [float(v) for v in norms], "biases": [float(v) for v in b],
-                "cosines": cosines}
 
 
 @dataclass

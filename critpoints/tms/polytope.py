@@ -32,6 +32,7 @@ import numpy as np
 
 __all__ = [
     "PointGroup",
+    "column_geometry",
     "column_matchings",
     "echelon_order",
     "echelon_rotation",
@@ -102,6 +103,23 @@ def column_matchings(G1, b1, G2, b2, atol: float = 1e-6) -> Iterator[np.ndarray]
             assignment[i], used[j] = -1, False
 
     yield from extend(0)
+
+
+def column_geometry(W, b, dps: int) -> dict:
+    """Norms, biases and the cosines between nonzero columns (upper triangle, row by row) of a
+    point in any m, computed at ``dps`` digits and rounded once to float64 (the catalog's
+    ``geometry`` for m ≠ 2)."""
+    with mpmath.workdps(dps):
+        m, n = W.shape
+        norms = [mpmath.sqrt(mpmath.fsum(W[r, i] ** 2 for r in range(m))) for i in range(n)]
+        cosines = []
+        for i in range(n):
+            for j in range(i + 1, n):
+                if norms[i] > mpmath.mpf(10) ** -8 and norms[j] > mpmath.mpf(10) ** -8:
+                    dot = mpmath.fsum(W[r, i] * W[r, j] for r in range(m))
+                    cosines.append(float(dot / (norms[i] * norms[j])))
+        return {"norms": [float(v) for v in norms], "biases": [float(v) for v in b],
+                "cosines": cosines}
 
 
 def _procrustes(A: np.ndarray, B: np.ndarray) -> np.ndarray:
