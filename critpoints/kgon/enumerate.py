@@ -748,8 +748,18 @@ def _canonicalised(candidate: Candidate, dps: int) -> Candidate:
     W = candidate.W[:, order]
     b = candidate.b[order]
     if W.shape[0] != 2:
-        return replace(candidate, W=_echelon(W, dps), b=b, regular=False, solution_index=-1,
-                       reduced=None)
+        V = _echelon(W, dps)
+        if potential.gradient_norm(V, b, dps) > mpmath.mpf(10) ** (20 - dps):
+            # the zeros the gauge sets moved the point off the critical point by more than the
+            # tolerance (a column's out-of-span residue above rounding): refine again from the
+            # gauge-fixed point and fix the gauge of the result
+            tms = TMSPotential.of(V)
+            result = polish(tms, tms.flatten(V, b), dps=dps,
+                            tol=mpmath.mpf(10) ** (20 - dps) / 1000)
+            if result.success:
+                V, b = result.parameters
+                V = _echelon(V, dps)
+        return replace(candidate, W=V, b=b, regular=False, solution_index=-1, reduced=None)
     with mpmath.workdps(dps):
         first = next((i for i in range(W.shape[1]) if abs(W[0, i]) + abs(W[1, i]) > 0), None)
         if first is not None:
