@@ -188,7 +188,10 @@ SIZE_CASES = [
 
 RANGE_CASES = [
     case([*ENUMERATE[:1], "--n", "0"], "--n", id="enumerate-n-0"),
-    case([*ENUMERATE, "--hidden", "3"], "--hidden", id="enumerate-hidden-3"),
+    case([*ENUMERATE, "--hidden", "4"], "--hidden", id="enumerate-hidden-4"),
+    case([*ENUMERATE, "--hidden", "0"], "--hidden", id="enumerate-hidden-0"),
+    case(["census", "--n", "3", "--hidden", "7"], "--hidden", id="census-hidden-7"),
+    case(["census", "--n", "3", "--hidden", "3"], "--no-landscape", id="census-hidden-3-landscape"),
     case([*ENUMERATE, "--random-starts", "-1"], "--random-starts", id="enumerate-starts-neg"),
     case([*KGON[:1], "--min-n", "3"], "--min-n", id="kgon-min-n-3"),
     case([*KGON[:1], "--min-n", "10", "--max-n", "5"], "--min-n", id="kgon-min-above-max"),

@@ -11,8 +11,10 @@ import pytest
 from critpoints.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-TMS_CATALOGS = sorted((ROOT / "catalog").glob("tms-n*-m2.json"),
-                      key=lambda p: int(p.name.split("-n")[1].split("-")[0]))
+# every hidden dimension (m = 2, and m = 3 of issue 15), by m then n
+TMS_CATALOGS = sorted((ROOT / "catalog").glob("tms-n*-m[0-9].json"),
+                      key=lambda p: (p.name.split("-m")[1],
+                                     int(p.name.split("-n")[1].split("-")[0])))
 
 
 @pytest.fixture(scope="module")

@@ -31,6 +31,7 @@ def test_feature_roles_of_catalog_labels():
     ("catalog", "catalog/tms-n6-m2.json", ".svg"),
     ("graph", "catalog/tms-n6-m2.transitions.json", ".png"),
     ("phases", "catalog/tms-n6-m2.phases.json", ".png"),
+    ("polytopes", "catalog/tms-n5-m3.json", ".png"),
 ])
 def test_plot_kinds(kind, source, suffix, tmp_path):
     pytest.importorskip("matplotlib")
@@ -88,3 +89,21 @@ def test_without_matplotlib(monkeypatch, tmp_path, capsys):
     assert main(["docs", "--file", str(ROOT / "docs/potential.md")]) == 0
     with open(ROOT / "catalog/tms-n6-m2.phases.json", encoding="utf-8") as handle:
         assert json.load(handle)["n"] == 6
+
+
+def test_polytope_glyph_draws_the_hull_of_a_tetrahedron_and_refuses_m2(tmp_path):
+    """The regular tetrahedron's hull has its 6 edges; a square's polygon its 4; an m = 2
+    catalog is not a polytope figure's input."""
+    import numpy as np
+
+    from critpoints.plot.polytope import _hull_edges
+
+    tetrahedron = np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]], dtype=float)
+    assert len(_hull_edges(tetrahedron)) == 6
+    cube = np.array([[x, y, z] for x in (1, -1) for y in (1, -1) for z in (1, -1)], float)
+    assert len(_hull_edges(cube)) == 12  # face diagonals are not edges
+    square = np.array([[1, 0, 0], [0, 1, 0], [-1, 0, 0], [0, -1, 0]], dtype=float)
+    assert sorted(tuple(sorted(e)) for e in _hull_edges(square)) == [(0, 1), (0, 3), (1, 2),
+                                                                       (2, 3)]
+    pytest.importorskip("matplotlib")
+    assert main(["plot", "polytopes", str(CATALOG), "--out", str(tmp_path / "x.png")]) == 2

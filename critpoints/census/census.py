@@ -1,12 +1,14 @@
 """The census of the TMS landscape: every critical orbit below the all-dead level, with an
 estimate of what it has not found.
 
-Strategies feed one deduplicated set of orbits (a critical point up to O(2) × permutations,
+Strategies feed one deduplicated set of orbits (a critical point up to O(m) × permutations,
 with its flat critical set — dead columns anywhere in their flat intervals — counted once):
 
 ``pattern``
     the k-gon pattern language (:mod:`critpoints.kgon.enumerate`: regular ansatzes verified, and
-    the full-space search from the broken ones);
+    the full-space search from the broken ones); for m > 2 its points embedded in the first two
+    coordinates of R^m (a planar critical point stays critical: ∂L/∂W = 2 W ∂L/∂G vanishes on
+    zero rows), for m = 1 the collinear ones;
 ``gaussian``, ``polar``, ``sparse``
     random starts in three parameterisations (:func:`critpoints.census.strategies.random_starts`);
 ``kick``
@@ -42,7 +44,7 @@ results are registered in start order).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import mpmath
 import numpy as np
@@ -193,7 +195,7 @@ def critical_set_key(W, b) -> tuple:
 def same_critical_set(loss: float, live: tuple, known: list[tuple[float, tuple]]
                       ) -> int | None:
     """The index in ``known`` ((loss, live part) pairs) of the critical set (loss, live) lies
-    in, or None: a twin (loss within 1e-9, live parts equal up to O(2) × permutations), else a
+    in, or None: a twin (loss within 1e-9, live parts equal up to O(m) × permutations), else a
     member of the same flat family (loss within 1e-9 and as many live columns, not congruent:
     e.g. the n = 3 points at L = 1/9 with two features at a free angle)."""
     near = [j for j, (other, _) in enumerate(known) if abs(other - loss) < 1e-9]
@@ -359,7 +361,9 @@ def run_census(
     n : int
         Features (n ≥ 1).
     m : int
-        Hidden dimension (only 2: the pattern language and the catalog's gauge are planar).
+        Hidden dimension (m ≥ 1; for m ≠ 2 the planar pattern language is embedded, see the
+        module doc, and every other point is stored in the echelon gauge of
+        :mod:`critpoints.tms.polytope`).
     budget : CensusBudget
     digits : int
         Precision of the refinement and verification of catalog entries.
@@ -376,8 +380,8 @@ def run_census(
     -------
     Census
     """
-    if m != 2:
-        raise ValueError(f"only m = 2 is implemented; got {m}")
+    if m < 1:
+        raise ValueError(f"m must be at least 1; got {m}")
     if n < 1:
         raise ValueError(f"n must be at least 1; got {n}")
     tick = progress or _no_progress
@@ -385,7 +389,7 @@ def run_census(
     registry = _Registry(potential)
 
     known, unrealised = search_pattern_language(n, digits, tick, workers)
-    for candidate in known.candidates:
+    for candidate in embedded_patterns(known.candidates, m):
         registry.add_known(candidate)
 
     with _Searcher(potential, workers, scheduler) as search:
@@ -394,10 +398,29 @@ def run_census(
     _refine(registry, potential, digits, tick)
     candidates = [o.candidate for o in registry.orbits if o.candidate is not None]
     entries = build_entries(candidates, n, digits, seed, tick, workers)
+    if m != 2:
+        unrealised = []  # the planar patterns' search record belongs to the m = 2 catalog
     enumeration = Enumeration(entries, unrealised, None)
     record = _record(registry, entries, budget, seed, rounds, stop_reason, history,
                      per_parameterisation * len(RANDOM_STRATEGIES) * rounds)
     return Census(enumeration, registry.orbits, record)
+
+
+def embedded_patterns(candidates: list[Candidate], m: int) -> list[Candidate]:
+    """The pattern language's points (m = 2) as points in R^m: zero rows added for m > 2 (at
+    full precision); for m = 1 the collinear ones (second row exactly zero: the 0-, 1- and
+    2-gons) with their first row."""
+    if m == 2:
+        return list(candidates)
+    if m < 2:
+        return [replace(c, W=c.W[:1].copy()) for c in candidates
+                if all(v == 0 for v in c.W[1])]
+    out = []
+    for candidate in candidates:
+        zeros = np.array([[mpmath.mpf(0)] * candidate.W.shape[1] for _ in range(m - 2)],
+                         dtype=object)
+        out.append(replace(candidate, W=np.vstack([candidate.W, zeros])))
+    return out
 
 
 def _rounds(registry: _Registry, potential: TMSPotential, budget: CensusBudget, seed: int,

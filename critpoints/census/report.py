@@ -12,10 +12,15 @@ from critpoints.catalog import Catalog
 
 __all__ = [
     "SECTIONS",
+    "THOMSON_TAMMES",
     "census_markdown",
+    "embedded_polygons_markdown",
     "global_minima_markdown",
     "landscape_markdown",
     "minima_markdown",
+    "polytope_census_markdown",
+    "polytope_index1_markdown",
+    "polytope_minima_markdown",
     "update_sections",
 ]
 
@@ -147,12 +152,168 @@ def landscape_markdown(landscapes: Iterable) -> str:
         + "\n".join(saddle_rows) + "\n"
 
 
-#: Generated sections: name → (function of the catalogs, which catalogs).
+# ----------------------------------------------------------------------------------------------
+# Hidden dimension m ≥ 3 (docs/polytopes.md)
+
+
+def _symmetry(point: dict) -> tuple[str, str]:
+    """(shape, point group) of an m ≠ 2 entry, with its σ columns and dead vertices."""
+    record = point.get("symmetry") or {}
+    shape = record.get("shape", "–")
+    extra = []
+    if point["sigma"]:
+        extra.append(f"{point['sigma']} zero column{'s' if point['sigma'] > 1 else ''} "
+                     "with b > 0")
+    if point["phi"]:
+        extra.append(f"{point['phi']} dead vertex{'es' if point['phi'] > 1 else ''}")
+    return ", ".join([shape, *extra]), record.get("point_group", "–")
+
+
+def _loss(value: float, digits: int = 9) -> str:
+    """A loss to ``digits`` decimals, without the sign of a rounding-level negative zero."""
+    text = f"{value:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
+def _by_m(catalogs: Iterable[Catalog], m: int) -> list[Catalog]:
+    return sorted((c for c in catalogs if c.model.m == m), key=lambda c: c.model.n)
+
+
+#: The optimal configurations of n points on the 2-sphere (m = 3) for the Thomson problem
+#: (minimum Coulomb energy) and the Tammes problem (largest minimum angle), n = 4..8. Thomson:
+#: tetrahedron, triangular bipyramid, octahedron, pentagonal bipyramid, square antiprism (the
+#: table of global minima of Wales & Ulker, Phys. Rev. B 74, 212101 (2006)). Tammes: n = 4, 6
+#: proved by Fejes Tóth (1943), n = 5, 7, 8 by Schütte & van der Waerden (1951); n = 5 reaches
+#: 90° with several configurations (triangular bipyramid, square pyramid), n = 7 has minimum
+#: angle 1.3590799 rad ≈ 77.87° (OEIS A383859), n = 8 is the square antiprism.
+THOMSON_TAMMES: dict[int, tuple[str, str]] = {
+    4: ("regular tetrahedron (Td)", "regular tetrahedron (Td)"),
+    5: ("triangular bipyramid (D3h)", "not unique: triangular bipyramid or square pyramid, "
+        "minimum angle 90°"),
+    6: ("regular octahedron (Oh)", "regular octahedron (Oh)"),
+    7: ("pentagonal bipyramid (D5h)", "Schütte–van der Waerden configuration (C3v), minimum "
+        "angle ≈ 77.87°"),
+    8: ("square antiprism (D4d)", "square antiprism (D4d)"),
+}
+
+
+def polytope_census_markdown(catalogs: Iterable[Catalog]) -> str:
+    """Per n (m = 3): the census statistics, the global minimum with its shape and point group,
+    and the Thomson and Tammes optima for the same number of points."""
+    lines = [
+        "| n | random starts | orbits (catalogued) | minima | saddles | Chao1 unseen | global "
+        "minimum | L | shape | point group | Thomson optimum | Tammes optimum |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for catalog in _by_m(catalogs, 3):
+        n = catalog.model.n
+        census = catalog.to_json().get("census") or {}
+        sample = census.get("random_sample", {})
+        verdicts = [p["verdict"] for p in catalog]
+        lowest = _minima(catalog)[0]
+        shape, group = _symmetry(lowest)
+        thomson, tammes = THOMSON_TAMMES.get(n, ("–", "–"))
+        lines.append(
+            f"| {n} | {sample.get('starts', 0):,} | {census.get('orbits', '–')} "
+            f"({census.get('orbits_catalogued', '–')}) | {verdicts.count('minimum')} | "
+            f"{verdicts.count('saddle')} | {sample.get('unseen_estimate', 0):g} | "
+            f"`{lowest['id']}` | {_loss(lowest['loss'])} | {shape} | {group} | {thomson} | "
+            f"{tammes} |")
+    return "\n".join(lines) + "\n"
+
+
+def polytope_minima_markdown(catalogs: Iterable[Catalog]) -> str:
+    """Every minimum per n (m = 3): id, loss, classification, shape, point group, span, λ."""
+    out = []
+    for catalog in _by_m(catalogs, 3):
+        minima = _minima(catalog)
+        out.append(f"**n = {catalog.model.n}, m = 3** ({len(minima)} minima)\n")
+        out.append("| id | L | classification | shape | point group | span | origin | λ |")
+        out.append("|---|---|---|---|---|---|---|---|")
+        for p in minima:
+            shape, group = _symmetry(p)
+            span = (p.get("symmetry") or {}).get("span_dimension", "–")
+            out.append(f"| `{p['id']}` | {_loss(p['loss'])} | {p['classification']} | {shape} | "
+                       f"{group} | {span} | {p['origin']} | {_lambda(p)} |")
+        out.append("")
+    return "\n".join(out)
+
+
+#: Index-1 saddles listed per n in docs/polytopes.md (the lowest ones).
+INDEX1_ROWS = 6
+
+
+def polytope_index1_markdown(catalogs: Iterable[Catalog]) -> str:
+    """The lowest smooth index-1 saddles per n (m = 3) and how many there are, and the lowest
+    non-smooth saddle (verdict saddle from a confirmed descent, no index) below them."""
+    lines = ["| n | smooth index-1 saddles | id | L | shape | point group |",
+             "|---|---|---|---|---|---|"]
+    for catalog in _by_m(catalogs, 3):
+        n = catalog.model.n
+        saddles = sorted((p for p in catalog if p["hessian_index"] == 1
+                          and p["classification"] == "saddle"),
+                         key=lambda p: (p["loss"], p["id"]))
+        rows = saddles[:INDEX1_ROWS]
+        for i, p in enumerate(rows):
+            shape, group = _symmetry(p)
+            lines.append(f"| {n if i == 0 else ''} | {len(saddles) if i == 0 else ''} | "
+                         f"`{p['id']}` | {_loss(p['loss'])} | {shape} | {group} |")
+        top = rows[0]["loss"] if rows else 1.0
+        rough = sorted((p for p in catalog if p["verdict"] == "saddle"
+                        and p["classification"] == "non-smooth" and p["loss"] < top),
+                       key=lambda p: (p["loss"], p["id"]))
+        if rough:
+            shape, group = _symmetry(rough[0])
+            lines.append(f"| {'' if rows else n} | {'' if rows else 0} | `{rough[0]['id']}` "
+                         f"(non-smooth, lowest saddle) | {_loss(rough[0]['loss'])} | {shape} | "
+                         f"{group} |")
+        elif not rows:
+            lines.append(f"| {n} | 0 | – | – | – | – |")
+    return "\n".join(lines) + "\n"
+
+
+def embedded_polygons_markdown(catalogs: Iterable[Catalog]) -> str:
+    """How the minima of m = 2 appear in m = 3: each m = 2 minimum of the pattern language with
+    k ≥ 3 vertices and L < 1/3 (a planar polygon) with its classification, verdict, negative
+    (one-sided) Hessian eigenvalues and zero modes in both catalogs of the same n."""
+    lines = ["| n | id | L | m = 2: classification, verdict | m = 3: classification, verdict | "
+             "negative eigenvalues m = 2 → 3 | zero modes explained / observed, m = 2 → 3 |",
+             "|---|---|---|---|---|---|---|"]
+    planar = {c.model.n: c for c in _by_m(catalogs, 2)}
+    for catalog in _by_m(catalogs, 3):
+        n = catalog.model.n
+        if n not in planar:
+            continue
+        for p2 in _minima(planar[n]):
+            if p2["origin"] != "pattern" or p2["k"] < 3 or p2["loss"] > 1 / 3 - 1e-9:
+                continue
+            p3 = catalog.get(p2["id"])
+            if p3 is None:
+                lines.append(f"| {n} | `{p2['id']}` | {_loss(p2['loss'], 6)} | "
+                             f"{p2['classification']}, {p2['verdict']} | not in the m = 3 "
+                             "catalog | | |")
+                continue
+            h2, h3 = p2["hessian"], p3["hessian"]
+            lines.append(f"| {n} | `{p2['id']}` | {_loss(p2['loss'], 6)} | "
+                         f"{p2['classification']}, {p2['verdict']} | {p3['classification']}, "
+                         f"**{p3['verdict']}** | {h2['n_neg']} → {h3['n_neg']} | "
+                         f"{h2['n_zero_symmetry']}/{h2['n_zero']} → "
+                         f"{h3['n_zero_symmetry']}/{h3['n_zero']} |")
+    return "\n".join(lines) + "\n"
+
+
+#: Generated sections: name → (function of the catalogs, which catalogs: ``census`` the m = 2
+#: catalogs with a census record, ``all`` every m = 2 catalog, ``landscapes`` the landscape
+#: graphs, ``hidden`` every catalog of any m).
 SECTIONS: dict[str, tuple[Callable[[list[Catalog]], str], str]] = {
     "census-statistics": (census_markdown, "census"),
     "minima": (minima_markdown, "census"),
     "global-minima": (global_minima_markdown, "all"),
     "landscape-summary": (landscape_markdown, "landscapes"),
+    "polytope-census": (polytope_census_markdown, "hidden"),
+    "polytope-minima": (polytope_minima_markdown, "hidden"),
+    "polytope-index1": (polytope_index1_markdown, "hidden"),
+    "embedded-polygons": (embedded_polygons_markdown, "hidden"),
 }
 
 
@@ -170,8 +331,13 @@ def update_sections(text: str, catalogs: list[Catalog], landscapes: list | None 
         pattern = re.compile(re.escape(begin) + r"\n.*?" + re.escape(end), re.S)
         if not pattern.search(text):
             continue
-        chosen = (list(landscapes or []) if which == "landscapes" else
-                  [c for c in catalogs if which == "all" or "census" in c.to_json()])
+        if which == "landscapes":
+            chosen = list(landscapes or [])
+        elif which == "hidden":
+            chosen = list(catalogs)
+        else:
+            chosen = [c for c in catalogs if c.model.m == 2
+                      and (which == "all" or "census" in c.to_json())]
         replacement = f"{begin}\n{render(chosen)}{end}"
         text = pattern.sub(lambda _, new=replacement: new, text)
     return text

@@ -20,6 +20,8 @@ from critpoints.cli.options import (
 
 #: The census covers n ≤ this (the pattern language and moves grow fast; n = 8 takes minutes).
 MAX_CENSUS_FEATURES = 12
+#: Hidden dimensions the census takes (the search is in (m + 1)·n coordinates).
+MAX_CENSUS_HIDDEN = 6
 
 
 def register(subparsers) -> None:
@@ -27,16 +29,19 @@ def register(subparsers) -> None:
         "census",
         help="census of the landscape: every critical orbit with L ≤ 1/3 and a completeness "
         "estimate",
-        description="Find every critical orbit of the TMS potential (m = 2) with L ≤ 1/3: the "
-        "k-gon pattern language, random starts in three parameterisations, and moves from "
+        description="Find every critical orbit of the TMS potential (hidden dimension M, default "
+        "2) with L ≤ 1/3: the k-gon pattern language (embedded in R^M for M > 2), random starts "
+        "in three parameterisations, and moves from "
         "every orbit found (Hessian-eigendirection kicks, gentlest ascent from minima, steepest "
         "descent from saddles), in rounds until the Chao1 estimate of the orbits the random "
         "starts have not reached is below 1 or the budget is spent. Writes the catalog "
-        "(default catalog/tms-nN-m2.json) with a 'census' record of the statistics, and the "
-        "landscape graph beside it (tms-nN-m2.landscape.json and .graphml).",
+        "(default catalog/tms-nN-mM.json) with a 'census' record of the statistics, and for "
+        "M = 2 the landscape graph beside it (tms-nN-m2.landscape.json and .graphml).",
     )
     parser.add_argument("--n", type=integer(1, MAX_CENSUS_FEATURES, "n = 8 takes minutes"),
                         required=True, help=f"number of features, 1 ≤ n ≤ {MAX_CENSUS_FEATURES}")
+    parser.add_argument("--hidden", type=integer(1, MAX_CENSUS_HIDDEN), default=2, metavar="M",
+                        help=f"hidden dimension m, 1 ≤ M ≤ {MAX_CENSUS_HIDDEN} (default 2)")
     parser.add_argument("--budget", type=integer(3, 10_000_000), default=60_000, metavar="R",
                         help="random starts at most, all rounds together")
     parser.add_argument("--round-starts", type=integer(3, 1_000_000), default=6_000,
@@ -54,10 +59,11 @@ def register(subparsers) -> None:
                         help="also list the orbits with L ≤ 1/3 that this catalog and the census "
                         "disagree on (an independent check of a committed catalog)")
     parser.add_argument("--out", type=output_file, metavar="PATH",
-                        help="catalog file to write (default catalog/tms-nN-m2.json)")
+                        help="catalog file to write (default catalog/tms-nN-mM.json)")
     parser.add_argument("--no-landscape", action="store_true",
                         help="do not write the landscape graph beside the catalog (by default "
-                        "the census ends with 'critpoints landscape' on the catalog it wrote)")
+                        "the census ends with 'critpoints landscape' on the catalog it wrote; "
+                        "only for M = 2)")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.set_defaults(func=run)
 
@@ -78,15 +84,20 @@ def run(args: argparse.Namespace) -> int:
             import distributed  # noqa: F401
         except ImportError:
             raise UsageError("--scheduler needs dask: pip install 'critpoints[dask]'") from None
-    out = check_output_file(args.out or f"catalog/tms-n{args.n}-m2.json")
+    m = args.hidden
+    out = check_output_file(args.out or f"catalog/tms-n{args.n}-m{m}.json")
+    if not args.no_landscape and m != 2:
+        raise UsageError(f"the landscape graph is built for m = 2 only; add --no-landscape for "
+                         f"--hidden {m}")
     landscape_out = None if args.no_landscape else landscape_output(
         default_landscape_path(str(out), args.n))
-    compared = tms_catalog(args.compare, args.n) if args.compare is not None else None
+    compared = tms_catalog(args.compare, args.n, m) if args.compare is not None else None
     started = time.monotonic()
     if not args.quiet:
-        print(f"census of the critical points for n = {args.n}, m = 2", file=sys.stderr)
+        print(f"census of the critical points for n = {args.n}, m = {m}", file=sys.stderr)
     census = run_census(
         args.n,
+        m,
         budget=CensusBudget(args.budget, args.round_starts),
         digits=args.digits,
         seed=args.seed,
@@ -96,9 +107,11 @@ def run(args: argparse.Namespace) -> int:
     )
     enumeration = census.enumeration
     entries = [entry.to_json() for entry in enumeration.entries]
-    command = (f"python -m critpoints census --n {args.n} --budget {args.budget} "
+    hidden = "" if m == 2 else f" --hidden {m} --no-landscape"
+    command = (f"python -m critpoints census --n {args.n}{hidden} --budget {args.budget} "
                f"--round-starts {args.round_starts} --digits {args.digits} --seed {args.seed}")
-    document = catalog_document(args.n, entries, enumeration.unrealised, command, seed=args.seed)
+    document = catalog_document(args.n, entries, enumeration.unrealised, command, seed=args.seed,
+                                m=m)
     document["census"] = census.record
     write_catalog(out, document)
     print(format_table(document["critical_points"]))

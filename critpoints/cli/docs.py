@@ -32,7 +32,25 @@ def register(subparsers) -> None:
 
 #: The pages with generated sections.
 PAGES = (Path("docs/potential.md"), Path("docs/sparsity.md"), Path("docs/landscape.md"),
-         Path("README.md"))
+         Path("docs/polytopes.md"), Path("README.md"))
+
+#: Hidden dimensions other than 2 whose shipped catalogs the docs tabulate.
+HIDDEN_DIMENSIONS = (3,)
+
+
+def builtin_catalogs() -> list:
+    """The shipped TMS catalogs: m = 2 for n = 2..12, and those of :data:`HIDDEN_DIMENSIONS`
+    that exist."""
+    from critpoints.catalog import Catalog, CatalogError
+
+    catalogs = [Catalog.builtin(n) for n in range(2, 13)]
+    for m in HIDDEN_DIMENSIONS:
+        for n in range(1, 13):
+            try:
+                catalogs.append(Catalog.builtin(n, m))
+            except CatalogError:
+                continue
+    return catalogs
 
 
 def updated_text(text: str, catalogs, landscapes=None) -> str:
@@ -66,10 +84,9 @@ def builtin_landscapes() -> list:
 
 
 def run(args: argparse.Namespace) -> int:
-    from critpoints.catalog import Catalog
     from critpoints.io import write_text_atomic
 
-    catalogs = [Catalog.builtin(n) for n in range(2, 13)]
+    catalogs = builtin_catalogs()
     landscapes = builtin_landscapes()
     stale = 0
     for page in args.file or PAGES:

@@ -24,9 +24,12 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "enumerate",
         help="enumerate, verify and classify the k-gon critical points for n features",
-        description="Enumerate every k^{σ,φ}-gon pattern for n features (hidden dimension 2), "
+        description="Enumerate every k^{σ,φ}-gon pattern for n features (hidden dimension M), "
         "verify each critical point at high precision, classify it, print a table sorted by "
-        "loss and write the catalog (default catalog/tms-n{N}-m2.json).",
+        "loss and write the catalog (default catalog/tms-n{N}-m{M}.json). With --hidden 3 the "
+        "k-gons are embedded in R^3 and the polytope patterns (Platonic solids by their reduced "
+        "problem; prisms, antiprisms, bipyramids and pyramids as starts of the full-space "
+        "search) are added.",
         epilog=LEGEND,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -36,8 +39,11 @@ def register(subparsers) -> None:
         required=True,
         help=f"number of input features, 1 ≤ n ≤ {MAX_ENUMERATE_FEATURES}",
     )
-    parser.add_argument("--hidden", type=integer(2, 2, "only m = 2 is implemented"), default=2,
-                        help="hidden dimension m (only 2)")
+    parser.add_argument("--hidden", type=integer(1, 3, "m ≥ 4 through the census: "
+                                                  "critpoints census --hidden M"), default=2,
+                        metavar="M",
+                        help="hidden dimension m: 2 (default) the k-gons; 3 the k-gons embedded "
+                        "and the polytope patterns; 1 the collinear ones")
     parser.add_argument("--digits", type=integer(30, MAX_DIGITS), default=60,
                         help=f"verification precision, 30..{MAX_DIGITS} digits")
     parser.add_argument(
@@ -54,7 +60,7 @@ def register(subparsers) -> None:
                         f"this machine's cores, at most 4: {DEFAULT_WORKERS}); the catalog does "
                         "not depend on K")
     parser.add_argument("--out", type=output_file, metavar="PATH",
-                        help="catalog file to write (default catalog/tms-nN-m2.json)")
+                        help="catalog file to write (default catalog/tms-nN-mM.json)")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.set_defaults(func=run)
 
@@ -113,10 +119,12 @@ def run(args: argparse.Namespace) -> int:
     from critpoints.kgon import catalog_document, enumerate_critical_points
     from critpoints.store import write_catalog
 
-    out = check_output_file(args.out or f"catalog/tms-n{args.n}-m2.json")
+    m = args.hidden
+    out = check_output_file(args.out or f"catalog/tms-n{args.n}-m{m}.json")
     started = time.monotonic()
     if not args.quiet:
-        print(f"enumerating k-gon critical points for n = {args.n}, m = 2", file=sys.stderr)
+        print(f"enumerating {'k-gon' if m == 2 else 'pattern'} critical points for n = "
+              f"{args.n}, m = {m}", file=sys.stderr)
     enumeration = enumerate_critical_points(
         args.n,
         digits=args.digits,
@@ -124,15 +132,17 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         random_starts=args.random_starts,
         workers=args.workers,
+        m=m,
     )
     entries = [entry.to_json() for entry in enumeration.entries]
     unrealised = enumeration.unrealised
+    hidden = "" if m == 2 else f" --hidden {m}"
     command = (
-        f"python -m critpoints enumerate --n {args.n} --digits {args.digits} "
+        f"python -m critpoints enumerate --n {args.n}{hidden} --digits {args.digits} "
         f"--random-starts {args.random_starts} --seed {args.seed}"
     )
     document = catalog_document(args.n, entries, unrealised, command, enumeration.random_search,
-                                seed=args.seed)
+                                seed=args.seed, m=m)
     write_catalog(out, document)
     print(format_table(document["critical_points"]))
     print(

@@ -333,10 +333,10 @@ def check_output_file(path: str | os.PathLike, option: str = "--out") -> Path:
     return path
 
 
-def tms_catalog(path, n: int):
+def tms_catalog(path, n: int, m: int | None = None):
     """The TMS catalog document at ``path`` (default: the built-in one for n features, m = 2),
-    refused with a one-line usage error if it is another kind or another n; returns
-    ``(path, document)``."""
+    refused with a one-line usage error if it is another kind or another n (or, when ``m`` is
+    given, another hidden dimension); returns ``(path, document)``."""
     from critpoints.catalog import default_catalog_path, load_catalog
     from critpoints.cli import UsageError
 
@@ -346,4 +346,6 @@ def tms_catalog(path, n: int):
     if model.get("kind") != "tms-high-sparsity" or model.get("n") != n:
         raise UsageError(f"{path} is a {model.get('kind')} catalog for n = {model.get('n')}, "
                          f"not a TMS catalog for --n {n}")
+    if m is not None and model.get("m") != m:
+        raise UsageError(f"{path} is a catalog for m = {model.get('m')}, not for --hidden {m}")
     return path, document

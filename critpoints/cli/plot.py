@@ -29,6 +29,7 @@ DEFAULT_INPUTS = {
     "sgd": "tms-n6-m2.json",
     "phases": "tms-n6-m2.phases.json",
     "landscape": "tms-n6-m2.landscape.json",
+    "polytopes": "tms-n6-m3.json",
 }
 KINDS = tuple(DEFAULT_INPUTS)
 #: Kinds drawn only from a file the user names (no committed input).
@@ -59,8 +60,9 @@ def register(subparsers) -> None:
         "catalog (energy levels with polygon glyphs), graph (transition graph on the (λ, loss) "
         "plane), sgd (loss curves of a small seeded SGD sweep, plateaus labelled), phases "
         "(posterior occupancy against N), landscape (the disconnectivity graph of a landscape "
-        "graph: minima joined at their lowest saddle), llc (running λ̂ and traces per chain of an "
-        "`llc --out` file) or all (every n = 6 figure into "
+        "graph: minima joined at their lowest saddle), polytopes (an m = 3 catalog: energy "
+        "levels with point groups and 3-D glyphs of its minima and lowest saddles), llc (running "
+        "λ̂ and traces per chain of an `llc --out` file) or all (every n = 6 figure into "
         "docs/figures/, PNG and SVG). The suffix of --out (.png, .svg, .pdf) chooses the format.",
     )
     parser.add_argument("kind", choices=(*KINDS, *USER_KINDS, "all"), help="which figure")
@@ -102,6 +104,8 @@ def _figure(kind: str, source: Path, args: argparse.Namespace):
         from critpoints.transition_store import read_transition_json
 
         return plot.transition_figure(read_transition_json(source))
+    if kind == "polytopes":
+        return plot.polytope_figure(load_catalog(source), top=max(args.top, 30))
     if kind == "landscape":
         from critpoints.landscape_store import read_landscape_json
 

@@ -26,21 +26,27 @@ __all__ = [
 
 def catalog_document(
     n: int, entries: list[dict], unrealised: list[dict], command: str, random_search=None,
-    seed: int = 0,
+    seed: int = 0, m: int = 2,
 ) -> dict:
-    """The catalog document (see :mod:`critpoints.catalog`) of an enumeration for n features."""
+    """The catalog document (see :mod:`critpoints.catalog`) of an enumeration for n features
+    and hidden dimension m."""
     from critpoints.catalog import new_document
     from critpoints.solve.classify import BOUNDARY_TOLERANCE
 
     model = {
         "kind": "tms-high-sparsity",
         "n": n,
-        "m": 2,
+        "m": m,
         "conventions": {
             "parameters": "W is m×n (columns W_i), b has n entries; f(x) = ReLU(WᵀW x + b)",
             "hessian_order": "W flattened row-major, then b",
             "gauge": "first nonzero column on the positive x axis, polygon counter-clockwise, "
-            "then zero columns with positive bias, then dead features",
+            "then zero columns with positive bias, then dead features" if m == 2 else
+            "k-gon patterns: planar, in the first two coordinates, vertex 0 on the positive "
+            "first axis; other points: QR (echelon) gauge, the nonzero columns in a canonical "
+            "chain order with the j-th column that enlarges their span in the span of the "
+            "first j + 1 axes (positive j-th coordinate), then zero columns with positive "
+            "bias, then dead features",
             "flat_representatives": "dead vertex bias -2 l², dead feature bias -1/(2n)",
             "boundary_convention": "ReLU'(0) = 0: a block within boundary_tolerance of an "
             "activation boundary is on it and takes the Hessian of the side where the ReLU is off",

@@ -40,10 +40,12 @@ from critpoints.solve.classify import classify
 from critpoints.solve.newton import find_critical_points, polish
 from critpoints.tms import potential
 from critpoints.tms.model import TMSPotential
+from critpoints.tms.polytope import column_geometry, echelon_rotation, pivot_columns, point_group
 from critpoints.tms.symmetry import (
     canonical_form,
     dead_outputs,
     live_part,
+    normalise_flat_biases,
     polar_geometry,
     same_live_part,
 )
@@ -194,7 +196,7 @@ def _entry(candidate: Candidate, ident: str, label: str, kgon: tuple, n: int, dp
         "loss_exact": _decimal(loss, dps),
         "grad_norm": float(grad_norm),
         "precision_digits": dps,
-        "geometry": polar_geometry(W, b, dps),
+        "geometry": polar_geometry(W, b, dps) if W.shape[0] == 2 else column_geometry(W, b, dps),
         "reduced": candidate.reduced,
         "hessian": {
             "eigenvalues": result.eigenvalues,
@@ -214,6 +216,9 @@ def _entry(candidate: Candidate, ident: str, label: str, kgon: tuple, n: int, dp
         "exact": None,
     }
     entry["certificate"], entry["exact"] = annotate(entry, n, dps)
+    if W.shape[0] != 2:  # the m = 2 catalogs describe their polygons by `geometry` alone
+        Wf, bf = np.asarray(W, dtype=float), np.asarray(b, dtype=float)
+        entry["symmetry"] = point_group(Wf, normalise_flat_biases(Wf, bf)).to_json()
     return EnumeratedPoint(**entry)
 
 
@@ -249,10 +254,17 @@ class EnumeratedPoint:
     on_boundary: bool
     certificate: dict | None
     exact: dict | None
+    #: m ≠ 2: the point group of the nonzero columns and a readable shape
+    #: (:func:`critpoints.tms.polytope.point_group`); absent (None) for m = 2.
+    symmetry: dict | None = None
 
     def to_json(self) -> dict:
-        """The catalog entry as a plain dict, keys in the catalog's order."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """The catalog entry as a plain dict, keys in the catalog's order (``symmetry`` only
+        where there is one)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        if out["symmetry"] is None:
+            del out["symmetry"]
+        return out
 
 
 @dataclass
@@ -493,11 +505,13 @@ def _examine_converged(tms: TMSPotential, W, b, origin: Candidate | None, known:
     return "new_points", None, (candidate, live, loss)
 
 
-def random_starts_of(n: int, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``count`` random starts: W ~ N(0, s²) with s = 0.3, 0.6, 1.0 in turn, b ~ N(0, 0.3²)."""
+def random_starts_of(n: int, count: int, seed: int, m: int = 2
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` random starts: W ~ N(0, s²) (m × n) with s = 0.3, 0.6, 1.0 in turn,
+    b ~ N(0, 0.3²)."""
     rng = np.random.default_rng([seed, n])
     scales = np.array([0.3, 0.6, 1.0])[np.arange(count) % 3]
-    starts_W = rng.normal(size=(count, 2, n)) * scales[:, None, None]
+    starts_W = rng.normal(size=(count, m, n)) * scales[:, None, None]
     starts_b = rng.normal(size=(count, n)) * 0.3
     return starts_W, starts_b
 
@@ -570,8 +584,17 @@ def enumerate_critical_points(
     seed: int = 0,
     random_starts: int = 0,
     workers: int = 1,
+    m: int = 2,
 ) -> Enumeration:
-    """All k-gon critical points for n features, hidden dimension 2.
+    """All k-gon critical points for n features, hidden dimension m (default 2).
+
+    For m = 1 the collinear k-gon points (k ≤ 2) are kept; for m = 3 the k-gon points are
+    embedded in the first two coordinates of R^m
+    (:func:`critpoints.census.census.embedded_patterns`: a planar critical point stays
+    critical), and for m = 3 the polytope pattern language (:mod:`critpoints.kgon.polytopes`)
+    adds the rigid polytopes (reduced problem, verified in full space) and the full-space
+    search from the polytope families; the random starts are in R^m. The patterns' search
+    record (``unrealised``) is then empty: it belongs to the m = 2 catalog.
 
     Parameters
     ----------
@@ -592,6 +615,8 @@ def enumerate_critical_points(
     workers : int
         Processes that run the searches and classify the entries (the result does not depend
         on it).
+    m : int
+        Hidden dimension, 1, 2 or 3.
 
     Returns
     -------
@@ -603,16 +628,85 @@ def enumerate_critical_points(
         raise ValueError(f"n must be at least 1; got {n}")
     if digits < 30:
         raise ValueError(f"digits must be at least 30; got {digits}")
+    if m not in (1, 2, 3):
+        raise ValueError(f"m must be 1, 2 or 3 (the census takes any m); got {m}")
     tick = progress or _no_progress
     known, unrealised = search_pattern_language(n, digits, tick, workers)
+    if m != 2:
+        known, unrealised = _polytope_language(n, m, known, digits, tick, workers), []
     random_search = None
     if random_starts:
-        starts_W, starts_b = random_starts_of(n, random_starts, seed)
+        starts_W, starts_b = random_starts_of(n, random_starts, seed, m)
         search = search_from_starts(starts_W, starts_b, [None] * random_starts, known, digits,
                                     "random-start search", tick, workers)
         known, random_search = search.known, {"seed": seed, **search.counts}
     entries = build_entries(known.candidates, n, digits, seed, tick, workers)
     return Enumeration(entries, unrealised, random_search)
+
+
+def _echelon(W, dps: int) -> np.ndarray:
+    """W (mpmath numbers, columns in canonical order) rotated at ``dps`` digits into echelon form
+    (:func:`critpoints.tms.polytope.echelon_rotation`), with the entries the gauge makes zero —
+    W[r, p_j] for r > j at the pivot columns p_j, and the rows beyond the span of the columns —
+    set to exact zeros (they are rounding residues of the rotation, ~10^-dps)."""
+    m, n = W.shape
+    with mpmath.workdps(dps + 10):
+        R = echelon_rotation(W, dps + 10)
+        V = np.array([[mpmath.fsum(R[r, s] * W[s, i] for s in range(m)) for i in range(n)]
+                      for r in range(m)], dtype=object)
+        pivots = pivot_columns(W.astype(float))
+        for j, p in enumerate(pivots):
+            for r in range(j + 1, m):
+                V[r, p] = mpmath.mpf(0)
+        for r in range(len(pivots), m):
+            V[r, :] = mpmath.mpf(0)
+        for r in range(m):
+            for i in range(n):
+                if abs(V[r, i]) < mpmath.mpf(10) ** (5 - dps):
+                    V[r, i] = mpmath.mpf(0)
+    return V
+
+
+def _polytope_language(n: int, m: int, planar: KnownOrbits, digits: int, tick: Progress,
+                       workers: int) -> KnownOrbits:
+    """The k-gon points embedded in R^m, the rigid polytopes verified at ``digits`` digits and
+    the points the full-space search finds from the polytope families
+    (:mod:`critpoints.kgon.polytopes`), deduplicated."""
+    from critpoints.census.census import embedded_patterns
+    from critpoints.kgon import polytopes
+
+    known = KnownOrbits.of(embedded_patterns(planar.candidates, m))
+    if m != 3:
+        return known
+    tolerance = mpmath.mpf(10) ** (20 - digits)
+    tms = TMSPotential(n, m)
+    ansatzes = polytopes.rigid_ansatzes(n)
+    broken_W, broken_b = [], []
+    for done, ansatz in enumerate(ansatzes, 1):
+        tick("polytope ansatzes", done, len(ansatzes))
+        W, b = ansatz.parameters()
+        result = _polish_start(tms, W, b, digits)
+        if not result.success or result.grad_norm > tolerance:
+            broken_W.append(W)
+            broken_b.append(b)
+            continue
+        W_exact, b_exact = result.parameters
+        loss = float(potential.loss(W, b))
+        live = live_part(W, b)
+        if known.twin(loss, live) is None and known.family_member(loss, live) is None:
+            candidate = Candidate(None, W_exact, b_exact, False, -1, None, "pattern")
+            known = known.with_point(candidate, live, loss)
+    family_W, family_b = polytopes.family_starts(n)
+    starts_W = np.concatenate([np.array(broken_W).reshape(-1, m, n), family_W])
+    starts_b = np.concatenate([np.array(broken_b).reshape(-1, n), family_b])
+    if len(starts_W):
+        before = len(known.candidates)
+        search = search_from_starts(starts_W, starts_b, [None] * len(starts_W), known, digits,
+                                    "search from polytope families", tick, workers)
+        known = search.known
+        for candidate in known.candidates[before:]:
+            candidate.origin = "pattern-search"  # from a polytope ansatz, not a random start
+    return known
 
 
 def _exact_order(candidate: Candidate, dps: int) -> tuple:
@@ -653,6 +747,19 @@ def _canonicalised(candidate: Candidate, dps: int) -> Candidate:
     _, _, order = canonical_form(Wf, candidate.b.astype(float))
     W = candidate.W[:, order]
     b = candidate.b[order]
+    if W.shape[0] != 2:
+        V = _echelon(W, dps)
+        if potential.gradient_norm(V, b, dps) > mpmath.mpf(10) ** (20 - dps):
+            # the zeros the gauge sets moved the point off the critical point by more than the
+            # tolerance (a column's out-of-span residue above rounding): refine again from the
+            # gauge-fixed point and fix the gauge of the result
+            tms = TMSPotential.of(V)
+            result = polish(tms, tms.flatten(V, b), dps=dps,
+                            tol=mpmath.mpf(10) ** (20 - dps) / 1000)
+            if result.success:
+                V, b = result.parameters
+                V = _echelon(V, dps)
+        return replace(candidate, W=V, b=b, regular=False, solution_index=-1, reduced=None)
     with mpmath.workdps(dps):
         first = next((i for i in range(W.shape[1]) if abs(W[0, i]) + abs(W[1, i]) > 0), None)
         if first is not None:

@@ -1,5 +1,6 @@
 """Figures: energy levels with polygon glyphs, the transition graph, SGD curves, phases, the
-disconnectivity graph of a landscape, λ̂ diagnostics.
+disconnectivity graph of a landscape, the energy levels and 3-D glyphs of an m = 3 catalog,
+λ̂ diagnostics.
 
 matplotlib is the optional extra ``plot`` (``pip install 'critpoints[plot]'``) and is imported
 only when a figure is drawn; importing :mod:`critpoints.plot` does not need it. Without it the
@@ -16,6 +17,7 @@ from critpoints.plot.figures import catalog_figure, phases_figure, sgd_figure, t
 from critpoints.plot.glyph import draw_glyph, feature_roles
 from critpoints.plot.landscape import disconnectivity_figure
 from critpoints.plot.llc import llc_figure
+from critpoints.plot.polytope import draw_polytope_glyph, polytope_figure
 from critpoints.plot.sgd import SmallSweep, small_sweep
 
 __all__ = [
@@ -25,9 +27,11 @@ __all__ = [
     "catalog_figure",
     "disconnectivity_figure",
     "draw_glyph",
+    "draw_polytope_glyph",
     "feature_roles",
     "llc_figure",
     "phases_figure",
+    "polytope_figure",
     "pyplot_available",
     "save_figure",
     "sgd_figure",

@@ -44,6 +44,7 @@ from critpoints.proofs.exact_point import (
 )
 from critpoints.tms.model import flat_coordinates
 from critpoints.tms.polygon import interval_of
+from critpoints.tms.polytope import pivot_columns, span_dimension
 
 __all__ = [
     "annotate",
@@ -118,13 +119,27 @@ def annotate(entry: dict, n: int, digits: int = 60) -> tuple[dict | None, dict |
 
 
 def _null_vectors(W_balls, b_balls, W_float, b_float) -> np.ndarray:
-    """Exact null vectors of the Hessian at the critical point: Jθ (if W ≠ 0) and flat axes."""
-    n = len(b_float)
-    dim = 3 * n
+    """Exact null vectors of the Hessian at the critical point: the so(m) generators Jθ that
+    span the tangent of the O(m) orbit (if W ≠ 0) and the flat axes.
+
+    For m = 2 the one generator J = e₁e₀ᵀ − e₀e₁ᵀ. For other m the point is in the echelon
+    gauge (:mod:`critpoints.tms.polytope`): its columns span the first d coordinate axes, and
+    the generators J_pq (p < q, p < d) are independent and span the orbit's tangent
+    (their number is the orbit dimension m(m − 1)/2 − (m − d)(m − d − 1)/2)."""
+    W_float = np.asarray(W_float, dtype=float)
+    m, n = W_float.shape
+    dim = (m + 1) * n
     rows = []
-    if np.abs(np.asarray(W_float, dtype=float)).max() > 0:
-        gen = [-W_balls[1, i] for i in range(n)] + [W_balls[0, i] for i in range(n)]
-        rows.append(gen + [flint.arb(0)] * n)
+    if np.abs(W_float).max() > 0:
+        d = span_dimension(W_float)
+        for p in range(min(d, m)):
+            for q in range(p + 1, m):
+                # (J W) for J[p, q] = -1, J[q, p] = 1: row p is -W_q, row q is W_p
+                gen = [flint.arb(0)] * dim
+                for i in range(n):
+                    gen[p * n + i] = -W_balls[q, i]
+                    gen[q * n + i] = W_balls[p, i]
+                rows.append(gen)
     for index in flat_coordinates(W_float, b_float):
         e = [flint.arb(0)] * dim
         e[index] = flint.arb(1)
@@ -135,7 +150,7 @@ def _null_vectors(W_balls, b_balls, W_float, b_float) -> np.ndarray:
 def hessian_certificate(W_balls, b_balls, classification: str) -> dict:
     """Certified Hessian signs over a box of parameters (Arb balls ``W_balls``, ``b_balls``).
 
-    The O(2) generator and the flat coordinates are the exact null vectors; the rest is
+    The O(m) generators and the flat coordinates are the exact null vectors; the rest is
     :func:`critpoints.proofs.interval.inertia`. ``classification`` (``"minimum"``, ``"saddle"``,
     or anything else) is compared with the proved signs in ``agrees_with_classification``.
 
@@ -148,6 +163,7 @@ def hessian_certificate(W_balls, b_balls, classification: str) -> dict:
     """
     W_float = np.array([[float(v.mid()) for v in row] for row in W_balls])
     b_float = np.array([float(v.mid()) for v in b_balls])
+    group = f"O({W_float.shape[0]})"
     try:
         _, H = iv.full_gradient_hessian(W_balls, b_balls)
     except iv.RegionUndetermined as exc:
@@ -159,7 +175,8 @@ def hessian_certificate(W_balls, b_balls, classification: str) -> dict:
         return {"proved": False, "reason": result["reason"]}
     out = {
         "method": "arb Hessian enclosure over the box; congruence by a float eigenbasis on the "
-                  "complement of the O(2) generator and flat axes; Gershgorin disc components",
+                  f"complement of the {group} generator{'s' if group != 'O(2)' else ''} and "
+                  "flat axes; Gershgorin disc components",
         "n_pos": result["n_pos"], "n_neg": result["n_neg"],
         "n_undetermined": result["n_undetermined"], "n_null": result["n_null"],
         # bounds rounded outward to 4 digits: still bounds, and free of the last bits of the
@@ -169,7 +186,8 @@ def hessian_certificate(W_balls, b_balls, classification: str) -> dict:
     }
     if result["proved"] and result["n_neg"] == 0:
         out.update(proved=True, claim=(
-            "local minimum: H ⪰ 0 with kernel exactly the O(2)/flat directions (Morse–Bott)"))
+            f"local minimum: H ⪰ 0 with kernel exactly the {group}/flat directions "
+            "(Morse–Bott)"))
     elif result["n_neg"] > 0 and result["proved"]:
         out.update(proved=True, claim=f"saddle of index exactly {result['n_neg']}")
     elif result["n_neg"] > 0:
@@ -217,10 +235,31 @@ def _annotate_reduced(entry, n, digits, radius):
     else:
         certificate["reason"] = result.get("reason", "Krawczyk failed")
         certificate["evidence"] = f"full gradient norm {entry.get('grad_norm')} at {digits} digits"
+    _embedding_note(certificate, len(entry["W_exact"]))
     with iv.precision():
         W, b = reduced_box_point(entry, n, x_text, s_text, radius)
+        W = _padded(W, len(entry["W_exact"]))
         certificate["hessian"] = hessian_certificate(W, b, entry["classification"])
     return certificate, exact
+
+
+#: Why a planar critical point (rows 2.. of W zero) is critical in m > 2 dimensions.
+EMBEDDING = ("The point is planar in R^m (rows 2, …, m−1 of W are zero): ∂L/∂W = 2 W M with M "
+             "= ∂L/∂G symmetric, so the gradient along those rows vanishes identically and the "
+             "critical point of the m = 2 problem is one in R^m.")
+
+
+def _embedding_note(certificate: dict, m: int) -> None:
+    if m != 2 and certificate.get("proved"):
+        certificate["embedding"] = EMBEDDING
+
+
+def _padded(W, m: int):
+    """The balls of a planar W (2 rows) with zero rows up to m."""
+    if W.shape[0] >= m:
+        return W
+    zeros = np.array([[flint.arb(0)] * W.shape[1] for _ in range(m - W.shape[0])], dtype=object)
+    return np.vstack([W, zeros])
 
 
 def reduced_box_point(entry: dict, n: int, x_text: str, s_text: str, radius: str):
@@ -279,8 +318,10 @@ def _annotate_exact(entry, n, digits):
     if exact is None:
         exact = {"field": "Q",
                  "coordinates": {"x": {"value": "1", "note": "representative of a flat norm"}}}
+    _embedding_note(certificate, len(entry["W_exact"]))
     with iv.precision():
         W, b = point_balls(point)
+        W = _padded(W, len(entry["W_exact"]))
         certificate["hessian"] = hessian_certificate(W, b, entry["classification"])
     return certificate, exact
 
@@ -289,42 +330,58 @@ def _not_isolated_reason(entry) -> str:
     if entry.get("on_boundary"):
         return ("on an activation boundary (L is C¹ but not C² there): no Krawczyk box; the point "
                 "lies in a non-isolated critical set or at a kink of the Hessian")
-    return ("not isolated: flat or degenerate directions beyond the O(2) orbit; criticality is "
+    group = f"O({len(entry['W_exact'])})"
+    return (f"not isolated: flat or degenerate directions beyond the {group} orbit; criticality is "
             "proved exactly instead")
 
 
 def _annotate_full(entry, n, digits, radius):
     W_text = entry["W_exact"]
     b_text = entry["b_exact"]
+    m = len(W_text)
     W_float = np.array(entry["W"], dtype=float)
     b_float = np.array(entry["b"], dtype=float)
     flats = set(flat_coordinates(W_float, b_float))
-    norms = np.linalg.norm(W_float, axis=0)
-    nonzero = [i for i in range(n) if norms[i] > 1e-8]
     W_mid = [list(row) for row in W_text]
-    gauge = None
-    if nonzero:
-        f = nonzero[0]
-        gauge = n + f  # θ index of W[1, f]
-        W_mid[1][f] = "0"
-    variables = [i for i in range(3 * n) if i not in flats and i != gauge]
+    # the gauge: the j-th pivot column p_j has W[r, p_j] = 0 for r > j (for m = 2: W[1, f] of
+    # the first nonzero column f)
+    gauges = [r * n + p for j, p in enumerate(pivot_columns(W_float)) for r in range(j + 1, m)]
+    for index in gauges:
+        W_mid[index // n][index % n] = "0"
+    variables = [i for i in range((m + 1) * n) if i not in flats and i not in gauges]
     result = iv.full_krawczyk(W_mid, b_text, variables, radius)
-    certificate = {
-        "proved": result["proved"],
-        "method": "krawczyk-full",
-        "coordinates": "theta (W row-major, then b); gauge W[1,f] = 0 and flat coordinates fixed",
-        "gauge_index": gauge,
+    if m == 2:
+        certificate = {
+            "proved": result["proved"],
+            "method": "krawczyk-full",
+            "coordinates": "theta (W row-major, then b); gauge W[1,f] = 0 and flat coordinates "
+                           "fixed",
+            "gauge_index": gauges[0] if gauges else None,
+        }
+    else:
+        certificate = {
+            "proved": result["proved"],
+            "method": "krawczyk-full",
+            "coordinates": "theta (W row-major, then b); echelon gauge W[r, p_j] = 0 for r > j "
+                           "at the pivot columns p_j, and flat coordinates fixed",
+            "gauge_indices": gauges,
+        }
+    certificate.update({
         "fixed_flat": sorted(flats),
         "box": {"center": "W_exact, b_exact (gauge coordinate set to 0)", "radius": radius},
         "arithmetic": f"python-flint arb, {iv.PREC} bits",
         "contraction": _outward(result.get("contraction"), up=True),
-    }
+    })
     if result["proved"]:
         certificate["claim"] = ("exactly one critical point of L in the box within the gauge "
                                 "slice; the box lies inside one activation region (L analytic)")
-        certificate["scope"] = ("the dropped equation ∂L/∂W[1,f] follows from rotation "
-                                "invariance since W[0,f] ≠ 0; flat coordinates' equations vanish "
-                                "identically (strictly dead blocks)")
+        certificate["scope"] = (
+            "the dropped equation ∂L/∂W[1,f] follows from rotation invariance since W[0,f] ≠ 0; "
+            "flat coordinates' equations vanish identically (strictly dead blocks)" if m == 2
+            else "the dropped equations ∂L/∂W[r, p_j] (r > j) follow from the rotation "
+            "identities Σ_i (W[j,i] ∂L/∂W[r,i] − W[r,i] ∂L/∂W[j,i]) = 0, solved in the order "
+            "j = 0, 1, … (echelon form: W[j, p_j] ≠ 0 and W[r, p_k] = 0 for r > k); flat "
+            "coordinates' equations vanish identically (strictly dead blocks)")
     else:
         certificate["reason"] = result.get("reason", "Krawczyk failed")
         certificate["evidence"] = (f"full gradient norm {entry.get('grad_norm')} at {digits} "
@@ -337,8 +394,8 @@ def _annotate_full(entry, n, digits, radius):
             theta = [*W.ravel(), *b]
             for i in variables:
                 theta[i] = flint.arb(theta[i], r)
-            W = np.array(theta[: 2 * n], dtype=object).reshape(2, n)
-            b = np.array(theta[2 * n:], dtype=object)
+            W = np.array(theta[: m * n], dtype=object).reshape(m, n)
+            b = np.array(theta[m * n:], dtype=object)
         certificate["hessian"] = hessian_certificate(W, b, entry["classification"])
         if not result["proved"]:
             certificate["hessian"]["note"] = "evaluated at the stored point (not a proved box)"

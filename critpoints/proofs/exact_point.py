@@ -93,6 +93,8 @@ def matches_stored(point: ExactPoint, entry: dict, digits: int) -> float:
                 w = (0, 0)
             for r in range(2):
                 worst = max(worst, abs(mpmath.mpf(entry["W_exact"][r][i]) - w[r]))
+            for row in entry["W_exact"][2:]:  # a planar point in m > 2: the other rows are 0
+                worst = max(worst, abs(mpmath.mpf(row[i])))
             exact_b = mpmath.mpf(point.b[i].numerator) / point.b[i].denominator
             worst = max(worst, abs(mpmath.mpf(entry["b_exact"][i]) - exact_b))
         return float(worst)

@@ -173,6 +173,22 @@ def _check_floats(entry, W, b, digits, fail) -> None:
         for key, value in polar_geometry(W, b, digits).items():
             if geometry.get(key) != value:
                 fail(f"geometry.{key}", "is not what the exact point gives")
+    elif geometry is not None:
+        from critpoints.tms.polytope import column_geometry
+
+        for key, value in column_geometry(W, b, digits).items():
+            if geometry.get(key) != value:
+                fail(f"geometry.{key}", "is not what the exact point gives")
+    if "symmetry" in entry:  # m ≠ 2: the point group, re-identified from the float copy
+        from critpoints.tms.polytope import point_group
+        from critpoints.tms.symmetry import normalise_flat_biases
+
+        Wf, bf = np.asarray(W, dtype=float), np.asarray(b, dtype=float)
+        recomputed = point_group(Wf, normalise_flat_biases(Wf, bf)).to_json()
+        for key, value in recomputed.items():
+            if entry["symmetry"].get(key) != value:
+                fail(f"symmetry.{key}", f"stored {entry['symmetry'].get(key)!r}, the point "
+                     f"gives {value!r}")
 
 
 def _check_loss_and_gradient(entry, W, b, digits, fail) -> None:

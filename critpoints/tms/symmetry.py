@@ -1,12 +1,14 @@
 """Symmetries of the TMS potential: O(m) on the hidden space and joint permutations of (W_i, b_i).
 
-Critical points come in orbits of O(m) × S_n. For m = 2 this module gives
+Critical points come in orbits of O(m) × S_n. This module gives
 
-- :func:`canonical_form`: one representative per orbit (first nonzero column on the positive x
-  axis, the polygon in counter-clockwise order, zero columns last), deterministic for the
-  exactly symmetric points the catalog stores;
+- :func:`canonical_form`: one representative per orbit; for m = 2 the first nonzero column on
+  the positive x axis, the polygon in counter-clockwise order, zero columns last; for other m
+  the QR gauge of :mod:`critpoints.tms.polytope` (nonzero columns in a canonical chain order, in
+  echelon form); deterministic for the exactly symmetric points the catalog stores;
 - :func:`orbit_distance`: how far two points are from being in the same orbit (robust to
-  noise, used for matching SGD plateaus and deduplication).
+  noise, used for matching SGD plateaus and deduplication); for m ≠ 2 through the Gram matrix
+  (:func:`critpoints.tms.polytope.orthogonal_orbit_distance`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from __future__ import annotations
 import mpmath
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+
+from critpoints.tms import polytope
 
 __all__ = [
     "ZERO_COLUMN",
@@ -71,7 +75,10 @@ def _key(V: np.ndarray, b: np.ndarray) -> tuple:
 
 
 def canonical_form(W, b, zero: float = ZERO_COLUMN) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The orbit representative of (W, b) under O(2) × permutations, for m = 2.
+    """The orbit representative of (W, b) under O(m) × permutations.
+
+    For m ≠ 2: the columns in :func:`critpoints.tms.polytope.echelon_order`, rotated into
+    echelon form (:func:`critpoints.tms.polytope.echelon_rotation`). For m = 2:
 
     The representative puts the columns in counter-clockwise order starting from a largest
     column on the positive x axis, chooses among the anchors and the reflection the form whose
@@ -86,6 +93,14 @@ def canonical_form(W, b, zero: float = ZERO_COLUMN) -> tuple[np.ndarray, np.ndar
     """
     W = np.asarray(W, dtype=float)
     b = np.asarray(b, dtype=float)
+    if W.ndim == 2 and W.shape[0] != 2:
+        order = polytope.echelon_order(W, b, zero)
+        V = polytope.echelon_rotation(W[:, order]) @ W[:, order]
+        pivots = polytope.pivot_columns(V)
+        for j, p in enumerate(pivots):  # the gauge's zeros exactly, not rounding residues
+            V[j + 1:, p] = 0.0
+        V[len(pivots):] = 0.0
+        return np.where(np.abs(V) < 1e-15, 0.0, V), b[order], order
     _check_planar(W)
     best = None
     for V, c, order in _candidate_forms(W, b, zero):
@@ -101,13 +116,16 @@ def canonical_form(W, b, zero: float = ZERO_COLUMN) -> tuple[np.ndarray, np.ndar
 
 
 def orbit_distance(W1, b1, W2, b2) -> float:
-    """Smallest max-norm distance between (W2, b2) and the O(2) × S_n orbit of (W1, b1).
+    """Smallest max-norm distance between (W2, b2) and the O(m) × S_n orbit of (W1, b1).
 
-    Columns are matched by an optimal assignment after every gauge choice that puts a column of
+    For m ≠ 2 see :func:`critpoints.tms.polytope.orthogonal_orbit_distance`. For m = 2:
+    columns are matched by an optimal assignment after every gauge choice that puts a column of
     the first point onto the direction of a largest column of the second, so the answer is
     exact up to the assignment's cost model (squared distances in (w_x, w_y, b)).
     """
     W1, b1, W2, b2 = (np.asarray(v, dtype=float) for v in (W1, b1, W2, b2))
+    if W1.ndim == 2 and W1.shape[0] != 2:
+        return polytope.orthogonal_orbit_distance(W1, b1, W2, b2)
     _check_planar(W1)
     _check_planar(W2)
     if W1.shape != W2.shape:
