@@ -41,14 +41,14 @@ minibatches devinterp cycles one fixed shuffle of the data (N/B batches replayed
 draws a fresh minibatch each step; critpoints drops or truncates chains that leave the basin
 (quench checkpoints), devinterp keeps every chain.
 
-Result (seed 0, 4 chains × 5000 steps, burn-in 1250; devinterp 2.0.1, torch 2.13.0+cpu): the
-two estimators agree on the raw λ̂ to a few per cent, but devinterp's is higher in all six runs,
-by 2.8–3.2 % in five of them (8 % at "6", N = 5000, where critpoints' chains spread by 0.8): a
-systematic offset of that size is not explained yet (the SGLD steps, Nβ, centre and loss
-are the same; float32 storage of devinterp's losses is worth ~1e-6 in λ̂). Both sit far below
-λ where γ is large (5+ at N = 1000: 0.75 against 8.5): they measure the same localised, biased quantity, and
-λ̂ − predicted bias is what lands on λ (8.45, 8.46, 6.86 at N = 1000; 8.70, 8.38, 6.88 at
-N = 5000, for λ = 8.5, 8.5, 7).
+Result (seed 0, 4 chains × 5000 steps, burn-in 1250; devinterp 2.0.1, torch 2.13.0+cpu): the two
+estimators agree on the raw λ̂ to a few per cent, but devinterp's is higher in all six runs, by
+2.8–3.2 % in five of them (8 % at "6", N = 5000, where critpoints' chains spread by 0.8): a
+systematic offset of that size is not explained yet (the SGLD steps, Nβ, centre and loss are the
+same; float32 storage of devinterp's losses is worth ~1e-6 in λ̂). Both sit far below λ where γ
+is large (5+ at N = 1000: 0.75 against 8.5): they measure the same localised, biased quantity,
+and λ̂ − predicted bias is what lands on λ (8.45, 8.46, 6.86 at N = 1000; 8.70, 8.38, 6.88 at N
+= 5000, for λ = 8.5, 8.5, 7).
 """
 
 from __future__ import annotations
