@@ -214,10 +214,11 @@ def test_a_chain_that_leaves_early_is_dropped():
         est.update(t, np.array([0.1, 0.1]))
     from critpoints.slt.llc import BasinExits
 
-    exits = BasinExits(np.array([0, 50, 99]), np.array([[True, True], [False, True],
-                                                         [False, True]]), ["x", None], "test")
-    res = est.finalize(exits)
+    inside = np.array([[True, True], [False, True], [False, True]])
+    labels = np.array([[None, None], ["x", None], ["y", None]], dtype=object)
+    res = est.finalize(BasinExits(np.array([0, 50, 99]), inside, labels, "test"))
     assert res.chain_action == ["dropped", "kept"] and list(res.draws_used) == [0, 100]
+    assert res.first_exit_draw == [50, None] and res.exit_labels == ["x", None]
 
 
 def test_tms_quench_basin_tells_the_5gon_from_5plus():
@@ -249,14 +250,19 @@ def test_per_sample_gradients_sum_to_the_gradient():
 
 
 def test_quench_basin_labels_come_from_identify():
-    H = np.diag([1.0])
+    # Double well (x² − 1)²/4 centred at x = −1: a start at −0.4 descends back, one at 0.4
+    # to the other well, which ``identify`` names by the sign of where it ended.
+    class DoubleWell:
+        def loss_and_gradient(self, theta):
+            return 0.25 * (theta[:, 0] ** 2 - 1) ** 2, (theta**2 - 1) * theta
 
     def same(a, b):
         return abs(a[0] - b[0]) < 1e-3
 
-    basin = QuenchBasin(Quadratic(H), np.zeros(1), same, step=0.5, identify=lambda t: "other")
-    inside, labels = basin(np.array([[0.3], [-2.0]]))
-    assert list(inside) == [True, True] and labels == [None, None]
+    basin = QuenchBasin(DoubleWell(), np.array([-1.0]), same, step=0.5,
+                        identify=lambda t: f"well at {t[0]:+.0f}")
+    inside, labels = basin(np.array([[-0.4], [0.4]]))
+    assert list(inside) == [True, False] and labels == [None, "well at +1"]
 
 
 def test_run_llc_on_empirical_data_recentres_calibrates_and_writes_v2(tmp_path):

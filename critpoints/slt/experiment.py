@@ -34,7 +34,6 @@ __all__ = [
     "SampledOccupancy",
     "drawn_data_sets",
     "empirical_minimum",
-    "llc_step_size",
     "run_llc",
     "run_llc_sweep",
     "run_phases",
@@ -49,8 +48,8 @@ __all__ = [
 DOCUMENT_PAIR = ("5", "6")
 #: Recorded MALA draws: every 10th step after burn-in.
 MALA_THIN = 10
-#: Largest Hessian eigenvalue assumed when a point's is smaller (a flat point would otherwise
-#: give an unbounded step).
+#: Largest Hessian eigenvalue assumed when a point's is smaller (the basin quench step 1/h_max
+#: would otherwise be unbounded at a flat point).
 MIN_CURVATURE = 1e-3
 
 Progress = Callable[[str], None] | None
@@ -488,14 +487,6 @@ def run_phases(
 
 
 # --- llc ------------------------------------------------------------------------------------
-
-def llc_step_size(nbeta: float, hessian_eigenvalues: Any) -> float:
-    """The former default SGLD step ε = 0.1 / (Nβ h_max), h_max the largest Hessian eigenvalue
-    (at least :data:`MIN_CURVATURE`): the stiffest direction moves a tenth of its width per step.
-    Kept for comparison; ``run_llc`` now calibrates ε (:func:`critpoints.slt.calibration`)."""
-    h_max = max(float(np.max(hessian_eigenvalues)), MIN_CURVATURE)
-    return 0.1 / (nbeta * h_max)
-
 
 class BiasTooLarge(ValueError):
     """The fixed SGLD settings predict a bias of λ̂ above the tolerance, or a step beyond the

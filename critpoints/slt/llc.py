@@ -70,35 +70,36 @@ class BasinExits:
         Draw indices at which the chains' parameters were identified.
     in_basin : ndarray of bool (K, C)
         Whether the checkpoint's quench ended at w* (up to symmetry).
-    exit_labels : list of (str or None)
-        Per chain, what the first checkpoint outside the basin was identified as.
+    labels : ndarray of object (K, C)
+        What each checkpoint was identified as (None inside the basin).
     rule : str
         How the identification was made, in words.
     """
 
     checkpoint_draws: np.ndarray
     in_basin: np.ndarray
-    exit_labels: list
+    labels: np.ndarray
     rule: str
+
+    def first_exits(self) -> list:
+        """Per chain, the index of the first checkpoint outside the basin (None: never left)."""
+        return [int(out[0]) if out.size else None
+                for out in (np.flatnonzero(~column) for column in self.in_basin.T)]
 
     def kept_draws(self, n_draws: int) -> np.ndarray:
         """Per chain, the number of leading draws known to be in the basin: all of them when
         every checkpoint is in, else the draws up to the last checkpoint before the first exit."""
-        kept = np.full(self.in_basin.shape[1], n_draws)
-        for c in range(self.in_basin.shape[1]):
-            out = np.flatnonzero(~self.in_basin[:, c])
-            if out.size:
-                first = out[0]
-                kept[c] = 0 if first == 0 else int(self.checkpoint_draws[first - 1]) + 1
-        return kept
+        return np.array([n_draws if k is None else 0 if k == 0
+                         else int(self.checkpoint_draws[k - 1]) + 1 for k in self.first_exits()])
 
     def first_exit_draws(self) -> list:
         """Per chain, the draw of the first checkpoint outside the basin (None: never left)."""
-        exits = []
-        for c in range(self.in_basin.shape[1]):
-            out = np.flatnonzero(~self.in_basin[:, c])
-            exits.append(int(self.checkpoint_draws[out[0]]) if out.size else None)
-        return exits
+        return [None if k is None else int(self.checkpoint_draws[k]) for k in self.first_exits()]
+
+    def exit_labels(self) -> list:
+        """Per chain, what its first checkpoint outside the basin was identified as."""
+        return [None if k is None else self.labels[k, c]
+                for c, k in enumerate(self.first_exits())]
 
 
 @dataclass
@@ -263,7 +264,7 @@ class LLCEstimator:
             else:
                 actions.append("dropped")
                 used[c] = 0
-        return escaped, used, actions, first, list(exits.exit_labels), exits.rule
+        return escaped, used, actions, first, exits.exit_labels(), exits.rule
 
     def finalize(self, exits: BasinExits | None = None,
                  acceptance: np.ndarray | None = None) -> LLCResult:

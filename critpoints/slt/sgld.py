@@ -151,9 +151,7 @@ def sgld_llc(
         inside, labels = basin(snapshots.reshape(-1, theta.shape[1]))
         inside = np.asarray(inside, dtype=bool).reshape(len(snapshot_draws), chains)
         labels = np.array(labels, dtype=object).reshape(len(snapshot_draws), chains)
-        first_out = [np.flatnonzero(~inside[:, c]) for c in range(chains)]
-        exit_labels = [labels[f[0], c] if f.size else None for c, f in enumerate(first_out)]
-        exits = BasinExits(snapshot_draws, inside, exit_labels,
+        exits = BasinExits(snapshot_draws, inside, labels,
                            getattr(basin, "rule", "basin test at checkpoints"))
     return estimator.finalize(exits, accepted / evaluated if evaluated else None)
 
