@@ -107,12 +107,24 @@ def _check_shapes(W: np.ndarray, b: np.ndarray) -> None:
 
 
 def _gram_and_bias(W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    # Products and a sum over the m rows instead of a BLAS matmul: BLAS kernels (FMA or not)
-    # differ between machines in the last bit, and the searches would inherit it.
-    G = np.einsum("...ri,...rj->...ij", W, W) if W.dtype != object else \
-        (W[..., :, :, None] * W[..., :, None, :]).sum(axis=-3)
+    # Products summed over the m rows in order instead of a BLAS matmul (BLAS kernels, FMA or
+    # not, differ between machines in the last bit, and the searches would inherit it); the
+    # compiled blocks form G_ij in the same order, so both give the same bits.
+    G = W[..., 0, :, None] * W[..., 0, None, :]
+    for r in range(1, W.shape[-2]):
+        G = G + W[..., r, :, None] * W[..., r, None, :]
     C = np.broadcast_to(b[..., None, :], G.shape)  # c_ij = b_j
     return G, C
+
+
+def _float_blocks(Wp: np.ndarray, bp: np.ndarray, order: int, regions: Any):
+    """:func:`_blocks` of the point (Wp, bp), through the compiled loop when it is float64."""
+    if Wp.dtype == np.float64 and bp.dtype == np.float64:
+        from critpoints.tms import _compiled_blocks
+
+        return _compiled_blocks.blocks(Wp, bp, order, regions)
+    G, C = _gram_and_bias(Wp, bp)
+    return _blocks(G, C, order, regions)
 
 
 def block_regions(W: Any, b: Any, atol: float = 0.0) -> np.ndarray:
@@ -153,10 +165,11 @@ def _blocks(G: np.ndarray, C: np.ndarray, order: int, regions: np.ndarray | None
     """Values of F_ij and its derivatives up to ``order`` in (a, c) for every block.
 
     Returns a tuple of arrays shaped like G: (F,), (F, F_a, F_c) or (F, F_a, F_c, F_aa, F_ac, F_cc).
-    Each block is evaluated once, by the formula of its kind (P or Q) and region: the blocks
-    are sorted once by (kind, region), each formula runs on a contiguous slice, and the values
-    are put back in place (elementwise the same operations as any other grouping, so the
-    same bits).
+    Each block is evaluated once, by the formula of its kind (P or Q) and region. float64
+    evaluators go through :func:`_float_blocks` instead (the same formulas and bits, compiled).
+    The blocks are sorted once by (kind, region), each formula runs on a contiguous slice, and
+    the values are put back in place (elementwise the same operations as any other grouping,
+    so the same bits).
     """
     if regions is None:
         regions = _regions_of(G, C)
@@ -252,9 +265,8 @@ def loss(W: Any, b: Any, dps: int | None = None, *, sparsity: float | None = Non
 
     def compute():
         Wp, bp = _prepare(W, b, dps)
-        G, C = _gram_and_bias(Wp, bp)
-        (F,) = _blocks(G, C, 0, None)
-        n = G.shape[-1]
+        (F,) = _float_blocks(Wp, bp, 0, None)
+        n = Wp.shape[-1]
         return F.sum(axis=(-2, -1)) / n
 
     return _with_precision(dps, compute)
@@ -281,9 +293,8 @@ def loss_and_gradient(W: Any, b: Any, dps: int | None = None, *,
 
     def compute():
         Wp, bp = _prepare(W, b, dps)
-        G, C = _gram_and_bias(Wp, bp)
-        F, F_a, F_c = _blocks(G, C, 1, None)
-        n = G.shape[-1]
+        F, F_a, F_c = _float_blocks(Wp, bp, 1, None)
+        n = Wp.shape[-1]
         dW, db = gradient_from_blocks(Wp, F_a, F_c)
         return F.sum(axis=(-2, -1)) / n, dW, db
 
@@ -333,8 +344,7 @@ def hessian(W: Any, b: Any, dps: int | None = None, regions: Any = None, *,
 
     def compute():
         Wp, bp = _prepare(W, b, dps)
-        G, C = _gram_and_bias(Wp, bp)
-        _, F_a, _, F_aa, F_ac, F_cc = _blocks(G, C, 2, regions)
+        _, F_a, _, F_aa, F_ac, F_cc = _float_blocks(Wp, bp, 2, regions)
         return assemble_hessian(Wp, F_a, F_aa, F_ac, F_cc)
 
     return _with_precision(dps, compute)
