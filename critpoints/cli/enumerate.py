@@ -10,6 +10,7 @@ import time
 from critpoints.cli.options import (
     MAX_DIGITS,
     MAX_ENUMERATE_FEATURES,
+    MAX_FULL_LANGUAGE_FEATURES,
     check_output_file,
     integer,
     output_file,
@@ -37,8 +38,14 @@ def register(subparsers) -> None:
         "--n",
         type=integer(1, MAX_ENUMERATE_FEATURES, "n = 16 took 4 min; ≈ 1.6× more per feature"),
         required=True,
-        help=f"number of input features, 1 ≤ n ≤ {MAX_ENUMERATE_FEATURES}",
+        help=f"number of input features, 1 ≤ n ≤ {MAX_ENUMERATE_FEATURES} (above "
+        f"{MAX_FULL_LANGUAGE_FEATURES} with --max-dead-vertices)",
     )
+    parser.add_argument(
+        "--max-dead-vertices", type=integer(0, 8), metavar="PHI",
+        help="search only the patterns with at most PHI dead vertices (required above n = "
+        f"{MAX_FULL_LANGUAGE_FEATURES}: the language has ≈ Σ_k (n−k+1)·2^k/(2k) patterns, "
+        "2.9·10⁸ at n = 32); the catalog records how many patterns were left out")
     parser.add_argument("--hidden", type=integer(1, 3, "m ≥ 4 through the census: "
                                                   "critpoints census --hidden M"), default=2,
                         metavar="M",
@@ -120,6 +127,14 @@ def run(args: argparse.Namespace) -> int:
     from critpoints.store import write_catalog
 
     m = args.hidden
+    if args.n > MAX_FULL_LANGUAGE_FEATURES and args.max_dead_vertices is None:
+        from critpoints.cli import UsageError
+        from critpoints.kgon.patterns import pattern_count
+
+        raise UsageError(
+            f"n = {args.n} has {pattern_count(args.n)} patterns; "
+            f"above n = {MAX_FULL_LANGUAGE_FEATURES} pass --max-dead-vertices PHI (PHI = 2: "
+            f"{pattern_count(args.n, 2)} patterns)")
     out = check_output_file(args.out or f"catalog/tms-n{args.n}-m{m}.json")
     started = time.monotonic()
     if not args.quiet:
@@ -133,16 +148,20 @@ def run(args: argparse.Namespace) -> int:
         random_starts=args.random_starts,
         workers=args.workers,
         m=m,
+        max_dead_vertices=args.max_dead_vertices,
     )
     entries = [entry.to_json() for entry in enumeration.entries]
     unrealised = enumeration.unrealised
     hidden = "" if m == 2 else f" --hidden {m}"
+    budget = ("" if args.max_dead_vertices is None
+              else f" --max-dead-vertices {args.max_dead_vertices}")
     command = (
-        f"python -m critpoints enumerate --n {args.n}{hidden} --digits {args.digits} "
+        f"python -m critpoints enumerate --n {args.n}{hidden}{budget} --digits {args.digits} "
         f"--random-starts {args.random_starts} --seed {args.seed}"
     )
     document = catalog_document(args.n, entries, unrealised, command, enumeration.random_search,
-                                seed=args.seed, m=m)
+                                seed=args.seed, m=m,
+                                pattern_language=enumeration.pattern_language.to_json())
     write_catalog(out, document)
     print(format_table(document["critical_points"]))
     print(

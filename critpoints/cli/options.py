@@ -24,6 +24,7 @@ __all__ = [
     "MAX_DIGITS",
     "MAX_ENUMERATE_FEATURES",
     "MAX_FEATURES",
+    "MAX_FULL_LANGUAGE_FEATURES",
     "MAX_RUN_STEPS",
     "MAX_SAMPLES",
     "MAX_SEED",
@@ -52,7 +53,9 @@ MAX_FEATURES = 64
 #: ``enumerate --n``: measured 36 s at n = 12 and 451 s at n = 16 (docs/kgons.md, "Speed"), a
 #: factor ≈ 1.9 per feature; n = 20 extrapolates to ≈ 1.5 h, n = 24 to a day, so 20 is the
 #: largest n that ends in reasonable time.
-MAX_ENUMERATE_FEATURES = 20
+MAX_ENUMERATE_FEATURES = 48
+#: Above this n the whole pattern language is too large to list: --max-dead-vertices is required.
+MAX_FULL_LANGUAGE_FEATURES = 20
 #: Data-set sizes / sample sizes N that are drawn (n floats each): 5·10⁶ samples of n = 64
 #: features are 2.6 GB of float64, the most a laptop holds.
 MAX_SAMPLES = 5_000_000

@@ -33,7 +33,7 @@ from functools import cache
 import mpmath
 import numpy as np
 
-from critpoints.kgon.patterns import Pattern, enumerate_patterns, label_of
+from critpoints.kgon.patterns import Pattern, enumerate_patterns, label_of, pattern_count
 from critpoints.kgon.reduced import solve_regular_polygon
 from critpoints.proofs import annotate
 from critpoints.solve.classify import classify
@@ -344,11 +344,34 @@ class Enumeration:
         critical point (``id``, ``label``, ``reason``).
     random_search : dict or None
         Counts of the random-start search with its seed (None without random starts).
+    pattern_language : PatternLanguageBudget or None
+        Which patterns were searched and how many were left out.
     """
 
     entries: list[EnumeratedPoint]
     unrealised: list[dict]
     random_search: dict | None = None
+    pattern_language: PatternLanguageBudget | None = None
+
+
+@dataclass(frozen=True)
+class PatternLanguageBudget:
+    """How much of the k^{σ,φ}-gon language an enumeration searched: every pattern, or those
+    with at most ``max_dead_vertices`` dead vertices (exact counts by Burnside's lemma)."""
+
+    max_dead_vertices: int | None
+    patterns_searched: int
+    patterns_not_searched: int
+
+    @classmethod
+    def of(cls, n: int, max_dead_vertices: int | None) -> PatternLanguageBudget:
+        searched = pattern_count(n, max_dead_vertices)
+        return cls(max_dead_vertices, searched, pattern_count(n) - searched)
+
+    def to_json(self) -> dict:
+        return {"max_dead_vertices": self.max_dead_vertices,
+                "patterns_searched": self.patterns_searched,
+                "patterns_not_searched": self.patterns_not_searched}
 
 
 def _no_progress(stage: str, done: int, total: int) -> None:
@@ -561,11 +584,13 @@ def _entry_of(job: tuple) -> EnumeratedPoint:
 
 
 def search_pattern_language(n: int, digits: int, tick: Progress = _no_progress,
-                            workers: int = 1) -> tuple[KnownOrbits, list[dict]]:
-    """Stages 1 and 2 for the patterns: every regular ansatz screened, and the full-space
-    search from the broken ones; returns the critical points found (``known``) and the
-    patterns without one, with the reason (``unrealised``)."""
-    screening = screen_patterns(enumerate_patterns(n), digits, tick)
+                            workers: int = 1, max_dead_vertices: int | None = None
+                            ) -> tuple[KnownOrbits, list[dict]]:
+    """Stages 1 and 2 for the patterns (those with at most ``max_dead_vertices`` dead vertices
+    when given): every regular ansatz screened, and the full-space search from the broken
+    ones; returns the critical points found (``known``) and the patterns without one, with
+    the reason (``unrealised``)."""
+    screening = screen_patterns(enumerate_patterns(n, max_dead_vertices), digits, tick)
     known = KnownOrbits.of(screening.verified)
     if not screening.broken:
         return known, []
@@ -585,6 +610,7 @@ def enumerate_critical_points(
     random_starts: int = 0,
     workers: int = 1,
     m: int = 2,
+    max_dead_vertices: int | None = None,
 ) -> Enumeration:
     """All k-gon critical points for n features, hidden dimension m (default 2).
 
@@ -617,6 +643,10 @@ def enumerate_critical_points(
         on it).
     m : int
         Hidden dimension, 1, 2 or 3.
+    max_dead_vertices : int, optional
+        Search only the patterns with φ ≤ this many dead vertices (the language grows like
+        Σ_k (n − k + 1)·2^k/(2k), 2.9·10⁸ patterns at n = 32); ``Enumeration.pattern_language``
+        counts what was and was not searched.
 
     Returns
     -------
@@ -631,7 +661,8 @@ def enumerate_critical_points(
     if m not in (1, 2, 3):
         raise ValueError(f"m must be 1, 2 or 3 (the census takes any m); got {m}")
     tick = progress or _no_progress
-    known, unrealised = search_pattern_language(n, digits, tick, workers)
+    known, unrealised = search_pattern_language(n, digits, tick, workers, max_dead_vertices)
+    language = PatternLanguageBudget.of(n, max_dead_vertices)
     if m != 2:
         known, unrealised = _polytope_language(n, m, known, digits, tick, workers), []
     random_search = None
@@ -641,7 +672,7 @@ def enumerate_critical_points(
                                     "random-start search", tick, workers)
         known, random_search = search.known, {"seed": seed, **search.counts}
     entries = build_entries(known.candidates, n, digits, seed, tick, workers)
-    return Enumeration(entries, unrealised, random_search)
+    return Enumeration(entries, unrealised, random_search, language)
 
 
 def _echelon(W, dps: int) -> np.ndarray:

@@ -11,10 +11,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from itertools import combinations
+from math import comb, gcd
 
 import numpy as np
 
-__all__ = ["Pattern", "dead_vertex_placements", "enumerate_patterns", "label_of"]
+__all__ = [
+    "Pattern",
+    "bracelet_count",
+    "dead_vertex_placements",
+    "enumerate_patterns",
+    "label_of",
+    "pattern_count",
+]
 
 
 def label_of(k: int, sigma: int, phi: int) -> str:
@@ -67,7 +76,61 @@ def dead_vertex_placements(k: int, phi: int) -> tuple[tuple[int, ...], ...]:
     """
     if not 0 <= phi <= k:
         raise ValueError(f"need 0 ≤ φ ≤ k; got φ = {phi}, k = {k}")
+    if k > 16 and min(phi, k - phi) <= 3:
+        # The 2^k masks of _placements_by_count are too many; few dead (or few live) vertices
+        # are listed from their C(k - 1, φ - 1) subsets that contain vertex 0.
+        return _few_placements(k, phi)
     return _placements_by_count(k)[phi]
+
+
+def _few_placements(k: int, phi: int) -> tuple[tuple[int, ...], ...]:
+    """:func:`dead_vertex_placements` by listing subsets (for min(φ, k − φ) small)."""
+    if phi == 0:
+        return ((),)
+    if phi > k - phi:  # complement: a placement's canonical image is the smallest tuple
+        live = _few_placements(k, k - phi)
+        found = {min(tuple(sorted(set(range(k)) - set(image)))
+                     for image in _dihedral_images(placement, k)) for placement in live}
+        return tuple(sorted(found))
+    found = set()
+    for rest in combinations(range(1, k), phi - 1):
+        placement = (0, *rest)
+        if min(_dihedral_images(placement, k)) == placement:
+            found.add(placement)
+    return tuple(sorted(found))
+
+
+def bracelet_count(k: int, phi: int) -> int:
+    """Number of placements of φ dead vertices on a k-gon up to the dihedral group (binary
+    bracelets of length k with φ ones), by Burnside's lemma: the mean over the 2k symmetries
+    of the placements each one fixes."""
+    if not 0 <= phi <= k:
+        return 0
+    if k == 0:
+        return 1
+    rotations = sum(totient(d) * comb(k // d, phi // d)
+                    for d in range(1, k + 1) if k % d == 0 and phi % d == 0)
+    if k % 2:  # every axis passes through one vertex
+        reflections = k * comb((k - 1) // 2, phi // 2)
+    else:  # k/2 axes through two vertices, k/2 through two edge midpoints
+        through_vertices = sum(comb(2, j) * comb((k - 2) // 2, (phi - j) // 2)
+                               for j in range(3) if j <= phi and (phi - j) % 2 == 0)
+        through_edges = comb(k // 2, phi // 2) if phi % 2 == 0 else 0
+        reflections = k // 2 * (through_vertices + through_edges)
+    return (rotations + reflections) // (2 * k)
+
+
+def totient(d: int) -> int:
+    """Euler's φ(d)."""
+    return sum(1 for j in range(1, d + 1) if gcd(j, d) == 1)
+
+
+def pattern_count(n: int, max_dead_vertices: int | None = None) -> int:
+    """How many patterns :func:`enumerate_patterns` lists (exactly, without listing them)."""
+    return sum(bracelet_count(k, phi)
+               for k in range(n + 1) for _sigma in range(n - k + 1)
+               for phi in range(k + 1)
+               if max_dead_vertices is None or phi <= max_dead_vertices)
 
 
 @cache
@@ -100,14 +163,20 @@ def _placements_by_count(k: int) -> tuple[tuple[tuple[int, ...], ...], ...]:
     return tuple(tuple(sorted(group)) for group in out)
 
 
-def enumerate_patterns(n: int) -> list[Pattern]:
-    """Every pattern the language allows for n features: k = 0..n, σ = 0..n-k, φ = 0..k."""
+def enumerate_patterns(n: int, max_dead_vertices: int | None = None) -> list[Pattern]:
+    """Every pattern the language allows for n features: k = 0..n, σ = 0..n-k, φ = 0..k
+    (φ ≤ ``max_dead_vertices`` when given: the language has ≈ Σ_k (n − k + 1)·2^k/(2k)
+    patterns, 2.9·10⁸ at n = 32, almost all of them dead-vertex placements)."""
     if n < 1:
         raise ValueError(f"n must be at least 1; got {n}")
+    if max_dead_vertices is not None and max_dead_vertices < 0:
+        raise ValueError(f"max_dead_vertices must be ≥ 0; got {max_dead_vertices}")
     patterns = []
     for k in range(n + 1):
         for sigma in range(n - k + 1):
             for phi in range(k + 1):
+                if max_dead_vertices is not None and phi > max_dead_vertices:
+                    break
                 placements = dead_vertex_placements(k, phi)
                 for dead in placements:
                     patterns.append(Pattern(n, k, sigma, phi, dead, len(placements)))
