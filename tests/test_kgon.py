@@ -139,6 +139,46 @@ def test_dead_vertex_placements_are_the_smallest_dihedral_images():
             assert dead_vertex_placements(k, phi) == tuple(sorted(expected)), (k, phi)
 
 
+def test_few_dead_vertex_placements_listed_from_subsets_match_the_masks():
+    """Above k = 16 placements of few dead (or few live) vertices are listed from subsets
+    containing vertex 0; on k ≤ 16 both listings must agree, and the Burnside count
+    (bracelet_count) must equal the length of the listing for every k ≤ 16, φ."""
+    from critpoints.kgon.patterns import _few_placements, _placements_by_count, bracelet_count
+
+    for k in range(1, 17):
+        full = _placements_by_count(k)
+        for phi in range(k + 1):
+            assert bracelet_count(k, phi) == len(full[phi]), (k, phi)
+            if min(phi, k - phi) <= 3:
+                assert _few_placements(k, phi) == full[phi], (k, phi)
+    # OEIS A000029 (bracelets with 2 colours, any number of black beads): a(16..20)
+    assert [sum(bracelet_count(k, phi) for phi in range(k + 1)) for k in range(16, 21)] == [
+        2250, 4112, 7685, 14310, 27012]
+
+
+@pytest.mark.parametrize("n", [1, 5, 8, 12])
+def test_pattern_count_with_a_dead_vertex_budget(n):
+    from critpoints.kgon.enumerate import PatternLanguageBudget
+    from critpoints.kgon.patterns import pattern_count
+
+    assert pattern_count(n) == len(enumerate_patterns(n))
+    for budget in range(4):
+        listed = enumerate_patterns(n, budget)
+        assert pattern_count(n, budget) == len(listed)
+        assert all(p.phi <= budget for p in listed)
+        assert {p.id for p in listed} == {p.id for p in enumerate_patterns(n) if p.phi <= budget}
+        record = PatternLanguageBudget.of(n, budget)
+        assert record.patterns_searched + record.patterns_not_searched == pattern_count(n)
+
+
+def test_enumerate_above_n20_needs_a_dead_vertex_budget(capsys):
+    from critpoints.cli import main
+
+    assert main(["enumerate", "--n", "32", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "288346308 patterns" in err[0] and "--max-dead-vertices" in err[0]
+
+
 def test_pattern_ids_are_unique_and_labels_follow_spec():
     patterns = enumerate_patterns(6)
     ids = [p.id for p in patterns]
