@@ -112,6 +112,31 @@ def test_kgon_existence_rows_are_current(tmp_path):
     assert fresh["rows"] == [row for row in committed["rows"] if row["n"] <= 12]
 
 
+def test_regular_ngons_in_the_catalogs_agree_with_the_existence_table():
+    """The k = n entries of every committed m = 2 catalog (n ≥ 5, including the budgeted
+    large-n ones) are the existence table's row for that n: as many solutions, the same losses
+    (to 1e-15), classifications and Hessian indices. Two independent routes: the catalog's
+    pattern screen and full-space classification, the table's certified reduced problem."""
+    table = json.loads((ROOT / "catalog" / "kgon-existence.json").read_text(encoding="utf-8"))
+    rows = {row["n"]: row for row in table["rows"]}
+    checked = 0
+    for path in sorted((ROOT / "catalog").glob("tms-n*-m2.json")):
+        document = json.loads(path.read_text(encoding="utf-8"))
+        n = document["model"]["n"]
+        if n < 5 or n not in rows:
+            continue
+        regular = sorted((p for p in document["critical_points"]
+                          if p["id"].split("#")[0] == str(n)), key=lambda p: p["loss"])
+        expected = sorted(rows[n]["points"], key=lambda q: float(q["loss"]))
+        assert len(regular) == rows[n]["solutions"] == len(expected), path.name
+        for point, row in zip(regular, expected):
+            assert abs(point["loss"] - float(row["loss"])) < 1e-15, path.name
+            assert point["classification"] == row["classification"], path.name
+            assert point["hessian_index"] == row["hessian_index"], path.name
+        checked += 1
+    assert checked >= 8
+
+
 def test_enumerate_bytes_do_not_depend_on_workers(tmp_path):
     one, two = tmp_path / "one.json", tmp_path / "two.json"
     assert main(["enumerate", "--n", "4", "--quiet", "--workers", "1", "--out", str(one)]) == 0
