@@ -432,8 +432,10 @@ def search_from_starts(
     processes (the same result to the bit: :func:`critpoints.solve.find_critical_points`).
     """
     tms = TMSPotential.of(starts_W)
-    search = find_critical_points(tms, tms.flatten(starts_W, starts_b), gtol=1e-11,
-                                  max_iter=SEARCH_ITERATIONS, workers=workers)
+    search = find_critical_points(
+        tms, tms.flatten(starts_W, starts_b), gtol=1e-11, max_iter=SEARCH_ITERATIONS,
+        workers=workers,
+        progress=lambda done, total: tick(f"{stage}: Levenberg–Marquardt chunks", done, total))
     found_W, found_b = search.parameters
     polished = _polished_ahead(tms, found_W, found_b, search.converged, known, digits, workers)
     counts = {"starts": len(origins), "converged": 0, "in_catalogued_sets": 0,
