@@ -127,3 +127,28 @@ def test_potential_rejects_nan_and_bad_shapes():
 def test_derive_reports_the_generated_module_current(capsys):
     assert main(["derive"]) == 0
     assert "up to date" in capsys.readouterr().out
+
+
+def test_commands_hold_blas_to_one_thread_unless_the_user_chose(monkeypatch):
+    """main() sets BLAS to one thread per process (worker processes already use every core),
+    in the environment for worker processes and in an already-loaded BLAS; an explicit
+    OPENBLAS_NUM_THREADS (or MKL/OMP) is left alone."""
+    import os
+
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from critpoints.cli import _BLAS_THREAD_VARIABLES, main
+
+    for variable in _BLAS_THREAD_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    with threadpool_limits(limits=2, user_api="blas"):
+        assert main(["--version"]) == 0
+        assert all(os.environ[variable] == "1" for variable in _BLAS_THREAD_VARIABLES)
+        assert {pool["num_threads"] for pool in threadpool_info()
+                if pool["user_api"] == "blas"} <= {1}
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+        threadpool_limits(limits=2, user_api="blas")
+        assert main(["--version"]) == 0
+        assert os.environ["OPENBLAS_NUM_THREADS"] == "2"
+        assert {pool["num_threads"] for pool in threadpool_info()
+                if pool["user_api"] == "blas"} <= {2}
