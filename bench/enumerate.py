@@ -11,13 +11,16 @@ repetition are compared (``bench/compare_catalogs.py``: ids, losses, classificat
     python bench/enumerate.py [N ...] [--baseline REF] [--repeat R] [--workers K]
     (default n: 4 6 8 12 16)
 
-The machine's load average is printed before and after: quote it with the figures.
+The machine's load average is printed before and after: quote it with the figures. Besides
+the wall time each run's CPU time (user + sys of the command and its worker processes) is
+printed: on a loaded machine it moves far less than the wall time.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tarfile
@@ -44,15 +47,21 @@ def _export(ref: str, folder: Path) -> Path:
     return tree
 
 
-def _run(tree: Path, n: int, out: Path, workers: int | None) -> float:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _run(tree: Path, n: int, out: Path, workers: int | None) -> tuple[float, float]:
+    """(wall, CPU) seconds of one cold run."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
     command = [sys.executable, "-m", "critpoints", "enumerate", "--n", str(n), "--quiet",
                "--out", str(out)]
     if workers is not None:
         command += ["--workers", str(workers)]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _children_cpu()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env, cwd=tree)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, _children_cpu() - cpu
 
 
 def _load() -> str:
@@ -83,14 +92,18 @@ def main(argv: list[str] | None = None) -> None:
                 runs_new.append(_run(ROOT, n, folder / f"new-{n}.json", args.workers))
                 if baseline is not None:
                     runs_old.append(_run(baseline, n, folder / f"old-{n}.json", args.workers))
-            new_times.append(float(np.median(runs_new)))
-            line = f"n = {n:>3}: {new_times[-1]:8.2f} s"
+            new_times.append(float(np.median([wall for wall, _ in runs_new])))
+            new_cpu = float(np.median([cpu for _, cpu in runs_new]))
+            line = f"n = {n:>3}: {new_times[-1]:8.2f} s (CPU {new_cpu:8.2f} s)"
             if baseline is not None:
-                old_times.append(float(np.median(runs_old)))
-                ratios = [a / b for a, b in zip(runs_new, runs_old)]
+                old_times.append(float(np.median([wall for wall, _ in runs_old])))
+                old_cpu = float(np.median([cpu for _, cpu in runs_old]))
+                ratios = [a[0] / b[0] for a, b in zip(runs_new, runs_old)]
+                cpu_ratios = [a[1] / b[1] for a, b in zip(runs_new, runs_old)]
                 _, report = compare(str(folder / f"old-{n}.json"),
                                     str(folder / f"new-{n}.json"))
-                line += (f"   baseline {old_times[-1]:8.2f} s   new/old {np.median(ratios):.3f}"
+                line += (f"   baseline {old_times[-1]:8.2f} s (CPU {old_cpu:8.2f} s)"
+                         f"   new/old wall {np.median(ratios):.3f} CPU {np.median(cpu_ratios):.3f}"
                          f"   catalogs: {report.splitlines()[0]}")
             print(line, flush=True)
     if len(args.sizes) > 1:
