@@ -70,7 +70,7 @@ def feature_mean(model: Any):
     sparsity = getattr(model, "sparsity", None)
     if sparsity is None:
         return mpmath.mpf(1) / (2 * model.n)
-    return (1 - mpmath.mpf(repr(float(sparsity)))) / 2
+    return (1 - mpmath.mpf(float(sparsity))) / 2  # the float S exactly, as the model uses it
 
 
 def dead_vertex_factor(k: int) -> float:

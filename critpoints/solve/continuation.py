@@ -67,12 +67,6 @@ class Branch:
     potential_evaluations: int = 0
 
 
-def _spectrum(H: np.ndarray) -> tuple[np.ndarray, float]:
-    eigenvalues = np.linalg.eigvalsh(H)
-    tolerance = 1e-9 * max(1.0, float(np.abs(eigenvalues).max()))
-    return eigenvalues, tolerance
-
-
 def _correct(potential: Any, theta: np.ndarray, gtol: float, steps: int, counter: list):
     """Newton with the pseudo-inverse: (θ, ‖g‖, corrections, H) or None if it fails."""
     for done in range(steps + 1):
@@ -109,6 +103,8 @@ def follow_branch(
     certify: Sequence[float] = (),
     dps: int = 60,
     exact: Callable[[float, np.ndarray], Any] | None = None,
+    grid: Sequence[float] = (),
+    spectrum: Callable[[float, np.ndarray], np.ndarray] | None = None,
 ) -> Branch:
     """Follow the critical point ``theta0`` of ``family(start)`` to ``stop`` (either direction).
 
@@ -137,13 +133,19 @@ def follow_branch(
     exact : callable, optional
         ``exact(p, θ)``: the potential on which the certified point is polished (the family's
         own by default); lets a caller pin coordinates exactly.
+    grid : sequence of float
+        Parameters hit exactly as well (not certified): common abscissae for several branches.
+    spectrum : callable, optional
+        ``spectrum(p, θ)``: the Hessian eigenvalues that decide the index (default: those of
+        ``family(p)``); lets a caller restricted to some coordinates see the full Hessian.
 
     Returns
     -------
     Branch
     """
     direction = 1.0 if stop >= start else -1.0
-    targets = sorted((p for p in certify if min(start, stop) <= p <= max(start, stop)),
+    certify = [p for p in certify if min(start, stop) <= p <= max(start, stop)]
+    targets = sorted({*certify, *(p for p in grid if min(start, stop) <= p <= max(start, stop))},
                      key=lambda p: direction * p)
     counter = [0]
     branch = Branch()
@@ -154,7 +156,8 @@ def follow_branch(
         branch.end_reason = f"no critical point at the start {start}"
         branch.potential_evaluations = counter[0]
         return branch
-    _accept(branch, family, start, corrected[0], corrected[1], targets, dps, exact, counter)
+    _accept(branch, family, start, corrected[0], corrected[1], certify, dps, exact, counter,
+            spectrum)
     step = first_step
     p = start
     while direction * (stop - p) > 1e-12:
@@ -162,6 +165,7 @@ def follow_branch(
         ahead = [t for t in targets if direction * (t - p) > 1e-12]
         if ahead and direction * (ahead[0] - p) < h + 1e-12:
             h = direction * (ahead[0] - p)
+        clipped = h < step  # shortened to land on a target: the step size is kept
         p_new = p + direction * h
         last = branch.points[-1]
         if len(branch.points) >= 2:
@@ -184,9 +188,11 @@ def follow_branch(
                        else ""))
                 break
             continue
-        _accept(branch, family, p_new, result[0], result[1], targets, dps, exact, counter)
+        _accept(branch, family, p_new, result[0], result[1], certify, dps, exact, counter,
+                spectrum)
         p = p_new
-        step = min(max_step, h * 1.5) if result[2] <= 2 else h
+        if not clipped:
+            step = min(max_step, h * 1.5) if result[2] <= 2 else h
     branch.potential_evaluations = counter[0]
     return branch
 
@@ -206,11 +212,14 @@ def _near_fold(branch: Branch) -> bool:
 
 
 def _accept(branch: Branch, family, p: float, theta: np.ndarray, grad_norm: float, targets,
-            dps: int, exact, counter: list) -> None:
+            dps: int, exact, counter: list, spectrum=None) -> None:
     potential = family(p)
-    H = potential.hessian(theta)
+    if spectrum is None:
+        eigenvalues = np.linalg.eigvalsh(potential.hessian(theta))
+    else:
+        eigenvalues = np.sort(np.asarray(spectrum(p, theta), dtype=float))
     counter[0] += 1
-    eigenvalues, tolerance = _spectrum(H)
+    tolerance = 1e-9 * max(1.0, float(np.abs(eigenvalues).max()))
     loss = float(potential.loss(theta))
     signs = None
     if hasattr(potential, "switching_functions"):
