@@ -19,6 +19,7 @@ COMMANDS = (
     "derive",
     "certify",
     "kgon-existence",
+    "sparsity-branches",
     "linear",
     "transitions",
     "landscape",

@@ -216,3 +216,71 @@ def exact_gradient_norm(record_point: dict, n: int, m: int, sparsity: float, dps
         theta = np.array([mpmath.mpf(v) for v in record_point["theta_exact"]], dtype=object)
         _, grad = model.loss_and_gradient(theta, dps=dps)
         return mpmath.sqrt(mpmath.fsum(g * g for g in grad))
+
+
+def _follow_job(job) -> dict:
+    entry, n, m, stop, certify, dps, importance = job
+    return follow_entry(entry, n, m, stop_sparsity=stop, certify=certify, dps=dps,
+                        importance=importance)
+
+
+def follow_catalog(entries: list[dict], n: int, m: int = 2, *, stop_sparsity: float = 0.0,
+                   certify: tuple = CERTIFY, dps: int = 60, importance: Any = None,
+                   workers: int = 1, progress=None) -> list[dict]:
+    """:func:`follow_entry` for every entry (in ``workers`` processes; the same records for
+    any number), in the entries' order."""
+    jobs = [(entry, n, m, stop_sparsity, tuple(certify), dps, importance) for entry in entries]
+    out: list[dict] = []
+    tick = progress or (lambda stage, done, total: None)
+    if workers > 1 and len(jobs) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for done, record in enumerate(pool.map(_follow_job, jobs), 1):
+                out.append(record)
+                tick("branches", done, len(jobs))
+    else:
+        for done, job in enumerate(jobs, 1):
+            out.append(_follow_job(job))
+            tick("branches", done, len(jobs))
+    return out
+
+
+def global_minimum(branches: list[dict]) -> list[dict]:
+    """At every grid sparsity: the branch with the lowest loss among those alive there, and
+    its Hessian index (a grid point of a branch is hit exactly by the continuation)."""
+    out = []
+    for p in GRID:
+        S = _round(sparsity_of(p), 12)
+        best = None
+        for branch in branches:
+            for point in branch["points"]:
+                if point["sparsity"] == S and (best is None or point["loss"] < best[1]["loss"]):
+                    best = (branch["id"], point)
+        if best is not None:
+            out.append({"sparsity": S, "id": best[0], "loss": best[1]["loss"],
+                        "index": best[1]["index"]})
+    return out
+
+
+def branches_document(branches: list[dict], *, n: int, m: int, catalog_file: str,
+                      catalog_command: str, entries: int, command: str,
+                      stop_sparsity: float = 0.0, certify: tuple = CERTIFY, dps: int = 60,
+                      importance: Any = None) -> dict:
+    """The ``critpoints.sparsity-branches`` document of :func:`follow_catalog`'s records."""
+    from critpoints import __version__
+    from critpoints.documents import SPARSITY_BRANCHES, new_document
+
+    return new_document(SPARSITY_BRANCHES, {
+        "generator": {"package": "critpoints", "version": __version__, "command": command},
+        "catalog": {"file": catalog_file, "command": catalog_command, "entries": entries},
+        "model": {"kind": "tms-finite-sparsity", "n": n, "m": m,
+                  "importance": [float(v) for v in importance] if importance is not None
+                  else [1.0] * n},
+        "settings": {"parameter": "p = log10(1 - S), followed from p = -3 (S = 0.999) upward",
+                     "start_sparsity": START_SPARSITY, "stop_sparsity": stop_sparsity,
+                     "grid": [_round(sparsity_of(p), 12) for p in GRID],
+                     "certify": list(certify), "dps": dps, "gradient_tolerance": 1e-11},
+        "branches": branches,
+        "global_minimum": global_minimum(branches),
+    })
