@@ -230,11 +230,11 @@ def _accept(branch: Branch, family, p: float, theta: np.ndarray, grad_norm: floa
                         int((np.abs(eigenvalues) <= tolerance).sum()), signs)
     if any(abs(p - t) <= 1e-12 for t in targets):
         target = exact(p, theta) if exact is not None else potential
-        base = np.asarray(theta, dtype=float)
-        free = getattr(target, "free", None)
-        start = base[free] if free is not None else base
-        result = polish(target, start, dps=dps, tol=mpmath.mpf(10) ** (20 - dps))
-        full = target.full(result.theta) if free is not None else result.theta
+        # θ is in the family's coordinates; a restricted potential (``full``) reports the
+        # refined point with its fixed coordinates
+        result = polish(target, np.asarray(theta, dtype=float), dps=dps,
+                        tol=mpmath.mpf(10) ** (20 - dps))
+        full = target.full(result.theta) if hasattr(target, "full") else result.theta
         with mpmath.workdps(dps):
             point.certified = {
                 "dps": dps,
