@@ -46,9 +46,9 @@ def register(subparsers) -> None:
     parser.add_argument("--stop", type=real(0.0, 0.999, hi_open=True), default=0.0, metavar="S",
                         help="follow down to this sparsity (default 0)")
     parser.add_argument("--certify", type=number_list(real(0.0, 0.999, hi_open=True)),
-                        default=[0.99, 0.9, 0.5], metavar="S,...",
+                        default=[0.9, 0.5], metavar="S,...",
                         help="sparsities at which branch points are refined to --dps digits "
-                        "(default 0.99,0.9,0.5)")
+                        "(default 0.9,0.5)")
     parser.add_argument("--dps", type=integer(30, MAX_DIGITS), default=60,
                         help="precision of the refined points (default 60)")
     parser.add_argument("--workers", type=integer(1, 64), default=DEFAULT_WORKERS, metavar="K",
@@ -84,19 +84,30 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"following {len(entries)} critical points of {source} in sparsity",
               file=sys.stderr)
-    branches = follow_catalog(entries, args.n, args.hidden, stop_sparsity=args.stop,
-                              certify=certify, dps=args.dps, workers=args.workers,
-                              progress=progress_printer(args.quiet))
     ids = "" if args.ids is None else " --ids " + ",".join(args.ids)
     command = (f"python -m critpoints sparsity-branches --n {args.n}"
                f"{'' if args.hidden == 2 else f' --hidden {args.hidden}'}{ids} "
                f"--stop {args.stop:g} --certify {','.join(f'{s:g}' for s in certify)} "
                f"--dps {args.dps}")
-    result = branches_document(
-        branches, n=args.n, m=args.hidden, catalog_file=f"catalog/{source.name}"
-        if args.catalog is None else str(source), catalog_command=document["generator"]["command"],
-        entries=len(document["critical_points"]), command=command, stop_sparsity=args.stop,
-        certify=certify, dps=args.dps)
+
+    def document_of(branches: list[dict], done: bool) -> dict:
+        return branches_document(
+            branches, n=args.n, m=args.hidden,
+            catalog_file=f"catalog/{source.name}" if args.catalog is None else str(source),
+            catalog_command=document["generator"]["command"],
+            entries=len(document["critical_points"]),
+            command=command if done else f"{command}  (interrupted: {len(branches)} of "
+            f"{len(entries)} branches)", stop_sparsity=args.stop, certify=certify,
+            dps=args.dps)
+
+    # the branches so far are written after each one (atomically): a long run that is stopped
+    # leaves a valid file that says it is partial
+    branches = follow_catalog(entries, args.n, args.hidden, stop_sparsity=args.stop,
+                              certify=certify, dps=args.dps, workers=args.workers,
+                              progress=progress_printer(args.quiet),
+                              on_record=lambda done: write_document(out, document_of(done,
+                                                                                     False)))
+    result = document_of(branches, True)
     write_document(out, result)
     print(format_branches(result))
     print(f"\nwritten to {out}")

@@ -49,7 +49,7 @@ __all__ = [
 #: The branches start at S = 1 − 10⁻³ and are followed in p = log₁₀(1 − S) to S = 0 (p = 0).
 START_SPARSITY = 0.999
 #: Sparsities at which each branch point is refined at 60 digits.
-CERTIFY = (0.99, 0.9, 0.5)
+CERTIFY = (0.9, 0.5)
 #: Common abscissae of every branch (p = log₁₀(1 − S) from −3 to 0 in steps of 1/4).
 GRID = tuple(np.round(np.arange(-3.0, 0.001, 0.25), 10).tolist())
 #: A bias counts as positive above this (the catalogs store exact zeros as 0 or ~1e-60).
@@ -146,9 +146,10 @@ def follow_entry(entry: dict, n: int, m: int = 2, *, stop_sparsity: float = 0.0,
     def family(p: float) -> FixedCoordinates:
         return FixedCoordinates(model_at(p), theta0, free)
 
-    def spectrum(p: float, theta: np.ndarray) -> np.ndarray:
+    def spectrum(p: float, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         full = FixedCoordinates(model_at(p), theta0, free).full(theta)
-        return np.linalg.eigvalsh(model_at(p).hessian(full))
+        H = model_at(p).hessian(full)
+        return np.linalg.eigvalsh(H), H[np.ix_(free, free)]
 
     branch = follow_branch(
         family, theta0[free], parameter_of(START_SPARSITY), parameter_of(stop_sparsity)
@@ -226,9 +227,9 @@ def _follow_job(job) -> dict:
 
 def follow_catalog(entries: list[dict], n: int, m: int = 2, *, stop_sparsity: float = 0.0,
                    certify: tuple = CERTIFY, dps: int = 60, importance: Any = None,
-                   workers: int = 1, progress=None) -> list[dict]:
+                   workers: int = 1, progress=None, on_record=None) -> list[dict]:
     """:func:`follow_entry` for every entry (in ``workers`` processes; the same records for
-    any number), in the entries' order."""
+    any number), in the entries' order; ``on_record(records so far)`` after each one."""
     jobs = [(entry, n, m, stop_sparsity, tuple(certify), dps, importance) for entry in entries]
     out: list[dict] = []
     tick = progress or (lambda stage, done, total: None)
@@ -239,10 +240,14 @@ def follow_catalog(entries: list[dict], n: int, m: int = 2, *, stop_sparsity: fl
             for done, record in enumerate(pool.map(_follow_job, jobs), 1):
                 out.append(record)
                 tick("branches", done, len(jobs))
+                if on_record is not None:
+                    on_record(out)
     else:
         for done, job in enumerate(jobs, 1):
             out.append(_follow_job(job))
             tick("branches", done, len(jobs))
+            if on_record is not None:
+                on_record(out)
     return out
 
 

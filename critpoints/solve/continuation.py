@@ -7,7 +7,8 @@ S, but nothing in this module knows that) and a critical point θ₀ of ``family
 * predictor: the secant through the last two accepted points (the point itself at the first
   step);
 * corrector: Newton steps −H⁺g (H⁺ the float64 pseudo-inverse with eigenvalues below 10⁻¹⁰ of
-  the largest dropped: the symmetry orbit and flat directions), accepted when ‖g‖ ≤ ``gtol``
+  the largest dropped: the symmetry orbit and flat directions; chord steps with the Hessian of
+  the last accepted point while they gain 10× a step), accepted when ‖g‖ ≤ ``gtol``
   within ``corrector_steps`` steps and the correction is no longer than ``max_jump``;
 * step control: a step that needs ≤ 2 corrections grows by 1.5 (at most ``max_step``), one
   that fails is halved; below ``min_step`` the branch ends there.
@@ -52,6 +53,7 @@ class BranchPoint:
     zero: int  # |eigenvalue| ≤ tolerance
     switching_signs: np.ndarray | None = None
     certified: dict | None = None  # {"dps", "theta_exact" (strings), "grad_norm"}
+    hessian: np.ndarray | None = None  # of the family's potential (the next chord matrix)
 
 
 @dataclass
@@ -67,8 +69,21 @@ class Branch:
     potential_evaluations: int = 0
 
 
-def _correct(potential: Any, theta: np.ndarray, gtol: float, steps: int, counter: list):
-    """Newton with the pseudo-inverse: (θ, ‖g‖, corrections, H) or None if it fails."""
+def _pseudo_inverse(H: np.ndarray) -> np.ndarray:
+    values, vectors = np.linalg.eigh(H)
+    keep = np.abs(values) > 1e-10 * max(np.abs(values).max(), 1e-300)
+    return (vectors[:, keep] / values[keep]) @ vectors[:, keep].T
+
+
+def _correct(potential: Any, theta: np.ndarray, gtol: float, steps: int, counter: list,
+             H: np.ndarray | None = None):
+    """Newton with the pseudo-inverse, (θ, ‖g‖, corrections) or None if it fails.
+
+    With ``H`` (the Hessian at the last accepted point) the first corrections are chord steps
+    with it; the Hessian is re-evaluated at the current point when a step gains less than 10×.
+    """
+    inverse = _pseudo_inverse(H) if H is not None else None
+    previous = np.inf
     for done in range(steps + 1):
         _, g = potential.loss_and_gradient(theta)
         counter[0] += 1
@@ -80,11 +95,11 @@ def _correct(potential: Any, theta: np.ndarray, gtol: float, steps: int, counter
             return theta, norm, done
         if done == steps:
             return None
-        H = potential.hessian(theta)
-        counter[0] += 1
-        values, vectors = np.linalg.eigh(H)
-        keep = np.abs(values) > 1e-10 * max(np.abs(values).max(), 1e-300)
-        theta = theta - (vectors[:, keep] / values[keep]) @ (vectors[:, keep].T @ g)
+        if inverse is None or norm > previous / 10:
+            inverse = _pseudo_inverse(potential.hessian(theta))
+            counter[0] += 1
+        previous = norm
+        theta = theta - inverse @ g
     return None
 
 
@@ -94,7 +109,7 @@ def follow_branch(
     start: float,
     stop: float,
     *,
-    first_step: float = 0.05,
+    first_step: float = 0.125,
     max_step: float = 0.25,
     min_step: float = 1e-3,
     gtol: float = 1e-10,
@@ -136,8 +151,9 @@ def follow_branch(
     grid : sequence of float
         Parameters hit exactly as well (not certified): common abscissae for several branches.
     spectrum : callable, optional
-        ``spectrum(p, θ)``: the Hessian eigenvalues that decide the index (default: those of
-        ``family(p)``); lets a caller restricted to some coordinates see the full Hessian.
+        ``spectrum(p, θ) -> (eigenvalues, H)``: the Hessian eigenvalues that decide the index
+        and the family's Hessian at θ (default: both of ``family(p)``); lets a caller
+        restricted to some coordinates see the full Hessian's spectrum.
 
     Returns
     -------
@@ -174,7 +190,8 @@ def follow_branch(
             predicted = last.theta + slope * (p_new - last.parameter)
         else:
             predicted = last.theta
-        result = _correct(family(p_new), predicted, gtol, corrector_steps, counter)
+        result = _correct(family(p_new), predicted, gtol, corrector_steps, counter,
+                          last.hessian)
         jump = (np.linalg.norm(result[0] - predicted) / (1 + np.linalg.norm(predicted))
                 if result is not None else np.inf)
         if result is None or jump > max_jump:
@@ -215,9 +232,11 @@ def _accept(branch: Branch, family, p: float, theta: np.ndarray, grad_norm: floa
             dps: int, exact, counter: list, spectrum=None) -> None:
     potential = family(p)
     if spectrum is None:
-        eigenvalues = np.linalg.eigvalsh(potential.hessian(theta))
+        H = potential.hessian(theta)
+        eigenvalues = np.linalg.eigvalsh(H)
     else:
-        eigenvalues = np.sort(np.asarray(spectrum(p, theta), dtype=float))
+        eigenvalues, H = spectrum(p, theta)
+        eigenvalues = np.sort(np.asarray(eigenvalues, dtype=float))
     counter[0] += 1
     tolerance = 1e-9 * max(1.0, float(np.abs(eigenvalues).max()))
     loss = float(potential.loss(theta))
@@ -227,7 +246,7 @@ def _accept(branch: Branch, family, p: float, theta: np.ndarray, grad_norm: floa
         signs = np.sign(np.where(np.abs(values) <= 1e-12, 0.0, values)).astype(int)
     point = BranchPoint(p, np.array(theta, dtype=float), loss, grad_norm, eigenvalues,
                         int((eigenvalues < -tolerance).sum()),
-                        int((np.abs(eigenvalues) <= tolerance).sum()), signs)
+                        int((np.abs(eigenvalues) <= tolerance).sum()), signs, hessian=H)
     if any(abs(p - t) <= 1e-12 for t in targets):
         target = exact(p, theta) if exact is not None else potential
         # θ is in the family's coordinates; a restricted potential (``full``) reports the
