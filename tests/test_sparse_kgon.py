@@ -60,7 +60,8 @@ def test_finite_sparsity_polygon_agrees_with_a_full_space_newton_solve(sparsity,
         # independent: full-space Newton (pinv) from a perturbed start, no reduction
         rng = np.random.default_rng(0)
         current = theta.copy()
-        current[: 2 * n][np.abs(theta[: 2 * n]) > 0] += 1e-3 * rng.normal(size=2 * k)
+        moving = np.flatnonzero(np.abs(theta[: 2 * n]) > 0)
+        current[moving] += 1e-3 * rng.normal(size=moving.size)
         current[2 * n: 2 * n + k] += 1e-3
         for _ in range(30):
             g = model.gradient(current)
@@ -155,8 +156,8 @@ def test_positive_bias_zero_column_branch_tends_to_bias_zero():
         from critpoints.potential import FixedCoordinates
 
         theta = model.flatten(record["W"], record["b"])
-        branch = follow_branch(lambda p, m=model, t=theta: FixedCoordinates(m, t, free),
-                               theta[free], 0.0, 0.0)
+        branch = follow_branch(lambda p, m=model, t=theta, f=free: FixedCoordinates(m, t, f),
+                               theta[free], 0.0, 0.0, gtol=1e-11)
         (point,) = branch.points
         assert point.grad_norm <= 1e-11
         full = theta.copy()

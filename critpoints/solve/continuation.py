@@ -8,9 +8,9 @@ S, but nothing in this module knows that) and a critical point θ₀ of ``family
   step);
 * corrector: Newton steps −H⁺g (H⁺ the float64 pseudo-inverse with eigenvalues below 10⁻¹⁰ of
   the largest dropped: the symmetry orbit and flat directions; chord steps with the Hessian of
-  the last accepted point while they gain 10× a step), accepted when ‖g‖ ≤ ``gtol``
+  the last accepted point while they gain 30× a step), accepted when ‖g‖ ≤ ``gtol``
   within ``corrector_steps`` steps and the correction is no longer than ``max_jump``;
-* step control: a step that needs ≤ 2 corrections grows by 1.5 (at most ``max_step``), one
+* step control: a step that needs ≤ 4 corrections grows by 1.5 (at most ``max_step``), one
   that fails is halved; below ``min_step`` the branch ends there.
 
 At every accepted point the Hessian spectrum is stored, and between consecutive points the
@@ -80,7 +80,7 @@ def _correct(potential: Any, theta: np.ndarray, gtol: float, steps: int, counter
     """Newton with the pseudo-inverse, (θ, ‖g‖, corrections) or None if it fails.
 
     With ``H`` (the Hessian at the last accepted point) the first corrections are chord steps
-    with it; the Hessian is re-evaluated at the current point when a step gains less than 10×.
+    with it; the Hessian is re-evaluated at the current point when a step gains less than 30×.
     """
     inverse = _pseudo_inverse(H) if H is not None else None
     previous = np.inf
@@ -95,7 +95,7 @@ def _correct(potential: Any, theta: np.ndarray, gtol: float, steps: int, counter
             return theta, norm, done
         if done == steps:
             return None
-        if inverse is None or norm > previous / 10:
+        if inverse is None or norm > previous / 30:
             inverse = _pseudo_inverse(potential.hessian(theta))
             counter[0] += 1
         previous = norm
@@ -113,7 +113,7 @@ def follow_branch(
     max_step: float = 0.25,
     min_step: float = 1e-3,
     gtol: float = 1e-10,
-    corrector_steps: int = 6,
+    corrector_steps: int = 10,
     max_jump: float = 0.05,
     certify: Sequence[float] = (),
     dps: int = 60,
@@ -209,7 +209,7 @@ def follow_branch(
                 spectrum)
         p = p_new
         if not clipped:
-            step = min(max_step, h * 1.5) if result[2] <= 2 else h
+            step = min(max_step, h * 1.5) if result[2] <= 4 else h
     branch.potential_evaluations = counter[0]
     return branch
 
