@@ -49,6 +49,9 @@ def register(subparsers) -> None:
                         default=[0.9, 0.5], metavar="S,...",
                         help="sparsities at which branch points are refined to --dps digits "
                         "(default 0.9,0.5)")
+    parser.add_argument("--certify-ids", type=number_list(str, limit=1000), default=None,
+                        metavar="ID,...", help="refine only these branches at the --certify "
+                        "sparsities (default: every branch)")
     parser.add_argument("--dps", type=integer(30, MAX_DIGITS), default=60,
                         help="precision of the refined points (default 60)")
     parser.add_argument("--workers", type=integer(1, 64), default=DEFAULT_WORKERS, metavar="K",
@@ -88,7 +91,9 @@ def run(args: argparse.Namespace) -> int:
     command = (f"python -m critpoints sparsity-branches --n {args.n}"
                f"{'' if args.hidden == 2 else f' --hidden {args.hidden}'}{ids} "
                f"--stop {args.stop:g} --certify {','.join(f'{s:g}' for s in certify)} "
-               f"--dps {args.dps}")
+               f"--dps {args.dps}"
+               + ("" if args.certify_ids is None
+                  else f" --certify-ids {','.join(args.certify_ids)}"))
 
     def document_of(branches: list[dict], done: bool) -> dict:
         return branches_document(
@@ -98,13 +103,14 @@ def run(args: argparse.Namespace) -> int:
             entries=len(document["critical_points"]),
             command=command if done else f"{command}  (interrupted: {len(branches)} of "
             f"{len(entries)} branches)", stop_sparsity=args.stop, certify=certify,
-            dps=args.dps)
+            dps=args.dps, certify_ids=args.certify_ids)
 
     # the branches so far are written after each one (atomically): a long run that is stopped
     # leaves a valid file that says it is partial
     branches = follow_catalog(entries, args.n, args.hidden, stop_sparsity=args.stop,
                               certify=certify, dps=args.dps, workers=args.workers,
                               progress=progress_printer(args.quiet),
+                              certify_ids=args.certify_ids,
                               on_record=lambda done: write_document(out, document_of(done,
                                                                                      False)))
     result = document_of(branches, True)

@@ -227,10 +227,14 @@ def _follow_job(job) -> dict:
 
 def follow_catalog(entries: list[dict], n: int, m: int = 2, *, stop_sparsity: float = 0.0,
                    certify: tuple = CERTIFY, dps: int = 60, importance: Any = None,
-                   workers: int = 1, progress=None, on_record=None) -> list[dict]:
+                   workers: int = 1, progress=None, on_record=None,
+                   certify_ids=None) -> list[dict]:
     """:func:`follow_entry` for every entry (in ``workers`` processes; the same records for
-    any number), in the entries' order; ``on_record(records so far)`` after each one."""
-    jobs = [(entry, n, m, stop_sparsity, tuple(certify), dps, importance) for entry in entries]
+    any number), in the entries' order; ``on_record(records so far)`` after each one. Only the
+    branches of ``certify_ids`` (default: all) are refined at the ``certify`` sparsities."""
+    jobs = [(entry, n, m, stop_sparsity,
+             tuple(certify) if certify_ids is None or entry["id"] in certify_ids else (), dps,
+             importance) for entry in entries]
     out: list[dict] = []
     tick = progress or (lambda stage, done, total: None)
     if workers > 1 and len(jobs) > 1:
@@ -271,7 +275,7 @@ def global_minimum(branches: list[dict]) -> list[dict]:
 def branches_document(branches: list[dict], *, n: int, m: int, catalog_file: str,
                       catalog_command: str, entries: int, command: str,
                       stop_sparsity: float = 0.0, certify: tuple = CERTIFY, dps: int = 60,
-                      importance: Any = None) -> dict:
+                      importance: Any = None, certify_ids=None) -> dict:
     """The ``critpoints.sparsity-branches`` document of :func:`follow_catalog`'s records."""
     from critpoints import __version__
     from critpoints.documents import SPARSITY_BRANCHES, new_document
@@ -285,7 +289,8 @@ def branches_document(branches: list[dict], *, n: int, m: int, catalog_file: str
         "settings": {"parameter": "p = log10(1 - S), followed from p = -3 (S = 0.999) upward",
                      "start_sparsity": START_SPARSITY, "stop_sparsity": stop_sparsity,
                      "grid": [_round(sparsity_of(p), 12) for p in GRID],
-                     "certify": list(certify), "dps": dps, "gradient_tolerance": 1e-11},
+                     "certify": list(certify), "dps": dps, "gradient_tolerance": 1e-11,
+                     "certified_branches": "all" if certify_ids is None else list(certify_ids)},
         "branches": branches,
         "global_minimum": global_minimum(branches),
     })
