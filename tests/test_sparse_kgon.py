@@ -193,16 +193,21 @@ def branches():
 
 
 def test_branches_file_is_current_with_its_catalog(branches):
-    """The branches are those of the committed one-hot catalog, in its order (a run that was
-    stopped holds a prefix and says so in its command)."""
+    """The branches are those of the committed one-hot catalog, in its order: all of them, or
+    those of the command's --ids (a run that was stopped holds a prefix of those and says so
+    in its command)."""
     catalog = json.loads(builtin_path("tms-n6-m2.json").read_text())
     assert branches["catalog"]["command"] == catalog["generator"]["command"]
     assert branches["catalog"]["entries"] == len(catalog["critical_points"])
-    ids = [b["id"] for b in branches["branches"]]
-    assert ids == [e["id"] for e in catalog["critical_points"]][: len(ids)]
     command = branches["generator"]["command"]
     assert command.startswith("python -m critpoints sparsity-branches")
-    assert (len(ids) == len(catalog["critical_points"])) == ("interrupted" not in command)
+    requested = [e["id"] for e in catalog["critical_points"]]
+    if " --ids " in command:
+        chosen = set(command.split(" --ids ")[1].split()[0].split(","))
+        requested = [i for i in requested if i in chosen]
+    ids = [b["id"] for b in branches["branches"]]
+    assert ids == requested[: len(ids)]
+    assert (len(ids) == len(requested)) == ("interrupted" not in command)
     by_id = {e["id"]: e for e in catalog["critical_points"]}
     for branch in branches["branches"]:
         assert branch["one_hot_loss"] == by_id[branch["id"]]["loss"]
