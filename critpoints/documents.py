@@ -17,6 +17,7 @@ name                           version  written by
 ``critpoints.kgon-existence``  1        ``kgon-existence --out``
 ``critpoints.landscape``       1        ``landscape`` (node-link JSON of the saddles' descent
                                         paths; the GraphML beside it as for transitions)
+``critpoints.sparsity-branches`` 1      ``continue`` (catalogued points followed in sparsity S)
 =============================  =======  ====================================================
 
 This module is pure: it knows the types, parses and checks text and documents, and touches no
@@ -56,6 +57,7 @@ __all__ = [
     "LLC",
     "LLC_SWEEP",
     "PHASES",
+    "SPARSITY_BRANCHES",
     "TRANSITIONS",
     "DocumentError",
     "DocumentType",
@@ -76,6 +78,7 @@ LLC = "critpoints.llc"
 LLC_SWEEP = "critpoints.llc-sweep"
 KGON_EXISTENCE = "critpoints.kgon-existence"
 LANDSCAPE = "critpoints.landscape"
+SPARSITY_BRANCHES = "critpoints.sparsity-branches"
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,8 @@ DOCUMENT_TYPES: dict[str, DocumentType] = {
         DocumentType(LANDSCAPE, 1, "landscape.schema.json",
                      "landscape graph: where the saddles' steepest-descent paths lead "
                      "(networkx node-link JSON)"),
+        DocumentType(SPARSITY_BRANCHES, 1, "sparsity-branches.schema.json",
+                     "catalogued critical points followed in sparsity S (branches, events)"),
     )
 }
 

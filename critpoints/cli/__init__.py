@@ -20,6 +20,7 @@ COMMANDS = (
     "derive",
     "certify",
     "kgon-existence",
+    "sparsity-branches",
     "linear",
     "transitions",
     "landscape",

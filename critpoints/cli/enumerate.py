@@ -7,13 +7,17 @@ import os
 import sys
 import time
 
+from critpoints.cli import UsageError
 from critpoints.cli.options import (
     MAX_DIGITS,
     MAX_ENUMERATE_FEATURES,
     MAX_FULL_LANGUAGE_FEATURES,
+    MAX_SPARSE_FEATURES,
     check_output_file,
     integer,
     output_file,
+    positive_list,
+    real,
     seed,
 )
 
@@ -56,10 +60,20 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--random-starts",
         type=integer(0, 100_000),
-        default=300,
+        default=None,
         metavar="R",
         help="also search for critical points from R random starts (default 300; 0 = only "
-        "the pattern language)",
+        "the pattern language; not with --sparsity)",
+    )
+    parser.add_argument(
+        "--sparsity", type=real(0.0, 1.0, hi_open=True), default=None, metavar="S",
+        help="the k-gon patterns of the exact potential at sparsity S in [0, 1) (each feature "
+        f"active with probability 1 − S; m = 2, n ≤ {MAX_SPARSE_FEATURES}; docs/sparsity.md); "
+        "default: the high-sparsity (one-hot) limit. Writes catalog/tms-nN-m2-S<S>.json",
+    )
+    parser.add_argument(
+        "--importance", type=positive_list, default=None, metavar="I1,...,In",
+        help="feature importances (n positive numbers; with --sparsity; default all 1)",
     )
     parser.add_argument("--seed", type=seed, default=0, help="seed of the random starts and tests")
     parser.add_argument("--workers", type=integer(1, 64), default=DEFAULT_WORKERS, metavar="K",
@@ -122,10 +136,82 @@ def format_table(points: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def sparsity_options(args: argparse.Namespace) -> None:
+    """Check --sparsity, --importance against the other options (a UsageError, exit 2, before
+    any computation)."""
+    if args.sparsity is None:
+        if args.importance is not None:
+            raise UsageError("--importance weighs the finite-sparsity potential: give --sparsity")
+        return
+    if args.hidden != 2:
+        raise UsageError(f"--sparsity enumerates the k-gon patterns of hidden dimension 2; got "
+                         f"--hidden {args.hidden}")
+    if args.n > MAX_SPARSE_FEATURES:
+        raise UsageError(f"--sparsity: n = {args.n}; the finite-sparsity potential costs n·3ⁿ "
+                         f"and is evaluated for n ≤ {MAX_SPARSE_FEATURES}")
+    if args.importance is not None and len(args.importance) != args.n:
+        raise UsageError(f"--importance has {len(args.importance)} entries; need n = {args.n}")
+    if args.random_starts:
+        raise UsageError("--random-starts is not available with --sparsity (the k-gon patterns "
+                         "only)")
+
+
+def sparse_catalog_name(n: int, sparsity: float, importance) -> str:
+    """``catalog/tms-nN-m2-S<S>.json`` (``-I<I1>,...`` appended for non-uniform importance)."""
+    name = f"catalog/tms-n{n}-m2-S{sparsity:g}"
+    if importance is not None and len(set(importance)) > 1:
+        name += "-I" + ",".join(f"{v:g}" for v in importance)
+    return name + ".json"
+
+
+def run_sparse(args: argparse.Namespace) -> int:
+    """``enumerate --sparsity S``: the k-gon patterns of the finite-sparsity potential."""
+    from critpoints.kgon import catalog_document
+    from critpoints.kgon.sparsity import enumerate_at_sparsity
+    from critpoints.store import write_catalog
+    from critpoints.tms import TMSSparsePotential
+
+    out = check_output_file(args.out or sparse_catalog_name(args.n, args.sparsity,
+                                                             args.importance))
+    started = time.monotonic()
+    model = TMSSparsePotential(args.n, 2, sparsity=args.sparsity, importance=args.importance)
+    if not args.quiet:
+        print(f"enumerating k-gon critical points for n = {args.n}, m = 2 at sparsity "
+              f"S = {args.sparsity:g}", file=sys.stderr)
+    enumeration = enumerate_at_sparsity(model, digits=args.digits,
+                                        progress=progress_printer(args.quiet), seed=args.seed,
+                                        workers=args.workers)
+    entries = [entry.to_json() for entry in enumeration.entries]
+    importance = (" --importance " + ",".join(f"{v:g}" for v in args.importance)
+                  if args.importance is not None else "")
+    command = (f"python -m critpoints enumerate --n {args.n} --sparsity {args.sparsity:g}"
+               f"{importance} --digits {args.digits} --seed {args.seed}")
+    document = catalog_document(args.n, entries, enumeration.unrealised, command, None,
+                                seed=args.seed, m=2, sparsity=args.sparsity,
+                                importance=model.importance.tolist())
+    write_catalog(out, document)
+    print(format_table(document["critical_points"]))
+    print(f"\n{len(entries)} critical points at S = {args.sparsity:g} "
+          f"({len(enumeration.unrealised)} patterns without one); written to {out}\n\n{LEGEND}")
+    if not args.quiet:
+        print(f"done in {time.monotonic() - started:.1f} s", file=sys.stderr)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from critpoints.kgon import catalog_document, enumerate_critical_points
     from critpoints.store import write_catalog
 
+    sparsity_options(args)
+    if args.sparsity is not None:
+        if args.max_dead_vertices is not None:
+            from critpoints.cli import UsageError
+
+            raise UsageError("--max-dead-vertices applies to the one-hot enumeration (at "
+                             f"finite sparsity n ≤ {MAX_SPARSE_FEATURES}: every pattern)")
+        return run_sparse(args)
+    if args.random_starts is None:
+        args.random_starts = 300
     m = args.hidden
     if args.n > MAX_FULL_LANGUAGE_FEATURES and args.max_dead_vertices is None:
         from critpoints.cli import UsageError

@@ -30,6 +30,7 @@ DEFAULT_INPUTS = {
     "phases": "tms-n6-m2.phases.json",
     "landscape": "tms-n6-m2.landscape.json",
     "polytopes": "tms-n6-m3.json",
+    "sparsity": "tms-n6-m2.sparsity.json",
 }
 KINDS = tuple(DEFAULT_INPUTS)
 #: Kinds drawn only from a file the user names (no committed input).
@@ -61,7 +62,8 @@ def register(subparsers) -> None:
         "plane), sgd (loss curves of a small seeded SGD sweep, plateaus labelled), phases "
         "(posterior occupancy against N), landscape (the disconnectivity graph of a landscape "
         "graph: minima joined at their lowest saddle), polytopes (an m = 3 catalog: energy "
-        "levels with point groups and 3-D glyphs of its minima and lowest saddles), llc (running "
+        "levels with point groups and 3-D glyphs of its minima and lowest saddles), sparsity (the "
+        "branches of `sparsity-branches`: L_S/(n(1 − S)) against 1 − S), llc (running "
         "λ̂ and traces per chain of an `llc --out` file) or all (every n = 6 figure into "
         "docs/figures/, PNG and SVG). The suffix of --out (.png, .svg, .pdf) chooses the format.",
     )
@@ -115,6 +117,11 @@ def _figure(kind: str, source: Path, args: argparse.Namespace):
         from critpoints.store import load_document
 
         return plot.llc_figure(load_document(source, LLC))
+    if kind == "sparsity":
+        from critpoints.documents import SPARSITY_BRANCHES
+        from critpoints.store import load_document
+
+        return plot.sparsity_branches_figure(load_document(source, SPARSITY_BRANCHES))
     if kind == "phases":
         from critpoints.documents import PHASES
         from critpoints.store import load_document

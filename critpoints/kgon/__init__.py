@@ -26,10 +26,13 @@ __all__ = [
 
 def catalog_document(
     n: int, entries: list[dict], unrealised: list[dict], command: str, random_search=None,
-    seed: int = 0, m: int = 2, pattern_language: dict | None = None,
+    seed: int = 0, m: int = 2, sparsity: float | None = None, importance=None,
+    pattern_language: dict | None = None,
 ) -> dict:
     """The catalog document (see :mod:`critpoints.catalog`) of an enumeration for n features
-    and hidden dimension m."""
+    and hidden dimension m: of the one-hot potential (kind ``tms-high-sparsity``) or, with
+    ``sparsity``, of the potential at finite sparsity (kind ``tms-finite-sparsity``, the model
+    block records S and the importances, default all 1)."""
     from critpoints.catalog import new_document
     from critpoints.solve.classify import BOUNDARY_TOLERANCE
 
@@ -54,6 +57,14 @@ def catalog_document(
             "classification_seed": seed,
         },
     }
+    if sparsity is not None:
+        model["kind"] = "tms-finite-sparsity"
+        model["sparsity"] = float(sparsity)
+        model["importance"] = [float(v) for v in importance] if importance is not None else [
+            1.0] * n
+        model["conventions"]["flat_representatives"] = (
+            "dead vertex bias -2 l² (1 + Σ_d max(cos 2πd/k, 0)), dead feature bias -1/(2n); "
+            "zero columns with positive bias at E[x_j] = (1 - S)/2")
     document = new_document(model, entries, command)
     document["patterns_without_critical_point"] = sorted(unrealised, key=lambda u: u["id"])
     if random_search is not None:

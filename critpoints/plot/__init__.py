@@ -19,6 +19,7 @@ from critpoints.plot.landscape import disconnectivity_figure
 from critpoints.plot.llc import llc_figure
 from critpoints.plot.polytope import draw_polytope_glyph, polytope_figure
 from critpoints.plot.sgd import SmallSweep, small_sweep
+from critpoints.plot.sparsity import sparsity_branches_figure
 
 __all__ = [
     "INSTALL_HINT",
@@ -36,5 +37,6 @@ __all__ = [
     "save_figure",
     "sgd_figure",
     "small_sweep",
+    "sparsity_branches_figure",
     "transition_figure",
 ]

@@ -1,0 +1,296 @@
+"""The catalogued one-hot critical points followed in sparsity S (SPEC §8, issue 16 point 4).
+
+The one-hot potential is the limit S → 1 of (L_S − Sⁿ Σ_j I_j ReLU(b_j)²)/(n(1 − S)), not of
+L_S itself: the all-zero input's Sⁿ Σ_j I_j ReLU(b_j)² has weight → 1, everything else weight
+n(1 − S) → 0. What becomes of a catalogued point θ̃ at S < 1 therefore depends on its biases:
+
+* **every bias ≤ 0** (6, 5, the squares with b_v = 0, …): ∇L_S(θ) = n(1 − S)S^{n−1}∇L̃(θ)
+  + O((1 − S)²) near θ̃, and the branch θ(S) → θ̃ starts there (a Newton correction at
+  S = 1 − 10⁻³ moves θ̃ by O(1 − S));
+* **positive bias on a zero column** (the ``+`` of 5⁺, 4⁺⁺, 0⁺⁺⁺, …): that column sees nothing
+  and says nothing (G_ij = 0); its output is the constant b_j and its critical bias is
+  E[x_j] = (1 − S)/2 at sparsity S, against 1/(2n) in the one-hot model. The point with
+  b_j = (1 − S)/2 (the rest of θ̃ unchanged to O(1 − S)) is a critical point of L_S, and its
+  branch tends to θ̃ with b_j → 0 — the same point as the pattern without that ``+`` column at
+  the top of its flat interval; in the rescaled bias b_j/(n(1 − S)) it tends to θ̃'s 1/(2n). So
+  θ̃ itself is not a limit of critical points of L_S, but its branch is followed from there;
+* **positive bias β on a nonzero column**: near θ̃, ∂L_S/∂b_j = 2Sⁿ I_j b_j + O(1 − S) ≥ β
+  for 1 − S small, so no critical point of L_S lies near θ̃ as S → 1: θ̃ is a critical point
+  of the one-hot model only, and no branch starts at it (recorded with the gradient at
+  S = 1 − 10⁻³ that shows it).
+
+Dead outputs of nonzero columns get the finite-S flat representative −2 Σ_i max(G_ij, 0)
+(dead for every active set, :mod:`critpoints.kgon.sparsity`). Zero columns stay at exactly 0
+(pinned: their gradient vanishes identically there, and a rounding residue of 10⁻¹⁷ would
+make the cube moments ill-conditioned); the index is read from the full Hessian.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import mpmath
+import numpy as np
+
+from critpoints.potential import FixedCoordinates
+from critpoints.solve.continuation import Branch, follow_branch
+from critpoints.tms.model import TMSSparsePotential
+
+__all__ = [
+    "CERTIFY",
+    "START_SPARSITY",
+    "follow_entry",
+    "parameter_of",
+    "sparsity_of",
+    "start_point",
+]
+
+#: The branches start at S = 1 − 10⁻³ and are followed in p = log₁₀(1 − S) to S = 0 (p = 0).
+START_SPARSITY = 0.999
+#: Sparsities at which each branch point is refined at 60 digits.
+CERTIFY = (0.9, 0.5)
+#: Common abscissae of every branch (p = log₁₀(1 − S) from −3 to 0 in steps of 1/4).
+GRID = tuple(np.round(np.arange(-3.0, 0.001, 0.25), 10).tolist())
+#: A bias counts as positive above this (the catalogs store exact zeros as 0 or ~1e-60).
+POSITIVE = 1e-9
+
+
+def parameter_of(sparsity: float) -> float:
+    """p = log₁₀(1 − S)."""
+    return math.log10(1.0 - sparsity)
+
+
+def sparsity_of(parameter: float) -> float:
+    """S = 1 − 10^p."""
+    return 1.0 - 10.0**parameter
+
+
+def start_point(W: Any, b: Any, sparsity: float = START_SPARSITY,
+                importance: Any = None) -> dict:
+    """What becomes of the one-hot critical point (W, b) at sparsity S near 1 (module doc).
+
+    Returns
+    -------
+    dict
+        ``status`` "followed" (``W``, ``b``: the start of its branch, ``zero_columns``,
+        ``changed``: what was mapped) or "no-branch" (``reason``, ``positive_bias``: the
+        columns, ``bias_gradient``: ∂L_S/∂b_j there, ``gradient_norm``: ‖∇L_S‖ at the
+        one-hot point, its other components below it).
+    """
+    W = np.array(W, dtype=float)
+    b = np.array(b, dtype=float)
+    m, n = W.shape
+    norms = np.linalg.norm(W, axis=0)
+    zero = norms <= 1e-12
+    W[:, zero] = 0.0
+    positive_live = np.flatnonzero(~zero & (b > POSITIVE))
+    if positive_live.size:
+        model = TMSSparsePotential(n, m, sparsity=sparsity, importance=importance)
+        _, grad = model.loss_and_gradient(model.flatten(W, b))
+        db = grad[m * n:]
+        return {
+            "status": "no-branch",
+            "positive_bias": positive_live.tolist(),
+            "bias_gradient": [float(db[j]) for j in positive_live],
+            "gradient_norm": float(np.linalg.norm(grad)),
+            "reason": "positive bias on a nonzero column: ∂L_S/∂b_j = 2Sⁿ I_j b_j + O(1 − S) "
+                      "> 0 near it as S → 1; a critical point of the one-hot model only",
+        }
+    changed = []
+    G = W.T @ W
+    for j in range(n):
+        if zero[j] and b[j] > POSITIVE:
+            changed.append({"column": j, "from": float(b[j]), "to": (1 - sparsity) / 2,
+                            "why": "zero column, positive bias: critical at (1 − S)/2"})
+            b[j] = (1 - sparsity) / 2
+        elif not zero[j]:
+            top = -float(np.maximum(G[:, j], 0.0).sum())
+            dead_one_hot = b[j] <= 0 and float(G[:, j].max()) + b[j] <= 1e-12
+            if dead_one_hot and b[j] > 2 * top:
+                changed.append({"column": j, "from": float(b[j]), "to": 2 * top,
+                                "why": "dead output: finite-S flat representative "
+                                       "-2 Σ_i max(G_ij, 0)"})
+                b[j] = 2 * top
+    return {"status": "followed", "W": W, "b": b, "zero_columns": np.flatnonzero(zero).tolist(),
+            "changed": changed}
+
+
+def _free(n: int, m: int, zero_columns: list[int]) -> np.ndarray:
+    fixed = {r * n + j for r in range(m) for j in zero_columns}
+    return np.array([i for i in range(m * n + n) if i not in fixed])
+
+
+def follow_entry(entry: dict, n: int, m: int = 2, *, stop_sparsity: float = 0.0,
+                 certify: tuple = CERTIFY, dps: int = 60, importance: Any = None) -> dict:
+    """The branch of one catalogued one-hot point from S = 1 − 10⁻³ to ``stop_sparsity``: the
+    JSON record of ``catalog/tms-nN-mM.sparsity.json`` (see its schema).
+    """
+    start = start_point(entry["W"], entry["b"], START_SPARSITY, importance)
+    record: dict = {"id": entry["id"], "label": entry["label"],
+                    "one_hot_loss": entry["loss"], "one_hot_verdict": entry["verdict"],
+                    "start": {k: v for k, v in start.items() if k not in ("W", "b")}}
+    if start["status"] != "followed":
+        record.update(points=[], events=[], end={"kind": "no-branch", "sparsity": 1.0,
+                                                "reason": start["reason"]})
+        return record
+    theta0 = TMSSparsePotential(n, m).flatten(start["W"], start["b"])
+    free = _free(n, m, start["zero_columns"])
+    models: dict[float, TMSSparsePotential] = {}
+
+    def model_at(p: float) -> TMSSparsePotential:
+        if p not in models:
+            models[p] = TMSSparsePotential(n, m, sparsity=sparsity_of(p), importance=importance)
+        return models[p]
+
+    def family(p: float) -> FixedCoordinates:
+        return FixedCoordinates(model_at(p), theta0, free)
+
+    def spectrum(p: float, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        full = FixedCoordinates(model_at(p), theta0, free).full(theta)
+        H = model_at(p).hessian(full)
+        return np.linalg.eigvalsh(H), H[np.ix_(free, free)]
+
+    branch = follow_branch(
+        family, theta0[free], parameter_of(START_SPARSITY), parameter_of(stop_sparsity)
+        if stop_sparsity > 0 else 0.0,
+        certify=[parameter_of(s) for s in certify], dps=dps, grid=GRID, spectrum=spectrum,
+        gtol=1e-11)
+    record.update(_branch_json(branch, theta0, free, n))
+    return record
+
+
+def _branch_json(branch: Branch, theta0: np.ndarray, free: np.ndarray, n: int) -> dict:
+    points = []
+    certified = []
+    for point in branch.points:
+        theta = np.array(theta0, dtype=float)
+        theta[free] = point.theta
+        values = np.abs(point.eigenvalues)
+        tolerance = 1e-9 * max(1.0, float(values.max()))
+        nonzero = values[values > tolerance]
+        points.append({
+            "sparsity": _round(sparsity_of(point.parameter), 12),
+            "loss": point.loss,
+            "grad_norm": point.grad_norm,
+            "index": point.index,
+            "zero_modes": point.zero,
+            "smallest_eigenvalue": float(point.eigenvalues[0]),
+            "smallest_nonzero_abs_eigenvalue": float(nonzero.min()) if nonzero.size else 0.0,
+            "theta": theta.tolist(),
+        })
+        if point.certified is not None:
+            certified.append({"sparsity": _round(sparsity_of(point.parameter), 12),
+                              **point.certified})
+    events = []
+    for event in branch.events:
+        out = {"kind": event["kind"],
+               "between": [_round(sparsity_of(p), 12) for p in event["between"]]}
+        if event["kind"] == "index-change":
+            out["index"] = event["index"]
+            out["crossing"] = (None if event["crossing"] is None
+                               else _round(sparsity_of(event["crossing"]), 8))
+        else:
+            # switching functions: the vertex values b_j + Σ_{i∈V} G_ij, V = ∅ first (n of
+            # them: the biases), then the sets of one, two, … features
+            changed = event["switching_functions"]
+            out["biases_through_zero"] = [k for k in changed if k < n]
+            out["vertex_values_through_zero"] = len(changed)
+        events.append(out)
+    last = branch.points[-1] if branch.points else None
+    end = {"kind": branch.end,
+           "sparsity": _round(sparsity_of(last.parameter), 12) if last else None,
+           "reason": branch.end_reason}
+    return {"points": points, "certified": certified, "events": events, "end": end,
+            "corrector_failures": branch.corrector_failures}
+
+
+def _round(x: float, digits: int) -> float:
+    return float(f"{x:.{digits}g}")
+
+
+def exact_gradient_norm(record_point: dict, n: int, m: int, sparsity: float, dps: int,
+                        importance: Any = None):
+    """‖∇L_S‖ at ``dps`` digits at a certified point's stored decimal strings (for re-checks)."""
+    model = TMSSparsePotential(n, m, sparsity=sparsity, importance=importance)
+    with mpmath.workdps(dps):
+        theta = np.array([mpmath.mpf(v) for v in record_point["theta_exact"]], dtype=object)
+        _, grad = model.loss_and_gradient(theta, dps=dps)
+        return mpmath.sqrt(mpmath.fsum(g * g for g in grad))
+
+
+def _follow_job(job) -> dict:
+    entry, n, m, stop, certify, dps, importance = job
+    return follow_entry(entry, n, m, stop_sparsity=stop, certify=certify, dps=dps,
+                        importance=importance)
+
+
+def follow_catalog(entries: list[dict], n: int, m: int = 2, *, stop_sparsity: float = 0.0,
+                   certify: tuple = CERTIFY, dps: int = 60, importance: Any = None,
+                   workers: int = 1, progress=None, on_record=None,
+                   certify_ids=None) -> list[dict]:
+    """:func:`follow_entry` for every entry (in ``workers`` processes; the same records for
+    any number), in the entries' order; ``on_record(records so far)`` after each one. Only the
+    branches of ``certify_ids`` (default: all) are refined at the ``certify`` sparsities."""
+    jobs = [(entry, n, m, stop_sparsity,
+             tuple(certify) if certify_ids is None or entry["id"] in certify_ids else (), dps,
+             importance) for entry in entries]
+    out: list[dict] = []
+    tick = progress or (lambda stage, done, total: None)
+    if workers > 1 and len(jobs) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for done, record in enumerate(pool.map(_follow_job, jobs), 1):
+                out.append(record)
+                tick("branches", done, len(jobs))
+                if on_record is not None:
+                    on_record(out)
+    else:
+        for done, job in enumerate(jobs, 1):
+            out.append(_follow_job(job))
+            tick("branches", done, len(jobs))
+            if on_record is not None:
+                on_record(out)
+    return out
+
+
+def global_minimum(branches: list[dict]) -> list[dict]:
+    """At every grid sparsity: the branch with the lowest loss among those alive there, and
+    its Hessian index (a grid point of a branch is hit exactly by the continuation)."""
+    out = []
+    for p in GRID:
+        S = _round(sparsity_of(p), 12)
+        best = None
+        for branch in branches:
+            for point in branch["points"]:
+                if point["sparsity"] == S and (best is None or point["loss"] < best[1]["loss"]):
+                    best = (branch["id"], point)
+        if best is not None:
+            out.append({"sparsity": S, "id": best[0], "loss": best[1]["loss"],
+                        "index": best[1]["index"]})
+    return out
+
+
+def branches_document(branches: list[dict], *, n: int, m: int, catalog_file: str,
+                      catalog_command: str, entries: int, command: str,
+                      stop_sparsity: float = 0.0, certify: tuple = CERTIFY, dps: int = 60,
+                      importance: Any = None, certify_ids=None) -> dict:
+    """The ``critpoints.sparsity-branches`` document of :func:`follow_catalog`'s records."""
+    from critpoints import __version__
+    from critpoints.documents import SPARSITY_BRANCHES, new_document
+
+    return new_document(SPARSITY_BRANCHES, {
+        "generator": {"package": "critpoints", "version": __version__, "command": command},
+        "catalog": {"file": catalog_file, "command": catalog_command, "entries": entries},
+        "model": {"kind": "tms-finite-sparsity", "n": n, "m": m,
+                  "importance": [float(v) for v in importance] if importance is not None
+                  else [1.0] * n},
+        "settings": {"parameter": "p = log10(1 - S), followed from p = -3 (S = 0.999) upward",
+                     "start_sparsity": START_SPARSITY, "stop_sparsity": stop_sparsity,
+                     "grid": [_round(sparsity_of(p), 12) for p in GRID],
+                     "certify": list(certify), "dps": dps, "gradient_tolerance": 1e-11,
+                     "certified_branches": "all" if certify_ids is None else list(certify_ids)},
+        "branches": branches,
+        "global_minimum": global_minimum(branches),
+    })

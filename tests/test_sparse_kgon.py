@@ -1,0 +1,241 @@
+"""k-gons at finite sparsity and the branches in S (SPEC §8, issue 16 points 3 and 4).
+
+References: the one-hot reduced problem of :mod:`critpoints.kgon.reduced` (generated
+polynomials, mpmath roots) for the model-generic profile solver; a full-space Newton solve of
+the finite-S potential (no reduction) for its finite-S solutions; the limit S → 1 of SPEC §8
+for what becomes of the catalogued points; the committed ``catalog/tms-n6-m2.sparsity.json``
+re-verified from its stored numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import mpmath
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from critpoints.cli import main
+from critpoints.kgon.branches import follow_entry, start_point
+from critpoints.kgon.profile import polygon_theta, solve_polygon_profile
+from critpoints.kgon.reduced import solve_regular_polygon
+from critpoints.kgon.sparsity import enumerate_at_sparsity, polish_polygon
+from critpoints.solve.continuation import follow_branch
+from critpoints.store import builtin_path, load_document
+from critpoints.tms import TMSPotential, TMSSparsePotential
+
+ROOT = Path(__file__).resolve().parents[1]
+BRANCHES = ROOT / "catalog" / "tms-n6-m2.sparsity.json"
+
+
+@pytest.mark.parametrize("n", [4, 6, 7])
+def test_profile_solver_reproduces_the_one_hot_reduced_solutions(n):
+    """The model-generic solver, fed the one-hot TMSPotential, finds exactly the solutions of
+    the generated reduced polynomials (kgon/reduced.py) for every k."""
+    for k in range(1, n + 1):
+        found = solve_polygon_profile(TMSPotential(n, 2), k)
+        reference = solve_regular_polygon(n, k)
+        assert len(found) == len(reference), k
+        for mine, theirs in zip(found, reference):
+            assert mine.norm == pytest.approx(float(theirs.norm), abs=1e-7)
+            assert mine.vertex_bias == pytest.approx(float(theirs.vertex_bias), abs=1e-7)
+
+
+@settings(max_examples=6, deadline=None)
+@given(sparsity=st.floats(0.3, 0.995), k=st.sampled_from([3, 4]))
+def test_finite_sparsity_polygon_agrees_with_a_full_space_newton_solve(sparsity, k):
+    """The reduced solution at S is a zero of the full gradient (all 3n coordinates, n = 4),
+    and Newton's method on the full potential from a perturbed start returns to it."""
+    n = 4
+    model = TMSSparsePotential(n, 2, sparsity=sparsity)
+    solutions = solve_polygon_profile(model, k)
+    assert solutions
+    for solution in solutions:
+        theta = polygon_theta(model, k, solution.norm, solution.vertex_bias)
+        assert np.linalg.norm(model.gradient(theta)) < 1e-7
+        # independent: full-space Newton (pinv) from a perturbed start, no reduction
+        rng = np.random.default_rng(0)
+        current = theta.copy()
+        moving = np.flatnonzero(np.abs(theta[: 2 * n]) > 0)
+        current[moving] += 1e-3 * rng.normal(size=moving.size)
+        current[2 * n: 2 * n + k] += 1e-3
+        for _ in range(30):
+            g = model.gradient(current)
+            if np.linalg.norm(g) < 1e-12:
+                break
+            values, vectors = np.linalg.eigh(model.hessian(current))
+            keep = np.abs(values) > 1e-10 * np.abs(values).max()
+            current = current - (vectors[:, keep] / values[keep]) @ (vectors[:, keep].T @ g)
+        W = current[: 2 * n].reshape(2, n)
+        norms = np.linalg.norm(W[:, :k], axis=0)
+        assert np.allclose(norms, solution.norm, atol=1e-7)
+        assert np.allclose(current[2 * n: 2 * n + k], solution.vertex_bias, atol=1e-7)
+
+
+def test_polished_hexagon_is_critical_at_60_digits():
+    """Newton in (l, b_v) at 60 digits: every one of the 18 gradient coordinates ≤ 1e-40
+    (docs/sparsity.md's S = 0.9 hexagon: l = 1.089521, b = −0.304652)."""
+    model = TMSSparsePotential(6, 2, sparsity=0.9)
+    (solution,) = solve_polygon_profile(model, 6)
+    norm, bias, gradient = polish_polygon(model, 6, solution.norm, solution.vertex_bias, 60)
+    assert gradient < mpmath.mpf(10) ** -40
+    assert float(norm) == pytest.approx(1.089521, abs=1e-6)
+    assert float(bias) == pytest.approx(-0.304652, abs=1e-6)
+
+
+def test_enumerate_at_finite_sparsity_n2():
+    """n = 2, S = 0.9: every entry verified at 60 digits; the two zero columns with bias
+    (1 − S)/2 = 0.05 (pattern 0++) are regular and critical (σ bias E[x_j])."""
+    enumeration = enumerate_at_sparsity(TMSSparsePotential(2, 2, sparsity=0.9))
+    ids = {e.id: e for e in enumeration.entries}
+    assert all(e.grad_norm <= 1e-40 for e in enumeration.entries)
+    assert {"2", "1", "0", "0++"} <= ids.keys()
+    assert ids["0++"].regular and ids["0++"].b == pytest.approx([0.05, 0.05])
+    # the two zero columns of positive bias want to grow: a saddle (index from the Hessian)
+    assert ids["0++"].verdict == "saddle"
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--sparsity", "1"], "less than 1"),
+    (["--sparsity", "nan"], "finite"),
+    (["--sparsity", "-0.5"], "at least 0"),
+    (["--sparsity", "0.5", "--importance", "1,2"], "need n = 3"),
+    (["--importance", "1,1,1"], "give --sparsity"),
+    (["--sparsity", "0.5", "--hidden", "3"], "hidden dimension 2"),
+])
+def test_enumerate_refuses_bad_sparsity_input(arguments, message, capsys):
+    assert main(["enumerate", "--n", "3", *arguments]) == 2
+    error = capsys.readouterr().err
+    assert message in error and len(error.strip().splitlines()) == 1
+
+
+# ----------------------------------------------------------------------------------------------
+# The limit S → 1: what becomes of each catalogued point
+
+
+def _catalog():
+    return json.loads(builtin_path("tms-n6-m2.json").read_text())["critical_points"]
+
+
+@settings(max_examples=5, deadline=None)
+@given(one_minus_s=st.floats(1e-5, 1e-3))
+def test_positive_bias_on_a_nonzero_column_has_no_branch(one_minus_s):
+    """Every catalogued n = 6 point with a positive bias β on a nonzero column: at S near 1
+    ∂L_S/∂b_j ≥ β (it is 2Sⁿβ + O(1 − S)), so no critical point of L_S is near it."""
+    S = 1 - one_minus_s
+    checked = 0
+    for entry in _catalog()[::7]:
+        record = start_point(entry["W"], entry["b"], S)
+        if record["status"] != "no-branch":
+            continue
+        checked += 1
+        for j, db in zip(record["positive_bias"], record["bias_gradient"]):
+            beta = entry["b"][j]
+            assert db >= 2 * S**6 * beta - 20 * one_minus_s
+            assert db >= beta
+    assert checked >= 5
+
+
+def test_positive_bias_zero_column_branch_tends_to_bias_zero():
+    """5⁺: at S the zero column's critical bias is (1 − S)/2 (not 1/(2n)); the corrected
+    point is critical for L_S; b → 0 as S → 1 while b/(n(1 − S)) = 1/(2n), the one-hot value."""
+    entry = next(e for e in _catalog() if e["id"] == "5+")
+    n = 6
+    for S in (0.999, 0.99):
+        record = start_point(entry["W"], entry["b"], S)
+        assert record["status"] == "followed"
+        (change,) = record["changed"]
+        assert change["to"] == pytest.approx((1 - S) / 2)
+        assert change["to"] / (n * (1 - S)) == pytest.approx(1 / (2 * n))
+        model = TMSSparsePotential(n, 2, sparsity=S)
+        free = [i for i in range(3 * n) if i not in (5, n + 5)]
+        from critpoints.potential import FixedCoordinates
+
+        theta = model.flatten(record["W"], record["b"])
+        branch = follow_branch(lambda p, m=model, t=theta, f=free: FixedCoordinates(m, t, f),
+                               theta[free], 0.0, 0.0, gtol=1e-11)
+        (point,) = branch.points
+        assert point.grad_norm <= 1e-11
+        full = theta.copy()
+        full[free] = point.theta
+        assert full[2 * n + 5] == pytest.approx((1 - S) / 2, abs=1e-12)
+        assert np.linalg.norm(model.gradient(full)) <= 1e-11
+
+
+def test_branch_of_the_hexagon_loses_stability_between_0_9_and_0_8():
+    """The hexagon followed from S = 0.999 to S = 0.8: a minimum until an eigenvalue pair
+    crosses zero between S = 0.9 and 0.8 (docs/sparsity.md's table: index 0 at 0.9, 2 at
+    0.8, from separate solves)."""
+    entry = next(e for e in _catalog() if e["id"] == "6")
+    record = follow_entry(entry, 6, stop_sparsity=0.8, certify=())
+    assert record["end"]["kind"] == "reached"
+    (event, *_) = [e for e in record["events"] if e["kind"] == "index-change"]
+    assert event["index"] == [0, 2]
+    high, low = event["between"]
+    assert 0.8 <= low < event["crossing"] < high <= 0.9
+    for point in record["points"]:
+        assert point["grad_norm"] <= 1e-11
+
+
+# ----------------------------------------------------------------------------------------------
+# The committed branches file
+
+
+@pytest.fixture(scope="module")
+def branches():
+    if not BRANCHES.exists():
+        pytest.skip("catalog/tms-n6-m2.sparsity.json not generated")
+    return load_document(BRANCHES)
+
+
+def test_branches_file_is_current_with_its_catalog(branches):
+    """The branches are those of the committed one-hot catalog, in its order: all of them, or
+    those of the command's --ids (a run that was stopped holds a prefix of those and says so
+    in its command)."""
+    catalog = json.loads(builtin_path("tms-n6-m2.json").read_text())
+    assert branches["catalog"]["command"] == catalog["generator"]["command"]
+    assert branches["catalog"]["entries"] == len(catalog["critical_points"])
+    command = branches["generator"]["command"]
+    assert command.startswith("python -m critpoints sparsity-branches")
+    requested = [e["id"] for e in catalog["critical_points"]]
+    if " --ids " in command:
+        chosen = set(command.split(" --ids ")[1].split()[0].split(","))
+        requested = [i for i in requested if i in chosen]
+    ids = [b["id"] for b in branches["branches"]]
+    assert ids == requested[: len(ids)]
+    assert (len(ids) == len(requested)) == ("interrupted" not in command)
+    by_id = {e["id"]: e for e in catalog["critical_points"]}
+    for branch in branches["branches"]:
+        assert branch["one_hot_loss"] == by_id[branch["id"]]["loss"]
+
+
+@settings(max_examples=10, deadline=None)
+@given(data=st.data())
+def test_stored_branch_points_are_critical(branches, data):
+    """A continued point satisfies ‖∇L_S‖ ≤ 1e-10 at its S, re-evaluated from the stored θ."""
+    followed = [b for b in branches["branches"] if b["points"]]
+    branch = data.draw(st.sampled_from(followed))
+    point = data.draw(st.sampled_from(branch["points"]))
+    model = TMSSparsePotential(6, 2, sparsity=point["sparsity"])
+    theta = np.array(point["theta"])
+    assert np.linalg.norm(model.gradient(theta)) <= 1e-10
+    assert float(model.loss(theta)) == pytest.approx(point["loss"], rel=1e-9, abs=1e-13)
+
+
+def test_a_certified_branch_point_is_critical_at_60_digits(branches):
+    certified = [(b["id"], c) for b in branches["branches"] for c in b.get("certified", [])
+                 if c["success"]]
+    assert certified
+    ident, point = certified[len(certified) // 2]
+    model = TMSSparsePotential(6, 2, sparsity=point["sparsity"])
+    with mpmath.workdps(point["dps"]):
+        theta = np.array([mpmath.mpf(v) for v in point["theta_exact"]], dtype=object)
+        _, grad = model.loss_and_gradient(theta, dps=point["dps"])
+        norm = mpmath.sqrt(mpmath.fsum(g * g for g in grad))
+    assert norm <= mpmath.mpf(10) ** (20 - point["dps"]), ident
+    assert math.isclose(float(norm), point["grad_norm"], rel_tol=1e-6, abs_tol=1e-300) or (
+        float(norm) <= 1e-40)
