@@ -437,7 +437,10 @@ def search_from_starts(
         workers=workers,
         progress=lambda done, total: tick(f"{stage}: Levenberg–Marquardt chunks", done, total))
     found_W, found_b = search.parameters
-    polished = _polished_ahead(tms, found_W, found_b, search.converged, known, digits, workers)
+    polished = _polished_ahead(
+        tms, found_W, found_b, search.converged, known, digits, workers,
+        progress=lambda done, total: tick(f"{stage}: {digits}-digit polish of new points", done,
+                                          total))
     counts = {"starts": len(origins), "converged": 0, "in_catalogued_sets": 0,
               "refinement_failed": 0, "new_points": 0}
     unrealised: list[dict] = []
@@ -463,7 +466,7 @@ def search_from_starts(
 
 
 def _polished_ahead(tms: TMSPotential, found_W, found_b, converged, known: KnownOrbits,
-                    digits: int, workers: int) -> dict:
+                    digits: int, workers: int, progress=None) -> dict:
     """With ``workers`` > 1: the polish (:func:`_polish_start`) of every converged start that
     the examination will polish if every polish succeeds, run in that many processes; by start
     index. The examination then runs as always, taking a polish from here when there is one
@@ -483,8 +486,13 @@ def _polished_ahead(tms: TMSPotential, found_W, found_b, converged, known: Known
     from concurrent.futures import ProcessPoolExecutor
 
     jobs = [(tms, found_W[i], found_b[i], digits) for i in ahead]
+    polished = {}
     with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-        return dict(zip(ahead, pool.map(_polish_job, jobs)))
+        for i, result in zip(ahead, pool.map(_polish_job, jobs)):
+            polished[i] = result
+            if progress is not None:
+                progress(len(polished), len(jobs))
+    return polished
 
 
 def _polish_job(job):
