@@ -54,6 +54,11 @@ def register(subparsers) -> None:
         help="also search for critical points from R random starts (default 300; 0 = only "
         "the pattern language)",
     )
+    parser.add_argument("--descent-closure", action=argparse.BooleanOptionalAction, default=None,
+                        help="close the catalog under descent: steepest descent from every "
+                        "saddle along ± each descent direction, new points verified and "
+                        "classified, until no new point appears (default: on for --hidden 3, "
+                        "off for 1 and 2)")
     parser.add_argument("--seed", type=seed, default=0, help="seed of the random starts and tests")
     parser.add_argument("--workers", type=integer(1, 64), default=DEFAULT_WORKERS, metavar="K",
                         help="processes that run the searches and classify the entries (default: "
@@ -133,16 +138,20 @@ def run(args: argparse.Namespace) -> int:
         random_starts=args.random_starts,
         workers=args.workers,
         m=m,
+        descent_closure=args.descent_closure,
     )
     entries = [entry.to_json() for entry in enumeration.entries]
     unrealised = enumeration.unrealised
     hidden = "" if m == 2 else f" --hidden {m}"
+    closure = ""
+    if args.descent_closure is not None and args.descent_closure != (m >= 3):
+        closure = " --descent-closure" if args.descent_closure else " --no-descent-closure"
     command = (
         f"python -m critpoints enumerate --n {args.n}{hidden} --digits {args.digits} "
-        f"--random-starts {args.random_starts} --seed {args.seed}"
+        f"--random-starts {args.random_starts} --seed {args.seed}{closure}"
     )
     document = catalog_document(args.n, entries, unrealised, command, enumeration.random_search,
-                                seed=args.seed, m=m)
+                                seed=args.seed, m=m, descent_closure=enumeration.descent_closure)
     write_catalog(out, document)
     print(format_table(document["critical_points"]))
     print(

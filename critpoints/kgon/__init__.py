@@ -26,7 +26,7 @@ __all__ = [
 
 def catalog_document(
     n: int, entries: list[dict], unrealised: list[dict], command: str, random_search=None,
-    seed: int = 0, m: int = 2,
+    seed: int = 0, m: int = 2, descent_closure: dict | None = None,
 ) -> dict:
     """The catalog document (see :mod:`critpoints.catalog`) of an enumeration for n features
     and hidden dimension m."""
@@ -58,4 +58,6 @@ def catalog_document(
     document["patterns_without_critical_point"] = sorted(unrealised, key=lambda u: u["id"])
     if random_search is not None:
         document["random_search"] = random_search
+    if descent_closure is not None:
+        document["descent_closure"] = descent_closure
     return document
