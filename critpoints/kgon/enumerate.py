@@ -770,6 +770,7 @@ def close_under_descent(known: KnownOrbits, n: int, digits: int, seed: int, *,
     totals = dict.fromkeys(("saddles_descended", "descents", "converged", "in_catalogued_sets",
                             "refinement_failed", "new_points"), 0)
     rounds: list[dict] = []
+    added: list[Candidate] = []
     stop_reason, closed = "", False
     while True:
         entries = build_entries(known.candidates, n, digits, seed, tick, workers, cache)
@@ -805,6 +806,7 @@ def close_under_descent(known: KnownOrbits, n: int, digits: int, seed: int, *,
         known = search.known
         for candidate in known.candidates[before:]:
             candidate.origin = "landscape-search"
+            added.append(candidate)
         record = {"round": len(rounds) + 1, "saddles": len(saddles),
                   "saddles_descended": len(ends.saddles), "descents": count,
                   "descents_skipped": ends.skipped,
@@ -822,8 +824,13 @@ def close_under_descent(known: KnownOrbits, n: int, digits: int, seed: int, *,
             entries = build_entries(known.candidates, n, digits, seed, tick, workers, cache)
             stop_reason, closed = "a round found no new point", True
             break
-    # only this step gives an enumeration's points the origin landscape-search
-    new_ids = [e.id for e in entries if e.origin == "landscape-search"]
+    new_keys = set()
+    for candidate in added:
+        canonical = cache.canonicalised(candidate, digits)
+        new_keys.add((tuple(_decimal(v, digits) for v in canonical.W.ravel()),
+                      tuple(_decimal(v, digits) for v in canonical.b)))
+    new_ids = [e.id for e in entries
+               if (tuple(v for row in e.W_exact for v in row), tuple(e.b_exact)) in new_keys]
     record = {"closed": closed, "stop_reason": stop_reason, "budget": {
         "rounds": budget.rounds, "descents": budget.descents}, **totals,
         "new_ids": new_ids, "rounds": rounds}
