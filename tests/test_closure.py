@@ -130,13 +130,15 @@ def test_the_sanity_check_catches_the_old_defect():
                          ids=lambda p: p.name)
 def test_committed_closure_records_are_closed(path):
     """The stored record of the closure (enumerate --hidden 3): closed, and its new points are
-    exactly the entries it gave the origin landscape-search."""
+    entries with the origin landscape-search (which enumerate gives no other point)."""
     catalog = Catalog.load(path)
     record = catalog.to_json()["descent_closure"]
     assert record["closed"], record["stop_reason"]
     assert record["new_points"] == len(record["new_ids"])
-    assert sorted(record["new_ids"]) == sorted(
-        i for i, p in catalog.items() if p["origin"] == "landscape-search")
+    landscape = sorted(i for i, p in catalog.items() if p["origin"] == "landscape-search")
+    assert set(record["new_ids"]) <= set(landscape)
+    if catalog.to_json()["generator"]["command"].split()[3] == "enumerate":
+        assert sorted(record["new_ids"]) == landscape
     assert record["rounds"][-1]["new_points"] == 0 or record["stop_reason"].startswith("every")
 
 
