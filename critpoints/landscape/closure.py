@@ -15,8 +15,9 @@ smooth saddle, the stored confirmed descent direction of a non-smooth or degener
 for a non-smooth or degenerate saddle, also the eigenvectors of its (one-sided) Hessian with a
 negative eigenvalue off the symmetry orbit (:func:`critpoints.census.strategies.eigendirections`,
 the census's moves): there L is not C², and a valley can leave along a direction the stored
-descent does not. Each direction is started by the landscape graph's start rule
-(:func:`~critpoints.landscape.graph.descent_starts`) and taken both ways.
+descent does not. Within a degenerate unstable eigenspace of a smooth saddle the diagonals of
+its basis are followed too (:func:`_diagonals`). Each direction is started by the landscape
+graph's start rule (:func:`~critpoints.landscape.graph.descent_starts`) and taken both ways.
 
 Model-agnostic: everything goes through the :class:`~critpoints.potential.Potential` protocol
 and the catalog entry's stored classification. Pure: no I/O.
@@ -24,6 +25,7 @@ and the catalog entry's stored classification. Pure: no I/O.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,11 +87,33 @@ def closure_directions(entry: dict, potential: Potential, theta: np.ndarray,
     directions = [Direction(v, source, "+-")
                   for v in saddle_directions(entry, potential, theta, rng)]
     if smooth:
-        return directions
+        return directions + _diagonals([d.vector for d in directions], potential, theta)
     for v in eigendirections(potential, theta).unstable:
         if all(abs(float(v @ d.vector)) < SAME_DIRECTION for d in directions):
             directions.append(Direction(v, "negative-curvature", "+-"))
     return directions
+
+
+def _diagonals(vectors: list[np.ndarray], potential: Potential, theta: np.ndarray,
+               rtol: float = 1e-6) -> list[Direction]:
+    """Within each degenerate unstable eigenspace (equal curvature v·Hv within ``rtol``) of a
+    smooth saddle, the diagonals (v_i ± v_j)/√2 of its basis: one basis of a k-dimensional
+    eigenspace picks k of its infinitely many ways down, and the diagonals sample more of
+    them (at n = 7, m = 3 a descent along one basis of a 4-dimensional eigenspace reached a
+    point that another basis missed)."""
+    if len(vectors) < 2:
+        return []
+    H = potential.hessian(theta)
+    curvature = [float(v @ H @ v) for v in vectors]
+    out = []
+    for i in range(len(vectors)):
+        for j in range(i + 1, len(vectors)):
+            scale = max(abs(curvature[i]), 1e-12)
+            if abs(curvature[i] - curvature[j]) <= rtol * scale:
+                for sign in (1.0, -1.0):
+                    out.append(Direction((vectors[i] + sign * vectors[j]) / np.sqrt(2),
+                                         "eigenspace-diagonal", "+-"))
+    return out
 
 
 def descend_saddles(potential: Potential, saddles: list[tuple[str, np.ndarray, dict]], *,
@@ -104,7 +128,10 @@ def descend_saddles(potential: Potential, saddles: list[tuple[str, np.ndarray, d
     saddles : list of (str, ndarray, dict)
         ``(id, θ, entry)`` of each point; entries whose verdict is not ``saddle`` are skipped.
     seed : int
-        Seed of the basis of degenerate unstable eigenspaces (as in the landscape graph).
+        Seed of the basis of degenerate unstable eigenspaces (as in the landscape graph), per
+        saddle: ``numpy.random.default_rng([seed, crc32(key)])`` with the key its entry's
+        ``loss_exact`` (or its id), so that a saddle's directions do not depend on which
+        other saddles are descended with it, nor on its id (which a later round may renumber).
     descent_options : dict, optional
         Keyword arguments of :func:`~critpoints.landscape.descent.steepest_descent`.
     max_descents : int, optional
@@ -114,11 +141,12 @@ def descend_saddles(potential: Potential, saddles: list[tuple[str, np.ndarray, d
     -------
     SaddleDescents
     """
-    rng = np.random.default_rng(seed)
     starts: list[DescentStart] = []
     descended, flat = [], 0
     for ident, theta, entry in saddles:
         theta = np.asarray(theta, dtype=float)
+        key = str(entry.get("loss_exact", ident)).encode("utf-8")
+        rng = np.random.default_rng([seed, zlib.crc32(key)])
         directions = closure_directions(entry, potential, theta, rng)
         found, none = descent_starts(potential, theta, directions, ident, **START_RULE)
         flat += len(none)

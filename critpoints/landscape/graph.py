@@ -105,7 +105,9 @@ class Direction:
     """A unit direction to descend along, where it came from, and the sides to try."""
 
     vector: np.ndarray
-    source: str  # "hessian", "stored-descent", "sphere-valley" or "negative-curvature"
+    #: "hessian", "stored-descent", "sphere-valley"; in the descent closure also
+    #: "negative-curvature" and "eigenspace-diagonal" (critpoints.landscape.closure)
+    source: str
     sides: str  # "+-" or "+"
 
 
