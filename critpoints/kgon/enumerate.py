@@ -797,21 +797,24 @@ def close_under_descent(known: KnownOrbits, n: int, digits: int, seed: int, *,
             seed=seed, max_descents=budget.descents - totals["descents"])
         tick(f"descent closure, round {len(rounds) + 1}: descents", 1, 1)
         count = len(ends.starts)
-        ends_W, ends_b = tms.unflatten(ends.theta)
         before = len(known.candidates)
-        search = search_from_starts(np.reshape(ends_W, (count, tms.m, n)),
-                                    np.reshape(ends_b, (count, n)), [None] * count, known, digits,
-                                    f"descent closure, round {len(rounds) + 1}: ends", tick,
-                                    workers)
-        known = search.known
+        counts = dict.fromkeys(("converged", "in_catalogued_sets", "refinement_failed",
+                                "new_points"), 0)
+        if count:  # saddles whose every side is flat to the start rule give no descent
+            ends_W, ends_b = tms.unflatten(ends.theta)
+            search = search_from_starts(np.reshape(ends_W, (count, tms.m, n)),
+                                        np.reshape(ends_b, (count, n)), [None] * count, known,
+                                        digits, f"descent closure, round {len(rounds) + 1}: "
+                                        "ends", tick, workers)
+            known, counts = search.known, search.counts
         for candidate in known.candidates[before:]:
             candidate.origin = "landscape-search"
             added.append(candidate)
         record = {"round": len(rounds) + 1, "saddles": len(saddles),
                   "saddles_descended": len(ends.saddles), "descents": count,
                   "descents_skipped": ends.skipped,
-                  **{k: search.counts[k] for k in ("converged", "in_catalogued_sets",
-                                                   "refinement_failed", "new_points")}}
+                  **{k: counts[k] for k in ("converged", "in_catalogued_sets",
+                                            "refinement_failed", "new_points")}}
         rounds.append(record)
         for k in totals:
             totals[k] += record[k]
