@@ -54,7 +54,9 @@ from critpoints.kgon.enumerate import (
     SEARCH_ITERATIONS,
     Candidate,
     Enumeration,
+    KnownOrbits,
     build_entries,
+    close_under_descent,
     search_pattern_language,
 )
 from critpoints.solve.newton import find_critical_points, polish
@@ -353,6 +355,7 @@ def run_census(
     workers: int = 1,
     scheduler: str | None = None,
     progress: Progress | None = None,
+    descent_closure: bool = False,
 ) -> Census:
     """The census of the critical orbits of the TMS potential with L ≤ 1/3 (module doc).
 
@@ -375,6 +378,12 @@ def run_census(
         Address of a Dask distributed scheduler that runs the searches instead.
     progress : callable, optional
         ``progress(stage, done, total)``.
+    descent_closure : bool
+        Close the catalogued points under descent from their saddles afterwards
+        (:func:`critpoints.kgon.enumerate.close_under_descent`; the moves already descend
+        along the unstable Hessian directions of every orbit, the closure also along the
+        stored descents of non-smooth saddles and from the points it adds). Its record is the
+        enumeration's ``descent_closure``; the points it adds have no census hits.
 
     Returns
     -------
@@ -397,10 +406,17 @@ def run_census(
     per_parameterisation = budget.round_starts // len(RANDOM_STRATEGIES)
     _refine(registry, potential, digits, tick)
     candidates = [o.candidate for o in registry.orbits if o.candidate is not None]
-    entries = build_entries(candidates, n, digits, seed, tick, workers)
+    closure = None
+    if descent_closure:
+        closure = close_under_descent(KnownOrbits.of(candidates), n, digits, seed, tick=tick,
+                                      workers=workers)
+        entries = closure.entries
+    else:
+        entries = build_entries(candidates, n, digits, seed, tick, workers)
     if m != 2:
         unrealised = []  # the planar patterns' search record belongs to the m = 2 catalog
-    enumeration = Enumeration(entries, unrealised, None)
+    enumeration = Enumeration(entries, unrealised, None,
+                              None if closure is None else closure.record)
     record = _record(registry, entries, budget, seed, rounds, stop_reason, history,
                      per_parameterisation * len(RANDOM_STRATEGIES) * rounds)
     return Census(enumeration, registry.orbits, record)

@@ -198,12 +198,14 @@ THOMSON_TAMMES: dict[int, tuple[str, str]] = {
 
 
 def polytope_census_markdown(catalogs: Iterable[Catalog]) -> str:
-    """Per n (m = 3): the census statistics, the global minimum with its shape and point group,
-    and the Thomson and Tammes optima for the same number of points."""
+    """Per n (m = 3): the census statistics, what the descent closure added, the global
+    minimum with its shape and point group, and the Thomson and Tammes optima for the same
+    number of points."""
     lines = [
-        "| n | random starts | orbits (catalogued) | minima | saddles | Chao1 unseen | global "
-        "minimum | L | shape | point group | Thomson optimum | Tammes optimum |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| n | random starts | orbits (catalogued) | descent closure: new points (descents) "
+        "| minima | saddles | Chao1 unseen | global minimum | L | shape | point group | Thomson "
+        "optimum | Tammes optimum |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for catalog in _by_m(catalogs, 3):
         n = catalog.model.n
@@ -213,9 +215,12 @@ def polytope_census_markdown(catalogs: Iterable[Catalog]) -> str:
         lowest = _minima(catalog)[0]
         shape, group = _symmetry(lowest)
         thomson, tammes = THOMSON_TAMMES.get(n, ("–", "–"))
+        closure = catalog.to_json().get("descent_closure")
+        closed = ("not run" if closure is None else
+                  f"{closure['new_points']} ({closure['descents']:,})")
         lines.append(
             f"| {n} | {sample.get('starts', 0):,} | {census.get('orbits', '–')} "
-            f"({census.get('orbits_catalogued', '–')}) | {verdicts.count('minimum')} | "
+            f"({census.get('orbits_catalogued', '–')}) | {closed} | {verdicts.count('minimum')} | "
             f"{verdicts.count('saddle')} | {sample.get('unseen_estimate', 0):g} | "
             f"`{lowest['id']}` | {_loss(lowest['loss'])} | {shape} | {group} | {thomson} | "
             f"{tammes} |")

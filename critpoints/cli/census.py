@@ -64,6 +64,12 @@ def register(subparsers) -> None:
                         help="do not write the landscape graph beside the catalog (by default "
                         "the census ends with 'critpoints landscape' on the catalog it wrote; "
                         "only for M = 2)")
+    parser.add_argument("--descent-closure", action="store_true",
+                        help="close the catalog under descent after the census (as enumerate "
+                        "--hidden 3 does): steepest descent from every catalogued saddle along "
+                        "± each descent direction, including the stored descents of non-smooth "
+                        "saddles that the census's moves do not follow, until no new point "
+                        "appears")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.set_defaults(func=run)
 
@@ -104,14 +110,16 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         scheduler=args.scheduler,
         progress=progress_printer(args.quiet),
+        descent_closure=args.descent_closure,
     )
     enumeration = census.enumeration
     entries = [entry.to_json() for entry in enumeration.entries]
     hidden = "" if m == 2 else f" --hidden {m} --no-landscape"
     command = (f"python -m critpoints census --n {args.n}{hidden} --budget {args.budget} "
-               f"--round-starts {args.round_starts} --digits {args.digits} --seed {args.seed}")
+               f"--round-starts {args.round_starts} --digits {args.digits} --seed {args.seed}"
+               + (" --descent-closure" if args.descent_closure else ""))
     document = catalog_document(args.n, entries, enumeration.unrealised, command, seed=args.seed,
-                                m=m)
+                                m=m, descent_closure=enumeration.descent_closure)
     document["census"] = census.record
     write_catalog(out, document)
     print(format_table(document["critical_points"]))

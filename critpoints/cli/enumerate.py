@@ -75,6 +75,11 @@ def register(subparsers) -> None:
         "--importance", type=positive_list, default=None, metavar="I1,...,In",
         help="feature importances (n positive numbers; with --sparsity; default all 1)",
     )
+    parser.add_argument("--descent-closure", action=argparse.BooleanOptionalAction, default=None,
+                        help="close the catalog under descent: steepest descent from every "
+                        "saddle along ± each descent direction, new points verified and "
+                        "classified, until no new point appears (default: on for --hidden 3, "
+                        "off for 1 and 2)")
     parser.add_argument("--seed", type=seed, default=0, help="seed of the random starts and tests")
     parser.add_argument("--workers", type=integer(1, 64), default=DEFAULT_WORKERS, metavar="K",
                         help="processes that run the searches and classify the entries (default: "
@@ -235,19 +240,24 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         m=m,
         max_dead_vertices=args.max_dead_vertices,
+        descent_closure=args.descent_closure,
     )
     entries = [entry.to_json() for entry in enumeration.entries]
     unrealised = enumeration.unrealised
     hidden = "" if m == 2 else f" --hidden {m}"
     budget = ("" if args.max_dead_vertices is None
               else f" --max-dead-vertices {args.max_dead_vertices}")
+    closure = ""
+    if args.descent_closure is not None and args.descent_closure != (m >= 3):
+        closure = " --descent-closure" if args.descent_closure else " --no-descent-closure"
     command = (
         f"python -m critpoints enumerate --n {args.n}{hidden}{budget} --digits {args.digits} "
-        f"--random-starts {args.random_starts} --seed {args.seed}"
+        f"--random-starts {args.random_starts} --seed {args.seed}{closure}"
     )
     document = catalog_document(args.n, entries, unrealised, command, enumeration.random_search,
                                 seed=args.seed, m=m,
-                                pattern_language=enumeration.pattern_language.to_json())
+                                pattern_language=enumeration.pattern_language.to_json(),
+                                descent_closure=enumeration.descent_closure)
     write_catalog(out, document)
     print(format_table(document["critical_points"]))
     print(

@@ -27,7 +27,7 @@ __all__ = [
 def catalog_document(
     n: int, entries: list[dict], unrealised: list[dict], command: str, random_search=None,
     seed: int = 0, m: int = 2, sparsity: float | None = None, importance=None,
-    pattern_language: dict | None = None,
+    pattern_language: dict | None = None, descent_closure: dict | None = None,
 ) -> dict:
     """The catalog document (see :mod:`critpoints.catalog`) of an enumeration for n features
     and hidden dimension m: of the one-hot potential (kind ``tms-high-sparsity``) or, with
@@ -71,4 +71,6 @@ def catalog_document(
         document["random_search"] = random_search
     if pattern_language is not None and pattern_language["max_dead_vertices"] is not None:
         document["pattern_language"] = pattern_language
+    if descent_closure is not None:
+        document["descent_closure"] = descent_closure
     return document

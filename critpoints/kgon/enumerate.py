@@ -52,6 +52,9 @@ from critpoints.tms.symmetry import (
 
 __all__ = [
     "Candidate",
+    "ClosureBudget",
+    "DescentClosure",
+    "EntryCache",
     "EnumeratedPoint",
     "Enumeration",
     "KnownOrbits",
@@ -59,6 +62,7 @@ __all__ = [
     "StartsSearch",
     "build_entries",
     "build_parameters",
+    "close_under_descent",
     "describe",
     "enumerate_critical_points",
     "screen_patterns",
@@ -346,12 +350,15 @@ class Enumeration:
         Counts of the random-start search with its seed (None without random starts).
     pattern_language : PatternLanguageBudget or None
         Which patterns were searched and how many were left out.
+    descent_closure : dict or None
+        What the descent closure did (:func:`close_under_descent`; None when not run).
     """
 
     entries: list[EnumeratedPoint]
     unrealised: list[dict]
     random_search: dict | None = None
     pattern_language: PatternLanguageBudget | None = None
+    descent_closure: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -549,18 +556,45 @@ def random_starts_of(n: int, count: int, seed: int, m: int = 2
     return starts_W, starts_b
 
 
+@dataclass
+class EntryCache:
+    """What :func:`build_entries` computed, kept for its next call on a larger set of points
+    (the descent closure calls it once per round): the canonical representative of each
+    candidate, and the entry of each representative. An entry depends only on its
+    representative and the seed — its id aside, which is assigned again on every call."""
+
+    canonical: dict = field(default_factory=dict)  # id(candidate) -> (candidate, canonical)
+    entries: dict = field(default_factory=dict)  # representative key -> EnumeratedPoint
+
+    def canonicalised(self, candidate: Candidate, dps: int) -> Candidate:
+        kept = self.canonical.get(id(candidate))
+        if kept is None or kept[0] is not candidate:
+            kept = (candidate, _canonicalised(candidate, dps))
+            self.canonical[id(candidate)] = kept
+        return kept[1]
+
+
+def _representative_key(candidate: Candidate, label: str, dps: int) -> tuple:
+    return (label, candidate.regular, candidate.solution_index, candidate.origin,
+            tuple(_decimal(v, dps) for v in candidate.W.ravel()),
+            tuple(_decimal(v, dps) for v in candidate.b))
+
+
 def build_entries(points: list[Candidate], n: int, digits: int, seed: int,
-                  tick: Progress = _no_progress, workers: int = 1) -> list[EnumeratedPoint]:
+                  tick: Progress = _no_progress, workers: int = 1,
+                  cache: EntryCache | None = None) -> list[EnumeratedPoint]:
     """Stage 3: the catalog entries of the points found, classified and annotated.
 
     Irregular points are numbered within their label in order of their exact loss (then of
     their canonical coordinates), so ids depend neither on which start found them first nor on
     the last bits of a float64 search. With ``workers`` > 1 the entries are classified in that
     many processes; each entry depends only on its point and the seed, so the result is the
-    same for any number of workers.
+    same for any number of workers. With a ``cache`` the points it has seen are not
+    canonicalised and classified again (the result is the same).
     """
+    cache = cache if cache is not None else EntryCache()
     regular = [c for c in points if c.regular]
-    irregular = sorted((_canonicalised(c, digits) for c in points if not c.regular),
+    irregular = sorted((cache.canonicalised(c, digits) for c in points if not c.regular),
                        key=lambda c: _exact_order(c, digits))
     jobs = []
     irregular_count: dict[str, int] = {}
@@ -574,18 +608,21 @@ def build_entries(points: list[Candidate], n: int, digits: int, seed: int,
             irregular_count[label] = irregular_count.get(label, 0) + 1
             ident = f"{label}~{irregular_count[label]}"
         jobs.append((candidate, ident, label, kgon, n, digits, seed))
-    entries = []
-    if workers > 1 and len(jobs) > 1:
+    keys = [_representative_key(job[0], job[2], digits) for job in jobs]
+    todo = [i for i, key in enumerate(keys) if key not in cache.entries]
+    if workers > 1 and len(todo) > 1:
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            for done, entry in enumerate(pool.map(_entry_of, jobs), 1):
-                entries.append(entry)
-                tick("classify", done, len(jobs))
+            for done, (i, entry) in enumerate(
+                    zip(todo, pool.map(_entry_of, [jobs[i] for i in todo])), 1):
+                cache.entries[keys[i]] = entry
+                tick("classify", done, len(todo))
     else:
-        for done, job in enumerate(jobs, 1):
-            entries.append(_entry_of(job))
-            tick("classify", done, len(jobs))
+        for done, i in enumerate(todo, 1):
+            cache.entries[keys[i]] = _entry_of(jobs[i])
+            tick("classify", done, len(todo))
+    entries = [replace(cache.entries[key], id=job[1]) for key, job in zip(keys, jobs)]
     return _disambiguated(entries)
 
 
@@ -621,6 +658,7 @@ def enumerate_critical_points(
     workers: int = 1,
     m: int = 2,
     max_dead_vertices: int | None = None,
+    descent_closure: bool | None = None,
 ) -> Enumeration:
     """All k-gon critical points for n features, hidden dimension m (default 2).
 
@@ -657,6 +695,10 @@ def enumerate_critical_points(
         Search only the patterns with φ ≤ this many dead vertices (the language grows like
         Σ_k (n − k + 1)·2^k/(2k), 2.9·10⁸ patterns at n = 32); ``Enumeration.pattern_language``
         counts what was and was not searched.
+    descent_closure : bool, optional
+        Close the points under descent from their saddles (:func:`close_under_descent`);
+        default: for m ≥ 3 (the m = 2 catalogs come from the census, whose moves descend from
+        the saddles, or predate the step).
 
     Returns
     -------
@@ -681,8 +723,163 @@ def enumerate_critical_points(
         search = search_from_starts(starts_W, starts_b, [None] * random_starts, known, digits,
                                     "random-start search", tick, workers)
         known, random_search = search.known, {"seed": seed, **search.counts}
+    if descent_closure is None:
+        descent_closure = m >= 3
+    if descent_closure:
+        closure = close_under_descent(known, n, digits, seed, tick=tick, workers=workers)
+        return Enumeration(closure.entries, unrealised, random_search,
+                           pattern_language=language, descent_closure=closure.record)
     entries = build_entries(known.candidates, n, digits, seed, tick, workers)
-    return Enumeration(entries, unrealised, random_search, language)
+    return Enumeration(entries, unrealised, random_search, pattern_language=language)
+
+
+@dataclass(frozen=True)
+class ClosureBudget:
+    """How far :func:`close_under_descent` may go.
+
+    Attributes
+    ----------
+    rounds : int
+        Rounds at most (each descends from the saddles not yet descended from).
+    descents : int
+        Descents at most, all rounds together.
+    """
+
+    rounds: int = 6
+    descents: int = 20_000
+
+
+@dataclass
+class DescentClosure:
+    """Result of :func:`close_under_descent`.
+
+    Attributes
+    ----------
+    known : KnownOrbits
+        The points, with those the descents found (``origin`` ``landscape-search``).
+    entries : list of EnumeratedPoint
+        The catalog entries of every point (as :func:`build_entries` gives them).
+    record : dict
+        The catalog's ``descent_closure`` record: ``closed`` (no saddle left undescended and
+        the last round found no new point), ``stop_reason``, the totals ``saddles_descended``,
+        ``descents``, ``converged``, ``in_catalogued_sets``, ``refinement_failed``,
+        ``new_points``, the ids of the new entries (``new_ids``) and one record per round.
+    """
+
+    known: KnownOrbits
+    entries: list[EnumeratedPoint]
+    record: dict
+
+
+def close_under_descent(known: KnownOrbits, n: int, digits: int, seed: int, *,
+                        budget: ClosureBudget = ClosureBudget(), tick: Progress = _no_progress,
+                        workers: int = 1) -> DescentClosure:
+    """Close a set of critical points under descent from its saddles.
+
+    Each round classifies the points (:func:`build_entries`, the points of earlier rounds from
+    a cache), descends from every saddle not yet descended from along ± each of its descent
+    directions (:func:`critpoints.landscape.closure.descend_saddles`: negative-curvature
+    eigenvectors, and the stored descent of a non-smooth saddle), and hands the ends to the
+    search of :func:`search_from_starts` — identified up to O(m) × S_n and flat columns
+    against the known points, a new one refined to ``digits`` digits — so that every new
+    point is verified and classified as the others. It stops when a round finds no new point
+    (the set is then closed: no saddle of it descends to a point it lacks, as far as the
+    descents reach) or when the budget is spent.
+
+    Parameters
+    ----------
+    known : KnownOrbits
+        The points found so far (TMS, any m).
+    n : int
+    digits : int
+        Precision of the refinement and verification.
+    seed : int
+        Seed of the classification and of the bases of degenerate unstable eigenspaces.
+    budget : ClosureBudget
+    tick : callable, optional
+        ``progress(stage, done, total)``.
+    workers : int
+        Processes for the searches and the classification (the result does not depend on it).
+
+    Returns
+    -------
+    DescentClosure
+    """
+    from critpoints.landscape.closure import descend_saddles
+
+    cache = EntryCache()
+    descended: set[tuple] = set()
+    totals = dict.fromkeys(("saddles_descended", "descents", "converged", "in_catalogued_sets",
+                            "refinement_failed", "new_points"), 0)
+    rounds: list[dict] = []
+    added: list[Candidate] = []
+    stop_reason, closed = "", False
+    while True:
+        entries = build_entries(known.candidates, n, digits, seed, tick, workers, cache)
+        saddles = []
+        for entry in entries:
+            key = (tuple(v for row in entry.W_exact for v in row), tuple(entry.b_exact))
+            if entry.verdict == "saddle" and key not in descended:
+                descended.add(key)
+                saddles.append(entry)
+        if not saddles:
+            stop_reason = "every saddle descended from; the last round found no new point"
+            closed = True
+            break
+        if len(rounds) == budget.rounds or totals["descents"] >= budget.descents:
+            stop_reason = (f"budget spent ({budget.rounds} rounds, {budget.descents} descents) "
+                           f"with {len(saddles)} saddles not descended from")
+            break
+        W0 = np.asarray(saddles[0].W)
+        tms = TMSPotential(n, W0.shape[0])
+        tick(f"descent closure, round {len(rounds) + 1}: descents", 0, 1)
+        ends = descend_saddles(
+            tms, [(e.id, tms.flatten(np.asarray(e.W), np.asarray(e.b)), e.to_json())
+                  for e in saddles],
+            seed=seed, max_descents=budget.descents - totals["descents"])
+        tick(f"descent closure, round {len(rounds) + 1}: descents", 1, 1)
+        count = len(ends.starts)
+        before = len(known.candidates)
+        counts = dict.fromkeys(("converged", "in_catalogued_sets", "refinement_failed",
+                                "new_points"), 0)
+        if count:  # saddles whose every side is flat to the start rule give no descent
+            ends_W, ends_b = tms.unflatten(ends.theta)
+            search = search_from_starts(np.reshape(ends_W, (count, tms.m, n)),
+                                        np.reshape(ends_b, (count, n)), [None] * count, known,
+                                        digits, f"descent closure, round {len(rounds) + 1}: "
+                                        "ends", tick, workers)
+            known, counts = search.known, search.counts
+        for candidate in known.candidates[before:]:
+            candidate.origin = "landscape-search"
+            added.append(candidate)
+        record = {"round": len(rounds) + 1, "saddles": len(saddles),
+                  "saddles_descended": len(ends.saddles), "descents": count,
+                  "descents_skipped": ends.skipped,
+                  **{k: counts[k] for k in ("converged", "in_catalogued_sets",
+                                            "refinement_failed", "new_points")}}
+        rounds.append(record)
+        for k in totals:
+            totals[k] += record[k]
+        if ends.skipped:
+            entries = build_entries(known.candidates, n, digits, seed, tick, workers, cache)
+            stop_reason = (f"budget of {budget.descents} descents spent; {ends.skipped} "
+                           "descents not followed")
+            break
+        if not record["new_points"]:
+            entries = build_entries(known.candidates, n, digits, seed, tick, workers, cache)
+            stop_reason, closed = "a round found no new point", True
+            break
+    new_keys = set()
+    for candidate in added:
+        canonical = cache.canonicalised(candidate, digits)
+        new_keys.add((tuple(_decimal(v, digits) for v in canonical.W.ravel()),
+                      tuple(_decimal(v, digits) for v in canonical.b)))
+    new_ids = [e.id for e in entries
+               if (tuple(v for row in e.W_exact for v in row), tuple(e.b_exact)) in new_keys]
+    record = {"closed": closed, "stop_reason": stop_reason, "budget": {
+        "rounds": budget.rounds, "descents": budget.descents}, **totals,
+        "new_ids": new_ids, "rounds": rounds}
+    return DescentClosure(known, entries, record)
 
 
 def _echelon(W, dps: int) -> np.ndarray:

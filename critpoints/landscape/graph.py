@@ -70,12 +70,16 @@ from critpoints.potential import Potential, significant
 
 __all__ = [
     "Basin",
+    "DescentStart",
+    "Direction",
     "DisconnectivityTree",
     "MinimumPathway",
+    "descent_starts",
     "disconnectivity",
     "landscape_graph",
     "minima_graph",
     "minimum_pathways",
+    "saddle_directions",
     "unstable_directions",
 ]
 
@@ -84,7 +88,10 @@ DIGITS = 10
 
 
 @dataclass(frozen=True)
-class _Start:
+class DescentStart:
+    """Where a descent from a saddle starts: θ_s + (side)·``offset``·v for its direction v
+    (number ``direction`` among the saddle's, from ``source``)."""
+
     saddle: str
     direction: int
     side: str
@@ -94,11 +101,13 @@ class _Start:
 
 
 @dataclass(frozen=True)
-class _Direction:
+class Direction:
     """A unit direction to descend along, where it came from, and the sides to try."""
 
     vector: np.ndarray
-    source: str  # "hessian", "stored-descent" or "sphere-valley"
+    #: "hessian", "stored-descent", "sphere-valley"; in the descent closure also
+    #: "negative-curvature" and "eigenspace-diagonal" (critpoints.landscape.closure)
+    source: str
     sides: str  # "+-" or "+"
 
 
@@ -130,9 +139,17 @@ def unstable_directions(catalog: Catalog, potential: Potential, entry_id: str,
     docstring): its negative-curvature eigenvectors if smooth, else the stored confirmed
     descent direction; ``[]`` for an entry that is not a saddle or has neither."""
     entry = catalog.entry(entry_id)
+    theta = potential.flatten(*catalog.parameters(entry_id))
+    return saddle_directions(entry, potential, theta, rng, degenerate_rtol)
+
+
+def saddle_directions(entry: dict, potential: Potential, theta: np.ndarray,
+                      rng: np.random.Generator, degenerate_rtol: float = 1e-6
+                      ) -> list[np.ndarray]:
+    """:func:`unstable_directions` of one catalog entry (a dict with ``verdict``,
+    ``classification``, ``hessian_index`` and ``evidence``) at its point θ."""
     if entry.get("verdict") != "saddle":
         return []
-    theta = potential.flatten(*catalog.parameters(entry_id))
     if entry["classification"] == "saddle" and entry.get("hessian_index"):
         k = int(entry["hessian_index"])
         values, vectors = np.linalg.eigh(potential.hessian(theta))
@@ -154,7 +171,7 @@ def unstable_directions(catalog: Catalog, potential: Potential, entry_id: str,
 
 
 def _valley_directions(potential: Potential, theta: np.ndarray, stored: np.ndarray,
-                       saddle: str, seed: int, options: dict) -> tuple[list[_Direction], dict]:
+                       saddle: str, seed: int, options: dict) -> tuple[list[Direction], dict]:
     """The sphere valleys of a non-smooth saddle not within ``cosine`` of its stored descent
     (or of the stored direction's opposite, which is followed too), and the search's record."""
     from critpoints.landscape.valleys import descent_valleys
@@ -164,12 +181,12 @@ def _valley_directions(potential: Potential, theta: np.ndarray, stored: np.ndarr
     record = {"saddle": saddle, "samples": found.samples, "descending": found.descending,
               "distinct": found.distinct, "followed": len(found.directions),
               "quotients": [significant(float(q), 4) for q in found.quotients]}
-    return [_Direction(v, "sphere-valley", "+") for v in found.directions], record
+    return [Direction(v, "sphere-valley", "+") for v in found.directions], record
 
 
 def _descent_directions(catalog: Catalog, potential: Potential, entry_id: str,
                         rng: np.random.Generator, seed: int, valleys: dict | None
-                        ) -> tuple[list[_Direction], dict | None]:
+                        ) -> tuple[list[Direction], dict | None]:
     """:func:`unstable_directions` with their sources and sides, followed (at a saddle
     descended along its stored direction, when ``valleys`` is not None) by its sphere valleys;
     and the valley search's record (None without one)."""
@@ -178,8 +195,8 @@ def _descent_directions(catalog: Catalog, potential: Potential, entry_id: str,
         return [], None
     entry = catalog.entry(entry_id)
     if entry["classification"] == "saddle" and entry.get("hessian_index"):
-        return [_Direction(v, "hessian", "+-") for v in found], None
-    directions = [_Direction(found[0], "stored-descent", "+-")]
+        return [Direction(v, "hessian", "+-") for v in found], None
+    directions = [Direction(found[0], "stored-descent", "+-")]
     if valleys is None:
         return directions, None
     theta = potential.flatten(*catalog.parameters(entry_id))
@@ -187,9 +204,11 @@ def _descent_directions(catalog: Catalog, potential: Potential, entry_id: str,
     return directions + more, record
 
 
-def _starts(potential: Potential, theta: np.ndarray, directions: list[_Direction], saddle: str,
-            step: float, min_drop: float, doublings: int) -> tuple[list[_Start], list[dict]]:
-    """The starts θ ± t·v of the start rule, and the sides along which L does not drop."""
+def descent_starts(potential: Potential, theta: np.ndarray, directions: list[Direction],
+                   saddle: str, step: float, min_drop: float, doublings: int
+                   ) -> tuple[list[DescentStart], list[dict]]:
+    """The starts θ ± t·v of the start rule (module doc) along each direction, and the sides
+    along which L does not drop (one record each)."""
     if not directions:
         return [], []
     V = np.array([d.vector for d in directions])
@@ -211,7 +230,7 @@ def _starts(potential: Potential, theta: np.ndarray, directions: list[_Direction
                              "drop": significant(float(drop[-1, d]), 4)})
                 continue
             j = int(good[0])
-            starts.append(_Start(saddle, d, side, float(offsets[j]), points[j, d],
+            starts.append(DescentStart(saddle, d, side, float(offsets[j]), points[j, d],
                                  direction.source))
     return starts, flat
 
@@ -355,7 +374,7 @@ def landscape_graph(
     for pid, entry in catalog.items():
         G.add_node(pid, **_node_attributes(entry))
     valleys = {**VALLEY_DEFAULTS, **(valley_options or {})} if sphere_valleys else None
-    starts: list[_Start] = []
+    starts: list[DescentStart] = []
     flat: list[dict] = []
     examined = []
     searches = []
@@ -367,7 +386,7 @@ def landscape_graph(
         if search is not None:
             searches.append(search)
         theta = potential.flatten(*catalog.parameters(pid))
-        found, none = _starts(potential, theta, directions, pid, step, min_drop, doublings)
+        found, none = descent_starts(potential, theta, directions, pid, step, min_drop, doublings)
         starts.extend(found)
         flat.extend(none)
     say(f"{len(examined)} saddles ({len(searches)} valley searches), {len(starts)} descents")
