@@ -8,8 +8,8 @@ the same plane is computed from the exact potential L_{S,I} of :mod:`critpoints.
 1. each candidate *configuration type* is a linear family θ = A φ of parameters (zeros pinned,
    entries tied by a symmetry of the type), written as a template of named entries
    (:class:`ConfigurationType`);
-2. its optimum at (S, r) minimises L_{S,I}(A φ) over φ (scipy ``trust-exact`` with the exact
-   gradient and Hessian, warm-started from a neighbouring point), and is checked on the *full*
+2. its optimum at (S, r) minimises L_{S,I}(A φ) over φ (scipy L-BFGS-B with the exact
+   gradient, then Newton steps with the exact Hessian, warm-started from a neighbouring point), and is checked on the *full*
    potential: ‖∇L‖ (the pinned and tied directions included) and the smallest eigenvalue of the
    full Hessian (:class:`TypeOptimum`);
 3. the winner at a point is the lowest type whose optimum still has the type's shape (every
@@ -154,53 +154,106 @@ class TypeOptimum:
     in_type: bool
 
 
-def _full(m: int, n: int, S: float, importance: np.ndarray):
+def _evaluator(m: int, n: int, S: float, order: int):
+    """θ (B, dim), ratios (B,) → L (B,), ∇L (B, dim)[, ∇²L (B, dim, dim)] at importances
+    (1, …, 1, r_k) per row: L is linear in I, so L_I = (2 − r) L_1 + (r − 1) L_{1 + e_n}
+    (two batched calls whatever the batch; both importances are valid, positive)."""
     from critpoints.tms import sparse
 
-    def split(theta):
-        return theta[: m * n].reshape(m, n), theta[m * n:]
+    ones = np.ones(n)
+    bumped = importances(n, 2.0)
 
-    def value_gradient(theta):
-        W, b = split(theta)
+    def one(theta, importance):
+        W, b = theta[:, : m * n].reshape(-1, m, n), theta[:, m * n:]
         L, dW, db = sparse.loss_and_gradient(W, b, sparsity=S, importance=importance)
-        return float(L), np.concatenate([dW.ravel(), db])
+        out = [L, np.concatenate([dW.reshape(len(theta), -1), db], axis=1)]
+        if order >= 2:
+            out.append(sparse.hessian(W, b, sparsity=S, importance=importance))
+        return out
 
-    def hess(theta):
-        W, b = split(theta)
-        return sparse.hessian(W, b, sparsity=S, importance=importance)
+    def evaluate(theta, ratios):
+        theta = np.atleast_2d(theta)
+        r = np.asarray(ratios, dtype=float).reshape(-1)
+        base, extra = one(theta, ones), one(theta, bumped)
+        return [(2 - r).reshape((-1,) + (1,) * (x.ndim - 1)) * x
+                + (r - 1).reshape((-1,) + (1,) * (x.ndim - 1)) * y for x, y in zip(base, extra)]
 
-    return value_gradient, hess
+    return evaluate
+
+
+def _newton(kind: ConfigurationType, S: float, ratios: np.ndarray, phi: np.ndarray,
+            iterations: int = 200) -> np.ndarray:
+    """Damped Newton on φ for a batch of ratios at one sparsity: the exact Hessian AᵀHA with
+    its eigenvalues replaced by max(|λ|, 10⁻⁸) (a descent direction at saddles), a backtracking
+    line search per point, until ‖Aᵀ∇L‖ ≤ 10⁻¹³ or no step helps."""
+    m, n = kind.shape
+    A = kind.matrix()
+    evaluate = _evaluator(m, n, S, 2)
+    value = _evaluator(m, n, S, 1)
+    phi = np.array(phi, dtype=float)
+    active = np.ones(len(phi), dtype=bool)
+    for _ in range(iterations):
+        idx = np.flatnonzero(active)
+        if idx.size == 0:
+            break
+        L, g, H = evaluate(phi[idx] @ A.T, ratios[idx])
+        g = g @ A
+        H = np.einsum("pi,bpq,qj->bij", A, H, A)
+        gnorm = np.linalg.norm(g, axis=1)
+        done = gnorm <= 1e-13
+        lam, V = np.linalg.eigh(H)
+        lam = np.maximum(np.abs(lam), 1e-8)
+        step = -np.einsum("bij,bj,bkj,bk->bi", V, 1 / lam, V, g)
+        t = np.ones(idx.size)
+        accepted = done.copy()
+        for _ in range(40):
+            trial = np.flatnonzero(~accepted)
+            if trial.size == 0:
+                break
+            candidate = phi[idx[trial]] + t[trial, None] * step[trial]
+            L_new, g_new = value(candidate @ A.T, ratios[idx[trial]])
+            slope = np.einsum("bi,bi->b", g[trial], step[trial])
+            ok = (L_new <= L[trial] + 1e-4 * t[trial] * slope) | (
+                (L_new <= L[trial] + 1e-15 * np.abs(L[trial]))
+                & (np.linalg.norm(g_new @ A, axis=1) < gnorm[trial]))
+            phi[idx[trial[ok]]] = candidate[ok]
+            accepted[trial[ok]] = True
+            t[trial[~ok]] /= 2
+        stuck = ~accepted
+        active[idx[done | stuck]] = False
+    return phi
+
+
+def _check(kind: ConfigurationType, S: float, ratios: np.ndarray,
+           phi: np.ndarray) -> list[TypeOptimum]:
+    """The type optima θ = A φ judged on the full potential: loss, full gradient, Hessian."""
+    m, n = kind.shape
+    A = kind.matrix()
+    theta = phi @ A.T
+    L, g, H = _evaluator(m, n, S, 2)(theta, ratios)
+    weights = [kind.variables().index(v) for v in kind.weight_variables()]
+    out = []
+    for k in range(len(theta)):
+        eigenvalues = np.linalg.eigvalsh(H[k])
+        scale = max(1.0, float(np.abs(eigenvalues).max()))
+        out.append(TypeOptimum(kind.name, float(L[k]), theta[k], float(np.linalg.norm(g[k])),
+                               float(eigenvalues[0]),
+                               bool(eigenvalues[0] >= -PSD_TOLERANCE * scale),
+                               bool(all(phi[k, w] >= SHAPE_TOLERANCE for w in weights))))
+    return out
 
 
 def optimise_type(kind: ConfigurationType, sparsity: float, ratio: float,
                   start: np.ndarray | None = None) -> tuple[TypeOptimum, np.ndarray]:
-    """Minimise L_{S,I} over the type's variables; returns the optimum and its φ.
+    """Minimise L_{S,I} over the type's variables φ (θ = A φ); returns the optimum and φ.
 
-    ``trust-exact`` on φ with the exact gradient Aᵀ∇L and Hessian AᵀHA (gtol 10⁻¹³), then the
-    full gradient and the full Hessian's spectrum at θ = A φ.
+    Damped Newton with the exact gradient Aᵀ∇L and Hessian AᵀHA, then the full gradient and
+    the full Hessian's spectrum at θ = A φ (:class:`TypeOptimum`).
     """
-    from scipy.optimize import minimize
-
-    m, n = kind.shape
-    A = kind.matrix()
-    value_gradient, hess = _full(m, n, sparsity, importances(n, ratio))
-
-    def fun(phi):
-        L, g = value_gradient(A @ phi)
-        return L, A.T @ g
-
     phi0 = kind.initial() if start is None else np.asarray(start, dtype=float)
-    result = minimize(fun, phi0, jac=True, hess=lambda phi: A.T @ hess(A @ phi) @ A,
-                      method="trust-exact", options={"gtol": 1e-13, "maxiter": 500})
-    phi = result.x
-    theta = A @ phi
-    L, g = value_gradient(theta)
-    eigenvalues = np.linalg.eigvalsh(hess(theta))
-    scale = max(1.0, float(np.abs(eigenvalues).max()))
-    weights = [kind.variables().index(v) for v in kind.weight_variables()]
-    in_type = bool(all(phi[k] >= SHAPE_TOLERANCE for k in weights))
-    return TypeOptimum(kind.name, L, theta, float(np.linalg.norm(g)), float(eigenvalues[0]),
-                       bool(eigenvalues[0] >= -PSD_TOLERANCE * scale), in_type), phi
+    ratios = np.array([float(ratio)])
+    phi = _newton(kind, sparsity, ratios, phi0[None, :])
+    return _check(kind, sparsity, ratios, phi)[0], phi[0]
 
 
 def _winner(optima: Sequence[TypeOptimum], tolerance: float = 1e-12) -> int:
@@ -287,71 +340,86 @@ class PhaseDiagram:
 
 
 class _Solver:
-    """Type optima with warm starts from the nearest solved point of the same type."""
+    """Type optima, batched over ratios at one density, warm-started from the nearest solved
+    point of the same type (and from the type's own start where that fails)."""
 
     def __init__(self, types):
         self.types = types
-        self.solved: dict[int, list[tuple[float, float, np.ndarray]]] = {k: [] for k in
-                                                                          range(len(types))}
+        self.solved: dict[int, list[tuple[float, float, np.ndarray]]] = {
+            k: [] for k in range(len(types))}
         self.cache: dict[tuple[int, float, float], TypeOptimum] = {}
 
-    def __call__(self, k: int, density: float, ratio: float) -> TypeOptimum:
-        key = (k, density, ratio)
-        if key in self.cache:
-            return self.cache[key]
-        kind = self.types[k]
+    def _start(self, k: int, density: float, ratio: float) -> np.ndarray:
         near = self.solved[k]
-        starts = [kind.initial()]
-        if near:
-            x, y = math.log(density), math.log(ratio)
-            d = [(math.log(a) - x) ** 2 + (math.log(b) - y) ** 2 for a, b, _ in near]
-            starts.insert(0, near[int(np.argmin(d))][2])
-        best = None
-        for start in starts:
-            optimum, phi = optimise_type(kind, 1.0 - density, ratio, start)
-            good = optimum.in_type and optimum.gradient_norm <= GRADIENT_TOLERANCE
-            if best is None or (good and (not best[2] or optimum.loss < best[0].loss - 1e-13)):
-                best = (optimum, phi, good)
-            if good:
-                break
-        optimum, phi, _ = best
-        if optimum.in_type:
-            near.append((density, ratio, phi))
-        self.cache[key] = optimum
-        return optimum
+        if not near:
+            return self.types[k].initial()
+        x, y = math.log(density), math.log(ratio)
+        d = [(math.log(a) - x) ** 2 + (math.log(b) - y) ** 2 for a, b, _ in near]
+        return near[int(np.argmin(d))][2]
+
+    def column(self, k: int, density: float, ratios: Sequence[float]) -> list[TypeOptimum]:
+        ratios = np.asarray(ratios, dtype=float)
+        todo = [i for i, r in enumerate(ratios) if (k, density, float(r)) not in self.cache]
+        if todo:
+            kind, S = self.types[k], 1.0 - density
+            rs = ratios[todo]
+            phi = _newton(kind, S, rs, np.array([self._start(k, density, r) for r in rs]))
+            optima = _check(kind, S, rs, phi)
+            bad = [t for t, o in enumerate(optima)
+                   if not (o.in_type and o.gradient_norm <= GRADIENT_TOLERANCE)]
+            if bad:
+                cold = _newton(kind, S, rs[bad], np.array([kind.initial()] * len(bad)))
+                for t, o, p in zip(bad, _check(kind, S, rs[bad], cold), cold):
+                    good = o.in_type and o.gradient_norm <= GRADIENT_TOLERANCE
+                    if good and (not optima[t].in_type or o.loss < optima[t].loss):
+                        optima[t], phi[t] = o, p
+            for t, i in enumerate(todo):
+                self.cache[(k, density, float(ratios[i]))] = optima[t]
+                if optima[t].in_type:
+                    self.solved[k].append((density, float(ratios[i]), phi[t]))
+        return [self.cache[(k, density, float(r))] for r in ratios]
+
+    def __call__(self, k: int, density: float, ratio: float) -> TypeOptimum:
+        return self.column(k, density, [ratio])[0]
 
     def all(self, density: float, ratio: float) -> list[TypeOptimum]:
         return [self(k, density, ratio) for k in range(len(self.types))]
 
+    def winners(self, density: float, ratios: Sequence[float]) -> list[int]:
+        columns = [self.column(k, density, ratios) for k in range(len(self.types))]
+        return [_winner([c[i] for c in columns]) for i in range(len(ratios))]
+
 
 def _boundary_points(solver: _Solver, density: float, ratios: np.ndarray, winners: list[int],
-                     depth: int = 4) -> list[tuple[tuple[int, int], float, float]]:
-    """Roots in r of L*_A − L*_B between consecutive coarse winners along one density."""
+                     subdivisions: int = 16) -> list[tuple[tuple[int, int], float, float]]:
+    """Roots in r of L*_A − L*_B between consecutive winners along one density: each coarse
+    change is narrowed on a batched sub-grid, then ``brentq`` solves L*_A = L*_B in the
+    sub-interval (every evaluation a type optimum); the root is kept if no other type is
+    lower there."""
     from scipy.optimize import brentq
 
     found = []
-
-    def between(lo, hi, a, b, level):
-        def g(r):
-            return solver(a, density, r).loss - solver(b, density, r).loss
-
-        try:
-            root = brentq(g, lo, hi, xtol=1e-13, rtol=4 * np.finfo(float).eps)
-        except ValueError:  # no sign change: a type left its shape in between
-            return
-        at_root = solver.all(density, root)
-        w = _winner(at_root)
-        best = min(o.loss for o in at_root if o.in_type)
-        if w in (a, b) or at_root[w].loss >= best - 1e-12 and \
-                min(at_root[a].loss, at_root[b].loss) <= best + 1e-11:
-            found.append(((min(a, b), max(a, b)), root, abs(g(root))))
-        elif level > 0:
-            between(lo, root, a, w, level - 1)
-            between(root, hi, w, b, level - 1)
-
     for i in range(len(ratios) - 1):
-        if winners[i] != winners[i + 1]:
-            between(ratios[i], ratios[i + 1], winners[i], winners[i + 1], depth)
+        if winners[i] == winners[i + 1]:
+            continue
+        sub = np.geomspace(ratios[i], ratios[i + 1], subdivisions + 1)
+        sub_winners = solver.winners(density, sub)
+        for s in range(subdivisions):
+            a, b = sub_winners[s], sub_winners[s + 1]
+            if a == b:
+                continue
+
+            def g(r, a=a, b=b):
+                return solver(a, density, r).loss - solver(b, density, r).loss
+
+            try:
+                root = brentq(g, sub[s], sub[s + 1], xtol=1e-14, rtol=1e-13)
+            except ValueError:  # no sign change: a type left its shape in between
+                continue
+            at_root = solver.all(density, root)
+            best = min(o.loss for o in at_root if o.in_type)
+            if min(at_root[a].loss, at_root[b].loss) <= best + 1e-11:
+                found.append(((min(a, b), max(a, b)), root, abs(g(root))))
     return found
 
 
@@ -395,21 +463,22 @@ def phase_diagram(n: int, m: int, densities: Sequence[float], ratios: Sequence[f
     gradients = np.zeros((T, R, D))
     psd = np.zeros((T, R, D), dtype=bool)
     winners = np.zeros((R, D), dtype=int)
-    for j in range(D - 1, -1, -1):  # dense first: the simple types are solved first
-        for i in range(R):
-            optima = solver.all(densities[j], ratios[i])
-            for k, o in enumerate(optima):
+    for j in range(D - 1, -1, -1):  # dense first, each column warm-started from the last
+        for k in range(T):
+            for i, o in enumerate(solver.column(k, float(densities[j]), ratios)):
                 losses[k, i, j], in_type[k, i, j] = o.loss, o.in_type
                 gradients[k, i, j], psd[k, i, j] = o.gradient_norm, o.psd
-            winners[i, j] = _winner(optima)
+        for i in range(R):
+            winners[i, j] = _winner([solver(k, float(densities[j]), ratios[i])
+                                     for k in range(T)])
         say(f"phase-diagram: density {densities[j]:.4g} ({D - j}/{D}): winners "
             + ", ".join(sorted({types[k].name for k in winners[:, j]})))
 
     curves: dict[tuple[int, int], list[tuple[float, float, float]]] = {}
-    fine = sorted(set(float(x) for x in boundary_densities) | set(densities.tolist()),
+    fine = sorted({float(x) for x in boundary_densities} | {float(x) for x in densities},
                   reverse=True)
     for step, x in enumerate(fine):
-        column = [_winner(solver.all(x, r)) for r in ratios]
+        column = solver.winners(x, ratios)
         for pair, root, gap in _boundary_points(solver, x, ratios, column):
             curves.setdefault(pair, []).append((x, root, gap))
         if (step + 1) % 10 == 0 or step + 1 == len(fine):
@@ -426,7 +495,12 @@ def phase_diagram(n: int, m: int, densities: Sequence[float], ratios: Sequence[f
         if multistart_points else []
     for c in chosen:
         i, j = cells[c]
-        value_gradient, _ = _full(m, n, 1.0 - densities[j], importances(n, ratios[i]))
+        evaluate = _evaluator(m, n, 1.0 - float(densities[j]), 1)
+
+        def value_gradient(theta, evaluate=evaluate, r=ratios[i]):
+            L, g = evaluate(theta, [r])
+            return float(L[0]), g[0]
+
         best = math.inf
         for _ in range(multistart_starts):
             theta0 = np.concatenate([rng.normal(0, 1, m * n), rng.normal(0, 0.2, n)])
