@@ -8,10 +8,10 @@ the same plane is computed from the exact potential L_{S,I} of :mod:`critpoints.
 1. each candidate *configuration type* is a linear family θ = A φ of parameters (zeros pinned,
    entries tied by a symmetry of the type), written as a template of named entries
    (:class:`ConfigurationType`);
-2. its optimum at (S, r) minimises L_{S,I}(A φ) over φ (scipy L-BFGS-B with the exact
-   gradient, then Newton steps with the exact Hessian, warm-started from a neighbouring point), and is checked on the *full*
-   potential: ‖∇L‖ (the pinned and tied directions included) and the smallest eigenvalue of the
-   full Hessian (:class:`TypeOptimum`);
+2. its optimum at (S, r) minimises L_{S,I}(A φ) over φ (damped Newton with the exact
+   gradient and Hessian, batched over r, warm-started from a neighbouring point), and is
+   checked on the *full* potential: ‖∇L‖ (the pinned and tied directions included) and the
+   smallest eigenvalue of the full Hessian (:class:`TypeOptimum`);
 3. the winner at a point is the lowest type whose optimum still has the type's shape (every
    template variable of W ≥ :data:`SHAPE_TOLERANCE`; a type that collapsed onto a smaller one is
    not counted twice);
@@ -182,10 +182,10 @@ def _evaluator(m: int, n: int, S: float, order: int):
 
 
 def _newton(kind: ConfigurationType, S: float, ratios: np.ndarray, phi: np.ndarray,
-            iterations: int = 200) -> np.ndarray:
+            iterations: int = 30) -> np.ndarray:
     """Damped Newton on φ for a batch of ratios at one sparsity: the exact Hessian AᵀHA with
     its eigenvalues replaced by max(|λ|, 10⁻⁸) (a descent direction at saddles), a backtracking
-    line search per point, until ‖Aᵀ∇L‖ ≤ 10⁻¹³ or no step helps."""
+    line search per point, until ‖Aᵀ∇L‖ ≤ 10⁻¹² or no step helps (at most 30 steps)."""
     m, n = kind.shape
     A = kind.matrix()
     evaluate = _evaluator(m, n, S, 2)
@@ -200,13 +200,13 @@ def _newton(kind: ConfigurationType, S: float, ratios: np.ndarray, phi: np.ndarr
         g = g @ A
         H = np.einsum("pi,bpq,qj->bij", A, H, A)
         gnorm = np.linalg.norm(g, axis=1)
-        done = gnorm <= 1e-13
+        done = gnorm <= 1e-12
         lam, V = np.linalg.eigh(H)
         lam = np.maximum(np.abs(lam), 1e-8)
         step = -np.einsum("bij,bj,bkj,bk->bi", V, 1 / lam, V, g)
         t = np.ones(idx.size)
         accepted = done.copy()
-        for _ in range(40):
+        for _ in range(20):
             trial = np.flatnonzero(~accepted)
             if trial.size == 0:
                 break
