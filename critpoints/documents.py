@@ -56,6 +56,7 @@ __all__ = [
     "LLC",
     "LLC_SWEEP",
     "PHASES",
+    "PHASE_DIAGRAM",
     "TRANSITIONS",
     "DocumentError",
     "DocumentType",
@@ -76,6 +77,7 @@ LLC = "critpoints.llc"
 LLC_SWEEP = "critpoints.llc-sweep"
 KGON_EXISTENCE = "critpoints.kgon-existence"
 LANDSCAPE = "critpoints.landscape"
+PHASE_DIAGRAM = "critpoints.phase-diagram"
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,8 @@ DOCUMENT_TYPES: dict[str, DocumentType] = {
         DocumentType(LANDSCAPE, 1, "landscape.schema.json",
                      "landscape graph: where the saddles' steepest-descent paths lead "
                      "(networkx node-link JSON)"),
+        DocumentType(PHASE_DIAGRAM, 1, "phase-diagram.schema.json",
+                     "exact TMS phase diagram over feature density and importance"),
     )
 }
 

@@ -24,6 +24,7 @@ COMMANDS = (
     "landscape",
     "llc",
     "phases",
+    "phase-diagram",
     "plot",
     "docs",
 )
