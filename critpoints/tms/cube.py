@@ -20,7 +20,12 @@ Three regimes, decided from the vertex values c + a·v (exactly, at the precisio
   (a_t = 10⁻⁸ gives κ ≈ 10⁸: half the float64 digits gone).
 
 The stated rule (:data:`RTOL`): a float64 vertex sum is accepted when ``SAFETY·ε·κ ≤ RTOL``;
-otherwise that moment is recomputed in double-double arithmetic (vectorised, about 32 digits,
+otherwise, if its smallest coefficient is small (|a_t| ≤ :data:`SPLIT` after scaling to
+max(|c|, |a_t|) ∈ [1, 2)), that coordinate is integrated out by exact Gauss–Legendre quadrature
+between the knots of the lower-dimensional moment (:func:`_split_moment`: a sum of positive,
+well-conditioned terms, no cancellation, float64 speed — this is the stable reformulation for
+tiny coefficients, which before went to mpmath); otherwise that moment is recomputed in
+double-double arithmetic (vectorised, about 32 digits,
 unit roundoff ε₂ = 2⁻¹⁰⁴) from the same float64 inputs and accepted when
 ``SAFETY·ε₂·κ ≤ RTOL`` (κ up to about 10¹⁸); what is left (κ larger still, or overflow of
 1/Π a_t) is recomputed with mpmath at 17 + log₁₀ κ + 10 digits (κ re-estimated at the higher
@@ -48,7 +53,7 @@ import numpy as np
 
 from critpoints.tms._sparse_generated import INTERVAL_RULES
 
-__all__ = ["RTOL", "SAFETY", "CubeBatch", "cube_moment"]
+__all__ = ["RTOL", "SAFETY", "SPLIT", "CubeBatch", "cube_moment"]
 
 #: Largest relative rounding error accepted from a float64 (then double-double) vertex sum.
 RTOL = 1e-12
@@ -58,6 +63,10 @@ RTOL = 1e-12
 #: κ ≈ 10², 90th percentile 2·10⁴, 99.9th 10⁹).
 SAFETY = 4.0
 _EPS = float(np.finfo(float).eps)
+#: A cut cube (scaled to max(|c|, |a_t|) ∈ [1, 2)) whose float64 vertex sum is not accepted and
+#: whose smallest |a_t| is at most this has that coordinate integrated out exactly
+#: (:func:`_split_moment`) instead of going to double-double or mpmath.
+SPLIT = 2.0**-4
 #: Moments below this fraction of their natural scale (:func:`_natural_scale`) are held to an
 #: absolute error RTOL·_FLOOR·scale instead of a relative one (2⁻²⁶ ≈ 1.5·10⁻⁸).
 _FLOOR = 2.0**-26
@@ -236,6 +245,47 @@ def _vertex_sum_dd(a: np.ndarray, c: np.ndarray, p: int, alpha: tuple[int, ...])
     return value[0][:, 0] + value[1][:, 0], size
 
 
+def _split_moment(a: np.ndarray, c: np.ndarray, p: int, alpha: tuple[int, ...],
+                  t: int) -> np.ndarray:
+    """μ_p^α(a, c) with coordinate t integrated out by exact quadrature (cut cubes, d ≥ 2).
+
+    μ_p^α(a, c) = ∫_0^1 τ^{α_t} μ_p^β(a', c + a_t τ) dτ, with a' and β the other coordinates.
+    The integrand is a piecewise polynomial in τ of degree ≤ p + d − 1 + |α| whose only breaks
+    are the knots τ_v = −(c + a'·v)/a_t where an inner vertex value vanishes; Gauss–Legendre
+    with ⌊degree/2⌋ + 1 nodes on each piece between the knots in (0, 1) is therefore exact, and
+    the inner moments have well-conditioned coefficients when a_t is the small one. Every inner
+    moment is ≥ 0 (φ_p ≥ 0, ξ^β ≥ 0) and the weights are positive, so the sum has no
+    cancellation: the relative error is that of the inner moments (:data:`RTOL`, or their
+    absolute floor) plus a few ulp. The knots are computed from the vertex values in
+    double-double, so that a vertex value that cancels to ~10⁻¹⁶ still puts its knot right
+    relative to a tiny a_t. Inner moments go through :class:`CubeBatch` again (its own
+    live/dead/cut rule and fallbacks; a second small coefficient is split off in turn).
+    """
+    N, d = a.shape
+    rest = [s for s in range(d) if s != t]
+    a_rest, a_t = a[:, rest], a[:, t]
+    beta = tuple(alpha[s] for s in rest)
+    bits = _vertices(d - 1)
+    z = (np.broadcast_to(c[:, None], (N, 2 ** (d - 1))).copy(), np.zeros((N, 2 ** (d - 1))))
+    for s in range(d - 1):
+        z = _dd_add(z, (a_rest[:, s: s + 1] * bits[None, :, s], np.zeros((N, 2 ** (d - 1)))))
+    with np.errstate(all="ignore"):
+        knots = -(z[0] + z[1]) / a_t[:, None]
+    interior = (knots > 0) & (knots < 1)
+    knots = np.sort(np.where(interior, knots, 1.0), axis=1)[:, : int(interior.sum(axis=1).max())]
+    edges = np.concatenate([np.zeros((N, 1)), knots, np.ones((N, 1))], axis=1)
+    left, length = edges[:, :-1], np.diff(edges, axis=1)  # (N, pieces)
+    degree = max(p + d - 1 + sum(alpha), 0)
+    x, w = np.polynomial.legendre.leggauss(degree // 2 + 1)
+    tau = left[:, :, None] + length[:, :, None] * (x[None, None, :] + 1) / 2  # (N, pieces, K)
+    weight = length[:, :, None] * w[None, None, :] / 2 * tau ** alpha[t]
+    per_cube = tau.shape[1] * tau.shape[2]
+    inner = CubeBatch(np.repeat(a_rest, per_cube, axis=0),
+                      (c[:, None] + a_t[:, None] * tau.reshape(N, -1)).ravel())
+    values = inner.moment(p, beta).reshape(tau.shape)
+    return (weight * values).sum(axis=(1, 2))
+
+
 def _natural_scale(a: np.ndarray, c: np.ndarray, p: int) -> np.ndarray:
     """An upper bound of |μ_p^α| from the size of the cube (weights ξ^α ≤ 1): φ_p of the largest
     pre-activation for p ≥ 0, and 1/max_t |a_t| for the δ moment (the density of c + a·ξ is at
@@ -385,6 +435,17 @@ class CubeBatch:
                 underflow = ((self.z_cut != 0) & (np.abs(self.z_cut) < 2.0**-500)).any(axis=1)
                 suspect = np.flatnonzero(~np.isfinite(value) | ~np.isfinite(size) | underflow | (
                     SAFETY * _EPS * size > RTOL * np.maximum(np.abs(value), floor)))
+                if len(suspect) and self.d >= 2:
+                    # a small coefficient: integrate its coordinate out by exact quadrature
+                    # (stable: a sum of positive, well-conditioned lower-dimensional moments)
+                    a_suspect = np.abs(self.a_cut[suspect])
+                    split = a_suspect.min(axis=1) <= SPLIT
+                    coordinate = a_suspect.argmin(axis=1)
+                    for t in np.unique(coordinate[split]):
+                        members = suspect[split & (coordinate == t)]
+                        value[members] = _split_moment(self.a_cut[members], self.c_cut[members],
+                                                       p, alpha, int(t))
+                    suspect = suspect[~split]
                 if len(suspect):
                     value_dd, size_dd = _vertex_sum_dd(self.a_cut[suspect], self.c_cut[suspect],
                                                        p, alpha)
