@@ -99,6 +99,29 @@ class ConfigurationType:
         return np.array([self.start.get(v, 1.0 if v in self.weight_variables() else -0.1)
                          for v in self.variables()])
 
+    def unrepresented_biases(self) -> list[str]:
+        """Bias variables that sit only on features whose column is pinned at zero."""
+        represented = set(self.represented())
+        names = {e.lstrip("-") for e in self.b if e != "0"}
+        return [v for v in self.variables() if v in names and all(
+            i not in represented for i, e in enumerate(self.b) if e.lstrip("-") == v)]
+
+    def cold_starts(self, sparsity: float) -> np.ndarray:
+        """Starting points of the globalised type solve, shape (3, variables): the template's
+        start, then with every unrepresented feature's bias at its optimum (1 − S)/2 (the
+        output of a zero column is the constant ReLU(b_j), best at E[x_j] = (1 − S)/2; a bias
+        ≤ 0 there is a flat, dead critical point: the non-converged cell of the first
+        version), then also with the represented biases at +0.05 (out of a dead bias)."""
+        names = self.variables()
+        weights = set(self.weight_variables())
+        dropped = set(self.unrepresented_biases())
+        first = self.initial()
+        second = np.array([(1.0 - sparsity) / 2 if v in dropped else x
+                           for v, x in zip(names, first)])
+        third = np.array([x if v in weights or v in dropped else 0.05
+                          for v, x in zip(names, second)])
+        return np.array([first, second, third])
+
     def represented(self) -> list[int]:
         """Features (0-based) whose column is not pinned at zero."""
         return [i for i in range(self.shape[1]) if any(row[i] != "0" for row in self.W)]
@@ -182,10 +205,10 @@ def _evaluator(m: int, n: int, S: float, order: int):
 
 
 def _newton(kind: ConfigurationType, S: float, ratios: np.ndarray, phi: np.ndarray,
-            iterations: int = 30) -> np.ndarray:
+            iterations: int = 60) -> np.ndarray:
     """Damped Newton on φ for a batch of ratios at one sparsity: the exact Hessian AᵀHA with
     its eigenvalues replaced by max(|λ|, 10⁻⁸) (a descent direction at saddles), a backtracking
-    line search per point, until ‖Aᵀ∇L‖ ≤ 10⁻¹² or no step helps (at most 30 steps)."""
+    line search per point, until ‖Aᵀ∇L‖ ≤ 10⁻¹² or no step helps (at most 60 steps)."""
     m, n = kind.shape
     A = kind.matrix()
     evaluate = _evaluator(m, n, S, 2)
@@ -247,28 +270,58 @@ def optimise_type(kind: ConfigurationType, sparsity: float, ratio: float,
                   start: np.ndarray | None = None) -> tuple[TypeOptimum, np.ndarray]:
     """Minimise L_{S,I} over the type's variables φ (θ = A φ); returns the optimum and φ.
 
-    Damped Newton with the exact gradient Aᵀ∇L and Hessian AᵀHA, then the full gradient and
-    the full Hessian's spectrum at θ = A φ (:class:`TypeOptimum`).
+    Globalised: damped Newton with the exact gradient Aᵀ∇L and Hessian AᵀHA from every start
+    of :meth:`ConfigurationType.cold_starts` (and ``start``), the lowest optimum that keeps the
+    type's shape and is critical on the full potential wins; then the full gradient and the
+    full Hessian's spectrum at θ = A φ (:class:`TypeOptimum`).
     """
-    phi0 = kind.initial() if start is None else np.asarray(start, dtype=float)
-    ratios = np.array([float(ratio)])
-    phi = _newton(kind, sparsity, ratios, phi0[None, :])
-    return _check(kind, sparsity, ratios, phi)[0], phi[0]
+    starts = kind.cold_starts(sparsity)
+    if start is not None:
+        starts = np.vstack([np.asarray(start, dtype=float)[None, :], starts])
+    ratios = np.full(len(starts), float(ratio))
+    phi = _newton(kind, sparsity, ratios, starts)
+    optima = _check(kind, sparsity, ratios, phi)
+    best = _best_of(optima)
+    return optima[best], phi[best]
+
+
+def _acceptable(o: TypeOptimum) -> bool:
+    return o.in_type and o.gradient_norm <= GRADIENT_TOLERANCE
+
+
+def _best_of(optima: Sequence[TypeOptimum]) -> int:
+    """The lowest optimum that is in the type and critical on the full potential; else the
+    lowest critical one; else the lowest."""
+    for rule in (_acceptable, lambda o: o.gradient_norm <= GRADIENT_TOLERANCE, lambda o: True):
+        chosen = [k for k, o in enumerate(optima) if rule(o)]
+        if chosen:
+            return min(chosen, key=lambda k: optima[k].loss)
+    raise ValueError("no optima")
 
 
 def _winner(optima: Sequence[TypeOptimum], tolerance: float = 1e-12) -> int:
-    candidates = [k for k, o in enumerate(optima) if o.in_type]
+    candidates = [k for k, o in enumerate(optima) if _acceptable(o)] or [
+        k for k, o in enumerate(optima) if o.in_type]
     best = min(optima[k].loss for k in candidates)
     return next(k for k in candidates if optima[k].loss <= best + tolerance)
 
 
 @dataclass
 class Boundary:
-    """The curve L*_A = L*_B between two winners, as points (density 1 − S, r)."""
+    """A boundary curve between two winners, as points (density 1 − S, r), one root in r per
+    density of the fine grid.
+
+    ``kind`` is ``"equal-loss"`` (L*_A = L*_B, both types exist on both sides: a first-order
+    change) or ``"type-ends"`` (one of the two, ``ended``, ceases to exist there — its optimum
+    collapses onto the other type — so the winner changes where it ends;
+    ``max_loss_difference`` then says whether the loss is continuous across it).
+    """
 
     types: tuple[str, str]
     points: list[tuple[float, float]]
     max_loss_difference: float
+    kind: str = "equal-loss"
+    ended: str | None = None
 
 
 @dataclass
@@ -281,6 +334,7 @@ class MultiStartCheck:
     best_loss: float
     winner_loss: float
     violation: bool
+    best_theta: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -316,7 +370,7 @@ class PhaseDiagram:
                        for k, name in enumerate(names)},
             "in_type": {name: [[bool(v) for v in row] for row in self.in_type[k]]
                         for k, name in enumerate(names)},
-            "boundaries": [{"types": list(b.types),
+            "boundaries": [{"types": list(b.types), "kind": b.kind, "ended": b.ended,
                             "points": [[float(x), float(y)] for x, y in b.points],
                             "max_loss_difference": b.max_loss_difference}
                            for b in self.boundaries],
@@ -333,7 +387,9 @@ class PhaseDiagram:
                 "multistart_violations": int(sum(c.violation for c in self.checks)),
                 "checks": [{"density": c.density, "ratio": c.ratio, "starts": c.starts,
                             "best_loss": c.best_loss, "winner_loss": c.winner_loss,
-                            "violation": c.violation} for c in self.checks],
+                            "violation": c.violation,
+                            "best_theta": [float(v) for v in c.best_theta]}
+                           for c in self.checks],
             },
             "evaluations": self.evaluations,
         }
@@ -363,19 +419,20 @@ class _Solver:
         if todo:
             kind, S = self.types[k], 1.0 - density
             rs = ratios[todo]
-            phi = _newton(kind, S, rs, np.array([self._start(k, density, r) for r in rs]))
-            optima = _check(kind, S, rs, phi)
-            bad = [t for t, o in enumerate(optima)
-                   if not (o.in_type and o.gradient_norm <= GRADIENT_TOLERANCE)]
-            if bad:
-                cold = _newton(kind, S, rs[bad], np.array([kind.initial()] * len(bad)))
-                for t, o, p in zip(bad, _check(kind, S, rs[bad], cold), cold):
-                    good = o.in_type and o.gradient_norm <= GRADIENT_TOLERANCE
-                    if good and (not optima[t].in_type or o.loss < optima[t].loss):
-                        optima[t], phi[t] = o, p
+            cold = kind.cold_starts(S)
+            starts = np.concatenate([np.array([self._start(k, density, r) for r in rs])[:, None],
+                                     np.broadcast_to(cold, (len(rs),) + cold.shape)], axis=1)
+            per = starts.shape[1]  # warm start + cold starts, all batched
+            flat = _newton(kind, S, np.repeat(rs, per), starts.reshape(len(rs) * per, -1))
+            candidates = _check(kind, S, np.repeat(rs, per), flat)
+            optima, phi = [], np.zeros((len(rs), flat.shape[1]))
+            for t in range(len(rs)):
+                best = t * per + _best_of(candidates[t * per:(t + 1) * per])
+                optima.append(candidates[best])
+                phi[t] = flat[best]
             for t, i in enumerate(todo):
                 self.cache[(k, density, float(ratios[i]))] = optima[t]
-                if optima[t].in_type:
+                if _acceptable(optima[t]):
                     self.solved[k].append((density, float(ratios[i]), phi[t]))
         return [self.cache[(k, density, float(r))] for r in ratios]
 
@@ -390,14 +447,54 @@ class _Solver:
         return [_winner([c[i] for c in columns]) for i in range(len(ratios))]
 
 
-def _boundary_points(solver: _Solver, density: float, ratios: np.ndarray, winners: list[int],
-                     subdivisions: int = 16) -> list[tuple[tuple[int, int], float, float]]:
-    """Roots in r of L*_A − L*_B between consecutive winners along one density: each coarse
-    change is narrowed on a batched sub-grid, then ``brentq`` solves L*_A = L*_B in the
-    sub-interval (every evaluation a type optimum); the root is kept if no other type is
-    lower there."""
+def _transition(solver: _Solver, density: float, lo: float, hi: float, a: int, b: int,
+                rtol: float = 1e-9):
+    """The change of winner a (at r = lo) → b (at r = hi) at one density.
+
+    If both types keep their shape (and are critical) at both ends and L*_a − L*_b changes
+    sign, the boundary point is its root (``brentq``, r to 10⁻¹³ relative): kind
+    ``"equal-loss"``. Otherwise one of the two types ceases to exist inside the bracket (its
+    optimum collapses onto the other type or leaves its shape), and the point is found by
+    bisection on which of the two is lower among those that exist, to ``rtol`` in r: kind
+    ``"type-ends"`` with the type that ends. Returns (kind, ended type or None, r, |L*_a −
+    L*_b| at r), or None if a third type wins inside.
+    """
     from scipy.optimize import brentq
 
+    def g(r):
+        return solver(a, density, r).loss - solver(b, density, r).loss
+
+    ends = [[_acceptable(solver(k, density, r)) for k in (a, b)] for r in (lo, hi)]
+    if all(ends[0]) and all(ends[1]) and g(lo) <= 0 <= g(hi):
+        root = brentq(g, lo, hi, xtol=1e-300, rtol=1e-13)
+        kind, ended = "equal-loss", None
+    else:
+        def lower(r):  # a, b or None (neither exists: cannot happen between two winners)
+            pa, pb = solver(a, density, r), solver(b, density, r)
+            okay = [k for k, o in ((a, pa), (b, pb)) if _acceptable(o)]
+            return min(okay, key=lambda k: solver(k, density, r).loss) if okay else None
+        x, y = math.log(lo), math.log(hi)
+        while y - x > rtol:
+            mid = (x + y) / 2
+            if lower(math.exp(mid)) == b:
+                y = mid
+            else:
+                x = mid
+        root = math.exp((x + y) / 2)
+        kind = "type-ends"
+        gone = [k for k, at_lo, at_hi in zip((a, b), *ends) if at_lo != at_hi]
+        ended = gone[0] if gone else None
+    at_root = solver.all(density, root)
+    existing = [o.loss for o in at_root if _acceptable(o)]
+    if existing and min(at_root[a].loss, at_root[b].loss) > min(existing) + 1e-11:
+        return None
+    return kind, ended, root, abs(g(root))
+
+
+def _boundary_points(solver: _Solver, density: float, ratios: np.ndarray, winners: list[int],
+                     subdivisions: int = 8) -> list[tuple]:
+    """Boundary points along one density: each change of winner between grid ratios is
+    narrowed on a batched sub-grid, then located by :func:`_transition`."""
     found = []
     for i in range(len(ratios) - 1):
         if winners[i] == winners[i + 1]:
@@ -408,18 +505,10 @@ def _boundary_points(solver: _Solver, density: float, ratios: np.ndarray, winner
             a, b = sub_winners[s], sub_winners[s + 1]
             if a == b:
                 continue
-
-            def g(r, a=a, b=b):
-                return solver(a, density, r).loss - solver(b, density, r).loss
-
-            try:
-                root = brentq(g, sub[s], sub[s + 1], xtol=1e-14, rtol=1e-13)
-            except ValueError:  # no sign change: a type left its shape in between
-                continue
-            at_root = solver.all(density, root)
-            best = min(o.loss for o in at_root if o.in_type)
-            if min(at_root[a].loss, at_root[b].loss) <= best + 1e-11:
-                found.append(((min(a, b), max(a, b)), root, abs(g(root))))
+            point = _transition(solver, density, float(sub[s]), float(sub[s + 1]), a, b)
+            if point is not None:
+                kind, ended, root, gap = point
+                found.append(((min(a, b), max(a, b), kind, ended), root, gap))
     return found
 
 
@@ -474,7 +563,7 @@ def phase_diagram(n: int, m: int, densities: Sequence[float], ratios: Sequence[f
         say(f"phase-diagram: density {densities[j]:.4g} ({D - j}/{D}): winners "
             + ", ".join(sorted({types[k].name for k in winners[:, j]})))
 
-    curves: dict[tuple[int, int], list[tuple[float, float, float]]] = {}
+    curves: dict[tuple, list[tuple[float, float, float]]] = {}
     fine = sorted({float(x) for x in boundary_densities} | {float(x) for x in densities},
                   reverse=True)
     for step, x in enumerate(fine):
@@ -485,8 +574,9 @@ def phase_diagram(n: int, m: int, densities: Sequence[float], ratios: Sequence[f
             say(f"phase-diagram: boundaries at {step + 1}/{len(fine)} densities")
     boundaries = [Boundary((types[a].name, types[b].name),
                            [(x, r) for x, r, _ in sorted(points)],
-                           max(gap for *_, gap in points))
-                  for (a, b), points in sorted(curves.items())]
+                           max(gap for *_, gap in points), kind,
+                           None if ended is None else types[ended].name)
+                  for (a, b, kind, ended), points in sorted(curves.items(), key=str)]
 
     checks = []
     rng = np.random.default_rng(seed)
@@ -501,15 +591,17 @@ def phase_diagram(n: int, m: int, densities: Sequence[float], ratios: Sequence[f
             L, g = evaluate(theta, [r])
             return float(L[0]), g[0]
 
-        best = math.inf
+        best, best_theta = math.inf, np.zeros(m * n + n)
         for _ in range(multistart_starts):
             theta0 = np.concatenate([rng.normal(0, 1, m * n), rng.normal(0, 0.2, n)])
             result = minimize(value_gradient, theta0, jac=True, method="L-BFGS-B",
                               options={"maxiter": 3000, "ftol": 1e-15, "gtol": 1e-10})
-            best = min(best, float(result.fun))
+            if float(result.fun) < best:
+                best, best_theta = float(result.fun), result.x
         winner_loss = float(losses[winners[i, j], i, j])
         checks.append(MultiStartCheck(float(densities[j]), float(ratios[i]), multistart_starts,
-                                      best, winner_loss, bool(best < winner_loss - 1e-9)))
+                                      best, winner_loss, bool(best < winner_loss - 1e-9),
+                                      list(best_theta)))
     if checks:
         say(f"phase-diagram: multi-start at {len(checks)} points, "
             f"{sum(c.violation for c in checks)} lower than the winning type")
