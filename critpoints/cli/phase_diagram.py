@@ -70,10 +70,14 @@ def run(args: argparse.Namespace) -> int:
           f"{verification['multistart_violations']} of {verification['multistart_points']} "
           "multi-start checks lower than the winner")
     for boundary in result.boundaries:
-        print(f"boundary {boundary.types[0]} | {boundary.types[1]}: {len(boundary.points)} "
-              f"points, max |L*_A − L*_B| = {boundary.max_loss_difference:.1e}")
+        how = "equal loss" if boundary.kind == "equal-loss" else f"{boundary.ended} ends"
+        print(f"boundary {boundary.types[0]} | {boundary.types[1]} ({how}): "
+              f"{len(boundary.points)} points, max |L*_A − L*_B| = "
+              f"{boundary.max_loss_difference:.1e}")
     command = (f"python -m critpoints phase-diagram --n {args.n} --hidden {args.hidden} "
-               f"--grid {args.grid} --boundary-points {args.boundary_points}")
+               f"--density-min {args.density_min:g} --ratio-range {lo:g} {hi:g} "
+               f"--grid {args.grid} --boundary-points {args.boundary_points} "
+               f"--checks {args.checks} --starts {args.starts} --seed {args.seed}")
     document = new_document(PHASE_DIAGRAM, {"description": "Exact TMS phase diagram over "
                                             "feature density and importance", "command": command,
                             **body})

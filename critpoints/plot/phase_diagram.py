@@ -34,21 +34,36 @@ def phase_diagram_figure(document: dict, title: str | None = None):
     x = np.asarray(document["densities"])
     y = np.asarray(document["ratios"])
     index = np.array([[names.index(w) for w in row] for row in document["winner"]])
-    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    fig, ax = plt.subplots(figsize=(6.4, 6.4), layout="constrained")
     colours = ListedColormap(_PALETTE[: len(names)])
     ax.pcolormesh(x, y, index, cmap=colours, vmin=-0.5, vmax=len(names) - 0.5,
                   shading="nearest", alpha=0.75)
+    drawn = set()
     for boundary in document["boundaries"]:
         points = np.asarray(boundary["points"])
-        if len(points):
-            ax.plot(points[:, 0], points[:, 1], "k-", lw=1.5, marker=".", ms=3)
+        if not len(points):
+            continue
+        ends = boundary.get("kind") == "type-ends"
+        label = ("boundary: a type ceases to exist" if ends
+                 else "boundary: equal loss L*_A = L*_B")
+        ax.plot(points[:, 0], points[:, 1], "k--" if ends else "k-", lw=1.5, marker=".",
+                ms=4, label=None if label in drawn else label)
+        drawn.add(label)
+    for k in sorted(set(index.ravel())):  # the type's short name at the middle of its cells
+        rows, columns = np.nonzero(index == k)
+        middle = np.argsort(np.log(x[columns]) + np.log(y[rows]))[len(rows) // 2]
+        ax.text(x[columns[middle]], y[rows[middle]], names[k], ha="center", va="center",
+                fontsize=8, weight="bold",
+                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "alpha": 0.7, "lw": 0})
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("feature density 1 − S")
     ax.set_ylabel(f"relative importance r of feature {document['n']}")
     present = sorted(set(index.ravel()))
-    ax.legend(handles=[Patch(color=_PALETTE[k], alpha=0.75, label=labels[names[k]])
-                       for k in present], loc="upper left", fontsize=8, framealpha=0.9)
+    lines = ax.get_legend_handles_labels()[0]
+    ax.legend(handles=[Patch(color=_PALETTE[k], alpha=0.75, label=f"{names[k]}: {labels[names[k]]}")
+                       for k in present] + lines, loc="upper center",
+              bbox_to_anchor=(0.5, -0.13), ncol=1, fontsize=7.5, framealpha=0.9)
     ax.set_title(title or f"TMS n = {document['n']}, m = {document['hidden']}: lowest "
-                 "configuration type (exact L_S,I)")
+                 "configuration type (exact $L_{S,I}$)", fontsize=10)
     return fig

@@ -448,7 +448,7 @@ class _Solver:
 
 
 def _transition(solver: _Solver, density: float, lo: float, hi: float, a: int, b: int,
-                rtol: float = 1e-9):
+                rtol: float = 1e-8):
     """The change of winner a (at r = lo) → b (at r = hi) at one density.
 
     If both types keep their shape (and are critical) at both ends and L*_a − L*_b changes
@@ -492,7 +492,7 @@ def _transition(solver: _Solver, density: float, lo: float, hi: float, a: int, b
 
 
 def _boundary_points(solver: _Solver, density: float, ratios: np.ndarray, winners: list[int],
-                     subdivisions: int = 8) -> list[tuple]:
+                     subdivisions: int = 4) -> list[tuple]:
     """Boundary points along one density: each change of winner between grid ratios is
     narrowed on a batched sub-grid, then located by :func:`_transition`."""
     found = []
