@@ -54,7 +54,10 @@ def test_closed_form_equals_exact_sympy_integration(data):
 # ----------------------------------------------------------------------------------------------
 # Cube moments against quadrature (d ≤ 3) and quasi-Monte Carlo (d ≥ 4)
 
-coefficient = st.one_of(st.floats(-2.0, 2.0, allow_nan=False), st.just(0.0))
+# (no subnormals: the quadrature reference evaluates a·ξ = 5e-324·ξ as 0 on half the interval
+# and returns 0.5 for μ_0 = 1; subnormal coefficients are tested against mpmath below)
+coefficient = st.one_of(st.floats(-2.0, 2.0, allow_nan=False, allow_subnormal=False),
+                        st.just(0.0))
 
 
 @settings(max_examples=40, deadline=None)
