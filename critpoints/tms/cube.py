@@ -269,17 +269,27 @@ class _SplitQuadrature:
     own live/dead/cut rule and fallbacks; a second small coefficient is split off in turn).
     """
 
-    def __init__(self, a: np.ndarray, c: np.ndarray, t: int, nodes: int | None = None):
+    def __init__(self, a: np.ndarray, c: np.ndarray, t: int, nodes: int | None = None,
+                 vertex_values: np.ndarray | None = None):
         N, d = a.shape
         self.a, self.c, self.t, self.d = a, c, t, d
+        self.vertex_values = vertex_values
         self._finer: _SplitQuadrature | None = None
         rest = [s for s in range(d) if s != t]
         self.rest = rest
         a_rest, a_t = a[:, rest], a[:, t]
         bits = _vertices(d - 1)
-        z = (np.broadcast_to(c[:, None], (N, 2 ** (d - 1))).copy(), np.zeros((N, 2 ** (d - 1))))
-        for s in range(d - 1):
-            z = _dd_add(z, (a_rest[:, s: s + 1] * bits[None, :, s], np.zeros((N, 2 ** (d - 1)))))
+        if vertex_values is not None:
+            # the outer cube's own vertex values (each rounded once) on the face v_t = 0: a
+            # nested split keeps the digits that c + a'·v recomputed from a rounded c would lose
+            face = (bits @ (2 ** np.array(rest))).astype(np.intp)
+            z = (np.asarray(vertex_values, dtype=float)[:, face], np.zeros((N, 2 ** (d - 1))))
+        else:
+            z = (np.broadcast_to(c[:, None], (N, 2 ** (d - 1))).copy(),
+                 np.zeros((N, 2 ** (d - 1))))
+            for s in range(d - 1):
+                z = _dd_add(z, (a_rest[:, s: s + 1] * bits[None, :, s],
+                                np.zeros((N, 2 ** (d - 1)))))
         with np.errstate(all="ignore"):
             knots = -(z[0] + z[1]) / a_t[:, None]
         interior = (knots > 0) & (knots < 1)
@@ -304,7 +314,8 @@ class _SplitQuadrature:
         degree = p + self.d - 1 + sum(alpha)
         if degree > 2 * self.nodes - 1:  # more nodes (never asked by the potential: |α| ≤ 6)
             if self._finer is None or degree > 2 * self._finer.nodes - 1:
-                self._finer = _SplitQuadrature(self.a, self.c, self.t, degree // 2 + 1)
+                self._finer = _SplitQuadrature(self.a, self.c, self.t, degree // 2 + 1,
+                                               self.vertex_values)
             return self._finer.moment(p, alpha)
         beta = tuple(alpha[s] for s in self.rest)
         values = self.inner.moment(p, beta).reshape(self.tau.shape)
@@ -487,7 +498,8 @@ class CubeBatch:
                         key = (int(t), members.tobytes())
                         if key not in self._splits:  # reused by the other moments
                             self._splits[key] = _SplitQuadrature(
-                                self.a_cut[members], self.c_cut[members], int(t))
+                                self.a_cut[members], self.c_cut[members], int(t),
+                                vertex_values=self.z_cut[members])
                         value[members] = self._splits[key].moment(p, alpha)
                     suspect = suspect[~split]
                 if len(suspect):
