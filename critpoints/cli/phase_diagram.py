@@ -29,6 +29,9 @@ def register(subparsers) -> None:
                         help="grid points per axis (log-spaced)")
     parser.add_argument("--boundary-points", type=integer(0, 1000), default=25,
                         help="densities of the fine grid of the boundary curves")
+    parser.add_argument("--boundary-rtol", type=real(1e-12, 0.1), default=1e-8,
+                        help="relative accuracy in r of boundary points where a type ends "
+                        "(bisection; equal-loss points are roots to 1e-13)")
     parser.add_argument("--checks", type=integer(0, 10000), default=6,
                         help="grid points checked by multi-start over the full (W, b)")
     parser.add_argument("--starts", type=integer(1, 1000), default=8,
@@ -61,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
         if args.boundary_points else []
     result = phase_diagram(args.n, args.hidden, densities, ratios, fine,
                            multistart_points=args.checks, multistart_starts=args.starts,
-                           seed=args.seed, progress=lambda s: print(s, file=sys.stderr))
+                           seed=args.seed, progress=lambda s: print(s, file=sys.stderr),
+                           boundary_rtol=args.boundary_rtol)
     body = result.to_json()
     verification = body["verification"]
     print(f"n = {args.n}, m = {args.hidden}: {verification['type_optima']} type optima, "
@@ -77,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
     command = (f"python -m critpoints phase-diagram --n {args.n} --hidden {args.hidden} "
                f"--density-min {args.density_min:g} --ratio-range {lo:g} {hi:g} "
                f"--grid {args.grid} --boundary-points {args.boundary_points} "
+               f"--boundary-rtol {args.boundary_rtol:g} "
                f"--checks {args.checks} --starts {args.starts} --seed {args.seed}")
     document = new_document(PHASE_DIAGRAM, {"description": "Exact TMS phase diagram over "
                                             "feature density and importance", "command": command,

@@ -492,7 +492,7 @@ def _transition(solver: _Solver, density: float, lo: float, hi: float, a: int, b
 
 
 def _boundary_points(solver: _Solver, density: float, ratios: np.ndarray, winners: list[int],
-                     subdivisions: int = 4) -> list[tuple]:
+                     subdivisions: int = 4, rtol: float = 1e-8) -> list[tuple]:
     """Boundary points along one density: each change of winner between grid ratios is
     narrowed on a batched sub-grid, then located by :func:`_transition`."""
     found = []
@@ -505,7 +505,7 @@ def _boundary_points(solver: _Solver, density: float, ratios: np.ndarray, winner
             a, b = sub_winners[s], sub_winners[s + 1]
             if a == b:
                 continue
-            point = _transition(solver, density, float(sub[s]), float(sub[s + 1]), a, b)
+            point = _transition(solver, density, float(sub[s]), float(sub[s + 1]), a, b, rtol)
             if point is not None:
                 kind, ended, root, gap = point
                 found.append(((min(a, b), max(a, b), kind, ended), root, gap))
@@ -515,7 +515,8 @@ def _boundary_points(solver: _Solver, density: float, ratios: np.ndarray, winner
 def phase_diagram(n: int, m: int, densities: Sequence[float], ratios: Sequence[float],
                   boundary_densities: Sequence[float] = (), multistart_points: int = 0,
                   multistart_starts: int = 8, seed: int = 0,
-                  progress: Callable[[str], None] | None = None) -> PhaseDiagram:
+                  progress: Callable[[str], None] | None = None,
+                  boundary_rtol: float = 1e-8) -> PhaseDiagram:
     """The phase diagram of the (n, m) TMS over densities × ratios.
 
     Parameters
@@ -534,6 +535,9 @@ def phase_diagram(n: int, m: int, densities: Sequence[float], ratios: Sequence[f
         Random starts per checked point.
     seed : int
     progress : callable, optional
+    boundary_rtol : float
+        Relative accuracy in r of the "type-ends" boundary points (bisection); equal-loss
+        points are roots to 10⁻¹³.
 
     Returns
     -------
@@ -568,7 +572,7 @@ def phase_diagram(n: int, m: int, densities: Sequence[float], ratios: Sequence[f
                   reverse=True)
     for step, x in enumerate(fine):
         column = solver.winners(x, ratios)
-        for pair, root, gap in _boundary_points(solver, x, ratios, column):
+        for pair, root, gap in _boundary_points(solver, x, ratios, column, rtol=boundary_rtol):
             curves.setdefault(pair, []).append((x, root, gap))
         if (step + 1) % 10 == 0 or step + 1 == len(fine):
             say(f"phase-diagram: boundaries at {step + 1}/{len(fine)} densities")
