@@ -413,15 +413,19 @@ class _Solver:
         d = [(math.log(a) - x) ** 2 + (math.log(b) - y) ** 2 for a, b, _ in near]
         return near[int(np.argmin(d))][2]
 
-    def column(self, k: int, density: float, ratios: Sequence[float]) -> list[TypeOptimum]:
+    def column(self, k: int, density: float, ratios: Sequence[float],
+               cold: bool = True) -> list[TypeOptimum]:
+        """Type k's optima at these ratios: from the warm start and, with ``cold``, also
+        from the type's cold starts (the grid; inside a boundary bracket, whose ends were
+        solved with cold starts, the warm start from the nearest point suffices)."""
         ratios = np.asarray(ratios, dtype=float)
         todo = [i for i, r in enumerate(ratios) if (k, density, float(r)) not in self.cache]
         if todo:
             kind, S = self.types[k], 1.0 - density
             rs = ratios[todo]
-            cold = kind.cold_starts(S)
+            extra = kind.cold_starts(S) if cold else np.zeros((0, len(kind.variables())))
             starts = np.concatenate([np.array([self._start(k, density, r) for r in rs])[:, None],
-                                     np.broadcast_to(cold, (len(rs),) + cold.shape)], axis=1)
+                                     np.broadcast_to(extra, (len(rs),) + extra.shape)], axis=1)
             per = starts.shape[1]  # warm start + cold starts, all batched
             flat = _newton(kind, S, np.repeat(rs, per), starts.reshape(len(rs) * per, -1))
             candidates = _check(kind, S, np.repeat(rs, per), flat)
@@ -436,14 +440,14 @@ class _Solver:
                     self.solved[k].append((density, float(ratios[i]), phi[t]))
         return [self.cache[(k, density, float(r))] for r in ratios]
 
-    def __call__(self, k: int, density: float, ratio: float) -> TypeOptimum:
-        return self.column(k, density, [ratio])[0]
+    def __call__(self, k: int, density: float, ratio: float, cold: bool = True) -> TypeOptimum:
+        return self.column(k, density, [ratio], cold)[0]
 
-    def all(self, density: float, ratio: float) -> list[TypeOptimum]:
-        return [self(k, density, ratio) for k in range(len(self.types))]
+    def all(self, density: float, ratio: float, cold: bool = True) -> list[TypeOptimum]:
+        return [self(k, density, ratio, cold) for k in range(len(self.types))]
 
-    def winners(self, density: float, ratios: Sequence[float]) -> list[int]:
-        columns = [self.column(k, density, ratios) for k in range(len(self.types))]
+    def winners(self, density: float, ratios: Sequence[float], cold: bool = True) -> list[int]:
+        columns = [self.column(k, density, ratios, cold) for k in range(len(self.types))]
         return [_winner([c[i] for c in columns]) for i in range(len(ratios))]
 
 
@@ -462,17 +466,17 @@ def _transition(solver: _Solver, density: float, lo: float, hi: float, a: int, b
     from scipy.optimize import brentq
 
     def g(r):
-        return solver(a, density, r).loss - solver(b, density, r).loss
+        return solver(a, density, r, False).loss - solver(b, density, r, False).loss
 
-    ends = [[_acceptable(solver(k, density, r)) for k in (a, b)] for r in (lo, hi)]
+    ends = [[_acceptable(solver(k, density, r, False)) for k in (a, b)] for r in (lo, hi)]
     if all(ends[0]) and all(ends[1]) and g(lo) <= 0 <= g(hi):
         root = brentq(g, lo, hi, xtol=1e-300, rtol=1e-13)
         kind, ended = "equal-loss", None
     else:
         def lower(r):  # a, b or None (neither exists: cannot happen between two winners)
-            pa, pb = solver(a, density, r), solver(b, density, r)
+            pa, pb = solver(a, density, r, False), solver(b, density, r, False)
             okay = [k for k, o in ((a, pa), (b, pb)) if _acceptable(o)]
-            return min(okay, key=lambda k: solver(k, density, r).loss) if okay else None
+            return min(okay, key=lambda k: solver(k, density, r, False).loss) if okay else None
         x, y = math.log(lo), math.log(hi)
         while y - x > rtol:
             mid = (x + y) / 2
@@ -484,7 +488,7 @@ def _transition(solver: _Solver, density: float, lo: float, hi: float, a: int, b
         kind = "type-ends"
         gone = [k for k, at_lo, at_hi in zip((a, b), *ends) if at_lo != at_hi]
         ended = gone[0] if gone else None
-    at_root = solver.all(density, root)
+    at_root = solver.all(density, root, cold=False)
     existing = [o.loss for o in at_root if _acceptable(o)]
     if existing and min(at_root[a].loss, at_root[b].loss) > min(existing) + 1e-11:
         return None
@@ -500,7 +504,7 @@ def _boundary_points(solver: _Solver, density: float, ratios: np.ndarray, winner
         if winners[i] == winners[i + 1]:
             continue
         sub = np.geomspace(ratios[i], ratios[i + 1], subdivisions + 1)
-        sub_winners = solver.winners(density, sub)
+        sub_winners = solver.winners(density, sub, cold=False)
         for s in range(subdivisions):
             a, b = sub_winners[s], sub_winners[s + 1]
             if a == b:
