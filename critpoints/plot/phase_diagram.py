@@ -12,6 +12,13 @@ __all__ = ["phase_diagram_figure"]
 _PALETTE = ("#999999", "#56B4E9", "#E69F00", "#009E73", "#CC79A7", "#F0E442", "#0072B2")
 
 
+def _log_edges(values) -> np.ndarray:
+    logs = np.log(np.asarray(values, dtype=float))
+    middle = (logs[1:] + logs[:-1]) / 2
+    return np.exp(np.concatenate([[2 * logs[0] - middle[0]], middle,
+                                  [2 * logs[-1] - middle[-1]]]))
+
+
 def phase_diagram_figure(document: dict, title: str | None = None):
     """Regions of the winning configuration type over (density 1 − S, importance r), log axes.
 
@@ -36,8 +43,10 @@ def phase_diagram_figure(document: dict, title: str | None = None):
     index = np.array([[names.index(w) for w in row] for row in document["winner"]])
     fig, ax = plt.subplots(figsize=(6.4, 6.4), layout="constrained")
     colours = ListedColormap(_PALETTE[: len(names)])
-    ax.pcolormesh(x, y, index, cmap=colours, vmin=-0.5, vmax=len(names) - 0.5,
-                  shading="nearest", alpha=0.75)
+    # cell edges at the geometric midpoints (shading="nearest" takes arithmetic midpoints,
+    # which on log axes cut the first row and column short, even below zero)
+    ax.pcolormesh(_log_edges(x), _log_edges(y), index, cmap=colours, vmin=-0.5,
+                  vmax=len(names) - 0.5, shading="flat", alpha=0.75)
     drawn = set()
     for boundary in document["boundaries"]:
         points = np.asarray(boundary["points"])
