@@ -7,6 +7,14 @@ the loss + gradient and the Hessian (Hessian up to n = 10 only), the number of c
 evaluated and how many of them needed the double-double and the mpmath fallbacks.
 
     python bench/sparsity.py [n ...]      (default: 4 6 8 10 12)
+    python bench/sparsity.py --tiny       tiny coefficients: split quadrature against the
+                                          double-double / mpmath fallbacks, in this run
+
+The ``--tiny`` table times the gradient and Hessian at points with tiny but non-zero Gram
+entries (where the vertex sums cancel) twice in the same run: with the stable split quadrature
+of ``cube._split_moment`` (the default) and with it switched off (``cube.SPLIT = -1``: the
+former double-double → mpmath route, the baseline), and prints the ratio and the largest
+relative difference of the two Hessians.
 """
 
 from __future__ import annotations
@@ -68,5 +76,48 @@ def main(sizes: list[int]) -> None:
               f"{counts} |", flush=True)
 
 
+def _tiny_points():
+    """(name, W, b, S): points whose Gram matrix has tiny non-zero entries."""
+    angles = np.pi / 2 * np.arange(4)
+    square = np.zeros((2, 6))
+    square[:, :4] = 1.0000622 * np.array([np.cos(angles), np.sin(angles)])  # 6e-17 entries
+    return [
+        ("n=2 m=1, antipodal at its collapse (W = (1, 6e-11))",
+         np.array([[1.0000000001183467, -6.215409658062117e-11]]),
+         np.array([-6.832988688245929e-11, -0.1]), 0.5),
+        ("n=3 m=2, 1 & 2 nearly orthogonal (G_12 = 1e-9)",
+         np.array([[1.0, 1e-9, 0.3], [0.0, 1.0, -0.8]]), np.array([-0.2, -0.1, 0.05]), 0.3),
+        ("n=6 m=2, the square of docs/sparsity.md (cos/sin entries 6e-17)",
+         square, np.array([1.1e-5] * 4 + [-0.1, -0.1]), 0.99),
+    ]
+
+
+def tiny() -> None:
+    _instrument()
+    print("| point | S | gradient + Hessian, baseline (s) | split (s) | speed-up | "
+          "mpmath calls baseline / split | max rel. difference of the Hessians |")
+    print("|---|---|---|---|---|---|---|")
+    for name, W, b, S in _tiny_points():
+        results = {}
+        for label, split in (("baseline", -1.0), ("split", cube.SPLIT)):
+            saved, cube.SPLIT = cube.SPLIT, split
+            try:
+                for key in COUNTS:
+                    COUNTS[key] = 0
+                start = time.process_time()
+                sparse.loss_and_gradient(W, b, S)
+                H = sparse.hessian(W, b, S)
+                results[label] = (time.process_time() - start, COUNTS["mpmath"], H)
+            finally:
+                cube.SPLIT = saved
+        (t0, m0, H0), (t1, m1, H1) = results["baseline"], results["split"]
+        difference = float(np.max(np.abs(H1 - H0)) / np.max(np.abs(H0)))
+        print(f"| {name} | {S} | {t0:.2f} | {t1:.2f} | {t0 / t1:.1f}× | {m0} / {m1} | "
+              f"{difference:.1e} |", flush=True)
+
+
 if __name__ == "__main__":
-    main([int(v) for v in sys.argv[1:]] or [4, 6, 8, 10, 12])
+    if sys.argv[1:] == ["--tiny"]:
+        tiny()
+    else:
+        main([int(v) for v in sys.argv[1:]] or [4, 6, 8, 10, 12])

@@ -57,6 +57,7 @@ __all__ = [
     "LLC",
     "LLC_SWEEP",
     "PHASES",
+    "PHASE_DIAGRAM",
     "SPARSITY_BRANCHES",
     "TRANSITIONS",
     "DocumentError",
@@ -79,6 +80,7 @@ LLC_SWEEP = "critpoints.llc-sweep"
 KGON_EXISTENCE = "critpoints.kgon-existence"
 LANDSCAPE = "critpoints.landscape"
 SPARSITY_BRANCHES = "critpoints.sparsity-branches"
+PHASE_DIAGRAM = "critpoints.phase-diagram"
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,8 @@ DOCUMENT_TYPES: dict[str, DocumentType] = {
                      "(networkx node-link JSON)"),
         DocumentType(SPARSITY_BRANCHES, 1, "sparsity-branches.schema.json",
                      "catalogued critical points followed in sparsity S (branches, events)"),
+        DocumentType(PHASE_DIAGRAM, 1, "phase-diagram.schema.json",
+                     "exact TMS phase diagram over feature density and importance"),
     )
 }
 

@@ -54,7 +54,10 @@ def test_closed_form_equals_exact_sympy_integration(data):
 # ----------------------------------------------------------------------------------------------
 # Cube moments against quadrature (d ≤ 3) and quasi-Monte Carlo (d ≥ 4)
 
-coefficient = st.one_of(st.floats(-2.0, 2.0, allow_nan=False), st.just(0.0))
+# (no subnormals: the quadrature reference evaluates a·ξ = 5e-324·ξ as 0 on half the interval
+# and returns 0.5 for μ_0 = 1; subnormal coefficients are tested against mpmath below)
+coefficient = st.one_of(st.floats(-2.0, 2.0, allow_nan=False, allow_subnormal=False),
+                        st.just(0.0))
 
 
 @settings(max_examples=40, deadline=None)
@@ -155,10 +158,99 @@ def test_fallbacks_are_taken_when_needed(monkeypatch):
     assert not calls
     assert value == pytest.approx(float(cube_moment([1e-9, 1.0, -1.0], 0.4, 2, dps=60)),
                                   rel=1e-13)
-    value = cube_moment([1e-310, 1e-310, 1.0], -0.5, 2)
+    # both entries of a single-coefficient cube overflow 1/a: no small coordinate to split off
+    value = cube_moment([1e-310], -1e-310 / 2, 2)
     assert calls
-    assert value == pytest.approx(float(cube_moment([1e-310, 1e-310, 1.0], -0.5, 2, dps=60)),
+    assert value == pytest.approx(float(cube_moment([1e-310], -1e-310 / 2, 2, dps=60)),
                                   rel=1e-13)
+
+
+def test_tiny_coefficients_are_split_off_without_mpmath(monkeypatch):
+    """Denormal and 10⁻¹¹ coefficients (a cube of the n = 2 phase diagram, antipodal type near
+    its collapse) go through the exact quadrature of cube._split_moment, not mpmath."""
+    calls = []
+    original = cube._precise
+    monkeypatch.setattr(cube, "_precise", lambda *args: calls.append(args) or original(*args))
+    cases = [([1e-310, 1e-310, 1.0], -0.5, 2, (0, 0, 0)),
+             ([1.0000000001183467, 6.215409658062117e-11], -6.832988688245929e-11, -1, (1, 2)),
+             ([1.0000000001183467, 6.215409658062117e-11], -6.832988688245929e-11, 0, (1, 1))]
+    for a, c, p, alpha in cases:
+        value = cube_moment(a, c, p, alpha)
+        assert not calls
+        exact = cube_moment(a, c, p, alpha, dps=60)
+        assert abs(value - exact) <= 1e-14 * abs(exact)
+        calls.clear()
+
+
+def _log_coefficient(sign: int, exponent: float) -> float:
+    return 0.0 if exponent > 16.5 else sign * 10.0 ** -exponent
+
+
+coefficient_scale = st.builds(_log_coefficient, st.sampled_from([-1, 1]), st.floats(0, 17))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(2, 4).flatmap(lambda d: st.tuples(
+    st.lists(coefficient_scale, min_size=d, max_size=d),
+    st.one_of(st.floats(-2, 2), coefficient_scale),
+    st.integers(-1, 2),
+    st.lists(st.integers(0, 3), min_size=d, max_size=d))))
+def test_coefficients_from_1e_16_to_1_against_mpmath(case):
+    """Coefficients spanning 10⁻¹⁶..1 (and exact zeros), offsets O(1) or as tiny: the float64
+    moment (with its automatic split / double-double / mpmath fallbacks) agrees with mpmath at
+    50 digits to 10⁻¹³ relative, or to the stated absolute floor RTOL·2⁻²⁶·scale for moments far
+    below their natural scale (cube.py's rule)."""
+    a, c, p, alpha = case
+    if p == -1 and not any(a):
+        return
+    value = cube_moment(a, c, p, alpha)
+    with mpmath.workdps(50):
+        exact = cube_moment(a, c, p, alpha, dps=50)
+    top = max(c + sum(max(x, 0.0) for x in a), 0.0)
+    scale = 1 / max(abs(x) for x in a) if p < 0 else top**p / math.factorial(p)
+    floor = cube.RTOL * 2.0**-26 * scale
+    # the stated contract of every path (float64 sums are accepted up to RTOL = 1e-12) ...
+    assert abs(value - exact) <= cube.RTOL * abs(exact) + floor
+    # ... and the split quadrature on its own, wherever it applies, to 1e-13
+    nonzero = [x for x in a if x]
+    if len(nonzero) >= 2 and cube.CubeBatch(np.array([nonzero]), np.array([c])).cut.size:
+        kept = tuple(k for x, k in zip(a, alpha) if x)
+        factor = math.prod(1 / (k + 1) for x, k in zip(a, alpha) if not x)
+        big = max(max(abs(x) for x in nonzero), abs(c))
+        scaled = np.array([nonzero]) / big
+        t = int(np.abs(scaled).argmin())
+        split = cube._split_moment(scaled, np.array([c / big]), p, kept, t)[0]
+        split *= factor * big**p
+        assert abs(split - exact) <= 1e-13 * abs(exact) + floor
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(2, 4).flatmap(lambda d: st.tuples(
+    st.lists(st.floats(0.3, 2.0), min_size=d, max_size=d),
+    st.lists(st.sampled_from([-1, 1]), min_size=d, max_size=d),
+    st.floats(-1.5, 1.5),
+    st.integers(-1, 2),
+    st.lists(st.integers(0, 3), min_size=d, max_size=d),
+    st.integers(0, d - 1))))
+def test_split_quadrature_equals_the_vertex_sum_where_it_is_well_conditioned(case):
+    """Coefficients of comparable size (the vertex sum accepted in float64): integrating any one
+    coordinate out by cube._split_moment gives the same moment within the vertex sum's own
+    tolerance RTOL, and is itself within 10⁻¹³ of mpmath at 50 digits (the float64 vertex sum
+    was 8·10⁻¹⁴ off at a = (−1, −0.5, −0.3, 1.9), c = 0.597, the split 2·10⁻¹⁴)."""
+    magnitudes, signs, c, p, alpha, t = case
+    a = np.array([m * s for m, s in zip(magnitudes, signs)])
+    batch = cube.CubeBatch(a[None, :], np.array([c]))
+    if not len(batch.cut):
+        return
+    vertex = cube_moment(a, c, p, alpha)
+    split = cube._split_moment(a[None, :], np.array([c]), p, tuple(alpha), t)[0]
+    top = max(c + np.maximum(a, 0).sum(), 0.0)
+    scale = 1 / np.abs(a).max() if p < 0 else top**p / math.factorial(p)
+    floor = cube.RTOL * 2.0**-26 * scale
+    assert abs(split - vertex) <= (cube.RTOL + 1e-13) * abs(vertex) + floor
+    with mpmath.workdps(50):
+        exact = cube_moment(a, c, p, alpha, dps=50)
+    assert abs(split - exact) <= 1e-13 * abs(exact) + floor
 
 
 # ----------------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ COMMANDS = (
     "landscape",
     "llc",
     "phases",
+    "phase-diagram",
     "plot",
     "docs",
 )

@@ -20,7 +20,12 @@ Three regimes, decided from the vertex values c + a·v (exactly, at the precisio
   (a_t = 10⁻⁸ gives κ ≈ 10⁸: half the float64 digits gone).
 
 The stated rule (:data:`RTOL`): a float64 vertex sum is accepted when ``SAFETY·ε·κ ≤ RTOL``;
-otherwise that moment is recomputed in double-double arithmetic (vectorised, about 32 digits,
+otherwise, if its smallest coefficient is small (|a_t| ≤ :data:`SPLIT` after scaling to
+max(|c|, |a_t|) ∈ [1, 2)), that coordinate is integrated out by exact Gauss–Legendre quadrature
+between the knots of the lower-dimensional moment (:func:`_split_moment`: a sum of positive,
+well-conditioned terms, no cancellation, float64 speed — this is the stable reformulation for
+tiny coefficients, which before went to mpmath); otherwise that moment is recomputed in
+double-double arithmetic (vectorised, about 32 digits,
 unit roundoff ε₂ = 2⁻¹⁰⁴) from the same float64 inputs and accepted when
 ``SAFETY·ε₂·κ ≤ RTOL`` (κ up to about 10¹⁸); what is left (κ larger still, or overflow of
 1/Π a_t) is recomputed with mpmath at 17 + log₁₀ κ + 10 digits (κ re-estimated at the higher
@@ -48,7 +53,7 @@ import numpy as np
 
 from critpoints.tms._sparse_generated import INTERVAL_RULES
 
-__all__ = ["RTOL", "SAFETY", "CubeBatch", "cube_moment"]
+__all__ = ["RTOL", "SAFETY", "SPLIT", "CubeBatch", "cube_moment"]
 
 #: Largest relative rounding error accepted from a float64 (then double-double) vertex sum.
 RTOL = 1e-12
@@ -58,6 +63,10 @@ RTOL = 1e-12
 #: κ ≈ 10², 90th percentile 2·10⁴, 99.9th 10⁹).
 SAFETY = 4.0
 _EPS = float(np.finfo(float).eps)
+#: A cut cube (scaled to max(|c|, |a_t|) ∈ [1, 2)) whose float64 vertex sum is not accepted and
+#: whose smallest |a_t| is at most this has that coordinate integrated out exactly
+#: (:func:`_split_moment`) instead of going to double-double or mpmath.
+SPLIT = 2.0**-4
 #: Moments below this fraction of their natural scale (:func:`_natural_scale`) are held to an
 #: absolute error RTOL·_FLOOR·scale instead of a relative one (2⁻²⁶ ≈ 1.5·10⁻⁸).
 _FLOOR = 2.0**-26
@@ -236,6 +245,83 @@ def _vertex_sum_dd(a: np.ndarray, c: np.ndarray, p: int, alpha: tuple[int, ...])
     return value[0][:, 0] + value[1][:, 0], size
 
 
+def _split_moment(a: np.ndarray, c: np.ndarray, p: int, alpha: tuple[int, ...],
+                  t: int) -> np.ndarray:
+    """μ_p^α(a, c) with coordinate t integrated out by exact quadrature (cut cubes, d ≥ 2);
+    see :class:`_SplitQuadrature`."""
+    return _SplitQuadrature(a, c, t).moment(p, alpha)
+
+
+class _SplitQuadrature:
+    """Coordinate t of N cut cubes integrated out exactly, for any moment.
+
+    μ_p^α(a, c) = ∫_0^1 τ^{α_t} μ_p^β(a', c + a_t τ) dτ, with a' and β the other coordinates.
+    The integrand is a piecewise polynomial in τ of degree ≤ p + d − 1 + |α| whose only breaks
+    are the knots τ_v = −(c + a'·v)/a_t where an inner vertex value vanishes; Gauss–Legendre
+    with K nodes on each piece between the knots in (0, 1) is exact up to degree 2K − 1
+    (K is chosen for |α| ≤ 6, p ≤ 2; :meth:`moment` adds nodes beyond), and the inner moments have
+    well-conditioned coefficients when a_t is the small one. Every inner moment is ≥ 0
+    (φ_p ≥ 0, ξ^β ≥ 0) and the weights are positive, so the sum has no cancellation: the
+    relative error is that of the inner moments (:data:`RTOL`, or their absolute floor) plus a
+    few ulp. The knots are computed from the vertex values in double-double, so that a vertex
+    value that cancels to ~10⁻¹⁶ still puts its knot right relative to a tiny a_t. The inner
+    moments go through one :class:`CubeBatch` (built once, reused by every moment asked: its
+    own live/dead/cut rule and fallbacks; a second small coefficient is split off in turn).
+    """
+
+    def __init__(self, a: np.ndarray, c: np.ndarray, t: int, nodes: int | None = None,
+                 vertex_values: np.ndarray | None = None):
+        N, d = a.shape
+        self.a, self.c, self.t, self.d = a, c, t, d
+        self.vertex_values = vertex_values
+        self._finer: _SplitQuadrature | None = None
+        rest = [s for s in range(d) if s != t]
+        self.rest = rest
+        a_rest, a_t = a[:, rest], a[:, t]
+        bits = _vertices(d - 1)
+        if vertex_values is not None:
+            # the outer cube's own vertex values (each rounded once) on the face v_t = 0: a
+            # nested split keeps the digits that c + a'·v recomputed from a rounded c would lose
+            face = (bits @ (2 ** np.array(rest))).astype(np.intp)
+            z = (np.asarray(vertex_values, dtype=float)[:, face], np.zeros((N, 2 ** (d - 1))))
+        else:
+            z = (np.broadcast_to(c[:, None], (N, 2 ** (d - 1))).copy(),
+                 np.zeros((N, 2 ** (d - 1))))
+            for s in range(d - 1):
+                z = _dd_add(z, (a_rest[:, s: s + 1] * bits[None, :, s],
+                                np.zeros((N, 2 ** (d - 1)))))
+        with np.errstate(all="ignore"):
+            knots = -(z[0] + z[1]) / a_t[:, None]
+        interior = (knots > 0) & (knots < 1)
+        count = int(interior.sum(axis=1).max())
+        knots = np.sort(np.where(interior, knots, 1.0), axis=1)[:, :count]
+        edges = np.concatenate([np.zeros((N, 1)), knots, np.ones((N, 1))], axis=1)
+        left, length = edges[:, :-1], np.diff(edges, axis=1)  # (N, pieces)
+        self.nodes = nodes or (2 + d - 1 + 6) // 2 + 1
+        x, w = np.polynomial.legendre.leggauss(self.nodes)
+        self.tau = left[:, :, None] + length[:, :, None] * (x[None, None, :] + 1) / 2
+        self.weight = length[:, :, None] * w[None, None, :] / 2  # (N, pieces, K)
+        per_cube = self.tau.shape[1] * self.tau.shape[2]
+        # inner vertex values z_v + a_t τ from the double-double z_v: a vertex value that
+        # cancels (c + a'·v ≈ 0) keeps the digits of a_t τ that c + a_t τ in float64 would lose
+        shift = a_t[:, None] * self.tau.reshape(N, -1)  # (N, per_cube)
+        inner_z = z[0][:, None, :] + (z[1][:, None, :] + shift[:, :, None])
+        inner_z = inner_z.reshape(N * per_cube, 2 ** (d - 1))
+        self.inner = CubeBatch(np.repeat(a_rest, per_cube, axis=0), inner_z[:, 0],
+                               vertex_values=inner_z)
+
+    def moment(self, p: int, alpha: tuple[int, ...]) -> np.ndarray:
+        degree = p + self.d - 1 + sum(alpha)
+        if degree > 2 * self.nodes - 1:  # more nodes (never asked by the potential: |α| ≤ 6)
+            if self._finer is None or degree > 2 * self._finer.nodes - 1:
+                self._finer = _SplitQuadrature(self.a, self.c, self.t, degree // 2 + 1,
+                                               self.vertex_values)
+            return self._finer.moment(p, alpha)
+        beta = tuple(alpha[s] for s in self.rest)
+        values = self.inner.moment(p, beta).reshape(self.tau.shape)
+        return (self.weight * self.tau ** alpha[self.t] * values).sum(axis=(1, 2))
+
+
 def _natural_scale(a: np.ndarray, c: np.ndarray, p: int) -> np.ndarray:
     """An upper bound of |μ_p^α| from the size of the cube (weights ξ^α ≤ 1): φ_p of the largest
     pre-activation for p ≥ 0, and 1/max_t |a_t| for the δ moment (the density of c + a·ξ is at
@@ -312,9 +398,12 @@ class CubeBatch:
     c : array_like, shape (N,)
     dps : int, optional
         Object arrays of mpmath numbers evaluated at this many digits (else float64).
+    vertex_values : array_like, shape (N, 2^d), optional
+        c + a·v at the vertices when the caller knows them better than float64 evaluation of
+        c + a·v (the inner cubes of :class:`_SplitQuadrature`); float64 only.
     """
 
-    def __init__(self, a, c, dps: int | None = None):
+    def __init__(self, a, c, dps: int | None = None, vertex_values=None):
         dtype = float if dps is None else object
         self.a = np.asarray(a, dtype=dtype).reshape(len(c), -1)
         self.c = np.asarray(c, dtype=dtype)
@@ -338,8 +427,20 @@ class CubeBatch:
             z = c_r[:, None] + (a_r[:, None, :] * _vertices(self.d)[None]).sum(axis=2) \
                 if self.d else c_r[:, None]
             positive = np.array(z > 0, dtype=bool).reshape(z.shape)
+        elif vertex_values is not None:  # given more accurately than c + a·v in float64
+            z = np.asarray(vertex_values, dtype=float)[self.regular]
+            positive = z > 0
         else:
-            z = c_r[:, None] + a_r @ _vertices(self.d).T
+            # c + a·v with compensated (double-double) summation, then rounded once: a vertex
+            # value that cancels (c + a·v ≈ 0) is correct to its own last bit, which the
+            # condition number κ of the vertex sum does not account for
+            bits = _vertices(self.d)
+            zz = (np.broadcast_to(c_r[:, None], (len(c_r), 2**self.d)).copy(),
+                  np.zeros((len(c_r), 2**self.d)))
+            for t in range(self.d):
+                zz = _dd_add(zz, (a_r[:, t: t + 1] * bits[None, :, t],
+                                  np.zeros((len(c_r), 2**self.d))))
+            z = zz[0] + zz[1]
             positive = z > 0
         self.live = np.flatnonzero(positive.all(axis=1))
         self.cut = np.flatnonzero(positive.any(axis=1) & ~positive.all(axis=1))
@@ -349,6 +450,7 @@ class CubeBatch:
         # μ_p(λa, λc) = λ^p μ_p(a, c): the cut cubes are brought to max(|c|, |a_t|) ∈ [1, 2) by
         # a power of two λ (exact), so that 1/Π a_t and the powers of the vertex values neither
         # overflow nor underflow for tiny or huge inputs.
+        self._splits: dict = {}
         self.scale_cut = np.ones(len(self.cut))
         if dtype is not object and len(self.cut):
             largest = np.maximum(np.abs(self.c_cut), np.abs(self.a_cut).max(axis=1))
@@ -385,6 +487,21 @@ class CubeBatch:
                 underflow = ((self.z_cut != 0) & (np.abs(self.z_cut) < 2.0**-500)).any(axis=1)
                 suspect = np.flatnonzero(~np.isfinite(value) | ~np.isfinite(size) | underflow | (
                     SAFETY * _EPS * size > RTOL * np.maximum(np.abs(value), floor)))
+                if len(suspect) and self.d >= 2:
+                    # a small coefficient: integrate its coordinate out by exact quadrature
+                    # (stable: a sum of positive, well-conditioned lower-dimensional moments)
+                    a_suspect = np.abs(self.a_cut[suspect])
+                    split = a_suspect.min(axis=1) <= SPLIT
+                    coordinate = a_suspect.argmin(axis=1)
+                    for t in np.unique(coordinate[split]):
+                        members = suspect[split & (coordinate == t)]
+                        key = (int(t), members.tobytes())
+                        if key not in self._splits:  # reused by the other moments
+                            self._splits[key] = _SplitQuadrature(
+                                self.a_cut[members], self.c_cut[members], int(t),
+                                vertex_values=self.z_cut[members])
+                        value[members] = self._splits[key].moment(p, alpha)
+                    suspect = suspect[~split]
                 if len(suspect):
                     value_dd, size_dd = _vertex_sum_dd(self.a_cut[suspect], self.c_cut[suspect],
                                                        p, alpha)

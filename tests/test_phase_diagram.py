@@ -1,0 +1,155 @@
+"""``phase-diagram``: configuration types, type optima, boundaries, document, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from critpoints.cli import main
+from critpoints.tms import loss
+from critpoints.tms.phase_diagram import (
+    configuration_types,
+    optimise_type,
+    phase_diagram,
+)
+
+
+def test_templates_map_variables_to_parameters():
+    types = {t.name: t for t in configuration_types(3, 2)}
+    triangle = types["triangle"]
+    A = triangle.matrix()
+    theta = A @ triangle.initial()
+    W, b = theta[:6].reshape(2, 3), theta[6:]
+    assert W[0, 0] == W[0, 1] and W[1, 0] == -W[1, 1] and W[1, 2] == 0
+    assert b[0] == b[1]
+    with pytest.raises(ValueError, match="no configuration types"):
+        configuration_types(4, 3)
+
+
+def test_type_optimum_is_a_critical_point_of_the_full_potential():
+    """Dense data (S = 0), r = 1/2: feature 1 reconstructed exactly, feature 2 by its mean, so
+    L = r·Var(x_2) = 1/24 (U[0, 1] moments), a minimum of the full potential. At S = 0.5,
+    r = 1 the same type's optimum (L = 5/48) is a saddle of the full potential: the antipodal
+    direction lowers it (the first version met a dead bias there and called it PSD)."""
+    kind = {t.name: t for t in configuration_types(2, 1)}["feature-1"]
+    optimum, _ = optimise_type(kind, 0.0, 0.5)
+    assert optimum.in_type and optimum.gradient_norm <= 1e-9 and optimum.psd
+    assert optimum.loss == pytest.approx(1 / 24, abs=1e-12)
+    saddle, _ = optimise_type(kind, 0.5, 1.0)
+    assert saddle.gradient_norm <= 1e-9 and not saddle.psd
+    assert saddle.loss == pytest.approx(5 / 48, abs=1e-12)
+
+
+def test_high_sparsity_winner_agrees_with_the_one_hot_potential():
+    """At S → 1, I = 1: the one-hot potential (critpoints.tms.loss, no sparsity) ranks the
+    candidates of n = 2, m = 1 independently: the antipodal pair (w, −w), b ≤ 0, represents both
+    features and beats one dedicated feature."""
+    from scipy.optimize import minimize
+
+    def best(template):
+        def f(p):
+            W = np.array([template(p)])
+            return float(loss(W, np.array(p[-2:])))
+
+        return min(minimize(f, x0, method="Nelder-Mead",
+                            options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 20000}).fun
+                   for x0 in ([1.0, 1.0, -0.1, -0.1], [0.8, 1.2, 0.0, -0.2]))
+
+    antipodal = best(lambda p: [p[0], -p[1]])
+    single = best(lambda p: [p[0], 0.0])
+    assert antipodal < single
+    types = configuration_types(2, 1)
+    kinds = {t.name: t for t in types}
+    at = {name: optimise_type(kinds[name], 0.99, 1.0)[0] for name in ("feature-1", "antipodal")}
+    assert at["antipodal"].in_type and at["antipodal"].loss < at["feature-1"].loss
+
+
+@pytest.mark.slow
+def test_small_grid_document_validates_and_boundaries_are_equal_loss(tmp_path):
+    from critpoints.store import load_document
+
+    out = tmp_path / "pd.json"
+    assert main(["phase-diagram", "--n", "2", "--hidden", "1", "--grid", "3",
+                 "--boundary-points", "3", "--checks", "1", "--starts", "2",
+                 "--out", str(out)]) == 0
+    document = load_document(out, "critpoints.phase-diagram")
+    assert len(document["winner"]) == 3
+    for boundary in document["boundaries"]:
+        assert boundary["kind"] in ("equal-loss", "type-ends")
+        if boundary["kind"] == "equal-loss":
+            assert boundary["max_loss_difference"] <= 1e-9
+
+
+def test_dead_bias_of_a_dropped_feature_is_not_taken_for_the_optimum():
+    """Regression (the first version's wrong cell, density 1, r = 10): "feature 2 only" from a
+    bias −0.1 on the unrepresented feature 1 stays at the flat dead critical point L = 1/3 + …;
+    its optimum has ReLU(b_1) = E[x_1] = 1/2 and L = Var(x_1) = 1/12 (feature 2 reconstructed
+    exactly with w² = 1, b_2 = 0; independent: U[0, 1] moments)."""
+    kind = {t.name: t for t in configuration_types(2, 1)}["feature-2"]
+    optimum, _ = optimise_type(kind, 0.0, 10.0)
+    assert optimum.loss == pytest.approx(1 / 12, abs=1e-12)
+    assert optimum.gradient_norm <= 1e-9 and optimum.psd
+
+
+@pytest.mark.slow
+def test_boundary_point_has_equal_losses():
+    result = phase_diagram(2, 1, [0.3, 1.0], [0.1, 1.0, 10.0], [])
+    for boundary in result.boundaries:
+        if boundary.kind == "equal-loss":
+            assert boundary.max_loss_difference <= 1e-9
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--n", "3", "--hidden", "1"], "not supported"),
+    (["--n", "2", "--hidden", "1", "--ratio-range", "5", "1"], "LO < HI"),
+])
+def test_bad_input_is_rejected_before_computing(argv, message, capsys):
+    assert main(["phase-diagram", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_unsupported_sizes_are_usage_errors(capsys):
+    assert main(["phase-diagram", "--n", "4", "--hidden", "3"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+COMMITTED = [("tms-n2-m1", 2, 1), ("tms-n3-m2", 3, 2)]
+
+
+@pytest.mark.parametrize("name, n, m", COMMITTED)
+def test_committed_document_rechecks_from_its_numbers(name, n, m):
+    """The committed document validates against its schema, its templates are the library's,
+    and sampled cells re-solved from scratch (cold starts, no warm start from the grid) give
+    the stored type losses and winner; a point of each equal-loss boundary has equal re-solved
+    losses. Independent of the grid run: only the stored numbers are used."""
+    from pathlib import Path
+
+    from critpoints.store import load_document
+
+    path = Path(__file__).resolve().parents[1] / "catalog" / f"{name}.phase-diagram.json"
+    document = load_document(path, "critpoints.phase-diagram")
+    kinds = {t.name: t for t in configuration_types(n, m)}
+    assert [t["name"] for t in document["types"]] == list(kinds)
+    for stored in document["types"]:
+        assert [tuple(row) for row in stored["W"]] == list(kinds[stored["name"]].W)
+    assert document["verification"]["not_critical"] == 0
+    assert document["verification"]["winners_not_psd"] == 0
+    densities, ratios = document["densities"], document["ratios"]
+    cells = [(len(ratios) // 3, len(densities) // 2), (len(ratios) - 2, len(densities) - 3)]
+    for i, j in cells:
+        S, r = 1.0 - densities[j], ratios[i]
+        winner = document["winner"][i][j]
+        optimum, _ = optimise_type(kinds[winner], S, r)
+        assert optimum.in_type
+        assert optimum.loss == pytest.approx(document["losses"][winner][i][j], abs=1e-10)
+        for name_k, kind in kinds.items():
+            if name_k != winner and document["in_type"][name_k][i][j]:
+                other, _ = optimise_type(kind, S, r)
+                assert other.loss >= optimum.loss - 1e-10 or not other.in_type
+    for boundary in document["boundaries"]:
+        if boundary["kind"] != "equal-loss":
+            continue
+        x, r = boundary["points"][len(boundary["points"]) // 2]
+        losses = [optimise_type(kinds[t], 1.0 - x, r)[0].loss for t in boundary["types"]]
+        assert abs(losses[0] - losses[1]) <= 1e-9
