@@ -144,17 +144,18 @@ def test_committed_closure_records_are_closed(path):
     assert record["rounds"][-1]["new_points"] == 0 or record["stop_reason"].startswith("every")
 
 
-def _unmatched_descent_ends(path: Path, lowest: int | None) -> list[str]:
-    """Float64 steepest descent from the ``lowest`` saddles of a catalog (all with None) along
-    ± each descent direction (the closure's own directions); the converged ends that match no
-    entry (the census's rule: loss within 1e-9, live columns up to O(m) × S_n)."""
+def _unmatched_descent_ends(path: Path, lowest: int | None, stride: int = 1) -> list[str]:
+    """Float64 steepest descent from the ``lowest`` saddles of a catalog (all with None; every
+    ``stride``-th by loss) along ± each descent direction (the closure's own directions); the
+    converged ends that match no entry (the census's rule: loss within 1e-9, live columns up
+    to O(m) × S_n)."""
     from critpoints.census.census import critical_set_key, same_critical_set
     from critpoints.tms.model import TMSPotential
 
     catalog = Catalog.load(path)
     potential = TMSPotential(catalog.model.n, catalog.model.m)
     saddles = sorted((p for p in catalog if p["verdict"] == "saddle"), key=lambda p: p["loss"])
-    saddles = saddles[:lowest] if lowest is not None else saddles
+    saddles = (saddles[:lowest] if lowest is not None else saddles)[::stride]
     ends = descend_saddles(potential, [(p["id"], potential.flatten(*catalog.parameters(p["id"])),
                                         p) for p in saddles])
     keys = [(p["loss"], critical_set_key(*catalog.parameters(i))) for i, p in catalog.items()]
@@ -175,7 +176,11 @@ def test_lowest_m3_saddles_descend_to_catalogued_points(path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", M3_CATALOGS, ids=lambda p: p.name)
-def test_every_m3_saddle_descends_to_catalogued_points(path):
-    """The closure property in full: every saddle (n = 4..7: 47 s, 8.8, 15.5 and 11.2 min on
-    2 cores at load 10–19; the descents dominate)."""
-    assert _unmatched_descent_ends(path, None) == []
+def test_m3_saddles_descend_to_catalogued_points(path):
+    """The closure property beyond the lowest saddles: every saddle of n = 4 and every fifth
+    (by loss) of n ≥ 5. Every saddle of n = 4..7 took 47 s, 8.8, 15.5 and 11.2 min on 2 cores
+    at load 10–19 (the descents dominate), too long for the suite; the catalogs' own closure
+    record (test_committed_closure_records_are_closed) states that their command descended from
+    every saddle."""
+    n = Catalog.load(path).model.n
+    assert _unmatched_descent_ends(path, None, stride=1 if n <= 4 else 5) == []
