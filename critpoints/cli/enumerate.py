@@ -46,7 +46,7 @@ def register(subparsers) -> None:
         f"{MAX_FULL_LANGUAGE_FEATURES} with --max-dead-vertices)",
     )
     parser.add_argument(
-        "--max-dead-vertices", type=integer(0, 8), metavar="PHI",
+        "--max-dead-vertices", type=integer(0, 4), metavar="PHI",
         help="search only the patterns with at most PHI dead vertices (required above n = "
         f"{MAX_FULL_LANGUAGE_FEATURES}: the language has ≈ Σ_k (n−k+1)·2^k/(2k) patterns, "
         "2.9·10⁸ at n = 32); the catalog records how many patterns were left out")

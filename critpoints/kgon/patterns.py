@@ -76,9 +76,10 @@ def dead_vertex_placements(k: int, phi: int) -> tuple[tuple[int, ...], ...]:
     """
     if not 0 <= phi <= k:
         raise ValueError(f"need 0 ≤ φ ≤ k; got φ = {phi}, k = {k}")
-    if k > 16 and min(phi, k - phi) <= 3:
-        # The 2^k masks of _placements_by_count are too many; few dead (or few live) vertices
-        # are listed from their C(k - 1, φ - 1) subsets that contain vertex 0.
+    if k > 16:
+        # The 2^k masks of _placements_by_count are too many: the placements are listed from
+        # their C(k - 1, φ - 1) subsets that contain vertex 0 (few dead or few live vertices;
+        # enumerate --max-dead-vertices keeps φ ≤ 4).
         return _few_placements(k, phi)
     return _placements_by_count(k)[phi]
 
