@@ -405,6 +405,7 @@ def run_census(
         rounds, stop_reason, history = _rounds(registry, potential, budget, seed, search, tick)
     per_parameterisation = budget.round_starts // len(RANDOM_STRATEGIES)
     _refine(registry, potential, digits, tick)
+    _merge_refined(registry)
     candidates = [o.candidate for o in registry.orbits if o.candidate is not None]
     closure = None
     if descent_closure:
@@ -501,6 +502,34 @@ def _refine(registry: _Registry, potential: TMSPotential, digits: int, tick: Pro
             orbit.unrefined_reason = (f"the {digits}-digit refinement stalled from each of "
                                       f"{len(orbit.points)} points (gradient "
                                       f"{mpmath.nstr(result.grad_norm, 3)})")
+
+
+def _merge_refined(registry: _Registry) -> None:
+    """Identify the orbits again from their refined points, and merge each into the first
+    orbit whose critical set it lies in: Newton drives an output that a float64 end left barely
+    switched on (activation ~1e-8) to exactly 0, onto the edge of a flat set found before."""
+    kept: list[Orbit] = []
+    keys: list[tuple[float, tuple]] = []
+    for orbit in registry.orbits:
+        if orbit.candidate is None:
+            kept.append(orbit)
+            keys.append((orbit.loss, orbit.live))
+            continue
+        W = orbit.candidate.W.astype(float)
+        b = orbit.candidate.b.astype(float)
+        loss = float(registry.potential.loss(registry.potential.flatten(W, b)))
+        live = critical_set_key(W, b)
+        j = same_critical_set(loss, live, keys)
+        if j is None or kept[j].candidate is None:
+            kept.append(orbit)
+            keys.append((loss, live))
+            continue
+        first = kept[j]
+        for strategy, count in orbit.hits.items():
+            first.hits[strategy] = first.hits.get(strategy, 0) + count
+        first.discovered_at = min(first.discovered_at, orbit.discovered_at)
+    registry.orbits = kept
+    registry.losses = [orbit.loss for orbit in kept]
 
 
 def _record(registry: _Registry, entries, budget: CensusBudget, seed: int, rounds: int,

@@ -64,6 +64,7 @@ __all__ = [
     "build_parameters",
     "close_under_descent",
     "describe",
+    "entry_names",
     "enumerate_critical_points",
     "screen_patterns",
     "search_from_starts",
@@ -522,16 +523,9 @@ def _examine_converged(tms: TMSPotential, W, b, origin: Candidate | None, known:
     pattern = origin.pattern if origin is not None else None
     loss = float(potential.loss(W, b))
     live = live_part(W, b)
-    twin = known.twin(loss, live)
-    family = twin if twin is not None else known.family_member(loss, live)
-    if family is not None:
-        if pattern is None:
-            return "in_catalogued_sets", None, None
-        where = (f"the critical set of {_ident(known.candidates[family])}" if twin is not None
-                 else f"a point with the loss and live-column count of "
-                 f"{_ident(known.candidates[family])} (a member of its flat family)")
-        reason = f"regular ansatz not critical; the full-space search from it reached {where}"
-        return "in_catalogued_sets", reason, None
+    known_set = _in_known_set(known, loss, live, pattern)
+    if known_set is not None:
+        return known_set
     if polished is None:
         polished = _polish_start(tms, W, b, digits)
     if not polished.success:
@@ -540,9 +534,37 @@ def _examine_converged(tms: TMSPotential, W, b, origin: Candidate | None, known:
                   "(the point lies on an activation boundary)")
         return "refinement_failed", reason if pattern is not None else None, None
     W_exact, b_exact = polished.parameters
+    # identify again from the refined point: Newton drives an output that the float64 end left
+    # barely switched on (activation ~1e-8) to exactly 0, onto the edge of a known flat set
+    loss = float(potential.loss(W_exact.astype(float), b_exact.astype(float)))
+    live = live_part(W_exact, b_exact)
+    known_set = _in_known_set(known, loss, live, pattern, refined_to=digits)
+    if known_set is not None:
+        return known_set
     candidate = Candidate(pattern, W_exact, b_exact, False, -1, None,
                           "pattern-search" if pattern is not None else "random-search")
     return "new_points", None, (candidate, live, loss)
+
+
+def _in_known_set(known: KnownOrbits, loss: float, live: tuple, pattern,
+                  refined_to: int | None = None):
+    """``("in_catalogued_sets", reason, None)`` if (loss, live part) lies in the critical set
+    of a known point (:meth:`KnownOrbits.twin`, :meth:`KnownOrbits.family_member`), else None.
+    The reason is given only for a start from a broken ansatz (``pattern`` not None)."""
+    twin = known.twin(loss, live)
+    family = twin if twin is not None else known.family_member(loss, live)
+    if family is None:
+        return None
+    if pattern is None:
+        return "in_catalogued_sets", None, None
+    found = known.candidates[family]
+    name = _ident(found) if found.pattern is not None else "a point found by search"
+    where = (f"the critical set of {name}" if twin is not None
+             else f"a point with the loss and live-column count of {name} (a member of its flat "
+             "family)")
+    search = ("the full-space search from it" if refined_to is None
+              else f"the full-space search from it, refined to {refined_to} digits,")
+    return "in_catalogued_sets", f"regular ansatz not critical; {search} reached {where}", None
 
 
 def random_starts_of(n: int, count: int, seed: int, m: int = 2
@@ -596,18 +618,9 @@ def build_entries(points: list[Candidate], n: int, digits: int, seed: int,
     regular = [c for c in points if c.regular]
     irregular = sorted((cache.canonicalised(c, digits) for c in points if not c.regular),
                        key=lambda c: _exact_order(c, digits))
-    jobs = []
-    irregular_count: dict[str, int] = {}
-    for candidate in regular + irregular:
-        if candidate.regular:
-            ident, label = _ident(candidate), candidate.pattern.label
-            kgon = (candidate.pattern.k, candidate.pattern.sigma, candidate.pattern.phi)
-        else:
-            kgon = describe(candidate.W, candidate.b)
-            label = label_of(*kgon)
-            irregular_count[label] = irregular_count.get(label, 0) + 1
-            ident = f"{label}~{irregular_count[label]}"
-        jobs.append((candidate, ident, label, kgon, n, digits, seed))
+    ordered = regular + irregular
+    jobs = [(candidate, ident, label, kgon, n, digits, seed)
+            for candidate, (ident, label, kgon) in zip(ordered, entry_names(ordered))]
     keys = [_representative_key(job[0], job[2], digits) for job in jobs]
     todo = [i for i, key in enumerate(keys) if key not in cache.entries]
     if workers > 1 and len(todo) > 1:
@@ -624,6 +637,25 @@ def build_entries(points: list[Candidate], n: int, digits: int, seed: int,
             tick("classify", done, len(todo))
     entries = [replace(cache.entries[key], id=job[1]) for key, job in zip(keys, jobs)]
     return _disambiguated(entries)
+
+
+def entry_names(candidates: list[Candidate]) -> list[tuple[str, str, tuple]]:
+    """``(id, label, (k, σ, φ))`` of each candidate, in order: a regular point is named by its
+    pattern (and root), an irregular one ``label~j``, the j-th of its label in the order
+    given."""
+    names = []
+    irregular_count: dict[str, int] = {}
+    for candidate in candidates:
+        if candidate.regular:
+            ident, label = _ident(candidate), candidate.pattern.label
+            kgon = (candidate.pattern.k, candidate.pattern.sigma, candidate.pattern.phi)
+        else:
+            kgon = describe(candidate.W, candidate.b)
+            label = label_of(*kgon)
+            irregular_count[label] = irregular_count.get(label, 0) + 1
+            ident = f"{label}~{irregular_count[label]}"
+        names.append((ident, label, kgon))
+    return names
 
 
 def _entry_of(job: tuple) -> EnumeratedPoint:

@@ -50,6 +50,12 @@ EDGE_GAP = 1e-2
 #: Solutions with x = l² below this are the zero polygon (x = 0 with every bias at E[x_j], a
 #: pattern without vertices) blurred by the fit's rounding: near x = 0 the profile is flat.
 MIN_SQUARED_NORM = 1e-4
+#: Where the outputs only just switch on (next to the breakpoint at which the first vertex
+#: output comes alive, s = −1 for the one-hot model) F₁ and F₂ vanish to high order and the
+#: fitted h has spurious roots whose x = −F₁/(2F₂) is a ratio of rounding errors (x ≈ 2.5·10⁴
+#: at n = 6, k = 6). A root is kept only where the model's own F₂ exceeds this fraction of the
+#: interval's scale (at the genuine roots up to n = 8 it is above 0.1).
+FLAT_PROFILE = 1e-8
 #: Fit nodes beyond the degree + 1 that a polynomial needs: the residual checks the fit.
 EXTRA_NODES = 5
 
@@ -178,6 +184,8 @@ def solve_polygon_profile(model: Any, k: int, span: float = 4.0) -> tuple[Profil
             F2s = float(chebyshev.chebval(tr, c2))
             if F2s <= 0:
                 continue
+            if float(_profile(model, k, np.array([s_value]))[1][0]) <= FLAT_PROFILE * scale:
+                continue  # L is flat in x to rounding here: a root of the fit's noise
             x = -F1s / (2 * F2s)
             if x <= MIN_SQUARED_NORM:
                 continue

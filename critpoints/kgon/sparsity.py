@@ -44,9 +44,9 @@ from critpoints.kgon.enumerate import (
     _no_progress,
     _polygon,
     _unrealised,
-    describe,
+    entry_names,
 )
-from critpoints.kgon.patterns import Pattern, enumerate_patterns, label_of
+from critpoints.kgon.patterns import Pattern, enumerate_patterns
 from critpoints.kgon.profile import solve_polygon_profile
 from critpoints.potential import FixedCoordinates
 from critpoints.solve.classify import classify
@@ -305,18 +305,9 @@ def enumerate_at_sparsity(model: Any, digits: int = 60, progress: Progress | Non
     regular = [c for c in points if c.regular]
     irregular = sorted((_canonicalised(c, digits) for c in points if not c.regular),
                        key=lambda c: float(model.loss(model.flatten(c.W, c.b).astype(float))))
-    entry_jobs = []
-    count: dict[str, int] = {}
-    for candidate in regular + irregular:
-        if candidate.regular:
-            ident, label = _ident(candidate), candidate.pattern.label
-            kgon = (candidate.pattern.k, candidate.pattern.sigma, candidate.pattern.phi)
-        else:
-            kgon = describe(candidate.W, candidate.b)
-            label = label_of(*kgon)
-            count[label] = count.get(label, 0) + 1
-            ident = f"{label}~{count[label]}"
-        entry_jobs.append((model, candidate, ident, label, kgon, digits, seed))
+    ordered = regular + irregular
+    entry_jobs = [(model, candidate, ident, label, kgon, digits, seed)
+                  for candidate, (ident, label, kgon) in zip(ordered, entry_names(ordered))]
     entries = _mapped(_entry_job, entry_jobs, workers, tick, "classify")
     return Enumeration(_disambiguated(entries), unrealised, None)
 

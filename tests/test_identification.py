@@ -1,0 +1,88 @@
+"""Identification of search results against known critical sets (issue 15, trust).
+
+The n = 8, m = 3 catalog once listed one flat critical set twice, `8-~1` (minimum) and `8-~2`
+(degenerate) at L = 0.0483515: a descent end whose small dead column was switched on by ~1e-8
+was not a twin of `8-~1` in float64, and its 60-digit polish drove the activation to exactly 0,
+onto the edge of `8-~1`'s flat set. Searches now identify a point again after its refinement.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mpmath
+import numpy as np
+import pytest
+
+from critpoints.census.census import same_critical_set
+from critpoints.kgon.enumerate import Candidate, KnownOrbits, _examine_converged
+from critpoints.tms.model import TMSPotential
+from critpoints.tms.symmetry import dead_outputs, live_part
+
+ROOT = Path(__file__).resolve().parents[1]
+TMS_CATALOGS = sorted((ROOT / "catalog").glob("tms-n*-m[0-9].json"))
+
+
+def _search_duplicates(document: dict) -> list[str]:
+    """Pairs of entries in one critical set (loss within 1e-9 and live parts equal up to
+    O(m) × S_n, or a member of the same flat family) of which at least one was found by a
+    search: the search compares every point with those found before it, so such a pair is a
+    point catalogued twice. (Pattern entries are representatives of their pattern and may
+    share a set: `2` and `4--{0,2}`.)"""
+    points = document["critical_points"]
+    keys = [(p["loss"], live_part(np.array(p["W"]), np.array(p["b"]))) for p in points]
+    out = []
+    for i, point in enumerate(points):
+        if point["origin"] == "pattern":
+            continue
+        others = [keys[j] for j in range(len(points)) if j != i]
+        j = same_critical_set(*keys[i], others)
+        if j is not None:
+            j += j >= i
+            out.append(f"{point['id']} ({point['origin']}) lies in the critical set of "
+                       f"{points[j]['id']} (L = {point['loss']:.12f})")
+    return out
+
+
+@pytest.mark.parametrize("path", TMS_CATALOGS, ids=lambda p: p.name)
+def test_no_search_result_is_catalogued_twice(path):
+    assert _search_duplicates(json.loads(path.read_text(encoding="utf-8"))) == []
+
+
+def test_the_duplicate_check_catches_the_old_defect():
+    """The two entries of the old n = 8, m = 3 catalog (float64 parts; column 7 is dead in both,
+    at the top of its flat interval in the second)."""
+    document = json.loads((ROOT / "catalog" / "tms-n8-m3.json").read_text(encoding="utf-8"))
+    point = _entry_at(document, 0.04835147659732468)
+    twin = dict(point, id="8-~2", origin="landscape-search")
+    W, b = np.array(point["W"]), np.array(point["b"])
+    W[:, 7] *= 2.0  # another representative: the dead column longer, its bias at its top
+    b[7] = -max(0.0, float((W.T @ W)[:, 7].max()))
+    twin["W"], twin["b"] = W.tolist(), b.tolist()
+    assert len(_search_duplicates({"critical_points": [point, twin]})) == 2
+
+
+def _entry_at(document: dict, loss: float) -> dict:
+    return next(p for p in document["critical_points"] if abs(p["loss"] - loss) < 1e-12)
+
+
+def test_a_search_end_refined_onto_the_edge_of_a_known_flat_set_is_not_new():
+    """The float64 end has the small dead column of the n = 8, m = 3 minimum at L = 0.0483515
+    switched on by 1e-8 (so its live part has one column more than the known point's); the
+    60-digit refinement switches it off exactly. Identified from the float64 end alone it was a
+    new point; identified again after the refinement it lies in the known set."""
+    document = json.loads((ROOT / "catalog" / "tms-n8-m3.json").read_text(encoding="utf-8"))
+    point = _entry_at(document, 0.04835147659732468)
+    with mpmath.workdps(60):
+        W = np.array([[mpmath.mpf(v) for v in row] for row in point["W_exact"]], dtype=object)
+        b = np.array([mpmath.mpf(v) for v in point["b_exact"]], dtype=object)
+    known = KnownOrbits.of([Candidate(None, W, b, False, -1, None, "random-search")])
+    W_end, b_end = np.array(point["W"]), np.array(point["b"])
+    dead = np.flatnonzero(dead_outputs(W_end, b_end) & (np.abs(W_end).sum(axis=0) > 0))
+    assert len(dead) == 1
+    j = int(dead[0])
+    b_end[j] = -float((W_end.T @ W_end)[:, j].max()) + 1e-8
+    assert live_part(W_end, b_end)[0].shape[1] == live_part(W, b)[0].shape[1] + 1
+    outcome, _, new = _examine_converged(TMSPotential(8, 3), W_end, b_end, None, known, 60)
+    assert (outcome, new) == ("in_catalogued_sets", None)
