@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +22,8 @@ from critpoints.census.strategies import (
 from critpoints.cli import main
 from critpoints.potential import SmoothPotential
 from critpoints.tms.model import TMSPotential
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class DoubleWell(SmoothPotential):
@@ -206,6 +209,24 @@ def test_census_cli_writes_a_valid_catalog(tmp_path, capsys):
     assert document["generator"]["command"].startswith("python -m critpoints census --n 2")
     Catalog.load(out)  # validates against the schema
     assert "Chao1" in capsys.readouterr().out
+
+
+def test_census_without_moves_samples_the_random_starts_only(tmp_path, capsys):
+    """--no-moves: no kick, ascent or descent start; the record says so; every orbit it
+    catalogues is one of the census with moves (the same random starts, fewer expansions)."""
+    out = tmp_path / "sample.json"
+    assert main(["census", "--n", "3", "--budget", "600", "--round-starts", "300",
+                 "--workers", "1", "--quiet", "--no-moves", "--no-landscape", "--out", str(out),
+                 "--compare", str(ROOT / "catalog" / "tms-n3-m2.json")]) == 0
+    document = json.loads(out.read_text(encoding="utf-8"))
+    record = document["census"]
+    assert record["budget"]["moves"] is False
+    assert all(record["strategies"][s]["starts"] == 0 for s in ("kick", "ascent", "descent"))
+    assert document["generator"]["command"].endswith("--no-moves")
+    Catalog.load(out)  # validates against the schema
+    comparison = compare_catalogs(Catalog.from_document(document), Catalog.builtin(3))
+    assert comparison.only_in_first == []
+    assert "0 only in" in capsys.readouterr().out
 
 
 def test_census_cli_refuses_more_round_starts_than_budget(tmp_path, capsys):

@@ -108,11 +108,16 @@ class CensusBudget:
         Random starts per round (divided equally among the parameterisations).
     min_rounds : int
         Rounds before the stopping rule may stop the census.
+    moves : bool
+        Expand every orbit found by the moves (kicks, gentlest ascent, steepest descent). Without
+        them the census is a sample of the random starts' basins only: cheaper, and still an
+        independent check of a catalog's low-lying points (``census --no-moves --compare``).
     """
 
     random_starts: int = 60_000
     round_starts: int = 6_000
     min_rounds: int = 2
+    moves: bool = True
 
     def __post_init__(self) -> None:
         if self.round_starts < len(RANDOM_STRATEGIES):
@@ -457,7 +462,7 @@ def _rounds(registry: _Registry, potential: TMSPotential, budget: CensusBudget, 
             new_random += registry.register(name, *search(starts))
             tick(f"round {rounds}: random starts", index + 1, len(RANDOM_STRATEGIES))
         new_moves = 0
-        while True:  # expand until the moves find nothing new
+        while budget.moves:  # expand until the moves find nothing new
             moves = _moves(registry, potential)
             found = registry.register("kick", *search(moves["kick"]))
             theta, direction = moves["ascent"]
@@ -478,7 +483,8 @@ def _rounds(registry: _Registry, potential: TMSPotential, budget: CensusBudget, 
                         "unseen_estimate": round(unseen, 3)})
         if rounds >= budget.min_rounds and unseen < 1 and new_moves == 0:
             return rounds, ("the Chao1 estimate of orbits the random starts have not reached "
-                            "is below 1 and the last round's moves found no new orbit"), history
+                            "is below 1" + (" and the last round's moves found no new orbit"
+                                            if budget.moves else " (no moves)")), history
         if (rounds + 1) * per_parameterisation * len(RANDOM_STRATEGIES) > budget.random_starts:
             return rounds, (f"budget of {budget.random_starts} random starts spent; the Chao1 "
                             f"estimate of unseen orbits is {unseen:.2f}"), history
@@ -554,7 +560,8 @@ def _record(registry: _Registry, entries, budget: CensusBudget, seed: int, round
     return {
         "seed": seed,
         "budget": {"random_starts": budget.random_starts, "round_starts": budget.round_starts,
-                   "min_rounds": budget.min_rounds},
+                   "min_rounds": budget.min_rounds,
+                   **({} if budget.moves else {"moves": False})},
         "rounds": rounds,
         "stop_reason": stop_reason,
         "history": history,
