@@ -9,7 +9,10 @@ from critpoints.plot._mpl import pyplot
 
 __all__ = ["phase_diagram_figure"]
 
-_PALETTE = ("#999999", "#56B4E9", "#E69F00", "#009E73", "#CC79A7", "#F0E442", "#0072B2")
+# Okabe–Ito (colour-blind safe), black replaced by grey; one colour per type of the longest list
+# (n = 3, m = 2: 8 types)
+_PALETTE = ("#999999", "#56B4E9", "#E69F00", "#009E73", "#CC79A7", "#F0E442", "#0072B2",
+            "#D55E00")
 
 
 def _log_edges(values) -> np.ndarray:

@@ -13,8 +13,9 @@ the same plane is computed from the exact potential L_{S,I} of :mod:`critpoints.
    checked on the *full* potential: ‖∇L‖ (the pinned and tied directions included) and the
    smallest eigenvalue of the full Hessian (:class:`TypeOptimum`);
 3. the winner at a point is the lowest type whose optimum still has the type's shape (every
-   template variable of W ≥ :data:`SHAPE_TOLERANCE`; a type that collapsed onto a smaller one is
-   not counted twice);
+   template variable of W ≥ :data:`SHAPE_TOLERANCE`, and for a type that unties a symmetric
+   pair, the pair still unequal; a type that collapsed onto a smaller one is not counted twice);
+   exact ties go to the type listed first;
 4. a boundary between neighbouring winners A, B is the root in r of L*_A(S, r) − L*_B(S, r) at
    each S of a fine grid (``brentq``), checked against every other type at the root;
 5. a sample of grid points is checked by multi-start minimisation over the full (W, b).
@@ -45,7 +46,8 @@ __all__ = [
 ]
 
 #: A template variable of W below this (in the type's sign convention) means the optimum left
-#: the type: a column vanished or turned round.
+#: the type: a column vanished or turned round. Also the least difference of an untied pair
+#: (:attr:`ConfigurationType.unequal`) that keeps the type apart from its tied version.
 SHAPE_TOLERANCE = 1e-3
 #: The (n, m) pairs with configuration types: the two diagrams of Elhage et al. (2022).
 SUPPORTED = ((2, 1), (3, 2))
@@ -60,7 +62,13 @@ class ConfigurationType:
     """A family of configurations θ = (W row-major, b) = A φ given by templates.
 
     Each entry of ``W`` (m × n) and ``b`` (n) is ``"0"``, a variable name ``"u"`` or its negative
-    ``"-u"``; equal names are tied. W's variables are positive inside the type.
+    ``"-u"``; equal names are tied. W's variables are positive inside the type. ``start`` gives
+    starting values of variables (default: 1 for W's, −0.1 for b's); a type whose optimum may
+    break a symmetry (two features of equal importance with unequal norms) needs an unequal
+    start, since Newton from a symmetric start stays symmetric. ``unequal`` lists pairs of
+    variables of which at least one must differ by ≥ :data:`SHAPE_TOLERANCE` inside the type:
+    with every pair equal the optimum is that of the type with the pairs tied, listed earlier,
+    and is not counted twice.
     """
 
     name: str
@@ -68,6 +76,7 @@ class ConfigurationType:
     W: tuple[tuple[str, ...], ...]
     b: tuple[str, ...]
     start: dict = field(default_factory=dict)
+    unequal: tuple[tuple[str, str], ...] = ()
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -126,9 +135,21 @@ class ConfigurationType:
         """Features (0-based) whose column is not pinned at zero."""
         return [i for i in range(self.shape[1]) if any(row[i] != "0" for row in self.W)]
 
+    def keeps_shape(self, phi: np.ndarray) -> bool:
+        """Whether φ is inside the type: every weight variable ≥ :data:`SHAPE_TOLERANCE` (no
+        column vanished or turned round) and, if the type unties pairs, some pair still
+        differs by ≥ :data:`SHAPE_TOLERANCE`."""
+        names = self.variables()
+        if any(phi[names.index(v)] < SHAPE_TOLERANCE for v in self.weight_variables()):
+            return False
+        return not self.unequal or any(
+            abs(phi[names.index(a)] - phi[names.index(b)]) >= SHAPE_TOLERANCE
+            for a, b in self.unequal)
+
 
 def configuration_types(n: int, m: int) -> tuple[ConfigurationType, ...]:
-    """The candidate types of the (n, m) diagram, simplest first (ties go to the earlier)."""
+    """The candidate types of the (n, m) diagram, simplest first, then those added after a
+    multi-start check found them missing (exact ties go to the earlier)."""
     if (n, m) == (2, 1):
         return (
             ConfigurationType("none", "neither feature", (("0", "0"),), ("b1", "b2")),
@@ -152,6 +173,23 @@ def configuration_types(n: int, m: int) -> tuple[ConfigurationType, ...]:
             ConfigurationType("triangle", "all three in superposition (triangle)",
                               (("a", "a", "-c"), ("d", "-d", "0")), ("b", "b", "e"),
                               {"a": 0.5, "d": 0.87, "c": 1.0}),
+            # The same-sign ("parallel") pairs and the unequal antipodal pair were missing: a
+            # multi-start check at density 1, r = 10 found L = 0.083254 < 1/12 (docs/
+            # sparsity.md). At density 1 (x_j uniform on [0, 1]) a parallel pair whose second
+            # output is never cut by the ReLU is an exact image of an unequal antipodal pair
+            # under x_j → 1 − x_j (equal loss); below density 1 the antipodal pair is lower.
+            # The antipodal pairs come first, so at those exact ties they are the winners.
+            ConfigurationType("3-dedicated-12-antipodal-unequal",
+                              "3 dedicated; 1, 2 antipodal, unequal norms",
+                              (("u", "-v", "0"), ("0", "0", "w")), ("b1", "b2", "b3"),
+                              {"u": 0.9, "v": 0.4, "b1": 0.2, "b2": 0.6},
+                              unequal=(("u", "v"), ("b1", "b2"))),
+            ConfigurationType("3-dedicated-12-parallel", "3 dedicated; 1, 2 parallel",
+                              (("u", "v", "0"), ("0", "0", "w")), ("b1", "b2", "b3"),
+                              {"u": 0.9, "v": 0.4, "b1": -0.1, "b2": 0.25}),
+            ConfigurationType("2-dedicated-13-parallel", "2 dedicated; 1, 3 parallel",
+                              (("u", "0", "v"), ("0", "w", "0")), ("b1", "b2", "b3"),
+                              {"u": 0.9, "v": 0.4, "b1": -0.1, "b3": 0.25}),
         )
     raise ValueError(f"no configuration types for n = {n}, m = {m}; supported (n, m): "
                      + ", ".join(f"({a}, {b})" for a, b in SUPPORTED))
@@ -254,7 +292,6 @@ def _check(kind: ConfigurationType, S: float, ratios: np.ndarray,
     A = kind.matrix()
     theta = phi @ A.T
     L, g, H = _evaluator(m, n, S, 2)(theta, ratios)
-    weights = [kind.variables().index(v) for v in kind.weight_variables()]
     out = []
     for k in range(len(theta)):
         eigenvalues = np.linalg.eigvalsh(H[k])
@@ -262,7 +299,7 @@ def _check(kind: ConfigurationType, S: float, ratios: np.ndarray,
         out.append(TypeOptimum(kind.name, float(L[k]), theta[k], float(np.linalg.norm(g[k])),
                                float(eigenvalues[0]),
                                bool(eigenvalues[0] >= -PSD_TOLERANCE * scale),
-                               bool(all(phi[k, w] >= SHAPE_TOLERANCE for w in weights))))
+                               kind.keeps_shape(phi[k])))
     return out
 
 
@@ -362,7 +399,8 @@ class PhaseDiagram:
             "hidden": self.m,
             "importance": f"(1, …, 1, r): feature {self.n} has importance r",
             "types": [{"name": t.name, "label": t.label, "W": [list(r) for r in t.W],
-                       "b": list(t.b)} for t in self.types],
+                       "b": list(t.b), **({"unequal": [list(p) for p in t.unequal]}
+                                          if t.unequal else {})} for t in self.types],
             "densities": [float(x) for x in self.densities],
             "ratios": [float(y) for y in self.ratios],
             "winner": [[names[k] for k in row] for row in self.winners],
