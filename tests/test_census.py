@@ -167,6 +167,9 @@ def test_census_holds_every_committed_orbit(census_n3):
     comparison = compare_catalogs(Catalog.builtin(3), Catalog.from_document(document,
                                                                             validate=False))
     assert comparison.only_in_first == []
+    # every pattern keeps its entry, also where two patterns share a flat set (`1`, `2-`)
+    patterns = {p["id"] for p in Catalog.builtin(3) if p["origin"] == "pattern"}
+    assert {e.id for e in census_n3.enumeration.entries if e.origin == "pattern"} == patterns
 
 
 def test_census_record_adds_up(census_n3):

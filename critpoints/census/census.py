@@ -517,7 +517,9 @@ def _merge_refined(registry: _Registry) -> None:
     kept: list[Orbit] = []
     keys: list[tuple[float, tuple]] = []
     for orbit in registry.orbits:
-        if orbit.candidate is None:
+        # the pattern language's points are kept as they are: one entry per pattern, even
+        # where two patterns share a flat set (`2` and `4--{0,2}`), as enumerate keeps them
+        if orbit.candidate is None or orbit.candidate.origin == "pattern":
             kept.append(orbit)
             keys.append((orbit.loss, orbit.live))
             continue
