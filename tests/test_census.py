@@ -232,6 +232,23 @@ def test_census_without_moves_samples_the_random_starts_only(tmp_path, capsys):
     assert "0 only in" in capsys.readouterr().out
 
 
+def test_census_with_descent_closure_stores_its_record(tmp_path):
+    """--descent-closure: the catalog carries the closure's record (the census once passed it
+    into the wrong field and wrote none), and the record counts every catalogued saddle."""
+    out = tmp_path / "closed.json"
+    assert main(["census", "--n", "3", "--hidden", "3", "--no-landscape", "--budget", "300",
+                 "--round-starts", "150", "--workers", "1", "--quiet", "--descent-closure",
+                 "--out", str(out)]) == 0
+    document = json.loads(out.read_text(encoding="utf-8"))
+    record = document["descent_closure"]
+    saddles = [p for p in document["critical_points"] if p["verdict"] == "saddle"]
+    assert record["closed"] and record["saddles_descended"] == len(saddles) > 0
+    assert record["descents"] >= record["converged"] >= record["in_catalogued_sets"] > 0
+    assert document["generator"]["command"].endswith("--descent-closure")
+    assert "pattern_language" not in document
+    Catalog.load(out)  # validates against the schema
+
+
 def test_census_cli_refuses_more_round_starts_than_budget(tmp_path, capsys):
     assert main(["census", "--n", "2", "--budget", "300", "--round-starts", "600",
                  "--out", str(tmp_path / "x.json")]) == 2

@@ -421,8 +421,8 @@ def run_census(
         entries = build_entries(candidates, n, digits, seed, tick, workers)
     if m != 2:
         unrealised = []  # the planar patterns' search record belongs to the m = 2 catalog
-    enumeration = Enumeration(entries, unrealised, None,
-                              None if closure is None else closure.record)
+    enumeration = Enumeration(entries, unrealised,
+                              descent_closure=None if closure is None else closure.record)
     record = _record(registry, entries, budget, seed, rounds, stop_reason, history,
                      per_parameterisation * len(RANDOM_STRATEGIES) * rounds)
     return Census(enumeration, registry.orbits, record)
