@@ -189,9 +189,7 @@ def test_committed_document_rechecks_from_its_numbers(name, n, m):
 
     A document may predate types added to the list later (its types are then the library's
     first ones): at the sampled cells the added types are re-solved too and must not beat the
-    stored winner. (tms-n3-m2 predates the unequal antipodal and the parallel pairs; its
-    density-1 cells at r ≥ 3.2 are superseded by them until it is regenerated, see
-    docs/sparsity.md; the sampled cells are not among them.)"""
+    stored winner."""
     from pathlib import Path
 
     from critpoints.store import load_document

@@ -61,19 +61,23 @@ def phase_diagram_figure(document: dict, title: str | None = None):
         ax.plot(points[:, 0], points[:, 1], "k--" if ends else "k-", lw=1.5, marker=".",
                 ms=4, label=None if label in drawn else label)
         drawn.add(label)
-    for k in sorted(set(index.ravel())):  # the type's short name at the middle of its cells
+    # a one-letter key at the middle of each type's cells (the names are long and would overlap
+    # or leave the axes; the legend spells them out)
+    key = {k: chr(ord("A") + i) for i, k in enumerate(sorted(set(index.ravel())))}
+    for k, letter in key.items():
         rows, columns = np.nonzero(index == k)
         middle = np.argsort(np.log(x[columns]) + np.log(y[rows]))[len(rows) // 2]
-        ax.text(x[columns[middle]], y[rows[middle]], names[k], ha="center", va="center",
-                fontsize=8, weight="bold",
-                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "alpha": 0.7, "lw": 0})
+        ax.text(x[columns[middle]], y[rows[middle]], letter, ha="center", va="center",
+                fontsize=10, weight="bold",
+                bbox={"boxstyle": "round,pad=0.25", "fc": "white", "alpha": 0.8, "lw": 0})
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("feature density 1 − S")
     ax.set_ylabel(f"relative importance r of feature {document['n']}")
     present = sorted(set(index.ravel()))
     lines = ax.get_legend_handles_labels()[0]
-    ax.legend(handles=[Patch(color=_PALETTE[k], alpha=0.75, label=f"{names[k]}: {labels[names[k]]}")
+    ax.legend(handles=[Patch(color=_PALETTE[k], alpha=0.75,
+                             label=f"{key[k]}  {names[k]}: {labels[names[k]]}")
                        for k in present] + lines, loc="upper center",
               bbox_to_anchor=(0.5, -0.13), ncol=1, fontsize=7.5, framealpha=0.9)
     ax.set_title(title or f"TMS n = {document['n']}, m = {document['hidden']}: lowest "
