@@ -591,7 +591,7 @@ class EntryCache:
     def canonicalised(self, candidate: Candidate, dps: int) -> Candidate:
         kept = self.canonical.get(id(candidate))
         if kept is None or kept[0] is not candidate:
-            kept = (candidate, _canonicalised(candidate, dps))
+            kept = (candidate, inside_flat_sets(_canonicalised(candidate, dps), dps))
             self.canonical[id(candidate)] = kept
         return kept[1]
 
@@ -1009,6 +1009,37 @@ def _float_grad(candidate: Candidate) -> float:
         return candidate.float_gradient
     W, b = candidate.W.astype(float), candidate.b.astype(float)
     return float(_float_gradient_norms(W[None], b[None])[0])
+
+
+def inside_flat_sets(candidate: Candidate, dps: int) -> Candidate:
+    """The candidate with each dead output's bias moved off the top of its flat interval.
+
+    A dead output j (b_j ≤ 0 and W_i·W_j + b_j ≤ 0 for every i) has a flat bias anywhere in
+    b_j ≤ top_j = −max(0, max_i W_i·W_j). A search can end with b_j at the top itself: the
+    point is critical, but there output j sits on an activation boundary (the Hessian takes the
+    boundary convention, and no Krawczyk box around it lies in one activation region). Such a
+    bias (within 1e-9 of the top) is moved to top_j − max(|top_j|, 1/(2n)) — −2l² for a dead
+    vertex whose own column sets the top, about −1/(2n) for a dead feature, the pattern
+    language's representatives — where the output is strictly dead. Only the one-hot potential's
+    flat intervals are these (not for finite sparsity); the loss and the live part do not
+    change, nor does any other coordinate.
+    """
+    W, b = candidate.W, candidate.b
+    n = W.shape[1]
+    with mpmath.workdps(dps):
+        b_new = list(b)
+        moved = False
+        rounding = mpmath.mpf(10) ** (30 - dps)
+        for j in range(n):
+            column = [sum((W[r, i] * W[r, j] for r in range(W.shape[0])), mpmath.mpf(0))
+                      for i in range(n)]
+            top = -max(mpmath.mpf(0), max(column))
+            if b[j] <= top + rounding and top - b[j] < mpmath.mpf("1e-9"):
+                b_new[j] = top - max(abs(top), mpmath.mpf(1) / (2 * n))
+                moved = True
+    if not moved:
+        return candidate
+    return replace(candidate, b=np.array(b_new, dtype=object))
 
 
 def _canonicalised(candidate: Candidate, dps: int) -> Candidate:
