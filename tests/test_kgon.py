@@ -351,20 +351,31 @@ def _searched_orbits(n: int, workers: int):
 
 
 def test_search_finds_every_orbit_at_n6():
-    """Completeness of the searches at n = 6, where it is cheap: the 150-iteration
-    Levenberg–Marquardt search (the slow path of commit 9313e17, run before the speed work)
-    knows 121 orbits after the broken-ansatz and random-start searches, 57 of them new from
-    the random starts. Cutting the iterations to 40 finds 120 (56 new): a change to the
-    search that loses a point fails here. Two workers must give the same as one.
+    """Completeness of the searches at n = 6, where it is cheap: the reference is the search of
+    critpoints 54516d1^ (150-iteration slow path lineage; 121 orbits, stored as float64 points
+    in tests/data), made before search results were identified again after their 60-digit
+    refinement. Today's search (two workers) must hold every one of those critical sets (loss
+    within 1e-9, live parts equal up to O(2) × S_n) and none twice: the reference had 5 points
+    catalogued twice, so a change that loses a point or lets a duplicate back fails here."""
+    import critpoints.tms as tms
+    from critpoints.census.census import critical_set_key, same_critical_set
 
-    Since the searches identify a point again after its 60-digit refinement, 116 (52 new):
-    measured on 2026-12-03, every critical set of the earlier 121 is among the 116 (census
-    rule: loss within 1e-9, live parts equal up to O(2) × S_n); the 5 were points catalogued
-    twice."""
+    reference = json.loads((Path(__file__).parent / "data" /
+                            "n6-search-orbits-before-54516d1.json").read_text())["points"]
     known, counts = _searched_orbits(6, workers=2)
-    assert len(known.candidates) == 116
-    assert counts == {"starts": 300, "converged": 177, "in_catalogued_sets": 125,
-                      "refinement_failed": 0, "new_points": 52}
+    found = []
+    for c in known.candidates:
+        W, b = np.array(c.W, dtype=float), np.array(c.b, dtype=float)
+        found.append((float(tms.loss(W, b)), critical_set_key(W, b)))
+    lost = [p["loss"] for p in reference
+            if same_critical_set(p["loss"], critical_set_key(np.array(p["W"]), np.array(p["b"])),
+                                 found) is None]
+    assert lost == []
+    twice = [loss for i, (loss, key) in enumerate(found)
+             if same_critical_set(loss, key, found[:i] + found[i + 1:]) is not None
+             and known.candidates[i].origin != "pattern"]
+    assert twice == []
+    assert counts["starts"] == 300 and counts["refinement_failed"] == 0
 
 
 def test_search_is_the_same_for_any_number_of_workers(monkeypatch):
