@@ -21,7 +21,7 @@ import critpoints.tms as tms
 from critpoints.census.census import same_critical_set
 from critpoints.kgon.enumerate import Candidate, KnownOrbits, _examine_converged, inside_flat_sets
 from critpoints.tms.model import TMSPotential
-from critpoints.tms.symmetry import dead_outputs, live_part
+from critpoints.tms.symmetry import dead_outputs, live_part, normalise_flat_biases
 
 ROOT = Path(__file__).resolve().parents[1]
 TMS_CATALOGS = sorted((ROOT / "catalog").glob("tms-n*-m[0-9].json"))
@@ -96,11 +96,9 @@ def _dead_biases_at_an_edge(document: dict) -> list[str]:
     out = []
     for point in document["critical_points"]:
         W, b = np.array(point["W"]), np.array(point["b"])
-        G = W.T @ W
-        for j in np.flatnonzero(dead_outputs(W, b, 1e-12)):
-            top = -max(0.0, float(G[:, j].max()))
-            if b[j] > top - 1e-9:
-                out.append(f"{point['id']}: b[{j}] = {b[j]:.9f} at the top {top:.9f}")
+        top = normalise_flat_biases(W, b)  # each dead bias at the top of its flat interval
+        for j in np.flatnonzero(dead_outputs(W, b) & (b > top - 1e-9)):
+            out.append(f"{point['id']}: b[{j}] = {b[j]:.9f} at the top {top[j]:.9f}")
     return out
 
 
