@@ -58,6 +58,7 @@ __all__ = [
     "LLC_SWEEP",
     "PHASES",
     "PHASE_DIAGRAM",
+    "PHASE_LINE",
     "SPARSITY_BRANCHES",
     "TRANSITIONS",
     "DocumentError",
@@ -81,6 +82,7 @@ KGON_EXISTENCE = "critpoints.kgon-existence"
 LANDSCAPE = "critpoints.landscape"
 SPARSITY_BRANCHES = "critpoints.sparsity-branches"
 PHASE_DIAGRAM = "critpoints.phase-diagram"
+PHASE_LINE = "critpoints.phase-line"
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,8 @@ DOCUMENT_TYPES: dict[str, DocumentType] = {
                      "catalogued critical points followed in sparsity S (branches, events)"),
         DocumentType(PHASE_DIAGRAM, 1, "phase-diagram.schema.json",
                      "exact TMS phase diagram over feature density and importance"),
+        DocumentType(PHASE_LINE, 1, "phase-line.schema.json",
+                     "lowest minimum of the exact TMS potential along sparsity S"),
     )
 }
 

@@ -56,6 +56,7 @@ def builtin_catalogs() -> list:
 def updated_text(text: str, catalogs, landscapes=None) -> str:
     """``text`` with its generated sections rewritten; ValueError if it has none."""
     from critpoints.census.report import update_sections
+    from critpoints.kgon import branches_report
     from critpoints.tms import sparse_report
     from critpoints.tms.report import BEGIN_MARKER, update_document
 
@@ -63,6 +64,7 @@ def updated_text(text: str, catalogs, landscapes=None) -> str:
     if sparse_report.BEGIN_MARKER in result:
         result = sparse_report.update_document(result)
     result = update_sections(result, catalogs, landscapes)
+    result = branches_report.update_sections(result)
     if result == text and "<!-- BEGIN GENERATED" not in text:
         raise ValueError("no generated section (no BEGIN GENERATED marker)")
     return result

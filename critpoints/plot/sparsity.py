@@ -7,7 +7,7 @@ import numpy as np
 
 from critpoints.plot._mpl import pyplot
 
-__all__ = ["sparsity_branches_figure"]
+__all__ = ["phase_line_figure", "sparsity_branches_figure"]
 
 
 def sparsity_branches_figure(document: dict, highlight: int = 8, title: str | None = None):
@@ -65,4 +65,100 @@ def sparsity_branches_figure(document: dict, highlight: int = 8, title: str | No
     ax.set_title(title or f"n = {n}, m = {document['model']['m']}: catalogued critical points "
                  "followed in sparsity")
     fig.tight_layout()
+    return fig
+
+
+# Okabe–Ito (colour-blind safe) for the winners of the phase line
+_WINNER_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442",
+                   "#999999")
+
+
+def phase_line_figure(document: dict, branches: dict, title: str | None = None):
+    """The phase line along S: L_S/(n(1 − S)) against 1 − S (log axis) of every candidate
+    (grey), the lowest minimum coloured by which point it is, the located boundaries as
+    vertical lines, and a strip below naming the winner of each interval.
+
+    Parameters
+    ----------
+    document : dict
+        A ``critpoints.phase-line`` document.
+    branches : dict
+        The ``critpoints.sparsity-branches`` document it was computed from (the curves of the
+        followed branches; the discovered ones are in ``document``).
+    """
+    plt = pyplot()
+    n = document["n"]
+    records = [b for b in branches["branches"] if b["points"]] + document["discovered"]
+    by_id = {r["id"]: r for r in records}
+    fig, (ax, strip) = plt.subplots(2, 1, figsize=(8.6, 6.4), sharex=True,
+                                    gridspec_kw={"height_ratios": [5, 0.7], "hspace": 0.05})
+
+    def curve(record, lo=0.0, hi=1.0):
+        points = sorted((p for p in record["points"] if lo - 1e-12 <= p["sparsity"] <= hi + 1e-12
+                         and p["sparsity"] < 1), key=lambda p: p["sparsity"])
+        t = np.array([1 - p["sparsity"] for p in points])
+        y = np.array([p["loss"] for p in points]) / (n * t) if points else np.array([])
+        return t, y, [p["index"] for p in points]
+
+    for record in records:
+        t, y, _ = curve(record)
+        ax.plot(t, y, color="#cccccc", lw=0.6, zorder=1)
+    winners = [i["id"] for i in document["intervals"] if i["id"] is not None]
+    colour = {ident: _WINNER_COLOURS[k % len(_WINNER_COLOURS)]
+              for k, ident in enumerate(dict.fromkeys(winners))}
+    for interval in document["intervals"]:
+        ident = interval["id"]
+        if ident is None:
+            continue
+        t, y, _ = curve(by_id[ident], interval["to"], interval["from"])
+        # the re-solved losses at the interval's boundaries close the gaps to them
+        ends = [(1 - b["sparsity"], b["loss_dense"]) for b in document["boundaries"]
+                if b["dense"] == ident and abs(b["sparsity"] - interval["from"]) < 1e-12]
+        ends += [(1 - b["sparsity"], b["loss_sparse"]) for b in document["boundaries"]
+                 if b["sparse"] == ident and abs(b["sparsity"] - interval["to"]) < 1e-12]
+        for x, loss in ends:
+            if loss is not None and x > 0:
+                t, y = np.append(t, x), np.append(y, loss / (n * x))
+        order = np.argsort(t)
+        ax.plot(t[order], y[order], color=colour[ident], lw=2.4, zorder=3)
+    for ident in colour:
+        label = by_id[ident]["label"]
+        ax.plot([], [], color=colour[ident], lw=2.4,
+                label=f"{ident} ({label})" if label != ident else ident)
+    for boundary in document["boundaries"]:
+        x = boundary["density"]
+        for axis in (ax, strip):
+            axis.axvline(x, color="#444444", lw=0.8, ls=":" if boundary["kind"] == "stability"
+                         else "--", zorder=2)
+        ax.annotate(f"S = {boundary['sparsity']:.4f}", (x, 1.0), xycoords=("data", "axes fraction"),
+                    rotation=90, va="top", ha="right", fontsize=7.5, color="#444444")
+    for check in document["completeness"]["checks"]:
+        if check["best_loss"] is not None:
+            t = 1 - check["sparsity"]
+            ax.plot(t, check["best_loss"] / (n * t), marker="x" if check["violation"] else "+",
+                    color="#b00000" if check["violation"] else "black", ms=8, zorder=4)
+    ax.plot([], [], marker="+", color="black", lw=0, label="multi-start check")
+    ax.plot([], [], color="#444444", ls="--", lw=0.8, label="equal-loss boundary")
+    ax.plot([], [], color="#444444", ls=":", lw=0.8, label="stability boundary")
+    ax.plot([], [], color="#cccccc", lw=0.6, label="other followed points")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(10**-3.1, 1.0)
+    ax.set_ylabel("L_S / (n (1 − S))")
+    ax.legend(loc="upper left", fontsize=8, ncol=2, framealpha=0.92)
+    ax.grid(True, which="major", lw=0.4, alpha=0.5)
+    ax.set_title(title or f"n = {n}, m = {document['hidden']}: lowest minimum along the "
+                 "sparsity S (uniform importance)")
+    for interval in document["intervals"]:
+        lo, hi = 1 - interval["from"], 1 - interval["to"]
+        lo = max(lo, 10**-3.1)
+        ident = interval["id"]
+        strip.axvspan(lo, hi, color=colour.get(ident, "#ffffff"), alpha=0.85)
+        if ident is not None and np.log10(hi / lo) > 0.18:
+            strip.text(np.sqrt(lo * hi), 0.5, ident, ha="center", va="center", fontsize=8.5,
+                       color="white" if colour[ident] in ("#0072B2", "#D55E00", "#009E73")
+                       else "black")
+    strip.set_yticks([])
+    strip.set_xlabel("1 − S  (probability that a feature is active)")
+    fig.subplots_adjust(left=0.1, right=0.97, top=0.93, bottom=0.1)
     return fig

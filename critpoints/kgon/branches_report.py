@@ -1,0 +1,143 @@
+"""Tables of the shipped sparsity files for ``docs/sparsity.md``: the n = 6 branches
+(``catalog/tms-n6-m2.sparsity.json``) and the phase line along S
+(``catalog/tms-n6-m2.phase-line.json``). Text only; ``python -m critpoints docs --write``
+rewrites the sections between their markers and ``python -m critpoints docs`` checks them."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["branches_markdown", "phase_line_markdown", "update_sections"]
+
+#: S values of the branch table's loss columns (grid points of every branch).
+_COLUMNS = (0.9, 0.683772233983, 0.43765867481, 0.0)
+
+
+def _markers(name: str) -> tuple[str, str]:
+    return (f"<!-- BEGIN GENERATED {name} by `python -m critpoints docs --write`: do not edit -->",
+            f"<!-- END GENERATED {name} -->")
+
+
+def _at(branch: dict, S: float) -> str:
+    for point in branch["points"]:
+        if abs(point["sparsity"] - S) <= 1e-12:
+            return f"{point['loss']:.6f} ({point['index']})"
+    return "–"
+
+
+def branches_markdown(document: dict) -> str:
+    """Summary and one row per followed branch of a sparsity-branches document."""
+    from collections import Counter
+
+    branches = document["branches"]
+    ends = Counter(b["end"]["kind"] for b in branches)
+    command = document["generator"]["command"]
+    lines = [
+        f"`catalog/tms-n{document['model']['n']}-m{document['model']['m']}.sparsity.json`: "
+        f"{len(branches)} of the catalog's {document['catalog']['entries']} entries "
+        + ("(the command's `--ids`)" if " --ids " in command else "(all)")
+        + f"; {ends.get('no-branch', 0)} without a branch (a positive bias on a nonzero "
+        f"column), {ends.get('reached', 0)} reach S = 0, {ends.get('fold', 0)} end at a fold, "
+        f"{ends.get('corrector-failed', 0)} where the corrector fails. Written by "
+        f"`{command}`.",
+        "",
+        "| branch | one-hot L | index at S = 0.999 | index changes (S, interpolated) | "
+        "biases through 0 (S bracket) | end | L_S (index) at S = 0.9 | at S = 0.684 | "
+        "at S = 0.438 | at S = 0 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for branch in branches:
+        if not branch["points"]:
+            continue
+        changes = "; ".join(
+            f"{e['index'][0]}→{e['index'][1]} at {max(e['crossing'], 0.0):.3f}"
+            if e["crossing"] is not None else f"{e['index'][0]}→{e['index'][1]}"
+            for e in branch["events"] if e["kind"] == "index-change") or "–"
+        crossings = [e for e in branch["events"] if e["kind"] == "boundary-crossing"
+                     and e["biases_through_zero"]]
+        biases = "; ".join(f"{len(e['biases_through_zero'])} in ({e['between'][1]:.3f}, "
+                           f"{e['between'][0]:.3f})" for e in crossings) or "–"
+        end = branch["end"]
+        ending = ("reaches S = 0" if end["kind"] == "reached"
+                  else f"{end['kind']} at S = {end['sparsity']:.3f}")
+        lines.append(f"| `{branch['id']}` | {branch['one_hot_loss']:.6f} | "
+                     f"{branch['points'][0]['index']} | {changes} | {biases} | {ending} | "
+                     + " | ".join(_at(branch, S) for S in _COLUMNS) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def phase_line_markdown(document: dict) -> str:
+    """The intervals, boundaries, discovered minima and checks of a phase-line document."""
+    completeness = document["completeness"]
+    labels = {d["id"]: d["label"] for d in document["discovered"]}
+
+    def name(ident):
+        if ident is None:
+            return "no followed minimum"
+        return f"`{ident}` ({labels[ident]})" if ident in labels else f"`{ident}`"
+
+    lines = [f"Written by `{document['command']}` from `{document['branches']['file']}`.", "",
+             "| S from | S to | lowest minimum |", "|---|---|---|"]
+    for interval in document["intervals"]:
+        lines.append(f"| {interval['from']:.10f} | {interval['to']:.10f} | "
+                     f"{name(interval['id'])} |")
+    lines += ["", "| boundary S | 1 − S | sparse side → dense side | kind | L there (sparse, "
+              "dense) | other branches checked / lower |", "|---|---|---|---|---|---|"]
+    for b in document["boundaries"]:
+        kind = b["kind"] + (f" ({b['unstable']} changes index)" if b["unstable"] else "")
+        losses = ", ".join("–" if v is None else f"{v:.10f}"
+                           for v in (b["loss_sparse"], b["loss_dense"]))
+        lines.append(f"| {b['sparsity']:.10f} | {b['density']:.3e} | {name(b['sparse'])} → "
+                     f"{name(b['dense'])} | {kind} | {losses} | {b['checked_branches']} / "
+                     f"{len(b['lower_elsewhere'])} |")
+    if document["discovered"]:
+        lines += ["", "Minima found by the multi-start below the followed branches, each "
+                  "followed in S both ways:", "",
+                  "| id | label | found at S | L there | followed over S | ends |",
+                  "|---|---|---|---|---|---|"]
+        for d in document["discovered"]:
+            found = min(d["points"], key=lambda q: abs(q["sparsity"] - d["found_at"]))
+            lines.append(f"| `{d['id']}` | {d['label']} | {d['found_at']:.6g} | "
+                         f"{found['loss']:.10f} | {d['points'][0]['sparsity']:.4g} .. "
+                         f"{d['points'][-1]['sparsity']:.4g} | {d['sparse_end']['kind']}, "
+                         f"{d['end']['kind']} |")
+    lines += ["", f"Completeness: {completeness['followed_branches']} branches followed "
+              f"(with the discovered ones), {len(completeness['not_followed'])} catalog entries "
+              f"not in the branches file, {len(completeness['no_branch'])} without a branch; "
+              f"grid sparsities where a followed saddle is below every followed minimum: "
+              f"{len(completeness['saddles_below_every_minimum'])}; independent multi-start "
+              f"(seed + 1, {completeness['multistart_starts']} starts at "
+              f"{completeness['multistart_points']} sparsities between the grid points): "
+              f"{completeness['multistart_violations']} with a lower minimum than the line."]
+    if completeness["checks"]:
+        lines += ["", "| check S | multi-start best | line | line's point | lower? |",
+                  "|---|---|---|---|---|"]
+        for c in completeness["checks"]:
+            best = "–" if c["best_loss"] is None else f"{c['best_loss']:.10f}"
+            line = "–" if c["line_loss"] is None else f"{c['line_loss']:.10f}"
+            lines.append(f"| {c['sparsity']:.6g} | {best} | {line} | {name(c['line_id'])} | "
+                         f"{'**yes**' if c['violation'] else 'no'} |")
+    return "\n".join(lines) + "\n"
+
+
+_SECTIONS = {
+    "sparsity-branches": ("tms-n6-m2.sparsity.json", "critpoints.sparsity-branches",
+                          branches_markdown),
+    "sparsity-phase-line": ("tms-n6-m2.phase-line.json", "critpoints.phase-line",
+                            phase_line_markdown),
+}
+
+
+def update_sections(text: str) -> str:
+    """``text`` with each of these generated sections it contains rewritten from the shipped
+    file."""
+    from critpoints.store import builtin_path, load_document
+
+    for section, (filename, kind, render) in _SECTIONS.items():
+        begin, end = _markers(section)
+        pattern = re.compile(re.escape(begin) + r"\n.*?" + re.escape(end), re.S)
+        if not pattern.search(text):
+            continue
+        replacement = f"{begin}\n{render(load_document(builtin_path(filename), kind))}{end}"
+        text = pattern.sub(lambda _, new=replacement: new, text)
+    return text

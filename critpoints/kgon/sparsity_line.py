@@ -1,0 +1,641 @@
+"""Which critical point is the lowest minimum at each sparsity: the phase line along S.
+
+Issue 16 point 5 for n = 6, m = 2: "which k-gon is optimal at which sparsity", with the
+boundaries computed, not sampled. The input is a ``critpoints.sparsity-branches`` document
+(:mod:`critpoints.kgon.branches`): every followed branch θ(S) with its loss and Hessian index
+at its continuation points. The line is built in three steps.
+
+1. **Winner at every stored sparsity.** At each S where some branch has a continuation point,
+   every branch that is alive there gets its loss by linear interpolation in p = log₁₀(1 − S)
+   between its two neighbouring points, and its index when those two agree (otherwise the
+   index is unknown there and the branch is not a candidate). The lowest index-0 candidate is
+   the provisional winner. The interpolation only *orders* the branches; no number below is
+   taken from it.
+2. **Boundaries.** Where the provisional winner changes between two consecutive sparsities
+   (A on the sparse side, B on the dense side), both branches are re-solved (Newton from the
+   interpolated point at the exact S; :func:`solve_branch`) and the change is located: by
+   Brent's method on L_A − L_B when both are minima on the whole bracket (``equal-loss``, a
+   first-order change of the global minimum), otherwise by bisection on "A is a minimum below
+   B" (``stability``: A stops being a minimum or B becomes one there — the index change of
+   the continuation, now refined). Each boundary is then checked by solving *every* branch
+   alive at it: a third minimum lower there is reported (``lower_elsewhere``) rather than
+   hidden.
+3. **Completeness evidence.** The line is the lowest of the followed branches, so it is the
+   global minimum only where the list is complete. The record says which catalog entries
+   were not followed, where a followed *saddle* lies below every followed minimum (then a
+   lower minimum exists that no followed branch reaches: the saddle's descent goes below the
+   line), and, at chosen sparsities, what random multi-start minimisation of the full
+   (W, b) finds (a start ending lower than the line is a violation, stored with its θ).
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import pairwise
+from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from critpoints.kgon.branches import parameter_of, sparsity_of
+from critpoints.potential import FixedCoordinates
+from critpoints.solve.continuation import _correct
+from critpoints.tms.model import TMSSparsePotential
+
+__all__ = [
+    "LineBoundary",
+    "LinePoint",
+    "MultiStartCheck",
+    "PhaseLine",
+    "phase_line",
+    "solve_branch",
+]
+
+#: Gradient norm at which a re-solved branch point is accepted (the continuation's).
+GTOL = 1e-11
+#: Largest Newton correction ‖Δθ‖/(1 + ‖θ‖) from the interpolated point: beyond it the solve
+#: has probably jumped to another branch and is refused (the continuation's rule).
+MAX_JUMP = 0.05
+#: Width in p = log₁₀(1 − S) to which boundaries are located.
+PTOL = 1e-9
+
+
+@dataclass(frozen=True)
+class LinePoint:
+    """One branch solved at one sparsity."""
+
+    id: str
+    sparsity: float
+    loss: float
+    grad_norm: float
+    index: int
+    theta: np.ndarray = field(repr=False)
+
+
+@dataclass(frozen=True)
+class LineBoundary:
+    """Where the lowest followed minimum changes from ``sparse`` (the branch winning at larger
+    S) to ``dense``.
+
+    ``kind`` is ``"equal-loss"`` (both are minima on both sides; L_A = L_B at ``sparsity``, a
+    root to |Δp| ≤ 10⁻⁹) or ``"stability"`` (one of them changes index there; ``unstable`` says
+    which, ``loss_gap`` = L_dense − L_sparse at the boundary, the jump of the line), or
+    ``"unresolved"`` (the re-solved branches do not bracket a change: reported, not located).
+    ``lower_elsewhere`` lists other followed branches that are lower minima at the boundary.
+    """
+
+    sparsity: float
+    sparse: str
+    dense: str
+    kind: str
+    loss_sparse: float | None  # None: that branch has no solution at the boundary
+    loss_dense: float | None
+    grad_norm: float | None
+    unstable: str | None
+    checked_branches: int
+    lower_elsewhere: tuple[str, ...]
+
+    @property
+    def loss_gap(self) -> float | None:
+        if self.loss_sparse is None or self.loss_dense is None:
+            return None
+        return self.loss_dense - self.loss_sparse
+
+
+@dataclass(frozen=True)
+class MultiStartCheck:
+    """Random starts minimised on the full (W, b) at one sparsity, against the line."""
+
+    sparsity: float
+    starts: int
+    best_loss: float
+    best_grad_norm: float
+    line_loss: float | None
+    line_id: str | None
+    violation: bool
+    best_theta: np.ndarray = field(repr=False)
+
+
+@dataclass
+class PhaseLine:
+    """Everything :func:`phase_line` computes; :meth:`to_json` gives the document body."""
+
+    n: int
+    m: int
+    importance: list[float]
+    grid: list[dict]
+    intervals: list[dict]
+    boundaries: list[LineBoundary]
+    saddles_below: list[dict]
+    checks: list[MultiStartCheck]
+    followed: list[str]
+    no_branch: list[str]
+    not_followed: list[str]
+    discovered: list[dict]
+    solves: int
+
+    def to_json(self) -> dict:
+        return {
+            "n": self.n,
+            "hidden": self.m,
+            "importance": self.importance,
+            "grid": self.grid,
+            "intervals": self.intervals,
+            "boundaries": [{
+                "sparsity": b.sparsity, "density": 1.0 - b.sparsity, "sparse": b.sparse,
+                "dense": b.dense, "kind": b.kind, "loss_sparse": b.loss_sparse,
+                "loss_dense": b.loss_dense, "loss_gap": b.loss_gap, "grad_norm": b.grad_norm,
+                "unstable": b.unstable, "checked_branches": b.checked_branches,
+                "lower_elsewhere": list(b.lower_elsewhere)} for b in self.boundaries],
+            "completeness": {
+                "followed_branches": len(self.followed),
+                "no_branch": self.no_branch,
+                "not_followed": self.not_followed,
+                "saddles_below_every_minimum": self.saddles_below,
+                "multistart_points": len(self.checks),
+                "multistart_starts": int(sum(c.starts for c in self.checks)),
+                "multistart_violations": int(sum(c.violation for c in self.checks)),
+                "checks": [{"sparsity": c.sparsity, "starts": c.starts,
+                            "best_loss": _finite_or_none(c.best_loss),
+                            "best_grad_norm": _finite_or_none(c.best_grad_norm),
+                            "line_loss": c.line_loss, "line_id": c.line_id,
+                            "violation": c.violation,
+                            "best_theta": [float(v) for v in c.best_theta]}
+                           for c in self.checks],
+            },
+            "discovered": self.discovered,
+            "solves": self.solves,
+        }
+
+
+def _finite_or_none(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+class _Track:
+    """A followed branch: its continuation points in p, the coordinates it varies."""
+
+    def __init__(self, record: dict, n: int, m: int):
+        self.id = record["id"]
+        points = record["points"]
+        # in order of p = log₁₀(1 − S) (a found point's record runs from S = 0.999 too)
+        points = sorted(points, key=lambda q: -q["sparsity"])
+        self.p = np.array([parameter_of(q["sparsity"]) for q in points])
+        self.loss = np.array([q["loss"] for q in points])
+        self.index = np.array([q["index"] for q in points])
+        self.grad_norm = np.array([q["grad_norm"] for q in points])
+        self.theta = np.array([q["theta"] for q in points], dtype=float)
+        W = self.theta[0, : m * n].reshape(m, n)
+        # zero columns are pinned at exactly 0 by the continuation (their gradient vanishes
+        # identically): keep them pinned
+        pinned = {r * n + j for j in range(n) if not W[:, j].any() for r in range(m)}
+        self.free = np.array([i for i in range(self.theta.shape[1]) if i not in pinned])
+
+    def alive(self, p: float) -> bool:
+        return self.p[0] - 1e-12 <= p <= self.p[-1] + 1e-12
+
+    def interpolate(self, p: float) -> tuple[float, int | None, np.ndarray]:
+        """Loss, index (None where the neighbours disagree) and θ interpolated at p."""
+        k = int(np.searchsorted(self.p, p))
+        if k < len(self.p) and abs(self.p[k] - p) <= 1e-12:
+            return float(self.loss[k]), int(self.index[k]), self.theta[k]
+        k = min(max(k, 1), len(self.p) - 1)
+        t = (p - self.p[k - 1]) / (self.p[k] - self.p[k - 1])
+        index = int(self.index[k]) if self.index[k] == self.index[k - 1] else None
+        return (float((1 - t) * self.loss[k - 1] + t * self.loss[k]), index,
+                (1 - t) * self.theta[k - 1] + t * self.theta[k])
+
+
+class _Solver:
+    def __init__(self, n: int, m: int, importance):
+        self.n, self.m, self.importance = n, m, importance
+        self.models: dict[float, TMSSparsePotential] = {}
+        self.cache: dict[tuple[str, float], LinePoint | None] = {}
+        self.solves = 0
+
+    def model(self, S: float) -> TMSSparsePotential:
+        if S not in self.models:
+            self.models[S] = TMSSparsePotential(self.n, self.m, sparsity=S,
+                                                importance=self.importance)
+        return self.models[S]
+
+    def __call__(self, track: _Track, p: float) -> LinePoint | None:
+        key = (track.id, float(p))
+        if key not in self.cache:
+            self.cache[key] = self._solve(track, p)
+        return self.cache[key]
+
+    def _solve(self, track: _Track, p: float) -> LinePoint | None:
+        if not track.alive(p):
+            return None
+        S = sparsity_of(p)
+        model = self.model(S)
+        _, _, predicted = track.interpolate(p)
+        restricted = FixedCoordinates(model, predicted, track.free)
+        self.solves += 1
+        result = _correct(restricted, predicted[track.free], GTOL, 12, [0])
+        if result is None:
+            return None
+        jump = np.linalg.norm(result[0] - predicted[track.free]) / (1 + np.linalg.norm(predicted))
+        if jump > MAX_JUMP:
+            return None
+        theta = restricted.full(result[0])
+        eigenvalues = np.linalg.eigvalsh(model.hessian(theta))
+        tolerance = 1e-9 * max(1.0, float(np.abs(eigenvalues).max()))
+        _, gradient = model.loss_and_gradient(theta)
+        return LinePoint(track.id, S, float(model.loss(theta)),
+                         float(np.linalg.norm(gradient)),
+                         int((eigenvalues < -tolerance).sum()), theta)
+
+
+def solve_branch(record: dict, sparsity: float, n: int, m: int = 2,
+                 importance=None) -> LinePoint | None:
+    """One followed branch (a record of a sparsity-branches document) solved at ``sparsity``
+    by Newton from its interpolated point; None where it is not alive or the solve fails."""
+    return _Solver(n, m, importance)(_Track(record, n, m), parameter_of(sparsity))
+
+
+def _candidates(tracks: Sequence[_Track], p: float) -> list[tuple[float, int | None, str]]:
+    out = []
+    for track in tracks:
+        if track.alive(p):
+            loss, index, _ = track.interpolate(p)
+            out.append((loss, index, track.id))
+    return sorted(out)
+
+
+def _provisional_winner(tracks: Sequence[_Track], p: float) -> str | None:
+    minima = [(loss, ident) for loss, index, ident in _candidates(tracks, p) if index == 0]
+    return min(minima)[1] if minima else None
+
+
+def _locate(solve: _Solver, a: _Track, b: _Track, sparse_side: Sequence[float],
+            dense_side: Sequence[float]):
+    """The boundary between winner A (provisionally at the p's of ``sparse_side``, nearest
+    the change last) and B (at ``dense_side``, nearest first): (p, kind, lo, hi).
+
+    The re-solved branches decide: the bracket is the last p of A's run where A wins and the
+    first p of B's run where it does not (the interpolated indices that chose the runs can be
+    off by one point next to an index change)."""
+    from scipy.optimize import brentq
+
+    def wins_a(p: float) -> bool:
+        x, y = solve(a, p), solve(b, p)
+        a_min = x is not None and x.index == 0
+        b_min = y is not None and y.index == 0
+        if a_min and b_min:
+            return x.loss <= y.loss
+        return a_min
+
+    lo = next((p for p in reversed(sparse_side) if wins_a(p)), None)
+    hi = next((p for p in dense_side if not wins_a(p)), None)
+    if lo is None or hi is None:
+        edge = sparse_side[-1] if lo is None else lo
+        return edge, "unresolved", edge, dense_side[0] if hi is None else hi
+    ends = [(solve(a, p), solve(b, p)) for p in (lo, hi)]
+    both_minima = all(x is not None and y is not None and x.index == 0 and y.index == 0
+                      for x, y in ends)
+    if both_minima and (ends[0][0].loss - ends[0][1].loss) * (
+            ends[1][0].loss - ends[1][1].loss) <= 0:
+        def gap(p: float) -> float:
+            x, y = solve(a, p), solve(b, p)
+            if x is None or y is None or x.index or y.index:
+                raise _Lost
+            return x.loss - y.loss
+        try:
+            root = brentq(gap, lo, hi, xtol=PTOL, rtol=4 * np.finfo(float).eps)
+            return root, "equal-loss", root, root
+        except _Lost:
+            pass
+    while hi - lo > PTOL:
+        mid = 0.5 * (lo + hi)
+        if wins_a(mid):
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi), "stability", lo, hi
+
+
+class _Lost(Exception):
+    """A branch stopped being a minimum (or alive) inside the bracket of a root."""
+
+
+def _line_at(solve: _Solver, tracks: Sequence[_Track], S: float) -> LinePoint | None:
+    """Every track alive at S re-solved there: the lowest minimum, or None."""
+    p = parameter_of(S)
+    minima = [v for v in (solve(t, p) for t in tracks if t.alive(p))
+              if v is not None and v.index == 0]
+    return min(minima, key=lambda v: v.loss) if minima else None
+
+
+def _is_known(solve: _Solver, tracks: Sequence[_Track], point: LinePoint) -> bool:
+    p = parameter_of(point.sparsity)
+    for track in tracks:
+        if track.alive(p):
+            v = solve(track, p)
+            if v is not None and abs(v.loss - point.loss) <= 1e-9 * max(1.0, abs(point.loss)):
+                return True
+    return False
+
+
+def phase_line(document: dict, catalog_ids: Sequence[str] = (), *,
+               discovery_sparsities: Sequence[float] = (),
+               validation_sparsities: Sequence[float] = (), starts: int = 8, seed: int = 0,
+               workers: int = 1, progress: Callable[[str], None] | None = None) -> PhaseLine:
+    """The lowest minimum along S among the branches of a ``critpoints.sparsity-branches``
+    document and the minima that multi-start finds below them.
+
+    Parameters
+    ----------
+    document : dict
+        A sparsity-branches document (its branches, model and grid).
+    catalog_ids : sequence of str
+        The ids of the one-hot catalog the branches come from: those the document does not
+        contain are named in the record (the line says nothing about them).
+    discovery_sparsities : sequence of float
+        Sparsities at which ``starts`` random (W, b) are minimised (:func:`discover`); every
+        minimum found there below the line of the branches followed so far is itself followed
+        in S both ways (:func:`follow_point`) and joins the line.
+    validation_sparsities : sequence of float
+        Sparsities (other than the discovery ones) at which a second, independent multi-start
+        (seed + 1) is compared with the final line: a lower minimum is a violation, stored.
+    starts, seed, workers : int
+    progress : callable, optional
+
+    Returns
+    -------
+    PhaseLine
+    """
+    say = progress or (lambda message: None)
+    n, m = document["model"]["n"], document["model"]["m"]
+    importance = document["model"].get("importance")
+    tracks = [_Track(b, n, m) for b in document["branches"] if b["points"]]
+    solve = _Solver(n, m, importance)
+
+    discovered: list[dict] = []
+    if discovery_sparsities:
+        for S, point in discover(n, m, discovery_sparsities, starts, seed, importance, workers,
+                                 say):
+            line = _line_at(solve, tracks, S)
+            if line is not None and point.loss >= line.loss - 1e-9 * max(1.0, abs(line.loss)):
+                continue
+            if _is_known(solve, tracks, point):
+                continue
+            ident = f"found-{len(discovered) + 1}"
+            record = follow_point(point.theta, S, n, m, importance, ident)
+            discovered.append(record)
+            tracks.append(_Track(record, n, m))
+            say(f"phase-line: {ident} ({record['label']}, L = {point.loss:.10g} at S = {S:g}, "
+                f"{'no line' if line is None else f'line {line.loss:.10g}'}) followed: "
+                f"S {record['points'][0]['sparsity']:g} .. {record['points'][-1]['sparsity']:g}")
+    by_id = {t.id: t for t in tracks}
+
+    # 1. provisional winners at every stored sparsity (p ascending: S decreasing)
+    ps = sorted({float(p) for t in tracks for p in t.p})
+    winners = [(p, _provisional_winner(tracks, p)) for p in ps]
+    runs: list[tuple[str | None, list[float]]] = []  # (winner, its p's)
+    for p, w in winners:
+        if runs and runs[-1][0] == w:
+            runs[-1][1].append(p)
+        else:
+            runs.append((w, [p]))
+
+    # 2. boundaries between consecutive runs, re-solved
+    boundaries: list[LineBoundary] = []
+    for (w0, sparse_side), (w1, dense_side) in pairwise(runs):
+        if w0 is None or w1 is None:
+            continue
+        a, b = by_id[w0], by_id[w1]
+        root, kind, _, hi = _locate(solve, a, b, sparse_side[-3:], dense_side[:3])
+        x, y = solve(a, root), solve(b, root)
+        S = sparsity_of(root)
+        unstable = None
+        if kind == "stability":
+            # A wins at lo, not at hi: either A is no minimum at hi, or B is none at lo
+            denser = solve(a, hi)
+            unstable = w0 if denser is None or denser.index else w1
+        others = []
+        checked = 0
+        line = min(v.loss for v in (x, y) if v is not None and v.index == 0) \
+            if any(v is not None and v.index == 0 for v in (x, y)) else math.inf
+        for track in tracks:
+            if track.id in (w0, w1) or not track.alive(root):
+                continue
+            z = solve(track, root)
+            checked += 1
+            if z is not None and z.index == 0 and z.loss < line - 1e-12 * max(1.0, abs(line)):
+                others.append(track.id)
+        boundaries.append(LineBoundary(
+            S, w0, w1, kind, x.loss if x else None, y.loss if y else None,
+            max(v.grad_norm for v in (x, y) if v is not None) if (x or y) else None,
+            unstable, checked, tuple(others)))
+        say(f"phase-line: {w0} | {w1} at S = {S:.10f} ({kind}), {checked} other branches "
+            f"checked, {len(others)} lower")
+
+    # the grid: the stored continuation points at the document's grid sparsities (every
+    # branch alive there hits them exactly)
+    grid = []
+    for S in document["settings"]["grid"]:
+        p = parameter_of(S)
+        stored = []
+        for track in tracks:
+            k = np.flatnonzero(np.abs(track.p - p) <= 1e-12)
+            if k.size:
+                k = int(k[0])
+                stored.append((float(track.loss[k]), int(track.index[k]),
+                               float(track.grad_norm[k]), track.id))
+        minima = [q for q in stored if q[1] == 0]
+        best = min(minima) if minima else None
+        lowest = min(stored) if stored else None
+        grid.append({"sparsity": S,
+                     "winner": best[3] if best else None,
+                     "loss": best[0] if best else None,
+                     "grad_norm": best[2] if best else None,
+                     "alive": len(stored),
+                     "minima": len(minima),
+                     "lowest_critical": None if lowest is None else {
+                         "id": lowest[3], "loss": lowest[0], "index": lowest[1]}})
+    saddles_below = [{"sparsity": g["sparsity"], **g["lowest_critical"]} for g in grid
+                     if g["lowest_critical"] is not None and g["lowest_critical"]["index"] > 0
+                     and (g["loss"] is None or g["lowest_critical"]["loss"] < g["loss"])]
+
+    # intervals: the runs of one winner, S decreasing, cut at the located boundaries (or, next
+    # to a stretch without any followed minimum, at the last stored point of the run)
+    intervals = []
+    located = iter(boundaries)
+    start = 1.0
+    for k, (ident, run) in enumerate(runs):
+        if k + 1 < len(runs):
+            following = runs[k + 1][0]
+            end = (next(located).sparsity if ident is not None and following is not None
+                   else sparsity_of(run[-1]))
+        else:
+            end = sparsity_of(run[-1])
+        intervals.append({"from": start, "to": end, "id": ident})
+        start = end
+
+    # 3. an independent multi-start against the final line
+    checks = []
+    if validation_sparsities:
+        found = discover(n, m, validation_sparsities, starts, seed + 1, importance, workers,
+                         say)
+        for S in validation_sparsities:
+            S = float(S)
+            line = _line_at(solve, tracks, S)
+            here = [q for s_, q in found if s_ == S]
+            best = min(here, key=lambda q: q.loss) if here else None
+            violation = best is not None and (
+                line is None or best.loss < line.loss - 1e-9 * max(1.0, abs(line.loss)))
+            checks.append(MultiStartCheck(
+                S, starts, best.loss if best else math.inf,
+                best.grad_norm if best else math.inf, line.loss if line else None,
+                line.id if line else None, bool(violation),
+                best.theta if best else np.zeros(0)))
+            say(f"phase-line: check at S = {S:g}: multi-start {checks[-1].best_loss:.10g}, "
+                f"line {line.loss if line else float('nan'):.10g}"
+                + (" — LOWER" if violation else ""))
+    followed = [t.id for t in tracks]
+    no_branch = [b["id"] for b in document["branches"] if not b["points"]]
+    in_document = {b["id"] for b in document["branches"]}
+    not_followed = [i for i in catalog_ids if i not in in_document]
+    return PhaseLine(n, m, [float(v) for v in (importance or [1.0] * n)], grid, intervals,
+                     boundaries, saddles_below, checks, followed, no_branch, not_followed,
+                     discovered, solve.solves)
+
+
+def _start(args) -> tuple[float, np.ndarray]:
+    """One random start minimised on the full (W, b) (L-BFGS), from its own seed."""
+    from scipy.optimize import minimize
+
+    n, m, S, importance, entropy = args
+    rng = np.random.default_rng(entropy)
+    model = TMSSparsePotential(n, m, sparsity=S, importance=importance)
+
+    def value_gradient(theta):
+        L, g = model.loss_and_gradient(theta)
+        return float(L), np.asarray(g, dtype=float)
+
+    theta0 = np.concatenate([rng.normal(0, 1, m * n), rng.normal(0, 0.2, n)])
+    result = minimize(value_gradient, theta0, jac=True, method="L-BFGS-B",
+                      options={"maxiter": 3000, "ftol": 1e-15, "gtol": 1e-10})
+    return float(result.fun), np.array(result.x)
+
+
+def _pinned_zero_columns(theta: np.ndarray, n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """θ with columns of norm ≤ 10⁻⁶ set to exactly 0, and the free coordinates (the others):
+    an L-BFGS end point leaves 10⁻⁸ in a column that is zero at the critical point, and such
+    a column makes the cube moments ill-conditioned."""
+    theta = np.array(theta, dtype=float)
+    W = theta[: m * n].reshape(m, n)
+    zero = [j for j in range(n) if np.linalg.norm(W[:, j]) <= 1e-6]
+    for j in zero:
+        theta[[r * n + j for r in range(m)]] = 0.0
+    pinned = {r * n + j for j in zero for r in range(m)}
+    return theta, np.array([i for i in range(len(theta)) if i not in pinned])
+
+
+def shape_label(theta: np.ndarray, n: int, m: int) -> str:
+    """The catalog's label grammar for a point at finite S: k live columns (‖W_j‖ > 10⁻⁶),
+    then ``+`` per zero column with a positive bias and ``-`` per zero column with a bias ≤ 0."""
+    W = np.asarray(theta[: m * n], dtype=float).reshape(m, n)
+    b = np.asarray(theta[m * n:], dtype=float)
+    live = np.linalg.norm(W, axis=0) > 1e-6
+    return (f"{int(live.sum())}" + "+" * int(((~live) & (b > 1e-9)).sum())
+            + "-" * int(((~live) & (b <= 1e-9)).sum()))
+
+
+def _polish_minimum(solve: _Solver, S: float, theta: np.ndarray) -> LinePoint | None:
+    """Newton from an L-BFGS end point (zero columns pinned): a critical point with its index,
+    or None."""
+    n, m = solve.n, solve.m
+    model = solve.model(S)
+    snapped, free = _pinned_zero_columns(theta, n, m)
+    restricted = FixedCoordinates(model, snapped, free)
+    result = _correct(restricted, snapped[free], GTOL, 20, [0])
+    if result is None:
+        return None
+    full = restricted.full(result[0])
+    loss, gradient = model.loss_and_gradient(full)
+    if np.linalg.norm(gradient) > 10 * GTOL:
+        return None
+    eigenvalues = np.linalg.eigvalsh(model.hessian(full))
+    tolerance = 1e-9 * max(1.0, float(np.abs(eigenvalues).max()))
+    return LinePoint("", S, float(loss), float(np.linalg.norm(gradient)),
+                     int((eigenvalues < -tolerance).sum()), full)
+
+
+def follow_point(theta: np.ndarray, sparsity: float, n: int, m: int = 2, importance=None,
+                 ident: str = "") -> dict:
+    """A critical point of L_S found at ``sparsity`` followed both ways, to S = 0.999 and to
+    S = 0 (:func:`critpoints.solve.continuation.follow_branch`, zero columns pinned): a record
+    with the fields of a sparsity-branches branch that :func:`phase_line` reads (id, label,
+    points in order of decreasing S, events, end)."""
+    from critpoints.kgon.branches import GRID, START_SPARSITY, _branch_json
+    from critpoints.solve.continuation import Branch, follow_branch
+
+    snapped, free = _pinned_zero_columns(theta, n, m)
+    models: dict[float, TMSSparsePotential] = {}
+
+    def family(p: float) -> FixedCoordinates:
+        if p not in models:
+            models[p] = TMSSparsePotential(n, m, sparsity=sparsity_of(p), importance=importance)
+        return FixedCoordinates(models[p], snapped, free)
+
+    def spectrum(p: float, x: np.ndarray):
+        full = family(p).full(x)
+        H = models[p].hessian(full)
+        return np.linalg.eigvalsh(H), H[np.ix_(free, free)]
+
+    p0 = parameter_of(sparsity)
+    legs = [follow_branch(family, snapped[free], p0, stop, grid=GRID, spectrum=spectrum,
+                          gtol=GTOL) for stop in (parameter_of(START_SPARSITY), 0.0)]
+    up, down = legs
+    merged = Branch(points=list(reversed(up.points)) + down.points[1:],
+                    events=[{**e, "between": list(reversed(e["between"]))}
+                            if e["kind"] == "boundary-crossing" else
+                            {**e, "between": list(reversed(e["between"])),
+                             "index": list(reversed(e["index"]))}
+                            for e in reversed(up.events)] + down.events,
+                    end=down.end, end_reason=down.end_reason,
+                    corrector_failures=up.corrector_failures + down.corrector_failures)
+    record = {"id": ident, "label": shape_label(snapped, n, m), "found_at": sparsity,
+              **_branch_json(merged, snapped, free, n)}
+    record["sparse_end"] = {"kind": up.end, "reason": up.end_reason,
+                            "sparsity": record["points"][0]["sparsity"]
+                            if record["points"] else None}
+    return record
+
+
+def discover(n: int, m: int, sparsities: Sequence[float], starts: int, seed: int,
+             importance=None, workers: int = 1, progress=None) -> list[tuple[float, LinePoint]]:
+    """Random multi-start at each sparsity (``starts`` L-BFGS runs on the full (W, b), each
+    from its own seed: the same results for any ``workers``), every end point polished by
+    Newton; the distinct minima (index 0; losses apart by more than 10⁻⁹ relative) per
+    sparsity, lowest first."""
+    say = progress or (lambda message: None)
+    jobs = []
+    for k, S in enumerate(sparsities):
+        for child in np.random.SeedSequence([seed, k]).spawn(starts):
+            jobs.append((n, m, float(S), importance, child))
+    if workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            ends = list(pool.map(_start, jobs))
+    else:
+        ends = [_start(job) for job in jobs]
+    solve = _Solver(n, m, importance)
+    out = []
+    for k, S in enumerate(sparsities):
+        found: list[LinePoint] = []
+        for _, theta in ends[k * starts:(k + 1) * starts]:
+            point = _polish_minimum(solve, float(S), theta)
+            if point is None or point.index != 0:
+                continue
+            if all(abs(point.loss - q.loss) > 1e-9 * max(1.0, abs(q.loss)) for q in found):
+                found.append(point)
+        found.sort(key=lambda q: q.loss)
+        say(f"phase-line: multi-start at S = {S:g}: {len(found)} distinct minima from "
+            f"{starts} starts" + (f", lowest {found[0].loss:.10g}" if found else ""))
+        out.extend((float(S), q) for q in found)
+    return out
