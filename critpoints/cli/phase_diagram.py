@@ -135,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
 def _run_line(args: argparse.Namespace) -> int:
     """The phase line along S from a sparsity-branches document."""
     import json
+    from itertools import pairwise
 
     import numpy as np
 
@@ -169,10 +170,10 @@ def _run_line(args: argparse.Namespace) -> int:
     grid = [float(S) for S in branches["settings"]["grid"]]
     discovery = [] if args.no_discovery else grid
     ps = [parameter_of(S) for S in grid]
-    middles = [sparsity_of(0.5 * (a + b)) for a, b in zip(ps, ps[1:])]
+    middles = [sparsity_of(0.5 * (a + b)) for a, b in pairwise(ps)]
     chosen = (np.linspace(0, len(middles) - 1, min(args.checks, len(middles))).round()
               .astype(int) if args.checks else [])
-    validation = [round(middles[k], 12) for k in sorted(set(int(k) for k in chosen))]
+    validation = [round(middles[k], 12) for k in sorted({int(k) for k in chosen})]
     result = phase_line(branches, catalog_ids, discovery_sparsities=discovery,
                         validation_sparsities=validation, starts=args.starts, seed=args.seed,
                         workers=args.workers, progress=lambda s: print(s, file=sys.stderr))

@@ -31,9 +31,9 @@ at its continuation points. The line is built in three steps.
 from __future__ import annotations
 
 import math
-from itertools import pairwise
-from dataclasses import dataclass, field
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
