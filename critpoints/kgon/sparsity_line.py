@@ -617,13 +617,20 @@ def discover(n: int, m: int, sparsities: Sequence[float], starts: int, seed: int
     for k, S in enumerate(sparsities):
         for child in np.random.SeedSequence([seed, k]).spawn(starts):
             jobs.append((n, m, float(S), importance, child))
+    ends = []
     if workers > 1:
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            ends = list(pool.map(_start, jobs))
+            for end in pool.map(_start, jobs):
+                ends.append(end)
+                if len(ends) % 10 == 0:
+                    say(f"phase-line: multi-start {len(ends)}/{len(jobs)}")
     else:
-        ends = [_start(job) for job in jobs]
+        for job in jobs:
+            ends.append(_start(job))
+            if len(ends) % 10 == 0:
+                say(f"phase-line: multi-start {len(ends)}/{len(jobs)}")
     solve = _Solver(n, m, importance)
     out = []
     for k, S in enumerate(sparsities):

@@ -20,7 +20,8 @@ Three regimes, decided from the vertex values c + a·v (exactly, at the precisio
   (a_t = 10⁻⁸ gives κ ≈ 10⁸: half the float64 digits gone).
 
 The stated rule (:data:`RTOL`): a float64 vertex sum is accepted when ``SAFETY·ε·κ ≤ RTOL``;
-otherwise, if its smallest coefficient is small (|a_t| ≤ :data:`SPLIT` after scaling to
+otherwise, for a cube of dimension d ≥ 3 (:data:`SPLIT_AFTER_DD`), double-double is tried
+first (below), and only what it does not accept goes on; then, if its smallest coefficient is small (|a_t| ≤ :data:`SPLIT` after scaling to
 max(|c|, |a_t|) ∈ [1, 2)), that coordinate is integrated out by exact Gauss–Legendre quadrature
 between the knots of the lower-dimensional moment (:func:`_split_moment`: a sum of positive,
 well-conditioned terms, no cancellation, float64 speed — this is the stable reformulation for
@@ -67,6 +68,10 @@ _EPS = float(np.finfo(float).eps)
 #: whose smallest |a_t| is at most this has that coordinate integrated out exactly
 #: (:func:`_split_moment`) instead of going to double-double or mpmath.
 SPLIT = 2.0**-4
+#: Cubes of at least this dimension try double-double before the split quadrature (below
+#: it, the split comes first: one level of quadrature on a 1- or 2-dimensional inner cube is
+#: cheaper than double-double).
+SPLIT_AFTER_DD = 3
 #: Moments below this fraction of their natural scale (:func:`_natural_scale`) are held to an
 #: absolute error RTOL·_FLOOR·scale instead of a relative one (2⁻²⁶ ≈ 1.5·10⁻⁸).
 _FLOOR = 2.0**-26
@@ -487,6 +492,12 @@ class CubeBatch:
                 underflow = ((self.z_cut != 0) & (np.abs(self.z_cut) < 2.0**-500)).any(axis=1)
                 suspect = np.flatnonzero(~np.isfinite(value) | ~np.isfinite(size) | underflow | (
                     SAFETY * _EPS * size > RTOL * np.maximum(np.abs(value), floor)))
+                if len(suspect) and self.d >= SPLIT_AFTER_DD:
+                    # d ≥ 3 first in double-double: a split multiplies the batch by the
+                    # quadrature points (pieces × nodes), and its inner moments split again,
+                    # so nested splits grow like (pieces × nodes)^depth (four deep seen in one
+                    # n = 6 Hessian); double-double is ~30× float64 whatever d
+                    suspect = self._double_double(suspect, p, alpha, floor, underflow, value)
                 if len(suspect) and self.d >= 2:
                     # a small coefficient: integrate its coordinate out by exact quadrature
                     # (stable: a sum of positive, well-conditioned lower-dimensional moments)
@@ -502,14 +513,8 @@ class CubeBatch:
                                 vertex_values=self.z_cut[members])
                         value[members] = self._splits[key].moment(p, alpha)
                     suspect = suspect[~split]
-                if len(suspect):
-                    value_dd, size_dd = _vertex_sum_dd(self.a_cut[suspect], self.c_cut[suspect],
-                                                       p, alpha)
-                    value[suspect] = value_dd
-                    good = np.isfinite(value_dd) & np.isfinite(size_dd) & ~underflow[suspect] & (
-                        SAFETY * _EPS_DD * size_dd
-                        <= RTOL * np.maximum(np.abs(value_dd), floor[suspect]))
-                    suspect = suspect[~good]
+                if len(suspect) and self.d < SPLIT_AFTER_DD:
+                    suspect = self._double_double(suspect, p, alpha, floor, underflow, value)
             for index in suspect:
                 value[index] = float(_precise(self.a_cut[index], self.c_cut[index], p, alpha, 17))
             return value * self.scale_cut ** float(p)
@@ -521,6 +526,16 @@ class CubeBatch:
         for index in suspect:
             value[index] = +_precise(self.a_cut[index], self.c_cut[index], p, alpha, self.dps)
         return value
+
+    def _double_double(self, suspect, p, alpha, floor, underflow, value):
+        """The ``suspect`` cut moments recomputed in double-double into ``value``; returns
+        those still not accepted (``SAFETY·ε₂·κ > RTOL``)."""
+        value_dd, size_dd = _vertex_sum_dd(self.a_cut[suspect], self.c_cut[suspect], p, alpha)
+        good = np.isfinite(value_dd) & np.isfinite(size_dd) & ~underflow[suspect] & (
+            SAFETY * _EPS_DD * size_dd <= RTOL * np.maximum(np.abs(value_dd), floor[suspect]))
+        value[suspect[good]] = value_dd[good]
+        return suspect[~good]
+
 
 def cube_moment(a, c, p: int, alpha=None, dps: int | None = None) -> np.ndarray:
     """μ_p^α(a, c) = E_{ξ ~ U[0,1]^d}[ξ^α ReLU(c + a·ξ)^p / p!] for a batch of cubes.
