@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from critpoints.cli import main
+from critpoints.cli.options import split_ids
 from critpoints.kgon.branches import follow_entry, start_point
 from critpoints.kgon.profile import polygon_theta, solve_polygon_profile
 from critpoints.kgon.reduced import solve_regular_polygon
@@ -203,7 +204,7 @@ def test_branches_file_is_current_with_its_catalog(branches):
     assert command.startswith("python -m critpoints sparsity-branches")
     requested = [e["id"] for e in catalog["critical_points"]]
     if " --ids " in command:
-        chosen = set(command.split(" --ids ")[1].split()[0].split(","))
+        chosen = set(split_ids(command.split(" --ids ")[1].split()[0]))
         requested = [i for i in requested if i in chosen]
     ids = [b["id"] for b in branches["branches"]]
     assert ids == requested[: len(ids)]

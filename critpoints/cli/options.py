@@ -164,6 +164,36 @@ def number_list(item, *, limit: int = 16):
     return parse
 
 
+def split_ids(text: str) -> list[str]:
+    """Catalog ids separated by commas outside braces: ids such as ``4++--{0,1}`` (which dead
+    vertex pair) contain commas of their own."""
+    parts, depth, current = [], 0, []
+    for char in text:
+        if char == "," and depth == 0:
+            parts.append("".join(current).strip())
+            current = []
+            continue
+        depth += (char == "{") - (char == "}")
+        current.append(char)
+    parts.append("".join(current).strip())
+    return parts
+
+
+def id_list(*, limit: int = 1000):
+    """A comma-separated list of catalog ids (commas inside braces belong to the id)."""
+
+    def parse(text: str) -> list[str]:
+        parts = split_ids(text)
+        if not text.strip() or any(not p for p in parts):
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
+        if len(parts) > limit:
+            raise argparse.ArgumentTypeError(f"at most {limit} values, got {len(parts)}")
+        return parts
+
+    parse.__name__ = "list"
+    return parse
+
+
 def real_or_auto(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False):
     """``auto`` (returned as None) or a finite number in the interval from ``lo`` to ``hi``."""
     number = real(lo, hi, lo_open=lo_open)

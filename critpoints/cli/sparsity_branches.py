@@ -14,6 +14,7 @@ from critpoints.cli.options import (
     MAX_DIGITS,
     MAX_SPARSE_FEATURES,
     check_output_file,
+    id_list,
     integer,
     number_list,
     output_file,
@@ -41,7 +42,7 @@ def register(subparsers) -> None:
     parser.add_argument("--catalog", type=path, default=None, metavar="FILE",
                         help="one-hot catalog to follow (default: the shipped "
                         "catalog/tms-nN-mM.json)")
-    parser.add_argument("--ids", type=number_list(str, limit=1000), default=None,
+    parser.add_argument("--ids", type=id_list(), default=None,
                         metavar="ID,...", help="follow only these entries (default: all)")
     parser.add_argument("--stop", type=real(0.0, 0.999, hi_open=True), default=0.0, metavar="S",
                         help="follow down to this sparsity (default 0)")
@@ -49,7 +50,7 @@ def register(subparsers) -> None:
                         default=[0.9, 0.5], metavar="S,...",
                         help="sparsities at which branch points are refined to --dps digits "
                         "(default 0.9,0.5)")
-    parser.add_argument("--certify-ids", type=number_list(str, limit=1000), default=None,
+    parser.add_argument("--certify-ids", type=id_list(), default=None,
                         metavar="ID,...", help="refine only these branches at the --certify "
                         "sparsities (default: every branch)")
     parser.add_argument("--dps", type=integer(30, MAX_DIGITS), default=60,

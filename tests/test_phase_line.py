@@ -1,0 +1,193 @@
+"""The phase line along S (``phase-diagram --n 6 --hidden 2``): which critical point is the
+lowest minimum at each sparsity, its located boundaries, the committed document re-checked
+from its numbers, bad input."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from critpoints.cli import main
+from critpoints.kgon.branches import parameter_of
+from critpoints.kgon.sparsity_line import phase_line, shape_label, solve_branch
+from critpoints.store import builtin_path, load_document
+from critpoints.tms import TMSSparsePotential
+
+
+@pytest.fixture(scope="module")
+def branches():
+    return load_document(builtin_path("tms-n6-m2.sparsity.json"), "critpoints.sparsity-branches")
+
+
+def _only(document: dict, ids) -> dict:
+    return {**document, "branches": [b for b in document["branches"] if b["id"] in ids]}
+
+
+def test_hexagon_gives_way_to_the_pentagon_where_their_losses_are_equal(branches):
+    """With only the branches 6 and 5⁺: one equal-loss boundary, re-solved independently at
+    the root (equal losses), and the order of the two losses flips across it."""
+    line = phase_line(_only(branches, {"6", "5+"}))
+    (boundary, *rest) = line.boundaries
+    assert (boundary.sparse, boundary.dense, boundary.kind) == ("6", "5+", "equal-loss")
+    assert 0.9 < boundary.sparsity < 0.944  # the grid points where the winner is 6, then 5+
+    records = {b["id"]: b for b in branches["branches"]}
+    at = {i: solve_branch(records[i], boundary.sparsity, 6) for i in ("6", "5+")}
+    assert at["6"].index == at["5+"].index == 0
+    # a root to |Δp| ≤ 10⁻⁹: |L_6 − L_5+| ≤ |d(L_6 − L_5+)/dp| · 10⁻⁹ ≲ 10⁻¹⁰ L
+    assert abs(at["6"].loss - at["5+"].loss) <= 1e-10 * at["6"].loss
+    for step, lower in ((+2e-3, "6"), (-2e-3, "5+")):
+        S = boundary.sparsity + step
+        losses = {i: solve_branch(records[i], S, 6).loss for i in ("6", "5+")}
+        assert min(losses, key=losses.get) == lower
+    assert all(b.kind in ("equal-loss", "stability") for b in rest)
+    assert line.intervals[0]["id"] == "6" and line.intervals[0]["from"] == 1.0
+
+
+def test_stability_boundary_is_where_the_winner_stops_being_a_minimum(branches):
+    """5⁺ alone against 3⁺⁺⁺: the line leaves 5⁺ where 5⁺ gets index 2 (bisection on the
+    re-solved index, between the continuation points that bracket the index change)."""
+    line = phase_line(_only(branches, {"5+", "3+++"}))
+    boundary = next(b for b in line.boundaries if b.sparse == "5+")
+    assert boundary.kind == "stability" and boundary.unstable == "5+"
+    event = next(e for b in branches["branches"] if b["id"] == "5+" for e in b["events"]
+                 if e["kind"] == "index-change" and e["index"] == [0, 2])
+    high, low = event["between"]
+    assert low < boundary.sparsity < high
+    record = next(b for b in branches["branches"] if b["id"] == "5+")
+    assert solve_branch(record, boundary.sparsity + 1e-6, 6).index == 0
+    assert solve_branch(record, boundary.sparsity - 1e-6, 6).index == 2
+    assert boundary.loss_gap > 0  # the line jumps up to the next minimum
+
+
+@settings(max_examples=25, deadline=None)
+@given(k=st.integers(0, 6), plus=st.integers(0, 6), seed=st.integers(0, 2**32 - 1))
+def test_shape_label_counts_live_and_zero_columns(k, plus, seed):
+    n, m = 6, 2
+    plus = min(plus, n - k)
+    rng = np.random.default_rng(seed)
+    W = np.zeros((m, n))
+    W[:, :k] = rng.normal(size=(m, k)) + 0.1 * np.sign(rng.normal(size=(m, k)))
+    b = np.concatenate([rng.normal(size=k), rng.uniform(0.01, 1, plus),
+                        -rng.uniform(0, 1, n - k - plus)])
+    label = shape_label(np.concatenate([W.ravel(), b]), n, m)
+    assert label == f"{k}" + "+" * plus + "-" * (n - k - plus)
+
+
+# ----------------------------------------------------------------------------------------------
+# The committed document
+
+
+@pytest.fixture(scope="module")
+def line_document():
+    path = builtin_path("tms-n6-m2.phase-line.json")
+    return load_document(path, "critpoints.phase-line")
+
+
+def test_committed_line_is_current_with_its_branches_file(line_document, branches):
+    assert line_document["branches"]["command"] == branches["generator"]["command"]
+    assert line_document["command"].startswith("python -m critpoints phase-diagram --n 6 "
+                                               "--hidden 2")
+    intervals = line_document["intervals"]
+    assert intervals[0]["from"] == 1.0 and intervals[-1]["to"] == 0.0
+    for a, b in pairwise(intervals):
+        assert a["to"] == b["from"] and a["id"] != b["id"]
+    located = [b["sparsity"] for b in line_document["boundaries"]]
+    assert located == sorted(located, reverse=True)
+
+
+def test_committed_boundaries_recheck_from_the_stored_branches(line_document, branches):
+    """Every equal-loss boundary: both points re-solved at the stored S from the stored
+    branches (or discovered records) are minima with equal losses; every stability boundary:
+    the one called unstable changes index across it."""
+    records = {b["id"]: b for b in branches["branches"]}
+    records.update({d["id"]: d for d in line_document["discovered"]})
+    for boundary in line_document["boundaries"]:
+        S = boundary["sparsity"]
+        a = solve_branch(records[boundary["sparse"]], S, 6)
+        b = solve_branch(records[boundary["dense"]], S, 6)
+        if boundary["kind"] == "equal-loss":
+            assert a.index == b.index == 0
+            assert abs(a.loss - b.loss) <= 1e-10 * max(1.0, a.loss), boundary
+            assert a.loss == pytest.approx(boundary["loss_sparse"], rel=1e-9)
+        elif boundary["kind"] == "stability":
+            record = records[boundary["unstable"]]
+            indices = [getattr(solve_branch(record, S + d, 6), "index", None)
+                       for d in (1e-6, -1e-6)]
+            assert indices[0] != indices[1] or None in indices, boundary
+
+
+@settings(max_examples=6, deadline=None)
+@given(data=st.data())
+def test_discovered_points_are_critical_with_their_stored_index(line_document, data):
+    """A stored point of a minimum found by multi-start and followed in S: ‖∇L_S‖ ≤ 10⁻¹⁰
+    re-evaluated from its θ, and the full Hessian's index as stored."""
+    discovered = [d for d in line_document["discovered"] if d["points"]]
+    if not discovered:
+        pytest.skip("no discovered minima in the committed line")
+    record = data.draw(st.sampled_from(discovered))
+    point = data.draw(st.sampled_from(record["points"]))
+    model = TMSSparsePotential(6, 2, sparsity=point["sparsity"])
+    theta = np.array(point["theta"])
+    assert np.linalg.norm(model.gradient(theta)) <= 1e-10
+    eigenvalues = np.linalg.eigvalsh(model.hessian(theta))
+    tolerance = 1e-9 * max(1.0, float(np.abs(eigenvalues).max()))
+    assert int((eigenvalues < -tolerance).sum()) == point["index"]
+    assert shape_label(theta, 6, 2) == record["label"] or point["sparsity"] != record["found_at"]
+
+
+def test_committed_checks_compare_with_the_line(line_document):
+    """The independent multi-start points: the stored best θ has the stored loss, and a check
+    that says "no violation" has that loss at or above the line."""
+    for check in line_document["completeness"]["checks"]:
+        if check["best_loss"] is None:
+            continue
+        model = TMSSparsePotential(6, 2, sparsity=check["sparsity"])
+        assert float(model.loss(np.array(check["best_theta"]))) == pytest.approx(
+            check["best_loss"], rel=1e-10)
+        if not check["violation"]:
+            assert check["best_loss"] >= check["line_loss"] - 1e-9 * max(1.0,
+                                                                          check["line_loss"])
+        assert parameter_of(check["sparsity"]) not in [
+            parameter_of(S) for S in (g["sparsity"] for g in line_document["grid"])]
+
+
+# ----------------------------------------------------------------------------------------------
+# Bad input
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--n", "6", "--hidden", "2", "--grid", "5"], "--grid: only for the planes"),
+    (["--n", "7", "--hidden", "2"], "no shipped tms-n7-m2.sparsity.json"),
+    (["--n", "2", "--hidden", "1", "--no-discovery"], "for the phase line along S"),
+    (["--n", "5", "--hidden", "2", "--branches", str(builtin_path("tms-n6-m2.sparsity.json"))],
+     "the branches are of n = 6"),
+])
+def test_bad_line_input_is_rejected_before_computing(argv, message, capsys):
+    assert main(["phase-diagram", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_corrupt_branches_file_is_a_usage_error(tmp_path, capsys):
+    bad = tmp_path / "b.json"
+    bad.write_text('{"schema_name": "critpoints.sparsity-branches", "schema_version": 1}')
+    assert main(["phase-diagram", "--n", "6", "--hidden", "2", "--branches", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "b.json" in err and err.count("\n") == 1
+
+
+_ID = st.builds(lambda k, signs, pair: f"{k}{signs}" + (f"{{{pair[0]},{pair[1]}}}" if pair else ""),
+                st.integers(0, 12), st.text("+-~0123456789", max_size=6),
+                st.one_of(st.none(), st.tuples(st.integers(0, 9), st.integers(0, 9))))
+
+
+@given(ids=st.lists(_ID, min_size=1, max_size=8))
+def test_id_lists_keep_the_commas_inside_braces(ids):
+    """``--ids 6,4++--{0,1},5+``: the comma of a dead-vertex pair belongs to its id."""
+    from critpoints.cli.options import split_ids
+
+    assert split_ids(",".join(ids)) == ids
