@@ -264,8 +264,19 @@ def _candidates(tracks: Sequence[_Track], p: float) -> list[tuple[float, int | N
     return sorted(out)
 
 
-def _provisional_winner(tracks: Sequence[_Track], p: float) -> str | None:
-    minima = [(loss, ident) for loss, index, ident in _candidates(tracks, p) if index == 0]
+def _provisional_winner(tracks: Sequence[_Track], p: float, solve: _Solver) -> str | None:
+    """The lowest index-0 candidate at p by interpolation; a branch whose two neighbouring
+    points disagree on the index (an index change in between) is solved at p instead."""
+    by_id = {t.id: t for t in tracks}
+    minima = []
+    for loss, index, ident in _candidates(tracks, p):
+        if index is None:
+            point = solve(by_id[ident], p)
+            if point is None:
+                continue
+            loss, index = point.loss, point.index
+        if index == 0:
+            minima.append((loss, ident))
     return min(minima)[1] if minima else None
 
 
@@ -314,6 +325,34 @@ def _locate(solve: _Solver, a: _Track, b: _Track, sparse_side: Sequence[float],
         else:
             hi = mid
     return 0.5 * (lo + hi), "stability", lo, hi
+
+
+def _boundary(solve: _Solver, tracks: Sequence[_Track], by_id: dict, w0: str, w1: str,
+              sparse_side: Sequence[float], dense_side: Sequence[float]) -> LineBoundary:
+    """The located change from w0 (sparse side) to w1, checked against every other branch."""
+    a, b = by_id[w0], by_id[w1]
+    root, kind, _, hi = _locate(solve, a, b, sparse_side[-3:], dense_side[:3])
+    x, y = solve(a, root), solve(b, root)
+    unstable = None
+    if kind == "stability":
+        # A wins at lo, not at hi: either A is no minimum at hi, or B is none at lo
+        denser = solve(a, hi)
+        unstable = w0 if denser is None or denser.index else w1
+    others = []
+    checked = 0
+    minima = [v.loss for v in (x, y) if v is not None and v.index == 0]
+    line = min(minima) if minima else math.inf
+    for track in tracks:
+        if track.id in (w0, w1) or not track.alive(root):
+            continue
+        z = solve(track, root)
+        checked += 1
+        if z is not None and z.index == 0 and z.loss < line - 1e-12 * max(1.0, abs(line)):
+            others.append(track.id)
+    return LineBoundary(
+        sparsity_of(root), w0, w1, kind, x.loss if x else None, y.loss if y else None,
+        max(v.grad_norm for v in (x, y) if v is not None) if (x or y) else None,
+        unstable, checked, tuple(others))
 
 
 class _Lost(Exception):
@@ -389,48 +428,37 @@ def phase_line(document: dict, catalog_ids: Sequence[str] = (), *,
                 f"{'no line' if line is None else f'line {line.loss:.10g}'}) followed: "
                 f"S {record['points'][0]['sparsity']:g} .. {record['points'][-1]['sparsity']:g}")
     by_id = {t.id: t for t in tracks}
+    settled: set[float] = set()
 
-    # 1. provisional winners at every stored sparsity (p ascending: S decreasing)
+    # 1. provisional winners at every stored sparsity (p ascending: S decreasing), then
+    # 2. the boundaries between consecutive runs, re-solved; where a boundary is unresolved
+    # or another branch is lower there, the winner at that sparsity is decided by solving
+    # every branch alive there, and the runs are rebuilt (at most four rounds)
     ps = sorted({float(p) for t in tracks for p in t.p})
-    winners = [(p, _provisional_winner(tracks, p)) for p in ps]
-    runs: list[tuple[str | None, list[float]]] = []  # (winner, its p's)
-    for p, w in winners:
-        if runs and runs[-1][0] == w:
-            runs[-1][1].append(p)
-        else:
-            runs.append((w, [p]))
-
-    # 2. boundaries between consecutive runs, re-solved
-    boundaries: list[LineBoundary] = []
-    for (w0, sparse_side), (w1, dense_side) in pairwise(runs):
-        if w0 is None or w1 is None:
-            continue
-        a, b = by_id[w0], by_id[w1]
-        root, kind, _, hi = _locate(solve, a, b, sparse_side[-3:], dense_side[:3])
-        x, y = solve(a, root), solve(b, root)
-        S = sparsity_of(root)
-        unstable = None
-        if kind == "stability":
-            # A wins at lo, not at hi: either A is no minimum at hi, or B is none at lo
-            denser = solve(a, hi)
-            unstable = w0 if denser is None or denser.index else w1
-        others = []
-        checked = 0
-        line = min(v.loss for v in (x, y) if v is not None and v.index == 0) \
-            if any(v is not None and v.index == 0 for v in (x, y)) else math.inf
-        for track in tracks:
-            if track.id in (w0, w1) or not track.alive(root):
-                continue
-            z = solve(track, root)
-            checked += 1
-            if z is not None and z.index == 0 and z.loss < line - 1e-12 * max(1.0, abs(line)):
-                others.append(track.id)
-        boundaries.append(LineBoundary(
-            S, w0, w1, kind, x.loss if x else None, y.loss if y else None,
-            max(v.grad_norm for v in (x, y) if v is not None) if (x or y) else None,
-            unstable, checked, tuple(others)))
-        say(f"phase-line: {w0} | {w1} at S = {S:.10f} ({kind}), {checked} other branches "
-            f"checked, {len(others)} lower")
+    provisional = {p: _provisional_winner(tracks, p, solve) for p in ps}
+    for _ in range(4):
+        winners = sorted(provisional.items())
+        runs: list[tuple[str | None, list[float]]] = []  # (winner, its p's)
+        for p, w in winners:
+            if runs and runs[-1][0] == w:
+                runs[-1][1].append(p)
+            else:
+                runs.append((w, [p]))
+        boundaries = [_boundary(solve, tracks, by_id, w0, w1, sparse_side, dense_side)
+                      for (w0, sparse_side), (w1, dense_side) in pairwise(runs)
+                      if w0 is not None and w1 is not None]
+        unsettled = [parameter_of(b.sparsity) for b in boundaries
+                     if b.kind == "unresolved" or b.lower_elsewhere]
+        unsettled = [p for p in unsettled if p not in settled]
+        if not unsettled:
+            break
+        for p in unsettled:
+            best = _line_at(solve, tracks, sparsity_of(p))
+            provisional[p] = best.id if best else None
+            settled.add(p)
+    for b in boundaries:
+        say(f"phase-line: {b.sparse} | {b.dense} at S = {b.sparsity:.10f} ({b.kind}), "
+            f"{b.checked_branches} other branches checked, {len(b.lower_elsewhere)} lower")
 
     # the grid: the stored continuation points at the document's grid sparsities (every
     # branch alive there hits them exactly)
