@@ -268,9 +268,16 @@ def _provisional_winner(tracks: Sequence[_Track], p: float, solve: _Solver) -> s
     """The lowest index-0 candidate at p by interpolation; a branch whose two neighbouring
     points disagree on the index (an index change in between) is solved at p instead."""
     by_id = {t.id: t for t in tracks}
+    candidates = _candidates(tracks, p)
+    settled = [loss for loss, index, _ in candidates if index == 0]
+    # an ambiguous branch can only win if it is near the best settled one (the interpolated
+    # loss is off by far less than 5 % between continuation points)
+    bound = min(settled) * 1.05 + 1e-12 if settled else math.inf
     minima = []
-    for loss, index, ident in _candidates(tracks, p):
+    for loss, index, ident in candidates:
         if index is None:
+            if loss > bound:
+                continue
             point = solve(by_id[ident], p)
             if point is None:
                 continue
