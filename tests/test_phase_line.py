@@ -63,18 +63,28 @@ def test_stability_boundary_is_where_the_winner_stops_being_a_minimum(branches):
     assert boundary.loss_gap > 0  # the line jumps up to the next minimum
 
 
-@settings(max_examples=25, deadline=None)
-@given(k=st.integers(0, 6), plus=st.integers(0, 6), seed=st.integers(0, 2**32 - 1))
-def test_shape_label_counts_live_and_zero_columns(k, plus, seed):
+@settings(max_examples=40, deadline=None)
+@given(k=st.integers(0, 6), plus=st.integers(0, 6), dead=st.integers(0, 6),
+       seed=st.integers(0, 2**32 - 1))
+def test_shape_label_follows_the_catalog_grammar(k, plus, dead, seed):
+    """k nonzero columns of which ``dead`` have an output dead on the whole cube (bias below
+    −Σ_i max(G_ij, 0)), ``plus`` zero columns with a positive bias, the rest zero columns with
+    a negative bias (not written): the label k, '+' × plus, '-' × dead, as label_of writes it."""
+    from critpoints.kgon.patterns import label_of
+
     n, m = 6, 2
-    plus = min(plus, n - k)
+    plus, dead = min(plus, n - k), min(dead, k)
     rng = np.random.default_rng(seed)
     W = np.zeros((m, n))
     W[:, :k] = rng.normal(size=(m, k)) + 0.1 * np.sign(rng.normal(size=(m, k)))
-    b = np.concatenate([rng.normal(size=k), rng.uniform(0.01, 1, plus),
-                        -rng.uniform(0, 1, n - k - plus)])
+    G = W.T @ W
+    top = np.maximum(G, 0.0).sum(axis=0)
+    b = np.concatenate([np.zeros(k), rng.uniform(0.01, 1, plus),
+                        -rng.uniform(0.01, 1, n - k - plus)])
+    b[:dead] = -top[:dead] - rng.uniform(0.01, 1, dead)
+    b[dead:k] = -top[dead:k] + rng.uniform(0.01, 1, k - dead)
     label = shape_label(np.concatenate([W.ravel(), b]), n, m)
-    assert label == f"{k}" + "+" * plus + "-" * (n - k - plus)
+    assert label == label_of(k, plus, dead)
 
 
 # ----------------------------------------------------------------------------------------------

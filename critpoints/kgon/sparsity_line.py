@@ -570,13 +570,18 @@ def _pinned_zero_columns(theta: np.ndarray, n: int, m: int) -> tuple[np.ndarray,
 
 
 def shape_label(theta: np.ndarray, n: int, m: int) -> str:
-    """The catalog's label grammar for a point at finite S: k live columns (‖W_j‖ > 10⁻⁶),
-    then ``+`` per zero column with a positive bias and ``-`` per zero column with a bias ≤ 0."""
+    """The catalog's label k⁺…⁻… (:func:`critpoints.kgon.patterns.label_of`) read off a point
+    at finite S: k nonzero columns (‖W_j‖ > 10⁻⁶), of them φ dead vertices (output dead on the
+    whole input cube: b_j + Σ_i max(G_ij, 0) ≤ 0), and σ zero columns with a positive bias;
+    zero columns with a bias ≤ 0 are not written."""
+    from critpoints.kgon.patterns import label_of
+
     W = np.asarray(theta[: m * n], dtype=float).reshape(m, n)
     b = np.asarray(theta[m * n:], dtype=float)
     live = np.linalg.norm(W, axis=0) > 1e-6
-    return (f"{int(live.sum())}" + "+" * int(((~live) & (b > 1e-9)).sum())
-            + "-" * int(((~live) & (b <= 1e-9)).sum()))
+    G = W.T @ W
+    dead = live & (b + np.maximum(G, 0.0).sum(axis=0) <= 0)
+    return label_of(int(live.sum()), int(((~live) & (b > 1e-9)).sum()), int(dead.sum()))
 
 
 def _polish_minimum(solve: _Solver, S: float, theta: np.ndarray) -> LinePoint | None:
