@@ -171,7 +171,7 @@ def test_committed_checks_compare_with_the_line(line_document):
 
 @pytest.mark.parametrize("argv, message", [
     (["--n", "6", "--hidden", "2", "--grid", "5"], "--grid: only for the planes"),
-    (["--n", "7", "--hidden", "2"], "no shipped tms-n7-m2.sparsity.json"),
+    (["--n", "7", "--hidden", "2"], "no shipped tms-n7-m2.sparsity.json for the phase line"),
     (["--n", "2", "--hidden", "1", "--no-discovery"], "for the phase line along S"),
     (["--n", "5", "--hidden", "2", "--branches", str(builtin_path("tms-n6-m2.sparsity.json"))],
      "the branches are of n = 6"),

@@ -148,7 +148,8 @@ def _run_line(args: argparse.Namespace) -> int:
     try:
         source = args.branches if args.branches is not None else builtin_path(name)
     except DocumentError:
-        raise UsageError(f"--n {args.n} --hidden {args.hidden}: no shipped {name}; run "
+        raise UsageError(f"--n {args.n} --hidden {args.hidden} is not supported: no shipped "
+                         f"{name} for the phase line along S; run "
                          "`python -m critpoints sparsity-branches` first and pass --branches, "
                          "or use the planes --n 2 --hidden 1, --n 3 --hidden 2") from None
     try:
