@@ -22,8 +22,8 @@ Three regimes, decided from the vertex values c + a·v (exactly, at the precisio
 The stated rule (:data:`RTOL`): a float64 vertex sum is accepted when ``SAFETY·ε·κ ≤ RTOL``;
 otherwise, for a cube of dimension d ≥ 3 (:data:`SPLIT_AFTER_DD`), double-double is tried
 first (below), and only what it does not accept goes on; then, if its smallest coefficient is
-small (|a_t| ≤ :data:`SPLIT` after scaling to max(|c|, |a_t|) ∈ [1, 2)), that coordinate is integrated out by exact Gauss–Legendre quadrature
-between the knots of the lower-dimensional moment (:func:`_split_moment`: a sum of positive,
+small (|a_t| ≤ :data:`SPLIT` after scaling to max(|c|, |a_t|) ∈ [1, 2)), that coordinate is
+integrated out by exact Gauss–Legendre quadrature between the knots of the lower-dimensional moment (:func:`_split_moment`: a sum of positive,
 well-conditioned terms, no cancellation, float64 speed — this is the stable reformulation for
 tiny coefficients, which before went to mpmath); otherwise that moment is recomputed in
 double-double arithmetic (vectorised, about 32 digits,
