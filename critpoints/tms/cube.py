@@ -20,24 +20,24 @@ Three regimes, decided from the vertex values c + a·v (exactly, at the precisio
   (a_t = 10⁻⁸ gives κ ≈ 10⁸: half the float64 digits gone).
 
 The stated rule (:data:`RTOL`): a float64 vertex sum is accepted when ``SAFETY·ε·κ ≤ RTOL``;
-otherwise, for a cube of dimension d ≥ 3 (:data:`SPLIT_AFTER_DD`), double-double is tried
-first (below), and only what it does not accept goes on; then, if its smallest coefficient is
-small (|a_t| ≤ :data:`SPLIT` after scaling to max(|c|, |a_t|) ∈ [1, 2)), that coordinate is
-integrated out by exact Gauss–Legendre quadrature between the knots of the lower-dimensional moment (:func:`_split_moment`: a sum of positive,
-well-conditioned terms, no cancellation, float64 speed — this is the stable reformulation for
-tiny coefficients, which before went to mpmath); otherwise that moment is recomputed in
-double-double arithmetic (vectorised, about 32 digits,
-unit roundoff ε₂ = 2⁻¹⁰⁴) from the same float64 inputs and accepted when
-``SAFETY·ε₂·κ ≤ RTOL`` (κ up to about 10¹⁸); what is left (κ larger still, or overflow of
-1/Π a_t) is recomputed with mpmath at 17 + log₁₀ κ + 10 digits (κ re-estimated at the higher
-precision, and the precision raised until the estimate fits). Each accepted moment then has
-relative rounding error about RTOL or less, except that a moment smaller than 2⁻²⁶·scale
-(scale an upper bound of it from the size of the cube: φ_p(max_v z_v), or 1/max|a_t| for the δ
-moment) is accepted with absolute error RTOL·2⁻²⁶·scale ≈ 1.5·10⁻²¹·scale: such moments (a
-cut through a corner where the weight ξ^α vanishes) are tiny against their natural size, and
-asking them for relative accuracy sent many of the Hessian's δ moments to mpmath (266 of them
-for one n = 8 Hessian, 9 s of its 17 s). With ``dps=D`` the mpmath sum is accepted when its
-κ leaves D digits, and otherwise repeated at D + log₁₀ κ + 10 digits.
+otherwise, for a cube of dimension d ≥ 3 (:data:`SPLIT_AFTER_DD`), double-double is tried first
+(below), and only what it does not accept goes on; then, if its smallest coefficient is small
+(|a_t| ≤ :data:`SPLIT` after scaling to max(|c|, |a_t|) ∈ [1, 2)), that coordinate is integrated
+out by exact Gauss–Legendre quadrature between the knots of the lower-dimensional moment
+(:func:`_split_moment`: a sum of positive, well-conditioned terms, no cancellation, float64
+speed — this is the stable reformulation for tiny coefficients, which before went to mpmath);
+otherwise that moment is recomputed in double-double arithmetic (vectorised, about 32 digits,
+unit roundoff ε₂ = 2⁻¹⁰⁴) from the same float64 inputs and accepted when ``SAFETY·ε₂·κ ≤ RTOL``
+(κ up to about 10¹⁸); what is left (κ larger still, or overflow of 1/Π a_t) is recomputed with
+mpmath at 17 + log₁₀ κ + 10 digits (κ re-estimated at the higher precision, and the precision
+raised until the estimate fits). Each accepted moment then has relative rounding error about
+RTOL or less, except that a moment smaller than 2⁻²⁶·scale (scale an upper bound of it from the
+size of the cube: φ_p(max_v z_v), or 1/max|a_t| for the δ moment) is accepted with absolute
+error RTOL·2⁻²⁶·scale ≈ 1.5·10⁻²¹·scale: such moments (a cut through a corner where the weight
+ξ^α vanishes) are tiny against their natural size, and asking them for relative accuracy sent
+many of the Hessian's δ moments to mpmath (266 of them for one n = 8 Hessian, 9 s of its 17 s).
+With ``dps=D`` the mpmath sum is accepted when its κ leaves D digits, and otherwise repeated at
+D + log₁₀ κ + 10 digits.
 
 A coefficient a_t = 0 exactly drops its coordinate: μ is E[ξ_t^{α_t}] = 1/(α_t + 1) times the
 moment in the other coordinates (the elements of a batch are grouped by their pattern of zero
