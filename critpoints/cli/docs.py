@@ -64,10 +64,27 @@ def updated_text(text: str, catalogs, landscapes=None) -> str:
     if sparse_report.BEGIN_MARKER in result:
         result = sparse_report.update_document(result)
     result = update_sections(result, catalogs, landscapes)
-    result = branches_report.update_sections(result)
+    result = _update_sparsity_sections(result, branches_report)
     if result == text and "<!-- BEGIN GENERATED" not in text:
         raise ValueError("no generated section (no BEGIN GENERATED marker)")
     return result
+
+
+def _update_sparsity_sections(text: str, report) -> str:
+    """The sections of :data:`critpoints.kgon.branches_report.SECTIONS` rewritten from the
+    shipped files."""
+    import re
+
+    from critpoints.store import builtin_path, load_document
+
+    for section, (filename, kind, render) in report.SECTIONS.items():
+        begin, end = report.markers(section)
+        pattern = re.compile(re.escape(begin) + r"\n.*?" + re.escape(end), re.S)
+        if not pattern.search(text):
+            continue
+        replacement = f"{begin}\n{render(load_document(builtin_path(filename), kind))}{end}"
+        text = pattern.sub(lambda _, new=replacement: new, text)
+    return text
 
 
 def builtin_landscapes() -> list:

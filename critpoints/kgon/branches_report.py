@@ -5,15 +5,14 @@ rewrites the sections between their markers and ``python -m critpoints docs`` ch
 
 from __future__ import annotations
 
-import re
 
-__all__ = ["branches_markdown", "phase_line_markdown", "update_sections"]
+__all__ = ["SECTIONS", "branches_markdown", "markers", "phase_line_markdown"]
 
 #: S values of the branch table's loss columns (grid points of every branch).
 _COLUMNS = (0.9, 0.683772233983, 0.43765867481, 0.0)
 
 
-def _markers(name: str) -> tuple[str, str]:
+def markers(name: str) -> tuple[str, str]:
     return (f"<!-- BEGIN GENERATED {name} by `python -m critpoints docs --write`: do not edit -->",
             f"<!-- END GENERATED {name} -->")
 
@@ -120,24 +119,11 @@ def phase_line_markdown(document: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-_SECTIONS = {
+#: Generated section name → (shipped file, document kind, renderer); the files are read by
+#: ``critpoints docs`` (this module does no I/O).
+SECTIONS = {
     "sparsity-branches": ("tms-n6-m2.sparsity.json", "critpoints.sparsity-branches",
                           branches_markdown),
     "sparsity-phase-line": ("tms-n6-m2.phase-line.json", "critpoints.phase-line",
                             phase_line_markdown),
 }
-
-
-def update_sections(text: str) -> str:
-    """``text`` with each of these generated sections it contains rewritten from the shipped
-    file."""
-    from critpoints.store import builtin_path, load_document
-
-    for section, (filename, kind, render) in _SECTIONS.items():
-        begin, end = _markers(section)
-        pattern = re.compile(re.escape(begin) + r"\n.*?" + re.escape(end), re.S)
-        if not pattern.search(text):
-            continue
-        replacement = f"{begin}\n{render(load_document(builtin_path(filename), kind))}{end}"
-        text = pattern.sub(lambda _, new=replacement: new, text)
-    return text
