@@ -5,7 +5,6 @@ rewrites the sections between their markers and ``python -m critpoints docs`` ch
 
 from __future__ import annotations
 
-
 __all__ = ["SECTIONS", "branches_markdown", "markers", "phase_line_markdown"]
 
 #: S values of the branch table's loss columns (grid points of every branch).
