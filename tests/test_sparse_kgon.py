@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 from pathlib import Path
 
 import mpmath
@@ -167,6 +168,78 @@ def test_positive_bias_zero_column_branch_tends_to_bias_zero():
         assert np.linalg.norm(model.gradient(full)) <= 1e-11
 
 
+@settings(max_examples=6, deadline=None)
+@given(t=st.floats(0.05, 1.0), one_minus_s=st.sampled_from([1e-3, 1e-2]))
+def test_a_dead_vertex_against_a_live_column_collapses(t, one_minus_s):
+    """4-'s dead vertex W_0 = e₁ (antipodal to the live W_2): the one-hot potential is constant
+    along its ray W_0 → t W_0 (checked on the one-hot potential itself), while L_S strictly
+    grows with t there (central differences): so the start collapses it to a zero column with
+    the same bias, and the collapsed point is in θ̃'s one-hot critical set."""
+    entry = next(e for e in _catalog() if e["id"] == "4-")
+    S = 1 - one_minus_s
+    W, b = np.array(entry["W"]), np.array(entry["b"])
+    one_hot = TMSPotential(6, 2)
+    sparse = TMSSparsePotential(6, 2, sparsity=S)
+
+    def along(model, s):
+        V = W.copy()
+        V[:, 0] *= s
+        return float(model.loss(model.flatten(V, b)))
+
+    assert along(one_hot, t) == pytest.approx(entry["loss"], abs=1e-14)
+    h = 1e-4
+    slope = (along(sparse, t + h) - along(sparse, t - h)) / (2 * h)
+    assert slope > 0
+    record = start_point(W, b, S)
+    collapsed = [c for c in record["changed"] if c["quantity"] == "norm"]
+    assert [c["column"] for c in collapsed] == [0]
+    assert collapsed[0]["loss_drop"] == pytest.approx(along(sparse, 1) - along(sparse, 0))
+    assert not record["W"][:, 0].any() and record["b"][0] == b[0]
+    _, gradient = one_hot.loss_and_gradient(one_hot.flatten(record["W"], record["b"]))
+    assert np.linalg.norm(gradient) <= 1e-12
+
+
+def test_a_flat_one_hot_set_starts_its_branch_where_L_S_selects():
+    """3-: after its dead vertex collapses, the two live columns of the triangle can open from
+    120° to 90° at no one-hot cost; at S = 0.999 Newton from θ̃ finds no critical point, and
+    the Levenberg–Marquardt start is a member of the same one-hot critical set (checked on
+    the one-hot potential: gradient ≤ 1e-10, same loss) with the columns orthogonal; the
+    branch is then followed."""
+    entry = next(e for e in _catalog() if e["id"] == "3-")
+    record = follow_entry(entry, 6, stop_sparsity=0.99, certify=())
+    slide = record["start"]["flat_set"]
+    assert slide["accepted"] and slide["converged"] and slide["moved"] > 0.1
+    assert record["end"]["kind"] == "reached"
+    first = np.array(record["points"][0]["theta"])
+    one_hot = TMSPotential(6, 2)
+    loss, gradient = one_hot.loss_and_gradient(first)
+    assert loss == pytest.approx(entry["loss"], abs=1e-6)
+    assert np.linalg.norm(gradient) <= 1e-2  # within IN_SET (1 − S) of the one-hot set
+    W, _ = one_hot.unflatten(first)
+    live = [j for j in range(6) if np.linalg.norm(W[:, j]) > 1e-9]
+    assert len(live) == 2
+    cosine = W[:, live[0]] @ W[:, live[1]] / np.prod(np.linalg.norm(W[:, live], axis=0))
+    assert abs(cosine) <= 1e-3
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 2**16), scale=st.floats(0.3, 1.2))
+def test_one_hot_limit_of_the_sparse_potential_is_the_one_hot_potential(seed, scale):
+    """(L_S − Sⁿ Σ_j ReLU(b_j)²)/(n(1 − S)) at S = 1 − 10⁻⁷ against the one-hot potential's
+    own evaluator, loss and gradient, on random (W, b)."""
+    from critpoints.kgon.branches import one_hot_limit
+
+    rng = np.random.default_rng(seed)
+    n, m = 5, 2
+    W, b = rng.normal(size=(m, n)) * scale, rng.normal(size=n) * 0.3
+    one_hot = TMSPotential(n, m)
+    theta = one_hot.flatten(W, b)
+    loss, gradient = one_hot.loss_and_gradient(theta)
+    limit_loss, limit_gradient = one_hot_limit(theta, n, m)
+    assert limit_loss == pytest.approx(float(loss), abs=1e-6)
+    assert np.abs(limit_gradient - gradient).max() <= 1e-6
+
+
 def test_branch_of_the_hexagon_loses_stability_between_0_9_and_0_8():
     """The hexagon followed from S = 0.999 to S = 0.8: a minimum until an eigenvalue pair
     crosses zero between S = 0.9 and 0.8 (docs/sparsity.md's table: index 0 at 0.9, 2 at
@@ -203,8 +276,9 @@ def test_branches_file_is_current_with_its_catalog(branches):
     command = branches["generator"]["command"]
     assert command.startswith("python -m critpoints sparsity-branches")
     requested = [e["id"] for e in catalog["critical_points"]]
-    if " --ids " in command:
-        chosen = set(split_ids(command.split(" --ids ")[1].split()[0]))
+    words = shlex.split(command)  # the command as a shell reads it
+    if "--ids" in words:
+        chosen = set(split_ids(words[words.index("--ids") + 1]))
         requested = [i for i in requested if i in chosen]
     ids = [b["id"] for b in branches["branches"]]
     assert ids == requested[: len(ids)]

@@ -5,6 +5,7 @@ sparsity S from S = 1 − 10⁻³ toward S = 0 (docs/sparsity.md), as
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 
@@ -88,13 +89,14 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"following {len(entries)} critical points of {source} in sparsity",
               file=sys.stderr)
-    ids = "" if args.ids is None else " --ids " + ",".join(args.ids)
+    # quoted: ids such as 4++--{0,1} would be brace-expanded by a shell
+    ids = "" if args.ids is None else " --ids " + shlex.quote(",".join(args.ids))
     command = (f"python -m critpoints sparsity-branches --n {args.n}"
                f"{'' if args.hidden == 2 else f' --hidden {args.hidden}'}{ids} "
                f"--stop {args.stop:g} --certify {','.join(f'{s:g}' for s in certify)} "
                f"--dps {args.dps}"
                + ("" if args.certify_ids is None
-                  else f" --certify-ids {','.join(args.certify_ids)}"))
+                  else f" --certify-ids {shlex.quote(','.join(args.certify_ids))}"))
 
     def document_of(branches: list[dict], done: bool) -> dict:
         return branches_document(

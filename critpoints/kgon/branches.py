@@ -19,6 +19,18 @@ n(1 − S) → 0. What becomes of a catalogued point θ̃ at S < 1 therefore dep
   of the one-hot model only, and no branch starts at it (recorded with the gradient at
   S = 1 − 10⁻³ that shows it).
 
+* **a dead vertex** (a nonzero column whose output is off on the whole cube) whose column pulls
+  a live one down when both features are on (G_ij < 0): the one-hot potential is constant
+  along its ray W_j → t W_j, while L_S grows with t at a rate ~(1 − S)², so no critical point
+  of L_S keeps the column near its one-hot length: it collapses to a zero column with the same
+  bias (a point of the same one-hot critical set), and the branch starts there;
+* **any other non-isolated one-hot critical set** (the two remaining columns of a triangle
+  can open from 120° to 90° at no one-hot cost, …): L_S's (1 − S)² part selects the member
+  the branch tends to, and Newton from θ̃ fails (its step along the set is O(1)); a
+  Levenberg–Marquardt solve of ∇L_S = 0 from θ̃ gives the start, kept only if it lies in
+  θ̃'s one-hot critical set (one-hot gradient and loss change within 10(1 − S)); otherwise
+  the record says where it went.
+
 Dead outputs of nonzero columns get the finite-S flat representative −2 Σ_i max(G_ij, 0)
 (dead for every active set, :mod:`critpoints.kgon.sparsity`). Zero columns stay at exactly 0
 (pinned: their gradient vanishes identically there, and a rounding residue of 10⁻¹⁷ would
@@ -28,13 +40,15 @@ make the cube moments ill-conditioned); the index is read from the full Hessian.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import mpmath
 import numpy as np
 
 from critpoints.potential import FixedCoordinates
-from critpoints.solve.continuation import Branch, follow_branch
+from critpoints.solve.continuation import Branch, follow_branch, newton_correct
 from critpoints.tms.model import TMSSparsePotential
 
 __all__ = [
@@ -102,6 +116,7 @@ def start_point(W: Any, b: Any, sparsity: float = START_SPARSITY,
     for j in range(n):
         if zero[j] and b[j] > POSITIVE:
             changed.append({"column": j, "from": float(b[j]), "to": (1 - sparsity) / 2,
+                            "quantity": "bias",
                             "why": "zero column, positive bias: critical at (1 − S)/2"})
             b[j] = (1 - sparsity) / 2
         elif not zero[j]:
@@ -109,11 +124,142 @@ def start_point(W: Any, b: Any, sparsity: float = START_SPARSITY,
             dead_one_hot = b[j] <= 0 and float(G[:, j].max()) + b[j] <= 1e-12
             if dead_one_hot and b[j] > 2 * top:
                 changed.append({"column": j, "from": float(b[j]), "to": 2 * top,
+                                "quantity": "bias",
                                 "why": "dead output: finite-S flat representative "
                                        "-2 Σ_i max(G_ij, 0)"})
                 b[j] = 2 * top
+    changed += _collapse_dead_vertices(W, b, zero, sparsity, importance)
     return {"status": "followed", "W": W, "b": b, "zero_columns": np.flatnonzero(zero).tolist(),
             "changed": changed}
+
+
+#: Points t/|W_j| along a dead vertex's ray at which L_S must increase for it to collapse.
+RAY = tuple(np.linspace(0.0, 1.0, 9)[1:].tolist())
+
+
+def _collapse_dead_vertices(W: np.ndarray, b: np.ndarray, zero: np.ndarray, sparsity: float,
+                            importance: Any) -> list[dict]:
+    """Set to zero (in place) each dead vertex whose column L_S pulls in; the changes made.
+
+    A dead vertex j (a nonzero column whose output is off for every input of the cube,
+    b_j + Σ_i max(G_ij, 0) ≤ 0) leaves the one-hot potential constant along its ray
+    W_j → t W_j, 0 < t ≤ 1: on e_j the other outputs see t G_ij + b_i, which stays off when
+    it was off (positive biases sit on zero columns only here), and output j stays off. At
+    S < 1 two features are active together with weight (1 − S)², and a live column i with
+    G_ij < 0 is then pulled down by x_j: L_S grows with t at a rate ~(1 − S)² while its
+    curvature along the ray is of the same order, so no critical point of L_S lies near the
+    one-hot length and the column collapses along the flat ray. Its limit W_j = 0 (a dead
+    feature with the same bias) lies in the same one-hot critical set, and the branch is
+    followed from there. A vertex is collapsed when L_S increases at every point of
+    :data:`RAY`, one vertex at a time (each collapse changes the pull on the others).
+    """
+    m, n = W.shape
+    model = TMSSparsePotential(n, m, sparsity=sparsity, importance=importance)
+    changed = []
+    while True:
+        G = W.T @ W
+        dead = [j for j in range(n)
+                if not zero[j] and b[j] + float(np.maximum(G[:, j], 0.0).sum()) <= 0]
+        pulled = None
+        for j in dead:
+            values = []
+            for t in (0.0, *RAY):
+                V = W.copy()
+                V[:, j] *= t
+                values.append(float(model.loss(model.flatten(V, b))))
+            if all(later > earlier for earlier, later in pairwise(values)):
+                pulled = (j, values)
+                break
+        if pulled is None:
+            return changed
+        j, values = pulled
+        norm = float(np.linalg.norm(W[:, j]))
+        changed.append({"column": j, "from": norm, "to": 0.0, "quantity": "norm",
+                        "loss_drop": values[-1] - values[0],
+                        "why": "dead vertex: the one-hot potential is flat along its ray and "
+                               "L_S increases along it: the column collapses"})
+        W[:, j] = 0.0
+        zero[j] = True
+
+
+#: Gradient norm at which a branch point is accepted (float64).
+GTOL = 1e-11
+#: The one-hot potential is read off L_S at S = 1 − LIMIT_GAP (module :func:`one_hot_limit`).
+LIMIT_GAP = 1e-7
+#: A start found off θ̃ must be critical for the one-hot potential, and have θ̃'s one-hot loss,
+#: to within this many times 1 − S (θ_S differs from its limit by O(1 − S)).
+IN_SET = 10.0
+
+
+def one_hot_limit(theta: np.ndarray, n: int, m: int, importance: Any = None
+                  ) -> tuple[float, np.ndarray]:
+    """The one-hot potential (with importances I) and its gradient at θ, as the limit
+    (L_S − Sⁿ Σ_j I_j ReLU(b_j)²)/(n(1 − S)) read at S = 1 − :data:`LIMIT_GAP` (error
+    O(LIMIT_GAP), ~5·10⁻⁸ on the gradient at n = 6)."""
+    S = 1.0 - LIMIT_GAP
+    model = TMSSparsePotential(n, m, sparsity=S, importance=importance)
+    loss, gradient = model.loss_and_gradient(theta)
+    weights = np.ones(n) if importance is None else np.asarray(importance, dtype=float)
+    bias = np.maximum(np.asarray(theta, dtype=float)[m * n:], 0.0)
+    gradient = np.array(gradient, dtype=float)
+    gradient[m * n:] -= S**n * 2 * weights * bias
+    scale = n * LIMIT_GAP
+    return (float(loss) - S**n * float(weights @ bias**2)) / scale, gradient / scale
+
+
+@dataclass(frozen=True)
+class FlatSetStart:
+    """A branch start sought off θ̃ inside its one-hot critical set (:func:`flat_set_start`)."""
+
+    theta: np.ndarray  # free coordinates reached
+    converged: bool  # ‖∇L_S‖ ≤ GTOL there
+    gradient_norm: float
+    moved: float  # ‖θ − θ̃‖
+    one_hot_gradient_norm: float
+    one_hot_loss_change: float
+    accepted: bool
+
+    def to_json(self) -> dict:
+        return {"method": "levenberg-marquardt on ∇L_S from θ̃",
+                "converged": self.converged, "gradient_norm": self.gradient_norm,
+                "moved": self.moved, "one_hot_gradient_norm": self.one_hot_gradient_norm,
+                "one_hot_loss_change": self.one_hot_loss_change, "accepted": self.accepted}
+
+
+def flat_set_start(family: FixedCoordinates, theta: np.ndarray, sparsity: float,
+                   importance: Any = None) -> FlatSetStart:
+    """Where the branch of a non-isolated one-hot critical point starts.
+
+    Where θ̃ lies in a positive-dimensional one-hot critical set (two columns of a triangle
+    whose angle can open to 90° at no one-hot cost, …), L_S is flat along the set to order
+    1 − S and its (1 − S)² part selects the member that the branch tends to: Newton from θ̃
+    then fails (its step along the set is O(1)). A Levenberg–Marquardt solve of ∇L_S = 0
+    from θ̃ finds a critical point; it is the start when it lies in θ̃'s one-hot critical
+    set: one-hot gradient and loss change both within :data:`IN_SET` (1 − S).
+    """
+    from scipy.optimize import least_squares
+
+    def residual(x: np.ndarray) -> np.ndarray:
+        return np.asarray(family.loss_and_gradient(x)[1], dtype=float)
+
+    def jacobian(x: np.ndarray) -> np.ndarray:
+        return np.asarray(family.hessian(x), dtype=float)
+
+    solved = least_squares(residual, theta, jac=jacobian, method="lm", xtol=1e-15,
+                           ftol=1e-15, gtol=1e-15, max_nfev=400)
+    gradient_norm = float(np.linalg.norm(residual(solved.x)))
+    full_start, full_found = family.full(theta), family.full(solved.x)
+    n, m = family.potential.n, family.potential.m
+    loss_start, _ = one_hot_limit(full_start, n, m, importance)
+    loss_found, gradient_found = one_hot_limit(full_found, n, m, importance)
+    tolerance = IN_SET * (1.0 - sparsity)
+    one_hot_gradient = float(np.linalg.norm(gradient_found))
+    converged = gradient_norm <= GTOL
+    accepted = (converged and one_hot_gradient <= tolerance
+                and abs(loss_found - loss_start) <= tolerance)
+    return FlatSetStart(solved.x, converged, gradient_norm,
+                        float(np.linalg.norm(solved.x - theta)), one_hot_gradient,
+                        loss_found - loss_start, accepted)
 
 
 def _free(n: int, m: int, zero_columns: list[int]) -> np.ndarray:
@@ -151,16 +297,31 @@ def follow_entry(entry: dict, n: int, m: int = 2, *, stop_sparsity: float = 0.0,
         H = model_at(p).hessian(full)
         return np.linalg.eigvalsh(H), H[np.ix_(free, free)]
 
+    start_family = family(parameter_of(START_SPARSITY))
+    if newton_correct(start_family, theta0[free], GTOL, 10, [0]) is None:
+        slide = flat_set_start(start_family, theta0[free], START_SPARSITY, importance)
+        record["start"]["flat_set"] = slide.to_json()
+        if slide.accepted:
+            theta0 = start_family.full(slide.theta)
     branch = follow_branch(
         family, theta0[free], parameter_of(START_SPARSITY), parameter_of(stop_sparsity)
         if stop_sparsity > 0 else 0.0,
         certify=[parameter_of(s) for s in certify], dps=dps, grid=GRID, spectrum=spectrum,
-        gtol=1e-11)
-    record.update(_branch_json(branch, theta0, free, n))
+        gtol=GTOL)
+    slide = record["start"].get("flat_set")
+    if not branch.points and slide is not None and not slide["accepted"]:
+        branch.end_reason += (
+            "; Levenberg–Marquardt from θ̃ reached "
+            + (f"a critical point {slide['moved']:.3g} away whose one-hot gradient norm is "
+               f"{slide['one_hot_gradient_norm']:.3g} and one-hot loss change "
+               f"{slide['one_hot_loss_change']:.3g}: outside θ̃'s one-hot critical set"
+               if slide["converged"] else
+               f"‖∇L_S‖ = {slide['gradient_norm']:.3g} only"))
+    record.update(branch_json(branch, theta0, free, n))
     return record
 
 
-def _branch_json(branch: Branch, theta0: np.ndarray, free: np.ndarray, n: int) -> dict:
+def branch_json(branch: Branch, theta0: np.ndarray, free: np.ndarray, n: int) -> dict:
     points = []
     certified = []
     for point in branch.points:

@@ -39,7 +39,7 @@ import numpy as np
 
 from critpoints.kgon.branches import parameter_of, sparsity_of
 from critpoints.potential import FixedCoordinates
-from critpoints.solve.continuation import _correct
+from critpoints.solve.continuation import newton_correct
 from critpoints.tms.model import TMSSparsePotential
 
 __all__ = [
@@ -233,7 +233,7 @@ class _Solver:
         _, _, predicted = track.interpolate(p)
         restricted = FixedCoordinates(model, predicted, track.free)
         self.solves += 1
-        result = _correct(restricted, predicted[track.free], GTOL, 12, [0])
+        result = newton_correct(restricted, predicted[track.free], GTOL, 12, [0])
         if result is None:
             return None
         jump = np.linalg.norm(result[0] - predicted[track.free]) / (1 + np.linalg.norm(predicted))
@@ -451,12 +451,17 @@ def phase_line(document: dict, catalog_ids: Sequence[str] = (), *,
                 runs[-1][1].append(p)
             else:
                 runs.append((w, [p]))
-        boundaries = [_boundary(solve, tracks, by_id, w0, w1, sparse_side, dense_side)
-                      for (w0, sparse_side), (w1, dense_side) in pairwise(runs)
-                      if w0 is not None and w1 is not None]
-        unsettled = [parameter_of(b.sparsity) for b in boundaries
-                     if b.kind == "unresolved" or b.lower_elsewhere]
-        unsettled = [p for p in unsettled if p not in settled]
+        boundaries, unsettled = [], []
+        for (w0, sparse_side), (w1, dense_side) in pairwise(runs):
+            if w0 is None or w1 is None:
+                continue
+            b = _boundary(solve, tracks, by_id, w0, w1, sparse_side, dense_side)
+            boundaries.append(b)
+            if b.kind == "unresolved" or b.lower_elsewhere:
+                # the runs' provisional winners next to the boundary are not confirmed by
+                # the re-solved branches: decide both stored points from every branch
+                unsettled += [parameter_of(b.sparsity), sparse_side[-1], dense_side[0]]
+        unsettled = sorted({p for p in unsettled if p not in settled})
         if not unsettled:
             break
         for p in unsettled:
@@ -591,7 +596,7 @@ def _polish_minimum(solve: _Solver, S: float, theta: np.ndarray) -> LinePoint | 
     model = solve.model(S)
     snapped, free = _pinned_zero_columns(theta, n, m)
     restricted = FixedCoordinates(model, snapped, free)
-    result = _correct(restricted, snapped[free], GTOL, 20, [0])
+    result = newton_correct(restricted, snapped[free], GTOL, 20, [0])
     if result is None:
         return None
     full = restricted.full(result[0])
@@ -610,7 +615,7 @@ def follow_point(theta: np.ndarray, sparsity: float, n: int, m: int = 2, importa
     S = 0 (:func:`critpoints.solve.continuation.follow_branch`, zero columns pinned): a record
     with the fields of a sparsity-branches branch that :func:`phase_line` reads (id, label,
     points in order of decreasing S, events, end)."""
-    from critpoints.kgon.branches import GRID, START_SPARSITY, _branch_json
+    from critpoints.kgon.branches import GRID, START_SPARSITY, branch_json
     from critpoints.solve.continuation import Branch, follow_branch
 
     snapped, free = _pinned_zero_columns(theta, n, m)
@@ -639,7 +644,7 @@ def follow_point(theta: np.ndarray, sparsity: float, n: int, m: int = 2, importa
                     end=down.end, end_reason=down.end_reason,
                     corrector_failures=up.corrector_failures + down.corrector_failures)
     record = {"id": ident, "label": shape_label(snapped, n, m), "found_at": sparsity,
-              **_branch_json(merged, snapped, free, n)}
+              **branch_json(merged, snapped, free, n)}
     record["sparse_end"] = {"kind": up.end, "reason": up.end_reason,
                             "sparsity": record["points"][0]["sparsity"]
                             if record["points"] else None}

@@ -75,8 +75,8 @@ def _pseudo_inverse(H: np.ndarray) -> np.ndarray:
     return (vectors[:, keep] / values[keep]) @ vectors[:, keep].T
 
 
-def _correct(potential: Any, theta: np.ndarray, gtol: float, steps: int, counter: list,
-             H: np.ndarray | None = None):
+def newton_correct(potential: Any, theta: np.ndarray, gtol: float, steps: int, counter: list,
+                   H: np.ndarray | None = None):
     """Newton with the pseudo-inverse, (θ, ‖g‖, corrections) or None if it fails.
 
     With ``H`` (the Hessian at the last accepted point) the first corrections are chord steps
@@ -165,8 +165,8 @@ def follow_branch(
                      key=lambda p: direction * p)
     counter = [0]
     branch = Branch()
-    corrected = _correct(family(start), np.array(theta0, dtype=float), gtol, corrector_steps,
-                         counter)
+    corrected = newton_correct(family(start), np.array(theta0, dtype=float), gtol,
+                               corrector_steps, counter)
     if corrected is None:
         branch.end = "corrector-failed"
         branch.end_reason = f"no critical point at the start {start}"
@@ -190,8 +190,8 @@ def follow_branch(
             predicted = last.theta + slope * (p_new - last.parameter)
         else:
             predicted = last.theta
-        result = _correct(family(p_new), predicted, gtol, corrector_steps, counter,
-                          last.hessian)
+        result = newton_correct(family(p_new), predicted, gtol, corrector_steps, counter,
+                                last.hessian)
         jump = (np.linalg.norm(result[0] - predicted) / (1 + np.linalg.norm(predicted))
                 if result is not None else np.inf)
         if result is None or jump > max_jump:
