@@ -204,11 +204,13 @@ def test_a_flat_one_hot_set_starts_its_branch_where_L_S_selects():
     120° to 90° at no one-hot cost; at S = 0.999 Newton from θ̃ finds no critical point, and
     the Levenberg–Marquardt start is a member of the same one-hot critical set (checked on
     the one-hot potential: gradient ≤ 1e-10, same loss) with the columns orthogonal; the
-    branch is then followed."""
+    branch is then followed. 4++~1 (irregular, two + columns): its start's one-hot gradient
+    shrinks in proportion to 1 − S (the acceptance rule), checked here on the one-hot
+    potential itself at both stored sparsities."""
     entry = next(e for e in _catalog() if e["id"] == "3-")
     record = follow_entry(entry, 6, stop_sparsity=0.99, certify=())
     slide = record["start"]["flat_set"]
-    assert slide["accepted"] and slide["converged"] and slide["moved"] > 0.1
+    assert slide["accepted"] and max(slide["gradient_norms"]) <= 1e-11 and slide["moved"] > 0.1
     assert record["end"]["kind"] == "reached"
     first = np.array(record["points"][0]["theta"])
     one_hot = TMSPotential(6, 2)
@@ -220,6 +222,35 @@ def test_a_flat_one_hot_set_starts_its_branch_where_L_S_selects():
     assert len(live) == 2
     cosine = W[:, live[0]] @ W[:, live[1]] / np.prod(np.linalg.norm(W[:, live], axis=0))
     assert abs(cosine) <= 1e-3
+    assert np.linalg.norm(gradient) <= 1e-10
+
+
+def test_an_irregular_flat_start_converges_into_the_one_hot_set_linearly_in_1_minus_S():
+    from critpoints.kgon.branches import CLOSER, _levenberg_marquardt, flat_set_start
+    from critpoints.potential import FixedCoordinates
+
+    entry = next(e for e in _catalog() if e["id"] == "4++~1")
+    n, m = 6, 2
+    record = start_point(entry["W"], entry["b"], 0.999)
+    theta0 = TMSSparsePotential(n, m).flatten(record["W"], record["b"])
+    free = [i for i in range(3 * n) if i % n not in record["zero_columns"] or i >= 2 * n]
+
+    def family_at(S):
+        return FixedCoordinates(TMSSparsePotential(n, m, sparsity=S), theta0, free)
+
+    slide = flat_set_start(family_at, theta0[free], 0.999, None,
+                           dict.fromkeys(record["zero_columns"], 0.0))
+    assert slide.accepted
+    assert slide.sparsities[1] == pytest.approx(1 - 1e-3 / CLOSER)
+    nearer, _ = _levenberg_marquardt(family_at(slide.sparsities[1]), slide.theta)
+    one_hot = TMSPotential(n, m)
+    norms = []
+    for found in (slide.theta, nearer):  # the one-hot gradient, the + biases at their limit 0
+        full = family_at(0.999).full(found)
+        full[2 * n + np.array(record["zero_columns"])] = 0.0
+        norms.append(float(np.linalg.norm(one_hot.gradient(full))))
+    assert norms[1] == pytest.approx(norms[0] / CLOSER, rel=0.1)
+    assert 1e-6 < norms[0] < 1e-2
 
 
 @settings(max_examples=8, deadline=None)

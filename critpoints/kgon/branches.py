@@ -40,6 +40,7 @@ make the cube moments ill-conditioned); the index is read from the full Hessian.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -186,9 +187,11 @@ def _collapse_dead_vertices(W: np.ndarray, b: np.ndarray, zero: np.ndarray, spar
 GTOL = 1e-11
 #: The one-hot potential is read off L_S at S = 1 − LIMIT_GAP (module :func:`one_hot_limit`).
 LIMIT_GAP = 1e-7
-#: A start found off θ̃ must be critical for the one-hot potential, and have θ̃'s one-hot loss,
-#: to within this many times 1 − S (θ_S differs from its limit by O(1 − S)).
+#: A start found off θ̃ must keep θ̃'s one-hot loss to within this many times 1 − S.
 IN_SET = 10.0
+#: A start found off θ̃ is checked again at 1 − S shrunk by this factor: the one-hot gradient
+#: of the critical point of L_S must shrink with 1 − S (at least by half this factor).
+CLOSER = 10.0
 
 
 def one_hot_limit(theta: np.ndarray, n: int, m: int, importance: Any = None
@@ -209,34 +212,29 @@ def one_hot_limit(theta: np.ndarray, n: int, m: int, importance: Any = None
 
 @dataclass(frozen=True)
 class FlatSetStart:
-    """A branch start sought off θ̃ inside its one-hot critical set (:func:`flat_set_start`)."""
+    """A branch start sought off θ̃ inside its one-hot critical set (:func:`flat_set_start`):
+    the critical points of L_S found at ``sparsities`` (S, then 1 − (1 − S)/CLOSER), and
+    their one-hot gradient norms and loss changes from θ̃."""
 
-    theta: np.ndarray  # free coordinates reached
-    converged: bool  # ‖∇L_S‖ ≤ GTOL there
-    gradient_norm: float
-    moved: float  # ‖θ − θ̃‖
-    one_hot_gradient_norm: float
-    one_hot_loss_change: float
+    theta: np.ndarray  # free coordinates of the start (at the first sparsity)
+    sparsities: tuple[float, float]
+    gradient_norms: tuple[float, float]  # ‖∇L_S‖ reached
+    moved: float  # ‖θ − θ̃‖ at the first sparsity
+    one_hot_gradient_norms: tuple[float, float]
+    one_hot_loss_changes: tuple[float, float]
     accepted: bool
 
     def to_json(self) -> dict:
         return {"method": "levenberg-marquardt on ∇L_S from θ̃",
-                "converged": self.converged, "gradient_norm": self.gradient_norm,
-                "moved": self.moved, "one_hot_gradient_norm": self.one_hot_gradient_norm,
-                "one_hot_loss_change": self.one_hot_loss_change, "accepted": self.accepted}
+                "sparsities": list(self.sparsities),
+                "gradient_norms": list(self.gradient_norms), "moved": self.moved,
+                "one_hot_gradient_norms": list(self.one_hot_gradient_norms),
+                "one_hot_loss_changes": list(self.one_hot_loss_changes),
+                "accepted": self.accepted}
 
 
-def flat_set_start(family: FixedCoordinates, theta: np.ndarray, sparsity: float,
-                   importance: Any = None) -> FlatSetStart:
-    """Where the branch of a non-isolated one-hot critical point starts.
-
-    Where θ̃ lies in a positive-dimensional one-hot critical set (two columns of a triangle
-    whose angle can open to 90° at no one-hot cost, …), L_S is flat along the set to order
-    1 − S and its (1 − S)² part selects the member that the branch tends to: Newton from θ̃
-    then fails (its step along the set is O(1)). A Levenberg–Marquardt solve of ∇L_S = 0
-    from θ̃ finds a critical point; it is the start when it lies in θ̃'s one-hot critical
-    set: one-hot gradient and loss change both within :data:`IN_SET` (1 − S).
-    """
+def _levenberg_marquardt(family: FixedCoordinates, theta: np.ndarray) -> tuple[np.ndarray, float]:
+    """A zero of ∇L from θ by Levenberg–Marquardt (the Hessian as Jacobian); (θ, ‖∇L‖)."""
     from scipy.optimize import least_squares
 
     def residual(x: np.ndarray) -> np.ndarray:
@@ -247,19 +245,50 @@ def flat_set_start(family: FixedCoordinates, theta: np.ndarray, sparsity: float,
 
     solved = least_squares(residual, theta, jac=jacobian, method="lm", xtol=1e-15,
                            ftol=1e-15, gtol=1e-15, max_nfev=400)
-    gradient_norm = float(np.linalg.norm(residual(solved.x)))
-    full_start, full_found = family.full(theta), family.full(solved.x)
+    return solved.x, float(np.linalg.norm(residual(solved.x)))
+
+
+def flat_set_start(family_at: Callable[[float], FixedCoordinates], theta: np.ndarray,
+                   sparsity: float, importance: Any = None,
+                   one_hot_biases: dict | None = None) -> FlatSetStart:
+    """Where the branch of a non-isolated one-hot critical point starts.
+
+    Where θ̃ lies in a positive-dimensional one-hot critical set (two columns of a triangle
+    whose angle can open to 90° at no one-hot cost, …), L_S is flat along the set to order
+    1 − S and its (1 − S)² part selects the member that the branch tends to: Newton from θ̃
+    then fails (its step along the set is O(1)). A Levenberg–Marquardt solve of ∇L_S = 0
+    from θ̃ finds a critical point θ_S, and a second one at S' = 1 − (1 − S)/:data:`CLOSER`
+    from θ_S finds θ_S'. θ_S is the start when both converged (‖∇L‖ ≤ :data:`GTOL`), θ_S' keeps
+    θ̃'s one-hot loss, and the one-hot gradient shrinks with 1 − S (θ_S' ≤ θ_S's /
+    (CLOSER/2), or both ≤ 10⁻⁹): the branch then tends into θ̃'s one-hot critical set.
+    ``family_at(S)``: the potential L_S on the free coordinates. ``one_hot_biases``
+    ({column: bias}): the limits as S → 1 of the zero columns' biases, put in before the
+    one-hot comparison (a ``+`` column's critical bias (1 − S)/2 tends to 0: the branch of a
+    σ-pattern tends to the pattern without its ``+`` columns, module doc).
+    """
+    closer = 1.0 - (1.0 - sparsity) / CLOSER
+    family = family_at(sparsity)
     n, m = family.potential.n, family.potential.m
-    loss_start, _ = one_hot_limit(full_start, n, m, importance)
-    loss_found, gradient_found = one_hot_limit(full_found, n, m, importance)
-    tolerance = IN_SET * (1.0 - sparsity)
-    one_hot_gradient = float(np.linalg.norm(gradient_found))
-    converged = gradient_norm <= GTOL
-    accepted = (converged and one_hot_gradient <= tolerance
-                and abs(loss_found - loss_start) <= tolerance)
-    return FlatSetStart(solved.x, converged, gradient_norm,
-                        float(np.linalg.norm(solved.x - theta)), one_hot_gradient,
-                        loss_found - loss_start, accepted)
+
+    def one_hot(x: np.ndarray) -> tuple[float, np.ndarray]:
+        full = family.full(x)
+        for j, bias in (one_hot_biases or {}).items():
+            full[m * n + j] = bias
+        return one_hot_limit(full, n, m, importance)
+
+    loss_start, _ = one_hot(theta)
+    found, gradient_norm = _levenberg_marquardt(family, theta)
+    nearer, gradient_norm_nearer = _levenberg_marquardt(family_at(closer), found)
+    checks = [one_hot(x) for x in (found, nearer)]
+    one_hot_gradients = tuple(float(np.linalg.norm(g)) for _, g in checks)
+    loss_changes = tuple(loss - loss_start for loss, _ in checks)
+    converged = max(gradient_norm, gradient_norm_nearer) <= GTOL
+    shrinks = (one_hot_gradients[1] <= one_hot_gradients[0] / (CLOSER / 2)
+               or max(one_hot_gradients) <= 1e-9)
+    same_level = abs(loss_changes[1]) <= IN_SET * (1.0 - closer)
+    return FlatSetStart(found, (sparsity, closer), (gradient_norm, gradient_norm_nearer),
+                        float(np.linalg.norm(found - theta)), one_hot_gradients, loss_changes,
+                        bool(converged and shrinks and same_level))
 
 
 def _free(n: int, m: int, zero_columns: list[int]) -> np.ndarray:
@@ -299,7 +328,10 @@ def follow_entry(entry: dict, n: int, m: int = 2, *, stop_sparsity: float = 0.0,
 
     start_family = family(parameter_of(START_SPARSITY))
     if newton_correct(start_family, theta0[free], GTOL, 10, [0]) is None:
-        slide = flat_set_start(start_family, theta0[free], START_SPARSITY, importance)
+        # the zero columns' biases as S → 1: a + column's (1 − S)/2 tends to 0
+        one_hot_biases = {j: min(float(entry["b"][j]), 0.0) for j in start["zero_columns"]}
+        slide = flat_set_start(lambda S: family(parameter_of(S)), theta0[free],
+                               START_SPARSITY, importance, one_hot_biases)
         record["start"]["flat_set"] = slide.to_json()
         if slide.accepted:
             theta0 = start_family.full(slide.theta)
@@ -312,11 +344,13 @@ def follow_entry(entry: dict, n: int, m: int = 2, *, stop_sparsity: float = 0.0,
     if not branch.points and slide is not None and not slide["accepted"]:
         branch.end_reason += (
             "; Levenberg–Marquardt from θ̃ reached "
-            + (f"a critical point {slide['moved']:.3g} away whose one-hot gradient norm is "
-               f"{slide['one_hot_gradient_norm']:.3g} and one-hot loss change "
-               f"{slide['one_hot_loss_change']:.3g}: outside θ̃'s one-hot critical set"
-               if slide["converged"] else
-               f"‖∇L_S‖ = {slide['gradient_norm']:.3g} only"))
+            + (f"a critical point {slide['moved']:.3g} away whose one-hot gradient norm "
+               f"does not shrink with 1 − S ({slide['one_hot_gradient_norms'][0]:.3g} → "
+               f"{slide['one_hot_gradient_norms'][1]:.3g} at S = "
+               f"{slide['sparsities'][0]:g} → {slide['sparsities'][1]:g}; one-hot loss change "
+               f"{slide['one_hot_loss_changes'][1]:.3g}): not in θ̃'s one-hot critical set"
+               if max(slide["gradient_norms"]) <= GTOL else
+               f"only ‖∇L_S‖ = {max(slide['gradient_norms']):.3g}"))
     record.update(branch_json(branch, theta0, free, n))
     return record
 
