@@ -105,8 +105,31 @@ def test_committed_line_is_current_with_its_branches_file(line_document, branche
     assert intervals[0]["from"] == 1.0 and intervals[-1]["to"] == 0.0
     for a, b in pairwise(intervals):
         assert a["to"] == b["from"] and a["id"] != b["id"]
+    for interval in intervals:
+        assert interval["from"] > interval["to"], interval  # no zero-width interval
     located = [b["sparsity"] for b in line_document["boundaries"]]
     assert located == sorted(located, reverse=True)
+
+
+def test_each_winner_beats_its_neighbours_inside_its_interval(line_document, branches):
+    """At the middle of every interval (in log₁₀(1 − S)) the winner, re-solved there from its
+    stored branch, is a minimum, and no lower than it is either neighbouring interval's
+    winner re-solved there (where that one is a minimum)."""
+    records = {b["id"]: b for b in branches["branches"]}
+    records.update({d["id"]: d for d in line_document["discovered"]})
+    intervals = [i for i in line_document["intervals"] if i["id"] is not None]
+    for k, interval in enumerate(intervals):
+        p = 0.5 * (parameter_of(min(interval["from"], 1 - 1e-3))
+                   + parameter_of(interval["to"]))
+        S = 1 - 10**p
+        winner = solve_branch(records[interval["id"]], S, 6)
+        assert winner is not None and winner.index == 0, (interval, S)
+        for other in intervals[max(k - 1, 0): k + 2]:
+            if other["id"] == interval["id"]:
+                continue
+            rival = solve_branch(records[other["id"]], S, 6)
+            if rival is not None and rival.index == 0:
+                assert winner.loss <= rival.loss + 1e-12, (interval, other, S)
 
 
 def test_committed_boundaries_recheck_from_the_stored_branches(line_document, branches):
