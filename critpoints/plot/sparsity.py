@@ -28,13 +28,14 @@ def sparsity_branches_figure(document: dict, highlight: int = 8, title: str | No
     n = document["model"]["n"]
     branches = [b for b in document["branches"] if b["points"]]
     branches.sort(key=lambda b: b["points"][0]["loss"])
-    fig, ax = plt.subplots(figsize=(8.4, 5.6))
+    fig, ax = plt.subplots(figsize=(10.0, 5.6))
     palette = plt.get_cmap("tab10")
     handles: dict = {}
     for rank, branch in enumerate(reversed(branches)):
         order = len(branches) - 1 - rank
         coloured = order < highlight
-        colour = palette(order % 10) if coloured else "#bbbbbb"
+        # tab10 without its grey (index 7), which the uncoloured branches use
+        colour = palette((0, 1, 2, 3, 4, 5, 6, 8, 9)[order % 9]) if coloured else "#bbbbbb"
         S = np.array([p["sparsity"] for p in branch["points"]])
         t = 1 - S
         y = np.array([p["loss"] for p in branch["points"]]) / (n * t)
@@ -59,8 +60,10 @@ def sparsity_branches_figure(document: dict, highlight: int = 8, title: str | No
                      label="branch ends (fold or failure)")[0]]
     first = ax.legend(handles=style, loc="upper left", fontsize=9)
     ax.add_artist(first)
-    ax.legend(handles=[handles[k] for k in sorted(handles)], loc="lower right", fontsize=8.5,
-              title="branch (one-hot L)", title_fontsize=8.5, ncol=2)
+    # outside the axes: the branches cross where density is high (lower right)
+    ax.legend(handles=[handles[k] for k in sorted(handles)], loc="upper left",
+              bbox_to_anchor=(1.01, 1.0), fontsize=8.5, title="branch (one-hot L)",
+              title_fontsize=8.5, ncol=1)
     ax.grid(True, which="major", lw=0.4, alpha=0.5)
     ax.set_title(title or f"n = {n}, m = {document['model']['m']}: catalogued critical points "
                  "followed in sparsity")
