@@ -153,6 +153,53 @@ def test_committed_boundaries_recheck_from_the_stored_branches(line_document, br
             assert indices[0] != indices[1] or None in indices, boundary
 
 
+def test_committed_boundaries_are_certified_brackets(line_document, branches):
+    """Every located boundary of the committed line carries a certified bracket, and the
+    brackets re-check from the stored branches: equal-loss, both branches polished at 60
+    digits on the full potential (no pinned coordinates) at the two stored float sparsities,
+    L_dense − L_sparse has the stored value (20 digits) and changes sign; stability, the
+    unstable branch's smallest nonzero eigenvalue (float64, far above its error) changes
+    sign between them."""
+    import mpmath
+
+    from critpoints.solve.newton import polish
+
+    records = {b["id"]: b for b in branches["branches"]}
+    records.update({d["id"]: d for d in line_document["discovered"]})
+    located = [b for b in line_document["boundaries"] if b["kind"] != "unresolved"]
+    assert located
+    for boundary in located:
+        certificate = boundary["certificate"]
+        assert certificate["certified"], boundary
+        assert certificate["lower"] < boundary["sparsity"] < certificate["upper"]
+        ends = (certificate["upper"], certificate["lower"])  # sparse end first
+        if boundary["kind"] == "equal-loss":
+            gaps = []
+            for S, stored in zip(ends, certificate["loss_gaps"]):
+                model = TMSSparsePotential(6, 2, sparsity=S)
+                losses = []
+                for ident in (boundary["sparse"], boundary["dense"]):
+                    point = solve_branch(records[ident], S, 6)
+                    assert point.index == 0
+                    refined = polish(model, point.theta, dps=60,
+                                     tol=mpmath.mpf(10) ** -40)
+                    assert refined.success
+                    losses.append(model.loss(refined.theta, dps=60))
+                with mpmath.workdps(60):
+                    gap = losses[1] - losses[0]
+                    assert abs(gap - mpmath.mpf(stored)) <= 1e-18 * abs(gap)
+                gaps.append(gap)
+            assert gaps[0] > 0 > gaps[1]
+        else:
+            smallest = []
+            for S in ends:
+                point = solve_branch(records[boundary["unstable"]], S, 6)
+                values = np.linalg.eigvalsh(TMSSparsePotential(6, 2, sparsity=S)
+                                            .hessian(point.theta))
+                smallest.append(min(v for v in values if abs(v) > 1e-12))
+            assert smallest[0] * smallest[1] < 0
+
+
 @settings(max_examples=6, deadline=None)
 @given(data=st.data())
 def test_discovered_points_are_critical_with_their_stored_index(line_document, data):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 
 from critpoints.cli import UsageError
@@ -60,6 +61,9 @@ def register(subparsers) -> None:
     parser.add_argument("--starts", type=integer(1, 1000), default=8,
                         help="random starts per checked point (and per discovery sparsity)")
     parser.add_argument("--seed", type=seed, default=0, help="seed of the multi-start")
+    parser.add_argument("--certify-dps", type=integer(0, 200), default=None,
+                        help="along S: digits to which the branches are refined at the two "
+                        "float sparsities bracketing each boundary (default 60; 0: none)")
     parser.add_argument("--out", type=output_file, metavar="PATH", help="write JSON")
     parser.add_argument("--figure", type=output_file, metavar="PATH",
                         help="write the figure (PNG or SVG)")
@@ -81,9 +85,9 @@ def run(args: argparse.Namespace) -> int:
                              + ", ".join(f"--n {a} --hidden {b}" for a, b in SUPPORTED)
                              + "; along S the grid is the branches file's")
         return _run_line(args)
-    if args.branches is not None or args.no_discovery:
-        raise UsageError("--branches and --no-discovery are for the phase line along S, not "
-                         f"for --n {args.n} --hidden {args.hidden}")
+    if args.branches is not None or args.no_discovery or args.certify_dps is not None:
+        raise UsageError("--branches, --no-discovery and --certify-dps are for the phase line "
+                         f"along S, not for --n {args.n} --hidden {args.hidden}")
     for key, value in _PLANE_DEFAULTS.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
@@ -132,6 +136,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _certificate_text(certificate: dict | None) -> str:
+    if certificate is None:
+        return ""
+    verdict = "certified" if certificate["certified"] else "NOT certified"
+    return (f"; {verdict} in [{certificate['lower']!r}, {certificate['upper']!r}] at "
+            f"{certificate['dps']} digits")
+
+
 def _run_line(args: argparse.Namespace) -> int:
     """The phase line along S from a sparsity-branches document."""
     import json
@@ -175,9 +187,11 @@ def _run_line(args: argparse.Namespace) -> int:
     chosen = (np.linspace(0, len(middles) - 1, min(args.checks, len(middles))).round()
               .astype(int) if args.checks else [])
     validation = [round(middles[k], 12) for k in sorted({int(k) for k in chosen})]
+    certify_dps = 60 if args.certify_dps is None else args.certify_dps or None
     result = phase_line(branches, catalog_ids, discovery_sparsities=discovery,
                         validation_sparsities=validation, starts=args.starts, seed=args.seed,
-                        workers=args.workers, progress=lambda s: print(s, file=sys.stderr))
+                        workers=args.workers, certify_dps=certify_dps,
+                        progress=lambda s: print(s, file=sys.stderr))
     body = result.to_json()
     for interval in body["intervals"]:
         print(f"S in ({interval['to']:.10f}, {interval['from']:.10f}]: "
@@ -187,7 +201,8 @@ def _run_line(args: argparse.Namespace) -> int:
               f"{boundary['sparsity']:.10f} ({boundary['kind']}), loss gap "
               + ("–" if boundary["loss_gap"] is None else f"{boundary['loss_gap']:.2e}")
               + f", {len(boundary['lower_elsewhere'])} of "
-              f"{boundary['checked_branches']} other branches lower")
+              f"{boundary['checked_branches']} other branches lower"
+              + _certificate_text(boundary["certificate"]))
     completeness = body["completeness"]
     print(f"{len(body['discovered'])} minima found by multi-start below the followed branches "
           f"(followed in S); check: {completeness['multistart_violations']} of "
@@ -195,7 +210,11 @@ def _run_line(args: argparse.Namespace) -> int:
     command = (f"python -m critpoints phase-diagram --n {args.n} --hidden {args.hidden}"
                + (f" --branches {args.branches}" if args.branches is not None else "")
                + (" --no-discovery" if args.no_discovery else "")
-               + f" --checks {args.checks} --starts {args.starts} --seed {args.seed}")
+               + f" --checks {args.checks} --starts {args.starts} --seed {args.seed}"
+               + ("" if args.certify_dps is None else f" --certify-dps {args.certify_dps}")
+               # the outputs too: the stored command writes what it describes
+               + (f" --out {shlex.quote(str(args.out))}" if args.out else "")
+               + (f" --figure {shlex.quote(str(args.figure))}" if args.figure else ""))
     document = new_document(PHASE_LINE, {
         "description": "Lowest minimum of the exact TMS potential along sparsity S",
         "command": command,

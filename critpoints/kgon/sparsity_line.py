@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
 import numpy as np
@@ -43,10 +43,12 @@ from critpoints.solve.continuation import newton_correct
 from critpoints.tms.model import TMSSparsePotential
 
 __all__ = [
+    "CertifiedBracket",
     "LineBoundary",
     "LinePoint",
     "MultiStartCheck",
     "PhaseLine",
+    "certify_boundary",
     "phase_line",
     "solve_branch",
 ]
@@ -73,6 +75,36 @@ class LinePoint:
 
 
 @dataclass(frozen=True)
+class CertifiedBracket:
+    """A boundary bracketed by two float sparsities at which the branches concerned were
+    refined to ``dps`` digits (:func:`certify_boundary`).
+
+    ``equal-loss``: at ``lower`` and ``upper`` both branches are critical to ``grad_norm`` at
+    ``dps`` digits and L_dense − L_sparse (``gaps``, decimal strings) has opposite signs, far
+    above the error a gradient that small leaves on L: the equal-loss S lies in between (both
+    branches continuous there, index 0 at both ends). ``stability``: the smallest eigenvalue
+    of the unstable branch's full Hessian at ``dps`` digits (``eigenvalues``) changes sign
+    between the ends. ``certified`` False when the signs do not differ (the record says so).
+    """
+
+    kind: str
+    lower: float
+    upper: float
+    dps: int
+    gaps: tuple[str, str] | None
+    eigenvalues: tuple[str, str] | None
+    grad_norm: float
+    certified: bool
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "lower": self.lower, "upper": self.upper, "dps": self.dps,
+                "loss_gaps": None if self.gaps is None else list(self.gaps),
+                "smallest_eigenvalues": (None if self.eigenvalues is None
+                                         else list(self.eigenvalues)),
+                "grad_norm": _finite_or_none(self.grad_norm), "certified": self.certified}
+
+
+@dataclass(frozen=True)
 class LineBoundary:
     """Where the lowest followed minimum changes from ``sparse`` (the branch winning at larger
     S) to ``dense``.
@@ -94,6 +126,7 @@ class LineBoundary:
     unstable: str | None
     checked_branches: int
     lower_elsewhere: tuple[str, ...]
+    certificate: CertifiedBracket | None = None
 
     @property
     def loss_gap(self) -> float | None:
@@ -133,6 +166,7 @@ class PhaseLine:
     not_followed: list[str]
     discovered: list[dict]
     solves: int
+    same_branch: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {
@@ -146,11 +180,14 @@ class PhaseLine:
                 "dense": b.dense, "kind": b.kind, "loss_sparse": b.loss_sparse,
                 "loss_dense": b.loss_dense, "loss_gap": b.loss_gap, "grad_norm": b.grad_norm,
                 "unstable": b.unstable, "checked_branches": b.checked_branches,
-                "lower_elsewhere": list(b.lower_elsewhere)} for b in self.boundaries],
+                "lower_elsewhere": list(b.lower_elsewhere),
+                "certificate": None if b.certificate is None else b.certificate.to_json()}
+                for b in self.boundaries],
             "completeness": {
                 "followed_branches": len(self.followed),
                 "no_branch": self.no_branch,
                 "not_followed": self.not_followed,
+                "same_branch_as": self.same_branch,
                 "saddles_below_every_minimum": self.saddles_below,
                 "multistart_points": len(self.checks),
                 "multistart_starts": int(sum(c.starts for c in self.checks)),
@@ -261,7 +298,7 @@ def _candidates(tracks: Sequence[_Track], p: float) -> list[tuple[float, int | N
         if track.alive(p):
             loss, index, _ = track.interpolate(p)
             out.append((loss, index, track.id))
-    return sorted(out)
+    return sorted(out, key=lambda c: (c[0], c[2]))  # (the index may be None)
 
 
 def _provisional_winner(tracks: Sequence[_Track], p: float, solve: _Solver) -> str | None:
@@ -362,6 +399,94 @@ def _boundary(solve: _Solver, tracks: Sequence[_Track], by_id: dict, w0: str, w1
         unstable, checked, tuple(others))
 
 
+def _refined(solve: _Solver, track: _Track, p: float, dps: int):
+    """The branch at p refined to ``dps`` digits: (θ as mpf array, ‖∇L‖) or None."""
+    import mpmath
+
+    from critpoints.solve.newton import polish
+
+    point = solve(track, p)
+    if point is None:
+        return None
+    restricted = FixedCoordinates(solve.model(sparsity_of(p)), point.theta, track.free)
+    result = polish(restricted, point.theta[track.free], dps=dps,
+                    tol=mpmath.mpf(10) ** (20 - dps))
+    if not result.success:
+        return None
+    return restricted.full(result.theta), float(result.grad_norm)
+
+
+def _smallest_eigenvalue(model: TMSSparsePotential, theta, dps: int):
+    """The smallest eigenvalue of the full Hessian at ``dps`` digits, leaving out those below
+    10^(−dps/2) in size (the rotation orbit and flat directions: zero to the working
+    precision, while the eigenvalue that crosses at a stability boundary is far larger)."""
+    import mpmath
+
+    with mpmath.workdps(dps):
+        H = model.hessian(theta, dps=dps)
+        values = mpmath.eigsy(mpmath.matrix(H.tolist()), eigvals_only=True)
+        floor = mpmath.mpf(10) ** (-(dps // 2))
+        return min((v for v in values if abs(v) > floor), default=mpmath.mpf(0))
+
+
+def _measured_end(solve: _Solver, by_id: dict, boundary: LineBoundary, p: float, dps: int):
+    """At one end of a bracket: (the signed quantity whose sign must change, ‖∇L‖ of the
+    refined points), or None where a branch cannot be refined (or an equal-loss branch is no
+    minimum there). Equal-loss: L_dense − L_sparse at ``dps`` digits; stability: the
+    unstable branch's smallest eigenvalue at ``dps`` digits."""
+    import mpmath
+
+    model = solve.model(sparsity_of(p))
+    if boundary.kind == "stability":
+        unstable = _refined(solve, by_id[boundary.unstable], p, dps)
+        if unstable is None:
+            return None
+        return _smallest_eigenvalue(model, unstable[0], dps), [unstable[1]]
+    pair = [by_id[boundary.sparse], by_id[boundary.dense]]
+    if any(getattr(solve(t, p), "index", None) != 0 for t in pair):
+        return None
+    sparse, dense = (_refined(solve, t, p, dps) for t in pair)
+    if sparse is None or dense is None:
+        return None
+    with mpmath.workdps(dps):
+        gap = model.loss(dense[0], dps=dps) - model.loss(sparse[0], dps=dps)
+    return gap, [sparse[1], dense[1]]
+
+
+def certify_boundary(solve: _Solver, by_id: dict, boundary: LineBoundary, dps: int = 60,
+                     widths: Sequence[float] = (4.0, 40.0, 400.0)) -> CertifiedBracket | None:
+    """A :class:`CertifiedBracket` of a located boundary: the float sparsities p* ± w·PTOL (in
+    p = log₁₀(1 − S)) for the first w of ``widths`` whose ends differ in sign, the branches
+    refined to ``dps`` digits at both ends; ``certified`` False if no width does. None for an
+    unresolved boundary."""
+    import mpmath
+
+    if boundary.kind not in ("equal-loss", "stability"):
+        return None
+    centre = parameter_of(boundary.sparsity)
+    best = None
+    for width in widths:
+        ends = (centre - width * PTOL, centre + width * PTOL)
+        measured = [_measured_end(solve, by_id, boundary, p, dps) for p in ends]
+        if any(m is None for m in measured):
+            continue
+        values = [m[0] for m in measured]
+        changed = mpmath.sign(values[0]) * mpmath.sign(values[1]) < 0
+        text = tuple(mpmath.nstr(v, 20, min_fixed=-5, max_fixed=5) for v in values)
+        lower, upper = sorted(sparsity_of(p) for p in ends)
+        best = CertifiedBracket(
+            boundary.kind, lower, upper, dps,
+            text if boundary.kind == "equal-loss" else None,
+            text if boundary.kind == "stability" else None,
+            max(g for m in measured for g in m[1]), bool(changed))
+        if changed:
+            return best
+    if best is None:
+        lower, upper = sorted(sparsity_of(centre + d * widths[-1] * PTOL) for d in (-1, 1))
+        best = CertifiedBracket(boundary.kind, lower, upper, dps, None, None, math.inf, False)
+    return best
+
+
 class _Lost(Exception):
     """A branch stopped being a minimum (or alive) inside the bracket of a root."""
 
@@ -387,7 +512,8 @@ def _is_known(solve: _Solver, tracks: Sequence[_Track], point: LinePoint) -> boo
 def phase_line(document: dict, catalog_ids: Sequence[str] = (), *,
                discovery_sparsities: Sequence[float] = (),
                validation_sparsities: Sequence[float] = (), starts: int = 8, seed: int = 0,
-               workers: int = 1, progress: Callable[[str], None] | None = None) -> PhaseLine:
+               workers: int = 1, certify_dps: int | None = 60,
+               progress: Callable[[str], None] | None = None) -> PhaseLine:
     """The lowest minimum along S among the branches of a ``critpoints.sparsity-branches``
     document and the minima that multi-start finds below them.
 
@@ -406,6 +532,9 @@ def phase_line(document: dict, catalog_ids: Sequence[str] = (), *,
         Sparsities (other than the discovery ones) at which a second, independent multi-start
         (seed + 1) is compared with the final line: a lower minimum is a violation, stored.
     starts, seed, workers : int
+    certify_dps : int, optional
+        Every located boundary is bracketed between two float sparsities at which its
+        branches are refined to this many digits (:func:`certify_boundary`); None: not.
     progress : callable, optional
 
     Returns
@@ -415,7 +544,8 @@ def phase_line(document: dict, catalog_ids: Sequence[str] = (), *,
     say = progress or (lambda message: None)
     n, m = document["model"]["n"], document["model"]["m"]
     importance = document["model"].get("importance")
-    tracks = [_Track(b, n, m) for b in document["branches"] if b["points"]]
+    tracks, same_as = _distinct_tracks([_Track(b, n, m) for b in document["branches"]
+                                        if b["points"]])
     solve = _Solver(n, m, importance)
 
     discovered: list[dict] = []
@@ -468,9 +598,16 @@ def phase_line(document: dict, catalog_ids: Sequence[str] = (), *,
             best = _line_at(solve, tracks, sparsity_of(p))
             provisional[p] = best.id if best else None
             settled.add(p)
+    if certify_dps:
+        boundaries = [replace(b, certificate=certify_boundary(solve, by_id, b, certify_dps))
+                      for b in boundaries]
     for b in boundaries:
+        certificate = b.certificate
         say(f"phase-line: {b.sparse} | {b.dense} at S = {b.sparsity:.10f} ({b.kind}), "
-            f"{b.checked_branches} other branches checked, {len(b.lower_elsewhere)} lower")
+            f"{b.checked_branches} other branches checked, {len(b.lower_elsewhere)} lower"
+            + ("" if certificate is None else
+               f"; {'certified' if certificate.certified else 'NOT certified'} in "
+               f"[{certificate.lower!r}, {certificate.upper!r}] at {certificate.dps} digits"))
 
     # the grid: the stored continuation points at the document's grid sparsities (every
     # branch alive there hits them exactly)
@@ -540,7 +677,27 @@ def phase_line(document: dict, catalog_ids: Sequence[str] = (), *,
     not_followed = [i for i in catalog_ids if i not in in_document]
     return PhaseLine(n, m, [float(v) for v in (importance or [1.0] * n)], grid, intervals,
                      boundaries, saddles_below, checks, followed, no_branch, not_followed,
-                     discovered, solve.solves)
+                     discovered, solve.solves, same_as)
+
+
+def _distinct_tracks(tracks: list[_Track]) -> tuple[list[_Track], dict[str, str]]:
+    """The tracks without repeats, and {id left out: id kept}. Distinct one-hot points of one
+    flat critical set can continue to the same branch (a collapsed dead vertex, a `+` bias
+    going to 0): a track with the same continuation sparsities, indices and losses (to 10⁻¹²
+    relative) as an earlier one is the same branch for the line, and is left out (the
+    earlier, in catalog order, is kept)."""
+    kept: list[_Track] = []
+    same_as: dict[str, str] = {}
+    for track in tracks:
+        twin = next((k for k in kept if k.p.shape == track.p.shape
+                     and np.array_equal(k.p, track.p)
+                     and np.array_equal(k.index, track.index)
+                     and np.allclose(k.loss, track.loss, rtol=1e-12, atol=1e-15)), None)
+        if twin is None:
+            kept.append(track)
+        else:
+            same_as[track.id] = twin.id
+    return kept, same_as
 
 
 def _start(args) -> tuple[float, np.ndarray]:
