@@ -30,19 +30,23 @@ def branches_markdown(document: dict) -> str:
     branches = document["branches"]
     ends = Counter(b["end"]["kind"] for b in branches)
     command = document["generator"]["command"]
+    collapsed = sum(1 for b in branches if _collapsed(b))
+    flat = [b["start"]["flat_set"] for b in branches if b["start"].get("flat_set")]
     lines = [
         f"`catalog/tms-n{document['model']['n']}-m{document['model']['m']}.sparsity.json`: "
         f"{len(branches)} of the catalog's {document['catalog']['entries']} entries "
         + ("(the command's `--ids`)" if " --ids " in command else "(all)")
         + f"; {ends.get('no-branch', 0)} without a branch (a positive bias on a nonzero "
         f"column), {ends.get('reached', 0)} reach S = 0, {ends.get('fold', 0)} end at a fold, "
-        f"{ends.get('corrector-failed', 0)} where the corrector fails. Written by "
-        f"`{command}`.",
+        f"{ends.get('corrector-failed', 0)} where the corrector fails. At the start, "
+        f"{collapsed} have dead vertices collapsed to zero columns and "
+        f"{sum(f['accepted'] for f in flat)} of {len(flat)} start where Levenberg–Marquardt "
+        f"lands inside their one-hot critical set. Written by `{command}`.",
         "",
-        "| branch | one-hot L | index at S = 0.999 | index changes (S, interpolated) | "
+        "| branch | start | one-hot L | index at S = 0.999 | index changes (S, interpolated) | "
         "biases through 0 (S bracket) | end | L_S (index) at S = 0.9 | at S = 0.684 | "
         "at S = 0.438 | at S = 0 |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for branch in branches:
         if not branch["points"]:
@@ -58,10 +62,24 @@ def branches_markdown(document: dict) -> str:
         end = branch["end"]
         ending = ("reaches S = 0" if end["kind"] == "reached"
                   else f"{end['kind']} at S = {end['sparsity']:.3f}")
-        lines.append(f"| `{branch['id']}` | {branch['one_hot_loss']:.6f} | "
+        lines.append(f"| `{branch['id']}` | {_start(branch)} | {branch['one_hot_loss']:.6f} | "
                      f"{branch['points'][0]['index']} | {changes} | {biases} | {ending} | "
                      + " | ".join(_at(branch, S) for S in _COLUMNS) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _collapsed(branch: dict) -> list[int]:
+    return [c["column"] for c in branch["start"].get("changed", [])
+            if c.get("quantity") == "norm"]
+
+
+def _start(branch: dict) -> str:
+    """How the branch starts at S = 0.999: θ̃ (–), a dead vertex collapsed, a flat-set move."""
+    parts = [f"column {j} collapsed" for j in _collapsed(branch)]
+    slide = branch["start"].get("flat_set")
+    if slide is not None and slide["accepted"]:
+        parts.append(f"moved {slide['moved']:.3f} in its flat set")
+    return "; ".join(parts) or "–"
 
 
 def phase_line_markdown(document: dict) -> str:
@@ -80,14 +98,15 @@ def phase_line_markdown(document: dict) -> str:
         lines.append(f"| {interval['from']:.10f} | {interval['to']:.10f} | "
                      f"{name(interval['id'])} |")
     lines += ["", "| boundary S | 1 − S | sparse side → dense side | kind | L there (sparse, "
-              "dense) | other branches checked / lower |", "|---|---|---|---|---|---|"]
+              "dense) | other branches checked / lower | certified bracket of S |",
+              "|---|---|---|---|---|---|---|"]
     for b in document["boundaries"]:
         kind = b["kind"] + (f" ({b['unstable']} changes index)" if b["unstable"] else "")
         losses = ", ".join("–" if v is None else f"{v:.10f}"
                            for v in (b["loss_sparse"], b["loss_dense"]))
         lines.append(f"| {b['sparsity']:.10f} | {b['density']:.3e} | {name(b['sparse'])} → "
                      f"{name(b['dense'])} | {kind} | {losses} | {b['checked_branches']} / "
-                     f"{len(b['lower_elsewhere'])} |")
+                     f"{len(b['lower_elsewhere'])} | {_bracket(b.get('certificate'))} |")
     if document["discovered"]:
         lines += ["", "Minima found by the multi-start below the followed branches, each "
                   "followed in S both ways:", "",
@@ -107,6 +126,11 @@ def phase_line_markdown(document: dict) -> str:
               f"(seed + 1, {completeness['multistart_starts']} starts at "
               f"{completeness['multistart_points']} sparsities between the grid points): "
               f"{completeness['multistart_violations']} with a lower minimum than the line."]
+    same = completeness.get("same_branch_as") or {}
+    if same:
+        lines[-1] += (f" {len(same)} followed entries continue to the same branch as an "
+                      "earlier one and enter the line once: "
+                      + ", ".join(f"`{a}` = `{b}`" for a, b in same.items()) + ".")
     if completeness["checks"]:
         lines += ["", "| check S | multi-start best | line | line's point | lower? |",
                   "|---|---|---|---|---|"]
@@ -116,6 +140,17 @@ def phase_line_markdown(document: dict) -> str:
             lines.append(f"| {c['sparsity']:.6g} | {best} | {line} | {name(c['line_id'])} | "
                          f"{'**yes**' if c['violation'] else 'no'} |")
     return "\n".join(lines) + "\n"
+
+
+def _bracket(certificate: dict | None) -> str:
+    if certificate is None:
+        return "–"
+    values = certificate["loss_gaps"] or certificate["smallest_eigenvalues"]
+    what = "L_dense − L_sparse" if certificate["loss_gaps"] else "smallest eigenvalue"
+    if not certificate["certified"]:
+        return f"not certified ({certificate['dps']} digits)"
+    return (f"[{certificate['lower']:.12f}, {certificate['upper']:.12f}]: {what} "
+            f"{float(values[0]):.2e} → {float(values[1]):.2e} at {certificate['dps']} digits")
 
 
 #: Generated section name → (shipped file, document kind, renderer); the files are read by

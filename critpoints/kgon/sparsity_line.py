@@ -19,7 +19,9 @@ at its continuation points. The line is built in three steps.
    B" (``stability``: A stops being a minimum or B becomes one there — the index change of
    the continuation, now refined). Each boundary is then checked by solving *every* branch
    alive at it: a third minimum lower there is reported (``lower_elsewhere``) rather than
-   hidden.
+   hidden. Each located boundary is then bracketed by two float sparsities at which its
+   branches are refined to 60 digits (:func:`certify_boundary`): the loss difference (or the
+   unstable branch's smallest eigenvalue) changes sign between them.
 3. **Completeness evidence.** The line is the lowest of the followed branches, so it is the
    global minimum only where the list is complete. The record says which catalog entries
    were not followed, where a followed *saddle* lies below every followed minimum (then a
