@@ -231,8 +231,10 @@ def test_committed_checks_compare_with_the_line(line_document):
         if not check["violation"]:
             assert check["best_loss"] >= check["line_loss"] - 1e-9 * max(1.0,
                                                                           check["line_loss"])
-        assert parameter_of(check["sparsity"]) not in [
-            parameter_of(S) for S in (g["sparsity"] for g in line_document["grid"])]
+        # between the grid points: the middle (in p) of two consecutive grid sparsities
+        ps = [parameter_of(g["sparsity"]) for g in line_document["grid"]]
+        middles = [round(1 - 10 ** (0.5 * (a + b)), 12) for a, b in pairwise(ps)]
+        assert check["sparsity"] in middles
 
 
 # ----------------------------------------------------------------------------------------------
