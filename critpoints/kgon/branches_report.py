@@ -110,12 +110,13 @@ def phase_line_markdown(document: dict) -> str:
     if document["discovered"]:
         lines += ["", "Minima found by the multi-start below the followed branches, each "
                   "followed in S both ways:", "",
-                  "| id | label | found at S | L there | followed over S | ends |",
-                  "|---|---|---|---|---|---|"]
+                  "| id | label | found at S | by | L there | followed over S | ends |",
+                  "|---|---|---|---|---|---|---|"]
         for d in document["discovered"]:
             found = min(d["points"], key=lambda q: abs(q["sparsity"] - d["found_at"]))
             lines.append(f"| `{d['id']}` | {d['label']} | {d['found_at']:.6g} | "
-                         f"{found['loss']:.10f} | {d['points'][0]['sparsity']:.4g} .. "
+                         f"{d.get('found_by', 'discovery')} | {found['loss']:.10f} | "
+                         f"{d['points'][0]['sparsity']:.4g} .. "
                          f"{d['points'][-1]['sparsity']:.4g} | {d['sparse_end']['kind']}, "
                          f"{d['end']['kind']} |")
     lines += ["", f"Completeness: {completeness['followed_branches']} branches followed "
@@ -126,6 +127,14 @@ def phase_line_markdown(document: dict) -> str:
               f"(seed + 1, {completeness['multistart_starts']} starts at "
               f"{completeness['multistart_points']} sparsities between the grid points): "
               f"{completeness['multistart_violations']} with a lower minimum than the line."]
+    rounds = completeness.get("check_rounds") or []
+    if len(rounds) > 1:
+        lines[-1] += (" Check rounds (a lower minimum found by a check is followed and the "
+                      "line rebuilt, then checked with a new seed): "
+                      + "; ".join(f"seed {r['seed']}: {r['violations']} lower"
+                                  + (f", followed {', '.join(r['adopted'])}"
+                                     if r["adopted"] else "") for r in rounds)
+                      + "; the table is the last round's.")
     same = completeness.get("same_branch_as") or {}
     if same:
         lines[-1] += (f" {len(same)} followed entries continue to the same branch as an "

@@ -57,6 +57,9 @@ __all__ = [
 
 #: Gradient norm at which a re-solved branch point is accepted (the continuation's).
 GTOL = 1e-11
+#: Rounds of (line, independent multi-start check); a lower minimum a check finds is
+#: followed and joins the next round's line, checked with a new seed.
+CHECK_ROUNDS = 3
 #: Largest Newton correction ‖Δθ‖/(1 + ‖θ‖) from the interpolated point: beyond it the solve
 #: has probably jumped to another branch and is refused (the continuation's rule).
 MAX_JUMP = 0.05
@@ -169,6 +172,7 @@ class PhaseLine:
     discovered: list[dict]
     solves: int
     same_branch: dict[str, str] = field(default_factory=dict)
+    check_rounds: list[dict] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {
@@ -190,6 +194,7 @@ class PhaseLine:
                 "no_branch": self.no_branch,
                 "not_followed": self.not_followed,
                 "same_branch_as": self.same_branch,
+                "check_rounds": self.check_rounds,
                 "saddles_below_every_minimum": self.saddles_below,
                 "multistart_points": len(self.checks),
                 "multistart_starts": int(sum(c.starts for c in self.checks)),
@@ -532,7 +537,9 @@ def phase_line(document: dict, catalog_ids: Sequence[str] = (), *,
         in S both ways (:func:`follow_point`) and joins the line.
     validation_sparsities : sequence of float
         Sparsities (other than the discovery ones) at which a second, independent multi-start
-        (seed + 1) is compared with the final line: a lower minimum is a violation, stored.
+        (seed + 1) is compared with the line: a lower minimum is a violation. It is followed
+        and joins the candidates, the line is rebuilt and checked again with seed + 2, …
+        (:data:`CHECK_ROUNDS` rounds at most); the last round's checks are stored.
     starts, seed, workers : int
     certify_dps : int, optional
         Every located boundary is bracketed between two float sparsities at which its
@@ -551,55 +558,59 @@ def phase_line(document: dict, catalog_ids: Sequence[str] = (), *,
     solve = _Solver(n, m, importance)
 
     discovered: list[dict] = []
+    by_id = {t.id: t for t in tracks}
+
+    def adopt(S: float, point: LinePoint, origin: str) -> str | None:
+        """Follow a minimum found at S in S both ways and make it a candidate, unless it is
+        no lower than the line there or is a followed branch; its id or None."""
+        line = _line_at(solve, tracks, S)
+        if line is not None and point.loss >= line.loss - 1e-9 * max(1.0, abs(line.loss)):
+            return None
+        if _is_known(solve, tracks, point):
+            return None
+        ident = f"found-{len(discovered) + 1}"
+        record = follow_point(point.theta, S, n, m, importance, ident)
+        record["found_by"] = origin
+        discovered.append(record)
+        tracks.append(_Track(record, n, m))
+        by_id[ident] = tracks[-1]
+        say(f"phase-line: {ident} ({record['label']}, L = {point.loss:.10g} at S = {S:g}, "
+            f"{'no line' if line is None else f'line {line.loss:.10g}'}, {origin}) followed: "
+            f"S {record['points'][0]['sparsity']:g} .. {record['points'][-1]['sparsity']:g}")
+        return ident
+
     if discovery_sparsities:
         for S, point in discover(n, m, discovery_sparsities, starts, seed, importance, workers,
                                  say):
-            line = _line_at(solve, tracks, S)
-            if line is not None and point.loss >= line.loss - 1e-9 * max(1.0, abs(line.loss)):
-                continue
-            if _is_known(solve, tracks, point):
-                continue
-            ident = f"found-{len(discovered) + 1}"
-            record = follow_point(point.theta, S, n, m, importance, ident)
-            discovered.append(record)
-            tracks.append(_Track(record, n, m))
-            say(f"phase-line: {ident} ({record['label']}, L = {point.loss:.10g} at S = {S:g}, "
-                f"{'no line' if line is None else f'line {line.loss:.10g}'}) followed: "
-                f"S {record['points'][0]['sparsity']:g} .. {record['points'][-1]['sparsity']:g}")
-    by_id = {t.id: t for t in tracks}
-    settled: set[float] = set()
+            adopt(S, point, "discovery")
 
-    # 1. provisional winners at every stored sparsity (p ascending: S decreasing), then
-    # 2. the boundaries between consecutive runs, re-solved; where a boundary is unresolved
-    # or another branch is lower there, the winner at that sparsity is decided by solving
-    # every branch alive there, and the runs are rebuilt (at most four rounds)
-    ps = sorted({float(p) for t in tracks for p in t.p})
-    provisional = {p: _provisional_winner(tracks, p, solve) for p in ps}
-    for _ in range(4):
-        winners = sorted(provisional.items())
-        runs: list[tuple[str | None, list[float]]] = []  # (winner, its p's)
-        for p, w in winners:
-            if runs and runs[-1][0] == w:
-                runs[-1][1].append(p)
-            else:
-                runs.append((w, [p]))
-        boundaries, unsettled = [], []
-        for (w0, sparse_side), (w1, dense_side) in pairwise(runs):
-            if w0 is None or w1 is None:
-                continue
-            b = _boundary(solve, tracks, by_id, w0, w1, sparse_side, dense_side)
-            boundaries.append(b)
-            if b.kind == "unresolved" or b.lower_elsewhere:
-                # the runs' provisional winners next to the boundary are not confirmed by
-                # the re-solved branches: decide both stored points from every branch
-                unsettled += [parameter_of(b.sparsity), sparse_side[-1], dense_side[0]]
-        unsettled = sorted({p for p in unsettled if p not in settled})
-        if not unsettled:
+    # the line, then an independent multi-start against it (seed + 1); a lower minimum that
+    # check finds is followed and joins the candidates, and the line is built again and
+    # checked with a fresh seed, for at most CHECK_ROUNDS rounds: the stored checks are those
+    # of the last round, whose starts the final line did not use
+    rounds: list[dict] = []
+    checks: list[MultiStartCheck] = []
+    for round_ in range(CHECK_ROUNDS):
+        runs, boundaries = _settled_line(solve, tracks, by_id)
+        if not validation_sparsities:
             break
-        for p in unsettled:
-            best = _line_at(solve, tracks, sparsity_of(p))
-            provisional[p] = best.id if best else None
-            settled.add(p)
+        check_seed = seed + 1 + round_
+        checks = _multistart_checks(solve, tracks, n, m, validation_sparsities, starts,
+                                    check_seed, importance, workers, say)
+        adopted = []
+        if round_ + 1 < CHECK_ROUNDS:
+            for check in checks:
+                if check.violation:
+                    point = LinePoint("check", check.sparsity, check.best_loss,
+                                      check.best_grad_norm, 0, check.best_theta)
+                    ident = adopt(check.sparsity, point, f"check (seed {check_seed})")
+                    if ident is not None:
+                        adopted.append(ident)
+        rounds.append({"seed": check_seed, "starts": starts * len(checks),
+                       "violations": sum(c.violation for c in checks), "adopted": adopted})
+        if not adopted:
+            break
+
     if certify_dps:
         boundaries = [replace(b, certificate=certify_boundary(solve, by_id, b, certify_dps))
                       for b in boundaries]
@@ -653,33 +664,75 @@ def phase_line(document: dict, catalog_ids: Sequence[str] = (), *,
         intervals.append({"from": start, "to": end, "id": ident})
         start = end
 
-    # 3. an independent multi-start against the final line
-    checks = []
-    if validation_sparsities:
-        found = discover(n, m, validation_sparsities, starts, seed + 1, importance, workers,
-                         say)
-        for S in validation_sparsities:
-            S = float(S)
-            line = _line_at(solve, tracks, S)
-            here = [q for s_, q in found if s_ == S]
-            best = min(here, key=lambda q: q.loss) if here else None
-            violation = best is not None and (
-                line is None or best.loss < line.loss - 1e-9 * max(1.0, abs(line.loss)))
-            checks.append(MultiStartCheck(
-                S, starts, best.loss if best else math.inf,
-                best.grad_norm if best else math.inf, line.loss if line else None,
-                line.id if line else None, bool(violation),
-                best.theta if best else np.zeros(0)))
-            say(f"phase-line: check at S = {S:g}: multi-start {checks[-1].best_loss:.10g}, "
-                f"line {line.loss if line else float('nan'):.10g}"
-                + (" — LOWER" if violation else ""))
     followed = [t.id for t in tracks]
     no_branch = [b["id"] for b in document["branches"] if not b["points"]]
     in_document = {b["id"] for b in document["branches"]}
     not_followed = [i for i in catalog_ids if i not in in_document]
     return PhaseLine(n, m, [float(v) for v in (importance or [1.0] * n)], grid, intervals,
                      boundaries, saddles_below, checks, followed, no_branch, not_followed,
-                     discovered, solve.solves, same_as)
+                     discovered, solve.solves, same_as, rounds)
+
+
+def _settled_line(solve: _Solver, tracks: Sequence[_Track], by_id: dict
+                  ) -> tuple[list[tuple[str | None, list[float]]], list[LineBoundary]]:
+    """The runs of one provisional winner (p ascending) and the boundaries between them.
+
+    Provisional winners at every stored sparsity; the boundaries between consecutive runs,
+    re-solved; where a boundary is unresolved or another branch is lower there, the stored
+    points on both sides are decided by solving every branch alive there, and the runs are
+    rebuilt (at most four rounds)."""
+    settled: set[float] = set()
+    ps = sorted({float(p) for t in tracks for p in t.p})
+    provisional = {p: _provisional_winner(tracks, p, solve) for p in ps}
+    for _ in range(4):
+        runs: list[tuple[str | None, list[float]]] = []  # (winner, its p's)
+        for p, w in sorted(provisional.items()):
+            if runs and runs[-1][0] == w:
+                runs[-1][1].append(p)
+            else:
+                runs.append((w, [p]))
+        boundaries, unsettled = [], []
+        for (w0, sparse_side), (w1, dense_side) in pairwise(runs):
+            if w0 is None or w1 is None:
+                continue
+            b = _boundary(solve, tracks, by_id, w0, w1, sparse_side, dense_side)
+            boundaries.append(b)
+            if b.kind == "unresolved" or b.lower_elsewhere:
+                # the runs' provisional winners next to the boundary are not confirmed by
+                # the re-solved branches: decide both stored points from every branch
+                unsettled += [parameter_of(b.sparsity), sparse_side[-1], dense_side[0]]
+        unsettled = sorted({p for p in unsettled if p not in settled})
+        if not unsettled:
+            break
+        for p in unsettled:
+            best = _line_at(solve, tracks, sparsity_of(p))
+            provisional[p] = best.id if best else None
+            settled.add(p)
+    return runs, boundaries
+
+
+def _multistart_checks(solve: _Solver, tracks: Sequence[_Track], n: int, m: int,
+                       sparsities: Sequence[float], starts: int, seed: int, importance,
+                       workers: int, say: Callable[[str], None]) -> list[MultiStartCheck]:
+    """Random multi-start at each sparsity against the line of ``tracks`` there."""
+    found = discover(n, m, sparsities, starts, seed, importance, workers, say)
+    checks = []
+    for S in sparsities:
+        S = float(S)
+        line = _line_at(solve, tracks, S)
+        here = [q for s_, q in found if s_ == S]
+        best = min(here, key=lambda q: q.loss) if here else None
+        violation = best is not None and (
+            line is None or best.loss < line.loss - 1e-9 * max(1.0, abs(line.loss)))
+        checks.append(MultiStartCheck(
+            S, starts, best.loss if best else math.inf,
+            best.grad_norm if best else math.inf, line.loss if line else None,
+            line.id if line else None, bool(violation),
+            best.theta if best else np.zeros(0)))
+        say(f"phase-line: check (seed {seed}) at S = {S:g}: multi-start "
+            f"{checks[-1].best_loss:.10g}, line {line.loss if line else float('nan'):.10g}"
+            + (" — LOWER" if violation else ""))
+    return checks
 
 
 def _distinct_tracks(tracks: list[_Track]) -> tuple[list[_Track], dict[str, str]]:
