@@ -346,7 +346,8 @@ def _locate(solve: _Solver, a: _Track, b: _Track, sparse_side: Sequence[float],
         a_min = x is not None and x.index == 0
         b_min = y is not None and y.index == 0
         if a_min and b_min:
-            return x.loss <= y.loss
+            # a tie (the same point reached by two branches) keeps A
+            return x.loss <= y.loss + 1e-12 * max(1.0, abs(y.loss))
         return a_min
 
     lo = next((p for p in reversed(sparse_side) if wins_a(p)), None)
@@ -685,6 +686,7 @@ def _settled_line(solve: _Solver, tracks: Sequence[_Track], by_id: dict
     ps = sorted({float(p) for t in tracks for p in t.p})
     provisional = {p: _provisional_winner(tracks, p, solve) for p in ps}
     for _ in range(4):
+        _keep_through_ties(provisional, by_id, solve)
         runs: list[tuple[str | None, list[float]]] = []  # (winner, its p's)
         for p, w in sorted(provisional.items()):
             if runs and runs[-1][0] == w:
@@ -709,6 +711,22 @@ def _settled_line(solve: _Solver, tracks: Sequence[_Track], by_id: dict
             provisional[p] = best.id if best else None
             settled.add(p)
     return runs, boundaries
+
+
+def _keep_through_ties(provisional: dict, by_id: dict, solve: _Solver) -> None:
+    """Where the provisional winner changes (S decreasing) to a branch whose re-solved loss
+    equals the previous winner's (10⁻¹² relative, both minima), keep the previous winner:
+    the two are the same point there (a minimum found by multi-start can continue onto a
+    followed branch where it merges with it), not an exchange of the global minimum."""
+    current = None
+    for p in sorted(provisional):
+        w = provisional[p]
+        if current is not None and w is not None and w != current:
+            x, y = solve(by_id[current], p), solve(by_id[w], p)
+            if (x is not None and y is not None and x.index == 0 and y.index == 0
+                    and abs(x.loss - y.loss) <= 1e-12 * max(1.0, abs(y.loss))):
+                provisional[p] = w = current
+        current = w
 
 
 def _multistart_checks(solve: _Solver, tracks: Sequence[_Track], n: int, m: int,
