@@ -89,7 +89,9 @@ def start_point(W: Any, b: Any, sparsity: float = START_SPARSITY,
     -------
     dict
         ``status`` "followed" (``W``, ``b``: the start of its branch, ``zero_columns``,
-        ``changed``: what was mapped) or "no-branch" (``reason``, ``positive_bias``: the
+        ``changed``: what was mapped — biases (``quantity`` "bias") and dead vertices
+        collapsed to zero columns (``quantity`` "norm", :func:`_collapse_dead_vertices`)) or
+        "no-branch" (``reason``, ``positive_bias``: the
         columns, ``bias_gradient``: ∂L_S/∂b_j there, ``gradient_norm``: ‖∇L_S‖ at the
         one-hot point, its other components below it).
     """
