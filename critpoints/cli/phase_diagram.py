@@ -208,7 +208,8 @@ def _run_line(args: argparse.Namespace) -> int:
           f"(followed in S); check: {completeness['multistart_violations']} of "
           f"{completeness['multistart_points']} sparsities with a lower minimum")
     command = (f"python -m critpoints phase-diagram --n {args.n} --hidden {args.hidden}"
-               + (f" --branches {args.branches}" if args.branches is not None else "")
+               + (f" --branches {shlex.quote(str(args.branches))}" if args.branches is not None
+                  else "")
                + (" --no-discovery" if args.no_discovery else "")
                + f" --checks {args.checks} --starts {args.starts} --seed {args.seed}"
                + ("" if args.certify_dps is None else f" --certify-dps {args.certify_dps}")

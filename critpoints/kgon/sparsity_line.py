@@ -57,6 +57,9 @@ __all__ = [
 
 #: Gradient norm at which a re-solved branch point is accepted (the continuation's).
 GTOL = 1e-11
+#: Two re-solved minima whose losses agree to this (relative) are one point reached by two
+#: branches (a tie), not an exchange of the global minimum.
+TIE = 1e-12
 #: Rounds of (line, independent multi-start check); a lower minimum a check finds is
 #: followed and joins the next round's line, checked with a new seed.
 CHECK_ROUNDS = 3
@@ -346,8 +349,7 @@ def _locate(solve: _Solver, a: _Track, b: _Track, sparse_side: Sequence[float],
         a_min = x is not None and x.index == 0
         b_min = y is not None and y.index == 0
         if a_min and b_min:
-            # a tie (the same point reached by two branches) keeps A
-            return x.loss <= y.loss + 1e-12 * max(1.0, abs(y.loss))
+            return x.loss <= y.loss or _tied(x, y)  # a tie keeps A
         return a_min
 
     lo = next((p for p in reversed(sparse_side) if wins_a(p)), None)
@@ -715,7 +717,7 @@ def _settled_line(solve: _Solver, tracks: Sequence[_Track], by_id: dict
 
 def _keep_through_ties(provisional: dict, by_id: dict, solve: _Solver) -> None:
     """Where the provisional winner changes (S decreasing) to a branch whose re-solved loss
-    equals the previous winner's (10⁻¹² relative, both minima), keep the previous winner:
+    equals the previous winner's (:data:`TIE`, both minima), keep the previous winner:
     the two are the same point there (a minimum found by multi-start can continue onto a
     followed branch where it merges with it), not an exchange of the global minimum."""
     current = None
@@ -724,9 +726,13 @@ def _keep_through_ties(provisional: dict, by_id: dict, solve: _Solver) -> None:
         if current is not None and w is not None and w != current:
             x, y = solve(by_id[current], p), solve(by_id[w], p)
             if (x is not None and y is not None and x.index == 0 and y.index == 0
-                    and abs(x.loss - y.loss) <= 1e-12 * max(1.0, abs(y.loss))):
+                    and _tied(x, y)):
                 provisional[p] = w = current
         current = w
+
+
+def _tied(x: LinePoint, y: LinePoint) -> bool:
+    return abs(x.loss - y.loss) <= TIE * max(1.0, abs(y.loss))
 
 
 def _multistart_checks(solve: _Solver, tracks: Sequence[_Track], n: int, m: int,
