@@ -18,8 +18,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from critpoints.catalog import Catalog
+from critpoints.tms.model import TMSPotential
+from critpoints.potential import complement_basis
 from critpoints.slt.volume import (
     VolumeScaling,
+    WalkNoise,
+    _constrained_walk,
+    _SublevelBall,
     fit_volume_exponent,
     log_ball_volume,
     nested_volume_profile,
@@ -224,3 +229,68 @@ def test_tms_four_gons_match_the_stored_learning_coefficient(label):
     result = volume_scaling(W, b, seed=0)
     assert result.reached and not result.descends
     assert abs(result.lam - entry["learning_coefficient"]) < 0.3
+
+
+# ----------------------------------------------------------------------------------------------
+# The compiled walk (TMSPotential.sublevel_walk) against the numpy walk
+
+
+@settings(max_examples=12, deadline=None)
+@given(n=st.integers(2, 7), m=st.integers(1, 3), seed=st.integers(0, 2**32 - 1),
+       quotient=st.booleans())
+def test_compiled_walk_takes_the_numpy_walks_moves(n, m, seed, quotient):
+    # Same noise, same start: every accept/reject decision must agree (the counts and the
+    # number of evaluations exactly), and the walked points and losses to rounding. Random
+    # points in a ball around a random θ*, thresholds at the median loss so that about half of
+    # the proposals are refused: both branches of both moves are exercised.
+    rng = np.random.default_rng(seed)
+    tms = TMSPotential(n, m)
+    theta_star = rng.normal(size=tms.dim) * 0.7
+    basis = (complement_basis(tms.orbit_tangents(theta_star), tms.dim) if quotient
+             else np.eye(tms.dim))
+    d = basis.shape[1]
+    radius = 0.3
+    L0 = float(tms.loss(theta_star))
+    R, k, steps = 3, 5, 7
+    x = rng.normal(size=(R, k, d)) * radius / (3 * math.sqrt(d))
+    fx = tms.loss(theta_star + x @ basis.T) - L0
+    threshold = np.median(fx, axis=1) + 1e-3
+    chol = np.linalg.cholesky(np.eye(d) + 0.3 * np.ones((d, d))) * radius / 4
+    chol = np.broadcast_to(chol, (R, d, d)).copy()
+    scale, radial = rng.uniform(0.05, 0.6, R), rng.uniform(0.05, 0.5, R)
+    noise = WalkNoise.draw(rng, steps, R, k, d)
+
+    ball = _SublevelBall(lambda z: tms.loss(theta_star + z @ basis.T), np.zeros(d), radius, L0)
+    x_numpy, fx_numpy = x.copy(), fx.copy()
+    counts_numpy = _constrained_walk(ball, x_numpy, fx_numpy, chol, scale, radial, threshold,
+                                     noise)
+    x_compiled, fx_compiled = x.copy(), fx.copy()
+    *counts_compiled, evaluations = tms.sublevel_walk(theta_star, basis).walk(
+        x_compiled, fx_compiled, chol, scale, radial, threshold, noise, np.zeros(d), radius,
+        L0)
+    assert evaluations == ball.evaluations
+    for a, b in zip(counts_numpy, counts_compiled):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(x_compiled, x_numpy, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(fx_compiled, fx_numpy, rtol=0, atol=1e-13)
+
+
+def test_compiled_walk_gives_the_numpy_walks_learning_coefficient():
+    # The whole estimate at the n = 6 square 4⁺⁺ (a non-smooth minimum of the catalog) through
+    # both walks: the same number of evaluations (every decision the same) and λ̂ to 1e-6.
+    W, b, _ = catalog_point("4++")
+    tms = TMSPotential.of(W)
+    theta_star = tms.flatten(W, b)
+    basis = complement_basis(tms.orbit_tangents(theta_star), tms.dim)
+    radius = tms_ball_radius(W, b)
+    L0 = float(tms.loss(theta_star))
+    options = {"live_points": 30, "runs": 3, "decades": 3.0, "window": 2.0,
+               "reference_loss": L0, "seed": 3}
+    numpy_walk = volume_scaling_exponent(lambda z: tms.loss(theta_star + z @ basis.T),
+                                         np.zeros(basis.shape[1]), radius, **options)
+    compiled = volume_scaling_exponent(lambda z: tms.loss(theta_star + z @ basis.T),
+                                       np.zeros(basis.shape[1]), radius,
+                                       compiled_walk=tms.sublevel_walk(theta_star, basis),
+                                       **options)
+    assert compiled.evaluations == numpy_walk.evaluations
+    assert compiled.lam == pytest.approx(numpy_walk.lam, abs=1e-6)

@@ -284,6 +284,65 @@ def test_compiled_blocks_are_bitwise_the_numpy_blocks(n, m, batch, order, seed, 
         assert np.array_equal(fast, slow, equal_nan=True)
 
 
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 8), m=st.integers(1, 3), seed=st.integers(0, 2**32 - 1))
+def test_compiled_point_loss_and_gradient_are_the_numpy_ones(n, m, seed):
+    """The one-point loss and gradient the compiled local searches use
+    (``_compiled_blocks.point_loss``, ``point_loss_and_gradient``) against the numpy evaluators:
+    the same blocks, summed in another order, so equal to rounding — with zero and tiny columns
+    and biases putting blocks on and near the boundaries."""
+    from critpoints.tms import _compiled_blocks
+
+    rng = np.random.default_rng(seed)
+    W = rng.normal(size=(m, n)) * rng.choice([0.0, 1e-9, 0.3, 1.0, 3.0], size=(1, n))
+    b = rng.normal(size=n) * rng.choice([0.0, 1e-12, 0.1, 1.0], size=n)
+    theta = tms.flatten(W, b)
+    grad = np.empty_like(theta)
+    value = _compiled_blocks.point_loss_and_gradient(theta, m, n, grad)
+    reference, dW, db = tms.loss_and_gradient(W, b)
+    scale = 1.0 + float(np.abs(W).max()) ** 4
+    assert value == pytest.approx(float(reference), rel=1e-13, abs=1e-15 * scale)
+    assert _compiled_blocks.point_loss(theta, m, n) == pytest.approx(value, rel=1e-13,
+                                                                     abs=1e-15 * scale)
+    np.testing.assert_allclose(grad, tms.flatten(dW, db), rtol=1e-12, atol=1e-14 * scale)
+
+
+@settings(max_examples=15, deadline=None)
+@given(n=st.integers(2, 7), m=st.integers(1, 3), seed=st.integers(0, 2**32 - 1))
+def test_compiled_quotient_descent_takes_the_numpy_steps(n, m, seed):
+    """``TMSPotential.quotient_descent`` (the compiled descent of the directional quotient q(v)
+    of the classification) against the numpy loop of ``sphere_descent_step`` from the same
+    starts: after a few steps (before rounding differences can steer a flat valley elsewhere)
+    the same directions and quotients; after many, unit vectors that never went up."""
+    from critpoints.potential import complement_basis, sphere_descent_step
+    from critpoints.tms.model import TMSPotential
+
+    rng = np.random.default_rng(seed)
+    model = TMSPotential(n, m)
+    theta0 = rng.normal(size=model.dim) * 0.6
+    basis = complement_basis(model.orbit_tangents(theta0), model.dim)
+    L0 = float(model.loss(theta0))
+    t = np.repeat([1e-2, 1e-3], 4)
+    z0 = rng.normal(size=(len(t), basis.shape[1]))
+    z0 /= np.linalg.norm(z0, axis=1, keepdims=True)
+
+    def q_and_grad(z):
+        value, grad = model.loss_and_gradient(theta0 + t[:, None] * (z @ basis.T))
+        return (value - L0) / t**2, grad @ basis / t[:, None]
+
+    z, (q, g) = z0, q_and_grad(z0)
+    q_start, step = q.copy(), np.full(len(t), 0.1)
+    for _ in range(3):
+        z, q, g, step = sphere_descent_step(z, q, g, step, q_and_grad)
+    z_fast, q_fast = model.quotient_descent(theta0, basis, t, z0, L0, 3)
+    np.testing.assert_allclose(z_fast, z, atol=1e-9)
+    # q carries the rounding of L (~1e-16) divided by t²
+    assert (np.abs(q_fast - q) <= 1e-6 * np.abs(q) + 1e-14 / t**2).all()
+    z_long, q_long = model.quotient_descent(theta0, basis, t, z0, L0, 100)
+    np.testing.assert_allclose(np.linalg.norm(z_long, axis=1), 1.0, atol=1e-12)
+    assert (q_long <= q_start).all()
+
+
 def test_exact_derivatives_of_symbolic_loss():
     """Gradient and Hessian against sympy's differentiation of the assembled Piecewise loss."""
     L, Wsym, bsym = symbolic.symbolic_loss(3, 2)

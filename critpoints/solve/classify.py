@@ -188,10 +188,13 @@ def directional_curvature(potential: Potential, theta, radii=(1e-3, 1e-4), start
 
     z = rng.standard_normal((len(t), basis.shape[1]))
     z /= np.linalg.norm(z, axis=1, keepdims=True)
-    q, g = q_and_grad(z)
-    step = np.full(len(t), 0.1)
-    for _ in range(steps):
-        z, q, g, step = sphere_descent_step(z, q, g, step, q_and_grad)
+    if hasattr(potential, "quotient_descent"):  # the same steps, compiled (TMS: ~4× faster)
+        z, q = potential.quotient_descent(theta0, basis, t[:, 0], z, L0, steps)
+    else:
+        q, g = q_and_grad(z)
+        step = np.full(len(t), 0.1)
+        for _ in range(steps):
+            z, q, g, step = sphere_descent_step(z, q, g, step, q_and_grad)
     q = q.reshape(len(radii), starts)
     best = q.argmin(axis=1)
     noise = _loss_noise(L0)

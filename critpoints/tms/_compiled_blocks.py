@@ -172,3 +172,80 @@ def blocks(W: np.ndarray, b: np.ndarray, order: int, regions: np.ndarray | None
                                                   batch + (n, n))).reshape(-1, n, n)
     out = _KERNELS[order](W3, b2, r3, given)
     return tuple(values.reshape(batch + (n, n)) for values in out)
+
+
+@numba.njit(**_JIT)
+def point_loss(theta, m, n):
+    """L(θ) of one flat point θ = (W row-major (m, n), b): the sum of its blocks F_ij / n, in
+    the order i, j (the numpy path sums pairwise, so the two agree to rounding, not bits)."""
+    total = 0.0
+    for i in range(n):
+        for j in range(n):
+            a = theta[i] * theta[j]
+            for r in range(1, m):
+                a = a + theta[r * n + i] * theta[r * n + j]
+            c = theta[m * n + j]
+            region = 2 * (c > 0.0) + (a + c > 0.0)
+            if i == j:
+                if region == 0:
+                    v = q0_dead(a, c)
+                elif region == 1:
+                    v = q0_rising(a, c)
+                elif region == 2:
+                    v = q0_falling(a, c)
+                else:
+                    v = q0_live(a, c)
+            elif region == 0:
+                v = p0_dead(a, c)
+            elif region == 1:
+                v = p0_rising(a, c)
+            elif region == 2:
+                v = p0_falling(a, c)
+            else:
+                v = p0_live(a, c)
+            total += v[0]
+    return total / n
+
+
+@numba.njit(**_JIT)
+def point_loss_and_gradient(theta, m, n, grad):
+    """L(θ) of one flat point, and ∇L written into ``grad`` (same layout as θ):
+    ∂L/∂W = W (S + Sᵀ) with S = F_a / n, ∂L/∂b_j = Σ_i F_c,ij / n (as
+    :func:`critpoints.tms.potential.gradient_from_blocks`, summed in a fixed order)."""
+    S = np.empty((n, n))
+    total = 0.0
+    for j in range(m * n + n):
+        grad[j] = 0.0
+    for i in range(n):
+        for j in range(n):
+            a = theta[i] * theta[j]
+            for r in range(1, m):
+                a = a + theta[r * n + i] * theta[r * n + j]
+            c = theta[m * n + j]
+            region = 2 * (c > 0.0) + (a + c > 0.0)
+            if i == j:
+                if region == 0:
+                    v = q1_dead(a, c)
+                elif region == 1:
+                    v = q1_rising(a, c)
+                elif region == 2:
+                    v = q1_falling(a, c)
+                else:
+                    v = q1_live(a, c)
+            elif region == 0:
+                v = p1_dead(a, c)
+            elif region == 1:
+                v = p1_rising(a, c)
+            elif region == 2:
+                v = p1_falling(a, c)
+            else:
+                v = p1_live(a, c)
+            total += v[0]
+            S[i, j] = v[1] / n
+            grad[m * n + j] += v[2] / n
+    for r in range(m):
+        for i in range(n):  # axpy order: each ∂L/∂W_rk summed over i in order, vectorisable
+            w = theta[r * n + i]
+            for k in range(n):
+                grad[r * n + k] += w * (S[i, k] + S[k, i])
+    return total / n

@@ -217,6 +217,25 @@ class TMSPotential(TMSCoordinates):
     def gradient(self, theta: Any, dps: int | None = None) -> np.ndarray:
         return flatten(*potential.gradient(*self.unflatten(theta), dps=dps))
 
+    def sublevel_walk(self, theta_star: Any, basis: Any):
+        """The nested-sampling walk on the slice θ* + basis·z, compiled with this loss
+        (:class:`critpoints.slt.volume.CompiledWalk`; used by
+        :func:`critpoints.slt.volume.volume_scaling_of`)."""
+        from critpoints.tms._compiled_local import TMSSublevelWalk
+
+        return TMSSublevelWalk(np.ascontiguousarray(theta_star, dtype=float),
+                               np.ascontiguousarray(basis, dtype=float), self.m, self.n)
+
+    def quotient_descent(self, theta: Any, basis: Any, radii: Any, directions: Any,
+                         reference_loss: float, steps: int) -> tuple[np.ndarray, np.ndarray]:
+        """The descent of :func:`critpoints.solve.classify.directional_curvature` (q(v) =
+        (L(θ + t·basis v) − L0)/t² on the unit sphere), compiled with this loss; the final
+        directions and quotients."""
+        from critpoints.tms._compiled_local import quotient_descent
+
+        return quotient_descent(theta, basis, radii, directions, reference_loss, steps,
+                                self.m, self.n)
+
     def hessian(self, theta: Any, dps: int | None = None, side: Any = None) -> np.ndarray:
         """∇²L; ``side`` is an array of block region codes (:meth:`hessian_side`)."""
         return potential.hessian(*self.unflatten(theta), dps=dps, regions=side)
