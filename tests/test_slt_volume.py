@@ -18,7 +18,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from critpoints.catalog import Catalog
-from critpoints.tms.model import TMSPotential
 from critpoints.potential import complement_basis
 from critpoints.slt.volume import (
     VolumeScaling,
@@ -32,6 +31,7 @@ from critpoints.slt.volume import (
     volume_scaling,
     volume_scaling_exponent,
 )
+from critpoints.tms.model import TMSPotential
 
 ROOT = Path(__file__).resolve().parents[1]
 
