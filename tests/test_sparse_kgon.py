@@ -346,3 +346,40 @@ def test_a_certified_branch_point_is_critical_at_60_digits(branches):
     assert norm <= mpmath.mpf(10) ** (20 - point["dps"]), ident
     assert math.isclose(float(norm), point["grad_norm"], rel_tol=1e-6, abs_tol=1e-300) or (
         float(norm) <= 1e-40)
+
+
+@settings(max_examples=6, deadline=None)
+@given(nudge=st.floats(-4e-16, 4e-16), sparsity=st.sampled_from([0.3, 0.9]))
+def test_polished_polygon_does_not_depend_on_its_float_start(nudge, sparsity):
+    # The stored 60 digits of a finite-S polygon are converged ones: two float64 starts a few
+    # ulps apart (what another machine's search hands over) polish to the same decimal string.
+    # (Stopping at the verification bound 1e-40 left digits 45–60 to the start: the committed
+    # tms-n2-m2-S0.9.json differed from a regeneration on another machine there.)
+    model = TMSSparsePotential(2, 2, sparsity=sparsity)
+    solution = next(s for s in solve_polygon_profile(model, 2) if s.norm > 0.5)
+    polished = [polish_polygon(model, 2, float(solution.norm) * (1 + shift),
+                               float(solution.vertex_bias), 60)[:2]
+                for shift in (0.0, nudge)]
+    assert [mpmath.nstr(v, 60) for v in polished[0]] == [mpmath.nstr(v, 60) for v in polished[1]]
+
+
+def test_bias_on_the_all_zero_kink_takes_the_switched_off_side_whatever_its_sign():
+    # The 1+ point at S = 0.9 (one live column of norm 1, its bias on b = 0, a + column): the
+    # classification's Hessian must not depend on the sign of a rounding-level bias (a
+    # polished b = +1.2e-47 gave 1 negative eigenvalue, b = −5.5e-47 gave 2). With the side of
+    # hessian_side both equal the Hessian at b = 0 exactly, the switched-off side.
+    from critpoints.solve.classify import BOUNDARY_TOLERANCE
+
+    model = TMSSparsePotential(2, 2, sparsity=0.9)
+    exact = model.flatten(np.array([[1.0, 0.0], [0.0, 0.0]]), np.array([0.0, 0.05]))
+    reference = model.hessian(exact)
+    for noise in (1.2e-47, -5.5e-47, 3e-13, -3e-13):
+        theta = exact.copy()
+        theta[model.m * model.n] = noise
+        side = model.hessian_side(theta, atol=BOUNDARY_TOLERANCE)
+        assert side == (0,)
+        np.testing.assert_array_equal(model.hessian(theta, side=side), reference)
+    theta[model.m * model.n] = 1.2e-47  # without the side, the sign of the noise decides
+    assert (np.linalg.eigvalsh(model.hessian(theta)) < -1e-9).sum() != (
+        np.linalg.eigvalsh(reference) < -1e-9).sum()
+    assert model.hessian_side(exact + 1e-9, atol=BOUNDARY_TOLERANCE) is None

@@ -118,14 +118,19 @@ def polish_polygon(model: Any, k: int, norm: float, vertex_bias: float, digits: 
     pattern = Pattern(n, k, 0, 0, (), 1)
     with mpmath.workdps(digits + 10):
         norm, vertex_bias = mpmath.mpf(repr(float(norm))), mpmath.mpf(repr(float(vertex_bias)))
-        grad = None
+        grad, previous = None, None
         for _ in range(max_iter):
             W, b = _parameters(model, pattern, norm, vertex_bias, digits + 10)
             theta = model.flatten(W, b)
             _, grad = model.loss_and_gradient(theta, dps=digits + 5)
             size = _norm(grad)
-            if size <= mpmath.mpf(10) ** (20 - digits) / 1000:
+            # Converged in every stored digit (stopping at the verification bound 10^(20 −
+            # digits) left the last ~15 digits to the float64 start: other bytes on another
+            # machine), or no longer gaining (the working precision's floor).
+            if size <= mpmath.mpf(10) ** (-digits - 2) or (
+                    previous is not None and size > previous / 10):
                 break
+            previous = size
             J = np.zeros((model.dim, 2))
             Wf = W.astype(float)
             for r in range(m):
@@ -138,6 +143,11 @@ def polish_polygon(model: Any, k: int, norm: float, vertex_bias: float, digits: 
             step = np.linalg.solve(reduced_H, reduced_g.astype(float))
             norm = norm - mpmath.mpf(float(step[0]))
             vertex_bias = vertex_bias - mpmath.mpf(float(step[1]))
+        if abs(vertex_bias) <= mpmath.mpf(10) ** (-digits):
+            # on the all-zero input's kink (see _search): exactly 0, and verified there
+            vertex_bias = mpmath.mpf(0)
+            W, b = _parameters(model, pattern, norm, vertex_bias, digits + 10)
+            size = _norm(model.loss_and_gradient(model.flatten(W, b), dps=digits + 5)[1])
         return +norm, +vertex_bias, size
 
 
@@ -161,12 +171,21 @@ def _search(model: Any, W, b, digits: int):
         return None, (f"regular ansatz not critical; Levenberg–Marquardt on the gradient from "
                       f"it did not converge in {SEARCH_ITERATIONS} iterations")
     exact_base = FixedCoordinates(model, theta, restricted.free)
-    polished = polish(exact_base, np.asarray(search.theta).reshape(-1), dps=digits,
-                      tol=mpmath.mpf(10) ** (20 - digits))
+    start = np.asarray(search.theta).reshape(-1)
+    # Polished until every stored digit has converged (10 guard digits), so that the stored
+    # point does not depend on the float64 start; else to the verification bound.
+    polished = polish(exact_base, start, dps=digits + 10, tol=mpmath.mpf(10) ** (-digits - 2))
+    if not polished.success:
+        polished = polish(exact_base, start, dps=digits, tol=mpmath.mpf(10) ** (20 - digits))
     if not polished.success:
         return None, ("regular ansatz not critical; the full-space search converged in float64 "
                       f"but the {digits}-digit refinement stalled")
-    return model.unflatten(exact_base.full(polished.theta)), None
+    W, b = model.unflatten(exact_base.full(polished.theta))
+    # A bias polished onto the all-zero input's kink (|b_j| below the stored digits) is on it:
+    # exactly 0, not rounding noise whose sign would pick the side of the one-sided Hessian.
+    b = np.array([mpmath.mpf(0) if abs(v) <= mpmath.mpf(10) ** (-digits) else v for v in b],
+                 dtype=object)
+    return (W, b), None
 
 
 def _entry(model: Any, candidate: Candidate, ident: str, label: str, kgon: tuple, dps: int,
