@@ -31,6 +31,12 @@ Geometry the solvers need, named in the mathematics:
 Models that are smooth everywhere (the linear autoencoder) return ``[]``, ``None`` and no
 switching functions for the three boundary members; :class:`SmoothPotential` gives these
 defaults.
+
+Two optional members let a model run the classification's local searches compiled with its
+loss inside them (the TMS potential has both; the generic numpy code runs otherwise, with the
+same steps): ``sublevel_walk(θ*, basis)`` (:class:`critpoints.slt.volume.CompiledWalk`, the
+nested-sampling walk of the volume-scaling λ̂) and ``quotient_descent(θ, basis, radii,
+directions, L0, steps)`` (the descent of :func:`critpoints.solve.classify.directional_curvature`).
 """
 
 from __future__ import annotations

@@ -883,7 +883,8 @@ def volume_scaling_of(
     def sliced_loss(z: np.ndarray) -> np.ndarray:
         return potential.loss(theta_star + z @ basis.T)
 
-    # A model that compiles its loss walks without a Python call per step (TMS: 5–8× faster).
+    # A model that compiles its loss walks without a Python call per step (TMS: λ̂ 2.2–2.8×
+    # faster at n = 12 and 6, docs/performance.md).
     compiled = (potential.sublevel_walk(theta_star, basis)
                 if hasattr(potential, "sublevel_walk") else None)
     result = volume_scaling_exponent(

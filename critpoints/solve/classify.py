@@ -188,7 +188,7 @@ def directional_curvature(potential: Potential, theta, radii=(1e-3, 1e-4), start
 
     z = rng.standard_normal((len(t), basis.shape[1]))
     z /= np.linalg.norm(z, axis=1, keepdims=True)
-    if hasattr(potential, "quotient_descent"):  # the same steps, compiled (TMS: ~4× faster)
+    if hasattr(potential, "quotient_descent"):  # the same steps, compiled (TMS, faster)
         z, q = potential.quotient_descent(theta0, basis, t[:, 0], z, L0, steps)
     else:
         q, g = q_and_grad(z)
