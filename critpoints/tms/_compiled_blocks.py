@@ -57,6 +57,64 @@ def _region(a, c, regions, s, i, j, given):
 
 
 @numba.njit(**_JIT)
+def _formula0(region, a, c, diagonal):
+    # the generated formula of the block's kind (Q on the diagonal, P off it) and region
+    if diagonal:
+        if region == 0:
+            return q0_dead(a, c)
+        if region == 1:
+            return q0_rising(a, c)
+        if region == 2:
+            return q0_falling(a, c)
+        return q0_live(a, c)
+    if region == 0:
+        return p0_dead(a, c)
+    if region == 1:
+        return p0_rising(a, c)
+    if region == 2:
+        return p0_falling(a, c)
+    return p0_live(a, c)
+
+
+@numba.njit(**_JIT)
+def _formula1(region, a, c, diagonal):
+    if diagonal:
+        if region == 0:
+            return q1_dead(a, c)
+        if region == 1:
+            return q1_rising(a, c)
+        if region == 2:
+            return q1_falling(a, c)
+        return q1_live(a, c)
+    if region == 0:
+        return p1_dead(a, c)
+    if region == 1:
+        return p1_rising(a, c)
+    if region == 2:
+        return p1_falling(a, c)
+    return p1_live(a, c)
+
+
+@numba.njit(**_JIT)
+def _formula2(region, a, c, diagonal):
+    if diagonal:
+        if region == 0:
+            return q2_dead(a, c)
+        if region == 1:
+            return q2_rising(a, c)
+        if region == 2:
+            return q2_falling(a, c)
+        return q2_live(a, c)
+    if region == 0:
+        return p2_dead(a, c)
+    if region == 1:
+        return p2_rising(a, c)
+    if region == 2:
+        return p2_falling(a, c)
+    return p2_live(a, c)
+
+
+@numba.njit(**_JIT)
 def _order0(W, b, regions, given):
     B, m, n = W.shape
     out = np.empty((1, B, n, n))
@@ -65,25 +123,9 @@ def _order0(W, b, regions, given):
             for j in range(n):
                 a = _gram(W, s, i, j, m)
                 c = b[s, j]
-                r = _region(a, c, regions, s, i, j, given)
-                if i == j:
-                    if r == 0:
-                        v = q0_dead(a, c)
-                    elif r == 1:
-                        v = q0_rising(a, c)
-                    elif r == 2:
-                        v = q0_falling(a, c)
-                    else:
-                        v = q0_live(a, c)
-                elif r == 0:
-                    v = p0_dead(a, c)
-                elif r == 1:
-                    v = p0_rising(a, c)
-                elif r == 2:
-                    v = p0_falling(a, c)
-                else:
-                    v = p0_live(a, c)
-                out[0, s, i, j] = v[0]
+                v = _formula0(_region(a, c, regions, s, i, j, given), a, c, i == j)
+                for k in range(1):
+                    out[k, s, i, j] = v[k]
     return out
 
 
@@ -96,24 +138,7 @@ def _order1(W, b, regions, given):
             for j in range(n):
                 a = _gram(W, s, i, j, m)
                 c = b[s, j]
-                r = _region(a, c, regions, s, i, j, given)
-                if i == j:
-                    if r == 0:
-                        v = q1_dead(a, c)
-                    elif r == 1:
-                        v = q1_rising(a, c)
-                    elif r == 2:
-                        v = q1_falling(a, c)
-                    else:
-                        v = q1_live(a, c)
-                elif r == 0:
-                    v = p1_dead(a, c)
-                elif r == 1:
-                    v = p1_rising(a, c)
-                elif r == 2:
-                    v = p1_falling(a, c)
-                else:
-                    v = p1_live(a, c)
+                v = _formula1(_region(a, c, regions, s, i, j, given), a, c, i == j)
                 for k in range(3):
                     out[k, s, i, j] = v[k]
     return out
@@ -128,24 +153,7 @@ def _order2(W, b, regions, given):
             for j in range(n):
                 a = _gram(W, s, i, j, m)
                 c = b[s, j]
-                r = _region(a, c, regions, s, i, j, given)
-                if i == j:
-                    if r == 0:
-                        v = q2_dead(a, c)
-                    elif r == 1:
-                        v = q2_rising(a, c)
-                    elif r == 2:
-                        v = q2_falling(a, c)
-                    else:
-                        v = q2_live(a, c)
-                elif r == 0:
-                    v = p2_dead(a, c)
-                elif r == 1:
-                    v = p2_rising(a, c)
-                elif r == 2:
-                    v = p2_falling(a, c)
-                else:
-                    v = p2_live(a, c)
+                v = _formula2(_region(a, c, regions, s, i, j, given), a, c, i == j)
                 for k in range(6):
                     out[k, s, i, j] = v[k]
     return out
@@ -175,35 +183,23 @@ def blocks(W: np.ndarray, b: np.ndarray, order: int, regions: np.ndarray | None
 
 
 @numba.njit(**_JIT)
+def _point_block(theta, m, n, i, j):
+    # (a, c) = (G_ij, b_j) of one flat point, G_ij summed over the rows in order
+    a = theta[i] * theta[j]
+    for r in range(1, m):
+        a = a + theta[r * n + i] * theta[r * n + j]
+    return a, theta[m * n + j]
+
+
+@numba.njit(**_JIT)
 def point_loss(theta, m, n):
     """L(θ) of one flat point θ = (W row-major (m, n), b): the sum of its blocks F_ij / n, in
     the order i, j (the numpy path sums pairwise, so the two agree to rounding, not bits)."""
     total = 0.0
     for i in range(n):
         for j in range(n):
-            a = theta[i] * theta[j]
-            for r in range(1, m):
-                a = a + theta[r * n + i] * theta[r * n + j]
-            c = theta[m * n + j]
-            region = 2 * (c > 0.0) + (a + c > 0.0)
-            if i == j:
-                if region == 0:
-                    v = q0_dead(a, c)
-                elif region == 1:
-                    v = q0_rising(a, c)
-                elif region == 2:
-                    v = q0_falling(a, c)
-                else:
-                    v = q0_live(a, c)
-            elif region == 0:
-                v = p0_dead(a, c)
-            elif region == 1:
-                v = p0_rising(a, c)
-            elif region == 2:
-                v = p0_falling(a, c)
-            else:
-                v = p0_live(a, c)
-            total += v[0]
+            a, c = _point_block(theta, m, n, i, j)
+            total += _formula0(2 * (c > 0.0) + (a + c > 0.0), a, c, i == j)[0]
     return total / n
 
 
@@ -218,28 +214,8 @@ def point_loss_and_gradient(theta, m, n, grad):
         grad[j] = 0.0
     for i in range(n):
         for j in range(n):
-            a = theta[i] * theta[j]
-            for r in range(1, m):
-                a = a + theta[r * n + i] * theta[r * n + j]
-            c = theta[m * n + j]
-            region = 2 * (c > 0.0) + (a + c > 0.0)
-            if i == j:
-                if region == 0:
-                    v = q1_dead(a, c)
-                elif region == 1:
-                    v = q1_rising(a, c)
-                elif region == 2:
-                    v = q1_falling(a, c)
-                else:
-                    v = q1_live(a, c)
-            elif region == 0:
-                v = p1_dead(a, c)
-            elif region == 1:
-                v = p1_rising(a, c)
-            elif region == 2:
-                v = p1_falling(a, c)
-            else:
-                v = p1_live(a, c)
+            a, c = _point_block(theta, m, n, i, j)
+            v = _formula1(2 * (c > 0.0) + (a + c > 0.0), a, c, i == j)
             total += v[0]
             S[i, j] = v[1] / n
             grad[m * n + j] += v[2] / n

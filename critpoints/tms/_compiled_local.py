@@ -44,6 +44,18 @@ def _add_product(out, matrix_t, v, factor):
 
 
 @numba.njit(**_JIT)
+def _inside_below(proposal, theta_center, radius, reference_loss, m, n):
+    # (1, L − L0) of a proposal inside the ball, (0, inf) outside (not evaluated)
+    norm2 = 0.0
+    for p in range(proposal.shape[0]):
+        delta = proposal[p] - theta_center[p]
+        norm2 += delta * delta
+    if np.sqrt(norm2) < radius:
+        return 1, point_loss(proposal, m, n) - reference_loss
+    return 0, np.inf
+
+
+@numba.njit(**_JIT)
 def _walk(x, fx, chol, scale, radial, threshold, step_normals, scale_normals, uniforms, center,
           radius, reference_loss, theta_star, basis_t, m, n):
     steps, R, k, d = step_normals.shape
@@ -75,30 +87,23 @@ def _walk(x, fx, chol, scale, radial, threshold, step_normals, scale_normals, un
                 # (1) the Gaussian step shaped by chol
                 proposal[:] = theta
                 _add_product(proposal, step_t[r], step_normals[s, r, c], scale[r])
-                norm2 = 0.0
-                for p in range(D):
-                    delta = proposal[p] - theta_center[p]
-                    norm2 += delta * delta
-                if np.sqrt(norm2) < radius:
-                    evaluations += 1
-                    f = point_loss(proposal, m, n) - reference_loss
-                    if f < threshold[r]:
-                        theta[:] = proposal
-                        fx[r, c] = f
-                        accepted[r] += 1
-                        moved = True
+                evaluated, f = _inside_below(proposal, theta_center, radius, reference_loss, m,
+                                             n)
+                evaluations += evaluated
+                if f < threshold[r]:
+                    theta[:] = proposal
+                    fx[r, c] = f
+                    accepted[r] += 1
+                    moved = True
                 # (2) the scaling move about the centre, accepted with probability min(1, s^d)
                 log_s = radial[r] * scale_normals[s, r, c]
-                margin = d * log_s - np.log(uniforms[s, r, c])
                 factor = np.exp(log_s)
-                norm2 = 0.0
                 for p in range(D):
                     proposal[p] = theta_center[p] + factor * (theta[p] - theta_center[p])
-                    delta = proposal[p] - theta_center[p]
-                    norm2 += delta * delta
-                if np.sqrt(norm2) < radius and margin >= 0.0:
-                    evaluations += 1
-                    f = point_loss(proposal, m, n) - reference_loss
+                if d * log_s - np.log(uniforms[s, r, c]) >= 0.0:
+                    evaluated, f = _inside_below(proposal, theta_center, radius,
+                                                 reference_loss, m, n)
+                    evaluations += evaluated
                     if f < threshold[r]:
                         theta[:] = proposal
                         fx[r, c] = f
