@@ -294,3 +294,17 @@ def test_compiled_walk_gives_the_numpy_walks_learning_coefficient():
                                        **options)
     assert compiled.evaluations == numpy_walk.evaluations
     assert compiled.lam == pytest.approx(numpy_walk.lam, abs=1e-6)
+
+
+def test_default_live_points_grow_with_the_dimension():
+    # The walk's shape needs d + 2 survivors: with a fixed 60 live points every classification
+    # of a non-smooth minimum with d > 58 (n ≥ 20 in m = 2) failed. The default is now
+    # max(60, d + 2); below d = 58 nothing changes.
+    small = nested_volume_profile(lambda t: (t**2).sum(axis=1), np.zeros(5), 1.0,
+                                  max_iterations=2, seed=0)
+    assert small.live_points == 60
+    large = nested_volume_profile(lambda t: (t**2).sum(axis=1), np.zeros(70), 1.0,
+                                  max_iterations=2, seed=0)
+    assert large.live_points == 72
+    with pytest.raises(ValueError, match="d \\+ 2 = 72"):
+        nested_volume_profile(lambda t: (t**2).sum(axis=1), np.zeros(70), 1.0, live_points=60)

@@ -283,6 +283,10 @@ class VolumeScaling:
 # Nested sampling
 
 
+#: Live points per run below d = 58 (above, d + 2: the fewest the walk's shape needs).
+DEFAULT_LIVE_POINTS = 60
+
+
 def log_ball_volume(dimension: int, radius: float) -> float:
     """log of the volume of a d-ball of radius ρ: (d/2) log π − log Γ(d/2 + 1) + d log ρ."""
     return (0.5 * dimension * math.log(math.pi) - math.lgamma(0.5 * dimension + 1)
@@ -302,7 +306,7 @@ def nested_volume_profile(
     center: Any,
     radius: float,
     *,
-    live_points: int = 60,
+    live_points: int | None = None,
     runs: int = 4,
     removed_per_iteration: int | None = None,
     walk_steps: int | None = None,
@@ -323,8 +327,10 @@ def nested_volume_profile(
         θ*, the local minimum.
     radius : float
         Ball radius ρ.
-    live_points : int
-        K, live points per run.
+    live_points : int, optional
+        K, live points per run: default max(60, d + 2) (the walk's shape is estimated from the
+        survivors and needs d + 2 of them; a fixed 60 made every classification with d > 58 —
+        a non-smooth minimum at n ≥ 20 — fail).
     runs : int
         Independent runs (stepped together, one batch of loss evaluations per walk step).
     removed_per_iteration : int, optional
@@ -359,7 +365,7 @@ def nested_volume_profile(
     """
     center = np.asarray(center, dtype=float).ravel()
     d = center.size
-    K = int(live_points)
+    K = int(live_points) if live_points is not None else max(DEFAULT_LIVE_POINTS, d + 2)
     k = int(removed_per_iteration) if removed_per_iteration is not None else max(1, K // 4)
     if not 1 <= k < K:
         raise ValueError(f"need 1 ≤ removed_per_iteration < live_points; got k={k}, K={K}")
@@ -704,7 +710,7 @@ def volume_scaling_exponent(
     center: Any,
     radius: float,
     *,
-    live_points: int = 60,
+    live_points: int | None = None,
     runs: int = 4,
     walk_steps: int | None = None,
     decades: float = 6.0,
@@ -857,7 +863,7 @@ def volume_scaling_of(
     theta: Any,
     *,
     radius: float | None = None,
-    live_points: int = 60,
+    live_points: int | None = None,
     runs: int = 4,
     walk_steps: int | None = None,
     decades: float = 6.0,
