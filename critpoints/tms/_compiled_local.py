@@ -15,11 +15,11 @@ moves each copy in θ itself (θ = θ* + basis·z: the shaped step is basis·cho
 per call, and the scaling move needs no product at all; |z| = |θ − θ*| as the basis is
 orthonormal) and returns to z once at the end. Every sum runs in a fixed order, written as
 axpy loops that the compiler vectorises across the outputs without reordering any one sum (no
-BLAS, no fast-math), so the result is the same on every machine. It differs from the numpy
-code's in the rounding of the sums only — but a walk compares losses near 1e-11 above L*, where
-that rounding is 1e-6 relative, and one decision taken differently sends it down another path
-of the same distribution (the λ̂ of the 12-feature 4⁺⁺⁺⁺⁺⁺⁺⁺ came out 17.484 here and 17.511 from
-numpy, stored λ = 17.5 either way).
+BLAS, whose kernels round differently from machine to machine; no fast-math). It differs from
+the numpy code's in the rounding of the sums only — but a walk compares losses near 1e-11 above
+L*, where that rounding is 1e-6 relative, and one decision taken differently sends it down
+another path of the same distribution (the λ̂ of the 12-feature 4⁺⁺⁺⁺⁺⁺⁺⁺ came out 17.535 here
+and 17.511 from numpy, stored λ = 17.5 either way).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ __all__ = ["TMSSublevelWalk", "quotient_descent"]
 
 @numba.njit(**_JIT)
 def _add_product(out, matrix_t, v, factor):
-    # out += factor·(matrixᵀ)ᵀ v, i.e. Σ_i v_i·factor·row i of matrix_t, one row at a time
+    # out += factor · matrix_tᵀ v = Σ_i (factor v_i) · row i of matrix_t, one row at a time
     for i in range(v.shape[0]):
         c = factor * v[i]
         for p in range(out.shape[0]):
