@@ -17,8 +17,8 @@ import os
 import time
 
 from critpoints.catalog import Catalog
-from critpoints.solve.classify import directional_curvature
 from critpoints.slt.volume import volume_scaling_of
+from critpoints.solve.classify import directional_curvature
 from critpoints.tms.model import TMSPotential
 
 
