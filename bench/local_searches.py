@@ -40,6 +40,20 @@ def timed(function):
     return time.perf_counter() - start, result
 
 
+def report(n: str, ident: str, potential: TMSPotential, theta) -> None:
+    """Time both searches through both paths at one point and print the ratios."""
+    numpy_only = NumpyOnly(potential)
+    fast_t, fast = timed(lambda: volume_scaling_of(potential, theta, seed=0))
+    slow_t, slow = timed(lambda: volume_scaling_of(numpy_only, theta, seed=0))
+    print(f"n = {n} {ident}: λ̂ compiled {fast_t:.2f} s (λ̂ {fast.lam:.3f}, "
+          f"{fast.evaluations} evaluations), numpy {slow_t:.2f} s (λ̂ {slow.lam:.3f}, "
+          f"{slow.evaluations}); ratio {fast_t / slow_t:.3f}")
+    fast_t, _ = timed(lambda: directional_curvature(potential, theta, seed=0))
+    slow_t, _ = timed(lambda: directional_curvature(numpy_only, theta, seed=0))
+    print(f"n = {n} {ident}: directional curvature compiled {fast_t:.3f} s, numpy "
+          f"{slow_t:.3f} s; ratio {fast_t / slow_t:.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", nargs="+", default=["6:4++", "12:4++++++++"],
@@ -54,15 +68,7 @@ def main() -> None:
         potential = TMSPotential.of(W)
         theta = potential.flatten(W, b)
         for _ in range(args.repeat):
-            fast_t, fast = timed(lambda: volume_scaling_of(potential, theta, seed=0))
-            slow_t, slow = timed(lambda: volume_scaling_of(NumpyOnly(potential), theta, seed=0))
-            print(f"n = {n} {ident}: λ̂ compiled {fast_t:.2f} s (λ̂ {fast.lam:.3f}, "
-                  f"{fast.evaluations} evaluations), numpy {slow_t:.2f} s (λ̂ {slow.lam:.3f}, "
-                  f"{slow.evaluations}); ratio {fast_t / slow_t:.3f}")
-            fast_t, _ = timed(lambda: directional_curvature(potential, theta, seed=0))
-            slow_t, _ = timed(lambda: directional_curvature(NumpyOnly(potential), theta, seed=0))
-            print(f"n = {n} {ident}: directional curvature compiled {fast_t:.3f} s, numpy "
-                  f"{slow_t:.3f} s; ratio {fast_t / slow_t:.3f}")
+            report(n, ident, potential, theta)
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
