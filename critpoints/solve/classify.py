@@ -182,15 +182,15 @@ def directional_curvature(potential: Potential, theta, radii=(1e-3, 1e-4), start
     rng = np.random.default_rng(seed)
     t = np.repeat(np.asarray(radii, dtype=float), starts)[:, None]  # (R·starts, 1)
 
-    def q_and_grad(z):
-        value, grad = potential.loss_and_gradient(theta0 + t * (z @ basis.T))
-        return (value - L0) / t[:, 0] ** 2, grad @ basis / t
-
     z = rng.standard_normal((len(t), basis.shape[1]))
     z /= np.linalg.norm(z, axis=1, keepdims=True)
     if hasattr(potential, "quotient_descent"):  # the same steps, compiled (TMS, faster)
         z, q = potential.quotient_descent(theta0, basis, t[:, 0], z, L0, steps)
     else:
+        def q_and_grad(z):
+            value, grad = potential.loss_and_gradient(theta0 + t * (z @ basis.T))
+            return (value - L0) / t[:, 0] ** 2, grad @ basis / t
+
         q, g = q_and_grad(z)
         step = np.full(len(t), 0.1)
         for _ in range(steps):
