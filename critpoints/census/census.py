@@ -59,7 +59,7 @@ from critpoints.kgon.enumerate import (
     close_under_descent,
     search_pattern_language,
 )
-from critpoints.solve.newton import find_critical_points, polish
+from critpoints.solve.newton import find_critical_points, polish_to_digits
 from critpoints.tms.model import TMSPotential
 from critpoints.tms.symmetry import live_part, same_live_part
 
@@ -492,12 +492,11 @@ def _rounds(registry: _Registry, potential: TMSPotential, budget: CensusBudget, 
 
 def _refine(registry: _Registry, potential: TMSPotential, digits: int, tick: Progress) -> None:
     """Refine every new orbit to ``digits`` digits from its first points, in turn."""
-    tolerance = mpmath.mpf(10) ** (20 - digits)
     new = [o for o in registry.orbits if o.candidate is None]
     for done, orbit in enumerate(new, 1):
         tick("refine new orbits", done, len(new))
         for theta in orbit.points:
-            result = polish(potential, theta, dps=digits, tol=tolerance)
+            result = polish_to_digits(potential, theta, digits)
             if result.success:
                 W, b = result.parameters
                 origin = ("random-search" if orbit.first_found_by() in RANDOM_STRATEGIES

@@ -26,6 +26,7 @@ ids, classification, certificates).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from functools import cache
@@ -37,11 +38,12 @@ from critpoints.kgon.patterns import Pattern, enumerate_patterns, label_of, patt
 from critpoints.kgon.reduced import solve_regular_polygon
 from critpoints.proofs import annotate
 from critpoints.solve.classify import classify
-from critpoints.solve.newton import find_critical_points, polish
+from critpoints.solve.newton import find_critical_points, polish_to_digits
 from critpoints.tms import potential
 from critpoints.tms.model import TMSPotential
 from critpoints.tms.polytope import column_geometry, echelon_rotation, pivot_columns, point_group
 from critpoints.tms.symmetry import (
+    ZERO_COLUMN,
     canonical_form,
     dead_outputs,
     live_part,
@@ -508,9 +510,9 @@ def _polish_job(job):
 
 
 def _polish_start(tms: TMSPotential, W, b, digits: int):
-    """The ``digits``-digit refinement of a converged float64 start."""
-    tolerance = mpmath.mpf(10) ** (20 - digits)
-    return polish(tms, tms.flatten(W, b), dps=digits, tol=tolerance)
+    """The ``digits``-digit refinement of a converged float64 start (every stored digit
+    converged where possible: :func:`critpoints.solve.newton.polish_to_digits`)."""
+    return polish_to_digits(tms, tms.flatten(W, b), digits)
 
 
 def _examine_converged(tms: TMSPotential, W, b, origin: Candidate | None, known: KnownOrbits,
@@ -1011,57 +1013,233 @@ def _float_grad(candidate: Candidate) -> float:
     return float(_float_gradient_norms(W[None], b[None])[0])
 
 
-def inside_flat_sets(candidate: Candidate, dps: int) -> Candidate:
-    """The candidate with each dead output's bias moved off the top of its flat interval.
+#: Pre-activations within this of 0 count as on an activation boundary when flat columns are
+#: placed (a 60-digit point that lies on a kink is on it to ~10⁻⁶⁰).
+FLAT_TOL = 1e-9
 
-    A dead output j (b_j ≤ 0 and W_i·W_j + b_j ≤ 0 for every i) has a flat bias anywhere in
-    b_j ≤ top_j = −max(0, max_i W_i·W_j). A search can end with b_j at the top itself: the
-    point is critical, but there output j sits on an activation boundary (the Hessian takes the
-    boundary convention, and no Krawczyk box around it lies in one activation region). Such a
-    bias (within 1e-9 of the top) is moved to top_j − max(|top_j|, 1/(2n)) — −2l² for a dead
-    vertex whose own column sets the top, about −1/(2n) for a dead feature, the pattern
-    language's representatives — where the output is strictly dead. Only the one-hot potential's
-    flat intervals are these (not for finite sparsity); the loss and the live part do not
-    change, nor does any other coordinate.
+#: Pre-activations a flat column is kept strictly below when it is placed.
+FLAT_MARGIN = 1e-6
+
+
+@dataclass(frozen=True)
+class DeadColumnFreedom:
+    """How the weights of a nonzero column j with a dead output enter the loss.
+
+    Output j is off everywhere, so W_j matters only through the outputs i ≠ j that see input j
+    (intensity μ ∈ [0, 1], pre-activation μ W_j·W_i + b_i):
+
+    ``seen``
+        outputs with b_i > tol or W_j·W_i + b_i > tol: on for some μ, with a value that depends
+        on W_j·W_i; then W_j is not flat (the loss depends on it only through W_j·W_i, but
+        ∂L/∂W_i carries W_j whole);
+    ``kinks``
+        outputs with b_i = 0 = W_i·W_j (within tol): at 0 for every μ; W_j stays orthogonal to
+        them (a component along W_i would switch output i on);
+    every other column i is off (b_i ≤ tol, W_j·W_i + b_i ≤ tol), and stays off under small
+    moves where W_j·W_i + b_i < 0. With no seen output, W_j is flat up to the kinks.
     """
-    W, b = candidate.W, candidate.b
+
+    column: int
+    seen: tuple[int, ...]
+    kinks: tuple[int, ...]
+    off: tuple[int, ...]
+
+
+def dead_column_freedoms(W, b, tol: float = FLAT_TOL) -> list[DeadColumnFreedom]:
+    """:class:`DeadColumnFreedom` of every nonzero column with a dead output (within ``tol``)."""
+    W = np.asarray(W, dtype=float)
+    b = np.asarray(b, dtype=float)
     n = W.shape[1]
-    with mpmath.workdps(dps):
-        b_new = list(b)
-        moved = False
-        rounding = mpmath.mpf(10) ** (30 - dps)
-        for j in range(n):
-            column = [sum((W[r, i] * W[r, j] for r in range(W.shape[0])), mpmath.mpf(0))
-                      for i in range(n)]
-            top = -max(mpmath.mpf(0), max(column))
-            if b[j] <= top + rounding and top - b[j] < mpmath.mpf("1e-9"):
-                b_new[j] = top - max(abs(top), mpmath.mpf(1) / (2 * n))
-                moved = True
-    if not moved:
+    G = W.T @ W
+    zero = np.linalg.norm(W, axis=0) <= ZERO_COLUMN
+    out: list[DeadColumnFreedom] = []
+    for j in np.flatnonzero(dead_outputs(W, b, tol) & ~zero):
+        seen, kinks, off = [], [], []
+        for i in range(n):
+            if i == j:
+                continue
+            # (a zero column i with b_i > 0 sees input j too: its output is b_i whatever W_j
+            # is, but ∂L/∂W_i = Σ_k c_k W_k carries W_j)
+            if b[i] > tol or G[j, i] + b[i] > tol:
+                seen.append(i)
+            elif abs(b[i]) <= tol and abs(G[j, i]) <= tol:
+                kinks.append(i)
+            else:
+                off.append(i)
+        out.append(DeadColumnFreedom(int(j), tuple(seen), tuple(kinks), tuple(off)))
+    return out
+
+
+def movable_dead_columns(W, b, tol: float = FLAT_TOL) -> np.ndarray:
+    """Mask of the nonzero dead-output columns j that no output sees (:class:`DeadColumnFreedom`
+    with ``seen`` empty): their whole direction, up to the kinks, is flat; the canonical gauge
+    does not anchor on them."""
+    mask = np.zeros(np.asarray(W).shape[1], dtype=bool)
+    for freedom in dead_column_freedoms(W, b, tol):
+        mask[freedom.column] = not freedom.seen
+    return mask
+
+
+def _orthonormal(vectors: list, m: int) -> list:
+    """Gram–Schmidt (twice, at the working precision) of ``vectors``, dropping those within
+    1e-9 of the span of the ones before."""
+    basis = []
+    for v in vectors:
+        u = list(v)
+        for _ in range(2):
+            for q in basis:
+                c = mpmath.fsum(x * y for x, y in zip(u, q))
+                u = [x - c * y for x, y in zip(u, q)]
+        norm = mpmath.sqrt(mpmath.fsum(x * x for x in u))
+        if norm > mpmath.mpf("1e-9"):
+            basis.append([x / norm for x in u])
+    return basis
+
+
+def _round_significant(values: list, scale) -> list:
+    """``values`` rounded to multiples of 10^(⌊log10 scale⌋ − 3): 4 significant digits of
+    ``scale`` (exact decimals)."""
+    exponent = math.floor(math.log10(float(scale))) - 3
+    unit = mpmath.mpf(10) ** exponent
+    return [mpmath.mpf(round(float(v / unit))) * unit for v in values]
+
+
+def _placed_column(W, j: int, freedom: DeadColumnFreedom, m: int):
+    """Column j at its canonical place in its flat set (mpmath numbers): its components along
+    the kinks' columns exactly 0, along the seen columns' span (none where it is flat) as
+    found, and the flat rest — coordinates in the complement of both spans (completed from the
+    coordinate axes in order) — rounded to 4 significant digits of its length."""
+    columns = [[W[r, i] for r in range(m)] for i in (*freedom.kinks, *freedom.seen)]
+    kink_basis = _orthonormal([columns[k] for k in range(len(freedom.kinks))], m)
+    fixed_basis = _orthonormal([*kink_basis, *columns[len(freedom.kinks):]], m)
+    axes = [[mpmath.mpf(int(r == a)) for r in range(m)] for a in range(m)]
+    full = _orthonormal([*fixed_basis, *axes], m)
+    flat_basis = full[len(fixed_basis):]
+    w = [W[r, j] for r in range(m)]
+    coefficients = [mpmath.fsum(x * y for x, y in zip(w, q)) for q in full]
+    for k in range(len(kink_basis)):
+        coefficients[k] = mpmath.mpf(0)
+    flat = coefficients[len(fixed_basis):]
+    size = mpmath.sqrt(mpmath.fsum(c * c for c in flat))
+    if flat_basis and size > mpmath.mpf("1e-9"):
+        coefficients[len(fixed_basis):] = _round_significant(flat, size)
+    return [mpmath.fsum(c * q[r] for c, q in zip(coefficients, full)) for r in range(m)]
+
+
+def inside_flat_sets(candidate: Candidate, dps: int) -> Candidate:
+    """The candidate with its flat coordinates at canonical places strictly inside its flat
+    set, so that the stored representative depends on neither the float64 search's last bits
+    (which differ between machines with their BLAS kernels) nor a kink.
+
+    1. Each nonzero column with a dead output that no other output sees
+       (:func:`dead_column_freedoms`) is placed by :func:`_placed_column`: exactly orthogonal
+       to the columns whose outputs sit on a kink at b_i = 0, the rest rounded to 4
+       significant digits. The placement is kept where every output that was off stays
+       strictly off (pre-activation < −1e-6). If that fails, the column is first halved — the
+       segment t W_j, t ∈ (0, 1],
+       stays in the flat set (convexity: t a_i + (1 − t) b_i < 0 for b_i < 0) and leaves the
+       kinks a_i = 0 of its end (the `8-~1` representative of the n = 8, m = 3 census).
+    2. Every dead output's bias (b_j ≤ top_j = −max(0, max_i W_i·W_j), its flat interval) is
+       set to top_j − max(|top_j|, 1/(2n)) — −2l² for a dead vertex whose own column sets the
+       top, −1/(2n) for a dead feature, the pattern language's representatives — where output
+       j is strictly dead (at the top itself it sits on an activation boundary, where the
+       Hessian takes the boundary convention and no Krawczyk box lies in one region).
+
+    Only the one-hot potential's flat sets are these (not for finite sparsity); the loss and
+    the columns with live outputs do not change. Idempotent. The result is checked: if the full
+    gradient at ``dps`` digits grew (beyond 10× or 10^−dps), the candidate is returned as it
+    was — a placement must not leave the critical set.
+    """
+    placed = _placed_in_flat_sets(candidate, dps)
+    if placed is candidate:
         return candidate
-    return replace(candidate, b=np.array(b_new, dtype=object))
+    with mpmath.workdps(dps):
+        before = potential.gradient_norm(candidate.W, candidate.b, dps)
+        after = potential.gradient_norm(placed.W, placed.b, dps)
+    if after > max(10 * before, mpmath.mpf(10) ** (-dps)):
+        return candidate
+    return placed
+
+
+def _placed_in_flat_sets(candidate: Candidate, dps: int) -> Candidate:
+    """:func:`inside_flat_sets` without the check."""
+    W, b = candidate.W, candidate.b
+    m, n = W.shape
+    Wf, bf = W.astype(float), b.astype(float)
+    with mpmath.workdps(dps + 10):
+        W_new = np.array(W, dtype=object)
+        b_new = np.array(b, dtype=object)
+
+        def strictly_off(column, freedom):
+            return all(mpmath.fsum(column[r] * W_new[r, i] for r in range(m)) + b_new[i]
+                       < -mpmath.mpf(FLAT_MARGIN) for i in freedom.off)
+
+        for freedom in dead_column_freedoms(Wf, bf):
+            if freedom.seen:
+                # not flat: ∂L/∂W_i of a seen output carries W_j whole (the loss depends only
+                # on W_j·W_i, the gradient does not), so moving any component leaves the set
+                continue
+            j = freedom.column
+            placed = _placed_column(W_new, j, freedom, m)
+            if not strictly_off(placed, freedom):
+                halved = W_new.copy()
+                halved[:, j] = [v / 2 for v in W_new[:, j]]
+                placed = _placed_column(halved, j, freedom, m)
+            moved = max(abs(x - y) for x, y in zip(placed, W_new[:, j]))
+            if moved <= mpmath.mpf(10) ** (-dps - 2):  # already in place (idempotence)
+                continue
+            if any(v != 0 for v in placed) and strictly_off(placed, freedom):
+                W_new[:, j] = placed
+        # the outputs dead at the point found (a moved column's own output is dead there,
+        # and its top moved with it)
+        for j in np.flatnonzero(dead_outputs(Wf, bf, FLAT_TOL)):
+            preactivations = [mpmath.fsum(W_new[r, i] * W_new[r, j] for r in range(m))
+                              for i in range(n)]
+            top = -max(mpmath.mpf(0), max(preactivations))
+            b_new[j] = top - max(abs(top), mpmath.mpf(1) / (2 * n))
+        b_new = np.array([+v for v in b_new], dtype=object)  # at dps digits
+        W_new = np.array([[+v for v in row] for row in W_new], dtype=object)
+    same_W = all(x == y for x, y in zip(W_new.ravel(), W.ravel()))
+    same_b = all(x == y for x, y in zip(b_new, b))
+    if same_W and same_b:
+        return candidate
+    return replace(candidate, W=W if same_W else W_new, b=b if same_b else b_new)
+
+
+def _without_movable_columns(W, b) -> np.ndarray:
+    """W (float) with its movable dead columns (:func:`movable_dead_columns`) set to zero."""
+    W = np.array(W, dtype=float)
+    W[:, movable_dead_columns(W, b)] = 0.0
+    return W
 
 
 def _canonicalised(candidate: Candidate, dps: int) -> Candidate:
-    """The candidate rotated/permuted into the canonical gauge, at full precision."""
+    """The candidate rotated/permuted into the canonical gauge, at full precision.
+
+    For m = 2 the gauge is fixed by the columns that are not movable dead columns (those are
+    ordered as zero columns, after the others): a movable column's direction is anywhere in its
+    flat set, to the float64 search's last bits, and must not rotate the rest."""
     Wf = candidate.W.astype(float)
-    _, _, order = canonical_form(Wf, candidate.b.astype(float))
+    bf = candidate.b.astype(float)
+    if Wf.shape[0] == 2:
+        Wf = _without_movable_columns(Wf, bf)
+    _, _, order = canonical_form(Wf, bf)
     W = candidate.W[:, order]
     b = candidate.b[order]
     if W.shape[0] != 2:
         V = _echelon(W, dps)
-        if potential.gradient_norm(V, b, dps) > mpmath.mpf(10) ** (20 - dps):
+        if potential.gradient_norm(V, b, dps) > mpmath.mpf(10) ** (-dps):
             # the zeros the gauge sets moved the point off the critical point by more than the
-            # tolerance (a column's out-of-span residue above rounding): refine again from the
-            # gauge-fixed point and fix the gauge of the result
+            # stored digits (a column's out-of-span residue above rounding): refine again from
+            # the gauge-fixed point and fix the gauge of the result
             tms = TMSPotential.of(V)
-            result = polish(tms, tms.flatten(V, b), dps=dps,
-                            tol=mpmath.mpf(10) ** (20 - dps) / 1000)
+            result = polish_to_digits(tms, tms.flatten(V, b), dps)
             if result.success:
                 V, b = result.parameters
                 V = _echelon(V, dps)
         return replace(candidate, W=V, b=b, regular=False, solution_index=-1, reduced=None)
-    with mpmath.workdps(dps):
+    # 10 guard digits: the point is rounded once, when stored, not here as well
+    with mpmath.workdps(dps + 10):
         first = next((i for i in range(W.shape[1]) if abs(W[0, i]) + abs(W[1, i]) > 0), None)
         if first is not None:
             angle = mpmath.atan2(W[1, first], W[0, first])
@@ -1069,9 +1247,15 @@ def _canonicalised(candidate: Candidate, dps: int) -> Candidate:
             rotated = np.empty_like(W)
             rotated[0] = [c * W[0, i] + s * W[1, i] for i in range(W.shape[1])]
             rotated[1] = [-s * W[0, i] + c * W[1, i] for i in range(W.shape[1])]
-            W = rotated
+            # the gauge's zero exactly, and every entry below the stored digits (the rotation
+            # leaves residues of either sign where the critical point has zeros)
+            rotated[1, first] = mpmath.mpf(0)
+            tiny = mpmath.mpf(10) ** (-dps)
+            W = np.array([[mpmath.mpf(0) if abs(v) <= tiny else v for v in row]
+                          for row in rotated], dtype=object)
             # reflect so that the canonical form's orientation (counter-clockwise) holds
-            Wc, _, _ = canonical_form(W.astype(float), b.astype(float))
-            if np.abs(Wc - W.astype(float)).max() > 1e-9:
+            fixed = _without_movable_columns(W.astype(float), b.astype(float))
+            Wc, _, _ = canonical_form(fixed, b.astype(float))
+            if np.abs(Wc - fixed).max() > 1e-9:
                 W = W * np.array([[1], [-1]], dtype=object)
     return Candidate(candidate.pattern, W, b, False, -1, None, candidate.origin)

@@ -50,7 +50,7 @@ from critpoints.kgon.patterns import Pattern, enumerate_patterns
 from critpoints.kgon.profile import solve_polygon_profile
 from critpoints.potential import FixedCoordinates
 from critpoints.solve.classify import classify
-from critpoints.solve.newton import find_critical_points, polish
+from critpoints.solve.newton import find_critical_points, polish_to_digits
 from critpoints.tms.symmetry import live_part, polar_geometry, same_live_part
 
 __all__ = [
@@ -172,11 +172,9 @@ def _search(model: Any, W, b, digits: int):
                       f"it did not converge in {SEARCH_ITERATIONS} iterations")
     exact_base = FixedCoordinates(model, theta, restricted.free)
     start = np.asarray(search.theta).reshape(-1)
-    # Polished until every stored digit has converged (10 guard digits), so that the stored
-    # point does not depend on the float64 start; else to the verification bound.
-    polished = polish(exact_base, start, dps=digits + 10, tol=mpmath.mpf(10) ** (-digits - 2))
-    if not polished.success:
-        polished = polish(exact_base, start, dps=digits, tol=mpmath.mpf(10) ** (20 - digits))
+    # Polished until every stored digit has converged, so that the stored point does not
+    # depend on the float64 start; else to the verification bound.
+    polished = polish_to_digits(exact_base, start, digits)
     if not polished.success:
         return None, ("regular ansatz not critical; the full-space search converged in float64 "
                       f"but the {digits}-digit refinement stalled")

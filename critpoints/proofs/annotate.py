@@ -226,7 +226,7 @@ def _annotate_reduced(entry, n, digits, radius):
         "box": {"center": [x_text, s_text], "radius": radius},
         "region": {"s_interval": interval.describe(), "vertices": "all live", "k": k},
         "arithmetic": f"python-flint arb, {iv.PREC} bits",
-        "contraction": _outward(result.get("contraction"), up=True),
+        "contraction": _contraction_bound(result.get("contraction")),
     }
     if result["proved"]:
         certificate["claim"] = "unique critical point of the reduced problem in the box; " + \
@@ -370,7 +370,7 @@ def _annotate_full(entry, n, digits, radius):
         "fixed_flat": sorted(flats),
         "box": {"center": "W_exact, b_exact (gauge coordinate set to 0)", "radius": radius},
         "arithmetic": f"python-flint arb, {iv.PREC} bits",
-        "contraction": _outward(result.get("contraction"), up=True),
+        "contraction": _contraction_bound(result.get("contraction")),
     })
     if result["proved"]:
         certificate["claim"] = ("exactly one critical point of L in the box within the gauge "
@@ -390,20 +390,38 @@ def _annotate_full(entry, n, digits, radius):
         r = flint.arb(radius)
         W = np.array([[iv.ball(v) for v in row] for row in W_mid], dtype=object)
         b = np.array([iv.ball(v) for v in b_text], dtype=object)
-        if result["proved"]:
-            theta = [*W.ravel(), *b]
-            for i in variables:
-                theta[i] = flint.arb(theta[i], r)
-            W = np.array(theta[: m * n], dtype=object).reshape(m, n)
-            b = np.array(theta[m * n:], dtype=object)
+        # Over the box also where Krawczyk failed: at the bare stored point, a pre-activation
+        # that is 0 at the critical point (a bias on a kink) is a residue of either sign below
+        # the stored digits, and the one-sided Hessian it selects is an accident of rounding.
+        theta = [*W.ravel(), *b]
+        for i in variables:
+            theta[i] = flint.arb(theta[i], r)
+        W = np.array(theta[: m * n], dtype=object).reshape(m, n)
+        b = np.array(theta[m * n:], dtype=object)
         certificate["hessian"] = hessian_certificate(W, b, entry["classification"])
         if not result["proved"]:
-            certificate["hessian"]["note"] = "evaluated at the stored point (not a proved box)"
+            certificate["hessian"]["note"] = ("evaluated over the box around the stored point "
+                                              "(not proved to contain the critical point)")
             certificate["hessian"]["proved"] = False
     return certificate
 
 
 # ----------------------------------------------------------------------------------------------
+
+
+#: Krawczyk contractions are reported as at most this or a power of ten above it: below it the
+#: ratio is the float64 preconditioner's rounding (1e-16..1e-10), which differs between machines.
+CONTRACTION_FLOOR = 1e-6
+
+
+def _contraction_bound(contraction: float | None) -> float | None:
+    """An upper bound of the Krawczyk contraction max_i rad(K_i)/rad(X_i) that does not depend
+    on the machine: :data:`CONTRACTION_FLOOR`, or the next power of ten above."""
+    if contraction is None:
+        return None
+    if contraction <= CONTRACTION_FLOOR:
+        return CONTRACTION_FLOOR
+    return float(f"1e{math.ceil(math.log10(contraction))}")
 
 
 def _outward(bound: float | None, up: bool, digits: int = 4) -> float | None:

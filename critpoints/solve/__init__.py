@@ -11,6 +11,8 @@ from critpoints.solve.newton import (
     PolishResult,
     find_critical_points,
     polish,
+    polish_to_digits,
+    verification_bound,
 )
 
 __all__ = [
@@ -20,4 +22,6 @@ __all__ = [
     "classify",
     "find_critical_points",
     "polish",
+    "polish_to_digits",
+    "verification_bound",
 ]

@@ -15,14 +15,21 @@ ill-posed. Two tools:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import mpmath
 import numpy as np
 
 from critpoints.potential import Potential
 
-__all__ = ["CriticalPointSearch", "PolishResult", "find_critical_points", "polish"]
+__all__ = [
+    "CriticalPointSearch",
+    "PolishResult",
+    "find_critical_points",
+    "polish",
+    "polish_to_digits",
+    "verification_bound",
+]
 
 
 @dataclass
@@ -350,6 +357,51 @@ def polish(potential: Potential, theta, dps: int = 60, tol=None, max_iter: int =
         message = f"gradient norm {mpmath.nstr(norm, 5)} > tolerance"
         return PolishResult(theta, potential.unflatten(theta), norm, False, it, message,
                             history)
+
+
+def verification_bound(digits: int):
+    """The gradient norm a ``digits``-digit critical point must reach: 10^(20 − digits)."""
+    return mpmath.mpf(10) ** (20 - digits)
+
+
+def polish_to_digits(potential: Potential, theta, digits: int, max_iter: int = 20
+                     ) -> PolishResult:
+    """:func:`polish` until every one of ``digits`` stored digits has converged, else to the
+    verification bound.
+
+    First at ``digits`` + 20 digits to ‖∇L‖ ≤ 10^−(digits + 12): the point is then fixed to
+    every stored digit by the equations alone (stored digits are significant digits: a
+    coordinate of size 10^−3 needs 10^−63 absolute, and ten more for safety). Stopping at the verification bound
+    (:func:`verification_bound`, 10^−40 at 60 digits) leaves the last ~15 stored digits to the
+    float64 start and to the float64 pseudo-inverses of the steps (BLAS kernels differ between
+    machines: other bytes elsewhere), and leaves the point too far from the critical point for a
+    Krawczyk box of radius 10^−40. Where that refinement stalls (some points on activation
+    boundaries) the verification bound at ``digits`` digits is the criterion, as before.
+
+    A coordinate that ends below 10^−digits in magnitude is zero to every stored digit: it is
+    set to exactly 0 when the gradient there still meets the criterion (a bias on a kink at
+    b = 0 would otherwise carry a rounding residue of either sign, which picks the side of a
+    one-sided Hessian).
+    """
+    with mpmath.workdps(digits + 20):
+        deep = mpmath.mpf(10) ** (-digits - 12)
+        result = polish(potential, theta, dps=digits + 20, tol=deep, max_iter=max_iter)
+        tolerance, dps = deep, digits + 20
+        if not result.success:
+            tolerance, dps = verification_bound(digits), digits
+            result = polish(potential, theta, dps=dps, tol=tolerance, max_iter=max_iter)
+        if not result.success:
+            return result
+        tiny = mpmath.mpf(10) ** (-digits)
+        snapped = np.array([mpmath.mpf(0) if abs(v) <= tiny else v for v in result.theta],
+                           dtype=object)
+        if all(a is b for a, b in zip(snapped, result.theta)):
+            return result
+        norm = _mp_norm(_mp_gradient(potential, snapped, dps))
+        if norm > tolerance:
+            return result
+        return replace(result, theta=snapped, parameters=potential.unflatten(snapped),
+                       grad_norm=norm)
 
 
 def _active_sets(potential: Potential, theta) -> list[np.ndarray]:

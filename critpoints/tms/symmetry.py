@@ -51,7 +51,8 @@ def _candidate_forms(W: np.ndarray, b: np.ndarray, zero: float):
     norms = np.linalg.norm(W, axis=0)
     nonzero = np.flatnonzero(norms > zero)
     zeros = np.flatnonzero(norms <= zero)
-    zero_order = zeros[np.lexsort((zeros, -b[zeros]))]  # positive biases first
+    # positive biases first; biases equal to 6 decimals (float64 noise) keep their order
+    zero_order = zeros[np.lexsort((zeros, -np.round(b[zeros], 6)))]
     for anchor in nonzero:
         for reflect in (False, True):
             V = W * np.array([[1.0], [-1.0]]) if reflect else W
