@@ -1146,13 +1146,15 @@ def inside_flat_sets(candidate: Candidate, dps: int) -> Candidate:
        Hessian takes the boundary convention and no Krawczyk box lies in one region).
 
     Only the one-hot potential's flat sets are these (not for finite sparsity); the loss and
-    the columns with live outputs do not change. Idempotent. The result is checked: if the full
-    gradient at ``dps`` digits grew (beyond 10× or 10^−dps), the candidate is returned as it
-    was — a placement must not leave the critical set.
+    the columns with live outputs do not change. Idempotent. A result with a moved column is
+    checked: if the full gradient at ``dps`` digits grew (beyond 10× or 10^−dps), the candidate
+    is returned as it was — a placement must not leave the critical set.
     """
     placed = _placed_in_flat_sets(candidate, dps)
-    if placed is candidate:
-        return candidate
+    if placed is candidate or placed.W is candidate.W:
+        # (a dead output's bias anywhere below its top is critical by construction: only a
+        # moved column needs the check, a gradient at dps digits)
+        return placed
     with mpmath.workdps(dps):
         before = potential.gradient_norm(candidate.W, candidate.b, dps)
         after = potential.gradient_norm(placed.W, placed.b, dps)
