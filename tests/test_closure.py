@@ -9,6 +9,7 @@ catalogs.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -131,11 +132,17 @@ def test_the_sanity_check_catches_the_old_defect():
                                   if "descent_closure" in json.loads(p.read_text("utf-8"))],
                          ids=lambda p: p.name)
 def test_committed_closure_records_are_closed(path):
-    """The stored record of the closure (enumerate --hidden 3): closed, and its new points are
-    entries with the origin landscape-search (which enumerate gives no other point)."""
+    """The stored record of the closure (enumerate or census --hidden 3 --descent-closure):
+    closed, or stopped by its descent budget with the count of descents it did not follow
+    (the n = 8 census: 20 000 of 52 954 followed, every converged end in a catalogued set);
+    its new points are entries with the origin landscape-search (which enumerate gives no
+    other point)."""
     catalog = Catalog.load(path)
     record = catalog.to_json()["descent_closure"]
-    assert record["closed"], record["stop_reason"]
+    if not record["closed"]:
+        assert re.fullmatch(r"budget of \d+ descents spent; \d+ descents not followed",
+                            record["stop_reason"]), record["stop_reason"]
+        assert record["descents"] == record["budget"]["descents"]
     assert record["new_points"] == len(record["new_ids"])
     landscape = sorted(i for i, p in catalog.items() if p["origin"] == "landscape-search")
     assert set(record["new_ids"]) <= set(landscape)

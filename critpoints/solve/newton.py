@@ -371,12 +371,13 @@ def polish_to_digits(potential: Potential, theta, digits: int, max_iter: int = 2
 
     First at ``digits`` + 20 digits to ‖∇L‖ ≤ 10^−(digits + 12): the point is then fixed to
     every stored digit by the equations alone (stored digits are significant digits: a
-    coordinate of size 10^−3 needs 10^−63 absolute, and ten more for safety). Stopping at the verification bound
-    (:func:`verification_bound`, 10^−40 at 60 digits) leaves the last ~15 stored digits to the
-    float64 start and to the float64 pseudo-inverses of the steps (BLAS kernels differ between
-    machines: other bytes elsewhere), and leaves the point too far from the critical point for a
-    Krawczyk box of radius 10^−40. Where that refinement stalls (some points on activation
-    boundaries) the verification bound at ``digits`` digits is the criterion, as before.
+    coordinate of size 10^−3 needs 10^−63 absolute, and ten more for safety). Stopping at the
+    verification bound (:func:`verification_bound`, 10^−40 at 60 digits) leaves the last ~15
+    stored digits to the float64 start and to the float64 pseudo-inverses of the steps (BLAS
+    kernels differ between machines: other bytes elsewhere), and leaves the point too far from
+    the critical point for a Krawczyk box of radius 10^−40. Where that refinement stalls (some
+    points on activation boundaries) the verification bound at ``digits`` digits is the
+    criterion, as before.
 
     A coordinate that ends below 10^−digits in magnitude is zero to every stored digit: it is
     set to exactly 0 when the gradient there still meets the criterion (a bias on a kink at
