@@ -279,6 +279,12 @@ def flat_set_start(family_at: Callable[[float], FixedCoordinates], theta: np.nda
         return one_hot_limit(full, n, m, importance)
 
     loss_start, _ = one_hot(theta)
+    # An exactly symmetric θ̃ (the catalogs store exact zeros) keeps Levenberg–Marquardt on its
+    # symmetric subspace, where the member the (1 − S)² part selects need not lie (`4++~1` of
+    # n = 6 stalled at ‖∇L_S‖ ≈ 1e-7 there): a fixed relative perturbation of 1e-12 (seed 0)
+    # breaks the symmetry and nothing else.
+    scale = max(float(np.abs(theta).max()), 1.0)
+    theta = theta + 1e-12 * scale * np.random.default_rng(0).standard_normal(theta.shape)
     found, gradient_norm = _levenberg_marquardt(family, theta)
     nearer, gradient_norm_nearer = _levenberg_marquardt(family_at(closer), found)
     checks = [one_hot(x) for x in (found, nearer)]
