@@ -223,3 +223,51 @@ def test_a_movable_dead_column_is_placed_the_same_from_noisy_ends(m, n, seed, no
         V, c = first.W.astype(float), first.b.astype(float)
         pre = V[:, :j].T @ V[:, j] + c[:j]
         assert pre.max() < -1e-6
+
+
+@pytest.mark.parametrize("residue", ["1e-45", "-1e-45", "0"])
+def test_a_kink_bias_residue_does_not_pick_the_hessian_certificate(residue):
+    """`5~2` of n = 5 has every bias on a kink (b = 0, W_i·W_j = 0): its stored biases are exact
+    zeros now, but a residue of either sign below the stored digits once made the certificate's
+    Hessian (evaluated at the bare point) claim index exactly 1 on one machine and exactly 2 on
+    another. Over the box the block ball touches 0 whichever the residue: one verdict."""
+    from critpoints.proofs.annotate import annotate
+
+    entry = next(e for e in json.loads((ROOT / "catalog" / "tms-n5-m2.json").read_text(
+        encoding="utf-8"))["critical_points"] if e["id"] == "5~2")
+    entry = dict(entry, b_exact=[residue] * 5)
+    certificate, _ = annotate(entry, 5, 60)
+    assert not certificate["proved"]
+    assert certificate["hessian"]["reason"].startswith("on an activation boundary")
+    assert "claim" not in certificate["hessian"]
+
+
+@pytest.mark.parametrize("ident", ["5~1", "5-~4"])
+@settings(max_examples=4, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_polish_to_digits_stores_the_same_digits_from_any_nearby_start(ident, seed):
+    """Two float64 starts near an isolated irregular point of n = 5 (`5~1`, a smooth saddle;
+    `5-~4`, with a dead column on kinks) that differ by 1e-13 noise (other BLAS kernels end a
+    search in other last bits): polish_to_digits, the canonical gauge and the flat-set placement
+    give the same 60-digit strings, and the catalog's. (Points on continua, like `5-~7` with
+    three coincident columns that can split, do not: docs/catalog.md.)"""
+    from critpoints.kgon.enumerate import EntryCache, _decimal
+    from critpoints.solve import polish_to_digits
+
+    entry = next(e for e in json.loads((ROOT / "catalog" / "tms-n5-m2.json").read_text(
+        encoding="utf-8"))["critical_points"] if e["id"] == ident)
+    W, b = np.array(entry["W"]), np.array(entry["b"])
+    model = TMSPotential.of(W)
+    rng = np.random.default_rng(seed)
+    stored = []
+    for _ in range(2):
+        theta = model.flatten(W, b) + 1e-13 * rng.standard_normal(model.dim)
+        result = polish_to_digits(model, theta, 60)
+        assert result.success
+        V, c = result.parameters
+        placed = EntryCache().canonicalised(Candidate(None, V, c, False, -1, None,
+                                                      "random-search"), 60)
+        stored.append(([_decimal(v, 60) for v in placed.W.ravel()],
+                       [_decimal(v, 60) for v in placed.b]))
+    assert stored[0] == stored[1]
+    assert stored[0] == ([v for row in entry["W_exact"] for v in row], entry["b_exact"])
