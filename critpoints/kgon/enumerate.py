@@ -38,7 +38,7 @@ from critpoints.kgon.patterns import Pattern, enumerate_patterns, label_of, patt
 from critpoints.kgon.reduced import solve_regular_polygon
 from critpoints.proofs import annotate
 from critpoints.solve.classify import classify
-from critpoints.solve.newton import find_critical_points, polish_to_digits
+from critpoints.solve.newton import find_critical_points, polish_to_digits, verification_bound
 from critpoints.tms import potential
 from critpoints.tms.model import TMSPotential
 from critpoints.tms.polytope import column_geometry, echelon_rotation, pivot_columns, point_group
@@ -395,7 +395,7 @@ def screen_patterns(patterns: list[Pattern], digits: int, tick: Progress = _no_p
     A float64 screen comes first (all ansatzes in one batch; the same numbers as one at a
     time): an ansatz far from critical needs no ``digits``-digit check.
     """
-    tolerance = mpmath.mpf(10) ** (20 - digits)
+    tolerance = verification_bound(digits)
     candidates: list[Candidate] = []
     for done, pattern in enumerate(patterns, 1):
         candidates.extend(_candidates(pattern, digits))
@@ -950,7 +950,7 @@ def _polytope_language(n: int, m: int, planar: KnownOrbits, digits: int, tick: P
     known = KnownOrbits.of(embedded_patterns(planar.candidates, m))
     if m != 3:
         return known
-    tolerance = mpmath.mpf(10) ** (20 - digits)
+    tolerance = verification_bound(digits)
     tms = TMSPotential(n, m)
     ansatzes = polytopes.rigid_ansatzes(n)
     broken_W, broken_b = [], []
@@ -1080,7 +1080,7 @@ def movable_dead_columns(W, b, tol: float = FLAT_TOL) -> np.ndarray:
     return mask
 
 
-def _orthonormal(vectors: list, m: int) -> list:
+def _orthonormal(vectors: list) -> list:
     """Gram–Schmidt (twice, at the working precision) of ``vectors``, dropping those within
     1e-9 of the span of the ones before."""
     basis = []
@@ -1105,25 +1105,19 @@ def _round_significant(values: list, scale) -> list:
 
 
 def _placed_column(W, j: int, freedom: DeadColumnFreedom, m: int):
-    """Column j at its canonical place in its flat set (mpmath numbers): its components along
-    the kinks' columns exactly 0, along the seen columns' span (none where it is flat) as
-    found, and the flat rest — coordinates in the complement of both spans (completed from the
-    coordinate axes in order) — rounded to 4 significant digits of its length."""
-    columns = [[W[r, i] for r in range(m)] for i in (*freedom.kinks, *freedom.seen)]
-    kink_basis = _orthonormal([columns[k] for k in range(len(freedom.kinks))], m)
-    fixed_basis = _orthonormal([*kink_basis, *columns[len(freedom.kinks):]], m)
+    """Column j (that no output sees) at its canonical place in its flat set (mpmath numbers):
+    its components along the kinks' columns exactly 0, and the rest — coordinates in the
+    complement of their span, completed from the coordinate axes in order — rounded to 4
+    significant digits of its length."""
+    kink_basis = _orthonormal([[W[r, i] for r in range(m)] for i in freedom.kinks])
     axes = [[mpmath.mpf(int(r == a)) for r in range(m)] for a in range(m)]
-    full = _orthonormal([*fixed_basis, *axes], m)
-    flat_basis = full[len(fixed_basis):]
+    flat_basis = _orthonormal([*kink_basis, *axes])[len(kink_basis):]
     w = [W[r, j] for r in range(m)]
-    coefficients = [mpmath.fsum(x * y for x, y in zip(w, q)) for q in full]
-    for k in range(len(kink_basis)):
-        coefficients[k] = mpmath.mpf(0)
-    flat = coefficients[len(fixed_basis):]
+    flat = [mpmath.fsum(x * y for x, y in zip(w, q)) for q in flat_basis]
     size = mpmath.sqrt(mpmath.fsum(c * c for c in flat))
     if flat_basis and size > mpmath.mpf("1e-9"):
-        coefficients[len(fixed_basis):] = _round_significant(flat, size)
-    return [mpmath.fsum(c * q[r] for c, q in zip(coefficients, full)) for r in range(m)]
+        flat = _round_significant(flat, size)
+    return [mpmath.fsum(c * q[r] for c, q in zip(flat, flat_basis)) for r in range(m)]
 
 
 def inside_flat_sets(candidate: Candidate, dps: int) -> Candidate:

@@ -50,7 +50,7 @@ from critpoints.kgon.patterns import Pattern, enumerate_patterns
 from critpoints.kgon.profile import solve_polygon_profile
 from critpoints.potential import FixedCoordinates
 from critpoints.solve.classify import classify
-from critpoints.solve.newton import find_critical_points, polish_to_digits
+from critpoints.solve.newton import find_critical_points, polish_to_digits, verification_bound
 from critpoints.tms.symmetry import live_part, polar_geometry, same_live_part
 
 __all__ = [
@@ -178,12 +178,9 @@ def _search(model: Any, W, b, digits: int):
     if not polished.success:
         return None, ("regular ansatz not critical; the full-space search converged in float64 "
                       f"but the {digits}-digit refinement stalled")
-    W, b = model.unflatten(exact_base.full(polished.theta))
-    # A bias polished onto the all-zero input's kink (|b_j| below the stored digits) is on it:
-    # exactly 0, not rounding noise whose sign would pick the side of the one-sided Hessian.
-    b = np.array([mpmath.mpf(0) if abs(v) <= mpmath.mpf(10) ** (-digits) else v for v in b],
-                 dtype=object)
-    return (W, b), None
+    # (a bias polished onto the all-zero input's kink, below the stored digits, comes back as
+    # exactly 0: polish_to_digits, so no rounding residue picks the one-sided Hessian's side)
+    return model.unflatten(exact_base.full(polished.theta)), None
 
 
 def _entry(model: Any, candidate: Candidate, ident: str, label: str, kgon: tuple, dps: int,
@@ -229,7 +226,7 @@ def _screen_job(job):
     model, pattern, norm, bias, reduced, index, digits, uniform = job
     W, b = _parameters(model, pattern, norm, bias, digits)
     candidate = Candidate(pattern, W, b, True, index, reduced)
-    tolerance = mpmath.mpf(10) ** (20 - digits)
+    tolerance = verification_bound(digits)
     with mpmath.workdps(digits):
         _, grad = model.loss_and_gradient(model.flatten(W, b).astype(float))
         if uniform and float(np.sqrt((np.asarray(grad) ** 2).sum())) <= 1e-7:
