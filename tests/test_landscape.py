@@ -98,6 +98,30 @@ def test_one_start_is_the_same_alone_and_in_a_batch():
     assert batch.steps[1] == alone.steps
 
 
+class _InOrder:
+    """An executor that runs the jobs here, in order (chunking without processes)."""
+
+    def map(self, function, jobs):
+        return [function(job) for job in jobs]
+
+
+def test_descents_shared_among_workers_are_the_same_to_the_bit():
+    """Chunked (an executor, or two processes) and in one batch: every field of every path the
+    same bits, on the TMS potential (the compiled evaluators work row by row)."""
+    from critpoints.tms.model import TMSPotential
+
+    potential = TMSPotential(4, 2)
+    starts = np.random.default_rng(3).normal(scale=0.5, size=(37, potential.dim))
+    whole = steepest_descent(potential, starts, max_steps=400)
+    for shared in (steepest_descent(potential, starts, max_steps=400, executor=_InOrder()),
+                   steepest_descent(potential, starts, max_steps=400, workers=2)):
+        for name in ("theta", "loss", "grad_norm", "converged", "flow_converged", "start_loss",
+                     "max_loss", "steps"):
+            np.testing.assert_array_equal(getattr(shared, name), getattr(whole, name), name)
+        assert shared.finish_iterations == whole.finish_iterations
+    assert whole.steps.min() < whole.steps.max()  # paths of different lengths were mixed
+
+
 # ----------------------------------------------------------------------------------------------
 # Every way down from a non-smooth saddle
 

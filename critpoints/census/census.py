@@ -470,7 +470,8 @@ def _rounds(registry: _Registry, potential: TMSPotential, budget: CensusBudget, 
                 climbed = strategies.gentlest_ascent(potential, theta, direction)
                 found += registry.register("ascent", *search(climbed))
             if len(moves["descent"]):
-                descended = steepest_descent(potential, moves["descent"], finish=False)
+                descended = steepest_descent(potential, moves["descent"], finish=False,
+                                             workers=search.workers, executor=search.executor)
                 found += registry.register("descent", *search(descended.theta))
             new_moves += found
             tick(f"round {rounds}: moves", len(registry.orbits), len(registry.orbits))

@@ -134,7 +134,8 @@ def run(args: argparse.Namespace) -> int:
         print(format_comparison(compare_catalogs(document, compared[1]), out, compared[0]))
     if landscape_out is not None:
         print()
-        write_landscape_of(document, out, args.n, args.seed, landscape_out, args.quiet)
+        write_landscape_of(document, out, args.n, args.seed, landscape_out, args.quiet,
+                           args.workers)
     if not args.quiet:
         print(f"done in {time.monotonic() - started:.1f} s", file=sys.stderr)
     return 0

@@ -7,6 +7,7 @@ import argparse
 import sys
 import time
 
+from critpoints.cli.enumerate import DEFAULT_WORKERS
 from critpoints.cli.options import MAX_FEATURES, check_output_file, integer, output_file, seed
 
 
@@ -34,6 +35,9 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--seed", type=seed, default=0,
                         help="seed of the bases of degenerate unstable eigenspaces (default 0)")
+    parser.add_argument("--workers", type=integer(1, 64), default=DEFAULT_WORKERS, metavar="K",
+                        help="processes for the descents (default: this machine's cores, at "
+                        f"most 4: {DEFAULT_WORKERS}); the graph does not depend on K")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     parser.set_defaults(func=run)
 
@@ -75,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
     catalog_path, document = tms_catalog(args.catalog, args.n)
     out = landscape_output(args.output or default_landscape_path(args.catalog, args.n))
-    write_landscape_of(document, catalog_path, args.n, args.seed, out, args.quiet)
+    write_landscape_of(document, catalog_path, args.n, args.seed, out, args.quiet, args.workers)
     return 0
 
 
@@ -92,7 +96,7 @@ def landscape_output(path) -> str:
 
 
 def write_landscape_of(document: dict, catalog_path, n: int, seed: int, out: str,
-                       quiet: bool) -> None:
+                       quiet: bool, workers: int = 1) -> None:
     """Build the landscape graph of a catalog document, write it (JSON and GraphML) and print
     its summary: the ``landscape`` command, and the last step of ``census``."""
     from critpoints.catalog import Catalog
@@ -106,7 +110,7 @@ def write_landscape_of(document: dict, catalog_path, n: int, seed: int, out: str
             print(f"[{time.monotonic() - started:6.1f} s] {line}", file=sys.stderr, flush=True)
 
     catalog = Catalog.of(document, str(catalog_path))
-    G = landscape_graph(catalog, seed=seed, progress=progress)
+    G = landscape_graph(catalog, seed=seed, progress=progress, workers=workers)
     G.graph = {
         "model": {"kind": "tms-high-sparsity", "n": n, "m": 2},
         "catalog": str(catalog_path).replace("\\", "/").split("/")[-1],

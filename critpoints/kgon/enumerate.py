@@ -870,7 +870,7 @@ def close_under_descent(known: KnownOrbits, n: int, digits: int, seed: int, *,
         ends = descend_saddles(
             tms, [(e.id, tms.flatten(np.asarray(e.W), np.asarray(e.b)), e.to_json())
                   for e in saddles],
-            seed=seed, max_descents=budget.descents - totals["descents"])
+            seed=seed, max_descents=budget.descents - totals["descents"], workers=workers)
         tick(f"descent closure, round {len(rounds) + 1}: descents", 1, 1)
         count = len(ends.starts)
         before = len(known.candidates)

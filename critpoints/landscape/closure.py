@@ -118,7 +118,7 @@ def _diagonals(vectors: list[np.ndarray], potential: Potential, theta: np.ndarra
 
 def descend_saddles(potential: Potential, saddles: list[tuple[str, np.ndarray, dict]], *,
                     seed: int = 0, descent_options: dict | None = None,
-                    max_descents: int | None = None) -> SaddleDescents:
+                    max_descents: int | None = None, workers: int = 1) -> SaddleDescents:
     """Steepest descent from each saddle along ± each of its directions
     (:func:`closure_directions`).
 
@@ -136,6 +136,8 @@ def descend_saddles(potential: Potential, saddles: list[tuple[str, np.ndarray, d
         Keyword arguments of :func:`~critpoints.landscape.descent.steepest_descent`.
     max_descents : int, optional
         Follow at most this many descents (the first ones, saddle by saddle).
+    workers : int
+        Processes sharing the descents; the ends do not depend on it.
 
     Returns
     -------
@@ -160,7 +162,7 @@ def descend_saddles(potential: Potential, saddles: list[tuple[str, np.ndarray, d
         empty = np.zeros((0, potential.dim))
         return SaddleDescents(descended, [], empty, np.zeros(0), np.zeros(0, dtype=bool), flat,
                               skipped)
-    paths = steepest_descent(potential, np.array([s.theta for s in starts]),
+    paths = steepest_descent(potential, np.array([s.theta for s in starts]), workers=workers,
                              **(descent_options or {}))
     return SaddleDescents(descended, starts, paths.theta, paths.loss, paths.converged, flat,
                           skipped)

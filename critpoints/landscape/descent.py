@@ -10,7 +10,8 @@ another basin. Once ‖∇L‖ ≤ ``flow_gtol`` (or after ``max_steps``) the Le
 a degenerate one, while LM converges there quickly.
 
 Every path is independent of the others in its batch (its own step size, its own stopping), so
-a start's result does not depend on what it is batched with.
+a start's result does not depend on what it is batched with: ``workers`` > 1 processes (or an
+open executor) share the starts in interleaved chunks with the same result to the bit.
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ def steepest_descent(
     armijo: float = 1e-4,
     grow: float = 1.5,
     finish: bool = True,
+    workers: int = 1,
+    executor=None,
 ) -> DescentPaths:
     """Follow the steepest-descent path from each start to the critical point it reaches.
 
@@ -102,6 +105,12 @@ def steepest_descent(
     finish : bool
         Land on the critical point with :func:`~critpoints.solve.find_critical_points`; without
         it the ends are where the descent stopped.
+    workers : int
+        Processes sharing the starts (interleaved chunks, so that long and short paths mix);
+        the result is the same to the bit for any ``workers`` (the evaluators work row by row).
+    executor : optional
+        Runs the chunks instead of a fresh process pool: anything with ``map(function,
+        jobs)`` returning the results in order (e.g. the census's open pool).
 
     Returns
     -------
@@ -127,6 +136,55 @@ def steepest_descent(
     single = theta.ndim == 1
     if single:
         theta = theta[None]
+    options = {"flow_gtol": flow_gtol, "gtol": gtol, "max_steps": max_steps,
+               "initial_step": initial_step, "max_move": max_move, "armijo": armijo,
+               "grow": grow, "finish": finish}
+    count = min(len(theta), max(workers, 2 if executor is not None else 1))
+    if count > 1 and len(theta) >= MIN_SHARED:
+        result = _in_chunks(potential, theta, options, count, workers, executor)
+    else:
+        result = _descend(potential, theta, **options)
+    if single:
+        for name in ("theta", "loss", "grad_norm", "converged", "flow_converged", "start_loss",
+                     "max_loss", "steps"):
+            setattr(result, name, getattr(result, name)[0])
+    return result
+
+
+#: Fewer starts than this are descended in the calling process: starting processes costs more.
+MIN_SHARED = 16
+
+
+def _in_chunks(potential, theta, options, count, workers, executor) -> DescentPaths:
+    chunks = [theta[first::count] for first in range(count)]
+    jobs = [(potential, chunk, options) for chunk in chunks]
+    if executor is not None:
+        results = list(executor.map(_descent_job, jobs))
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=min(workers, count)) as pool:
+            results = list(pool.map(_descent_job, jobs))
+    fields = {}
+    for name in ("theta", "loss", "grad_norm", "converged", "flow_converged", "start_loss",
+                 "max_loss", "steps"):
+        first = getattr(results[0], name)
+        joined = np.empty((len(theta),) + first.shape[1:], dtype=first.dtype)
+        for k, result in enumerate(results):
+            joined[k::count] = getattr(result, name)
+        fields[name] = joined
+    return DescentPaths(**fields,
+                        finish_iterations=max(r.finish_iterations for r in results))
+
+
+def _descent_job(job) -> DescentPaths:
+    potential, theta, options = job
+    return _descend(potential, theta, **options)
+
+
+def _descend(potential, theta, *, flow_gtol, gtol, max_steps, initial_step, max_move, armijo,
+             grow, finish) -> DescentPaths:
+    """The descent of a batch (B, dim) in this process (see :func:`steepest_descent`)."""
     B = theta.shape[0]
     loss, grad = potential.loss_and_gradient(theta)
     loss, grad = np.array(loss, dtype=float), np.array(grad, dtype=float)
@@ -163,10 +221,5 @@ def steepest_descent(
         loss = np.array(loss, dtype=float)
         gnorm = np.linalg.norm(grad, axis=1)
         max_loss = np.maximum(max_loss, loss)
-    result = DescentPaths(theta, loss, gnorm, gnorm <= gtol, flow_converged, start_loss,
-                          max_loss, steps, finish_iterations)
-    if single:
-        for name in ("theta", "loss", "grad_norm", "converged", "flow_converged", "start_loss",
-                     "max_loss", "steps"):
-            setattr(result, name, getattr(result, name)[0])
-    return result
+    return DescentPaths(theta, loss, gnorm, gnorm <= gtol, flow_converged, start_loss,
+                        max_loss, steps, finish_iterations)

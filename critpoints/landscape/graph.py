@@ -319,6 +319,7 @@ def landscape_graph(
     matcher: Callable | None = None,
     descent_options: dict | None = None,
     progress: Callable[[str], None] | None = None,
+    workers: int = 1,
 ) -> nx.MultiDiGraph:
     """The landscape graph of a catalog: the saddles' steepest-descent paths and their ends.
 
@@ -347,6 +348,8 @@ def landscape_graph(
         Keyword arguments of :func:`~critpoints.landscape.descent.steepest_descent`.
     progress : callable, optional
         Called with a line of text at each stage.
+    workers : int
+        Processes sharing the descents; the graph does not depend on it.
 
     Returns
     -------
@@ -393,7 +396,7 @@ def landscape_graph(
     options = {**(descent_options or {})}
     # a catalog without saddles (e.g. minima only) has no descent to follow
     paths = steepest_descent(potential, np.array([s.theta for s in starts]).reshape(
-        len(starts), potential.dim), **options) if starts else None
+        len(starts), potential.dim), workers=workers, **options) if starts else None
     longest = int(paths.steps.max(initial=0)) if starts else 0
     say(f"descents done (longest {longest} steps); matching the ends")
     unmatched = []
