@@ -126,6 +126,24 @@ def test_orbit_distance_vanishes_on_the_orbit_and_not_off_it(seed, m, n):
     assert not same_orbit(W, b, moved, b[pi])
 
 
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), m=st.integers(1, 4), n=st.integers(1, 6),
+       size=st.sampled_from([0.0, 3e-7, 9e-7, 1e-6, 1.2e-6, 3e-6, 1e-4, 1e-2]),
+       shuffle_biases=st.booleans())
+def test_same_orbit_prefilter_never_changes_the_verdict(seed, m, n, size, shuffle_biases):
+    """same_orbit's invariant pre-filter (sorted biases, sorted norms) only rejects pairs the
+    orbit search rejects too: the verdict is orbit_distance(...) ≤ atol, for images of a point
+    under O(m) × S_n moved by noise near atol, with or without the biases permuted apart from
+    the columns (so the invariants agree where the orbits do not)."""
+    rng = np.random.default_rng(seed)
+    W = rng.normal(size=(m, n))
+    b = rng.normal(size=n)
+    pi = rng.permutation(n)
+    W2 = _random_rotation(rng, m) @ W[:, pi] + rng.uniform(-size, size, (m, n))
+    b2 = (b[rng.permutation(n)] if shuffle_biases else b[pi]) + rng.uniform(-size, size, n)
+    assert same_orbit(W, b, W2, b2) == (orbit_distance(W, b, W2, b2) <= 1e-6)
+
+
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(2, 7))
 def test_canonical_form_in_three_dimensions_is_in_echelon_form_and_orbit_invariant(seed, n):
