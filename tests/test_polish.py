@@ -108,3 +108,32 @@ def test_success_means_the_gradient_is_below_tol(entry, noise, seed, dps):
     recomputed = tms_potential.gradient_norm(W, b, dps)
     assert result.grad_norm == recomputed
     assert result.success == (recomputed <= tol)
+
+
+# An orbit of the n = 8, m = 3 census whose float64 polish stalls (‖∇L‖ 1.6e-30 at 60 digits,
+# 1.4e-33 at 80: eigenvalues beside the zero modes near the pseudo-inverse's cut), as the census
+# recorded it (8 digits): the full-precision last resort refines it to every digit.
+_STALLING_W = [[-0.62736092, -0.62736092, 0.65869423, 0.01909551, 0.65869423, -0.18258204,
+                0.22142734, -0.18258204],
+               [0.32751993, 0.32751993, -0.38400395, 0.04891415, -0.38400395, -0.46769354,
+                0.683793, -0.46769354],
+               [-0.10389142, -0.10389142, 0.0744265, 0.05401488, 0.0744265, -0.51646423,
+                0.72703862, -0.51646423]]
+_STALLING_B = [-0.00776923, -0.00776923, -0.58687642, 0.0645882, -0.58687642, -0.01192,
+               -0.03511767, -0.01192]
+
+
+@pytest.mark.slow
+def test_the_precise_last_resort_refines_a_point_the_float_steps_cannot():
+    from critpoints.solve.newton import polish_to_digits, verification_bound
+
+    tms = TMSPotential(8, 3)
+    theta = tms.flatten(np.array(_STALLING_W), np.array(_STALLING_B))
+    assert not polish(tms, theta, dps=60, tol=verification_bound(60)).success
+    assert not polish(tms, theta, dps=80, tol=mpmath.mpf(10) ** -72).success
+    result = polish_to_digits(tms, theta, 60)
+    assert result.success and result.method == "precise-levenberg-marquardt"
+    with mpmath.workdps(80):
+        g = tms.gradient(np.asarray(result.theta, dtype=object), dps=80)
+        assert mpmath.sqrt(mpmath.fsum(x * x for x in g)) <= mpmath.mpf(10) ** -72
+    assert abs(float(tms.loss(result.theta.astype(float))) - 0.204294361462) < 1e-10

@@ -28,6 +28,7 @@ __all__ = [
     "find_critical_points",
     "polish",
     "polish_to_digits",
+    "precise_polish",
     "verification_bound",
 ]
 
@@ -222,8 +223,9 @@ class PolishResult:
     history : list of mpmath.mpf
         Gradient norms after each step (both phases, in order).
     method : str
-        ``"newton"`` (free Newton steps sufficed or nothing better was found) or
-        ``"boundary-newton"`` (the point was refined with switching functions held at zero).
+        ``"newton"`` (free Newton steps sufficed or nothing better was found),
+        ``"boundary-newton"`` (the point was refined with switching functions held at zero)
+        or ``"precise-levenberg-marquardt"`` (:func:`precise_polish`).
     active : list of int
         Indices of the switching functions (``potential.switching_functions``) held at zero by
         the boundary phase when it succeeded; ``[]`` otherwise.
@@ -377,7 +379,8 @@ def polish_to_digits(potential: Potential, theta, digits: int, max_iter: int = 2
     kernels differ between machines: other bytes elsewhere), and leaves the point too far from
     the critical point for a Krawczyk box of radius 10^−40. Where that refinement stalls (some
     points on activation boundaries) the verification bound at ``digits`` digits is the
-    criterion, as before.
+    criterion, as before. Where both fail, :func:`precise_polish` (the Hessian at full
+    precision) tries to every digit, and is accepted at the verification bound.
 
     A coordinate that ends below 10^−digits in magnitude is zero to every stored digit: it is
     set to exactly 0 when the gradient there still meets the criterion (a bias on a kink at
@@ -392,7 +395,17 @@ def polish_to_digits(potential: Potential, theta, digits: int, max_iter: int = 2
             tolerance, dps = verification_bound(digits), digits
             result = polish(potential, theta, dps=dps, tol=tolerance, max_iter=max_iter)
         if not result.success:
-            return result
+            # the last resort: the Hessian at full precision (costly, see precise_polish), to
+            # every digit if it gets there, else to the bound
+            precise = precise_polish(potential, theta, digits + 20, deep)
+            if precise.success:
+                tolerance, dps, result = deep, digits + 20, precise
+            elif precise.grad_norm <= verification_bound(digits):
+                tolerance, dps = verification_bound(digits), digits + 20
+                result = replace(precise, success=True, message="converged to the "
+                                 "verification bound (precise Levenberg–Marquardt)")
+            else:
+                return result
         tiny = mpmath.mpf(10) ** (-digits)
         snapped = np.array([mpmath.mpf(0) if abs(v) <= tiny else v for v in result.theta],
                            dtype=object)
@@ -403,6 +416,65 @@ def polish_to_digits(potential: Potential, theta, digits: int, max_iter: int = 2
             return result
         return replace(result, theta=snapped, parameters=potential.unflatten(snapped),
                        grad_norm=norm)
+
+
+def precise_polish(potential: Potential, theta, dps: int, tol, max_iter: int = 12
+                   ) -> PolishResult:
+    """Levenberg–Marquardt with the Hessian at full precision: the last resort of
+    :func:`polish_to_digits`, for points where :func:`polish` fails.
+
+    :func:`polish` steps with a float64 pseudo-inverse whose cut (1e-10 of the largest
+    eigenvalue) is fixed. Where the Hessian has eigenvalues near that cut — tiny curvatures
+    beside the symmetry's and the flat sets' zero modes, as at many points of the n = 8, m = 3
+    census — float64 Newton steps gain a few digits each and then stall (‖∇L‖ ~ 1e-30), or
+    blow up along a direction whose float64 eigenvalue is noise (‖∇L‖ ~ 1e+30). Here the
+    Hessian is evaluated at ``dps`` digits and diagonalised by mpmath (``eigsy``); eigenvalues
+    below √‖∇L‖ of the largest are dropped (the zero modes: they are O(‖∇L‖) off a critical
+    point, while a real curvature is not), and the step −Σ cᵢ λᵢ/(λᵢ² + μλ²ₘₐₓ) vᵢ over the
+    rest is accepted only when ‖∇L‖ falls. μ starts at 0 (Newton's step, quadratic
+    convergence); a rejected step raises it to 1e-12, then ×8 (at most 12 tries); an accepted
+    one divides it by 10⁴. Success
+    is ``‖∇L‖ ≤ tol`` at ``dps`` digits; the refinement ends after three steps without a
+    tenfold gain. Costly (an mpmath eigen-decomposition per step: ~0.5 s at dimension 32).
+    """
+    with mpmath.workdps(dps):
+        tol = mpmath.mpf(tol)
+        theta = np.array([mpmath.mpf(v) for v in np.asarray(theta, dtype=object)], dtype=object)
+        g = _mp_gradient(potential, theta, dps)
+        norm = _mp_norm(g)
+        history = [norm]
+        mu = mpmath.mpf(0)  # Newton's step first; damped only after a rejected step
+        it = 0
+        for it in range(1, max_iter + 1):
+            if norm <= tol or (it > 3 and _stalled(history)):
+                it -= 1
+                break
+            H = potential.hessian(theta, dps=dps)
+            values, vectors = mpmath.eigsy(mpmath.matrix(H.tolist()))
+            scale = max(abs(v) for v in values)
+            keep = [i for i, v in enumerate(values) if abs(v) > mpmath.sqrt(norm) * scale]
+            coefficients = vectors.T * mpmath.matrix(list(g))
+            for _ in range(12):
+                step = [mpmath.fsum(coefficients[i] * values[i] / (values[i] ** 2
+                                                                   + mu * scale ** 2)
+                                    * vectors[r, i] for i in keep) for r in range(len(theta))]
+                trial = theta - np.array(step, dtype=object)
+                g_trial = _mp_gradient(potential, trial, dps)
+                trial_norm = _mp_norm(g_trial)
+                if trial_norm < norm:
+                    theta, g, norm = trial, g_trial, trial_norm
+                    mu /= 10**4
+                    break
+                mu = max(8 * mu, mpmath.mpf(10) ** -12)
+            else:
+                break
+            history.append(norm)
+        success = bool(norm <= tol)
+        message = ("converged (precise Levenberg–Marquardt)" if success else
+                   f"gradient norm {mpmath.nstr(norm, 5)} > tolerance (precise "
+                   "Levenberg–Marquardt)")
+        return PolishResult(theta, potential.unflatten(theta), norm, success, it, message,
+                            history, "precise-levenberg-marquardt")
 
 
 def _active_sets(potential: Potential, theta) -> list[np.ndarray]:
