@@ -53,6 +53,7 @@ from critpoints.census import strategies
 from critpoints.kgon.enumerate import (
     SEARCH_ITERATIONS,
     Candidate,
+    ClosureBudget,
     Enumeration,
     KnownOrbits,
     build_entries,
@@ -361,6 +362,7 @@ def run_census(
     scheduler: str | None = None,
     progress: Progress | None = None,
     descent_closure: bool = False,
+    closure_budget: ClosureBudget = ClosureBudget(),
 ) -> Census:
     """The census of the critical orbits of the TMS potential with L ≤ 1/3 (module doc).
 
@@ -389,6 +391,8 @@ def run_census(
         along the unstable Hessian directions of every orbit, the closure also along the
         stored descents of non-smooth saddles and from the points it adds). Its record is the
         enumeration's ``descent_closure``; the points it adds have no census hits.
+    closure_budget : ClosureBudget
+        Rounds and descents the closure may spend.
 
     Returns
     -------
@@ -415,7 +419,7 @@ def run_census(
     closure = None
     if descent_closure:
         closure = close_under_descent(KnownOrbits.of(candidates), n, digits, seed, tick=tick,
-                                      workers=workers)
+                                      workers=workers, budget=closure_budget)
         entries = closure.entries
     else:
         entries = build_entries(candidates, n, digits, seed, tick, workers)

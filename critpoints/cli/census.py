@@ -70,6 +70,9 @@ def register(subparsers) -> None:
                         "± each descent direction, including the stored descents of non-smooth "
                         "saddles that the census's moves do not follow, until no new point "
                         "appears")
+    parser.add_argument("--closure-descents", type=integer(1, 10_000_000), default=None,
+                        metavar="D", help="descents the closure may follow, all rounds together "
+                        "(default 20000; with --descent-closure)")
     parser.add_argument("--no-moves", action="store_true",
                         help="random starts only, no moves from the orbits found: a sample of "
                         "the random starts' basins, cheaper (at n = 7, 8 in m = 3 the moves do "
@@ -84,12 +87,16 @@ def run(args: argparse.Namespace) -> int:
     from critpoints.cli import UsageError
     from critpoints.cli.landscape import landscape_output, write_landscape_of
     from critpoints.kgon import catalog_document
+    from critpoints.kgon.enumerate import ClosureBudget
     from critpoints.landscape_store import default_landscape_path
     from critpoints.store import write_catalog
 
     if args.round_starts > args.budget:
         raise UsageError(f"--round-starts ({args.round_starts}) exceeds --budget "
                          f"({args.budget})")
+    if args.closure_descents is not None and not args.descent_closure:
+        raise UsageError("--closure-descents budgets the descent closure: give "
+                         "--descent-closure")
     if args.scheduler is not None:
         try:
             import distributed  # noqa: F401
@@ -116,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
         progress=progress_printer(args.quiet),
         descent_closure=args.descent_closure,
+        closure_budget=(ClosureBudget() if args.closure_descents is None
+                        else ClosureBudget(descents=args.closure_descents)),
     )
     enumeration = census.enumeration
     entries = [entry.to_json() for entry in enumeration.entries]
@@ -123,6 +132,8 @@ def run(args: argparse.Namespace) -> int:
     command = (f"python -m critpoints census --n {args.n}{hidden} --budget {args.budget} "
                f"--round-starts {args.round_starts} --digits {args.digits} --seed {args.seed}"
                + (" --descent-closure" if args.descent_closure else "")
+               + (f" --closure-descents {args.closure_descents}"
+                  if args.closure_descents is not None else "")
                + (" --no-moves" if args.no_moves else ""))
     document = catalog_document(args.n, entries, enumeration.unrealised, command, seed=args.seed,
                                 m=m, descent_closure=enumeration.descent_closure)
