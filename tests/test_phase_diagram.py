@@ -162,6 +162,26 @@ def test_boundary_point_has_equal_losses():
             assert boundary.max_loss_difference <= 1e-9
 
 
+@pytest.mark.slow
+def test_a_boundary_along_r_is_located_in_density():
+    """Where feature 3 is dedicated the losses do not depend on r, so the boundary between the
+    tied and the unequal antipodal pair runs along r and has no root in r: it is located as a
+    root in density (an equal-loss crossing; both types exist and are PSD on either side,
+    measured at densities 0.703 … 0.72), and the re-solved losses there are equal at another
+    r too."""
+    result = phase_diagram(3, 2, [0.70, 0.72], [10.0], [])
+    pair = ("3-dedicated-12-antipodal", "3-dedicated-12-antipodal-unequal")
+    (boundary,) = [b for b in result.boundaries if b.types == pair]
+    assert boundary.kind == "equal-loss" and boundary.max_loss_difference <= 1e-12
+    ((density, ratio),) = boundary.points
+    assert ratio == 10.0 and 0.703 < density < 0.707
+    kinds = {t.name: t for t in configuration_types(3, 2)}
+    for r in (10.0, 2.0):
+        tied, unequal = (optimise_type(kinds[name], 1 - density, r)[0] for name in pair)
+        assert tied.in_type and unequal.in_type
+        assert abs(tied.loss - unequal.loss) <= 1e-10
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--n", "3", "--hidden", "1"], "not supported"),
     (["--n", "2", "--hidden", "1", "--ratio-range", "5", "1"], "LO < HI"),

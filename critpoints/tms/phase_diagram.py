@@ -489,32 +489,37 @@ class _Solver:
         return [_winner([c[i] for c in columns]) for i in range(len(ratios))]
 
 
-def _transition(solver: _Solver, density: float, lo: float, hi: float, a: int, b: int,
-                rtol: float = 1e-8):
-    """The change of winner a (at r = lo) → b (at r = hi) at one density.
+def _transition(solver: _Solver, line: Callable[[float], tuple[float, float]], lo: float,
+                hi: float, a: int, b: int, rtol: float = 1e-8):
+    """The change of winner a (at t = lo) → b (at t = hi) along a line t ↦ (density, ratio)
+    of the plane (r at one density, or the density at one r; t > 0).
 
     If both types keep their shape (and are critical) at both ends and L*_a − L*_b changes
-    sign, the boundary point is its root (``brentq``, r to 10⁻¹³ relative): kind
+    sign, the boundary point is its root (``brentq``, t to 10⁻¹³ relative): kind
     ``"equal-loss"``. Otherwise one of the two types ceases to exist inside the bracket (its
     optimum collapses onto the other type or leaves its shape), and the point is found by
-    bisection on which of the two is lower among those that exist, to ``rtol`` in r: kind
-    ``"type-ends"`` with the type that ends. Returns (kind, ended type or None, r, |L*_a −
-    L*_b| at r), or None if a third type wins inside.
+    bisection on which of the two is lower among those that exist, to ``rtol`` in t: kind
+    ``"type-ends"`` with the type that ends — unless both exist on either side of the change
+    so located and their losses cross there (the type ended elsewhere in the bracket): then
+    the root of L*_a − L*_b in that last bisection bracket, ``"equal-loss"``. Returns (kind,
+    ended type or None, t, |L*_a − L*_b| at t), or None if a third type wins inside.
     """
     from scipy.optimize import brentq
 
-    def g(r):
-        return solver(a, density, r, False).loss - solver(b, density, r, False).loss
+    def at(k, t):
+        return solver(k, *line(t), False)
 
-    ends = [[_acceptable(solver(k, density, r, False)) for k in (a, b)] for r in (lo, hi)]
+    def g(t):
+        return at(a, t).loss - at(b, t).loss
+
+    ends = [[_acceptable(at(k, t)) for k in (a, b)] for t in (lo, hi)]
     if all(ends[0]) and all(ends[1]) and g(lo) <= 0 <= g(hi):
         root = brentq(g, lo, hi, xtol=1e-300, rtol=1e-13)
         kind, ended = "equal-loss", None
     else:
-        def lower(r):  # a, b or None (neither exists: cannot happen between two winners)
-            pa, pb = solver(a, density, r, False), solver(b, density, r, False)
-            okay = [k for k, o in ((a, pa), (b, pb)) if _acceptable(o)]
-            return min(okay, key=lambda k: solver(k, density, r, False).loss) if okay else None
+        def lower(t):  # a, b or None (neither exists: cannot happen between two winners)
+            okay = [k for k in (a, b) if _acceptable(at(k, t))]
+            return min(okay, key=lambda k: at(k, t).loss) if okay else None
         x, y = math.log(lo), math.log(hi)
         while y - x > rtol:
             mid = (x + y) / 2
@@ -526,31 +531,44 @@ def _transition(solver: _Solver, density: float, lo: float, hi: float, a: int, b
         kind = "type-ends"
         gone = [k for k, at_lo, at_hi in zip((a, b), *ends) if at_lo != at_hi]
         ended = gone[0] if gone else None
-    at_root = solver.all(density, root, cold=False)
+        # A type that ends inside the bracket need not end where the winner changes: if both
+        # exist on either side of the located change and their losses cross there, it is an
+        # equal-loss point (the type ended elsewhere in the bracket).
+        lo, hi = math.exp(x), math.exp(y)
+        if (all(_acceptable(at(k, t)) for k in (a, b) for t in (lo, hi))
+                and g(lo) <= 0 <= g(hi)):
+            root = brentq(g, lo, hi, xtol=1e-300, rtol=1e-13)
+            kind, ended = "equal-loss", None
+    at_root = solver.all(*line(root), cold=False)
     existing = [o.loss for o in at_root if _acceptable(o)]
     if existing and min(at_root[a].loss, at_root[b].loss) > min(existing) + 1e-11:
         return None
     return kind, ended, root, abs(g(root))
 
 
-def _boundary_points(solver: _Solver, density: float, ratios: np.ndarray, winners: list[int],
-                     subdivisions: int = 4, rtol: float = 1e-8) -> list[tuple]:
-    """Boundary points along one density: each change of winner between grid ratios is
-    narrowed on a batched sub-grid, then located by :func:`_transition`."""
+def _boundary_points(solver: _Solver, line: Callable[[float], tuple[float, float]],
+                     grid: np.ndarray, winners: list[int],
+                     winners_at: Callable[[np.ndarray], list[int]], subdivisions: int = 4,
+                     rtol: float = 1e-8) -> list[tuple]:
+    """Boundary points along one line of the plane (see :func:`_transition`) sampled at
+    ``grid`` (ascending t) with these winners: each change of winner between grid points is
+    narrowed on a sub-grid (``winners_at(sub)``: batched along r), then located by
+    :func:`_transition`. Returns ``((a, b, kind, ended), (density, ratio), gap)`` per
+    point."""
     found = []
-    for i in range(len(ratios) - 1):
+    for i in range(len(grid) - 1):
         if winners[i] == winners[i + 1]:
             continue
-        sub = np.geomspace(ratios[i], ratios[i + 1], subdivisions + 1)
-        sub_winners = solver.winners(density, sub, cold=False)
+        sub = np.geomspace(grid[i], grid[i + 1], subdivisions + 1)
+        sub_winners = winners_at(sub)
         for s in range(subdivisions):
             a, b = sub_winners[s], sub_winners[s + 1]
             if a == b:
                 continue
-            point = _transition(solver, density, float(sub[s]), float(sub[s + 1]), a, b, rtol)
+            point = _transition(solver, line, float(sub[s]), float(sub[s + 1]), a, b, rtol)
             if point is not None:
                 kind, ended, root, gap = point
-                found.append(((min(a, b), max(a, b), kind, ended), root, gap))
+                found.append(((min(a, b), max(a, b), kind, ended), line(root), gap))
     return found
 
 
@@ -570,7 +588,9 @@ def phase_diagram(n: int, m: int, densities: Sequence[float], ratios: Sequence[f
     ratios : sequence of float
         Importances r > 0 of the last feature.
     boundary_densities : sequence of float
-        The fine density grid of the boundary curves (each boundary point is a root in r).
+        The fine density grid of the boundary curves: at each of these densities the
+        boundary points are roots in r, and at each ratio of ``ratios`` roots in density
+        between these densities (boundaries along r, which have no root in r).
     multistart_points : int
         How many grid points (evenly spread) to check by multi-start over the full (W, b).
     multistart_starts : int
@@ -578,8 +598,8 @@ def phase_diagram(n: int, m: int, densities: Sequence[float], ratios: Sequence[f
     seed : int
     progress : callable, optional
     boundary_rtol : float
-        Relative accuracy in r of the "type-ends" boundary points (bisection); equal-loss
-        points are roots to 10⁻¹³.
+        Relative accuracy (in r, or in density) of the "type-ends" boundary points
+        (bisection); equal-loss points are roots to 10⁻¹³.
 
     Returns
     -------
@@ -612,12 +632,26 @@ def phase_diagram(n: int, m: int, densities: Sequence[float], ratios: Sequence[f
     curves: dict[tuple, list[tuple[float, float, float]]] = {}
     fine = sorted({float(x) for x in boundary_densities} | {float(x) for x in densities},
                   reverse=True)
+    along_density = np.zeros((R, len(fine)), dtype=int)
     for step, x in enumerate(fine):
         column = solver.winners(x, ratios)
-        for pair, root, gap in _boundary_points(solver, x, ratios, column, rtol=boundary_rtol):
+        along_density[:, step] = column
+        for pair, (_, root), gap in _boundary_points(
+                solver, lambda r, x=x: (x, r), ratios, column,
+                lambda sub, x=x: solver.winners(x, sub, cold=False), rtol=boundary_rtol):
             curves.setdefault(pair, []).append((x, root, gap))
         if (step + 1) % 10 == 0 or step + 1 == len(fine):
             say(f"phase-diagram: boundaries at {step + 1}/{len(fine)} densities")
+    # Boundaries that run along r (the losses of both types independent of r, e.g. where the
+    # last feature is dedicated) have no root in r: they are roots in density at each ratio.
+    ascending = np.array(fine[::-1])
+    for i, r in enumerate(ratios):
+        for pair, (x, _), gap in _boundary_points(
+                solver, lambda d, r=float(r): (d, r), ascending, list(along_density[i, ::-1]),
+                lambda sub, r=float(r): [_winner(solver.all(float(d), r, cold=False))
+                                         for d in sub], rtol=boundary_rtol):
+            curves.setdefault(pair, []).append((x, float(r), gap))
+    say(f"phase-diagram: boundaries in density at {R} ratios")
     boundaries = [Boundary((types[a].name, types[b].name),
                            [(x, r) for x, r, _ in sorted(points)],
                            max(gap for *_, gap in points), kind,
