@@ -22,6 +22,18 @@ def _log_edges(values) -> np.ndarray:
                                   [2 * logs[-1] - middle[-1]]]))
 
 
+def _pieces(points: np.ndarray, densities, ratios) -> list[np.ndarray]:
+    """A boundary's points (in the document's order) split where consecutive points lie more
+    than 2.5 grid steps apart on the log axes: one boundary kind of one pair of types can
+    have pieces in several places of the plane, which a single line would join across
+    cells where it does not hold."""
+    step = max(np.diff(np.log10(densities)).max(initial=0.0),
+               np.diff(np.log10(ratios)).max(initial=0.0))
+    logs = np.log10(points)
+    gaps = np.linalg.norm(np.diff(logs, axis=0), axis=1) > 2.5 * step
+    return np.split(points, np.flatnonzero(gaps) + 1)
+
+
 def phase_diagram_figure(document: dict, title: str | None = None):
     """Regions of the winning configuration type over (density 1 − S, importance r), log axes.
 
@@ -58,9 +70,10 @@ def phase_diagram_figure(document: dict, title: str | None = None):
         ends = boundary.get("kind") == "type-ends"
         label = ("boundary: a type ceases to exist" if ends
                  else "boundary: equal loss L*_A = L*_B")
-        ax.plot(points[:, 0], points[:, 1], "k--" if ends else "k-", lw=1.5, marker=".",
-                ms=4, label=None if label in drawn else label)
-        drawn.add(label)
+        for piece in _pieces(points, x, y):
+            ax.plot(piece[:, 0], piece[:, 1], "k--" if ends else "k-", lw=1.5, marker=".",
+                    ms=4, label=None if label in drawn else label)
+            drawn.add(label)
     # a one-letter key at the middle of each type's cells (the names are long and would overlap
     # or leave the axes; the legend spells them out)
     key = {k: chr(ord("A") + i) for i, k in enumerate(sorted(set(index.ravel())))}

@@ -345,8 +345,10 @@ def _winner(optima: Sequence[TypeOptimum], tolerance: float = 1e-12) -> int:
 
 @dataclass
 class Boundary:
-    """A boundary curve between two winners, as points (density 1 − S, r), one root in r per
-    density of the fine grid.
+    """A boundary curve between two winners, as points (density 1 − S, r): a root in r at each
+    density of the fine grid where the winner changes along r, and a root in density at each
+    grid ratio where it changes along the density (ordered by density, then r). One pair and
+    kind can have pieces in several places of the plane.
 
     ``kind`` is ``"equal-loss"`` (L*_A = L*_B, both types exist on both sides: a first-order
     change) or ``"type-ends"`` (one of the two, ``ended``, ceases to exist there — its optimum
@@ -652,8 +654,10 @@ def phase_diagram(n: int, m: int, densities: Sequence[float], ratios: Sequence[f
                                          for d in sub], rtol=boundary_rtol):
             curves.setdefault(pair, []).append((x, float(r), gap))
     say(f"phase-diagram: boundaries in density at {R} ratios")
+    # ordered by density, and along r where the density agrees (a boundary along r)
     boundaries = [Boundary((types[a].name, types[b].name),
-                           [(x, r) for x, r, _ in sorted(points)],
+                           [(x, r) for x, r, _ in sorted(points,
+                                                         key=lambda p: (round(p[0], 9), p[1]))],
                            max(gap for *_, gap in points), kind,
                            None if ended is None else types[ended].name)
                   for (a, b, kind, ended), points in sorted(curves.items(), key=str)]
