@@ -12,6 +12,7 @@ from critpoints.solve.newton import (
     find_critical_points,
     polish,
     polish_to_digits,
+    precise_polish,
     verification_bound,
 )
 
@@ -23,5 +24,6 @@ __all__ = [
     "find_critical_points",
     "polish",
     "polish_to_digits",
+    "precise_polish",
     "verification_bound",
 ]
