@@ -162,6 +162,35 @@ def test_boundary_point_has_equal_losses():
             assert boundary.max_loss_difference <= 1e-9
 
 
+def test_the_antipodal_optimum_at_r_1_is_not_the_symmetric_saddle():
+    """n = 2, density 0.8254, r = 1: the symmetric antipodal pair (u = v, b1 = b2, where the
+    symmetric starts' Newton stays) is a saddle of the full potential (smallest eigenvalue
+    -0.019, L = 0.1045490); the type's optimum is an unequal pair, PSD, and nothing lower is
+    found by L-BFGS over the full (W, b) from random starts (independent of the templates)."""
+    from scipy.optimize import minimize
+
+    S = 1 - 0.8254041852680182
+    kind = {t.name: t for t in configuration_types(2, 1)}["antipodal"]
+    optimum, phi = optimise_type(kind, S, 1.0)
+    assert optimum.in_type and optimum.psd and optimum.gradient_norm <= 1e-9
+    assert optimum.loss < 0.1045490 - 5e-4
+    assert abs(phi[0] - phi[1]) > 0.1  # u ≠ v: the symmetry is broken
+
+    def value_gradient(theta):
+        L, dW, db = sparse.loss_and_gradient(theta[:2].reshape(1, 2), theta[2:],
+                                             sparsity=S)
+        return float(L), np.concatenate([np.ravel(dW), np.ravel(db)])
+
+    rng = np.random.default_rng(0)
+    best = min(minimize(value_gradient, np.concatenate([rng.normal(0, 1, 2),
+                                                        rng.normal(0, 0.3, 2)]),
+                        jac=True, method="L-BFGS-B",
+                        options={"ftol": 1e-15, "gtol": 1e-11, "maxiter": 5000}).fun
+               for _ in range(12))
+    assert optimum.loss <= best + 1e-12
+    assert abs(optimum.loss - best) <= 1e-9
+
+
 @pytest.mark.slow
 def test_a_boundary_along_r_is_located_in_density():
     """Where feature 3 is dedicated the losses do not depend on r, so the boundary between the

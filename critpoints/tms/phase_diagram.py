@@ -68,7 +68,11 @@ class ConfigurationType:
     start, since Newton from a symmetric start stays symmetric. ``unequal`` lists pairs of
     variables of which at least one must differ by ≥ :data:`SHAPE_TOLERANCE` inside the type:
     with every pair equal the optimum is that of the type with the pairs tied, listed earlier,
-    and is not counted twice.
+    and is not counted twice. ``breaking`` lists further starts (values over the template's
+    start) for a type whose untied variables can take unequal values: where the importances
+    make its two features alike (r = 1), Newton from the symmetric start stays on the
+    symmetric configuration, which can be a saddle of the full potential with a lower,
+    unequal optimum of the same type beside it.
     """
 
     name: str
@@ -77,6 +81,7 @@ class ConfigurationType:
     b: tuple[str, ...]
     start: dict = field(default_factory=dict)
     unequal: tuple[tuple[str, str], ...] = ()
+    breaking: tuple[dict, ...] = ()
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -116,11 +121,12 @@ class ConfigurationType:
             i not in represented for i, e in enumerate(self.b) if e.lstrip("-") == v)]
 
     def cold_starts(self, sparsity: float) -> np.ndarray:
-        """Starting points of the globalised type solve, shape (3, variables): the template's
-        start, then with every unrepresented feature's bias at its optimum (1 − S)/2 (the
-        output of a zero column is the constant ReLU(b_j), best at E[x_j] = (1 − S)/2; a bias
-        ≤ 0 there is a flat, dead critical point: the non-converged cell of the first
-        version), then also with the represented biases at +0.05 (out of a dead bias)."""
+        """Starting points of the globalised type solve, shape (3 + breaking, variables): the
+        template's start, then with every unrepresented feature's bias at its optimum
+        (1 − S)/2 (the output of a zero column is the constant ReLU(b_j), best at
+        E[x_j] = (1 − S)/2; a bias ≤ 0 there is a flat, dead critical point: the non-converged
+        cell of the first version), then also with the represented biases at +0.05 (out of a
+        dead bias), then the symmetry-breaking starts."""
         names = self.variables()
         weights = set(self.weight_variables())
         dropped = set(self.unrepresented_biases())
@@ -129,7 +135,9 @@ class ConfigurationType:
                            for v, x in zip(names, first)])
         third = np.array([x if v in weights or v in dropped else 0.05
                           for v, x in zip(names, second)])
-        return np.array([first, second, third])
+        broken = [np.array([values.get(v, x) for v, x in zip(names, first)])
+                  for values in self.breaking]
+        return np.array([first, second, third, *broken])
 
     def represented(self) -> list[int]:
         """Features (0-based) whose column is not pinned at zero."""
@@ -157,8 +165,12 @@ def configuration_types(n: int, m: int) -> tuple[ConfigurationType, ...]:
                               (("w", "0"),), ("b1", "b2")),
             ConfigurationType("feature-2", "feature 2 only (dedicated dimension)",
                               (("0", "w"),), ("b1", "b2")),
+            # the unequal starts: at r = 1 the symmetric pair (u = v, b1 = b2) is a saddle of
+            # the full potential at density 0.83, beside an unequal pair 6e-4 lower
             ConfigurationType("antipodal", "both, antipodal superposition",
-                              (("u", "-v"),), ("b1", "b2")),
+                              (("u", "-v"),), ("b1", "b2"),
+                              breaking=({"u": 0.9, "v": 0.4, "b1": 0.2, "b2": 0.6},
+                                        {"u": 0.4, "v": 0.9, "b1": 0.6, "b2": 0.2})),
         )
     if (n, m) == (3, 2):
         return (
@@ -169,7 +181,9 @@ def configuration_types(n: int, m: int) -> tuple[ConfigurationType, ...]:
             ConfigurationType("3-dedicated-12-antipodal", "3 dedicated; 1, 2 antipodal",
                               (("u", "-u", "0"), ("0", "0", "v")), ("b", "b", "c")),
             ConfigurationType("3-antipodal-with-1", "2 dedicated; 1, 3 antipodal",
-                              (("u", "0", "-v"), ("0", "w", "0")), ("b1", "b2", "b3")),
+                              (("u", "0", "-v"), ("0", "w", "0")), ("b1", "b2", "b3"),
+                              breaking=({"u": 0.9, "v": 0.4, "b1": 0.2, "b3": 0.6},
+                                        {"u": 0.4, "v": 0.9, "b1": 0.6, "b3": 0.2})),
             ConfigurationType("triangle", "all three in superposition (triangle)",
                               (("a", "a", "-c"), ("d", "-d", "0")), ("b", "b", "e"),
                               {"a": 0.5, "d": 0.87, "c": 1.0}),
