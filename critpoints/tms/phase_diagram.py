@@ -458,6 +458,7 @@ class _Solver:
         self.solved: dict[int, list[tuple[float, float, np.ndarray]]] = {
             k: [] for k in range(len(types))}
         self.cache: dict[tuple[int, float, float], TypeOptimum] = {}
+        self.cold: set[tuple[int, float, float]] = set()  # solved from the cold starts too
 
     def _start(self, k: int, density: float, ratio: float) -> np.ndarray:
         near = self.solved[k]
@@ -470,10 +471,12 @@ class _Solver:
     def column(self, k: int, density: float, ratios: Sequence[float],
                cold: bool = True) -> list[TypeOptimum]:
         """Type k's optima at these ratios: from the warm start and, with ``cold``, also
-        from the type's cold starts (the grid; inside a boundary bracket, whose ends were
-        solved with cold starts, the warm start from the nearest point suffices)."""
+        from the type's cold starts (the grid, and the checks of boundary points; inside a
+        boundary bracket the warm start from the nearest point is tried first). A point solved
+        warm is solved again when asked for cold."""
         ratios = np.asarray(ratios, dtype=float)
-        todo = [i for i, r in enumerate(ratios) if (k, density, float(r)) not in self.cache]
+        todo = [i for i, r in enumerate(ratios)
+                if (k, density, float(r)) not in (self.cold if cold else self.cache)]
         if todo:
             kind, S = self.types[k], 1.0 - density
             rs = ratios[todo]
@@ -490,6 +493,8 @@ class _Solver:
                 phi[t] = flat[best]
             for t, i in enumerate(todo):
                 self.cache[(k, density, float(ratios[i]))] = optima[t]
+                if cold:
+                    self.cold.add((k, density, float(ratios[i])))
                 if _acceptable(optima[t]):
                     self.solved[k].append((density, float(ratios[i]), phi[t]))
         return [self.cache[(k, density, float(r))] for r in ratios]
@@ -506,7 +511,7 @@ class _Solver:
 
 
 def _transition(solver: _Solver, line: Callable[[float], tuple[float, float]], lo: float,
-                hi: float, a: int, b: int, rtol: float = 1e-8):
+                hi: float, a: int, b: int, rtol: float = 1e-8, cold: bool = False):
     """The change of winner a (at t = lo) → b (at t = hi) along a line t ↦ (density, ratio)
     of the plane (r at one density, or the density at one r; t > 0).
 
@@ -523,7 +528,7 @@ def _transition(solver: _Solver, line: Callable[[float], tuple[float, float]], l
     from scipy.optimize import brentq
 
     def at(k, t):
-        return solver(k, *line(t), False)
+        return solver(k, *line(t), cold)
 
     def g(t):
         return at(a, t).loss - at(b, t).loss
@@ -555,7 +560,7 @@ def _transition(solver: _Solver, line: Callable[[float], tuple[float, float]], l
                 and g(lo) <= 0 <= g(hi)):
             root = brentq(g, lo, hi, xtol=1e-300, rtol=1e-13)
             kind, ended = "equal-loss", None
-    at_root = solver.all(*line(root), cold=False)
+    at_root = solver.all(*line(root), cold=cold)
     existing = [o.loss for o in at_root if _acceptable(o)]
     if existing and min(at_root[a].loss, at_root[b].loss) > min(existing) + 1e-11:
         return None
@@ -581,11 +586,28 @@ def _boundary_points(solver: _Solver, line: Callable[[float], tuple[float, float
             a, b = sub_winners[s], sub_winners[s + 1]
             if a == b:
                 continue
-            point = _transition(solver, line, float(sub[s]), float(sub[s + 1]), a, b, rtol)
+            lo, hi = float(sub[s]), float(sub[s + 1])
+            point = _transition(solver, line, lo, hi, a, b, rtol)
+            if point is not None and not _confirmed(solver, line, point[2], a, b, rtol):
+                # the warm starts followed another branch somewhere in the bracket (e.g. the
+                # mirror image of an unequal pair): locate the change again from cold starts
+                a, b = (_winner(solver.all(*line(t), cold=True)) for t in (lo, hi))
+                point = None if a == b else _transition(solver, line, lo, hi, a, b, rtol,
+                                                        cold=True)
             if point is not None:
                 kind, ended, root, gap = point
                 found.append(((min(a, b), max(a, b), kind, ended), line(root), gap))
     return found
+
+
+def _confirmed(solver: _Solver, line: Callable[[float], tuple[float, float]], root: float,
+               a: int, b: int, rtol: float) -> bool:
+    """Whether every type solved from its cold starts too puts winner a just below the located
+    point and b just above it (offsets of max(10·rtol, 10⁻⁶) in log t)."""
+    offset = max(10 * rtol, 1e-6)
+    below, above = root * math.exp(-offset), root * math.exp(offset)
+    return (_winner(solver.all(*line(below), cold=True)) == a
+            and _winner(solver.all(*line(above), cold=True)) == b)
 
 
 def phase_diagram(n: int, m: int, densities: Sequence[float], ratios: Sequence[float],
