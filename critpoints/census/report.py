@@ -307,6 +307,35 @@ def embedded_polygons_markdown(catalogs: Iterable[Catalog]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def polytope_families_markdown(catalogs: Iterable[Catalog]) -> str:
+    """The flat family through each minimum of m = 3 whose Hessian has more zero eigenvalues
+    than the symmetry explains: its tangent-cone and family dimensions, measured from sampled
+    members (:func:`critpoints.solve.flat_family`, seed 0)."""
+    import numpy as np
+
+    from critpoints.solve.family import flat_family
+    from critpoints.tms.model import TMSPotential
+
+    lines = ["| n | id | L | shape | zero modes observed / explained | tangent dimension | "
+             "family dimension |", "|---|---|---|---|---|---|---|"]
+    for catalog in _by_m(catalogs, 3):
+        n = catalog.model.n
+        for p in _minima(catalog):
+            zero = p["evidence"]["zero_modes"]
+            if zero["observed"] <= zero["explained"]:
+                continue
+            W, b = np.array(p["W"], dtype=float), np.array(p["b"], dtype=float)
+            potential = TMSPotential.of(W[None])
+            family = flat_family(potential, potential.flatten(W, b))
+            shape, _ = _symmetry(p)
+            shown = ["untested" if v is None else str(v)
+                     for v in (family.tangent_dimension, family.dimension)]
+            lines.append(f"| {n} | `{p['id']}` | {_loss(p['loss'], 6)} | {shape} | "
+                         f"{zero['observed']} / {zero['explained']} | {shown[0]} | "
+                         f"**{shown[1]}** |")
+    return "\n".join(lines) + "\n"
+
+
 #: Generated sections: name → (function of the catalogs, which catalogs: ``census`` the m = 2
 #: catalogs with a census record, ``all`` every m = 2 catalog, ``landscapes`` the landscape
 #: graphs, ``hidden`` every catalog of any m).
@@ -319,6 +348,7 @@ SECTIONS: dict[str, tuple[Callable[[list[Catalog]], str], str]] = {
     "polytope-minima": (polytope_minima_markdown, "hidden"),
     "polytope-index1": (polytope_index1_markdown, "hidden"),
     "embedded-polygons": (embedded_polygons_markdown, "hidden"),
+    "polytope-families": (polytope_families_markdown, "hidden"),
 }
 
 

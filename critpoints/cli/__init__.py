@@ -19,6 +19,7 @@ COMMANDS = (
     "evaluate",
     "derive",
     "certify",
+    "family",
     "kgon-existence",
     "sparsity-branches",
     "linear",
