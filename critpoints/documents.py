@@ -18,6 +18,8 @@ name                           version  written by
 ``critpoints.landscape``       1        ``landscape`` (node-link JSON of the saddles' descent
                                         paths; the GraphML beside it as for transitions)
 ``critpoints.sparsity-branches`` 1      ``continue`` (catalogued points followed in sparsity S)
+``critpoints.limits``          1        ``limits`` (KKT points of the one-hot potential on b ≤ 0:
+                                        the limits S → 1 of finite-sparsity critical points)
 =============================  =======  ====================================================
 
 This module is pure: it knows the types, parses and checks text and documents, and touches no
@@ -54,6 +56,7 @@ __all__ = [
     "HEADER_KEYS",
     "KGON_EXISTENCE",
     "LANDSCAPE",
+    "LIMITS",
     "LLC",
     "LLC_SWEEP",
     "PHASES",
@@ -83,6 +86,7 @@ LANDSCAPE = "critpoints.landscape"
 SPARSITY_BRANCHES = "critpoints.sparsity-branches"
 PHASE_DIAGRAM = "critpoints.phase-diagram"
 PHASE_LINE = "critpoints.phase-line"
+LIMITS = "critpoints.limits"
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,9 @@ DOCUMENT_TYPES: dict[str, DocumentType] = {
                      "exact TMS phase diagram over feature density and importance"),
         DocumentType(PHASE_LINE, 1, "phase-line.schema.json",
                      "lowest minimum of the exact TMS potential along sparsity S"),
+        DocumentType(LIMITS, 1, "limits.schema.json",
+                     "limits S → 1 of finite-sparsity critical points: KKT points of the "
+                     "one-hot potential on b ≤ 0"),
     )
 }
 

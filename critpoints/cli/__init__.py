@@ -28,6 +28,7 @@ COMMANDS = (
     "llc",
     "phases",
     "phase-diagram",
+    "limits",
     "plot",
     "docs",
 )
