@@ -5,7 +5,7 @@ rewrites the sections between their markers and ``python -m critpoints docs`` ch
 
 from __future__ import annotations
 
-__all__ = ["SECTIONS", "branches_markdown", "markers", "phase_line_markdown"]
+__all__ = ["SECTIONS", "branches_markdown", "limits_markdown", "markers", "phase_line_markdown"]
 
 #: S values of the branch table's loss columns (grid points of every branch).
 _COLUMNS = (0.9, 0.683772233983, 0.43765867481, 0.0)
@@ -164,9 +164,40 @@ def _bracket(certificate: dict | None) -> str:
 
 #: Generated section name → (shipped file, document kind, renderer); the files are read by
 #: ``critpoints docs`` (this module does no I/O).
+def limits_markdown(document: dict) -> str:
+    """Summary and the constrained minima (and the limits with a positive multiplier below the
+    all-dead level's minima) of a limits document."""
+    search, summary = document["search"], document["summary"]
+    lines = [
+        f"`{document['generator']['command']}`: {search['starts']} face searches "
+        f"({search['random_starts_per_face_size']} random starts per face size, "
+        f"{search['catalog_points']} catalogued points with perturbed copies, the ends of "
+        f"{search['descents']} bounded descents), {search['feasible']} feasible ends; "
+        f"**{summary['limits']} limits** with L̃ ≤ 1/3: {summary['minimum']} minima, "
+        f"{summary['saddle']} saddles, {summary['undecided']} undecided on b ≤ 0, "
+        f"{summary['unrefined']} not refined; Chao1 estimate of limits the random starts have "
+        f"not reached: {search['chao1_unseen']:g}.",
+        "",
+        "| id | L̃ | face (b_j = 0) | multipliers −∂⁺L̃/∂b_j | on the face | on b ≤ 0 | "
+        "catalogued critical set |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for point in document["limits"]:
+        if point["verdict"] != "minimum" and not (point["strict_face"]
+                                                  and point["loss"] < 0.1):
+            continue
+        multipliers = ", ".join(f"{v:.6g}" for v in point["multipliers"]) or "–"
+        ids = ", ".join(f"`{i}`" for i in point["catalog_ids"]) or "–"
+        lines.append(f"| {point['id']} | {point['loss']:.10f} | {point['face'] or '–'} | "
+                     f"{multipliers} | {point['face_classification']}, "
+                     f"{point['face_verdict']} | **{point['verdict']}** | {ids} |")
+    return "\n".join(lines) + "\n"
+
+
 SECTIONS = {
     "sparsity-branches": ("tms-n6-m2.sparsity.json", "critpoints.sparsity-branches",
                           branches_markdown),
     "sparsity-phase-line": ("tms-n6-m2.phase-line.json", "critpoints.phase-line",
                             phase_line_markdown),
+    "sparsity-limits": ("tms-n6-m2.limits.json", "critpoints.limits", limits_markdown),
 }
