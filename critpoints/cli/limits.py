@@ -37,8 +37,9 @@ def register(subparsers) -> None:
                         "starts")
     parser.add_argument("--catalog", type=str, default=None, metavar="FILE",
                         help="catalog whose points (positive biases set to 0) start searches "
-                        "and name the limits that are its critical points (default: "
-                        "catalog/tms-nN-mM.json when it exists; 'none' for no catalog)")
+                        "and name the limits that are its critical points (default: the "
+                        "shipped catalog/tms-nN-mM.json when there is one; 'none' for no "
+                        "catalog)")
     parser.add_argument("--digits", type=integer(30, MAX_DIGITS), default=60,
                         help="precision of the refinement")
     parser.add_argument("--seed", type=seed, default=0, help="seed of the random starts")
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
 
     from critpoints.catalog import CatalogError
     from critpoints.cli.options import output_problem
-    from critpoints.store import load_catalog, write_document
+    from critpoints.store import builtin_path, load_catalog, write_document
     from critpoints.tms.limits import limits_document, search_limits
 
     n, m = args.n, args.hidden
@@ -64,9 +65,11 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         raise UsageError(f"cannot write {out}: {problem} (give --out FILE)")
     catalog_path = args.catalog
-    if catalog_path is None:
-        default = Path(f"catalog/tms-n{n}-m{m}.json")
-        catalog_path = str(default) if default.exists() else "none"
+    if catalog_path is None:  # the shipped catalog of (n, m), from any working directory
+        try:
+            catalog_path = str(builtin_path(f"tms-n{n}-m{m}.json"))
+        except CatalogError:
+            catalog_path = "none"
     entries = []
     if catalog_path != "none":
         try:
