@@ -19,7 +19,20 @@ from critpoints.tms.model import TMSPotential
 ROOT = Path(__file__).resolve().parents[1]
 
 
-class SphereValley(SmoothPotential):
+class PlainCoordinates(SmoothPotential):
+    """θ is the parameter vector itself; no symmetry declared."""
+
+    def flatten(self, theta):
+        return np.asarray(theta)
+
+    def unflatten(self, theta):
+        return (np.asarray(theta),)
+
+    def orbit_tangents(self, theta):
+        return np.zeros((0, self.dim))
+
+
+class SphereValley(PlainCoordinates):
     """L = (|x_S|² − ρ²)² + Σ_{j∉S} c_j x_j² on R^D, S the first k + 1 coordinates: its minima
     form the k-sphere of radius ρ (k = 0: the two points ±ρ), with no symmetry declared. With
     ``saddle`` the last coordinate enters as −x² instead: the same sphere is then a family of
@@ -31,15 +44,6 @@ class SphereValley(SmoothPotential):
         self.weights = np.linspace(1.0, 3.0, extra) if extra else np.zeros(0)
         if saddle:
             self.weights[-1] = -1.0
-
-    def flatten(self, theta):
-        return np.asarray(theta)
-
-    def unflatten(self, theta):
-        return (np.asarray(theta),)
-
-    def orbit_tangents(self, theta):
-        return np.zeros((0, self.dim))
 
     def _split(self, theta):
         theta = np.asarray(theta, dtype=float)
@@ -81,19 +85,10 @@ def test_dimension_of_a_sphere_of_critical_points(k, extra, radius, seed, saddle
     assert family.isolated == (k == 0)
 
 
-class QuarticWell(SmoothPotential):
+class QuarticWell(PlainCoordinates):
     """L = x⁴ + y² + 2z²: an isolated minimum with a zero Hessian eigenvalue."""
 
     dim = 3
-
-    def flatten(self, theta):
-        return np.asarray(theta)
-
-    def unflatten(self, theta):
-        return (np.asarray(theta),)
-
-    def orbit_tangents(self, theta):
-        return np.zeros((0, 3))
 
     def loss(self, theta, dps=None):
         x, y, z = np.moveaxis(np.asarray(theta, dtype=float), -1, 0)
@@ -118,21 +113,12 @@ def test_a_degenerate_isolated_minimum_is_not_a_family():
     assert family.isolated
 
 
-class CuspRegion(SmoothPotential):
+class CuspRegion(PlainCoordinates):
     """L = ReLU(y² − z⁴)² + x²: zero on the region |y| ≤ z², x = 0 — two-dimensional, but
     its tangent cone at the origin is the z-axis alone (a cusp). L is C¹ with a Hessian jump
     on y² = z⁴, like the ReLU terms of TMS."""
 
     dim = 3
-
-    def flatten(self, theta):
-        return np.asarray(theta)
-
-    def unflatten(self, theta):
-        return (np.asarray(theta),)
-
-    def orbit_tangents(self, theta):
-        return np.zeros((0, 3))
 
     def _parts(self, theta):
         x, y, z = np.moveaxis(np.asarray(theta, dtype=float), -1, 0)

@@ -34,18 +34,12 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from critpoints.catalog import CatalogError, load_catalog
+    from critpoints.cli.options import load_tms_catalog
     from critpoints.proofs.recheck import recheck_document
 
-    try:
-        document = load_catalog(args.catalog)
-    except CatalogError as exc:
-        raise UsageError(str(exc)) from None
+    document = load_tms_catalog(args.catalog, "certify re-checks")
     if not 1 <= args.workers <= 64:
         raise UsageError(f"--workers must be between 1 and 64; got {args.workers}")
-    if document["model"]["kind"] != "tms-high-sparsity":
-        raise UsageError(f"{args.catalog}: a {document['model']['kind']} catalog; certify "
-                         "re-checks TMS catalogs (kind tms-high-sparsity)")
     start = time.perf_counter()
 
     def progress(done: int, total: int) -> None:

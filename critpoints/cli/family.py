@@ -36,17 +36,11 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from critpoints.catalog import CatalogError, load_catalog
+    from critpoints.cli.options import load_tms_catalog
     from critpoints.solve.family import flat_family
     from critpoints.tms.model import TMSPotential
 
-    try:
-        document = load_catalog(args.catalog)
-    except CatalogError as exc:
-        raise UsageError(str(exc)) from None
-    if document["model"]["kind"] != "tms-high-sparsity":
-        raise UsageError(f"{args.catalog}: a {document['model']['kind']} catalog; family "
-                         "measures TMS catalogs (kind tms-high-sparsity)")
+    document = load_tms_catalog(args.catalog, "family measures")
     entries = document["critical_points"]
     if args.ids is None:
         chosen = [e for e in entries if _unexplained(e) > 0]

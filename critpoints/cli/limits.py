@@ -55,8 +55,8 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from critpoints.catalog import CatalogError
-    from critpoints.cli.options import output_problem
-    from critpoints.store import builtin_path, load_catalog, write_document
+    from critpoints.cli.options import load_tms_catalog, output_problem
+    from critpoints.store import builtin_path, write_document
     from critpoints.tms.limits import limits_document, search_limits
 
     n, m = args.n, args.hidden
@@ -72,15 +72,11 @@ def run(args: argparse.Namespace) -> int:
             catalog_path = "none"
     entries = []
     if catalog_path != "none":
-        try:
-            document = load_catalog(catalog_path)
-        except CatalogError as exc:
-            raise UsageError(str(exc)) from None
+        document = load_tms_catalog(catalog_path, "limits starts from")
         model = document["model"]
-        if model["kind"] != "tms-high-sparsity" or (model["n"], model["m"]) != (n, m):
-            raise UsageError(f"--catalog {catalog_path} is a {model['kind']} catalog of n = "
-                             f"{model['n']}, m = {model['m']}; need the one-hot TMS with "
-                             f"n = {n}, m = {m}")
+        if (model["n"], model["m"]) != (n, m):
+            raise UsageError(f"--catalog {catalog_path} is a catalog of n = {model['n']}, "
+                             f"m = {model['m']}; need the one-hot TMS with n = {n}, m = {m}")
         entries = document["critical_points"]
 
     def progress(stage: str, done: int, total: int) -> None:

@@ -33,6 +33,7 @@ __all__ = [
     "fraction",
     "integer",
     "label_value",
+    "load_tms_catalog",
     "output_directory",
     "output_file",
     "path",
@@ -382,3 +383,20 @@ def tms_catalog(path, n: int, m: int | None = None):
     if m is not None and model.get("m") != m:
         raise UsageError(f"{path} is a catalog for m = {model.get('m')}, not for --hidden {m}")
     return path, document
+
+
+def load_tms_catalog(path: str, verb: str) -> dict:
+    """The one-hot TMS catalog document in ``path``, or a UsageError (exit 2) naming what is
+    wrong: unreadable, invalid, or a catalog of another kind (``verb`` says what the command
+    does with it)."""
+    from critpoints.catalog import CatalogError, load_catalog
+    from critpoints.cli import UsageError
+
+    try:
+        document = load_catalog(path)
+    except CatalogError as exc:
+        raise UsageError(str(exc)) from None
+    if document["model"]["kind"] != "tms-high-sparsity":
+        raise UsageError(f"{path}: a {document['model']['kind']} catalog; {verb} TMS catalogs "
+                         "(kind tms-high-sparsity)")
+    return document
