@@ -162,11 +162,9 @@ def _bracket(certificate: dict | None) -> str:
             f"{float(values[0]):.2e} → {float(values[1]):.2e} at {certificate['dps']} digits")
 
 
-#: Generated section name → (shipped file, document kind, renderer); the files are read by
-#: ``critpoints docs`` (this module does no I/O).
 def limits_markdown(document: dict) -> str:
-    """Summary and the constrained minima (and the limits with a positive multiplier below the
-    all-dead level's minima) of a limits document."""
+    """Summary, the constrained minima and the limits with a positive multiplier and L̃ < 0.1
+    of a limits document."""
     search, summary = document["search"], document["summary"]
     lines = [
         f"`{document['generator']['command']}`: {search['starts']} face searches "
@@ -194,6 +192,8 @@ def limits_markdown(document: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: Generated section name → (shipped file, document kind, renderer); the files are read by
+#: ``critpoints docs`` (this module does no I/O).
 SECTIONS = {
     "sparsity-branches": ("tms-n6-m2.sparsity.json", "critpoints.sparsity-branches",
                           branches_markdown),

@@ -59,10 +59,14 @@ from critpoints.tms.model import TMSPotential
 
 __all__ = [
     "FEASIBILITY_TOLERANCE",
+    "MAX_LOSS",
+    "MULTIPLIER_ZERO",
     "Limit",
     "LimitSearch",
+    "bounded_descent",
     "face_potential",
     "kkt_residuals",
+    "limits_document",
     "refine_limit",
     "search_limits",
 ]
