@@ -47,7 +47,7 @@ dimension derived by hand — with seed 1).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -100,8 +100,6 @@ class TangentMeasurement:
     scales: tuple[float, ...]
     members: list[int]
     singular_values: list[list[float]]
-    #: Members found at the first scale (float64 points, farthest first); not stored.
-    points: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)), repr=False)
 
     def to_json(self) -> dict:
         return {"dimension": self.dimension, "explained": self.explained,
@@ -158,7 +156,7 @@ def tangent_dimension(potential: Potential, theta, *, scales=SCALES, starts: int
     explained = theta0.size - r
     count = starts if starts is not None else max(2 * r + 8, 24)
     rng = np.random.default_rng(seed)
-    kept, values, points = [], [], None
+    kept, values = [], []
     for delta in scales:
         z = rng.standard_normal((count, r))
         z /= np.linalg.norm(z, axis=1, keepdims=True)
@@ -176,15 +174,11 @@ def tangent_dimension(potential: Potential, theta, *, scales=SCALES, starts: int
             values.append(np.linalg.svd(displacement[member], compute_uv=False) / unit)
         else:
             values.append(np.zeros(0))
-        if points is None:
-            order = np.argsort(-distance[member], kind="stable")
-            points = search.theta[member][order]
     dimension = _first_order_count(values) if r else 0
     if r and (min(kept) < 3 or min(kept) < dimension + 3):
         dimension = None
     return TangentMeasurement(dimension, explained, r, count, tuple(scales), kept,
-                              [[float(v) for v in s] for s in values],
-                              points if points is not None else np.zeros((0, theta0.size)))
+                              [[float(v) for v in s] for s in values])
 
 
 def flat_family(potential: Potential, theta, *, seed: int = 0, members: int = MEMBERS_REMEASURED,
