@@ -202,3 +202,21 @@ def test_limits_command_rejects_bad_input(tmp_path, capsys, arguments, message):
     assert message in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
     assert out.read_text(encoding="utf-8") == "keep me"
+
+
+def test_limit_starts_put_the_face_biases_where_the_all_zero_input_balances_them():
+    """The phase line starts a branch at S = 0.999 from each constrained minimum with a
+    positive multiplier (n = 6: found-2's limit alone), its face bias at n(1 − S)μ/(2Sⁿ)."""
+    from critpoints.kgon.sparsity_line import limit_starts_of
+
+    document = _document(6)
+    starts = limit_starts_of(document, 0.999)
+    chosen = [p for p in document["limits"] if p["verdict"] == "minimum" and p["strict_face"]]
+    assert [name for name, _, _ in starts] == [f"limit {p['id']}" for p in chosen]
+    assert len(starts) == 1
+    (_, S, theta), point = starts[0], chosen[0]
+    j = point["strict_face"][0]
+    mu = point["multipliers"][point["face"].index(j)]
+    assert S == 0.999
+    assert theta[12 + j] == pytest.approx(6 * 0.001 * mu / (2 * 0.999**6), rel=1e-12)
+    assert np.array_equal(theta[:12], np.array(point["W"]).ravel())

@@ -219,6 +219,15 @@ def test_discovered_points_are_critical_with_their_stored_index(line_document, d
     assert shape_label(theta, 6, 2) == record["label"] or point["sparsity"] != record["found_at"]
 
 
+def test_the_face_minimum_enters_the_line_from_the_limits(line_document):
+    """found-2 (critical only on the face b_6 = 0 as S → 1) is started from the constrained
+    minimum of the limits file, not left to the multi-start checks, and wins a stretch of S."""
+    origins = {d["id"]: d.get("found_by") for d in line_document["discovered"]}
+    from_limits = [i for i, origin in origins.items() if (origin or "").startswith("limit ")]
+    assert from_limits
+    assert any(interval["id"] in from_limits for interval in line_document["intervals"])
+
+
 def test_committed_checks_compare_with_the_line(line_document):
     """The independent multi-start points: the stored best θ has the stored loss, and a check
     that says "no violation" has that loss at or above the line."""
@@ -245,6 +254,7 @@ def test_committed_checks_compare_with_the_line(line_document):
     (["--n", "6", "--hidden", "2", "--grid", "5"], "--grid: only for the planes"),
     (["--n", "7", "--hidden", "2"], "no shipped tms-n7-m2.sparsity.json for the phase line"),
     (["--n", "2", "--hidden", "1", "--no-discovery"], "for the phase line along S"),
+    (["--n", "2", "--hidden", "1", "--no-limits"], "for the phase line along S"),
     (["--n", "5", "--hidden", "2", "--branches", str(builtin_path("tms-n6-m2.sparsity.json"))],
      "the branches are of n = 6"),
 ])

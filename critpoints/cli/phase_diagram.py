@@ -49,6 +49,9 @@ def register(subparsers) -> None:
     parser.add_argument("--branches", type=path, metavar="FILE",
                         help="sparsity-branches document (along S; default the shipped "
                         "catalog/tms-nN-mM.sparsity.json)")
+    parser.add_argument("--no-limits", action="store_true",
+                        help="along S: do not start branches from the constrained minima of "
+                        "the shipped limits S → 1 file (catalog/tms-nN-mM.limits.json)")
     parser.add_argument("--no-discovery", action="store_true",
                         help="along S: no multi-start at the grid sparsities (the line of the "
                         "followed branches only)")
@@ -85,8 +88,10 @@ def run(args: argparse.Namespace) -> int:
                              + ", ".join(f"--n {a} --hidden {b}" for a, b in SUPPORTED)
                              + "; along S the grid is the branches file's")
         return _run_line(args)
-    if args.branches is not None or args.no_discovery or args.certify_dps is not None:
-        raise UsageError("--branches, --no-discovery and --certify-dps are for the phase line "
+    if (args.branches is not None or args.no_discovery or args.no_limits
+            or args.certify_dps is not None):
+        raise UsageError("--branches, --no-discovery, --no-limits and --certify-dps are for "
+                         "the phase line "
                          f"along S, not for --n {args.n} --hidden {args.hidden}")
     for key, value in _PLANE_DEFAULTS.items():
         if getattr(args, key) is None:
@@ -151,7 +156,13 @@ def _run_line(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from critpoints.documents import PHASE_LINE, SPARSITY_BRANCHES, DocumentError, new_document
+    from critpoints.documents import (
+        LIMITS,
+        PHASE_LINE,
+        SPARSITY_BRANCHES,
+        DocumentError,
+        new_document,
+    )
     from critpoints.kgon.branches import parameter_of, sparsity_of
     from critpoints.kgon.sparsity_line import phase_line
     from critpoints.store import builtin_path, load_document, write_document
@@ -188,9 +199,22 @@ def _run_line(args: argparse.Namespace) -> int:
               .astype(int) if args.checks else [])
     validation = [round(middles[k], 12) for k in sorted({int(k) for k in chosen})]
     certify_dps = 60 if args.certify_dps is None else args.certify_dps or None
+    starts_from_limits = []
+    uniform = model.get("importance") is None or len(set(model["importance"])) == 1
+    if not args.no_limits and uniform:
+        from critpoints.kgon.branches import START_SPARSITY
+        from critpoints.kgon.sparsity_line import limit_starts_of
+
+        try:
+            limits = load_document(builtin_path(f"tms-n{args.n}-m{args.hidden}.limits.json"),
+                                   LIMITS)
+            starts_from_limits = limit_starts_of(limits, START_SPARSITY)
+        except DocumentError:  # no shipped limits file for this (n, m)
+            pass
     result = phase_line(branches, catalog_ids, discovery_sparsities=discovery,
                         validation_sparsities=validation, starts=args.starts, seed=args.seed,
                         workers=args.workers, certify_dps=certify_dps,
+                        limit_starts=starts_from_limits,
                         progress=lambda s: print(s, file=sys.stderr))
     body = result.to_json()
     for interval in body["intervals"]:
@@ -211,6 +235,7 @@ def _run_line(args: argparse.Namespace) -> int:
                + (f" --branches {shlex.quote(str(args.branches))}" if args.branches is not None
                   else "")
                + (" --no-discovery" if args.no_discovery else "")
+               + (" --no-limits" if args.no_limits else "")
                + f" --checks {args.checks} --starts {args.starts} --seed {args.seed}"
                + ("" if args.certify_dps is None else f" --certify-dps {args.certify_dps}")
                # the outputs too: the stored command writes what it describes

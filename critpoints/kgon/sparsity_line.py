@@ -51,6 +51,7 @@ __all__ = [
     "MultiStartCheck",
     "PhaseLine",
     "certify_boundary",
+    "limit_starts_of",
     "phase_line",
     "solve_branch",
 ]
@@ -523,6 +524,7 @@ def phase_line(document: dict, catalog_ids: Sequence[str] = (), *,
                discovery_sparsities: Sequence[float] = (),
                validation_sparsities: Sequence[float] = (), starts: int = 8, seed: int = 0,
                workers: int = 1, certify_dps: int | None = 60,
+               limit_starts: Sequence[tuple[str, float, np.ndarray]] = (),
                progress: Callable[[str], None] | None = None) -> PhaseLine:
     """The lowest minimum along S among the branches of a ``critpoints.sparsity-branches``
     document and the minima that multi-start finds below them.
@@ -544,6 +546,11 @@ def phase_line(document: dict, catalog_ids: Sequence[str] = (), *,
         and joins the candidates, the line is rebuilt and checked again with seed + 2, …
         (:data:`CHECK_ROUNDS` rounds at most); the last round's checks are stored.
     starts, seed, workers : int
+    limit_starts : sequence of (str, float, ndarray)
+        ``(name, S, θ)``: points near S = 1 predicted from constrained minima of the limits
+        S → 1 (:func:`limit_starts_of`). Each is polished at S and, if a minimum that no
+        followed branch is, followed in S both ways and made a candidate whether or not it is
+        lower than the line at S (a branch that wins only further down starts here).
     certify_dps : int, optional
         Every located boundary is bracketed between two float sparsities at which its
         branches are refined to this many digits (:func:`certify_boundary`); None: not.
@@ -563,11 +570,13 @@ def phase_line(document: dict, catalog_ids: Sequence[str] = (), *,
     discovered: list[dict] = []
     by_id = {t.id: t for t in tracks}
 
-    def adopt(S: float, point: LinePoint, origin: str) -> str | None:
+    def adopt(S: float, point: LinePoint, origin: str, anywhere: bool = False) -> str | None:
         """Follow a minimum found at S in S both ways and make it a candidate, unless it is
-        no lower than the line there or is a followed branch; its id or None."""
+        no lower than the line there (unless ``anywhere``) or is a followed branch; its id or
+        None."""
         line = _line_at(solve, tracks, S)
-        if line is not None and point.loss >= line.loss - 1e-9 * max(1.0, abs(line.loss)):
+        if (not anywhere and line is not None
+                and point.loss >= line.loss - 1e-9 * max(1.0, abs(line.loss))):
             return None
         if _is_known(solve, tracks, point):
             return None
@@ -586,6 +595,10 @@ def phase_line(document: dict, catalog_ids: Sequence[str] = (), *,
         for S, point in discover(n, m, discovery_sparsities, starts, seed, importance, workers,
                                  say):
             adopt(S, point, "discovery")
+    for name, S, theta in limit_starts:
+        point = _polish_minimum(solve, S, np.asarray(theta, dtype=float))
+        if point is not None and point.index == 0:
+            adopt(S, point, name, anywhere=True)
 
     # the line, then an independent multi-start against it (seed + 1); a lower minimum that
     # check finds is followed and joins the candidates, and the line is built again and
@@ -843,6 +856,25 @@ def _polish_minimum(solve: _Solver, S: float, theta: np.ndarray) -> LinePoint | 
     tolerance = 1e-9 * max(1.0, float(np.abs(eigenvalues).max()))
     return LinePoint("", S, float(loss), float(np.linalg.norm(gradient)),
                      int((eigenvalues < -tolerance).sum()), full)
+
+
+def limit_starts_of(document: dict, sparsity: float) -> list[tuple[str, float, np.ndarray]]:
+    """Starts at ``sparsity`` (near 1) from the constrained minima with a positive multiplier
+    of a ``critpoints.limits`` document: the limit's point with each bias of its strict face
+    at n(1 − S)μ_j/(2Sⁿ), where the all-zero input's pull 2Sⁿb_j balances the one-hot one
+    (docs/sparsity.md; uniform importance). The others are critical points of the one-hot
+    potential, whose branches the branches file follows."""
+    n = document["model"]["n"]
+    out = []
+    for point in document["limits"]:
+        if point["verdict"] != "minimum" or not point["strict_face"]:
+            continue
+        W, b = np.array(point["W"], dtype=float), np.array(point["b"], dtype=float)
+        for j, mu in zip(point["face"], point["multipliers"]):
+            if mu > 0:
+                b[j] = n * (1 - sparsity) * mu / (2 * sparsity**n)
+        out.append((f"limit {point['id']}", sparsity, np.concatenate([W.ravel(), b])))
+    return out
 
 
 def follow_point(theta: np.ndarray, sparsity: float, n: int, m: int = 2, importance=None,
