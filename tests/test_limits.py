@@ -29,7 +29,9 @@ def _document(n: int) -> dict:
 
 
 def test_committed_limit_files_exist():
-    assert {path.name for path in FILES} >= {f"tms-n{n}-m2.limits.json" for n in range(2, 7)}
+    assert {path.name for path in FILES} >= (
+        {f"tms-n{n}-m2.limits.json" for n in range(2, 7)}
+        | {f"tms-n{n}-m3.limits.json" for n in (4, 5, 6)})
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
@@ -73,13 +75,14 @@ def test_limits_command_reproduces_the_committed_bytes(tmp_path, n):
     assert out.read_bytes() == committed.read_bytes()
 
 
-@pytest.mark.parametrize("n", range(2, 7))
-def test_every_catalogued_minimum_without_positive_bias_is_a_constrained_minimum(n):
+@pytest.mark.parametrize(("n", "m"), [(n, 2) for n in range(2, 7)] + [(n, 3) for n in (4, 5, 6)])
+def test_every_catalogued_minimum_without_positive_bias_is_a_constrained_minimum(n, m):
     """A minimum of L̃ with b ≤ 0 is a KKT point with no positive multiplier and a minimum on
     b ≤ 0 (L̃ ≥ L* nearby in all of space); a catalogued point with a positive bias is not a
     limit itself (the all-zero input pulls that bias to 0)."""
-    catalog = json.loads((ROOT / "catalog" / f"tms-n{n}-m2.json").read_text("utf-8"))
-    limits = _document(n)["limits"]
+    catalog = json.loads((ROOT / "catalog" / f"tms-n{n}-m{m}.json").read_text("utf-8"))
+    limits = json.loads((ROOT / "catalog" / f"tms-n{n}-m{m}.limits.json").read_text(
+        "utf-8"))["limits"]
     verdicts: dict[str, set] = {}
     for point in limits:
         for ident in point["catalog_ids"]:
