@@ -154,7 +154,7 @@ def _levenberg_marquardt(potential, theta, gtol, max_iter, damping) -> CriticalP
     g = _flat_gradient(potential, theta)
     gnorm = np.linalg.norm(g, axis=1)
     lam = np.full(B, damping)
-    eye = np.eye(dim)
+    diagonal = np.arange(dim)
     it = 0
     for it in range(1, max_iter + 1):
         # Starts whose λ saturated are stuck at a nonzero minimum of ‖g‖²: leave them.
@@ -169,7 +169,9 @@ def _levenberg_marquardt(potential, theta, gtol, max_iter, damping) -> CriticalP
         HH = H @ H
         rhs = np.einsum("bij,bj->bi", H, g[idx])
         for _ in range(8):  # raise λ until the step reduces ‖g‖
-            A = HH + (lam[idx] * scale**2)[:, None, None] * eye
+            # HH + λ s² I without forming λ s² I: the same sums, a third of the memory traffic
+            A = HH.copy()
+            A[:, diagonal, diagonal] += (lam[idx] * scale**2)[:, None]
             trial = th - np.linalg.solve(A, rhs[..., None])[..., 0]
             g_trial = _flat_gradient(potential, trial)
             n_trial = np.linalg.norm(g_trial, axis=1)
