@@ -243,4 +243,4 @@ def test_family_command_rejects_bad_input(capsys, arguments, message):
 def test_family_command_refuses_a_linear_catalog(capsys):
     path = str(ROOT / "catalog" / "linear-n6-m2-random-seed0.json")
     assert main(["family", path]) == 2
-    assert "family measures TMS catalogs" in capsys.readouterr().err
+    assert "not a TMS catalog" in capsys.readouterr().err

@@ -191,7 +191,7 @@ def test_bounded_descent_ends_near_a_kkt_point(seed):
     (["--n", "0"], "at least 1"),
     (["--n", "11"], "at most 10"),
     (["--n", "3", "--hidden", "4"], "at most 3"),
-    (["--n", "4", "--catalog", "CATALOG3"], "need the one-hot TMS with n = 4"),
+    (["--n", "4", "--catalog", "CATALOG3"], "not a TMS catalog for --n 4"),
     (["--n", "3", "--catalog", "MISSING"], "cannot read"),
 ])
 def test_limits_command_rejects_bad_input(tmp_path, capsys, arguments, message):

@@ -34,10 +34,10 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from critpoints.cli.options import load_tms_catalog
+    from critpoints.cli.options import tms_catalog
     from critpoints.proofs.recheck import recheck_document
 
-    document = load_tms_catalog(args.catalog, "certify re-checks")
+    _, document = tms_catalog(args.catalog, None)
     if not 1 <= args.workers <= 64:
         raise UsageError(f"--workers must be between 1 and 64; got {args.workers}")
     start = time.perf_counter()

@@ -36,11 +36,11 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from critpoints.cli.options import load_tms_catalog
+    from critpoints.cli.options import tms_catalog
     from critpoints.solve.family import flat_family
     from critpoints.tms.model import TMSPotential
 
-    document = load_tms_catalog(args.catalog, "family measures")
+    _, document = tms_catalog(args.catalog, None)
     entries = document["critical_points"]
     if args.ids is None:
         chosen = [e for e in entries if _unexplained(e) > 0]

@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from critpoints.catalog import CatalogError
-    from critpoints.cli.options import load_tms_catalog, output_problem
+    from critpoints.cli.options import output_problem, tms_catalog
     from critpoints.store import builtin_path, write_document
     from critpoints.tms.limits import limits_document, search_limits
 
@@ -72,12 +72,7 @@ def run(args: argparse.Namespace) -> int:
             catalog_path = "none"
     entries = []
     if catalog_path != "none":
-        document = load_tms_catalog(catalog_path, "limits starts from")
-        model = document["model"]
-        if (model["n"], model["m"]) != (n, m):
-            raise UsageError(f"--catalog {catalog_path} is a catalog of n = {model['n']}, "
-                             f"m = {model['m']}; need the one-hot TMS with n = {n}, m = {m}")
-        entries = document["critical_points"]
+        entries = tms_catalog(catalog_path, n, m)[1]["critical_points"]
 
     def progress(stage: str, done: int, total: int) -> None:
         if not args.quiet and (done == total or done % 25 == 0):

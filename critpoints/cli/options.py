@@ -33,7 +33,6 @@ __all__ = [
     "fraction",
     "integer",
     "label_value",
-    "load_tms_catalog",
     "output_directory",
     "output_file",
     "path",
@@ -367,36 +366,25 @@ def check_output_file(path: str | os.PathLike, option: str = "--out") -> Path:
     return path
 
 
-def tms_catalog(path, n: int, m: int | None = None):
+def tms_catalog(path, n: int | None, m: int | None = None):
     """The TMS catalog document at ``path`` (default: the built-in one for n features, m = 2),
-    refused with a one-line usage error if it is another kind or another n (or, when ``m`` is
-    given, another hidden dimension); returns ``(path, document)``."""
+    refused with a one-line usage error if it is another kind or, when ``n`` is given,
+    another n (or, when ``m`` is given, another hidden dimension); returns
+    ``(path, document)``. Unreadable or invalid files raise the loader's DocumentError, which
+    the commands report in one line too."""
     from critpoints.catalog import default_catalog_path, load_catalog
     from critpoints.cli import UsageError
 
     path = path or default_catalog_path(n)
     document = load_catalog(path)
     model = document["model"]
-    if model.get("kind") != "tms-high-sparsity" or model.get("n") != n:
+    if n is None and model.get("kind") != "tms-high-sparsity":
+        raise UsageError(f"{path} is a {model.get('kind')} catalog, not a TMS catalog "
+                         "(kind tms-high-sparsity)")
+    if n is not None and (model.get("kind") != "tms-high-sparsity" or model.get("n") != n):
         raise UsageError(f"{path} is a {model.get('kind')} catalog for n = {model.get('n')}, "
                          f"not a TMS catalog for --n {n}")
     if m is not None and model.get("m") != m:
         raise UsageError(f"{path} is a catalog for m = {model.get('m')}, not for --hidden {m}")
     return path, document
 
-
-def load_tms_catalog(path: str, verb: str) -> dict:
-    """The one-hot TMS catalog document in ``path``, or a UsageError (exit 2) naming what is
-    wrong: unreadable, invalid, or a catalog of another kind (``verb`` says what the command
-    does with it)."""
-    from critpoints.catalog import CatalogError, load_catalog
-    from critpoints.cli import UsageError
-
-    try:
-        document = load_catalog(path)
-    except CatalogError as exc:
-        raise UsageError(str(exc)) from None
-    if document["model"]["kind"] != "tms-high-sparsity":
-        raise UsageError(f"{path}: a {document['model']['kind']} catalog; {verb} TMS catalogs "
-                         "(kind tms-high-sparsity)")
-    return document

@@ -279,7 +279,7 @@ def decide_verdict(evidence: dict, n_neg: int) -> tuple[str, str]:
 
 
 def classify(potential: Potential, theta, dps: int = 60, seed: int = 0,
-             learning_coefficient: bool = True) -> Classification:
+             determine_lambda: bool = True) -> Classification:
     """Classify the critical point θ (mpmath numbers or floats) of ``potential``.
 
     Parameters
@@ -291,7 +291,7 @@ def classify(potential: Potential, theta, dps: int = 60, seed: int = 0,
         Precision of the grey-zone eigenvalues and of the descent probes.
     seed : int
         Seed of the random directions of the local searches.
-    learning_coefficient : bool
+    determine_lambda : bool
         Whether to determine λ of a non-smooth or degenerate minimum (its volume-scaling check
         is the costly part); False leaves it None with the reason "not computed".
     """
@@ -334,10 +334,9 @@ def classify(potential: Potential, theta, dps: int = 60, seed: int = 0,
     evidence["verdict_reason"] = reason
     index = n_neg if label in ("saddle", "minimum") else None  # one-sided Hessians: no index
     evidence.update(potential.extra_evidence(theta_f))
-    wanted = learning_coefficient
     if label == "minimum":
         learning_coefficient = n_pos / 2
-    elif verdict == "minimum" and not wanted:
+    elif verdict == "minimum" and not determine_lambda:
         learning_coefficient, evidence["learning_coefficient"] = None, "not computed"
     elif verdict == "minimum":
         learning_coefficient, evidence["learning_coefficient"] = _piecewise_quadratic_lambda(

@@ -150,7 +150,6 @@ def tangent_dimension(potential: Potential, theta, *, scales=SCALES, starts: int
     """k₁: the dimension of the tangent cone at θ of its critical set at level L(θ), off the
     zero modes the potential explains (method: module docstring, step 2)."""
     theta0 = np.asarray(theta, dtype=float)
-    L0 = float(potential.loss(theta0))
     basis = complement_basis(symmetry_generators(potential, theta0), theta0.size)
     r = basis.shape[1]
     explained = theta0.size - r
@@ -160,14 +159,9 @@ def tangent_dimension(potential: Potential, theta, *, scales=SCALES, starts: int
     for delta in scales:
         z = rng.standard_normal((count, r))
         z /= np.linalg.norm(z, axis=1, keepdims=True)
-        search = find_critical_points(potential, theta0 + delta * z @ basis.T,
-                                      gtol=SEARCH_GTOL, max_iter=SEARCH_ITERATIONS,
-                                      workers=workers)
-        loss = np.atleast_1d(potential.loss(search.theta))
-        displacement = (search.theta - theta0) @ basis
-        distance = np.linalg.norm(search.theta - theta0, axis=1)
-        member = (search.converged & (np.abs(loss - L0) <= LOSS_TOLERANCE * max(1.0, abs(L0)))
-                  & (distance <= 3 * delta))
+        ends, member = _returns(potential, theta0, theta0 + delta * z @ basis.T, 3 * delta,
+                                workers, around=theta0)
+        displacement = (ends - theta0) @ basis
         kept.append(int(member.sum()))
         if member.sum() and r:
             unit = delta * np.sqrt(member.sum() / r)
@@ -223,16 +217,17 @@ def flat_family(potential: Potential, theta, *, seed: int = 0, members: int = ME
                       at_point, remeasured)
 
 
-def _returns(potential: Potential, theta0: np.ndarray, starts: np.ndarray, reach: np.ndarray,
-             workers: int) -> tuple[np.ndarray, np.ndarray]:
+def _returns(potential: Potential, theta0: np.ndarray, starts: np.ndarray, reach,
+             workers: int, around: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Levenberg–Marquardt from each start: (end points, whether each is a member: converged,
-    at the loss of θ₀, within ``reach`` of its start)."""
+    at the loss of θ₀, within ``reach`` of ``around`` (default: its start))."""
     L0 = float(potential.loss(theta0))
     search = find_critical_points(potential, starts, gtol=SEARCH_GTOL,
                                   max_iter=SEARCH_ITERATIONS, workers=workers)
     loss = np.atleast_1d(potential.loss(search.theta))
+    centre = starts if around is None else around
     member = (search.converged & (np.abs(loss - L0) <= LOSS_TOLERANCE * max(1.0, abs(L0)))
-              & (np.linalg.norm(search.theta - starts, axis=1) <= reach))
+              & (np.linalg.norm(search.theta - centre, axis=1) <= reach))
     return search.theta, member
 
 

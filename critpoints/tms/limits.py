@@ -346,7 +346,7 @@ def search_limits(n: int, m: int = 2, *, random_starts: int = 200, seed: int = 0
 def _classified(potential: TMSPotential, full, face, digits: int, seed: int):
     restricted = face_potential(potential, full, face)
     return classify(restricted, np.array(full[restricted.free], dtype=object), dps=digits,
-                    seed=seed, learning_coefficient=False)
+                    seed=seed, determine_lambda=False)
 
 
 def refine_limit(limit: Limit, m: int, digits: int = 60, seed: int = 0) -> dict | None:
