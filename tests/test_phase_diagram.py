@@ -163,23 +163,36 @@ def test_boundary_point_has_equal_losses():
 
 
 def test_the_antipodal_optimum_at_r_1_is_not_the_symmetric_saddle():
-    """n = 2, density 0.8254, r = 1: the symmetric antipodal pair (u = v, b1 = b2, where the
-    symmetric starts' Newton stays) is a saddle of the full potential (smallest eigenvalue
-    -0.019, L = 0.1045490); the type's optimum is an unequal pair, PSD, and nothing lower is
-    found by L-BFGS over the full (W, b) from random starts (independent of the templates)."""
+    """n = 2, density 0.8254, r = 1: the best symmetric antipodal pair (u = v, b1 = b2, where
+    the symmetric starts' Newton stays), minimised here directly over (u, b) without the
+    templates, is a saddle of the full potential (a negative eigenvalue of the finite-difference
+    Hessian of the exact gradient); the type's optimum is an unequal pair below it, PSD, and
+    nothing lower is found by L-BFGS over the full (W, b) from random starts."""
     from scipy.optimize import minimize
 
     S = 1 - 0.8254041852680182
     kind = {t.name: t for t in configuration_types(2, 1)}["antipodal"]
     optimum, phi = optimise_type(kind, S, 1.0)
     assert optimum.in_type and optimum.psd and optimum.gradient_norm <= 1e-9
-    assert optimum.loss < 0.1045490 - 5e-4
     assert abs(phi[0] - phi[1]) > 0.1  # u ≠ v: the symmetry is broken
 
     def value_gradient(theta):
         L, dW, db = sparse.loss_and_gradient(theta[:2].reshape(1, 2), theta[2:],
                                              sparsity=S)
         return float(L), np.concatenate([np.ravel(dW), np.ravel(db)])
+
+    def symmetric(x):  # (u, c) -> W = (u, −u), b = (c, c)
+        return np.array([x[0], -x[0], x[1], x[1]])
+
+    pair = minimize(lambda x: value_gradient(symmetric(x))[0], [0.9, 0.1], method="Nelder-Mead",
+                    options={"xatol": 1e-12, "fatol": 1e-15, "maxiter": 4000})
+    saddle = symmetric(pair.x)
+    assert np.linalg.norm(value_gradient(saddle)[1]) < 1e-6  # critical by symmetry
+    h = 1e-6
+    hessian = np.array([(value_gradient(saddle + h * e)[1] - value_gradient(saddle - h * e)[1])
+                        / (2 * h) for e in np.eye(4)])
+    assert np.linalg.eigvalsh((hessian + hessian.T) / 2)[0] < -1e-3
+    assert optimum.loss < pair.fun - 1e-4
 
     rng = np.random.default_rng(0)
     best = min(minimize(value_gradient, np.concatenate([rng.normal(0, 1, 2),
