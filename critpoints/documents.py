@@ -20,6 +20,8 @@ name                           version  written by
 ``critpoints.sparsity-branches`` 1      ``continue`` (catalogued points followed in sparsity S)
 ``critpoints.limits``          1        ``limits`` (KKT points of the one-hot potential on b ≤ 0:
                                         the limits S → 1 of finite-sparsity critical points)
+``critpoints.families``        1        ``family --out`` (the dimension of the flat family
+                                        through a catalog's entries, linked to the catalog)
 =============================  =======  ====================================================
 
 This module is pure: it knows the types, parses and checks text and documents, and touches no
@@ -53,6 +55,7 @@ from typing import Any
 __all__ = [
     "CATALOG",
     "DOCUMENT_TYPES",
+    "FAMILIES",
     "HEADER_KEYS",
     "KGON_EXISTENCE",
     "LANDSCAPE",
@@ -87,6 +90,7 @@ SPARSITY_BRANCHES = "critpoints.sparsity-branches"
 PHASE_DIAGRAM = "critpoints.phase-diagram"
 PHASE_LINE = "critpoints.phase-line"
 LIMITS = "critpoints.limits"
+FAMILIES = "critpoints.families"
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,8 @@ DOCUMENT_TYPES: dict[str, DocumentType] = {
         DocumentType(LIMITS, 1, "limits.schema.json",
                      "limits S → 1 of finite-sparsity critical points: KKT points of the "
                      "one-hot potential on b ≤ 0"),
+        DocumentType(FAMILIES, 1, "families.schema.json",
+                     "dimension of the flat family through a catalog's entries"),
     )
 }
 

@@ -35,6 +35,7 @@ __all__ = [
     "builtin_path",
     "default_catalog_path",
     "default_file",
+    "file_sha256",
     "load_builtin",
     "load_catalog",
     "load_document",
@@ -101,6 +102,14 @@ def write_document(path: str | os.PathLike, document: dict, name: str | None = N
     file + rename) to ``path``; an invalid document leaves the file as it was."""
     documents.validate(document, os.fspath(path), name)
     write_text_atomic(path, dumps_json(document))
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 (hex) of a file's bytes: how a derived document names the exact catalog it was
+    made from (a families file, :mod:`critpoints.tms.families`)."""
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 # ----------------------------------------------------------------------------------------------

@@ -118,12 +118,19 @@ def test_links_and_images_exist():
 
 def test_catalog_tables_in_the_docs_are_current():
     """The census statistics and minima (docs/landscape.md), the m = 3 tables
-    (docs/polytopes.md) and the global minima (README) are what the shipped catalogs give."""
-    from critpoints.cli.docs import builtin_catalogs, builtin_landscapes, updated_text
+    (docs/polytopes.md, the families from the shipped families files) and the global minima
+    (README) are what the shipped catalogs give."""
+    from critpoints.cli.docs import (
+        builtin_catalogs,
+        builtin_families,
+        builtin_landscapes,
+        updated_text,
+    )
 
     catalogs = builtin_catalogs()
     landscapes = builtin_landscapes()
+    families = builtin_families()
     for page in ("docs/landscape.md", "docs/polytopes.md", "README.md"):
         text = (ROOT / page).read_text(encoding="utf-8")
-        assert updated_text(text, catalogs, landscapes) == text, (
+        assert updated_text(text, catalogs, landscapes, families) == text, (
             f"{page}: run `python -m critpoints docs --write`")

@@ -307,29 +307,26 @@ def embedded_polygons_markdown(catalogs: Iterable[Catalog]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def polytope_families_markdown(catalogs: Iterable[Catalog]) -> str:
+def polytope_families_markdown(catalogs: Iterable[Catalog], families: dict) -> str:
     """The flat family through each minimum of m = 3 whose Hessian has more zero eigenvalues
-    than the symmetry explains: its tangent-cone and family dimensions, measured from sampled
-    members (:func:`critpoints.solve.flat_family`, seed 0)."""
-    import numpy as np
-
-    from critpoints.solve.family import flat_family
-    from critpoints.tms.model import TMSPotential
-
+    than the symmetry explains: its tangent-cone and family dimensions, from the shipped
+    families files (``families[(n, m)]``, the ``critpoints.families`` documents written by
+    ``critpoints family CATALOG --out``); an entry without a record says so."""
     lines = ["| n | id | L | shape | zero modes observed / explained | tangent dimension | "
              "family dimension |", "|---|---|---|---|---|---|---|"]
     for catalog in _by_m(catalogs, 3):
         n = catalog.model.n
+        document = families.get((n, 3))
+        records = {r["id"]: r for r in document["families"]} if document else {}
         for p in _minima(catalog):
             zero = p["evidence"]["zero_modes"]
             if zero["observed"] <= zero["explained"]:
                 continue
-            W, b = np.array(p["W"], dtype=float), np.array(p["b"], dtype=float)
-            potential = TMSPotential.of(W[None])
-            family = flat_family(potential, potential.flatten(W, b))
+            record = records.get(p["id"])
             shape, _ = _symmetry(p)
-            shown = ["untested" if v is None else str(v)
-                     for v in (family.tangent_dimension, family.dimension)]
+            shown = (["untested" if record[k] is None else str(record[k])
+                      for k in ("tangent_dimension", "dimension")] if record is not None
+                     else ["not measured"] * 2)
             lines.append(f"| {n} | `{p['id']}` | {_loss(p['loss'], 6)} | {shape} | "
                          f"{zero['observed']} / {zero['explained']} | {shown[0]} | "
                          f"**{shown[1]}** |")
@@ -338,7 +335,8 @@ def polytope_families_markdown(catalogs: Iterable[Catalog]) -> str:
 
 #: Generated sections: name → (function of the catalogs, which catalogs: ``census`` the m = 2
 #: catalogs with a census record, ``all`` every m = 2 catalog, ``landscapes`` the landscape
-#: graphs, ``hidden`` every catalog of any m).
+#: graphs, ``hidden`` every catalog of any m, ``families`` every catalog of any m and the
+#: families files beside them).
 SECTIONS: dict[str, tuple[Callable[[list[Catalog]], str], str]] = {
     "census-statistics": (census_markdown, "census"),
     "minima": (minima_markdown, "census"),
@@ -348,7 +346,7 @@ SECTIONS: dict[str, tuple[Callable[[list[Catalog]], str], str]] = {
     "polytope-minima": (polytope_minima_markdown, "hidden"),
     "polytope-index1": (polytope_index1_markdown, "hidden"),
     "embedded-polygons": (embedded_polygons_markdown, "hidden"),
-    "polytope-families": (polytope_families_markdown, "hidden"),
+    "polytope-families": (polytope_families_markdown, "families"),
 }
 
 
@@ -357,14 +355,19 @@ def _markers(name: str) -> tuple[str, str]:
             f"<!-- END GENERATED {name} -->")
 
 
-def update_sections(text: str, catalogs: list[Catalog], landscapes: list | None = None) -> str:
+def update_sections(text: str, catalogs: list[Catalog], landscapes: list | None = None,
+                    families: dict | None = None) -> str:
     """``text`` with every named generated section (:data:`SECTIONS`) it contains rewritten from
-    the catalogs (those with a census record for the census sections) and the landscape
-    graphs."""
+    the catalogs (those with a census record for the census sections), the landscape graphs
+    and the families documents (by (n, m))."""
     for name, (render, which) in SECTIONS.items():
         begin, end = _markers(name)
         pattern = re.compile(re.escape(begin) + r"\n.*?" + re.escape(end), re.S)
         if not pattern.search(text):
+            continue
+        if which == "families":
+            replacement = f"{begin}\n{render(list(catalogs), families or {})}{end}"
+            text = pattern.sub(lambda _, new=replacement: new, text)
             continue
         if which == "landscapes":
             chosen = list(landscapes or [])

@@ -53,7 +53,7 @@ def builtin_catalogs() -> list:
     return catalogs
 
 
-def updated_text(text: str, catalogs, landscapes=None) -> str:
+def updated_text(text: str, catalogs, landscapes=None, families=None) -> str:
     """``text`` with its generated sections rewritten; ValueError if it has none."""
     from critpoints.census.report import update_sections
     from critpoints.kgon import branches_report
@@ -63,7 +63,7 @@ def updated_text(text: str, catalogs, landscapes=None) -> str:
     result = update_document(text) if BEGIN_MARKER in text else text
     if sparse_report.BEGIN_MARKER in result:
         result = sparse_report.update_document(result)
-    result = update_sections(result, catalogs, landscapes)
+    result = update_sections(result, catalogs, landscapes, families)
     result = _update_sparsity_sections(result, branches_report)
     if result == text and "<!-- BEGIN GENERATED" not in text:
         raise ValueError("no generated section (no BEGIN GENERATED marker)")
@@ -102,11 +102,28 @@ def builtin_landscapes() -> list:
     return graphs
 
 
+def builtin_families() -> dict:
+    """The families files shipped beside the catalogs (``critpoints family --out``), by (n, m)."""
+    from critpoints.documents import FAMILIES, DocumentError
+    from critpoints.store import builtin_path, load_document
+
+    found = {}
+    for m in (2, *HIDDEN_DIMENSIONS):
+        for n in range(1, 13):
+            try:
+                found[(n, m)] = load_document(builtin_path(f"tms-n{n}-m{m}.families.json"),
+                                              FAMILIES)
+            except DocumentError:
+                continue
+    return found
+
+
 def run(args: argparse.Namespace) -> int:
     from critpoints.io import write_text_atomic
 
     catalogs = builtin_catalogs()
     landscapes = builtin_landscapes()
+    families = builtin_families()
     stale = 0
     for page in args.file or PAGES:
         if not page.is_file():
@@ -114,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"{page}: {reason}")
         try:
             current = page.read_text(encoding="utf-8")
-            updated = updated_text(current, catalogs, landscapes)
+            updated = updated_text(current, catalogs, landscapes, families)
             if args.write:
                 if updated != current:
                     write_text_atomic(page, updated)

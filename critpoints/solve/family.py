@@ -105,7 +105,7 @@ class TangentMeasurement:
         return {"dimension": self.dimension, "explained": self.explained,
                 "complement": self.complement,
                 "starts": self.starts, "scales": list(self.scales), "members": self.members,
-                "singular_values": [[significant(v, 3) for v in values[:12]]
+                "singular_values": [[significant(v, 3) for v in values]
                                     for values in self.singular_values]}
 
 
