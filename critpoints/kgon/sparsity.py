@@ -32,6 +32,7 @@ from typing import Any
 import mpmath
 import numpy as np
 
+from critpoints.kgon.enumerate import SEARCH_ITERATIONS as RANDOM_SEARCH_ITERATIONS
 from critpoints.kgon.enumerate import (
     Candidate,
     EnumeratedPoint,
@@ -45,6 +46,7 @@ from critpoints.kgon.enumerate import (
     _polygon,
     _unrealised,
     entry_names,
+    random_starts_of,
 )
 from critpoints.kgon.patterns import Pattern, enumerate_patterns
 from critpoints.kgon.profile import solve_polygon_profile
@@ -54,10 +56,12 @@ from critpoints.solve.newton import find_critical_points, polish_to_digits, veri
 from critpoints.tms.symmetry import live_part, polar_geometry, same_live_part
 
 __all__ = [
+    "all_dead_level",
     "dead_vertex_factor",
     "enumerate_at_sparsity",
     "feature_mean",
     "polish_polygon",
+    "random_search_at_sparsity",
 ]
 
 #: Levenberg–Marquardt iterations of the full-space search from a broken ansatz.
@@ -240,7 +244,8 @@ def _screen_job(job):
 
 
 def enumerate_at_sparsity(model: Any, digits: int = 60, progress: Progress | None = None,
-                          seed: int = 0, workers: int = 1) -> Enumeration:
+                          seed: int = 0, workers: int = 1, random_starts: int = 0
+                          ) -> Enumeration:
     """Every k-gon critical point of a finite-sparsity TMS potential (hidden dimension 2).
 
     Parameters
@@ -256,12 +261,16 @@ def enumerate_at_sparsity(model: Any, digits: int = 60, progress: Progress | Non
         Seed of the classification's random directions.
     workers : int
         Processes for the screen, the searches and the classification (same result for any).
+    random_starts : int
+        Random starts of the full-space search for critical points outside the pattern
+        language (:func:`random_search_at_sparsity`; 0: none).
 
     Returns
     -------
     Enumeration
-        ``entries`` (regular points first, then the search's irregular ones by loss),
-        ``unrealised`` patterns with the reason; ``random_search`` None.
+        ``entries`` (regular points first, then the irregular ones by loss: the pattern
+        searches' and the random starts'), ``unrealised`` patterns with the reason;
+        ``random_search`` the random starts' record (None without them).
     """
     if model.m != 2:
         raise ValueError(f"the k-gon patterns need hidden dimension 2; got m = {model.m}")
@@ -316,6 +325,12 @@ def enumerate_at_sparsity(model: Any, digits: int = 60, progress: Progress | Non
             known_live.append(live_part(candidate.W, candidate.b))
             known_loss.append(float(model.loss(theta)))
         points.append(candidate)
+    random_search = None
+    if random_starts:
+        found, random_search = random_search_at_sparsity(
+            model, list(zip(known_loss, known_live)), random_starts, seed, digits, workers,
+            tick)
+        points.extend(found)
     regular = [c for c in points if c.regular]
     irregular = sorted((_canonicalised(c, digits) for c in points if not c.regular),
                        key=lambda c: float(model.loss(model.flatten(c.W, c.b).astype(float))))
@@ -323,7 +338,91 @@ def enumerate_at_sparsity(model: Any, digits: int = 60, progress: Progress | Non
     entry_jobs = [(model, candidate, ident, label, kgon, digits, seed)
                   for candidate, (ident, label, kgon) in zip(ordered, entry_names(ordered))]
     entries = _mapped(_entry_job, entry_jobs, workers, tick, "classify")
-    return Enumeration(_disambiguated(entries), unrealised, None)
+    return Enumeration(_disambiguated(entries), unrealised, random_search)
+
+
+def all_dead_level(model: Any) -> float:
+    """L at W = 0 with every output dead (b < 0): the reconstruction error of predicting 0,
+    the level the random search covers (1/3 in the one-hot model)."""
+    W = np.zeros((model.m, model.n))
+    return float(model.loss(model.flatten(W, -np.ones(model.n))))
+
+
+def _polish_job(job):
+    model, theta, digits = job
+    result = polish_to_digits(model, theta, digits)
+    return model.unflatten(result.theta) if result.success else None
+
+
+def random_search_at_sparsity(model: Any, known: list[tuple[float, tuple]], count: int,
+                              seed: int, digits: int, workers: int = 1,
+                              tick: Progress = _no_progress) -> tuple[list[Candidate], dict]:
+    """The full-space search for critical points outside the pattern language: Levenberg–
+    Marquardt from ``count`` random starts (:func:`critpoints.kgon.enumerate.random_starts_of`,
+    the one-hot enumeration's), every converged end at or below the all-dead level identified
+    with the known critical sets (``known``: (float loss, live part) pairs; the census's rule,
+    :func:`critpoints.census.census.same_critical_set`) or with the ends before it, and each
+    new one refined to ``digits`` digits from its first end.
+
+    Returns the new points (irregular candidates, origin ``random-search``) and the catalog's
+    ``random_search`` record: the counts, and the sample's statistics — orbits hit, singletons,
+    doubletons and the Chao1 estimate of critical sets with a basin that the starts have not
+    reached (:func:`critpoints.census.census.chao1_unseen`; it counts the pattern language's
+    points too, when a start lands in them).
+    """
+    from critpoints.census.census import chao1_unseen, critical_set_key, same_critical_set
+
+    n, m = model.n, model.m
+    level = all_dead_level(model)
+    starts_W, starts_b = random_starts_of(n, count, seed, m)
+    search = find_critical_points(
+        model, model.flatten(starts_W, starts_b), gtol=1e-11,
+        max_iter=RANDOM_SEARCH_ITERATIONS, workers=workers,
+        progress=lambda done, total: tick("random-start search: Levenberg–Marquardt chunks",
+                                          done, total))
+    losses = np.atleast_1d(model.loss(search.theta))
+    keys = list(known)
+    hits = [0] * len(keys)
+    first_end: dict[int, np.ndarray] = {}
+    converged = 0
+    for theta, ok, loss in zip(search.theta, search.converged, losses):
+        if not ok or not loss <= level + 1e-9:
+            continue
+        converged += 1
+        W, b = model.unflatten(theta)
+        live = critical_set_key(W, b)
+        j = same_critical_set(float(loss), live, keys)
+        if j is None:
+            keys.append((float(loss), live))
+            hits.append(0)
+            j = len(keys) - 1
+            first_end[j] = np.array(theta)
+        hits[j] += 1
+    new = sorted(first_end)
+    refined = _mapped(_polish_job, [(model, first_end[j], digits) for j in new], workers, tick,
+                      f"random-start search: {digits}-digit polish of new points")
+    found: list[Candidate] = []
+    failed = 0
+    for parameters in refined:
+        if parameters is None:
+            failed += 1
+            continue
+        found.append(Candidate(None, parameters[0], parameters[1], False, -1, None,
+                               "random-search"))
+    seen = [h for h in hits if h > 0]
+    record = {
+        "seed": seed,
+        "starts": count,
+        "converged": converged,
+        "in_catalogued_sets": sum(hits[:len(known)]),
+        "refinement_failed": failed,
+        "new_points": len(found),
+        "orbits_hit": len(seen),
+        "singletons": seen.count(1),
+        "doubletons": seen.count(2),
+        "unseen_estimate": round(chao1_unseen(seen), 3),
+    }
+    return found, record
 
 
 def _mapped(function, jobs: list, workers: int, tick: Progress, stage: str) -> list:

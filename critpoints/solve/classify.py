@@ -435,6 +435,11 @@ def _piecewise_quadratic_lambda(potential, theta_f, label, seed, evidence):
             f"explained zero modes grows slower than quadratically (min q = {q_min:.3g} at t = "
             f"1e-3/1e-4; flat set larger than explained, or higher order)"
         )
+    if not hasattr(potential, "ball_radius"):  # no ball free of other activation changes
+        return None, (
+            f"{label} minimum, not determined: straight lines grow quadratically (min q = "
+            f"{q_min:.4g}, λ = {r}/2 would follow), but this model has no volume-scaling check "
+            "to confirm it (no ball radius: ball_radius is not defined for it)")
     volume = volume_scaling_of(potential, theta_f, seed=seed).to_json()
     evidence["volume_scaling"] = _rounded_volume_record(volume)
     record = evidence["volume_scaling"]
