@@ -390,6 +390,19 @@ def test_branches_file_is_current_with_its_catalog(branches):
         assert branch["one_hot_loss"] == by_id[branch["id"]]["loss"]
 
 
+def test_an_entry_has_no_branch_exactly_when_a_nonzero_column_has_a_positive_bias(branches):
+    """From the catalog's own numbers: a positive bias on a nonzero column is pulled to 0 by the
+    all-zero input (∂L_S/∂b_j = 2Sⁿ b_j + O(1 − S)), so such an entry starts no branch, and
+    every other followed entry does."""
+    catalog = {e["id"]: e for e in json.loads(builtin_path("tms-n6-m2.json").read_text())[
+        "critical_points"]}
+    for branch in branches["branches"]:
+        entry = catalog[branch["id"]]
+        W, b = np.array(entry["W"]), np.array(entry["b"])
+        pulled = bool(((b > 1e-12) & (np.linalg.norm(W, axis=0) > 1e-12)).any())
+        assert (branch["end"]["kind"] == "no-branch") == pulled, branch["id"]
+
+
 @settings(max_examples=10, deadline=None)
 @given(data=st.data())
 def test_stored_branch_points_are_critical(branches, data):
