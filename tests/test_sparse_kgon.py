@@ -156,6 +156,20 @@ def test_finite_sparsity_n3_global_minimum_is_the_phase_diagrams_winner():
                                    if e["origin"] == "pattern")
 
 
+def test_finite_sparsity_random_search_does_not_depend_on_the_workers():
+    """The same points and record from one process and from two (each start is searched alone,
+    the ends are registered in start order, the polishes come back in order)."""
+    from critpoints.kgon.sparsity import random_search_at_sparsity
+
+    model = TMSSparsePotential(2, 2, sparsity=0.7)
+    runs = [random_search_at_sparsity(model, [], 40, 3, 30, workers=w) for w in (1, 2)]
+    (found_1, record_1), (found_2, record_2) = runs
+    assert record_1 == record_2 and record_1["new_points"] == len(found_1) > 0
+    for a, b in zip(found_1, found_2):
+        assert [mpmath.nstr(v, 30) for v in (*a.W.ravel(), *a.b)] == [
+            mpmath.nstr(v, 30) for v in (*b.W.ravel(), *b.b)]
+
+
 @pytest.mark.parametrize("n", [2, 3])
 def test_finite_sparsity_random_search_record(n):
     """The record's counts agree with each other and with the entries it added; its Chao1
