@@ -54,6 +54,7 @@ from critpoints.potential import FixedCoordinates
 from critpoints.solve.classify import classify
 from critpoints.solve.newton import find_critical_points, polish_to_digits, verification_bound
 from critpoints.tms.symmetry import live_part, polar_geometry, same_live_part
+from critpoints.workers import mapped as _mapped
 
 __all__ = [
     "all_dead_level",
@@ -423,21 +424,3 @@ def random_search_at_sparsity(model: Any, known: list[tuple[float, tuple]], coun
         "unseen_estimate": round(chao1_unseen(seen), 3),
     }
     return found, record
-
-
-def _mapped(function, jobs: list, workers: int, tick: Progress, stage: str) -> list:
-    """``[function(job) for job in jobs]``, in ``workers`` processes when > 1, in order."""
-    out = []
-    if workers > 1 and len(jobs) > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for done, result in enumerate(pool.map(function, jobs), 1):
-                out.append(result)
-                tick(stage, done, len(jobs))
-    else:
-        for done, job in enumerate(jobs, 1):
-            out.append(function(job))
-            tick(stage, done, len(jobs))
-    return out
-

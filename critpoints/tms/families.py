@@ -24,6 +24,7 @@ import numpy as np
 from critpoints.solve import family as family_method
 from critpoints.solve.family import flat_family
 from critpoints.tms.model import TMSPotential
+from critpoints.workers import mapped
 
 __all__ = ["SELECTIONS", "families_document", "family_of_entry", "selected_entries",
            "unexplained_zero_modes"]
@@ -123,20 +124,8 @@ def families_document(catalog: dict, catalog_file: str, catalog_sha256: str, com
     from critpoints import __version__
 
     chosen = selected_entries(catalog["critical_points"], selection, ids)
-    jobs = [(entry, seed) for entry in chosen]
-    records: list[dict] = []
-    tick = progress or (lambda stage, done, total: None)
-    if workers > 1 and len(jobs) > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for record in pool.map(_family_job, jobs):
-                records.append(record)
-                tick("flat families", len(records), len(jobs))
-    else:
-        for job in jobs:
-            records.append(_family_job(job))
-            tick("flat families", len(records), len(jobs))
+    records = mapped(_family_job, [(entry, seed) for entry in chosen], workers,
+                     progress or (lambda stage, done, total: None), "flat families")
     dimensions = [r["dimension"] for r in records]
     model = catalog["model"]
     return {
