@@ -283,3 +283,35 @@ def test_id_lists_keep_the_commas_inside_braces(ids):
     from critpoints.cli.options import split_ids
 
     assert split_ids(",".join(ids)) == ids
+
+
+@settings(max_examples=60, deadline=None)
+@given(sparse=st.integers(1, 8), dense=st.integers(1, 12), late=st.integers(0, 11),
+       seed=st.integers(0, 2**32 - 1))
+def test_a_change_past_the_nearest_grid_points_is_still_located(sparse, dense, late, seed):
+    """Two branches whose losses cross at p*, on a grid where the provisional winners put the
+    change ``late`` grid points too early (the dense side's first points still belong to A):
+    the boundary is an equal-loss root at p* to the bisection tolerance, however many points
+    of B's run A still wins (a dense grid of branch points), never 'unresolved'."""
+    from types import SimpleNamespace
+
+    from critpoints.kgon.sparsity_line import PTOL, LinePoint, _boundary
+
+    late = min(late, dense - 1)
+    grid = np.sort(np.random.default_rng(seed).uniform(-3.0, 0.0, sparse + dense))
+    if late + 1 < dense:
+        crossing = 0.5 * (grid[sparse + late] + grid[sparse + late + 1])
+    else:  # A wins on all of B's run but a last point past the crossing
+        crossing = grid[-1] + 0.1
+        grid = np.append(grid, grid[-1] + 0.2)
+
+    def solve(track, p):  # A's loss (slope 1) is below B's (slope 1/2) for p < p*
+        slope = 1.0 if track.id == "A" else 0.5
+        return LinePoint(track.id, p, 1.0 + slope * (p - crossing), 0.0, 0, None)
+
+    tracks = [SimpleNamespace(id=i, alive=lambda p: True) for i in "AB"]
+    by_id = {t.id: t for t in tracks}
+    boundary = _boundary(solve, tracks, by_id, "A", "B", list(grid[:sparse]),
+                         list(grid[sparse:]))
+    assert boundary.kind == "equal-loss"
+    assert abs(parameter_of(boundary.sparsity) - crossing) <= 10 * PTOL

@@ -340,9 +340,10 @@ def _locate(solve: _Solver, a: _Track, b: _Track, sparse_side: Sequence[float],
     """The boundary between winner A (provisionally at the p's of ``sparse_side``, nearest
     the change last) and B (at ``dense_side``, nearest first): (p, kind, lo, hi).
 
-    The re-solved branches decide: the bracket is the last p of A's run where A wins and the
-    first p of B's run where it does not (the interpolated indices that chose the runs can be
-    off by one point next to an index change)."""
+    The re-solved branches decide: the bracket closes at the first p of B's run where A does
+    not win and opens at the p before it (the last p of A's run where A wins, if that first p
+    is B's nearest). The interpolated indices that chose the runs can be off next to an index
+    change, by more than one point where many branches make the grid dense."""
     from scipy.optimize import brentq
 
     def wins_a(p: float) -> bool:
@@ -353,8 +354,16 @@ def _locate(solve: _Solver, a: _Track, b: _Track, sparse_side: Sequence[float],
             return x.loss <= y.loss or _tied(x, y)  # a tie keeps A
         return a_min
 
-    lo = next((p for p in reversed(sparse_side) if wins_a(p)), None)
-    hi = next((p for p in dense_side if not wins_a(p)), None)
+    # nearest first over the whole runs: the first p where A stops winning closes the
+    # bracket, and the p before it (A wins there) opens it; a run of A's wins past the
+    # provisional change (interpolated indices, a dense grid of branch points) only moves
+    # the bracket, while a change found at the nearest point is the bracket it always was
+    hi_at = next((i for i, p in enumerate(dense_side) if not wins_a(p)), None)
+    hi = None if hi_at is None else dense_side[hi_at]
+    if hi_at:
+        lo = dense_side[hi_at - 1]
+    else:
+        lo = next((p for p in reversed(sparse_side) if wins_a(p)), None)
     if lo is None or hi is None:
         edge = sparse_side[-1] if lo is None else lo
         return edge, "unresolved", edge, dense_side[0] if hi is None else hi
@@ -386,7 +395,7 @@ def _boundary(solve: _Solver, tracks: Sequence[_Track], by_id: dict, w0: str, w1
               sparse_side: Sequence[float], dense_side: Sequence[float]) -> LineBoundary:
     """The located change from w0 (sparse side) to w1, checked against every other branch."""
     a, b = by_id[w0], by_id[w1]
-    root, kind, _, hi = _locate(solve, a, b, sparse_side[-3:], dense_side[:3])
+    root, kind, _, hi = _locate(solve, a, b, sparse_side, dense_side)
     x, y = solve(a, root), solve(b, root)
     unstable = None
     if kind == "stability":
