@@ -140,6 +140,31 @@ def test_random_starts_find_the_zero_loss_orthogonal_pair_the_patterns_miss():
     assert lowest["verdict"] == "minimum"
 
 
+@pytest.mark.parametrize("n", [2, 3])
+def test_finite_sparsity_non_smooth_minima_have_their_volume_check(n):
+    """At finite S a non-smooth minimum whose straight lines grow quadratically is checked by
+    the volume-scaling exponent as in the one-hot model (a ball free of foreign vertex kinks,
+    tms_sparse_ball_radius): its λ is rank/2 exactly when the stored λ̂ agrees by the rule,
+    and no entry is left undetermined for want of a ball."""
+    from critpoints.solve.classify import volume_agrees
+
+    checked = 0
+    for entry in _committed_sparse(n)["critical_points"]:
+        evidence = entry["evidence"]
+        assert "no ball radius" not in str(evidence.get("learning_coefficient", ""))
+        if entry["classification"] != "non-smooth" or entry["verdict"] != "minimum":
+            continue
+        record = evidence.get("volume_scaling")
+        if record is None:  # stopped earlier: a direction grows slower than quadratically
+            assert "slower than quadratically" in evidence["learning_coefficient"]
+            continue
+        checked += 1
+        half_rank = evidence["directional_curvature"]["rank"] / 2
+        agrees = volume_agrees(half_rank, record)
+        assert entry["learning_coefficient"] == (half_rank if agrees else None)
+    assert checked >= 1
+
+
 def test_finite_sparsity_n3_global_minimum_is_the_phase_diagrams_winner():
     """Two independent routes at S = 0.9 (density 0.1), uniform importance: the lowest entry
     of the n = 3 catalog (patterns and 1000 random starts in full space) and the winner of the

@@ -67,6 +67,7 @@ __all__ = [
     "nested_volume_profile",
     "rotation_slice",
     "tms_ball_radius",
+    "tms_sparse_ball_radius",
     "volume_scaling",
     "volume_scaling_exponent",
     "volume_scaling_of",
@@ -794,6 +795,48 @@ def tms_ball_radius(W: Any, b: Any, fraction: float = 0.25, tolerance: float = 1
     if not foreign.any():
         raise ValueError("every activation argument vanishes at this point: choose radius=")
     return float(fraction * (margins[foreign] / levers[foreign]).min())
+
+
+def tms_sparse_ball_radius(W: Any, b: Any, fraction: float = 0.25, tolerance: float = 1e-9,
+                           max_active: int | None = None) -> float:
+    """Default ball radius around a point of the finite-sparsity TMS potential: a quarter of
+    the way to the nearest foreign kink (the analogue of :func:`tms_ball_radius`).
+
+    At sparsity S the loss averages, over the active set A, integrals over the cube [0,1]^A of
+    ReLU(b_j + Σ_{i∈A} G_ij x_i) and its square; by inclusion–exclusion over the cube's vertices
+    each is analytic in (G, b) until the hyperplane meets a vertex, so the activation arguments
+    are the vertex values m_{B,j} = b_j + Σ_{i∈B} G_ij for every B ⊆ {1..n} with
+    |B| ≤ ``max_active`` (B = {i} and ∅ are the one-hot arguments). Each is quadratic in θ with
+    gradient norm g (∂b_j = 1; ∂W_i = W_j for i ∈ B∖{j}; ∂W_j = Σ_{i∈B} W_i + [j∈B] W_j) and
+    Hessian norm at most h = √|B∖{j}| + 2[j∈B], so a displacement of norm ρ moves it by at
+    most gρ + hρ²/2; ρ is the largest value keeping every non-zero margin's move within
+    ``fraction`` of it (both terms kept: unlike the one-hot case the levers grow with |B|).
+
+    Returns
+    -------
+    float
+    """
+    W = np.asarray(W, dtype=float)
+    b = np.asarray(b, dtype=float)
+    n = b.size
+    K = n if max_active is None else int(max_active)
+    subsets = np.array([[(mask >> i) & 1 for i in range(n)] for mask in range(1 << n)
+                        if bin(mask).count("1") <= K], dtype=float)  # (#B, n)
+    G = W.T @ W
+    margins = b[None, :] + subsets @ G  # m_{B,j}
+    column_sums = subsets @ W.T  # Σ_{i∈B} W_i, (#B, m)
+    size = subsets.sum(axis=1, keepdims=True)
+    others = size - subsets  # |B∖{j}|
+    own = column_sums[:, None, :] + subsets[:, :, None] * W.T[None, :, :]
+    g = np.sqrt(1.0 + others * np.diag(G)[None, :] + (own ** 2).sum(axis=2))
+    h = np.sqrt(others) + 2.0 * subsets
+    foreign = np.abs(margins) > tolerance
+    if not foreign.any():
+        raise ValueError("every activation argument vanishes at this point: choose radius=")
+    allowed = fraction * np.abs(margins[foreign])
+    g, h = g[foreign], h[foreign]
+    # the positive root of (h/2)ρ² + gρ = allowed, written without cancellation
+    return float((2.0 * allowed / (g + np.sqrt(g * g + 2.0 * h * allowed))).min())
 
 
 def rotation_slice(W: Any, b: Any, tolerance: float = 1e-9) -> np.ndarray:

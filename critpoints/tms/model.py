@@ -307,6 +307,14 @@ class TMSSparsePotential(TMSCoordinates):
         return (f"{type(self).__name__}(n={self.n}, m={self.m}, sparsity={self.sparsity!r}, "
                 f"importance={self.importance.tolist()!r}, max_active={self.max_active})")
 
+    def ball_radius(self, theta: Any, fraction: float = 0.25) -> float:
+        """Radius of a ball around θ in which no cube vertex crosses an activation hyperplane
+        that misses it (:func:`critpoints.slt.volume.tms_sparse_ball_radius`)."""
+        from critpoints.slt.volume import tms_sparse_ball_radius
+
+        return tms_sparse_ball_radius(*self.unflatten(np.asarray(theta, dtype=float)),
+                                      fraction, max_active=self.max_active)
+
     def _keywords(self) -> dict:
         return {"sparsity": self.sparsity, "importance": self.importance,
                 "max_active": self.max_active}
