@@ -513,3 +513,28 @@ def test_bias_on_the_all_zero_kink_takes_the_switched_off_side_whatever_its_sign
     assert (np.linalg.eigvalsh(model.hessian(theta)) < -1e-9).sum() != (
         np.linalg.eigvalsh(reference) < -1e-9).sum()
     assert model.hessian_side(exact + 1e-9, atol=BOUNDARY_TOLERANCE) is None
+
+
+@pytest.mark.slow
+def test_flat_start_search_gives_the_same_bits_every_time():
+    """The Levenberg–Marquardt search of a flat-set start is a function of its input: at the
+    start of n = 6 `4++~1` (S = 0.999, perturbed as flat_set_start does) three calls in one
+    process return the same bits, and a critical point. scipy's MINPACK
+    ``least_squares(method='lm')``, used before, returned a point 1.4·10⁻⁸ away on the second
+    call (its gradient evaluations the same bits up to the step where its proposal differed),
+    so the branches file depended on what the worker process had run before."""
+    from critpoints.kgon.branches import START_SPARSITY, _free, _levenberg_marquardt
+    from critpoints.potential import FixedCoordinates
+
+    entry = next(e for e in _catalog() if e["id"] == "4++~1")
+    start = start_point(entry["W"], entry["b"], START_SPARSITY)
+    model = TMSSparsePotential(6, 2, sparsity=START_SPARSITY)
+    theta0 = model.flatten(start["W"], start["b"])
+    free = _free(6, 2, start["zero_columns"])
+    family = FixedCoordinates(model, theta0, free)
+    x0 = theta0[free] + 1e-12 * np.random.default_rng(0).standard_normal(free.size)
+    first = _levenberg_marquardt(family, x0)
+    for _ in range(2):
+        x, norm = _levenberg_marquardt(family, x0)
+        assert np.array_equal(x, first[0]) and norm == first[1]
+    assert first[1] <= 1e-11
