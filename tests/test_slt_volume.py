@@ -221,8 +221,8 @@ def test_sparse_radius_keeps_every_foreign_vertex_on_its_side(n, m, seed, zeros)
     """At finite S the loss is analytic until an activation hyperplane meets a vertex of the
     input cube, b_j + Σ_{i∈B} G_ij = 0 for some B: inside the radius every non-zero vertex
     value (computed directly, subset by subset) keeps its sign and moves by at most a quarter
-    of itself, for displacements of full length in random directions and towards the nearest
-    vertex; vanishing values (the point's own kinks, here zero biases) are not foreign."""
+    of itself, for displacements of full length in 40 random directions; vanishing values
+    (the point's own kinks, here zero biases) are not foreign."""
     from itertools import combinations
 
     rng = np.random.default_rng(seed)
