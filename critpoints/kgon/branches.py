@@ -51,6 +51,7 @@ import numpy as np
 from critpoints.potential import FixedCoordinates
 from critpoints.solve.continuation import Branch, follow_branch, newton_correct
 from critpoints.tms.model import TMSSparsePotential
+from critpoints.workers import mapped
 
 __all__ = [
     "CERTIFY",
@@ -463,24 +464,8 @@ def follow_catalog(entries: list[dict], n: int, m: int = 2, *, stop_sparsity: fl
     jobs = [(entry, n, m, stop_sparsity,
              tuple(certify) if certify_ids is None or entry["id"] in certify_ids else (), dps,
              importance) for entry in entries]
-    out: list[dict] = []
-    tick = progress or (lambda stage, done, total: None)
-    if workers > 1 and len(jobs) > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for done, record in enumerate(pool.map(_follow_job, jobs), 1):
-                out.append(record)
-                tick("branches", done, len(jobs))
-                if on_record is not None:
-                    on_record(out)
-    else:
-        for done, job in enumerate(jobs, 1):
-            out.append(_follow_job(job))
-            tick("branches", done, len(jobs))
-            if on_record is not None:
-                on_record(out)
-    return out
+    return mapped(_follow_job, jobs, workers, progress or (lambda stage, done, total: None),
+                  "branches", on_record)
 
 
 def global_minimum(branches: list[dict]) -> list[dict]:

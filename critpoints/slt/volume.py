@@ -816,12 +816,14 @@ def tms_sparse_ball_radius(W: Any, b: Any, fraction: float = 0.25, tolerance: fl
     -------
     float
     """
+    from critpoints.tms.cube import _vertices
+
     W = np.asarray(W, dtype=float)
     b = np.asarray(b, dtype=float)
     n = b.size
     K = n if max_active is None else int(max_active)
-    subsets = np.array([[(mask >> i) & 1 for i in range(n)] for mask in range(1 << n)
-                        if bin(mask).count("1") <= K], dtype=float)  # (#B, n)
+    vertices = _vertices(n)  # every B ⊆ {1..n} as a 0/1 row
+    subsets = vertices[vertices.sum(axis=1) <= K]  # (#B, n)
     G = W.T @ W
     margins = b[None, :] + subsets @ G  # m_{B,j}
     column_sums = subsets @ W.T  # Σ_{i∈B} W_i, (#B, m)
