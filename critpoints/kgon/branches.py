@@ -49,7 +49,14 @@ import mpmath
 import numpy as np
 
 from critpoints.potential import FixedCoordinates
-from critpoints.solve.continuation import Branch, follow_branch, newton_correct
+from critpoints.solve.continuation import (
+    ArcPassage,
+    Branch,
+    continue_by_arclength,
+    follow_branch,
+    newton_correct,
+)
+from critpoints.solve.newton import find_critical_points
 from critpoints.tms.model import TMSSparsePotential
 from critpoints.workers import mapped
 
@@ -236,44 +243,17 @@ class FlatSetStart:
                 "accepted": self.accepted}
 
 
-def _levenberg_marquardt(family: FixedCoordinates, theta: np.ndarray,
-                         max_iter: int = 400) -> tuple[np.ndarray, float]:
-    """A zero of ∇L from θ by Levenberg–Marquardt (the Hessian as Jacobian); (θ, ‖∇L‖).
+def _levenberg_marquardt(family: FixedCoordinates, theta: np.ndarray) -> tuple[np.ndarray, float]:
+    """A zero of ∇L from θ, as near as Levenberg–Marquardt gets; (θ, ‖∇L‖).
 
-    Written out (normal equations H² + λs²I, solved by LAPACK) rather than scipy's MINPACK
-    ``least_squares(method="lm")``: that returned different points from the same input in one
-    process (1.4·10⁻⁸ apart at the flat start of n = 6 `4++~1`, its gradient evaluations the
-    same bits up to the step where its proposal differed), so a branch depended on what the
-    process had run before. λ falls ×4 on an accepted step and rises ×8 on a refused one; the
-    loop ends when the gradient cannot be reduced (λ > 10¹²), the step is below 10⁻¹⁶‖θ‖, or
-    after ``max_iter`` Hessians."""
-    theta = np.array(theta, dtype=float)
-    gradient = np.asarray(family.loss_and_gradient(theta)[1], dtype=float)
-    norm = float(np.linalg.norm(gradient))
-    lam = 1e-3
-    for _ in range(max_iter):
-        if norm == 0.0:
-            break
-        H = np.asarray(family.hessian(theta), dtype=float)
-        scale = max(float(np.abs(H).max()), 1e-12)
-        normal, rhs = H @ H, H @ gradient
-        while lam <= 1e12:
-            A = normal.copy()
-            A[np.diag_indices_from(A)] += lam * scale**2
-            step = np.linalg.solve(A, rhs)
-            trial = theta - step
-            trial_gradient = np.asarray(family.loss_and_gradient(trial)[1], dtype=float)
-            trial_norm = float(np.linalg.norm(trial_gradient))
-            if trial_norm < norm:
-                theta, gradient, norm = trial, trial_gradient, trial_norm
-                lam = max(lam / 4, 1e-15)
-                break
-            lam *= 8
-        else:
-            break
-        if np.linalg.norm(step) <= 1e-16 * max(float(np.linalg.norm(theta)), 1e-300):
-            break
-    return theta, norm
+    :func:`critpoints.solve.newton.find_critical_points` with no gradient tolerance: it runs
+    until ‖∇L‖ cannot be reduced (λ ≥ 10¹²), an accepted step is below 10⁻¹⁶‖θ‖, or after 400
+    Hessians. (Not scipy's MINPACK ``least_squares(method="lm")``: that returned different points
+    from the same input in one process, 1.4·10⁻⁸ apart at the flat start of n = 6 `4++~1`, so a
+    branch depended on what the process had run before.)"""
+    search = find_critical_points(family, np.array(theta, dtype=float), gtol=0.0,
+                                  max_iter=400, damping=1e-3, min_step=1e-16)
+    return search.theta, float(search.grad_norm)
 
 
 def flat_set_start(family_at: Callable[[float], FixedCoordinates], theta: np.ndarray,
@@ -369,11 +349,39 @@ def follow_entry(entry: dict, n: int, m: int = 2, *, stop_sparsity: float = 0.0,
         record["start"]["flat_set"] = slide.to_json()
         if slide.accepted:
             theta0 = start_family.full(slide.theta)
-    branch = follow_branch(
-        family, theta0[free], parameter_of(START_SPARSITY), parameter_of(stop_sparsity)
-        if stop_sparsity > 0 else 0.0,
-        certify=[parameter_of(s) for s in certify], dps=dps, grid=GRID, spectrum=spectrum,
-        gtol=GTOL)
+    stop = parameter_of(stop_sparsity) if stop_sparsity > 0 else 0.0
+    settings = {"certify": [parameter_of(s) for s in certify], "dps": dps, "grid": GRID,
+                "spectrum": spectrum, "gtol": GTOL}
+    branch = follow_branch(family, theta0[free], parameter_of(START_SPARSITY), stop,
+                           **settings)
+    fold = None
+    for _ in range(MAX_PASSAGES):
+        if branch.end == "reached" or len(branch.points) < 2:
+            break
+        # Whether the end is a fold is decided by the arc (the parameter turns), not by the
+        # eigenvalues' trend; where it does not turn, the branch goes on past the point.
+        passage = continue_by_arclength(family, branch, gtol=GTOL, spectrum=spectrum,
+                                        bounds=(parameter_of(START_SPARSITY), 0.0))
+        if passage.crossed:
+            _extend(branch, passage, follow_branch(family, passage.arc[-1].theta,
+                                                   passage.arc[-1].parameter, stop, **settings))
+            continue
+        if passage.turned:
+            branch.end = "fold"
+            beyond = None
+            if passage.passed:
+                far = passage.arc[-1]
+                beyond = follow_branch(family, far.theta, far.parameter,
+                                       parameter_of(START_SPARSITY), grid=GRID,
+                                       spectrum=spectrum, gtol=GTOL)
+            fold = (passage, beyond)
+        else:
+            branch.end = "corrector-failed"
+            branch.end_reason += "; the arc did not get past it either: " + passage.reason
+        break
+    if branch.end == "fold" and fold is None:  # a fold is what an arc shows, not a trend
+        branch.end = "corrector-failed"
+        branch.end_reason += "; not examined by arclength"
     slide = record["start"].get("flat_set")
     if not branch.points and slide is not None and not slide["accepted"]:
         branch.end_reason += (
@@ -386,7 +394,86 @@ def follow_entry(entry: dict, n: int, m: int = 2, *, stop_sparsity: float = 0.0,
                if max(slide["gradient_norms"]) <= GTOL else
                f"only ‖∇L_S‖ = {max(slide['gradient_norms']):.3g}"))
     record.update(branch_json(branch, theta0, free, n))
+    if fold is not None:
+        record["fold"] = fold_json(*fold, theta0, free, n)
     return record
+
+
+#: Times a branch is taken past a point natural continuation could not step over.
+MAX_PASSAGES = 8
+
+
+def _extend(branch: Branch, passage: ArcPassage, resumed: Branch) -> None:
+    """Append, in place, the arc past the natural end and the branch resumed from its last
+    point (whose first point is that arc point again)."""
+    new = passage.arc[2:]  # the first two are the natural branch's last two
+    branch.events.append({"kind": "arclength",
+                          "between": [passage.arc[1].parameter, new[-1].parameter]})
+    branch.events += passage.events
+    branch.points += new + resumed.points[1:]
+    branch.events += resumed.events
+    branch.end, branch.end_reason = resumed.end, resumed.end_reason
+    branch.corrector_failures += resumed.corrector_failures
+    branch.potential_evaluations += passage.potential_evaluations + resumed.potential_evaluations
+
+
+def fold_json(passage: ArcPassage, beyond: Branch | None, theta0: np.ndarray,
+              free: np.ndarray, n: int) -> dict:
+    """The fold a branch ended at (:func:`critpoints.solve.continuation.continue_by_arclength`)
+    and the branch beyond it, followed back towards S = 1 (``beyond``: its points as the
+    branch's own, on the common grid; ``partner`` is filled in by :func:`fold_partners`)."""
+    theta = np.array(theta0, dtype=float)
+    theta[free] = passage.fold_theta
+    out = {"sparsity": _round(sparsity_of(passage.fold_parameter), 12),
+           "bracket": [_round(sparsity_of(p), 12) for p in reversed(passage.fold_bracket)],
+           "loss": passage.fold_loss,
+           "theta": theta.tolist(),
+           "arc_points": len(passage.arc),
+           "passed": passage.passed,
+           "reason": passage.reason,
+           "index_beyond": passage.arc[-1].index if passage.passed else None}
+    if beyond is not None:
+        out["beyond"] = branch_json(beyond, theta0, free, n)
+    out["partner"] = None
+    return out
+
+
+#: Two branch points (W, b) are the same critical point when one lies within this of the
+#: other's orbit (max norm; float64 branch points are accepted at ‖∇L‖ ≤ GTOL).
+SAME_POINT = 1e-6
+
+
+def fold_partners(records: list[dict], n: int, m: int) -> None:
+    """Name, in place, the branch each fold's far side is: the followed branch whose points on
+    the common grid coincide with the far side's (up to O(m) × S_n) at every grid sparsity
+    both hold, at least one. A far side that matches none is another branch of L_S, one that
+    no catalogued one-hot point starts (``partner`` stays None)."""
+    from critpoints.tms.symmetry import same_orbit
+
+    def grid_points(points):
+        return {point["sparsity"]: point for point in points
+                if any(point["sparsity"] == _round(sparsity_of(p), 12) for p in GRID)}
+
+    def parameters(point):
+        theta = np.asarray(point["theta"], dtype=float)
+        return theta[:m * n].reshape(m, n), theta[m * n:]
+
+    for record in records:
+        fold = record.get("fold")
+        if not fold or "beyond" not in fold:
+            continue
+        mine = grid_points(fold["beyond"]["points"])
+        for other in records:
+            if other is record or not other["points"]:
+                continue
+            theirs = grid_points(other["points"])
+            common = sorted(set(mine) & set(theirs))
+            if common and all(
+                    abs(mine[S]["loss"] - theirs[S]["loss"]) <= 1e-9
+                    and same_orbit(*parameters(mine[S]), *parameters(theirs[S]),
+                                   atol=SAME_POINT) for S in common):
+                fold["partner"] = {"id": other["id"], "grid_points": len(common)}
+                break
 
 
 def branch_json(branch: Branch, theta0: np.ndarray, free: np.ndarray, n: int) -> dict:
@@ -419,7 +506,7 @@ def branch_json(branch: Branch, theta0: np.ndarray, free: np.ndarray, n: int) ->
             out["index"] = event["index"]
             out["crossing"] = (None if event["crossing"] is None
                                else _round(sparsity_of(event["crossing"]), 8))
-        else:
+        elif event["kind"] == "boundary-crossing":
             # switching functions: the vertex values b_j + Σ_{i∈V} G_ij, V = ∅ first (n of
             # them: the biases), then the sets of one, two, … features
             changed = event["switching_functions"]
@@ -493,6 +580,7 @@ def branches_document(branches: list[dict], *, n: int, m: int, catalog_file: str
     from critpoints import __version__
     from critpoints.documents import SPARSITY_BRANCHES, new_document
 
+    fold_partners(branches, n, m)
     return new_document(SPARSITY_BRANCHES, {
         "generator": {"package": "critpoints", "version": __version__, "command": command},
         "catalog": {"file": catalog_file, "command": catalog_command, "entries": entries},

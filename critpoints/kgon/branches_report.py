@@ -38,7 +38,10 @@ def branches_markdown(document: dict) -> str:
         + ("(the command's `--ids`)" if " --ids " in command else "(all)")
         + f"; {ends.get('no-branch', 0)} without a branch (a positive bias on a nonzero "
         f"column), {ends.get('reached', 0)} reach S = 0, {ends.get('fold', 0)} end at a fold, "
-        f"{ends.get('corrector-failed', 0)} where the corrector fails. At the start, "
+        f"{ends.get('corrector-failed', 0)} where the corrector fails; "
+        f"{sum(1 for b in branches for e in b['events'] if e['kind'] == 'arclength')} stretches "
+        "that natural continuation could not step over were followed by pseudo-arclength "
+        "(no fold there). At the start, "
         f"{collapsed} have dead vertices collapsed to zero columns and "
         f"{sum(f['accepted'] for f in flat)} of {len(flat)} start where Levenberg–Marquardt "
         f"lands inside their one-hot critical set. Written by `{command}`.",
@@ -62,10 +65,34 @@ def branches_markdown(document: dict) -> str:
         end = branch["end"]
         ending = ("reaches S = 0" if end["kind"] == "reached"
                   else f"{end['kind']} at S = {end['sparsity']:.3f}")
+        passages = [e for e in branch["events"] if e["kind"] == "arclength"]
+        if passages:
+            ending += " (by arclength past " + ", ".join(
+                f"{e['between'][0]:.3f}" for e in passages) + ")"
+        fold = branch.get("fold")
+        if fold is not None:
+            ending = _fold(fold)
         lines.append(f"| `{branch['id']}` | {_start(branch)} | {branch['one_hot_loss']:.6f} | "
                      f"{branch['points'][0]['index']} | {changes} | {biases} | {ending} | "
                      + " | ".join(_at(branch, S) for S in _COLUMNS) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _fold(fold: dict) -> str:
+    """Where a branch turns, and what it becomes beyond: the partner branch it is, or how far
+    the far side was followed back towards S = 1."""
+    text = f"fold at S = {fold['sparsity']:.6f} (L_S = {fold['loss']:.6f})"
+    if not fold["passed"]:
+        return text + "; not passed: " + fold["reason"]
+    beyond = fold["beyond"]
+    text += f"; beyond it index {fold['index_beyond']}"
+    if fold["partner"] is not None:
+        return text + (f", the branch of `{fold['partner']['id']}` "
+                       f"({fold['partner']['grid_points']} grid points)")
+    last = beyond["points"][-1]["sparsity"] if beyond["points"] else fold["sparsity"]
+    reach = ("back to S = 0.999" if beyond["end"]["kind"] == "reached"
+             else f"back to S = {last:.3f} ({beyond['end']['kind']})")
+    return text + f", no followed branch's, followed {reach}"
 
 
 def _collapsed(branch: dict) -> list[int]:

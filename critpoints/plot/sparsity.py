@@ -48,7 +48,19 @@ def sparsity_branches_figure(document: dict, highlight: int = 8, title: str | No
         if coloured:
             handles[order] = ax.plot([], [], color=colour, lw=width,
                                      label=f"{branch['id']} ({branch['one_hot_loss']:.4f})")[0]
-        if branch["end"]["kind"] not in ("reached",):
+        fold = branch.get("fold")
+        if fold is not None:
+            # the turn, and the far side (a saddle) followed back towards S = 1, dotted
+            t_fold = 1 - fold["sparsity"]
+            ax.plot(t_fold, fold["loss"] / (n * t_fold), marker="o", mfc="white", color=colour,
+                    ms=6 if coloured else 3.5, zorder=4)
+            beyond = (fold.get("beyond") or {}).get("points", [])
+            if beyond:
+                tb = np.array([1 - p["sparsity"] for p in beyond])
+                yb = np.array([p["loss"] for p in beyond]) / (n * tb)
+                ax.plot(np.r_[t_fold, tb], np.r_[fold["loss"] / (n * t_fold), yb],
+                        color=colour, lw=width, ls=":", zorder=3 if coloured else 1)
+        elif branch["end"]["kind"] not in ("reached",):
             ax.plot(t[-1], y[-1], marker="x", color=colour, ms=7 if coloured else 4, zorder=4)
     ax.set_xscale("log")
     ax.set_xlabel("1 − S  (probability that a feature is active)")
@@ -56,8 +68,10 @@ def sparsity_branches_figure(document: dict, highlight: int = 8, title: str | No
     ax.set_xlim(10**-3.35, 1.05)
     style = [ax.plot([], [], color="#444444", lw=1.8, ls="-", label="local minimum (index 0)")[0],
              ax.plot([], [], color="#444444", lw=1.8, ls="--", label="saddle")[0],
+             ax.plot([], [], color="#444444", lw=0, marker="o", mfc="white",
+                     label="fold (the far side dotted)")[0],
              ax.plot([], [], color="#444444", lw=0, marker="x",
-                     label="branch ends (fold or failure)")[0]]
+                     label="branch ends (corrector fails)")[0]]
     first = ax.legend(handles=style, loc="upper left", fontsize=9)
     ax.add_artist(first)
     # outside the axes: the branches cross where density is high (lower right)

@@ -37,7 +37,7 @@ import numpy as np
 
 from critpoints.solve.newton import polish
 
-__all__ = ["Branch", "BranchPoint", "follow_branch"]
+__all__ = ["ArcPassage", "Branch", "BranchPoint", "continue_by_arclength", "follow_branch"]
 
 
 @dataclass
@@ -293,3 +293,252 @@ def _index_event(before: BranchPoint, after: BranchPoint) -> dict:
         "index": [before.index, after.index],
         "crossing": float(np.mean(crossing)) if crossing else None,
     }
+
+
+#: The parameter must come back by this from its extreme along the arc before the arc counts as
+#: turned (a fold): an arc squeezed against a bound of the family, with steps of 10⁻⁷, can
+#: wander back by rounding amounts.
+TURN = 1e-4
+
+
+@dataclass
+class ArcPassage:
+    """The branch followed past where natural continuation stopped, by pseudo-arclength
+    (:func:`continue_by_arclength`): round a fold, or through a singular point it could not
+    step over (a bifurcation, a nearly singular Hessian).
+
+    ``arc``: the accepted points in order of arclength (the first two are the natural branch's
+    last two), ``events`` the index changes and boundary crossings between them (as
+    :class:`Branch`'s). ``fold_parameter``, ``fold_theta``, ``fold_loss``: where the parameter
+    turns, the arc point at which the tangent has no parameter component (``fold_bracket``:
+    the parameters of the arc points on either side of the extreme).
+    ``turned``: the parameter went through an extreme (the branch did end at a fold, whatever
+    the natural continuation's guess from its eigenvalues); ``passed``: it then came back by
+    ``back``, the index having changed by one, and ``arc[-1]`` starts the branch on the far
+    side. ``crossed``: the arc went on in the same direction, by ``back`` past the natural
+    end, without turning: no fold there, and ``arc[-1]`` continues the branch itself.
+    """
+
+    arc: list[BranchPoint] = field(default_factory=list)
+    events: list[dict] = field(default_factory=list)
+    turned: bool = False
+    passed: bool = False
+    crossed: bool = False
+    fold_parameter: float | None = None
+    fold_bracket: tuple[float, float] | None = None
+    fold_loss: float | None = None
+    fold_theta: np.ndarray | None = None
+    reason: str = ""
+    potential_evaluations: int = 0
+
+
+def _parameter_derivative(family: Callable[[float], Any], theta: np.ndarray, p: float,
+                          counter: list, epsilon: float = 1e-5,
+                          bounds: tuple[float, float] = (-np.inf, np.inf)) -> np.ndarray:
+    """∂∇L_p/∂p at θ by central differences, one-sided at the ``bounds`` (the potentials here
+    are smooth in p: the error is O(ε²), or O(ε) at a bound, far below what the corrector
+    needs)."""
+    high, low = min(p + epsilon, bounds[1]), max(p - epsilon, bounds[0])
+    plus = np.asarray(family(high).loss_and_gradient(theta)[1], dtype=float)
+    minus = np.asarray(family(low).loss_and_gradient(theta)[1], dtype=float)
+    counter[0] += 2
+    return (plus - minus) / (high - low)
+
+
+def _arc_matrix(H: np.ndarray, gradient_p: np.ndarray) -> np.ndarray:
+    """[[H, ∂_p g], [Zᵀ, 0]]: the Jacobian of ∇L in (θ, p), with rows that keep a step off the
+    zero modes Z of H that ∂_p g does not see (symmetry orbit and flat directions: moving along
+    them changes nothing; a fold's own null direction is seen by ∂_p g and is kept)."""
+    values, vectors = np.linalg.eigh(H)
+    scale = max(float(np.abs(values).max()), 1e-300)
+    norm_p = max(float(np.linalg.norm(gradient_p)), 1e-300)
+    zero = (np.abs(values) <= 1e-9 * scale) & (np.abs(vectors.T @ gradient_p) <= 1e-6 * norm_p)
+    Z = vectors[:, zero]
+    top = np.hstack([H, gradient_p[:, None]])
+    bottom = np.hstack([Z.T, np.zeros((Z.shape[1], 1))])
+    return np.vstack([top, bottom])
+
+
+def _tangent(M: np.ndarray, previous: np.ndarray) -> np.ndarray:
+    """The unit null vector of M (its last right singular vector), oriented along ``previous``."""
+    t = np.linalg.svd(M)[2][-1]
+    return t if t @ previous >= 0 else -t
+
+
+def continue_by_arclength(
+    family: Callable[[float], Any],
+    branch: Branch,
+    *,
+    gtol: float = 1e-10,
+    first_step: float = 1e-3,
+    max_step: float = 0.05,
+    min_step: float = 1e-7,
+    corrector_steps: int = 10,
+    back: float = 0.01,
+    max_points: int = 400,
+    spectrum: Callable[[float, np.ndarray], np.ndarray] | None = None,
+    bounds: tuple[float, float] = (-np.inf, np.inf),
+) -> ArcPassage:
+    """Follow a branch past where natural continuation stopped, by pseudo-arclength.
+
+    Natural-parameter continuation cannot pass a fold: there the branch θ(p) turns back and
+    the Hessian is singular along it (nor, often, a bifurcation, where it is singular too). In
+    the unknowns x = (θ, p) the branch is a smooth curve through a fold: each step predicts
+    x + h t along the unit tangent t (the null vector of the Jacobian [H, ∂_p ∇L], off the zero
+    modes ∂_p ∇L does not see) and corrects by Gauss–Newton on ∇L_p(θ) = 0 with
+    t·(x − x_pred) = 0. The passage ends once the parameter has come back by ``back`` from its
+    extreme with the index changed by one (``passed``), or has gone ``back`` beyond the
+    natural end (or half the way to the bound, if nearer) without turning (``crossed``), or
+    after ``max_points`` points, or when the step falls below ``min_step``.
+
+    ``branch``: a :func:`follow_branch` result that ended before its ``stop`` (its last two
+    points give the tangent's orientation); whether that end was a fold is decided here, by
+    the parameter turning (``turned``), not by the eigenvalues. ``spectrum`` as for
+    :func:`follow_branch` (the index is read from it). ``bounds``: the parameters at which the
+    family exists; a step that would leave them is shortened.
+    """
+    passage = ArcPassage()
+    counter = [0]
+    if len(branch.points) < 2:
+        passage.reason = "fewer than two branch points before the fold"
+        return passage
+    before, last = branch.points[-2], branch.points[-1]
+    x = np.append(last.theta, last.parameter)
+    direction = np.append(last.theta - before.theta, last.parameter - before.parameter)
+    scratch = Branch(points=[last])  # _accept's records and events, from the fold's near side
+    step = first_step
+    extreme = last.parameter
+    heading = np.sign(last.parameter - before.parameter)
+    turned = False
+    while len(scratch.points) < max_points:
+        p = float(x[-1])
+        H = np.asarray(family(p).hessian(x[:-1]), dtype=float)
+        counter[0] += 1
+        gradient_p = _parameter_derivative(family, x[:-1], p, counter, bounds=bounds)
+        t = _tangent(_arc_matrix(H, gradient_p), direction)
+        corrected = None
+        while step >= min_step:
+            predicted = x + step * t
+            corrected = _arc_correct(family, predicted, t, gtol, corrector_steps, counter,
+                                     bounds)
+            if corrected is not None and np.linalg.norm(corrected[0] - predicted) <= step / 2:
+                break
+            corrected = None
+            step /= 2
+        if corrected is None:
+            passage.reason = (f"no corrected arc point beyond p = {p:.6g} with steps down to "
+                              f"{min_step:g}")
+            break
+        direction = corrected[0] - x
+        x = corrected[0]
+        _accept(scratch, family, float(x[-1]), x[:-1], corrected[1], (), 0, None, counter,
+                spectrum)
+        point = scratch.points[-1]
+        step = min(max_step, step * 1.5)
+        if heading * (point.parameter - extreme) > 0:
+            extreme = point.parameter
+        elif heading * (extreme - point.parameter) >= TURN:
+            turned = True
+        # past by ``back``, or by half the way to the bound where that is nearer
+        past = min(back, 0.5 * heading * (bounds[1 if heading > 0 else 0] - last.parameter))
+        if not turned and heading * (point.parameter - last.parameter) >= past:
+            passage.crossed = True
+            break
+        if turned and heading * (extreme - point.parameter) >= back:
+            if abs(point.index - last.index) == 1:
+                passage.passed = True
+            else:
+                passage.reason = (f"the parameter turned back, but the index went from "
+                                  f"{last.index} to {point.index}")
+            break
+    else:
+        passage.reason = f"{max_points} arc points without coming back by {back:g}"
+    passage.arc = [before, *scratch.points]
+    passage.events = scratch.events
+    passage.turned = turned
+    if turned:
+        _locate_fold(family, passage, heading, gtol, corrector_steps, counter, bounds)
+    passage.potential_evaluations = counter[0]
+    return passage
+
+
+def _arc_correct(family, x: np.ndarray, t: np.ndarray, gtol: float, steps: int,
+                 counter: list, bounds: tuple[float, float] = (-np.inf, np.inf)
+                 ) -> tuple[np.ndarray, float] | None:
+    """Gauss–Newton on (∇L_p(θ) = 0, t·(x − x₀) = 0) from x₀ = x; (point, ‖∇L‖) or None (also
+    when an iterate leaves the parameter ``bounds``)."""
+    anchor = x.copy()
+    for _ in range(steps + 1):
+        p = float(x[-1])
+        if not bounds[0] <= p <= bounds[1]:
+            return None
+        g = np.asarray(family(p).loss_and_gradient(x[:-1])[1], dtype=float)
+        counter[0] += 1
+        if not np.all(np.isfinite(g)):
+            return None
+        norm = float(np.linalg.norm(g))
+        if norm <= gtol:
+            return x, norm
+        H = np.asarray(family(p).hessian(x[:-1]), dtype=float)
+        counter[0] += 1
+        M = _arc_matrix(H, _parameter_derivative(family, x[:-1], p, counter, bounds=bounds))
+        d = len(g)
+        A = np.vstack([M[:d], t[None, :], M[d:]])
+        rhs = np.concatenate([-g, [-(t @ (x - anchor))], np.zeros(len(M) - d)])
+        x = x + np.linalg.lstsq(A, rhs, rcond=None)[0]
+    return None
+
+
+def _locate_fold(family, passage: ArcPassage, heading: float, gtol: float,
+                 corrector_steps: int, counter: list, bounds: tuple[float, float]) -> None:
+    """The fold: where the tangent's parameter component t_p changes sign along the arc.
+
+    Between the arc points on either side of the parameter's extreme, secant steps on t_p(s)
+    (s the arclength from the near point) land on the arc by the corrector; the loss is read
+    there. (A parabola through the arc points would leave an error of the order of the cube of
+    their spacing: along the arc L − L_fold grows like s² from ∂_p L and like s³ from the third
+    derivative along the fold's null direction.)"""
+    arc = passage.arc
+    k = max(range(len(arc)), key=lambda i: heading * arc[i].parameter)
+    k = min(max(k, 1), len(arc) - 2)
+
+    def state(point_theta, parameter):
+        x = np.append(point_theta, parameter)
+        H = np.asarray(family(parameter).hessian(point_theta), dtype=float)
+        counter[0] += 1
+        M = _arc_matrix(H, _parameter_derivative(family, point_theta, parameter, counter,
+                                                  bounds=bounds))
+        return x, np.linalg.svd(M)[2][-1]
+
+    near, t_near = state(arc[k - 1].theta, arc[k - 1].parameter)
+    far, t_far = state(arc[k + 1].theta, arc[k + 1].parameter)
+    forward = far - near
+    t_near = t_near if t_near @ forward >= 0 else -t_near
+    t_far = t_far if t_far @ forward >= 0 else -t_far
+    passage.fold_bracket = tuple(sorted((float(near[-1]), float(far[-1]))))
+    best = (near, t_near)
+    for _ in range(8):
+        span = float(np.linalg.norm(far - near))
+        if t_near[-1] == t_far[-1] or span <= 1e-14:
+            break
+        s = span * t_near[-1] / (t_near[-1] - t_far[-1])
+        corrected = _arc_correct(family, near + s * t_near, t_near, gtol, corrector_steps,
+                                 counter, bounds)
+        if corrected is None:
+            break
+        x, t = state(corrected[0][:-1], float(corrected[0][-1]))
+        t = t if t @ forward >= 0 else -t
+        best = (x, t)
+        if abs(t[-1]) <= 1e-12:
+            break
+        if np.sign(t[-1]) == np.sign(t_near[-1]):
+            near, t_near = x, t
+        else:
+            far, t_far = x, t
+    x = best[0]
+    if heading * (x[-1] - arc[k].parameter) < -1e-12:
+        # the turn lies beyond every arc point in p: the secant went astray, keep the extreme
+        x = np.append(arc[k].theta, arc[k].parameter)
+    passage.fold_parameter = float(x[-1])
+    passage.fold_loss = float(family(float(x[-1])).loss(x[:-1]))
+    passage.fold_theta = x[:-1]

@@ -70,7 +70,8 @@ CHUNK_SIZE = 512
 
 def find_critical_points(
     potential: Potential, theta, *, gtol: float = 1e-12, max_iter: int = 200,
-    damping: float = 1e-3, workers: int = 1, executor=None, progress=None,
+    damping: float = 1e-3, min_step: float = 0.0, workers: int = 1, executor=None,
+    progress=None,
 ) -> CriticalPointSearch:
     """Levenberg–Marquardt search for zeros of the gradient from each start in a batch.
 
@@ -85,6 +86,9 @@ def find_critical_points(
         Iterations at most.
     damping : float
         Initial Levenberg–Marquardt parameter (relative to the Hessian's scale).
+    min_step : float
+        Also stop a start once an accepted step is at most ``min_step`` times ‖θ‖ (0: never;
+        with ``gtol=0`` the search then runs until ‖∇L‖ cannot be reduced, λ ≥ 10¹²).
     workers : int
         Processes sharing the starts. Every start's iteration uses only its own numbers, so
         more than :data:`CHUNK_SIZE` starts are advanced in chunks (in ``workers`` processes if
@@ -101,20 +105,20 @@ def find_critical_points(
     if theta.ndim == 2 and len(theta) > CHUNK_SIZE:
         # (fewer starts than a chunk: one batch here beats starting processes, measured at
         # n = 6, 333 starts)
-        return _in_chunks(potential, theta, gtol, max_iter, damping, workers, executor,
-                          progress)
-    search = _levenberg_marquardt(potential, theta, gtol, max_iter, damping)
+        return _in_chunks(potential, theta, gtol, max_iter, damping, min_step, workers,
+                          executor, progress)
+    search = _levenberg_marquardt(potential, theta, gtol, max_iter, damping, min_step)
     if progress is not None:
         progress(1, 1)
     return search
 
 
-def _in_chunks(potential, theta, gtol, max_iter, damping, workers, executor=None,
+def _in_chunks(potential, theta, gtol, max_iter, damping, min_step, workers, executor=None,
                progress=None) -> CriticalPointSearch:
     count = max(-(-len(theta) // CHUNK_SIZE), min(len(theta), workers))  # ≥ 2
     # Interleaved, so that every chunk holds starts of every kind (fast and slow) alike.
     chunks = [theta[first::count] for first in range(count)]
-    jobs = [(potential, chunk, gtol, max_iter, damping) for chunk in chunks]
+    jobs = [(potential, chunk, gtol, max_iter, damping, min_step) for chunk in chunks]
 
     def collected(results):
         done = []
@@ -146,7 +150,8 @@ def _chunk_job(job) -> CriticalPointSearch:
     return _levenberg_marquardt(*job)
 
 
-def _levenberg_marquardt(potential, theta, gtol, max_iter, damping) -> CriticalPointSearch:
+def _levenberg_marquardt(potential, theta, gtol, max_iter, damping, min_step=0.0
+                         ) -> CriticalPointSearch:
     single = theta.ndim == 1
     if single:
         theta = theta[None]
@@ -154,11 +159,12 @@ def _levenberg_marquardt(potential, theta, gtol, max_iter, damping) -> CriticalP
     g = _flat_gradient(potential, theta)
     gnorm = np.linalg.norm(g, axis=1)
     lam = np.full(B, damping)
+    stalled = np.zeros(B, dtype=bool)  # an accepted step at most min_step·‖θ‖
     diagonal = np.arange(dim)
     it = 0
     for it in range(1, max_iter + 1):
         # Starts whose λ saturated are stuck at a nonzero minimum of ‖g‖²: leave them.
-        active = (gnorm > gtol) & (lam < 1e12)
+        active = (gnorm > gtol) & (lam < 1e12) & ~stalled
         if not active.any():
             it -= 1
             break
@@ -172,7 +178,8 @@ def _levenberg_marquardt(potential, theta, gtol, max_iter, damping) -> CriticalP
             # HH + λ s² I without forming λ s² I: the same sums, a third of the memory traffic
             A = HH.copy()
             A[:, diagonal, diagonal] += (lam[idx] * scale**2)[:, None]
-            trial = th - np.linalg.solve(A, rhs[..., None])[..., 0]
+            step = np.linalg.solve(A, rhs[..., None])[..., 0]
+            trial = th - step
             g_trial = _flat_gradient(potential, trial)
             n_trial = np.linalg.norm(g_trial, axis=1)
             better = n_trial < gnorm[idx]
@@ -181,6 +188,9 @@ def _levenberg_marquardt(potential, theta, gtol, max_iter, damping) -> CriticalP
             g[accept] = g_trial[better]
             gnorm[accept] = n_trial[better]
             lam[accept] = np.maximum(lam[accept] / 4, 1e-15)
+            if min_step > 0.0:
+                stalled[accept] = (np.linalg.norm(step[better], axis=1)
+                                   <= min_step * np.linalg.norm(th[better], axis=1))
             lam[idx[~better]] *= 8
             keep = ~better
             idx, th, rhs, HH, scale = idx[keep], th[keep], rhs[keep], HH[keep], scale[keep]
