@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from critpoints.solve.continuation import continue_by_arclength, follow_branch
+from critpoints.solve.continuation import continue_by_arclength, follow_branch, follow_through
 
 
 class SaddleNode:
@@ -65,3 +65,13 @@ def test_a_branch_without_points_before_its_end_is_not_passed():
     branch.points = branch.points[:1]
     passage = continue_by_arclength(family, branch)
     assert not passage.passed and "fewer than two" in passage.reason
+
+
+def test_follow_through_ends_at_the_fold_the_arc_shows():
+    family = lambda p: SaddleNode(1.5, 0.5, 0.2, p)  # noqa: E731
+    branch, fold = follow_through(family, np.array([1.0, 0.0, 0.0]), 1.2, -0.8, gtol=1e-12)
+    assert branch.end == "fold" and fold is not None and fold.passed
+    assert abs(fold.fold_parameter - 0.2) < 1e-9
+    # stopped before the fold: reached, no passage
+    branch, fold = follow_through(family, np.array([1.0, 0.0, 0.0]), 1.2, 0.5, gtol=1e-12)
+    assert branch.end == "reached" and fold is None

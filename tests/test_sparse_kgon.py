@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import shlex
+from itertools import pairwise
 from pathlib import Path
 
 import mpmath
@@ -538,3 +539,60 @@ def test_flat_start_search_gives_the_same_bits_every_time():
         x, norm = _levenberg_marquardt(family, x0)
         assert np.array_equal(x, first[0]) and norm == first[1]
     assert first[1] <= 1e-11
+
+
+def test_branch_points_run_monotonically_in_S_and_a_turn_is_a_fold(branches):
+    """A branch's points go one way in S (a stretch crossed by arclength included): where
+    the parameter turns, the record is a fold and its far side is kept apart (``beyond``)."""
+    for branch in branches["branches"]:
+        S = [p["sparsity"] for p in branch["points"]]
+        assert all(a > b for a, b in pairwise(S)), branch["id"]
+        beyond = (branch.get("fold") or {}).get("beyond")
+        if beyond is not None:
+            S = [p["sparsity"] for p in beyond["points"]]
+            assert all(a < b for a, b in pairwise(S)), branch["id"]
+        assert (branch["end"]["kind"] == "fold") == ("fold" in branch), branch["id"]
+
+
+def _fold_records(branches):
+    return [b for b in branches["branches"] if "fold" in b]
+
+
+def test_a_fold_is_a_critical_point_with_one_more_zero_eigenvalue(branches):
+    """Re-checked from the stored fold point: ∇L_S vanishes there, it lies beyond the branch's
+    last point in S, and the full Hessian has an eigenvalue near zero that the last point does
+    not have (the branch's index changes by one across it)."""
+    for branch in _fold_records(branches):
+        fold, last = branch["fold"], branch["points"][-1]
+        model = TMSSparsePotential(6, 2, sparsity=fold["sparsity"])
+        theta = np.array(fold["theta"])
+        assert np.linalg.norm(model.gradient(theta)) <= 1e-8, branch["id"]
+        assert fold["sparsity"] <= last["sparsity"], branch["id"]
+        values = np.abs(np.linalg.eigvalsh(model.hessian(theta)))
+        near_zero = int((values <= 1e-6 * values.max()).sum())
+        assert near_zero == last["zero_modes"] + 1, (branch["id"], near_zero)
+        if fold["passed"]:
+            assert abs(fold["index_beyond"] - last["index"]) == 1, branch["id"]
+
+
+def test_a_fold_partner_is_the_same_critical_point_on_the_common_grid(branches):
+    """Where the far side of a fold is named as a followed branch, the two coincide up to
+    O(2) × S_6 at every grid sparsity both hold (orbit distance, without the pre-filter)."""
+    from critpoints.tms.symmetry import orbit_distance
+
+    records = {b["id"]: b for b in branches["branches"]}
+    grid = set(branches["settings"]["grid"])
+    for branch in _fold_records(branches):
+        partner = branch["fold"]["partner"]
+        if partner is None:
+            continue
+        mine = {p["sparsity"]: p for p in branch["fold"]["beyond"]["points"]
+                if p["sparsity"] in grid}
+        theirs = {p["sparsity"]: p for p in records[partner["id"]]["points"]
+                  if p["sparsity"] in grid}
+        common = set(mine) & set(theirs)
+        assert len(common) == partner["grid_points"] >= 1
+        for S in common:
+            a, b = (np.array(x["theta"]) for x in (mine[S], theirs[S]))
+            assert orbit_distance(a[:12].reshape(2, 6), a[12:], b[:12].reshape(2, 6),
+                                  b[12:]) <= 1e-6, (branch["id"], S)

@@ -52,8 +52,8 @@ from critpoints.potential import FixedCoordinates
 from critpoints.solve.continuation import (
     ArcPassage,
     Branch,
-    continue_by_arclength,
     follow_branch,
+    follow_through,
     newton_correct,
 )
 from critpoints.solve.newton import find_critical_points
@@ -352,36 +352,17 @@ def follow_entry(entry: dict, n: int, m: int = 2, *, stop_sparsity: float = 0.0,
     stop = parameter_of(stop_sparsity) if stop_sparsity > 0 else 0.0
     settings = {"certify": [parameter_of(s) for s in certify], "dps": dps, "grid": GRID,
                 "spectrum": spectrum, "gtol": GTOL}
-    branch = follow_branch(family, theta0[free], parameter_of(START_SPARSITY), stop,
-                           **settings)
+    branch, passage = follow_through(family, theta0[free], parameter_of(START_SPARSITY), stop,
+                                     **settings)
     fold = None
-    for _ in range(MAX_PASSAGES):
-        if branch.end == "reached" or len(branch.points) < 2:
-            break
-        # Whether the end is a fold is decided by the arc (the parameter turns), not by the
-        # eigenvalues' trend; where it does not turn, the branch goes on past the point.
-        passage = continue_by_arclength(family, branch, gtol=GTOL, spectrum=spectrum,
-                                        bounds=(parameter_of(START_SPARSITY), 0.0))
-        if passage.crossed:
-            _extend(branch, passage, follow_branch(family, passage.arc[-1].theta,
-                                                   passage.arc[-1].parameter, stop, **settings))
-            continue
-        if passage.turned:
-            branch.end = "fold"
-            beyond = None
-            if passage.passed:
-                far = passage.arc[-1]
-                beyond = follow_branch(family, far.theta, far.parameter,
-                                       parameter_of(START_SPARSITY), grid=GRID,
-                                       spectrum=spectrum, gtol=GTOL)
-            fold = (passage, beyond)
-        else:
-            branch.end = "corrector-failed"
-            branch.end_reason += "; the arc did not get past it either: " + passage.reason
-        break
-    if branch.end == "fold" and fold is None:  # a fold is what an arc shows, not a trend
-        branch.end = "corrector-failed"
-        branch.end_reason += "; not examined by arclength"
+    if passage is not None:
+        beyond = None
+        if passage.passed:  # the far side, back towards S = 1
+            far = passage.arc[-1]
+            beyond = follow_branch(family, far.theta, far.parameter,
+                                   parameter_of(START_SPARSITY), grid=GRID, spectrum=spectrum,
+                                   gtol=GTOL)
+        fold = (passage, beyond)
     slide = record["start"].get("flat_set")
     if not branch.points and slide is not None and not slide["accepted"]:
         branch.end_reason += (
@@ -397,24 +378,6 @@ def follow_entry(entry: dict, n: int, m: int = 2, *, stop_sparsity: float = 0.0,
     if fold is not None:
         record["fold"] = fold_json(*fold, theta0, free, n)
     return record
-
-
-#: Times a branch is taken past a point natural continuation could not step over.
-MAX_PASSAGES = 8
-
-
-def _extend(branch: Branch, passage: ArcPassage, resumed: Branch) -> None:
-    """Append, in place, the arc past the natural end and the branch resumed from its last
-    point (whose first point is that arc point again)."""
-    new = passage.arc[2:]  # the first two are the natural branch's last two
-    branch.events.append({"kind": "arclength",
-                          "between": [passage.arc[1].parameter, new[-1].parameter]})
-    branch.events += passage.events
-    branch.points += new + resumed.points[1:]
-    branch.events += resumed.events
-    branch.end, branch.end_reason = resumed.end, resumed.end_reason
-    branch.corrector_failures += resumed.corrector_failures
-    branch.potential_evaluations += passage.potential_evaluations + resumed.potential_evaluations
 
 
 def fold_json(passage: ArcPassage, beyond: Branch | None, theta0: np.ndarray,

@@ -889,11 +889,11 @@ def limit_starts_of(document: dict, sparsity: float) -> list[tuple[str, float, n
 def follow_point(theta: np.ndarray, sparsity: float, n: int, m: int = 2, importance=None,
                  ident: str = "") -> dict:
     """A critical point of L_S found at ``sparsity`` followed both ways, to S = 0.999 and to
-    S = 0 (:func:`critpoints.solve.continuation.follow_branch`, zero columns pinned): a record
+    S = 0 (:func:`critpoints.solve.continuation.follow_through`, zero columns pinned): a record
     with the fields of a sparsity-branches branch that :func:`phase_line` reads (id, label,
     points in order of decreasing S, events, end)."""
     from critpoints.kgon.branches import GRID, START_SPARSITY, branch_json
-    from critpoints.solve.continuation import Branch, follow_branch
+    from critpoints.solve.continuation import Branch, follow_through
 
     snapped, free = _pinned_zero_columns(theta, n, m)
     models: dict[float, TMSSparsePotential] = {}
@@ -909,12 +909,12 @@ def follow_point(theta: np.ndarray, sparsity: float, n: int, m: int = 2, importa
         return np.linalg.eigvalsh(H), H[np.ix_(free, free)]
 
     p0 = parameter_of(sparsity)
-    legs = [follow_branch(family, snapped[free], p0, stop, grid=GRID, spectrum=spectrum,
-                          gtol=GTOL) for stop in (parameter_of(START_SPARSITY), 0.0)]
+    legs = [follow_through(family, snapped[free], p0, stop, grid=GRID, spectrum=spectrum,
+                           gtol=GTOL)[0] for stop in (parameter_of(START_SPARSITY), 0.0)]
     up, down = legs
     merged = Branch(points=list(reversed(up.points)) + down.points[1:],
                     events=[{**e, "between": list(reversed(e["between"]))}
-                            if e["kind"] == "boundary-crossing" else
+                            if e["kind"] != "index-change" else
                             {**e, "between": list(reversed(e["between"])),
                              "index": list(reversed(e["index"]))}
                             for e in reversed(up.events)] + down.events,

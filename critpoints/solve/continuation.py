@@ -37,7 +37,14 @@ import numpy as np
 
 from critpoints.solve.newton import polish
 
-__all__ = ["ArcPassage", "Branch", "BranchPoint", "continue_by_arclength", "follow_branch"]
+__all__ = [
+    "ArcPassage",
+    "Branch",
+    "BranchPoint",
+    "continue_by_arclength",
+    "follow_branch",
+    "follow_through",
+]
 
 
 @dataclass
@@ -542,3 +549,60 @@ def _locate_fold(family, passage: ArcPassage, heading: float, gtol: float,
     passage.fold_parameter = float(x[-1])
     passage.fold_loss = float(family(float(x[-1])).loss(x[:-1]))
     passage.fold_theta = x[:-1]
+
+
+#: Times a branch is taken past a point natural continuation could not step over.
+MAX_PASSAGES = 8
+
+
+def follow_through(family: Callable[[float], Any], theta0: Any, start: float, stop: float,
+                   max_passages: int = MAX_PASSAGES, **settings: Any
+                   ) -> tuple[Branch, ArcPassage | None]:
+    """:func:`follow_branch`, taken on by :func:`continue_by_arclength` wherever it stops
+    before ``stop``; (the branch, the passage of the fold it ends at or None).
+
+    Where the arc crosses without turning, the branch goes on from the arc's end (an
+    ``arclength`` event records the stretch; at most ``max_passages`` times); where it turns,
+    the branch ends at a fold (``end`` "fold"); otherwise "corrector-failed" with the arc's
+    reason. A fold is what an arc shows: the eigenvalue-trend guess of :func:`follow_branch`
+    never stands alone. ``settings``: :func:`follow_branch`'s keywords (``gtol`` and
+    ``spectrum`` are used by the arc as well); the arc stays between ``start`` and ``stop``.
+    """
+    branch = follow_branch(family, theta0, start, stop, **settings)
+    arc_settings = {k: settings[k] for k in ("gtol", "spectrum") if k in settings}
+    bounds = (min(start, stop), max(start, stop))
+    fold = None
+    for _ in range(max_passages):
+        if branch.end == "reached" or len(branch.points) < 2:
+            break
+        passage = continue_by_arclength(family, branch, bounds=bounds, **arc_settings)
+        if passage.crossed:
+            resumed = follow_branch(family, passage.arc[-1].theta, passage.arc[-1].parameter,
+                                    stop, **settings)
+            _extend(branch, passage, resumed)
+            continue
+        if passage.turned:
+            branch.end = "fold"
+            fold = passage
+        else:
+            branch.end = "corrector-failed"
+            branch.end_reason += "; the arc did not get past it either: " + passage.reason
+        break
+    if branch.end == "fold" and fold is None:
+        branch.end = "corrector-failed"
+        branch.end_reason += "; not examined by arclength"
+    return branch, fold
+
+
+def _extend(branch: Branch, passage: ArcPassage, resumed: Branch) -> None:
+    """Append, in place, the arc past the natural end and the branch resumed from its last
+    point (whose first point is that arc point again)."""
+    new = passage.arc[2:]  # the first two are the natural branch's last two
+    branch.events.append({"kind": "arclength",
+                          "between": [passage.arc[1].parameter, new[-1].parameter]})
+    branch.events += passage.events
+    branch.points += new + resumed.points[1:]
+    branch.events += resumed.events
+    branch.end, branch.end_reason = resumed.end, resumed.end_reason
+    branch.corrector_failures += resumed.corrector_failures
+    branch.potential_evaluations += passage.potential_evaluations + resumed.potential_evaluations
