@@ -39,6 +39,7 @@ make the cube moments ill-conditioned); the index is read from the full Hessian.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -336,9 +337,8 @@ def follow_entry(entry: dict, n: int, m: int = 2, *, stop_sparsity: float = 0.0,
         return FixedCoordinates(model_at(p), theta0, free)
 
     def spectrum(p: float, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        full = FixedCoordinates(model_at(p), theta0, free).full(theta)
-        H = model_at(p).hessian(full)
-        return np.linalg.eigvalsh(H), H[np.ix_(free, free)]
+        return kink_spectrum(model_at(p), FixedCoordinates(model_at(p), theta0, free).full(theta),
+                             free)
 
     start_family = family(parameter_of(START_SPARSITY))
     if newton_correct(start_family, theta0[free], GTOL, 10, [0]) is None:
@@ -378,6 +378,45 @@ def follow_entry(entry: dict, n: int, m: int = 2, *, stop_sparsity: float = 0.0,
     if fold is not None:
         record["fold"] = fold_json(*fold, theta0, free, n)
     return record
+
+
+#: A bias is moved this far off the kinks it sits on to read the Hessian on either side (the
+#: branch points sit on them to rounding, ~10⁻¹⁵; the Hessian is continuous on each closed side).
+KINK_SHIFT = 1e-10
+#: Switching values within this of zero count as kinks the point sits on.
+KINK_ATOL = 1e-9
+
+
+def kink_spectrum(model: TMSSparsePotential, theta: np.ndarray, free: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The Hessian eigenvalues that decide a branch point's index, and its Hessian on ``free``.
+
+    Off the kinks: those of ∇²L_S. On a kink where the Hessian jumps (a bias b_j = 0, a
+    one-hot block with G_ij + b_j = 0: :meth:`TMSSparsePotential.hessian_jumps`) a single
+    evaluation reads one side, chosen by the sign of rounding (measured: along `4++~1`'s
+    stretch on b₁ = 0, b₁ = ±10⁻¹⁵ read index 0 or 4 by its sign). Each side is read
+    (those biases moved by ±:data:`KINK_SHIFT`, every sign pattern for up to three of them,
+    all-minus and all-plus beyond) and the spectrum with the most negative eigenvalues is
+    returned: negative curvature on one closed side is a descent, so no side may hide it."""
+    H = np.asarray(model.hessian(theta), dtype=float)
+    values = np.linalg.eigvalsh(H)
+    columns = sorted({jump[1] for jump in model.hessian_jumps(theta, KINK_ATOL)})
+    if columns:
+        n, m = model.n, model.m
+        patterns = (itertools.product((-1.0, 1.0), repeat=len(columns)) if len(columns) <= 3
+                    else ((-1.0,) * len(columns), (1.0,) * len(columns)))
+
+        def negative(v):
+            return int((v < -1e-9 * max(1.0, float(np.abs(v).max()))).sum())
+
+        for signs in patterns:
+            shifted = np.array(theta, dtype=float)
+            for j, sign in zip(columns, signs):
+                shifted[m * n + j] += sign * KINK_SHIFT
+            side = np.linalg.eigvalsh(np.asarray(model.hessian(shifted), dtype=float))
+            if negative(side) > negative(values):
+                values = side
+    return values, H[np.ix_(free, free)]
 
 
 def fold_json(passage: ArcPassage, beyond: Branch | None, theta0: np.ndarray,

@@ -39,7 +39,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from critpoints.kgon.branches import parameter_of, sparsity_of
+from critpoints.kgon.branches import kink_spectrum, parameter_of, sparsity_of
 from critpoints.potential import FixedCoordinates
 from critpoints.solve.continuation import newton_correct
 from critpoints.tms.model import TMSSparsePotential
@@ -288,7 +288,7 @@ class _Solver:
         if jump > MAX_JUMP:
             return None
         theta = restricted.full(result[0])
-        eigenvalues = np.linalg.eigvalsh(model.hessian(theta))
+        eigenvalues = _index_spectrum(model, theta)
         tolerance = 1e-9 * max(1.0, float(np.abs(eigenvalues).max()))
         _, gradient = model.loss_and_gradient(theta)
         return LinePoint(track.id, S, float(model.loss(theta)),
@@ -847,6 +847,12 @@ def shape_label(theta: np.ndarray, n: int, m: int) -> str:
     return label_of(int(live.sum()), int(((~live) & (b > 1e-9)).sum()), int(dead.sum()))
 
 
+def _index_spectrum(model: TMSSparsePotential, theta: np.ndarray) -> np.ndarray:
+    """The eigenvalues that decide the index: on a kink, of the side with the most negative
+    ones (:func:`critpoints.kgon.branches.kink_spectrum`)."""
+    return kink_spectrum(model, theta, np.arange(len(theta)))[0]
+
+
 def _polish_minimum(solve: _Solver, S: float, theta: np.ndarray) -> LinePoint | None:
     """Newton from an L-BFGS end point (zero columns pinned): a critical point with its index,
     or None."""
@@ -861,7 +867,7 @@ def _polish_minimum(solve: _Solver, S: float, theta: np.ndarray) -> LinePoint | 
     loss, gradient = model.loss_and_gradient(full)
     if np.linalg.norm(gradient) > 10 * GTOL:
         return None
-    eigenvalues = np.linalg.eigvalsh(model.hessian(full))
+    eigenvalues = _index_spectrum(model, full)
     tolerance = 1e-9 * max(1.0, float(np.abs(eigenvalues).max()))
     return LinePoint("", S, float(loss), float(np.linalg.norm(gradient)),
                      int((eigenvalues < -tolerance).sum()), full)
@@ -904,9 +910,7 @@ def follow_point(theta: np.ndarray, sparsity: float, n: int, m: int = 2, importa
         return FixedCoordinates(models[p], snapped, free)
 
     def spectrum(p: float, x: np.ndarray):
-        full = family(p).full(x)
-        H = models[p].hessian(full)
-        return np.linalg.eigvalsh(H), H[np.ix_(free, free)]
+        return kink_spectrum(models[p], family(p).full(x), free)
 
     p0 = parameter_of(sparsity)
     legs = [follow_through(family, snapped[free], p0, stop, grid=GRID, spectrum=spectrum,
