@@ -596,3 +596,108 @@ def test_a_fold_partner_is_the_same_critical_point_on_the_common_grid(branches):
             a, b = (np.array(x["theta"]) for x in (mine[S], theirs[S]))
             assert orbit_distance(a[:12].reshape(2, 6), a[12:], b[:12].reshape(2, 6),
                                   b[12:]) <= 1e-6, (branch["id"], S)
+
+
+def test_a_fold_far_side_without_a_partner_tends_to_a_limit_of_the_limits_file(branches):
+    """A fold's far side that no followed branch continues, followed back to S = 0.999, must
+    still tend to a critical point of the limit S → 1: it lies within 10(1 − S) of a limit of
+    ``catalog/tms-n6-m2.limits.json`` (made by another search, the face problems on b ≤ 0)."""
+    from critpoints.tms.symmetry import orbit_distance
+
+    limits = json.loads(builtin_path("tms-n6-m2.limits.json").read_text())["limits"]
+    checked = 0
+    for branch in _fold_records(branches):
+        fold = branch["fold"]
+        beyond = fold.get("beyond")
+        if fold["partner"] is not None or not beyond or beyond["end"]["kind"] != "reached":
+            continue
+        last = beyond["points"][-1]
+        theta = np.array(last["theta"])
+        W, b = theta[:12].reshape(2, 6), theta[12:]
+        nearest = min(orbit_distance(W, b, np.array(p["W"], float), np.array(p["b"], float))
+                      for p in limits)
+        assert nearest <= 10 * (1 - last["sparsity"]), (branch["id"], nearest)
+        checked += 1
+    assert checked == sum(1 for b in _fold_records(branches)
+                          if b["fold"]["partner"] is None
+                          and (b["fold"].get("beyond") or {}).get("end", {}).get("kind")
+                          == "reached")
+
+
+def test_fold_partners_name_the_branch_the_far_side_is():
+    """:func:`fold_partners` on records made up from one branch: its far side relabelled and
+    rotated is found as that branch; moved by 10⁻⁵ it is not."""
+    from critpoints.kgon.branches import GRID, fold_partners, sparsity_of
+
+    rng = np.random.default_rng(3)
+    grid = [round(sparsity_of(p), 12) for p in GRID[2:5]]
+    points = [{"sparsity": float(f"{S:.12g}"), "loss": 0.1 * k,
+               "theta": rng.standard_normal(18).tolist()} for k, S in enumerate(grid)]
+    angle = 0.7
+    R = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    order = rng.permutation(6)
+
+    def image(point, shift=0.0):
+        theta = np.array(point["theta"])
+        W = (R @ theta[:12].reshape(2, 6))[:, order] + shift
+        return {**point, "theta": np.concatenate([W.ravel(), theta[12:][order]]).tolist()}
+
+    for shift, expected in ((0.0, {"id": "a", "grid_points": 3}), (1e-5, None)):
+        records = [{"id": "a", "points": points},
+                   {"id": "b", "points": points[:1],
+                    "fold": {"beyond": {"points": [image(p, shift) for p in points]},
+                             "partner": None}}]
+        fold_partners(records, 6, 2)
+        assert records[1]["fold"]["partner"] == expected
+
+
+#: A critical point of L_S at S = 0.362643639487 on the kink b₁ = 0 (column 1 live): the end
+#: of `4++~1`'s branch in the file of 2026-12-04 (b₁ = 5·10⁻¹³ there).
+ON_BIAS_KINK = [0.8212055301414487, -0.39946943109226585, -0.3609984914599494,
+                -0.3609984914599863, 0.0, 0.0, 0.3578377451118382, 0.9167465154699634,
+                -0.1573039652455909, -0.1573039652456059, 0.0, 0.0, 0.2583765045747921, 0.0,
+                0.3321734718448413, 0.3321734718448423, 0.318678180256345, 0.318678180256345]
+
+
+@settings(max_examples=8, deadline=None)
+@given(rounding=st.floats(-1e-12, 1e-12))
+def test_the_index_on_a_bias_kink_does_not_depend_on_the_sign_of_its_rounding(rounding):
+    """One Hessian evaluation at :data:`ON_BIAS_KINK` reads index 5 or 4 by the sign of b₁'s
+    rounding; :func:`kink_spectrum` reads both sides and gives 5 whatever it is."""
+    from critpoints.kgon.branches import kink_spectrum
+
+    model = TMSSparsePotential(6, 2, sparsity=0.362643639487)
+    theta = np.array(ON_BIAS_KINK)
+    theta[13] = rounding
+    assert np.linalg.norm(model.gradient(theta)) <= 1e-10
+
+    def index(values):
+        return int((values < -1e-9 * max(1.0, np.abs(values).max())).sum())
+
+    readings = set()
+    for b1 in (-1e-15, 5e-13):
+        single = theta.copy()
+        single[13] = b1
+        readings.add(index(np.linalg.eigvalsh(model.hessian(single))))
+    assert readings == {4, 5}  # the single reading does depend on the sign
+    assert index(kink_spectrum(model, theta, np.arange(18))[0]) == 5
+
+
+@settings(max_examples=10, deadline=None)
+@given(data=st.data())
+def test_no_stored_minimum_on_a_kink_has_negative_curvature_on_either_side(branches, data):
+    """An index-0 branch point on a bias kink (|b_j| ≤ 10⁻⁹) is read on both sides of it
+    (b_j = ±10⁻³⁰, an evaluation independent of :func:`kink_spectrum`'s shifts): neither side
+    has a negative eigenvalue."""
+    on_kink = [(b["id"], p) for b in branches["branches"] for p in b["points"]
+               if p["index"] == 0 and np.abs(np.array(p["theta"][12:])).min() <= 1e-9]
+    assert on_kink
+    ident, point = data.draw(st.sampled_from(on_kink))
+    theta = np.array(point["theta"])
+    near = np.flatnonzero(np.abs(theta[12:]) <= 1e-9)
+    model = TMSSparsePotential(6, 2, sparsity=point["sparsity"])
+    for sign in (-1.0, 1.0):
+        shifted = theta.copy()
+        shifted[12 + near] = sign * 1e-30
+        values = np.linalg.eigvalsh(model.hessian(shifted))
+        assert values.min() >= -1e-9 * max(1.0, np.abs(values).max()), (ident, point["sparsity"])
