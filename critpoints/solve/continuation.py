@@ -19,9 +19,14 @@ bifurcation or, where the branch then ends, a fold), or a switching function of 
 (``potential.switching_functions``: where an activation boundary lies) changes sign. A branch
 that ends before ``stop`` ends either at a fold (the smallest |eigenvalue| falls towards zero
 as the step shrinks: the branch turns back, natural-parameter continuation cannot pass it) or
-where the corrector fails for another reason (a non-smooth point ahead); the record says which
-by the last eigenvalues. The points at the ``certify`` parameters are hit exactly and refined at
-``dps`` digits by :func:`critpoints.solve.newton.polish`.
+where the corrector fails for another reason (a non-smooth point ahead); the record guesses
+which by the last eigenvalues. The points at the ``certify`` parameters are hit exactly and
+refined at ``dps`` digits by :func:`critpoints.solve.newton.polish`.
+
+That guess is not a verdict: :func:`follow_through` takes every early end on by
+pseudo-arclength (:func:`continue_by_arclength`, in the unknowns (θ, p)), and a branch ends at a
+fold only where the arc's parameter turns; where the arc crosses without turning the branch
+goes on, and where it fails too the end is a corrector failure.
 
 Everything takes the potential through the Potential protocol; the solvers know no model.
 """
