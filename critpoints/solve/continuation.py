@@ -520,13 +520,12 @@ def _locate_fold(family, passage: ArcPassage, heading: float, gtol: float,
         counter[0] += 1
         M = _arc_matrix(H, _parameter_derivative(family, point_theta, parameter, counter,
                                                   bounds=bounds))
-        return x, np.linalg.svd(M)[2][-1]
+        return x, M
 
-    near, t_near = state(arc[k - 1].theta, arc[k - 1].parameter)
-    far, t_far = state(arc[k + 1].theta, arc[k + 1].parameter)
+    near, M_near = state(arc[k - 1].theta, arc[k - 1].parameter)
+    far, M_far = state(arc[k + 1].theta, arc[k + 1].parameter)
     forward = far - near
-    t_near = t_near if t_near @ forward >= 0 else -t_near
-    t_far = t_far if t_far @ forward >= 0 else -t_far
+    t_near, t_far = _tangent(M_near, forward), _tangent(M_far, forward)
     passage.fold_bracket = tuple(sorted((float(near[-1]), float(far[-1]))))
     best = (near, t_near)
     for _ in range(8):
@@ -538,8 +537,8 @@ def _locate_fold(family, passage: ArcPassage, heading: float, gtol: float,
                                  counter, bounds)
         if corrected is None:
             break
-        x, t = state(corrected[0][:-1], float(corrected[0][-1]))
-        t = t if t @ forward >= 0 else -t
+        x, M = state(corrected[0][:-1], float(corrected[0][-1]))
+        t = _tangent(M, forward)
         best = (x, t)
         if abs(t[-1]) <= 1e-12:
             break
