@@ -12,8 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from critpoints.cli import main
-from critpoints.kgon.branches import parameter_of
-from critpoints.kgon.sparsity_line import phase_line, shape_label, solve_branch
+from critpoints.kgon.branches import parameter_of, sparsity_of
+from critpoints.kgon.sparsity_line import (
+    LinePoint,
+    _Solver,
+    phase_line,
+    shape_label,
+    solve_branch,
+)
 from critpoints.store import builtin_path, load_document
 from critpoints.tms import TMSSparsePotential
 
@@ -295,7 +301,7 @@ def test_a_change_past_the_nearest_grid_points_is_still_located(sparse, dense, l
     of B's run A still wins (a dense grid of branch points), never 'unresolved'."""
     from types import SimpleNamespace
 
-    from critpoints.kgon.sparsity_line import PTOL, LinePoint, _boundary
+    from critpoints.kgon.sparsity_line import PTOL, _boundary
 
     late = min(late, dense - 1)
     grid = np.sort(np.random.default_rng(seed).uniform(-3.0, 0.0, sparse + dense))
@@ -305,9 +311,11 @@ def test_a_change_past_the_nearest_grid_points_is_still_located(sparse, dense, l
         crossing = grid[-1] + 0.1
         grid = np.append(grid, grid[-1] + 0.2)
 
-    def solve(track, p):  # A's loss (slope 1) is below B's (slope 1/2) for p < p*
+    def loss(track, p):  # A's loss (slope 1) is below B's (slope 1/2) for p < p*
         slope = 1.0 if track.id == "A" else 0.5
-        return LinePoint(track.id, p, 1.0 + slope * (p - crossing), 0.0, 0, None)
+        return 1.0 + slope * (p - crossing)
+
+    solve = _Exact(loss)
 
     tracks = [SimpleNamespace(id=i, alive=lambda p: True) for i in "AB"]
     by_id = {t.id: t for t in tracks}
@@ -315,3 +323,60 @@ def test_a_change_past_the_nearest_grid_points_is_still_located(sparse, dense, l
                          list(grid[sparse:]))
     assert boundary.kind == "equal-loss"
     assert abs(parameter_of(boundary.sparsity) - crossing) <= 10 * PTOL
+
+
+class _Exact(_Solver):
+    """Branches 'solved' by an exact loss function of (track, p): minima wherever alive."""
+
+    def __init__(self, loss):
+        super().__init__(1, 1, None)
+        self.loss = loss
+
+    def _solve(self, track, p):
+        if not track.alive(p):
+            return None
+        return LinePoint(track.id, sparsity_of(p), self.loss(track, p), 0.0, 0, None)
+
+
+def _synthetic_track(ident: str, ps, loss):
+    """A followed branch of a 1 × 1 model stored at ``ps`` with the exact ``loss``."""
+    from critpoints.kgon.sparsity_line import _Track
+
+    points = [{"sparsity": sparsity_of(p), "loss": loss(p), "index": 0, "grad_norm": 0.0,
+               "theta": [1.0, 0.0]} for p in ps]
+    return _Track({"id": ident, "points": points}, 1, 1)
+
+
+@settings(max_examples=40, deadline=None)
+@given(depth=st.floats(0.002, 0.09), deep=st.floats(0.2, 0.5), dense=st.integers(2, 10),
+       seed=st.integers(0, 2**32 - 1))
+def test_a_winner_misordered_by_interpolation_is_decided_by_solving(depth, deep, dense, seed):
+    """A dips below its stored points between them where B, stored densely, dips half as
+    far: every interpolation of A lies above B there, so B is the provisional winner of that
+    stretch although A is lower everywhere. The re-solved branches show A winning on all of
+    B's run; within :data:`BAND` the run is decided again by solving, and the line is A
+    alone, with no boundary. Beyond the band, the change stays reported as 'unresolved',
+    never located."""
+    from critpoints.kgon.sparsity_line import BAND, _settled_line
+
+    # A's interpolations (1) lie within the band above B's lowest point (1 − depth/2, at
+    # p = −1.5, always stored), and beyond it for ``deep``
+    assert 1.0 <= (1 + BAND) * (1 - 0.5 * depth) and 1.0 > (1 + BAND) * (1 - 0.5 * deep)
+
+    def dip(p):
+        return np.sin(np.pi * (p + 2.0)) ** 2 if -2.0 <= p <= -1.0 else 0.0
+
+    for d, decided in ((depth, True), (deep, False)):
+        exact = {"A": lambda p, d=d: 1.0 - d * dip(p), "B": lambda p, d=d: 1.0 - 0.5 * d * dip(p)}
+        inside = np.sort([-1.5, *np.random.default_rng(seed).uniform(-1.95, -1.05, dense)])
+        tracks = [_synthetic_track("A", [-3.0, -2.0, -1.0, 0.0], exact["A"]),
+                  _synthetic_track("B", list(inside), exact["B"])]
+        by_id = {t.id: t for t in tracks}
+
+        solve = _Exact(lambda track, p, exact=exact: exact[track.id](p))
+        runs, boundaries = _settled_line(solve, tracks, by_id)
+        if decided:
+            assert [w for w, _ in runs] == ["A"] and boundaries == []
+        else:
+            assert [w for w, _ in runs] == ["A", "B", "A"]
+            assert [b.kind for b in boundaries] == ["unresolved", "unresolved"]

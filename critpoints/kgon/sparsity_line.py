@@ -6,11 +6,15 @@ boundaries computed, not sampled. The input is a ``critpoints.sparsity-branches`
 at its continuation points. The line is built in three steps.
 
 1. **Winner at every stored sparsity.** At each S where some branch has a continuation point,
-   every branch that is alive there gets its loss by linear interpolation in p = log₁₀(1 − S)
-   between its two neighbouring points, and its index when those two agree (otherwise the
-   index is unknown there and the branch is not a candidate). The lowest index-0 candidate is
-   the provisional winner. The interpolation only *orders* the branches; no number below is
-   taken from it.
+   every branch that is alive there gets its loss by monotone cubic (PCHIP) interpolation in
+   p = log₁₀(1 − S) through its continuation points, and its index when its two neighbouring
+   points agree (otherwise it is solved there, if its loss is within :data:`BAND` of the
+   lowest). The lowest index-0 candidate is the provisional winner. The interpolation only
+   *orders* the branches; no number below is taken from it. (Linear interpolation between
+   continuation points is off by 4 % of the loss at the median and by 17 % at the 90th
+   percentile when every other point of the n = 6 branches is left out; PCHIP by 0.4 % and
+   3.7 %. The chord once put 5⁺ 5 % too high at S = 0.887, and a higher branch became the
+   provisional winner over a stretch where 5⁺ was lower.)
 2. **Boundaries.** Where the provisional winner changes between two consecutive sparsities
    (A on the sparse side, B on the dense side), both branches are re-solved (Newton from the
    interpolated point at the exact S; :func:`solve_branch`) and the change is located: by
@@ -21,7 +25,12 @@ at its continuation points. The line is built in three steps.
    alive at it: a third minimum lower there is reported (``lower_elsewhere``) rather than
    hidden. Each located boundary is then bracketed by two float sparsities at which its
    branches are refined to 60 digits (:func:`certify_boundary`): the loss difference (or the
-   unstable branch's smallest eigenvalue) changes sign between them.
+   unstable branch's smallest eigenvalue) changes sign between them. Where a change cannot
+   be located (the re-solved branches show A winning across B's run, or B across A's: the
+   provisional order was wrong), every stored point of both runs is decided again by solving
+   each candidate within :data:`BAND` of the lowest; where a third branch is lower at a
+   boundary, the points next to it are decided by solving every branch; and the runs are
+   rebuilt.
 3. **Completeness evidence.** The line is the lowest of the followed branches, so it is the
    global minimum only where the list is complete. The record says which catalog entries
    were not followed, where a followed *saddle* lies below every followed minimum (then a
@@ -38,6 +47,7 @@ from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
 import numpy as np
+from scipy.interpolate import PchipInterpolator
 
 from critpoints.kgon.branches import kink_spectrum, parameter_of, sparsity_of
 from critpoints.potential import FixedCoordinates
@@ -67,6 +77,9 @@ CHECK_ROUNDS = 3
 #: Largest Newton correction ‖Δθ‖/(1 + ‖θ‖) from the interpolated point: beyond it the solve
 #: has probably jumped to another branch and is refused (the continuation's rule).
 MAX_JUMP = 0.05
+#: Relative loss band above the lowest interpolated minimum inside which every candidate is
+#: solved to decide the winner at a stored sparsity (interpolation error, see above).
+BAND = 0.05
 #: Width in p = log₁₀(1 − S) to which boundaries are located.
 PTOL = 1e-9
 
@@ -238,25 +251,46 @@ class _Track:
         # identically): keep them pinned
         pinned = {r * n + j for j in range(n) if not W[:, j].any() for r in range(m)}
         self.free = np.array([i for i in range(self.theta.shape[1]) if i not in pinned])
+        # the loss along a branch is C¹ in p (dL/dS = ∂L_S/∂S at a critical point), so a
+        # monotone cubic follows it far better than a chord; p repeats only where a fold's two
+        # sides are stored, and then the chord is used
+        self._loss_curve = (PchipInterpolator(self.p, self.loss)
+                            if len(self.p) >= 3 and np.all(np.diff(self.p) > 0) else None)
 
     def alive(self, p: float) -> bool:
         return self.p[0] - 1e-12 <= p <= self.p[-1] + 1e-12
 
-    def interpolate(self, p: float) -> tuple[float, int | None, np.ndarray]:
-        """Loss, index (None where the neighbours disagree) and θ interpolated at p."""
+    def stores(self, p: float) -> int | None:
+        """The index of the continuation point at p, or None."""
         k = int(np.searchsorted(self.p, p))
-        if k < len(self.p) and abs(self.p[k] - p) <= 1e-12:
-            return float(self.loss[k]), int(self.index[k]), self.theta[k]
+        for i in (k - 1, k):
+            if 0 <= i < len(self.p) and abs(self.p[i] - p) <= 1e-12:
+                return i
+        return None
+
+    def interpolate(self, p: float) -> tuple[float, int | None, np.ndarray]:
+        """Loss (PCHIP), index (None where the neighbours disagree) and θ (linear) at p."""
+        i = self.stores(p)
+        if i is not None:
+            return float(self.loss[i]), int(self.index[i]), self.theta[i]
+        k = int(np.searchsorted(self.p, p))
         k = min(max(k, 1), len(self.p) - 1)
         t = (p - self.p[k - 1]) / (self.p[k] - self.p[k - 1])
         index = int(self.index[k]) if self.index[k] == self.index[k - 1] else None
-        return (float((1 - t) * self.loss[k - 1] + t * self.loss[k]), index,
-                (1 - t) * self.theta[k - 1] + t * self.theta[k])
+        return (float(self._loss_curve(p)) if self._loss_curve is not None
+                else float((1 - t) * self.loss[k - 1] + t * self.loss[k]),
+                index, (1 - t) * self.theta[k - 1] + t * self.theta[k])
 
 
 class _Solver:
-    def __init__(self, n: int, m: int, importance):
+    """Branches solved at sparsities, each (branch, p) once; ``prefill`` solves many in
+    ``workers`` processes."""
+
+    def __init__(self, n: int, m: int, importance, workers: int = 1,
+                 progress: Callable[[str], None] | None = None):
         self.n, self.m, self.importance = n, m, importance
+        self.workers = workers
+        self.say = progress or (lambda message: None)
         self.models: dict[float, TMSSparsePotential] = {}
         self.cache: dict[tuple[str, float], LinePoint | None] = {}
         self.solves = 0
@@ -266,6 +300,32 @@ class _Solver:
             self.models[S] = TMSSparsePotential(self.n, self.m, sparsity=S,
                                                 importance=self.importance)
         return self.models[S]
+
+    def prefill(self, jobs: Sequence[tuple[_Track, float]]) -> None:
+        """Solve the (track, p) pairs not yet solved, in ``workers`` processes: each solve
+        is a function of its track and p alone, so the cache ends up the same as from
+        solving them here one by one."""
+        todo, seen = [], set()
+        for track, p in jobs:
+            key = (track.id, float(p))
+            if key not in self.cache and key not in seen:
+                seen.add(key)
+                todo.append((track, float(p)))
+        if self.workers <= 1 or len(todo) < 2:
+            for track, p in todo:
+                self(track, p)
+            return
+        from critpoints.workers import mapped
+
+        def tick(stage: str, done: int, total: int) -> None:
+            if done % 100 == 0 or done == total:
+                self.say(f"phase-line: {stage} {done}/{total}")
+
+        points = mapped(_solve_job, [(self.n, self.m, self.importance, track, p)
+                                     for track, p in todo], self.workers, tick, "branch solves")
+        for (track, p), point in zip(todo, points):
+            self.cache[(track.id, p)] = point
+        self.solves += len(todo)
 
     def __call__(self, track: _Track, p: float) -> LinePoint | None:
         key = (track.id, float(p))
@@ -296,6 +356,11 @@ class _Solver:
                          int((eigenvalues < -tolerance).sum()), theta)
 
 
+def _solve_job(job) -> LinePoint | None:
+    n, m, importance, track, p = job
+    return _Solver(n, m, importance)._solve(track, p)
+
+
 def solve_branch(record: dict, sparsity: float, n: int, m: int = 2,
                  importance=None) -> LinePoint | None:
     """One followed branch (a record of a sparsity-branches document) solved at ``sparsity``
@@ -312,24 +377,46 @@ def _candidates(tracks: Sequence[_Track], p: float) -> list[tuple[float, int | N
     return sorted(out, key=lambda c: (c[0], c[2]))  # (the index may be None)
 
 
-def _provisional_winner(tracks: Sequence[_Track], p: float, solve: _Solver) -> str | None:
-    """The lowest index-0 candidate at p by interpolation; a branch whose two neighbouring
-    points disagree on the index (an index change in between) is solved at p instead."""
+def _band(tracks: Sequence[_Track], p: float, decide: bool = False) -> list[_Track]:
+    """The branches :func:`_provisional_winner` solves at p by their interpolated losses:
+    those within :data:`BAND` of the lowest interpolated minimum whose index is unknown there
+    (with ``decide``, every one in the band), not stored at p."""
     by_id = {t.id: t for t in tracks}
     candidates = _candidates(tracks, p)
     settled = [loss for loss, index, _ in candidates if index == 0]
-    # an ambiguous branch can only win if it is near the best settled one (the interpolated
-    # loss is off by far less than 5 % between continuation points)
-    bound = min(settled) * 1.05 + 1e-12 if settled else math.inf
+    bound = min(settled) * (1 + BAND) + 1e-12 if settled else math.inf
+    return [by_id[ident] for loss, index, ident in candidates
+            if loss <= bound and (index is None or (decide and index == 0))
+            and by_id[ident].stores(p) is None]
+
+
+def _provisional_winner(tracks: Sequence[_Track], p: float, solve: _Solver,
+                        decide: bool = False) -> str | None:
+    """The lowest minimum at p by interpolated loss. A branch whose index is unknown at p
+    (its neighbouring points disagree) is solved there if its interpolated loss is within
+    :data:`BAND` of the lowest interpolated minimum; with ``decide``, so is every candidate
+    in that band (a stored point is its own solution), and the winner is the lowest solved
+    minimum."""
+    by_id = {t.id: t for t in tracks}
+    candidates = _candidates(tracks, p)  # by interpolated loss
+    settled = [loss for loss, index, _ in candidates if index == 0]
+    bound = min(settled) * (1 + BAND) + 1e-12 if settled else math.inf
     minima = []
     for loss, index, ident in candidates:
-        if index is None:
-            if loss > bound:
-                continue
-            point = solve(by_id[ident], p)
+        if loss > bound:
+            break
+        if index is None or (decide and index == 0):
+            track = by_id[ident]
+            k = track.stores(p)
+            point = (LinePoint(ident, sparsity_of(p), float(track.loss[k]),
+                               float(track.grad_norm[k]), int(track.index[k]), track.theta[k])
+                     if k is not None else solve(track, p))
             if point is None:
                 continue
             loss, index = point.loss, point.index
+            if decide and index == 0:
+                # a minimum solved above its interpolation widens the band
+                bound = max(bound, (1 + BAND) * loss + 1e-12)
         if index == 0:
             minima.append((loss, ident))
     return min(minima)[1] if minima else None
@@ -404,6 +491,7 @@ def _boundary(solve: _Solver, tracks: Sequence[_Track], by_id: dict, w0: str, w1
         unstable = w0 if denser is None or denser.index else w1
     others = []
     checked = 0
+    solve.prefill([(t, root) for t in tracks if t.id not in (w0, w1) and t.alive(root)])
     minima = [v.loss for v in (x, y) if v is not None and v.index == 0]
     line = min(minima) if minima else math.inf
     for track in tracks:
@@ -574,7 +662,7 @@ def phase_line(document: dict, catalog_ids: Sequence[str] = (), *,
     importance = document["model"].get("importance")
     tracks, same_as = _distinct_tracks([_Track(b, n, m) for b in document["branches"]
                                         if b["points"]])
-    solve = _Solver(n, m, importance)
+    solve = _Solver(n, m, importance, workers, say)
 
     discovered: list[dict] = []
     by_id = {t.id: t for t in tracks}
@@ -703,11 +791,13 @@ def _settled_line(solve: _Solver, tracks: Sequence[_Track], by_id: dict
     """The runs of one provisional winner (p ascending) and the boundaries between them.
 
     Provisional winners at every stored sparsity; the boundaries between consecutive runs,
-    re-solved; where a boundary is unresolved or another branch is lower there, the stored
-    points on both sides are decided by solving every branch alive there, and the runs are
-    rebuilt (at most four rounds)."""
+    re-solved; where a boundary is unresolved, every stored point of both runs is decided by
+    solving the candidates within :data:`BAND` of the lowest; where another branch is lower
+    at a boundary, the stored points on both sides are decided by solving every branch alive
+    there; and the runs are rebuilt (at most four rounds)."""
     settled: set[float] = set()
     ps = sorted({float(p) for t in tracks for p in t.p})
+    solve.prefill([(t, p) for p in ps for t in _band(tracks, p)])
     provisional = {p: _provisional_winner(tracks, p, solve) for p in ps}
     for _ in range(4):
         _keep_through_ties(provisional, by_id, solve)
@@ -717,20 +807,31 @@ def _settled_line(solve: _Solver, tracks: Sequence[_Track], by_id: dict
                 runs[-1][1].append(p)
             else:
                 runs.append((w, [p]))
-        boundaries, unsettled = [], []
+        boundaries, decide, exhaust = [], [], []
         for (w0, sparse_side), (w1, dense_side) in pairwise(runs):
             if w0 is None or w1 is None:
                 continue
             b = _boundary(solve, tracks, by_id, w0, w1, sparse_side, dense_side)
             boundaries.append(b)
-            if b.kind == "unresolved" or b.lower_elsewhere:
-                # the runs' provisional winners next to the boundary are not confirmed by
-                # the re-solved branches: decide both stored points from every branch
-                unsettled += [parameter_of(b.sparsity), sparse_side[-1], dense_side[0]]
-        unsettled = sorted({p for p in unsettled if p not in settled})
-        if not unsettled:
+            if b.kind == "unresolved":
+                # the re-solved branches do not confirm the runs' provisional winners
+                # (their interpolated losses misordered them): decide every stored point
+                # of both runs by solving the candidates near the lowest
+                decide += [*sparse_side, parameter_of(b.sparsity), *dense_side]
+            elif b.lower_elsewhere:
+                # another branch is lower at the boundary: decide both stored points next
+                # to it, and the boundary itself, from every branch alive there
+                exhaust += [parameter_of(b.sparsity), sparse_side[-1], dense_side[0]]
+        decide = sorted({p for p in decide if p not in settled})
+        exhaust = sorted({p for p in exhaust if p not in settled})
+        if not decide and not exhaust:
             break
-        for p in unsettled:
+        solve.prefill([(t, p) for p in decide for t in _band(tracks, p, decide=True)])
+        for p in decide:
+            provisional[p] = _provisional_winner(tracks, p, solve, decide=True)
+            settled.add(p)
+        solve.prefill([(t, p) for p in exhaust for t in tracks if t.alive(p)])
+        for p in exhaust:
             best = _line_at(solve, tracks, sparsity_of(p))
             provisional[p] = best.id if best else None
             settled.add(p)
