@@ -160,7 +160,7 @@ def test_committed_boundaries_recheck_from_the_stored_branches(line_document, br
 
 
 def test_committed_boundaries_are_certified_brackets(line_document, branches):
-    """Every located boundary of the committed line carries a certified bracket, and the
+    """Every boundary of the committed line is located and carries a certified bracket, and the
     brackets re-check from the stored branches: equal-loss, both branches polished at 60
     digits on the full potential (no pinned coordinates) at the two stored float sparsities,
     L_dense − L_sparse has the stored value (20 digits) and changes sign; stability, the
@@ -172,8 +172,10 @@ def test_committed_boundaries_are_certified_brackets(line_document, branches):
 
     records = {b["id"]: b for b in branches["branches"]}
     records.update({d["id"]: d for d in line_document["discovered"]})
-    located = [b for b in line_document["boundaries"] if b["kind"] != "unresolved"]
-    assert located
+    located = line_document["boundaries"]
+    # every change of the committed line is located (an 'unresolved' one is a change the
+    # re-solved branches did not confirm: the line is not settled there)
+    assert located and all(b["kind"] != "unresolved" for b in located), located
     for boundary in located:
         certificate = boundary["certificate"]
         assert certificate["certified"], boundary
