@@ -382,3 +382,24 @@ def test_a_winner_misordered_by_interpolation_is_decided_by_solving(depth, deep,
         else:
             assert [w for w, _ in runs] == ["A", "B", "A"]
             assert [b.kind for b in boundaries] == ["unresolved", "unresolved"]
+
+
+def test_solves_in_the_pool_are_the_solves_here(branches):
+    """``_Solver.prefill`` with two worker processes caches the same points, to the bit, as
+    solving the same (branch, S) pairs in this process (the phase line's bytes do not depend
+    on ``--workers``)."""
+    from critpoints.kgon.sparsity_line import _Track
+
+    records = {b["id"]: b for b in branches["branches"]}
+    tracks = [_Track(records[i], 6, 2) for i in ("6", "5+")]
+    jobs = [(t, parameter_of(S)) for t in tracks for S in (0.95, 0.887)]
+    here, pooled = _Solver(6, 2, None), _Solver(6, 2, None, workers=2)
+    here.prefill(jobs)
+    pooled.prefill(jobs)
+    assert here.solves == pooled.solves == len(jobs)
+    for key, point in here.cache.items():
+        other = pooled.cache[key]
+        assert point is not None and other is not None
+        assert (point.loss, point.grad_norm, point.index) == (other.loss, other.grad_norm,
+                                                              other.index)
+        assert np.array_equal(point.theta, other.theta)
