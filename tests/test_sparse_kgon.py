@@ -702,3 +702,21 @@ def test_no_stored_minimum_on_a_kink_has_negative_curvature_on_either_side(branc
         shifted[12 + near] = sign * 1e-30
         values = np.linalg.eigvalsh(model.hessian(shifted))
         assert values.min() >= -1e-9 * max(1.0, np.abs(values).max()), (ident, point["sparsity"])
+
+
+def test_every_stored_minimum_on_kinks_was_read_on_every_side(branches):
+    """:func:`kink_spectrum` reads every sign pattern of the kinked columns only up to three
+    of them (all-minus and all-plus beyond): so no index-0 branch point may sit on kinks of
+    more than three columns, where a descent could hide on an unread side. (Saddles may: their
+    index is then a lower bound, their verdict is not in doubt.)"""
+    from critpoints.kgon.branches import KINK_ATOL
+
+    beyond = []
+    for record in branches["branches"]:
+        for point in record["points"]:
+            model = TMSSparsePotential(6, 2, sparsity=point["sparsity"])
+            columns = {jump[1] for jump in model.hessian_jumps(np.array(point["theta"]),
+                                                                KINK_ATOL)}
+            if len(columns) > 3:
+                beyond.append((record["id"], point["sparsity"], point["index"]))
+    assert all(index > 0 for _, _, index in beyond), beyond
