@@ -377,14 +377,20 @@ def _candidates(tracks: Sequence[_Track], p: float) -> list[tuple[float, int | N
     return sorted(out, key=lambda c: (c[0], c[2]))  # (the index may be None)
 
 
+def _ordered(tracks: Sequence[_Track], p: float) -> tuple[list, float]:
+    """The candidates at p by interpolated loss, and the band's upper end: :data:`BAND` above
+    the lowest interpolated minimum."""
+    candidates = _candidates(tracks, p)
+    settled = [loss for loss, index, _ in candidates if index == 0]
+    return candidates, (min(settled) * (1 + BAND) + 1e-12 if settled else math.inf)
+
+
 def _band(tracks: Sequence[_Track], p: float, decide: bool = False) -> list[_Track]:
     """The branches :func:`_provisional_winner` solves at p by their interpolated losses:
     those within :data:`BAND` of the lowest interpolated minimum whose index is unknown there
     (with ``decide``, every one in the band), not stored at p."""
     by_id = {t.id: t for t in tracks}
-    candidates = _candidates(tracks, p)
-    settled = [loss for loss, index, _ in candidates if index == 0]
-    bound = min(settled) * (1 + BAND) + 1e-12 if settled else math.inf
+    candidates, bound = _ordered(tracks, p)
     return [by_id[ident] for loss, index, ident in candidates
             if loss <= bound and (index is None or (decide and index == 0))
             and by_id[ident].stores(p) is None]
@@ -398,9 +404,7 @@ def _provisional_winner(tracks: Sequence[_Track], p: float, solve: _Solver,
     in that band (a stored point is its own solution), and the winner is the lowest solved
     minimum."""
     by_id = {t.id: t for t in tracks}
-    candidates = _candidates(tracks, p)  # by interpolated loss
-    settled = [loss for loss, index, _ in candidates if index == 0]
-    bound = min(settled) * (1 + BAND) + 1e-12 if settled else math.inf
+    candidates, bound = _ordered(tracks, p)
     minima = []
     for loss, index, ident in candidates:
         if loss > bound:
