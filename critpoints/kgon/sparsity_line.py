@@ -252,10 +252,9 @@ class _Track:
         pinned = {r * n + j for j in range(n) if not W[:, j].any() for r in range(m)}
         self.free = np.array([i for i in range(self.theta.shape[1]) if i not in pinned])
         # the loss along a branch is C¹ in p (dL/dS = ∂L_S/∂S at a critical point), so a
-        # monotone cubic follows it far better than a chord; p repeats only where a fold's two
-        # sides are stored, and then the chord is used
-        self._loss_curve = (PchipInterpolator(self.p, self.loss)
-                            if len(self.p) >= 3 and np.all(np.diff(self.p) > 0) else None)
+        # monotone cubic follows it far better than a chord (with two points it is the chord;
+        # the points run one way in S, a fold's far side is stored apart)
+        self._loss_curve = PchipInterpolator(self.p, self.loss) if len(self.p) > 1 else None
 
     def alive(self, p: float) -> bool:
         return self.p[0] - 1e-12 <= p <= self.p[-1] + 1e-12
@@ -277,9 +276,8 @@ class _Track:
         k = min(max(k, 1), len(self.p) - 1)
         t = (p - self.p[k - 1]) / (self.p[k] - self.p[k - 1])
         index = int(self.index[k]) if self.index[k] == self.index[k - 1] else None
-        return (float(self._loss_curve(p)) if self._loss_curve is not None
-                else float((1 - t) * self.loss[k - 1] + t * self.loss[k]),
-                index, (1 - t) * self.theta[k - 1] + t * self.theta[k])
+        return (float(self._loss_curve(p)), index,
+                (1 - t) * self.theta[k - 1] + t * self.theta[k])
 
 
 class _Solver:
