@@ -355,6 +355,12 @@ def _markers(name: str) -> tuple[str, str]:
             f"<!-- END GENERATED {name} -->")
 
 
+def has_sections(text: str) -> bool:
+    """Whether ``text`` has a generated section that :func:`update_sections` renders (one that
+    needs the shipped catalogs, landscapes or families files loaded)."""
+    return any(_markers(name)[0] in text for name in SECTIONS)
+
+
 def update_sections(text: str, catalogs: list[Catalog], landscapes: list | None = None,
                     families: dict | None = None) -> str:
     """``text`` with every named generated section (:data:`SECTIONS`) it contains rewritten from

@@ -119,18 +119,31 @@ def builtin_families() -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from critpoints.census.report import has_sections
     from critpoints.io import write_text_atomic
 
-    catalogs = builtin_catalogs()
-    landscapes = builtin_landscapes()
-    families = builtin_families()
-    stale = 0
-    for page in args.file or PAGES:
+    pages = args.file or PAGES
+    for page in pages:
         if not page.is_file():
             reason = "is a directory" if page.is_dir() else "no such file"
             raise UsageError(f"{page}: {reason}")
+    texts = {}
+    for page in pages:
         try:
-            current = page.read_text(encoding="utf-8")
+            texts[page] = page.read_text(encoding="utf-8")
+        except ValueError as exc:  # not UTF-8 text
+            raise UsageError(f"{page}: {exc}") from None
+        except OSError as exc:
+            raise UsageError(f"{page}: cannot read: {exc.strerror or exc}") from None
+    # Loading (and validating) every shipped catalog takes ~10 s: only for pages that tabulate them.
+    catalogs, landscapes, families = [], [], {}
+    if any(has_sections(text) for text in texts.values()):
+        catalogs = builtin_catalogs()
+        landscapes, families = builtin_landscapes(), builtin_families()
+    stale = 0
+    for page in pages:
+        try:
+            current = texts[page]
             updated = updated_text(current, catalogs, landscapes, families)
             if args.write:
                 if updated != current:
