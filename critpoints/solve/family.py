@@ -41,8 +41,9 @@ Method (for any :class:`critpoints.potential.Potential`).
 The record says what was sampled (scales, starts, members kept) beside the numbers, and
 ``dimension`` is ``None`` ("untested") when too few members were kept to decide. This is
 numerical evidence, not a proof, and k is a lower bound in practice: a stratum of the set that
-no re-measured member falls in is not seen (n = 8, m = 3, `4`: 8 with seed 0, 9 — the
-dimension derived by hand — with seed 1).
+no re-measured member falls in is not seen (n = 8, m = 3, `4`: 8 with seed 0, 9 with seed 1;
+9 is proved in docs/polytopes.md), and a lower FIRST_ORDER counts thin directions as flat
+(0.005 gives 12 there).
 """
 
 from __future__ import annotations
