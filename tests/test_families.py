@@ -167,3 +167,100 @@ def test_family_out_into_a_directory_is_refused_before_computing(tmp_path, capsy
     assert main(["family", str(CATALOGS / "tms-n4-m3.json"), "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "is a directory" in err and len(err.strip().splitlines()) == 1
+
+
+# ----------------------------------------------------------------------------------------------
+# Reading a families file back from Python: critpoints.families.Families
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_every_catalog_entry_gets_its_family_or_a_reason(path):
+    """Families.family answers for every entry of the linked catalog: the stored record where
+    one was measured, isolated (0, not measured) where the Hessian has no unexplained zero mode,
+    and NotMeasuredError (naming the command) for the rest, which the selection left out."""
+    from critpoints.families import Families, NotMeasuredError
+
+    families = Families.load(path)
+    document, catalog = _pair(path)
+    assert len(families) == len(document["families"])
+    records = {r["id"]: r for r in document["families"]}
+    not_measured = 0
+    for entry in catalog["critical_points"]:
+        ident = entry["id"]
+        if ident in records:
+            family = families.family(ident)
+            assert family.measured and family.record == records[ident]
+            assert (family.dimension, family.tangent_dimension, family.note) == (
+                records[ident]["dimension"], records[ident]["tangent_dimension"],
+                records[ident]["note"])
+            assert family.isolated == records[ident]["isolated"]
+        elif unexplained_zero_modes(entry) == 0:
+            family = families.family(ident)
+            assert (family.dimension, family.measured, family.isolated) == (0, False, True)
+        else:
+            not_measured += 1
+            with pytest.raises(NotMeasuredError, match=f"family .* --id {ident}"):
+                families.family(ident)
+    selection = "all" if "--all" in shlex.split(document["generator"]["command"]) else "minima"
+    assert not_measured == (0 if selection == "all" else sum(
+        unexplained_zero_modes(e) > 0 and e["verdict"] != "minimum"
+        for e in catalog["critical_points"]))
+
+
+def test_families_refuse_another_version_of_their_catalog(tmp_path):
+    """A catalog whose bytes differ from those the document names (one byte changed, still a
+    valid catalog) is refused with the command that regenerates the families file; an unknown
+    id names the catalog."""
+    from critpoints.catalog import UnknownEntryError
+    from critpoints.documents import DocumentError
+    from critpoints.families import Families
+
+    families_file = tmp_path / "tms-n4-m3.families.json"
+    shutil.copy(CATALOGS / families_file.name, families_file)
+    catalog = json.loads((CATALOGS / "tms-n4-m3.json").read_text("utf-8"))
+    catalog["generator"]["command"] += " "
+    (tmp_path / "tms-n4-m3.json").write_text(json.dumps(catalog), encoding="utf-8")
+    with pytest.raises(DocumentError, match=r"another version of tms-n4-m3\.json .*"
+                       r"python -m critpoints family"):
+        Families.load(families_file)
+    shutil.copy(CATALOGS / "tms-n4-m3.json", tmp_path / "tms-n4-m3.json")
+    families = Families.load(families_file)
+    with pytest.raises(UnknownEntryError, match="no entry with id 'no-such'"):
+        families.family("no-such")
+    with pytest.raises(DocumentError, match=r"not-there\.json"):
+        Families.load(families_file, tmp_path / "not-there.json")
+    with pytest.raises(DocumentError):
+        Families.load(CATALOGS / "tms-n4-m3.json")  # a catalog is not a families document
+
+
+def test_families_of_a_selection_by_id_measure_only_those(tmp_path):
+    """A document made with --id: the named entry is measured; another entry with unexplained
+    zero modes is not measured (NotMeasuredError); one without them is isolated by its
+    Hessian."""
+    from critpoints.families import Families, NotMeasuredError
+
+    catalog_file = tmp_path / "tms-n4-m3.json"
+    shutil.copy(CATALOGS / catalog_file.name, catalog_file)
+    entries = json.loads(catalog_file.read_text("utf-8"))["critical_points"]
+    flat = [e["id"] for e in entries if unexplained_zero_modes(e) > 0]
+    isolated = next(e["id"] for e in entries if unexplained_zero_modes(e) == 0)
+    out = tmp_path / "tms-n4-m3.families.json"
+    assert main(["family", str(catalog_file), "--id", flat[0], "--workers", "1", "--quiet",
+                 "--out", str(out)]) == 0
+    families = Families.load(out)
+    assert [f.id for f in families] == [flat[0]] and families.family(flat[0]).measured
+    with pytest.raises(NotMeasuredError, match=f"--id {flat[1]}"):
+        families.family(flat[1])
+    assert families.family(isolated).dimension == 0
+    assert families.catalog.source == str(catalog_file)
+
+
+def test_builtin_families_are_the_committed_files():
+    from critpoints.families import Families
+
+    families = Families.builtin(4, 3)
+    document, _ = _pair(CATALOGS / "tms-n4-m3.families.json")
+    for record in document["families"]:
+        assert families.family(record["id"]).dimension == record["dimension"]
+    assert families.catalog.model.n == 4 and len(families.catalog) == document["catalog"]["entries"]
+    assert families.command == document["generator"]["command"]
