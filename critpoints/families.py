@@ -41,6 +41,7 @@ from critpoints.documents import FAMILIES, DocumentError
 
 __all__ = ["Families", "Family", "NotMeasuredError"]
 
+
 class NotMeasuredError(KeyError):
     """The families document did not measure this entry (its selection left it out, and its
     Hessian does not show it isolated); the message says which command measures it."""
