@@ -39,7 +39,8 @@ from typing import Any
 import numpy as np
 from numpy.polynomial import chebyshev
 
-__all__ = ["ProfileSolution", "polygon_breakpoints", "polygon_theta", "solve_polygon_profile"]
+__all__ = ["ProfileSolution", "polygon_breakpoints", "polygon_symmetry", "polygon_theta",
+           "solve_polygon_profile", "symmetric_model"]
 
 #: Polynomial degree of F₁, F₂ on an interval, above k (see the module docstring).
 DEGREE_MARGIN = 2
@@ -70,6 +71,33 @@ class ProfileSolution:
     norm: float  # l = √x
     vertex_bias: float  # b_v = x·s
     fit_residual: float  # largest relative residual of the F₁, F₂ fits on the interval
+
+
+def polygon_symmetry(n: int, k: int) -> list[list[int]]:
+    """Generators of the feature permutations that fix a regular k-gon on features 0..k−1
+    (vertex i at angle 2πi/k, one shared bias) with the other n − k columns zero and sharing
+    one bias: the rotation i → i + 1 and the reflection i → −i (mod k) of the vertices, and
+    a transposition and an (n − k)-cycle of the zero columns (together all their
+    permutations). Empty where there is nothing to permute."""
+    generators = []
+    if k >= 2:
+        generators.append([(i + 1) % k if i < k else i for i in range(n)])
+    if k >= 3:
+        generators.append([(k - i) % k if i < k else i for i in range(n)])
+    if n - k >= 2:
+        generators.append([i if i < k else k + (i - k + 1) % (n - k) for i in range(n)])
+    if n - k >= 3:
+        generators.append([*range(k), k + 1, k, *range(k + 2, n)])
+    return generators
+
+
+def symmetric_model(model: Any, k: int) -> Any:
+    """``model`` evaluated with the symmetry of the regular k-gon (:func:`polygon_symmetry`)
+    where it can use one (``with_symmetry``: the finite-sparsity potential, whose cost is then
+    that of one block per orbit); ``model`` itself otherwise."""
+    with_symmetry = getattr(model, "with_symmetry", None)
+    generators = polygon_symmetry(model.n, k)
+    return with_symmetry(generators) if with_symmetry is not None and generators else model
 
 
 def _cosines(k: int) -> np.ndarray:
@@ -140,6 +168,7 @@ def solve_polygon_profile(model: Any, k: int, span: float = 4.0) -> tuple[Profil
     n = model.n
     if not 1 <= k <= n:
         raise ValueError(f"need 1 ≤ k ≤ n; got k = {k}, n = {n}")
+    model = symmetric_model(model, k)  # every point of the profile is the symmetric polygon
     breaks = polygon_breakpoints(k)
     edges = [*breaks.tolist(), math.inf]
     found: list[ProfileSolution] = []

@@ -49,7 +49,7 @@ from critpoints.kgon.enumerate import (
     random_starts_of,
 )
 from critpoints.kgon.patterns import Pattern, enumerate_patterns
-from critpoints.kgon.profile import solve_polygon_profile
+from critpoints.kgon.profile import solve_polygon_profile, symmetric_model
 from critpoints.potential import FixedCoordinates
 from critpoints.solve.classify import classify
 from critpoints.solve.newton import find_critical_points, polish_to_digits, verification_bound
@@ -121,6 +121,7 @@ def polish_polygon(model: Any, k: int, norm: float, vertex_bias: float, digits: 
     """
     n, m = model.n, model.m
     pattern = Pattern(n, k, 0, 0, (), 1)
+    model = symmetric_model(model, k)  # every iterate is the symmetric polygon
     with mpmath.workdps(digits + 10):
         norm, vertex_bias = mpmath.mpf(repr(float(norm))), mpmath.mpf(repr(float(vertex_bias)))
         grad, previous = None, None

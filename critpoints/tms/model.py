@@ -285,6 +285,12 @@ class TMSSparsePotential(TMSCoordinates):
         I_j > 0 (default all ones).
     max_active : int, optional
         Keep the active sets with |A| ≤ max_active (default n: exact).
+    symmetry : sequence of permutations, optional
+        Generators of feature permutations under which every point this model is asked about
+        is invariant (WᵀW, b, I): each orbit of blocks is evaluated once
+        (:func:`critpoints.tms.sparse.loss`); a point that is not invariant raises ValueError.
+        For reduced problems (the regular k-gon), not for searches that leave the symmetric
+        subspace. :meth:`with_symmetry` gives such a model.
 
     Examples
     --------
@@ -295,17 +301,26 @@ class TMSSparsePotential(TMSCoordinates):
     """
 
     def __init__(self, n: int, m: int = 2, sparsity: float = 0.0, importance: Any = None,
-                 max_active: int | None = None):
+                 max_active: int | None = None, symmetry: Any = None):
         from critpoints.tms import sparse
 
         super().__init__(n, m)
         self.sparsity = sparse._check_sparsity(sparsity)
         self.importance = sparse._check_importance(importance, self.n)
         self.max_active = sparse._check_max_active(max_active, self.n)
+        self.symmetry = sparse._check_symmetry(symmetry, self.n) or None
 
     def __repr__(self) -> str:
+        extra = "" if self.symmetry is None else f", symmetry={[list(g) for g in self.symmetry]}"
         return (f"{type(self).__name__}(n={self.n}, m={self.m}, sparsity={self.sparsity!r}, "
-                f"importance={self.importance.tolist()!r}, max_active={self.max_active})")
+                f"importance={self.importance.tolist()!r}, max_active={self.max_active}"
+                f"{extra})")
+
+    def with_symmetry(self, symmetry: Any) -> TMSSparsePotential:
+        """The same potential evaluated at points invariant under the permutations
+        ``symmetry`` (generators), each orbit of blocks once (see the class docstring)."""
+        return type(self)(self.n, self.m, self.sparsity, self.importance, self.max_active,
+                          symmetry)
 
     def ball_radius(self, theta: Any, fraction: float = 0.25) -> float:
         """Radius of a ball around θ in which no cube vertex crosses an activation hyperplane
@@ -317,7 +332,7 @@ class TMSSparsePotential(TMSCoordinates):
 
     def _keywords(self) -> dict:
         return {"sparsity": self.sparsity, "importance": self.importance,
-                "max_active": self.max_active}
+                "max_active": self.max_active, "symmetry": self.symmetry}
 
     # values and derivatives
     def loss(self, theta: Any, dps: int | None = None):

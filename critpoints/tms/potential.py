@@ -216,18 +216,18 @@ def _with_precision(dps, compute):
         return compute()
 
 
-def _finite_sparsity(sparsity, importance, max_active) -> bool:
+def _finite_sparsity(sparsity, importance, max_active, symmetry=None) -> bool:
     """Whether the call asks for the finite-sparsity potential (SPEC §8)."""
     if sparsity is None:
-        if importance is not None or max_active is not None:
-            raise ValueError("importance and max_active apply to the finite-sparsity potential: "
-                             "pass sparsity= as well")
+        if importance is not None or max_active is not None or symmetry is not None:
+            raise ValueError("importance, max_active and symmetry apply to the finite-sparsity "
+                             "potential: pass sparsity= as well")
         return False
     return True
 
 
 def loss(W: Any, b: Any, dps: int | None = None, *, sparsity: float | None = None,
-         importance: Any = None, max_active: int | None = None):
+         importance: Any = None, max_active: int | None = None, symmetry: Any = None):
     """The potential L(W, b): the one-hot (high-sparsity) potential of SPEC §2, or with
     ``sparsity=S`` the exact potential at sparsity S with importances I (SPEC §8,
     :func:`critpoints.tms.sparse.loss`).
@@ -247,6 +247,10 @@ def loss(W: Any, b: Any, dps: int | None = None, *, sparsity: float | None = Non
     max_active : int, optional
         Finite sparsity only: keep the active sets with |A| ≤ max_active
         (:func:`critpoints.tms.sparse.truncation_bound` bounds the rest).
+    symmetry : sequence of permutations, optional
+        Finite sparsity only: generators of feature permutations that leave the point
+        invariant (WᵀW, b and I), to evaluate each orbit of blocks once
+        (:func:`critpoints.tms.sparse.loss`).
 
     Returns
     -------
@@ -258,10 +262,10 @@ def loss(W: Any, b: Any, dps: int | None = None, *, sparsity: float | None = Non
     >>> round(float(loss(np.zeros((2, 3)), np.zeros(3))), 6)   # every output dead: E[mu²] = 1/3
     0.333333
     """
-    if _finite_sparsity(sparsity, importance, max_active):
+    if _finite_sparsity(sparsity, importance, max_active, symmetry):
         from critpoints.tms import sparse
 
-        return sparse.loss(W, b, sparsity, importance, max_active, dps)
+        return sparse.loss(W, b, sparsity, importance, max_active, dps, symmetry)
 
     def compute():
         Wp, bp = _prepare(W, b, dps)
@@ -284,12 +288,12 @@ def gradient_from_blocks(Wp, F_a, F_c):
 
 def loss_and_gradient(W: Any, b: Any, dps: int | None = None, *,
                       sparsity: float | None = None, importance: Any = None,
-                      max_active: int | None = None):
+                      max_active: int | None = None, symmetry: Any = None):
     """``(L, dW, db)`` in one pass over the blocks; see :func:`loss` and :func:`gradient`."""
-    if _finite_sparsity(sparsity, importance, max_active):
+    if _finite_sparsity(sparsity, importance, max_active, symmetry):
         from critpoints.tms import sparse
 
-        return sparse.loss_and_gradient(W, b, sparsity, importance, max_active, dps)
+        return sparse.loss_and_gradient(W, b, sparsity, importance, max_active, dps, symmetry)
 
     def compute():
         Wp, bp = _prepare(W, b, dps)
@@ -302,14 +306,14 @@ def loss_and_gradient(W: Any, b: Any, dps: int | None = None, *,
 
 
 def gradient(W: Any, b: Any, dps: int | None = None, *, sparsity: float | None = None,
-             importance: Any = None, max_active: int | None = None):
+             importance: Any = None, max_active: int | None = None, symmetry: Any = None):
     """The gradient ``(dL/dW, dL/db)``, shaped like ``(W, b)`` (keywords as in :func:`loss`).
 
     At W_i = 0, b_i = 0 (where L is not differentiable in b_i) the derivative in b_i is the
     one-sided one from b_i < 0; see the module docstring and :func:`kink_jumps`.
     """
     _, dW, db = loss_and_gradient(W, b, dps, sparsity=sparsity, importance=importance,
-                                  max_active=max_active)
+                                  max_active=max_active, symmetry=symmetry)
     return dW, db
 
 
@@ -323,7 +327,7 @@ def gradient_norm(W: Any, b: Any, dps: int):
 
 def hessian(W: Any, b: Any, dps: int | None = None, regions: Any = None, *,
             sparsity: float | None = None, importance: Any = None,
-            max_active: int | None = None):
+            max_active: int | None = None, symmetry: Any = None):
     """The Hessian of L over θ = (W flattened row-major, b), shape (..., m·n + n, m·n + n)
     (``sparsity``, ``importance``, ``max_active`` as in :func:`loss`; ``regions`` applies to
     the one-hot potential only: at finite sparsity the convention ReLU'(0) = 0 is built in).
@@ -335,12 +339,12 @@ def hessian(W: Any, b: Any, dps: int | None = None, regions: Any = None, *,
         :data:`REGION_NAMES`). Defaults to :func:`block_regions` of the point. Choosing an adjacent
         region gives the one-sided Hessian of that side of an activation boundary.
     """
-    if _finite_sparsity(sparsity, importance, max_active):
+    if _finite_sparsity(sparsity, importance, max_active, symmetry):
         from critpoints.tms import sparse
 
         if regions is not None:
             raise ValueError("regions= chooses one-hot activation regions; not with sparsity=")
-        return sparse.hessian(W, b, sparsity, importance, max_active, dps)
+        return sparse.hessian(W, b, sparsity, importance, max_active, dps, symmetry)
 
     def compute():
         Wp, bp = _prepare(W, b, dps)

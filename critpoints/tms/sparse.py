@@ -99,6 +99,124 @@ def _check_max_active(max_active: Any, n: int) -> int:
     return min(int(max_active), n)
 
 
+def _check_symmetry(symmetry: Any, n: int) -> tuple[tuple[int, ...], ...]:
+    """The generators of a permutation group of the features, as tuples (() for none)."""
+    if symmetry is None:
+        return ()
+    try:
+        generators = tuple(tuple(int(i) for i in permutation) for permutation in symmetry)
+    except (TypeError, ValueError):
+        raise ValueError("symmetry must be a sequence of permutations of range(n), each a "
+                         f"sequence of n integers; got {symmetry!r}") from None
+    for permutation in generators:
+        if sorted(permutation) != list(range(n)):
+            raise ValueError(f"symmetry: {list(permutation)} is not a permutation of "
+                             f"0..{n - 1}")
+    return tuple(g for g in generators if g != tuple(range(n)))
+
+
+def _check_invariant(G, b, importance, generators, dps) -> None:
+    """ValueError unless every point of the batch is invariant under the generators:
+    G_{π(i)π(k)} = G_ik, b_π(i) = b_i, I_π(i) = I_i, to rounding (relative 10⁻¹² in float64,
+    10^(5 − dps) with mpmath)."""
+    tolerance = 1e-12 if dps is None else mpmath.mpf(10) ** (5 - dps)
+    for permutation in generators:
+        p = np.array(permutation)
+        if not np.array_equal(importance[p], importance):
+            raise ValueError("symmetry: the importances are not invariant under "
+                             f"{list(permutation)}")
+        inverse = np.argsort(p)
+        for name, value, image in (("G = WᵀW", G, G[:, inverse][:, :, inverse]),
+                                   ("b", b, b[:, inverse])):
+            scale = max(1, max(abs(v) for v in np.ravel(value))) if dps is not None else \
+                max(1.0, float(np.abs(value).max(initial=0.0)))
+            gap = max((abs(v) for v in np.ravel(image - value)), default=0)
+            if gap > tolerance * scale:
+                raise ValueError(f"symmetry: {name} is not invariant under {list(permutation)} "
+                                 f"(largest change {float(gap):.3g})")
+
+
+@cache
+def _orbit_labels(n: int, generators: tuple, arity: int) -> np.ndarray:
+    """Orbit of every index tuple (i_1..i_arity) ∈ range(n)^arity under the group the
+    generators span (acting on every index): a label per tuple, flattened row-major."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    size = n**arity
+    nodes = np.arange(size)
+    digits = [(nodes // n ** (arity - 1 - t)) % n for t in range(arity)]
+    sources, targets = [], []
+    for permutation in generators:
+        p = np.array(permutation)
+        image = sum(p[digit] * n ** (arity - 1 - t) for t, digit in enumerate(digits))
+        sources.append(nodes)
+        targets.append(image)
+    if not generators:
+        return nodes
+    edges = coo_matrix((np.ones(len(generators) * size), (np.concatenate(sources),
+                                                          np.concatenate(targets))),
+                       shape=(size, size))
+    return connected_components(edges, directed=False)[1]
+
+
+@cache
+def _block_labels(n: int, generators: tuple) -> np.ndarray:
+    """Orbit label of every block (output j, active set A), indexed j·2ⁿ + mask(A), under the
+    group the generators span (π maps the block (j, A) to (π(j), π(A)))."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    masks = np.arange(2**n)
+    size = n * 2**n
+    nodes = np.arange(size)
+    if not generators:
+        return nodes
+    sources, targets = [], []
+    for permutation in generators:
+        p = np.array(permutation)
+        image_mask = np.zeros_like(masks)
+        for i in range(n):
+            image_mask |= ((masks >> i) & 1) << p[i]
+        targets.append((p[nodes // 2**n] << n) + image_mask[nodes % 2**n])
+        sources.append(nodes)
+    edges = coo_matrix((np.ones(len(generators) * size), (np.concatenate(sources),
+                                                          np.concatenate(targets))),
+                       shape=(size, size))
+    return connected_components(edges, directed=False)[1]
+
+
+@cache
+def _representatives(n: int, d: int, reconstruction: bool, generators: tuple):
+    """One block per orbit among the blocks of :func:`_blocks_of_size` (``n``, ``d``, kind):
+    (positions in that list, orbit sizes). Every orbit of the group lies inside one list (π
+    keeps |A| and whether j ∈ A), so the count of a label in the list is its orbit's size."""
+    rows, outs = _blocks_of_size(n, d)[1 if reconstruction else 0]
+    masks = (np.left_shift(1, rows)).sum(axis=1) if d else np.zeros(len(outs), dtype=np.intp)
+    labels = _block_labels(n, generators)[(outs << n) + masks]
+    _, first, counts = np.unique(labels, return_index=True, return_counts=True)
+    order = np.argsort(first, kind="stable")  # keep the list's order
+    return first[order], counts[order]
+
+
+def _orbit_mean(values: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """values (B, N) averaged over each orbit of the N index tuples (exactly equal along an
+    orbit): the symmetrisation (1/|Γ|) Σ_π π·h of a tensor h."""
+    if values.dtype == object:
+        out = values.copy()
+        for label in np.unique(labels):
+            where = np.flatnonzero(labels == label)
+            for row in range(values.shape[0]):
+                mean = mpmath.fsum(values[row, where]) / len(where)
+                out[row, where] = mean
+        return out
+    counts = np.bincount(labels)
+    out = np.empty_like(values)
+    for row in range(values.shape[0]):
+        out[row] = (np.bincount(labels, weights=values[row]) / counts)[labels]
+    return out
+
+
 def _prepare(W, b, dps):
     from critpoints.tms.potential import _as_float_arrays, _as_mp_arrays
 
@@ -223,12 +341,18 @@ def _add_at(target: np.ndarray, columns: np.ndarray, values: np.ndarray) -> None
         target[row] += np.bincount(columns, weights=values[row], minlength=target.shape[1])
 
 
-def _derivatives_in_gram(G, b, sparsity, importance, max_active, order, dps):
+def _derivatives_in_gram(G, b, sparsity, importance, max_active, order, dps, generators=()):
     """Σ_A P(A) Σ_j I_j F_{A,j} and its derivatives in (G_ij, b_j) (G's entries independent).
 
     G (B, n, n), b (B, n). Returns (L (B,), D (B, n, n) = ∂L/∂G, Db (B, n),
     HGG (B, n, n, n) [j, i, k] = ∂²L/∂G_ij∂G_kj, HGb (B, n, n) [j, i] = ∂²L/∂G_ij∂b_j,
     Hbb (B, n) = ∂²L/∂b_j²), as far as ``order`` asks.
+
+    With ``generators`` (permutations π under which every point is invariant: G_{π(i)π(k)} =
+    G_ik, b_π(j) = b_j, I_π(j) = I_j) the block (π(j), π(A)) equals the block (j, A), so each
+    orbit of blocks is evaluated once, weighted by its size; the derivatives are then
+    equivariant, and the sums of the representatives' contributions h are symmetrised,
+    (1/|Γ|) Σ_π π·h, which is the average of h over each orbit of index tuples.
     """
     B, n = b.shape
     dtype = b.dtype
@@ -246,6 +370,10 @@ def _derivatives_in_gram(G, b, sparsity, importance, max_active, order, dps):
         if weights[d] == 0:
             continue
         for (rows, outs), reconstruction in zip(_blocks_of_size(n, d), (False, True)):
+            multiplicity = None
+            if generators and len(outs):
+                chosen, multiplicity = _representatives(n, d, reconstruction, generators)
+                rows, outs = rows[chosen], outs[chosen]
             P = len(outs)
             if P == 0:
                 continue
@@ -257,6 +385,9 @@ def _derivatives_in_gram(G, b, sparsity, importance, max_active, order, dps):
             if dtype is np.dtype(object):
                 scale = np.array([weights[d] * mpmath.mpf(float(v)) for v in importance[outs]],
                                  dtype=object)
+            if multiplicity is not None:
+                scale = scale * (multiplicity.astype(object) if dtype is np.dtype(object)
+                                 else multiplicity)
             total = total + (F.reshape(B, P) * scale).sum(axis=1)
             if order >= 1:
                 F_a = F_a.reshape(B, P, d) * scale[None, :, None]
@@ -269,6 +400,13 @@ def _derivatives_in_gram(G, b, sparsity, importance, max_active, order, dps):
                 F_ac = F_ac.reshape(B, P, d) * scale[None, :, None]
                 _add_at(HGb, (outs[:, None] * n + rows).ravel(), F_ac.reshape(B, P * d))
                 _add_at(Hbb, outs, F_cc.reshape(B, P) * scale)
+    if generators and order >= 1:
+        D, Db = _orbit_mean(D, _orbit_labels(n, generators, 2)), \
+            _orbit_mean(Db, _orbit_labels(n, generators, 1))
+    if generators and order >= 2:
+        HGG = _orbit_mean(HGG, _orbit_labels(n, generators, 3))
+        HGb = _orbit_mean(HGb, _orbit_labels(n, generators, 2))
+        Hbb = _orbit_mean(Hbb, _orbit_labels(n, generators, 1))
     # D[i, j] was accumulated at i·n + j (row i of G, output j); HGb at j·n + i.
     return (total, D.reshape(B, n, n), Db, HGG.reshape(B, n, n, n), HGb.reshape(B, n, n), Hbb)
 
@@ -277,7 +415,7 @@ def _derivatives_in_gram(G, b, sparsity, importance, max_active, order, dps):
 # Public evaluators
 
 
-def _evaluate(W, b, sparsity, importance, max_active, dps, order):
+def _evaluate(W, b, sparsity, importance, max_active, dps, order, symmetry=None):
     from critpoints.tms.potential import _gram_and_bias
 
     sparsity = _check_sparsity(sparsity)
@@ -292,15 +430,18 @@ def _evaluate(W, b, sparsity, importance, max_active, dps, order):
         G, _ = _gram_and_bias(Wp, bp)
         G = G.reshape((-1, n, n))
         bf = bp.reshape((-1, n))
+        generators = _check_symmetry(symmetry, n)
+        if generators:
+            _check_invariant(G, bf, importance, generators, dps)
         if dps is not None:
             importance = importance.astype(object)
         S = sparsity if dps is None else mpmath.mpf(sparsity)
-        results = _derivatives_in_gram(G, bf, S, importance, K, order, dps)
+        results = _derivatives_in_gram(G, bf, S, importance, K, order, dps, generators)
         return Wp, batch, results
 
 
 def loss(W: Any, b: Any, sparsity: float, importance: Any = None, max_active: int | None = None,
-         dps: int | None = None):
+         dps: int | None = None, symmetry: Any = None):
     """L_{S,I}(W, b), the exact population loss at sparsity S with importances I.
 
     Parameters
@@ -316,6 +457,12 @@ def loss(W: Any, b: Any, sparsity: float, importance: Any = None, max_active: in
         bounded by :func:`truncation_bound`.
     dps : int, optional
         Evaluate one point with mpmath at this many digits.
+    symmetry : sequence of permutations, optional
+        Generators of a group of feature permutations π under which the point is invariant
+        (G_{π(i)π(k)} = G_ik for G = WᵀW, b_π(j) = b_j, I_π(j) = I_j: a regular k-gon's
+        rotation and reflection, permutations of identical zero columns): each orbit of blocks
+        is evaluated once (ValueError if the point is not invariant to rounding). The same
+        value, gradient and Hessian to rounding, at a fraction of the cost.
 
     Returns
     -------
@@ -327,7 +474,7 @@ def loss(W: Any, b: Any, sparsity: float, importance: Any = None, max_active: in
     >>> round(float(loss(np.zeros((2, 3)), np.zeros(3), sparsity=0.5)), 12)  # n(1−S)E[ξ²]
     0.5
     """
-    _, batch, (total, *_) = _evaluate(W, b, sparsity, importance, max_active, dps, 0)
+    _, batch, (total, *_) = _evaluate(W, b, sparsity, importance, max_active, dps, 0, symmetry)
     return total[0] if dps is not None else total.reshape(batch)
 
 
@@ -340,9 +487,11 @@ def _gradient_in_W(Wp, D):
 
 
 def loss_and_gradient(W: Any, b: Any, sparsity: float, importance: Any = None,
-                      max_active: int | None = None, dps: int | None = None):
+                      max_active: int | None = None, dps: int | None = None,
+                      symmetry: Any = None):
     """``(L, dL/dW, dL/db)`` in one pass; see :func:`loss`."""
-    Wp, batch, (total, D, Db, *_) = _evaluate(W, b, sparsity, importance, max_active, dps, 1)
+    Wp, batch, (total, D, Db, *_) = _evaluate(W, b, sparsity, importance, max_active, dps, 1,
+                                              symmetry)
     m, n = Wp.shape[-2:]
     Wf = Wp.reshape((-1, m, n))
     dW = _gradient_in_W(Wf, D)
@@ -352,9 +501,9 @@ def loss_and_gradient(W: Any, b: Any, sparsity: float, importance: Any = None,
 
 
 def gradient(W: Any, b: Any, sparsity: float, importance: Any = None,
-             max_active: int | None = None, dps: int | None = None):
+             max_active: int | None = None, dps: int | None = None, symmetry: Any = None):
     """The gradient ``(dL/dW, dL/db)`` of :func:`loss`, shaped like ``(W, b)``."""
-    _, dW, db = loss_and_gradient(W, b, sparsity, importance, max_active, dps)
+    _, dW, db = loss_and_gradient(W, b, sparsity, importance, max_active, dps, symmetry)
     return dW, db
 
 
@@ -373,7 +522,7 @@ def _gram_jacobian(W):
 
 
 def hessian(W: Any, b: Any, sparsity: float, importance: Any = None,
-            max_active: int | None = None, dps: int | None = None):
+            max_active: int | None = None, dps: int | None = None, symmetry: Any = None):
     """The Hessian of :func:`loss` over θ = (W row-major, b), shape (..., m·n + n, m·n + n).
 
     Exact: the second derivatives of the closed form (cube moments of order down to the δ
@@ -384,7 +533,7 @@ def hessian(W: Any, b: Any, sparsity: float, importance: Any = None,
     with J_j = ∂G_{·j}/∂W, H_j = ∂²L/∂G_{·j}², h_j = ∂²L/∂G_{·j}∂b_j, D = ∂L/∂G.
     """
     Wp, batch, (_, D, _, HGG, HGb, Hbb) = _evaluate(W, b, sparsity, importance, max_active,
-                                                    dps, 2)
+                                                    dps, 2, symmetry)
     m, n = Wp.shape[-2:]
     Wf = Wp.reshape((-1, m, n))
     J = _gram_jacobian(Wf)  # (B, i, j, mn)
