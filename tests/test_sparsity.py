@@ -534,3 +534,117 @@ def test_polygons_at_finite_sparsity_with_pinned_dead_columns():
     assert found[0.999][1] == pytest.approx(-0.28230, abs=5e-3)
     # lower sparsity: a smaller pentagon with a less negative bias (docs/sparsity.md table)
     assert found[0.9][0] < found[0.999][0] and found[0.9][1] > found[0.999][1]
+
+
+# ----------------------------------------------------------------------------------------------
+# Symmetric points: one block per orbit (symmetry=)
+
+
+@st.composite
+def symmetric_points(draw):
+    """A point invariant under a group of feature permutations, and generators of the group:
+    either a regular k-gon on a random subset of the features with the other columns zero and
+    sharing one bias (generators: polygon_symmetry, relabelled), or a random point whose
+    features come in classes of identical columns, biases and importances (generators: the
+    transpositions inside each class)."""
+    from critpoints.kgon.profile import polygon_symmetry
+
+    n = draw(st.integers(3, 6))
+    m = draw(st.integers(2, 3))
+    seed = draw(st.integers(0, 2**16))
+    rng = np.random.default_rng(seed)
+    S = draw(st.sampled_from(SPARSITIES))
+    relabel = rng.permutation(n)  # feature relabel[i] plays the role of i
+    if draw(st.booleans()):
+        k = draw(st.integers(2, n))
+        angles = 2 * np.pi * np.arange(k) / k
+        W0 = np.zeros((m, n))
+        W0[0, :k], W0[1, :k] = np.cos(angles), np.sin(angles)
+        W0 *= rng.uniform(0.5, 1.5)
+        b0 = np.where(np.arange(n) < k, rng.uniform(-0.6, 0.3), rng.uniform(-0.3, 0.3))
+        I0 = np.where(np.arange(n) < k, 1.0, rng.uniform(0.5, 2.0))
+        generators = polygon_symmetry(n, k)
+    else:
+        classes = rng.integers(0, draw(st.integers(1, n - 1)), size=n)
+        columns = rng.normal(size=(m, n)) * 0.8
+        biases, weights = rng.normal(size=n) * 0.4, rng.uniform(0.5, 2.0, size=n)
+        W0, b0, I0 = columns[:, classes], biases[classes], weights[classes]
+        generators = [[j if j not in (a, c) else (c if j == a else a) for j in range(n)]
+                      for a in range(n) for c in range(a + 1, n) if classes[a] == classes[c]]
+    W, b, importance = np.empty_like(W0), np.empty_like(b0), np.empty_like(I0)
+    W[:, relabel], b[relabel], importance[relabel] = W0, b0, I0
+    generators = [[int(relabel[g[int(np.flatnonzero(relabel == i)[0])]]) for i in range(n)]
+                  for g in generators]
+    return W, b, S, importance, generators
+
+
+@settings(max_examples=15, deadline=None)
+@given(symmetric_points())
+def test_symmetric_evaluation_is_the_full_sum(point):
+    """Value, gradient and Hessian with symmetry= (one block per orbit, symmetrised) equal the
+    full sum over all blocks, to rounding; the bias gradient is exactly equal along orbits."""
+    W, b, S, importance, generators = point
+    L, dW, db = sparse.loss_and_gradient(W, b, S, importance)
+    Ls, dWs, dbs = sparse.loss_and_gradient(W, b, S, importance, symmetry=generators)
+    scale = max(1.0, abs(float(L)))
+    assert abs(Ls - L) <= 1e-13 * scale
+    assert np.abs(dWs - dW).max() <= 1e-12 * scale and np.abs(dbs - db).max() <= 1e-12 * scale
+    H, Hs = sparse.hessian(W, b, S, importance), sparse.hessian(W, b, S, importance,
+                                                                symmetry=generators)
+    assert np.abs(Hs - H).max() <= 1e-11 * max(1.0, np.abs(H).max())
+    for g in generators:
+        assert np.array_equal(dbs[np.array(g)], dbs)
+
+
+def test_symmetric_evaluation_at_mpmath_precision():
+    """The 60-digit polygon of n = 5, k = 4 with symmetry agrees with the full sum to 55
+    digits."""
+    from critpoints.kgon.profile import polygon_symmetry
+
+    with mpmath.workdps(70):
+        W = np.array([[mpmath.mpf("1.2") * mpmath.cospi(mpmath.mpf(2 * i) / 4) if i < 4 else 0
+                       for i in range(5)],
+                      [mpmath.mpf("1.2") * mpmath.sinpi(mpmath.mpf(2 * i) / 4) if i < 4 else 0
+                       for i in range(5)]], dtype=object)
+        b = np.array([mpmath.mpf("-0.3")] * 4 + [mpmath.mpf("-0.1")], dtype=object)
+    full = sparse.loss_and_gradient(W, b, 0.7, dps=60)
+    symmetric = sparse.loss_and_gradient(W, b, 0.7, dps=60, symmetry=polygon_symmetry(5, 4))
+    with mpmath.workdps(60):
+        assert abs(full[0] - symmetric[0]) <= mpmath.mpf(10) ** -55
+        for exact, shared in zip((full[1], full[2]), (symmetric[1], symmetric[2])):
+            assert max(abs(x - y) for x, y in zip(np.ravel(exact), np.ravel(shared))) <= \
+                mpmath.mpf(10) ** -55
+
+
+def test_symmetry_is_refused_where_it_does_not_hold():
+    W = np.array([[1.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+    b = np.array([-0.2, -0.2, -0.2])
+    swap = [[2, 1, 0]]  # columns 0 and 2 are antipodal: G is invariant under swapping them
+    assert sparse.loss(W, b, 0.5, symmetry=swap) == pytest.approx(sparse.loss(W, b, 0.5),
+                                                                  rel=1e-14)
+    with pytest.raises(ValueError, match=r"G = WᵀW is not invariant under \[1, 0, 2\]"):
+        sparse.loss(W, b, 0.5, symmetry=[[1, 0, 2]])
+    with pytest.raises(ValueError, match="b is not invariant"):
+        sparse.loss(W, np.array([-0.2, -0.2, -0.3]), 0.5, symmetry=swap)
+    with pytest.raises(ValueError, match="importances are not invariant"):
+        sparse.loss(W, b, 0.5, importance=[1.0, 1.0, 2.0], symmetry=swap)
+    with pytest.raises(ValueError, match="not a permutation"):
+        sparse.loss(W, b, 0.5, symmetry=[[0, 0, 1]])
+    with pytest.raises(ValueError, match="sequence of permutations"):
+        sparse.loss(W, b, 0.5, symmetry=[None])
+    with pytest.raises(ValueError, match="pass sparsity= as well"):
+        tms.loss(W, b, symmetry=swap)
+
+
+def test_model_with_symmetry_is_the_same_potential():
+    from critpoints.kgon.profile import polygon_symmetry, polygon_theta
+    from critpoints.tms import TMSSparsePotential
+
+    model = TMSSparsePotential(6, 2, sparsity=0.8)
+    symmetric = model.with_symmetry(polygon_symmetry(6, 5))
+    theta = polygon_theta(model, 5, np.array([1.1, 0.9]), np.array([-0.2, 0.05]))
+    assert np.allclose(symmetric.loss(theta), model.loss(theta), rtol=1e-14, atol=0)
+    assert np.allclose(symmetric.gradient(theta), model.gradient(theta), rtol=0, atol=1e-13)
+    assert "symmetry=[[1, 2, 3, 4, 0, 5]" in repr(symmetric) and "symmetry" not in repr(model)
+    with pytest.raises(ValueError, match="not invariant"):
+        symmetric.loss(np.random.default_rng(0).normal(size=model.dim))
