@@ -9,6 +9,9 @@ evaluated and how many of them needed the double-double and the mpmath fallbacks
     python bench/sparsity.py [n ...]      (default: 4 6 8 10 12)
     python bench/sparsity.py --tiny       tiny coefficients: split quadrature against the
                                           double-double / mpmath fallbacks, in this run
+    python bench/sparsity.py --symmetric [n ...]   regular polygons: one block per orbit
+                                          (symmetry=) against every block, in this run
+                                          (default n: 6 8 10 12)
 
 The ``--tiny`` table times the gradient and Hessian at points with tiny but non-zero Gram
 entries (where the vertex sums cancel) twice in the same run: with the stable split quadrature
@@ -116,8 +119,44 @@ def tiny() -> None:
               f"{difference:.1e} |", flush=True)
 
 
+def symmetric(sizes: list[int]) -> None:
+    """Regular polygons (k = n, and k = n/2 with the other columns zero) at S = 0.9: loss +
+    gradient (and the Hessian up to n = 10) with the polygon's symmetry and without it, in
+    this run, the ratio and the largest difference of the results."""
+    from critpoints.kgon.profile import polygon_symmetry, polygon_theta
+    from critpoints.tms import TMSSparsePotential
+
+    print("| n | k | loss + gradient: all blocks (s) | one per orbit (s) | ratio | Hessian: all "
+          "blocks (s) | one per orbit (s) | ratio | largest difference |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for n in sizes:
+        for k in (n, n // 2):
+            model = TMSSparsePotential(n, 2, sparsity=0.9)
+            shared = model.with_symmetry(polygon_symmetry(n, k))
+            theta = polygon_theta(model, k, 1.1, -0.2, dead_feature_bias=-0.05)
+            shared.loss_and_gradient(theta[None])  # the orbit tables are cached per (n, group)
+            rows, difference = [], 0.0
+            for order in ("gradient", "hessian"):
+                if order == "hessian" and n > 10:
+                    rows += ["–", "–", "–"]
+                    continue
+                times = []
+                for potential in (model, shared):
+                    start = time.process_time()
+                    value = (potential.loss_and_gradient(theta)[1] if order == "gradient"
+                             else potential.hessian(theta))
+                    times.append(time.process_time() - start)
+                    if potential is model:
+                        reference = value
+                difference = max(difference, float(np.abs(value - reference).max()))
+                rows += [f"{times[0]:.2f}", f"{times[1]:.3f}", f"{times[0] / times[1]:.1f}×"]
+            print(f"| {n} | {k} | {' | '.join(rows)} | {difference:.1e} |", flush=True)
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["--tiny"]:
         tiny()
+    elif sys.argv[1:2] == ["--symmetric"]:
+        symmetric([int(v) for v in sys.argv[2:]] or [6, 8, 10, 12])
     else:
         main([int(v) for v in sys.argv[1:]] or [4, 6, 8, 10, 12])
