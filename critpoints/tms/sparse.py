@@ -136,54 +136,46 @@ def _check_invariant(G, b, importance, generators, dps) -> None:
                                  f"(largest change {float(gap):.3g})")
 
 
+def _orbits(size: int, images: list[np.ndarray]) -> np.ndarray:
+    """Orbit labels of the nodes 0..size−1 under the maps node → images[g][node] (one array
+    per generator): the connected components of the graph they draw."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    nodes = np.arange(size)
+    if not images:
+        return nodes
+    edges = coo_matrix((np.ones(len(images) * size),
+                        (np.tile(nodes, len(images)), np.concatenate(images))),
+                       shape=(size, size))
+    return connected_components(edges, directed=False)[1]
+
+
 @cache
 def _orbit_labels(n: int, generators: tuple, arity: int) -> np.ndarray:
     """Orbit of every index tuple (i_1..i_arity) ∈ range(n)^arity under the group the
     generators span (acting on every index): a label per tuple, flattened row-major."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    size = n**arity
-    nodes = np.arange(size)
+    nodes = np.arange(n**arity)
     digits = [(nodes // n ** (arity - 1 - t)) % n for t in range(arity)]
-    sources, targets = [], []
-    for permutation in generators:
-        p = np.array(permutation)
-        image = sum(p[digit] * n ** (arity - 1 - t) for t, digit in enumerate(digits))
-        sources.append(nodes)
-        targets.append(image)
-    if not generators:
-        return nodes
-    edges = coo_matrix((np.ones(len(generators) * size), (np.concatenate(sources),
-                                                          np.concatenate(targets))),
-                       shape=(size, size))
-    return connected_components(edges, directed=False)[1]
+    images = [sum(np.array(p)[digit] * n ** (arity - 1 - t) for t, digit in enumerate(digits))
+              for p in generators]
+    return _orbits(n**arity, images)
 
 
 @cache
 def _block_labels(n: int, generators: tuple) -> np.ndarray:
     """Orbit label of every block (output j, active set A), indexed j·2ⁿ + mask(A), under the
     group the generators span (π maps the block (j, A) to (π(j), π(A)))."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     masks = np.arange(2**n)
-    size = n * 2**n
-    nodes = np.arange(size)
-    if not generators:
-        return nodes
-    sources, targets = [], []
+    nodes = np.arange(n * 2**n)
+    images = []
     for permutation in generators:
         p = np.array(permutation)
         image_mask = np.zeros_like(masks)
         for i in range(n):
             image_mask |= ((masks >> i) & 1) << p[i]
-        targets.append((p[nodes // 2**n] << n) + image_mask[nodes % 2**n])
-        sources.append(nodes)
-    edges = coo_matrix((np.ones(len(generators) * size), (np.concatenate(sources),
-                                                          np.concatenate(targets))),
-                       shape=(size, size))
-    return connected_components(edges, directed=False)[1]
+        images.append((p[nodes >> n] << n) + image_mask[nodes & (2**n - 1)])
+    return _orbits(n * 2**n, images)
 
 
 @cache
