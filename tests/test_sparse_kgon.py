@@ -719,3 +719,29 @@ def test_every_stored_minimum_on_kinks_was_read_on_every_side(branches):
             if len(columns) > 3:
                 beyond.append((record["id"], point["sparsity"], point["index"]))
     assert all(index > 0 for _, _, index in beyond), beyond
+
+
+@pytest.mark.parametrize("n", range(1, 8))
+def test_polygon_symmetry_generates_the_polygons_whole_group(n):
+    """polygon_symmetry(n, k) generates the dihedral group of the k vertices times every
+    permutation of the n − k zero columns (order 2k·(n − k)! for k ≥ 3, 2·(n − 2)! for k = 2,
+    (n − 1)! for k = 1), and the regular k-gon with shared biases is invariant under it: the
+    symmetric model evaluates it without refusing, to the full sum."""
+    from critpoints.kgon.profile import polygon_symmetry
+
+    for k in range(1, n + 1):
+        generators = [tuple(g) for g in polygon_symmetry(n, k)]
+        group, frontier = {tuple(range(n))}, [tuple(range(n))]
+        while frontier:
+            element = frontier.pop()
+            for g in generators:
+                product = tuple(g[i] for i in element)
+                if product not in group:
+                    group.add(product)
+                    frontier.append(product)
+        dihedral = 2 * k if k >= 3 else k
+        assert len(group) == dihedral * math.factorial(n - k), (n, k)
+        model = TMSSparsePotential(n, 2, sparsity=0.7)
+        theta = polygon_theta(model, k, 1.05, -0.15, dead_feature_bias=-0.05)
+        shared = model.with_symmetry(generators) if generators else model
+        assert float(shared.loss(theta)) == pytest.approx(float(model.loss(theta)), rel=1e-13)
