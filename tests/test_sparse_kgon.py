@@ -353,7 +353,12 @@ def test_an_irregular_flat_start_converges_into_the_one_hot_set_linearly_in_1_mi
                            dict.fromkeys(record["zero_columns"], 0.0))
     assert slide.accepted
     assert slide.sparsities[1] == pytest.approx(1 - 1e-3 / CLOSER)
-    nearer, _ = _levenberg_marquardt(family_at(slide.sparsities[1]), slide.theta)
+    # The search is a function of its input: the same call in the same process (after the
+    # searches flat_set_start ran) returns the same bits. scipy's MINPACK
+    # least_squares(method="lm"), used before, returned a point 1.4·10⁻⁸ away on its second call
+    # from the same input, so the branches file depended on what the worker had run before.
+    nearer, norm = _levenberg_marquardt(family_at(slide.sparsities[1]), slide.theta)
+    assert np.array_equal(nearer, slide.nearer) and norm == slide.gradient_norms[1] <= 1e-11
     one_hot = TMSPotential(n, m)
     norms = []
     for found in (slide.theta, nearer):  # the one-hot gradient, the + biases at their limit 0
@@ -517,29 +522,6 @@ def test_bias_on_the_all_zero_kink_takes_the_switched_off_side_whatever_its_sign
 
 
 @pytest.mark.slow
-def test_flat_start_search_gives_the_same_bits_every_time():
-    """The Levenberg–Marquardt search of a flat-set start is a function of its input: at the
-    start of n = 6 `4++~1` (S = 0.999, perturbed as flat_set_start does) two calls in one
-    process return the same bits, and a critical point. scipy's MINPACK
-    ``least_squares(method='lm')``, used before, returned a point 1.4·10⁻⁸ away on the second
-    call (its gradient evaluations the same bits up to the step where its proposal differed),
-    so the branches file depended on what the worker process had run before."""
-    from critpoints.kgon.branches import START_SPARSITY, _free, _levenberg_marquardt
-    from critpoints.potential import FixedCoordinates
-
-    entry = next(e for e in _catalog() if e["id"] == "4++~1")
-    start = start_point(entry["W"], entry["b"], START_SPARSITY)
-    model = TMSSparsePotential(6, 2, sparsity=START_SPARSITY)
-    theta0 = model.flatten(start["W"], start["b"])
-    free = _free(6, 2, start["zero_columns"])
-    family = FixedCoordinates(model, theta0, free)
-    x0 = theta0[free] + 1e-12 * np.random.default_rng(0).standard_normal(free.size)
-    first = _levenberg_marquardt(family, x0)
-    x, norm = _levenberg_marquardt(family, x0)  # MINPACK already differed on its second call
-    assert np.array_equal(x, first[0]) and norm == first[1]
-    assert first[1] <= 1e-11
-
-
 def test_branch_points_run_monotonically_in_S_and_a_turn_is_a_fold(branches):
     """A branch's points go one way in S (a stretch crossed by arclength included): where
     the parameter turns, the record is a fold and its far side is kept apart (``beyond``)."""

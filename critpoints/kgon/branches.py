@@ -229,6 +229,7 @@ class FlatSetStart:
 
     theta: np.ndarray  # free coordinates of the start (at the first sparsity)
     sparsities: tuple[float, float]
+    nearer: np.ndarray  # free coordinates of the critical point found at the second sparsity
     gradient_norms: tuple[float, float]  # ‖∇L_S‖ reached
     moved: float  # ‖θ − θ̃‖ at the first sparsity
     one_hot_gradient_norms: tuple[float, float]
@@ -301,7 +302,7 @@ def flat_set_start(family_at: Callable[[float], FixedCoordinates], theta: np.nda
     shrinks = (one_hot_gradients[1] <= one_hot_gradients[0] / (CLOSER / 2)
                or max(one_hot_gradients) <= 1e-9)
     same_level = abs(loss_changes[1]) <= IN_SET * (1.0 - closer)
-    return FlatSetStart(found, (sparsity, closer), (gradient_norm, gradient_norm_nearer),
+    return FlatSetStart(found, (sparsity, closer), nearer, (gradient_norm, gradient_norm_nearer),
                         float(np.linalg.norm(found - theta)), one_hot_gradients, loss_changes,
                         bool(converged and shrinks and same_level))
 
