@@ -648,3 +648,24 @@ def test_model_with_symmetry_is_the_same_potential():
     assert "symmetry=[[1, 2, 3, 4, 0, 5]" in repr(symmetric) and "symmetry" not in repr(model)
     with pytest.raises(ValueError, match="not invariant"):
         symmetric.loss(np.random.default_rng(0).normal(size=model.dim))
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.integers(2, 5), st.integers(1, 3), st.sampled_from(SPARSITIES), st.integers(0, 2**16))
+def test_several_importances_give_the_bits_of_one_call_each(n, m, S, seed):
+    """with_importances evaluates the blocks once for K importance vectors: each result is
+    bit for bit loss_and_gradient and hessian with that vector (batched points)."""
+    rng = np.random.default_rng(seed)
+    W, b = rng.normal(size=(3, m, n)) * 0.8, rng.normal(size=(3, n)) * 0.3
+    vectors = rng.uniform(0.5, 2.0, size=(2, n))
+    for order in (1, 2):
+        for vector, result in zip(vectors, sparse.with_importances(W, b, S, vectors, order)):
+            single = sparse.loss_and_gradient(W, b, S, vector)
+            if order == 2:
+                single = (*single, sparse.hessian(W, b, S, vector))
+            assert len(result) == len(single)
+            assert all(np.array_equal(x, y) for x, y in zip(result, single))
+    with pytest.raises(ValueError, match="shape"):
+        sparse.with_importances(W, b, S, vectors[0])
+    with pytest.raises(ValueError, match="positive"):
+        sparse.with_importances(W, b, S, -vectors)

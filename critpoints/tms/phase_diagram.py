@@ -232,24 +232,22 @@ class TypeOptimum:
 def _evaluator(m: int, n: int, S: float, order: int):
     """θ (B, dim), ratios (B,) → L (B,), ∇L (B, dim)[, ∇²L (B, dim, dim)] at importances
     (1, …, 1, r_k) per row: L is linear in I, so L_I = (2 − r) L_1 + (r − 1) L_{1 + e_n}
-    (two batched calls whatever the batch; both importances are valid, positive)."""
+    (one batched evaluation of the blocks for both importances, whatever the batch; both are
+    valid, positive)."""
     from critpoints.tms import sparse
 
-    ones = np.ones(n)
-    bumped = importances(n, 2.0)
+    vectors = np.array([np.ones(n), importances(n, 2.0)])
 
-    def one(theta, importance):
+    def both(theta):
+        # the blocks once for both importances (the same bits as a call per importance)
         W, b = theta[:, : m * n].reshape(-1, m, n), theta[:, m * n:]
-        L, dW, db = sparse.loss_and_gradient(W, b, sparsity=S, importance=importance)
-        out = [L, np.concatenate([dW.reshape(len(theta), -1), db], axis=1)]
-        if order >= 2:
-            out.append(sparse.hessian(W, b, sparsity=S, importance=importance))
-        return out
+        return [[L, np.concatenate([dW.reshape(len(theta), -1), db], axis=1), *H]
+                for L, dW, db, *H in sparse.with_importances(W, b, S, vectors, order=order)]
 
     def evaluate(theta, ratios):
         theta = np.atleast_2d(theta)
         r = np.asarray(ratios, dtype=float).reshape(-1)
-        base, extra = one(theta, ones), one(theta, bumped)
+        base, extra = both(theta)
         return [(2 - r).reshape((-1,) + (1,) * (x.ndim - 1)) * x
                 + (r - 1).reshape((-1,) + (1,) * (x.ndim - 1)) * y for x, y in zip(base, extra)]
 

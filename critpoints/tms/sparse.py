@@ -61,6 +61,7 @@ __all__ = [
     "loss_and_gradient",
     "truncation_bound",
     "vertex_terms",
+    "with_importances",
 ]
 
 
@@ -355,8 +356,12 @@ def _derivatives_in_gram(G, b, sparsity, importance, max_active, order, dps, gen
             out[...] = mpmath.mpf(0)
         return out
 
-    total, D, Db = zeros(B), zeros(B, n * n), zeros(B, n)
-    HGG, HGb, Hbb = zeros(B, n**3), zeros(B, n * n), zeros(B, n)
+    # One set of sums per importance vector (importance (K, n): the blocks are evaluated once
+    # and weighted K times, each set accumulated in the same order as a call with that vector)
+    several = np.ndim(importance) == 2
+    vectors = list(importance) if several else [importance]
+    sums = [[zeros(B), zeros(B, n * n), zeros(B, n), zeros(B, n**3), zeros(B, n * n),
+             zeros(B, n)] for _ in vectors]
     weights = active_set_probabilities(n, sparsity, dps)
     for d in range(max_active + 1):
         if weights[d] == 0:
@@ -373,25 +378,45 @@ def _derivatives_in_gram(G, b, sparsity, importance, max_active, order, dps, gen
             c = b[:, outs].reshape(B * P)
             cubes = CubeBatch(a, c, dps)
             F, F_a, F_c, F_aa, F_ac, F_cc = _block_derivatives(cubes, d, reconstruction, order)
-            scale = weights[d] * importance[outs]  # (P,)
-            if dtype is np.dtype(object):
-                scale = np.array([weights[d] * mpmath.mpf(float(v)) for v in importance[outs]],
-                                 dtype=object)
-            if multiplicity is not None:
-                scale = scale * (multiplicity.astype(object) if dtype is np.dtype(object)
-                                 else multiplicity)
-            total = total + (F.reshape(B, P) * scale).sum(axis=1)
-            if order >= 1:
-                F_a = F_a.reshape(B, P, d) * scale[None, :, None]
-                _add_at(D, (rows * n + outs[:, None]).ravel(), F_a.reshape(B, P * d))
-                _add_at(Db, outs, F_c.reshape(B, P) * scale)
-            if order >= 2:
-                F_aa = F_aa.reshape(B, P, d, d) * scale[None, :, None, None]
-                target = (outs[:, None, None] * n + rows[:, :, None]) * n + rows[:, None, :]
-                _add_at(HGG, target.ravel(), F_aa.reshape(B, P * d * d))
-                F_ac = F_ac.reshape(B, P, d) * scale[None, :, None]
-                _add_at(HGb, (outs[:, None] * n + rows).ravel(), F_ac.reshape(B, P * d))
-                _add_at(Hbb, outs, F_cc.reshape(B, P) * scale)
+            for vector, accumulated in zip(vectors, sums):
+                _accumulate(accumulated, vector, weights[d], multiplicity, rows, outs, n, order,
+                            F, F_a, F_c, F_aa, F_ac, F_cc)
+    results = [_finished(accumulated, n, order, generators) for accumulated in sums]
+    return results if several else results[0]
+
+
+def _accumulate(sums, importance, weight, multiplicity, rows, outs, n, order,
+                F, F_a, F_c, F_aa, F_ac, F_cc) -> None:
+    """Add one list of blocks, weighted by P(A)·I_j (times the orbit sizes), to ``sums``
+    (total, D, Db, HGG, HGb, Hbb; see :func:`_derivatives_in_gram`)."""
+    B, P, d = len(sums[0]), len(outs), rows.shape[1]
+    dtype = sums[0].dtype
+    scale = weight * importance[outs]  # (P,)
+    if dtype is np.dtype(object):
+        scale = np.array([weight * mpmath.mpf(float(v)) for v in importance[outs]],
+                         dtype=object)
+    if multiplicity is not None:
+        scale = scale * (multiplicity.astype(object) if dtype is np.dtype(object)
+                         else multiplicity)
+    total, D, Db, HGG, HGb, Hbb = sums
+    sums[0] = total + (F.reshape(B, P) * scale).sum(axis=1)
+    if order >= 1:
+        F_a = F_a.reshape(B, P, d) * scale[None, :, None]
+        _add_at(D, (rows * n + outs[:, None]).ravel(), F_a.reshape(B, P * d))
+        _add_at(Db, outs, F_c.reshape(B, P) * scale)
+    if order >= 2:
+        F_aa = F_aa.reshape(B, P, d, d) * scale[None, :, None, None]
+        target = (outs[:, None, None] * n + rows[:, :, None]) * n + rows[:, None, :]
+        _add_at(HGG, target.ravel(), F_aa.reshape(B, P * d * d))
+        F_ac = F_ac.reshape(B, P, d) * scale[None, :, None]
+        _add_at(HGb, (outs[:, None] * n + rows).ravel(), F_ac.reshape(B, P * d))
+        _add_at(Hbb, outs, F_cc.reshape(B, P) * scale)
+
+
+def _finished(sums, n, order, generators):
+    """The sums of :func:`_accumulate` symmetrised (with ``generators``) and shaped."""
+    total, D, Db, HGG, HGb, Hbb = sums
+    B = len(total)
     if generators and order >= 1:
         D, Db = _orbit_mean(D, _orbit_labels(n, generators, 2)), \
             _orbit_mean(Db, _orbit_labels(n, generators, 1))
@@ -416,7 +441,10 @@ def _evaluate(W, b, sparsity, importance, max_active, dps, order, symmetry=None)
     with mpmath.workdps(dps) if dps is not None else contextlib.nullcontext():
         Wp, bp = _prepare(W, b, dps)
         n = Wp.shape[-1]
-        importance = _check_importance(importance, n)
+        if np.ndim(importance) == 2:  # several importance vectors: see with_importances
+            importance = np.array([_check_importance(row, n) for row in importance])
+        else:
+            importance = _check_importance(importance, n)
         K = _check_max_active(max_active, n)
         batch = Wp.shape[:-2]
         G, _ = _gram_and_bias(Wp, bp)
@@ -482,14 +510,39 @@ def loss_and_gradient(W: Any, b: Any, sparsity: float, importance: Any = None,
                       max_active: int | None = None, dps: int | None = None,
                       symmetry: Any = None):
     """``(L, dL/dW, dL/db)`` in one pass; see :func:`loss`."""
-    Wp, batch, (total, D, Db, *_) = _evaluate(W, b, sparsity, importance, max_active, dps, 1,
-                                              symmetry)
+    Wp, batch, results = _evaluate(W, b, sparsity, importance, max_active, dps, 1, symmetry)
+    return _gradient_result(Wp, batch, results, dps)
+
+
+def _gradient_result(Wp, batch, results, dps):
+    """(L, dL/dW, dL/db) shaped like the input, from the sums in G."""
+    total, D, Db, *_ = results
     m, n = Wp.shape[-2:]
     Wf = Wp.reshape((-1, m, n))
     dW = _gradient_in_W(Wf, D)
     if dps is not None:
         return total[0], dW[0], Db[0]
     return total.reshape(batch), dW.reshape(batch + (m, n)), Db.reshape(batch + (n,))
+
+
+def with_importances(W: Any, b: Any, sparsity: float, importances: Any, order: int = 2,
+                     max_active: int | None = None) -> list[tuple]:
+    """The loss, gradient and (``order`` 2) Hessian for several importance vectors at once
+    (float64, batched like :func:`loss`): one tuple ``(L, dL/dW, dL/db[, H])`` per row of
+    ``importances`` (shape (K, n)). The blocks do not depend on I, so they are evaluated once
+    and weighted K times; each result has the same bits as :func:`loss_and_gradient` and
+    :func:`hessian` called with that vector."""
+    if order not in (1, 2):
+        raise ValueError(f"order must be 1 or 2; got {order!r}")
+    values = np.asarray(importances, dtype=float)
+    if values.ndim != 2:
+        raise ValueError(f"importances must have shape (K, n); got {values.shape}")
+    Wp, batch, results = _evaluate(W, b, sparsity, values, max_active, None, order)
+    out = []
+    for result in results:
+        first = _gradient_result(Wp, batch, result, None)
+        out.append(first + (_hessian_result(Wp, batch, result, None),) if order == 2 else first)
+    return out
 
 
 def gradient(W: Any, b: Any, sparsity: float, importance: Any = None,
@@ -524,8 +577,13 @@ def hessian(W: Any, b: Any, sparsity: float, importance: Any = None,
 
     with J_j = ∂G_{·j}/∂W, H_j = ∂²L/∂G_{·j}², h_j = ∂²L/∂G_{·j}∂b_j, D = ∂L/∂G.
     """
-    Wp, batch, (_, D, _, HGG, HGb, Hbb) = _evaluate(W, b, sparsity, importance, max_active,
-                                                    dps, 2, symmetry)
+    Wp, batch, results = _evaluate(W, b, sparsity, importance, max_active, dps, 2, symmetry)
+    return _hessian_result(Wp, batch, results, dps)
+
+
+def _hessian_result(Wp, batch, results, dps):
+    """∇²L over θ shaped like the input, from the sums in G (see :func:`hessian`)."""
+    _, D, _, HGG, HGb, Hbb = results
     m, n = Wp.shape[-2:]
     Wf = Wp.reshape((-1, m, n))
     J = _gram_jacobian(Wf)  # (B, i, j, mn)
