@@ -669,3 +669,5 @@ def test_several_importances_give_the_bits_of_one_call_each(n, m, S, seed):
         sparse.with_importances(W, b, S, vectors[0])
     with pytest.raises(ValueError, match="positive"):
         sparse.with_importances(W, b, S, -vectors)
+    with pytest.raises(ValueError, match="one entry per feature"):
+        sparse.loss(W, b, S, importance=vectors)  # several vectors only through with_importances

@@ -432,7 +432,8 @@ def _finished(sums, n, order, generators):
 # Public evaluators
 
 
-def _evaluate(W, b, sparsity, importance, max_active, dps, order, symmetry=None):
+def _evaluate(W, b, sparsity, importance, max_active, dps, order, symmetry=None,
+              several=False):
     from critpoints.tms.potential import _gram_and_bias
 
     sparsity = _check_sparsity(sparsity)
@@ -441,7 +442,7 @@ def _evaluate(W, b, sparsity, importance, max_active, dps, order, symmetry=None)
     with mpmath.workdps(dps) if dps is not None else contextlib.nullcontext():
         Wp, bp = _prepare(W, b, dps)
         n = Wp.shape[-1]
-        if np.ndim(importance) == 2:  # several importance vectors: see with_importances
+        if several:  # rows of importance vectors: see with_importances
             importance = np.array([_check_importance(row, n) for row in importance])
         else:
             importance = _check_importance(importance, n)
@@ -537,7 +538,8 @@ def with_importances(W: Any, b: Any, sparsity: float, importances: Any, order: i
     values = np.asarray(importances, dtype=float)
     if values.ndim != 2:
         raise ValueError(f"importances must have shape (K, n); got {values.shape}")
-    Wp, batch, results = _evaluate(W, b, sparsity, values, max_active, None, order)
+    Wp, batch, results = _evaluate(W, b, sparsity, values, max_active, None, order,
+                                   several=True)
     out = []
     for result in results:
         first = _gradient_result(Wp, batch, result, None)
