@@ -129,9 +129,8 @@ def _check_invariant(G, b, importance, generators, dps) -> None:
         inverse = np.argsort(p)
         for name, value, image in (("G = WᵀW", G, G[:, inverse][:, :, inverse]),
                                    ("b", b, b[:, inverse])):
-            scale = max(1, max(abs(v) for v in np.ravel(value))) if dps is not None else \
-                max(1.0, float(np.abs(value).max(initial=0.0)))
-            gap = max((abs(v) for v in np.ravel(image - value)), default=0)
+            # (np.abs and max work on mpmath object arrays too)
+            gap, scale = np.abs(image - value).max(), max(1, np.abs(value).max())
             if gap > tolerance * scale:
                 raise ValueError(f"symmetry: {name} is not invariant under {list(permutation)} "
                                  f"(largest change {float(gap):.3g})")
