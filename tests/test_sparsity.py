@@ -166,6 +166,77 @@ def test_fallbacks_are_taken_when_needed(monkeypatch):
                                   rel=1e-13)
 
 
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_compiled_double_double_vertex_sum_is_the_numpy_one(data):
+    """The compiled double-double vertex sum takes the numpy reference's operations in its
+    order: the same bits for μ and Σ|terms|, on cubes of every dimension up to 6 with weights,
+    one or several rows, and coefficients from 1 down to 10⁻¹² (where double-double is needed)."""
+    d = data.draw(st.integers(1, 6))
+    alpha = tuple(data.draw(st.lists(st.integers(0, 3), min_size=d, max_size=d)))
+    N = data.draw(st.sampled_from([1, 2, 5]))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    a = rng.normal(size=(N, d)) * 10.0 ** rng.integers(-12, 1, size=(N, d))
+    a[a == 0] = 1.0
+    c = rng.normal(size=N) * 0.5
+    p = data.draw(st.integers(-1, 2))
+    reference = cube._vertex_sum_dd_numpy(a, c, p, alpha)
+    compiled = cube._vertex_sum_dd(a, c, p, alpha)
+    for ours, theirs in zip(compiled, reference):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("d", range(1, 6))
+def test_compiled_double_double_on_a_grid_of_weights(d):
+    """Every weight with |α| ≤ 2 on seven rows with one coefficient 10⁻⁶ (the sums of the
+    reference run in Fortran or C order depending on the weights, and the rounding of Σ|terms|
+    follows that order): the compiled sum gives the reference's bits for every p."""
+    rng = np.random.default_rng(d)
+    for alpha in itertools.product(range(3), repeat=d):
+        if sum(alpha) > 2:
+            continue
+        a = rng.normal(size=(7, d))
+        a[:, 0] *= 1e-6
+        c = rng.normal(size=7) * 0.5
+        for p in range(-1, 3):
+            reference = cube._vertex_sum_dd_numpy(a, c, p, alpha)
+            compiled = cube._vertex_sum_dd(a, c, p, alpha)
+            for ours, theirs in zip(compiled, reference):
+                np.testing.assert_array_equal(ours, theirs)
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_mpmath_vertex_sum_is_the_mpf_arithmetic(data):
+    """The mpmath vertex sum works on raw libmp values with one coefficient per class of terms;
+    it must give the bits of the plain mpf arithmetic it replaces (φ = z^N/N! or z·0, the
+    products coefficient·φ, fsum of the terms and of their absolute values)."""
+    d = data.draw(st.integers(1, 4))
+    alpha = tuple(data.draw(st.lists(st.integers(0, 2), min_size=d, max_size=d)))
+    p = data.draw(st.integers(-1, 2))
+    dps = data.draw(st.sampled_from([20, 60]))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    with mpmath.workdps(dps):
+        a = np.array([[mpmath.mpf(float(v)) for v in row]
+                      for row in rng.normal(size=(3, d)) * 10.0 ** rng.integers(-8, 1, (3, d))],
+                     dtype=object)
+        c = np.array([mpmath.mpf(float(v)) for v in rng.normal(size=3) * 0.5], dtype=object)
+        z = c[:, None] + (a[:, None, :] * cube._vertices(d)[None]).sum(axis=2)
+        value, size = cube._vertex_sum(z, a, p, alpha)
+        vertex, order, numerator, extra, weighted = cube._combinations(alpha)
+        inverse = 1 / a
+        coefficient = numerator[None, :] * np.prod(inverse, axis=1)[:, None]
+        for column, t in enumerate(weighted):
+            coefficient = coefficient * inverse[:, t: t + 1] ** extra[None, :, column]
+        orders = order + p
+        for row in range(3):
+            terms = [coefficient[row, k] * (z[row, v] ** int(n) / math.factorial(int(n))
+                                            if z[row, v] > 0 else z[row, v] * 0)
+                     for k, (v, n) in enumerate(zip(vertex, orders))]
+            assert value[row] == mpmath.fsum(terms)
+            assert size[row] == mpmath.fsum(abs(term) for term in terms)
+
+
 def test_tiny_coefficients_are_split_off_without_mpmath(monkeypatch):
     """Denormal and 10⁻¹¹ coefficients (a cube of the n = 2 phase diagram, antipodal type near
     its collapse) go through the exact quadrature of cube._split_moment, not mpmath."""

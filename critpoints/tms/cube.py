@@ -51,6 +51,17 @@ from functools import cache
 
 import mpmath
 import numpy as np
+from mpmath.libmp import (
+    fzero,
+    from_float,
+    from_int,
+    mpf_div,
+    mpf_gt,
+    mpf_mul,
+    mpf_mul_int,
+    mpf_pow_int,
+    mpf_sum,
+)
 
 from critpoints.tms._sparse_generated import INTERVAL_RULES
 
@@ -109,35 +120,77 @@ def _combinations(alpha: tuple[int, ...]):
             extra[:, weighted.index(t)] = picked[:, 1] - 1
     return vertex, order, numerator, extra, weighted
 
-def _phi(z: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """φ_N(z) = ReLU(z)^N / N! elementwise, N ≥ 0 (φ_0 = H, H(0) = 0); float or object."""
-    if z.dtype == object:
-        out = np.empty(z.shape, dtype=object)
-        orders = np.broadcast_to(order, z.shape)
-        for index, value in np.ndenumerate(z):
-            n = int(orders[index])
-            out[index] = value**n / math.factorial(n) if value > 0 else value * 0
-        return out
-    factorials = np.array([math.factorial(int(n)) for n in range(int(order.max()) + 1)], float)
-    positive = np.maximum(z, 0.0)
-    return np.where(z > 0, positive ** order / factorials[order], 0.0)
-
-
-def _vertex_sum(z: np.ndarray, a: np.ndarray, p: int, alpha: tuple[int, ...]):
-    """The closed form on cut cubes: (μ, Σ|terms|), for z the vertex values (N, 2^d), a (N, d)
-    with no zero entry."""
+@cache
+def _coefficient_classes(alpha: tuple[int, ...]):
+    """The distinct (numerator, extra powers) of :func:`_combinations`' terms: (numerators,
+    extra powers, index of each term's class). A term's coefficient numerator·Π 1/a_t ·
+    Π_weighted (1/a_t)^extra is the same product for every term of a class, so it is formed
+    once per class (the same operations in the same order as per term: the same bits)."""
     vertex, order, numerator, extra, weighted = _combinations(alpha)
+    keys = np.column_stack([numerator, extra]) if len(weighted) else numerator[:, None]
+    unique, index = np.unique(keys, axis=0, return_inverse=True)
+    return unique[:, 0].copy(), unique[:, 1:].astype(np.intp), index.ravel()
+
+
+_FACTORIALS = np.array([float(math.factorial(k)) for k in range(171)])
+
+
+def _phi(z: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """φ_N(z) = ReLU(z)^N / N! elementwise, N ≥ 0 (φ_0 = H, H(0) = 0), float64."""
+    positive = np.maximum(z, 0.0)
+    return np.where(z > 0, positive ** order / _FACTORIALS[order], 0.0)
+
+
+def _phi_raw(value, n: int, prec: int, rounding: str):
+    """φ_n of one raw mpmath value (the ``_mpf_`` tuple) at ``prec`` bits: the libmp operations
+    that ``value**n / n! if value > 0 else value * 0`` on mpf numbers performs."""
+    if mpf_gt(value, fzero):
+        return mpf_div(mpf_pow_int(value, n, prec, rounding), from_int(math.factorial(n)),
+                       prec, rounding)
+    return mpf_mul_int(value, 0, prec, rounding)
+
+
+def _inverse_and_common(a: np.ndarray):
+    """1/a_t and Π_t 1/a_t (N, d), (N,) for :func:`_vertex_sum` (float64 or mpmath)."""
     inverse = 1 / a
     common = np.prod(inverse, axis=1) if a.shape[1] else np.ones(len(a), dtype=a.dtype)
-    coefficient = numerator[None, :] * common[:, None]
+    return inverse, common
+
+
+def _vertex_sum(z: np.ndarray, a: np.ndarray, p: int, alpha: tuple[int, ...],
+                reciprocals=None):
+    """The closed form on cut cubes: (μ, Σ|terms|), for z the vertex values (N, 2^d), a (N, d)
+    with no zero entry; ``reciprocals`` = :func:`_inverse_and_common` of a when the caller
+    keeps it for several moments (at the same precision)."""
+    vertex, order, numerator, extra, weighted = _combinations(alpha)
+    inverse, common = _inverse_and_common(a) if reciprocals is None else reciprocals
+    class_numerator, class_extra, term_class = _coefficient_classes(alpha)
+    coefficient = class_numerator[None, :] * common[:, None]
     for column, t in enumerate(weighted):
-        powers = extra[:, column]
-        coefficient = coefficient * inverse[:, t : t + 1] ** powers[None, :]
-    terms = coefficient * _phi(z[:, vertex], order[None, :] + p)
-    if terms.dtype == object:
-        return (np.array([mpmath.fsum(row) for row in terms], dtype=object),
-                np.array([mpmath.fsum(abs(v) for v in row) for row in terms], dtype=object))
-    return terms.sum(axis=1), np.abs(terms).sum(axis=1)
+        coefficient = coefficient * inverse[:, t : t + 1] ** class_extra[None, :, column]
+    # (np.take keeps the C order of the per-term product, and so the order of the float sums)
+    coefficient = np.take(coefficient, term_class, axis=1)
+    if z.dtype != object:
+        terms = coefficient * _phi(z[:, vertex], order[None, :] + p)
+        return terms.sum(axis=1), np.abs(terms).sum(axis=1)
+    # mpmath numbers: the same libmp operations as the mpf arithmetic, on the raw values
+    # (φ per distinct (vertex, order), the term products, fsum's exact sums rounded once)
+    prec, rounding = mpmath.mp._prec_rounding
+    value = np.empty(len(z), dtype=object)
+    size = np.empty(len(z), dtype=object)
+    for row, (z_row, c_row) in enumerate(zip(z, coefficient)):
+        phi = {}
+        terms = []
+        for k, (v, n) in enumerate(zip(vertex.tolist(), (order + p).tolist())):
+            key = v * 4096 + n
+            if key not in phi:
+                phi[key] = _phi_raw(z_row[v]._mpf_, n, prec, rounding)
+            factor = c_row[k]
+            factor = factor._mpf_ if hasattr(factor, "_mpf_") else from_float(factor)
+            terms.append(mpf_mul(factor, phi[key], prec, rounding))
+        value[row] = mpmath.mp.make_mpf(mpf_sum(terms, prec, rounding))
+        size[row] = mpmath.mp.make_mpf(mpf_sum(terms, prec, rounding, True))
+    return value, size
 
 
 # ----------------------------------------------------------------------------------------------
@@ -206,7 +259,29 @@ def _dd_power(x, n: int):
 
 def _vertex_sum_dd(a: np.ndarray, c: np.ndarray, p: int, alpha: tuple[int, ...]):
     """:func:`_vertex_sum` in double-double arithmetic from the float64 inputs (a (N, d) with no
-    zero entry, c (N,)): (μ as float64, Σ|terms| as float64)."""
+    zero entry, c (N,)): (μ as float64, Σ|terms| as float64), compiled
+    (:func:`critpoints.tms._compiled_cube.vertex_sum_dd`; the same bits as
+    :func:`_vertex_sum_dd_numpy`)."""
+    from critpoints.tms._compiled_cube import vertex_sum_dd
+
+    vertex, order, numerator, extra, weighted = _combinations(alpha)
+    orders = order + p
+    d = a.shape[1]
+    value, terms = vertex_sum_dd(
+        np.ascontiguousarray(a, dtype=float), np.ascontiguousarray(c, dtype=float), _vertices(d),
+        vertex, orders, numerator, _FACTORIALS[orders], np.ascontiguousarray(extra),
+        np.array(weighted, dtype=np.intp))
+    # Σ|terms| as numpy sums the reference's array: its layout is Fortran order unless a
+    # weighted coordinate's factors were applied (then C), and the order of the float sum
+    # follows the layout
+    if not (len(weighted) and extra.max(initial=0) > 0):
+        terms = np.asfortranarray(terms)
+    return value, np.abs(terms).sum(axis=1)
+
+
+def _vertex_sum_dd_numpy(a: np.ndarray, c: np.ndarray, p: int, alpha: tuple[int, ...]):
+    """The numpy reference of :func:`_vertex_sum_dd` (the compiled loop takes the same
+    operations in the same order; the tests compare the two)."""
     vertex, order, numerator, extra, weighted = _combinations(alpha)
     N, d = a.shape
     bits = _vertices(d)
@@ -456,6 +531,9 @@ class CubeBatch:
         # a power of two λ (exact), so that 1/Π a_t and the powers of the vertex values neither
         # overflow nor underflow for tiny or huge inputs.
         self._splits: dict = {}
+        self._reciprocals = None  # 1/a_t and Π 1/a_t of the cut cubes, once for every moment
+        self._floors: dict = {}  # p -> the absolute floor of the float64 acceptance rule
+        self._underflow = None
         self.scale_cut = np.ones(len(self.cut))
         if dtype is not object and len(self.cut):
             largest = np.maximum(np.abs(self.c_cut), np.abs(self.a_cut).max(axis=1))
@@ -486,10 +564,15 @@ class CubeBatch:
     def _cut_moment(self, p: int, alpha: tuple[int, ...]) -> np.ndarray:
         if self.dps is None:
             with np.errstate(all="ignore"):
-                value, size = _vertex_sum(self.z_cut, self.a_cut, p, alpha)
-                floor = _FLOOR * _natural_scale(self.a_cut, self.c_cut, p)
-                # vertex values far below the scale 1 may have underflowed in their powers
-                underflow = ((self.z_cut != 0) & (np.abs(self.z_cut) < 2.0**-500)).any(axis=1)
+                if self._reciprocals is None:
+                    self._reciprocals = _inverse_and_common(self.a_cut)
+                    # vertex values far below the scale 1 may have underflowed in their powers
+                    self._underflow = ((self.z_cut != 0)
+                                       & (np.abs(self.z_cut) < 2.0**-500)).any(axis=1)
+                value, size = _vertex_sum(self.z_cut, self.a_cut, p, alpha, self._reciprocals)
+                if p not in self._floors:
+                    self._floors[p] = _FLOOR * _natural_scale(self.a_cut, self.c_cut, p)
+                floor, underflow = self._floors[p], self._underflow
                 suspect = np.flatnonzero(~np.isfinite(value) | ~np.isfinite(size) | underflow | (
                     SAFETY * _EPS * size > RTOL * np.maximum(np.abs(value), floor)))
                 if len(suspect) and self.d >= SPLIT_AFTER_DD:
@@ -519,10 +602,12 @@ class CubeBatch:
                 value[index] = float(_precise(self.a_cut[index], self.c_cut[index], p, alpha, 17))
             return value * self.scale_cut ** float(p)
         with mpmath.workdps(self.dps + _GUARD):
-            value, size = _vertex_sum(self.z_cut, self.a_cut, p, alpha)
+            if self._reciprocals is None:
+                self._reciprocals = _inverse_and_common(self.a_cut)
+            value, size = _vertex_sum(self.z_cut, self.a_cut, p, alpha, self._reciprocals)
         tolerance = mpmath.mpf(10) ** (-self.dps - _GUARD + 2)
-        suspect = np.flatnonzero([s * tolerance > abs(v) * mpmath.mpf(10) ** -self.dps
-                                  for v, s in zip(value, size)])
+        digits = mpmath.mpf(10) ** -self.dps
+        suspect = np.flatnonzero([s * tolerance > abs(v) * digits for v, s in zip(value, size)])
         for index in suspect:
             value[index] = +_precise(self.a_cut[index], self.c_cut[index], p, alpha, self.dps)
         return value
