@@ -12,6 +12,10 @@ evaluated and how many of them needed the double-double and the mpmath fallbacks
     python bench/sparsity.py --symmetric [n ...]   regular polygons: one block per orbit
                                           (symmetry=) against every block, in this run
                                           (default n: 6 8 10 12)
+    python bench/sparsity.py --paths      the compiled double-double sum and the raw-libmp
+                                          mpmath sum against their references
+                                          (cube._vertex_sum_dd_numpy, _vertex_sum_reference),
+                                          in this run, at points near the one-hot flat set
 
 The ``--tiny`` table times the gradient and Hessian at points with tiny but non-zero Gram
 entries (where the vertex sums cancel) twice in the same run: with the stable split quadrature
@@ -153,9 +157,71 @@ def symmetric(sizes: list[int]) -> None:
             print(f"| {n} | {k} | {' | '.join(rows)} | {difference:.1e} |", flush=True)
 
 
+def _near_flat_points():
+    """(name, W, b, S, dps): n = 6 points with zero and nearly-zero columns at S close to 1 and
+    a random one, where many cut cubes have a tiny coefficient."""
+    rng = np.random.default_rng(0)
+    angles = 2 * np.pi * np.arange(4) / 4
+    W = np.zeros((2, 6))
+    W[:, :4] = np.array([np.cos(angles), np.sin(angles)]) * 1.02
+    W[:, 4] = 1e-7 * rng.normal(size=2)
+    b = np.array([-0.01] * 4 + [-1e-3, 0.0])
+    return [("n=6, square with a 1e-7 and a zero column, S = 0.999", W, b, 0.999),
+            ("n=6, random W (normal·0.8), b (normal·0.2), S = 0.9",
+             rng.normal(size=(2, 6)) * 0.8, rng.normal(size=6) * 0.2, 0.9)]
+
+
+def paths(repeat: int = 3) -> None:
+    """Each evaluation timed with the current vertex sums and with their references swapped in,
+    alternately, ``repeat`` times; the ratio of the medians; whether the results are the same
+    bits."""
+    import mpmath
+
+    current = cube._vertex_sum, cube._vertex_sum_dd
+    references = cube._vertex_sum_reference, cube._vertex_sum_dd_numpy
+    print("| point | evaluation | reference (s) | current (s) | ratio | same bits |")
+    print("|---|---|---|---|---|---|")
+    for name, W, b, S in _near_flat_points():
+        with mpmath.workdps(60):
+            W60 = np.array([[mpmath.mpf(float(v)) for v in row] for row in W], dtype=object)
+            b60 = np.array([mpmath.mpf(float(v)) for v in b], dtype=object)
+        cases = [("float64 loss + gradient + Hessian",
+                  lambda W=W, b=b, S=S: (sparse.loss_and_gradient(W, b, S),
+                                         sparse.hessian(W, b, S))),
+                 ("60-digit loss + gradient",
+                  lambda W60=W60, b60=b60, S=S: sparse.loss_and_gradient(W60, b60, S, dps=60))]
+        for label, evaluate in cases:
+            times = {"reference": [], "current": []}
+            results = {}
+            for _ in range(repeat):
+                for key, (vertex_sum, vertex_sum_dd) in (("reference", references),
+                                                         ("current", current)):
+                    cube._vertex_sum, cube._vertex_sum_dd = vertex_sum, vertex_sum_dd
+                    try:
+                        start = time.process_time()
+                        results[key] = evaluate()
+                        times[key].append(time.process_time() - start)
+                    finally:
+                        cube._vertex_sum, cube._vertex_sum_dd = current
+            same = repr(results["reference"]) == repr(results["current"]) and all(
+                np.array_equal(np.asarray(x), np.asarray(y)) for x, y in
+                zip(_flat(results["reference"]), _flat(results["current"])))
+            old, new = (float(np.median(times[key])) for key in ("reference", "current"))
+            print(f"| {name} | {label} | {old:.2f} | {new:.2f} | {old / new:.1f}× | "
+                  f"{'yes' if same else 'NO'} |", flush=True)
+
+
+def _flat(value):
+    if isinstance(value, (tuple, list)):
+        return [leaf for item in value for leaf in _flat(item)]
+    return [value]
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["--tiny"]:
         tiny()
+    elif sys.argv[1:] == ["--paths"]:
+        paths()
     elif sys.argv[1:2] == ["--symmetric"]:
         symmetric([int(v) for v in sys.argv[2:]] or [6, 8, 10, 12])
     else:

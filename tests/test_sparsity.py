@@ -209,8 +209,9 @@ def test_compiled_double_double_on_a_grid_of_weights(d):
 @given(data=st.data())
 def test_mpmath_vertex_sum_is_the_mpf_arithmetic(data):
     """The mpmath vertex sum works on raw libmp values with one coefficient per class of terms;
-    it must give the bits of the plain mpf arithmetic it replaces (φ = z^N/N! or z·0, the
-    products coefficient·φ, fsum of the terms and of their absolute values)."""
+    it must give the bits of the plain mpf arithmetic it replaces (``_vertex_sum_reference``:
+    φ = z^N/N! or z·0, the products coefficient·φ, fsum of the terms and of their absolute
+    values), and so must the float64 sum (one coefficient per class, then gathered)."""
     d = data.draw(st.integers(1, 4))
     alpha = tuple(data.draw(st.lists(st.integers(0, 2), min_size=d, max_size=d)))
     p = data.draw(st.integers(-1, 2))
@@ -222,19 +223,15 @@ def test_mpmath_vertex_sum_is_the_mpf_arithmetic(data):
                      dtype=object)
         c = np.array([mpmath.mpf(float(v)) for v in rng.normal(size=3) * 0.5], dtype=object)
         z = c[:, None] + (a[:, None, :] * cube._vertices(d)[None]).sum(axis=2)
+        for row in range(3):  # the fallback's vertex values, on raw values: the same bits
+            assert list(cube._mp_vertex_values(a[row], c[row])) == list(z[row])
         value, size = cube._vertex_sum(z, a, p, alpha)
-        vertex, order, numerator, extra, weighted = cube._combinations(alpha)
-        inverse = 1 / a
-        coefficient = numerator[None, :] * np.prod(inverse, axis=1)[:, None]
-        for column, t in enumerate(weighted):
-            coefficient = coefficient * inverse[:, t: t + 1] ** extra[None, :, column]
-        orders = order + p
-        for row in range(3):
-            terms = [coefficient[row, k] * (z[row, v] ** int(n) / math.factorial(int(n))
-                                            if z[row, v] > 0 else z[row, v] * 0)
-                     for k, (v, n) in enumerate(zip(vertex, orders))]
-            assert value[row] == mpmath.fsum(terms)
-            assert size[row] == mpmath.fsum(abs(term) for term in terms)
+        reference = cube._vertex_sum_reference(z, a, p, alpha)
+    assert list(value) == list(reference[0]) and list(size) == list(reference[1])
+    floats = np.array(z, dtype=float), np.array(a, dtype=float)
+    for ours, theirs in zip(cube._vertex_sum(*floats, p, alpha),
+                            cube._vertex_sum_reference(*floats, p, alpha)):
+        np.testing.assert_array_equal(ours, theirs)
 
 
 def test_tiny_coefficients_are_split_off_without_mpmath(monkeypatch):

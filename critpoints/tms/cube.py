@@ -52,9 +52,10 @@ from functools import cache
 import mpmath
 import numpy as np
 from mpmath.libmp import (
-    fzero,
     from_float,
     from_int,
+    fzero,
+    mpf_add,
     mpf_div,
     mpf_gt,
     mpf_mul,
@@ -126,7 +127,7 @@ def _coefficient_classes(alpha: tuple[int, ...]):
     extra powers, index of each term's class). A term's coefficient numerator·Π 1/a_t ·
     Π_weighted (1/a_t)^extra is the same product for every term of a class, so it is formed
     once per class (the same operations in the same order as per term: the same bits)."""
-    vertex, order, numerator, extra, weighted = _combinations(alpha)
+    _, _, numerator, extra, weighted = _combinations(alpha)
     keys = np.column_stack([numerator, extra]) if len(weighted) else numerator[:, None]
     unique, index = np.unique(keys, axis=0, return_inverse=True)
     return unique[:, 0].copy(), unique[:, 1:].astype(np.intp), index.ravel()
@@ -162,7 +163,7 @@ def _vertex_sum(z: np.ndarray, a: np.ndarray, p: int, alpha: tuple[int, ...],
     """The closed form on cut cubes: (μ, Σ|terms|), for z the vertex values (N, 2^d), a (N, d)
     with no zero entry; ``reciprocals`` = :func:`_inverse_and_common` of a when the caller
     keeps it for several moments (at the same precision)."""
-    vertex, order, numerator, extra, weighted = _combinations(alpha)
+    vertex, order, _, _, weighted = _combinations(alpha)
     inverse, common = _inverse_and_common(a) if reciprocals is None else reciprocals
     class_numerator, class_extra, term_class = _coefficient_classes(alpha)
     coefficient = class_numerator[None, :] * common[:, None]
@@ -190,6 +191,31 @@ def _vertex_sum(z: np.ndarray, a: np.ndarray, p: int, alpha: tuple[int, ...],
             terms.append(mpf_mul(factor, phi[key], prec, rounding))
         value[row] = mpmath.mp.make_mpf(mpf_sum(terms, prec, rounding))
         size[row] = mpmath.mp.make_mpf(mpf_sum(terms, prec, rounding, True))
+    return value, size
+
+
+def _vertex_sum_reference(z: np.ndarray, a: np.ndarray, p: int, alpha: tuple[int, ...],
+                          reciprocals=None):
+    """:func:`_vertex_sum` term by term in the arithmetic of the inputs (numpy floats, or mpf
+    numbers with their operators and ``mpmath.fsum``): the reference it reproduces bit for bit
+    (tests; ``bench/sparsity.py --paths`` times the two). ``reciprocals`` is ignored."""
+    vertex, order, numerator, extra, weighted = _combinations(alpha)
+    inverse, common = _inverse_and_common(a)
+    coefficient = numerator[None, :] * common[:, None]
+    for column, t in enumerate(weighted):
+        coefficient = coefficient * inverse[:, t : t + 1] ** extra[None, :, column]
+    if z.dtype != object:
+        terms = coefficient * _phi(z[:, vertex], order[None, :] + p)
+        return terms.sum(axis=1), np.abs(terms).sum(axis=1)
+    orders = (order + p).tolist()
+    value = np.empty(len(z), dtype=object)
+    size = np.empty(len(z), dtype=object)
+    for row in range(len(z)):
+        terms = [coefficient[row, k] * (z[row, v] ** n / math.factorial(n) if z[row, v] > 0
+                                        else z[row, v] * 0)
+                 for k, (v, n) in enumerate(zip(vertex.tolist(), orders))]
+        value[row] = mpmath.fsum(terms)
+        size[row] = mpmath.fsum(abs(term) for term in terms)
     return value, size
 
 
@@ -442,6 +468,23 @@ def _polynomial_moment(a: np.ndarray, c: np.ndarray, p: int, alpha: tuple[int, .
     raise ValueError(f"live cube moments are implemented for p ≤ 2; got p = {p}")
 
 
+def _mp_vertex_values(a, c) -> np.ndarray:
+    """c + a·v at every vertex v of the cube, mpf numbers at the working precision: for each v
+    the a_t with v_t = 1 summed in the order of t, then added to c, every addition rounded —
+    the operations of ``c + (a * v).sum()`` on mpf numbers (a_t·1 and a_t·0 are exact, and
+    adding an exact zero changes nothing), on the raw values."""
+    prec, rounding = mpmath.mp._prec_rounding
+    raw = [value._mpf_ for value in a]
+    out = np.empty(2 ** len(raw), dtype=object)
+    for v in range(len(out)):
+        total = fzero
+        for t, a_t in enumerate(raw):
+            if (v >> t) & 1:
+                total = mpf_add(total, a_t, prec, rounding)
+        out[v] = mpmath.mp.make_mpf(mpf_add(c._mpf_, total, prec, rounding))
+    return out
+
+
 def _precise(a_row, c_value, p: int, alpha: tuple[int, ...], digits: int):
     """One cut-cube moment with mpmath at enough digits for ``digits`` correct ones: the
     precision is raised until 10^(−digits)·|μ| ≥ 10^(−working)·Σ|terms| (capped so that a μ
@@ -455,8 +498,7 @@ def _precise(a_row, c_value, p: int, alpha: tuple[int, ...], digits: int):
     while True:
         with mpmath.workdps(working):
             a_mp = np.array([[mpmath.mpf(v) for v in a_row]], dtype=object)
-            c_mp = mpmath.mpf(c_value)
-            z = c_mp + (a_mp[:, None, :] * _vertices(len(a_row))[None]).sum(axis=2)
+            z = _mp_vertex_values(a_mp[0], mpmath.mpf(c_value))[None]
             value, size = _vertex_sum(z, a_mp, p, alpha)
             value, size = value[0], size[0]
             if value != 0:
