@@ -142,12 +142,19 @@ def _phi(z: np.ndarray, order: np.ndarray) -> np.ndarray:
     return np.where(z > 0, positive ** order / _FACTORIALS[order], 0.0)
 
 
+@cache
+def _raw_factorial(n: int):
+    return from_int(math.factorial(n))
+
+
 def _phi_raw(value, n: int, prec: int, rounding: str):
     """φ_n of one raw mpmath value (the ``_mpf_`` tuple) at ``prec`` bits: the libmp operations
-    that ``value**n / n! if value > 0 else value * 0`` on mpf numbers performs."""
-    if mpf_gt(value, fzero):
-        return mpf_div(mpf_pow_int(value, n, prec, rounding), from_int(math.factorial(n)),
-                       prec, rounding)
+    that ``value**n / n! if value > 0 else value * 0`` on mpf numbers performs (a finite value
+    is > 0 when its sign bit is clear and its mantissa nonzero; inf and nan ask mpf_gt)."""
+    sign, mantissa, exponent, _ = value
+    positive = (not sign and mantissa) if mantissa or not exponent else mpf_gt(value, fzero)
+    if positive:
+        return mpf_div(mpf_pow_int(value, n, prec, rounding), _raw_factorial(n), prec, rounding)
     return mpf_mul_int(value, 0, prec, rounding)
 
 
