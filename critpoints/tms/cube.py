@@ -121,6 +121,7 @@ def _combinations(alpha: tuple[int, ...]):
             extra[:, weighted.index(t)] = picked[:, 1] - 1
     return vertex, order, numerator, extra, weighted
 
+
 @cache
 def _coefficient_classes(alpha: tuple[int, ...]):
     """The distinct (numerator, extra powers) of :func:`_combinations`' terms: (numerators,
@@ -190,12 +191,11 @@ def _vertex_sum(z: np.ndarray, a: np.ndarray, p: int, alpha: tuple[int, ...],
         phi = {}
         terms = []
         for k, (v, n) in enumerate(zip(vertex.tolist(), (order + p).tolist())):
-            key = v * 4096 + n
-            if key not in phi:
-                phi[key] = _phi_raw(z_row[v]._mpf_, n, prec, rounding)
+            if (v, n) not in phi:
+                phi[v, n] = _phi_raw(z_row[v]._mpf_, n, prec, rounding)
             factor = c_row[k]
             factor = factor._mpf_ if hasattr(factor, "_mpf_") else from_float(factor)
-            terms.append(mpf_mul(factor, phi[key], prec, rounding))
+            terms.append(mpf_mul(factor, phi[v, n], prec, rounding))
         value[row] = mpmath.mp.make_mpf(mpf_sum(terms, prec, rounding))
         size[row] = mpmath.mp.make_mpf(mpf_sum(terms, prec, rounding, True))
     return value, size
@@ -295,6 +295,7 @@ def _vertex_sum_dd(a: np.ndarray, c: np.ndarray, p: int, alpha: tuple[int, ...])
     zero entry, c (N,)): (μ as float64, Σ|terms| as float64), compiled
     (:func:`critpoints.tms._compiled_cube.vertex_sum_dd`; the same bits as
     :func:`_vertex_sum_dd_numpy`)."""
+    # imported here, as the compiled blocks are: numba only for processes that need it
     from critpoints.tms._compiled_cube import vertex_sum_dd
 
     vertex, order, numerator, extra, weighted = _combinations(alpha)
