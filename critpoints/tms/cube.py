@@ -486,7 +486,8 @@ def _polynomial_moment(a: np.ndarray, c: np.ndarray, p: int, alpha: tuple[int, .
 
 
 def _mp_vertex_values(a, c) -> np.ndarray:
-    """c + a·v at every vertex v of the cube, mpf numbers at the working precision: for each v
+    """c + a·v at every vertex v of the cube, mpf numbers at the working precision (the mpmath
+    cubes of :class:`CubeBatch` and the fallback :func:`_precise`): for each v
     the a_t with v_t = 1 summed in the order of t, then added to c, every addition rounded —
     the operations of ``c + (a * v).sum()`` on mpf numbers (a_t·1 and a_t·0 are exact, and
     adding an exact zero changes nothing), on the raw values."""
@@ -563,8 +564,9 @@ class CubeBatch:
                     self.a[members][:, kept], self.c[members], dps)))
         a_r, c_r = self.a[self.regular], self.c[self.regular]
         if dtype is object:
-            z = c_r[:, None] + (a_r[:, None, :] * _vertices(self.d)[None]).sum(axis=2) \
-                if self.d else c_r[:, None]
+            z = np.empty((len(c_r), 2**self.d), dtype=object)
+            for row in range(len(c_r)):
+                z[row] = _mp_vertex_values(a_r[row], c_r[row]) if self.d else c_r[row]
             positive = np.array(z > 0, dtype=bool).reshape(z.shape)
         elif vertex_values is not None:  # given more accurately than c + a·v in float64
             z = np.asarray(vertex_values, dtype=float)[self.regular]
