@@ -137,10 +137,32 @@ def _coefficient_classes(alpha: tuple[int, ...]):
 _FACTORIALS = np.array([float(math.factorial(k)) for k in range(171)])
 
 
+def _integer_power(base: np.ndarray, exponent) -> np.ndarray:
+    """base ** exponent for integer exponents ≥ 0 (an array broadcasting against base, or an
+    int) by repeated multiplication, base·base·…·base from the left: IEEE products, the same
+    bits on every machine. numpy's float64 ``power`` is not: on AVX512 machines it is a SIMD
+    library's pow, which differs from the C library's in 4 % of integer powers
+    (docs/sparsity.md)."""
+    exponent = np.asarray(exponent)
+    shape = np.broadcast_shapes(np.shape(base), exponent.shape)
+    result = np.ones(shape, dtype=np.result_type(base, 1.0))
+    for k in range(1, int(exponent.max(initial=0)) + 1):
+        result = np.where(exponent >= k, result * base, result)
+    return result
+
+
+def _power_of(base: np.ndarray, exponent: np.ndarray) -> np.ndarray:
+    """base ** exponent elementwise: :func:`_integer_power` for float64, the mpf operator for
+    mpmath numbers (exact integer powers, machine-independent already)."""
+    if base.dtype == object:
+        return base ** exponent
+    return _integer_power(base, exponent)
+
+
 def _phi(z: np.ndarray, order: np.ndarray) -> np.ndarray:
     """φ_N(z) = ReLU(z)^N / N! elementwise, N ≥ 0 (φ_0 = H, H(0) = 0), float64."""
     positive = np.maximum(z, 0.0)
-    return np.where(z > 0, positive ** order / _FACTORIALS[order], 0.0)
+    return np.where(z > 0, _integer_power(positive, order) / _FACTORIALS[order], 0.0)
 
 
 @cache
@@ -176,7 +198,8 @@ def _vertex_sum(z: np.ndarray, a: np.ndarray, p: int, alpha: tuple[int, ...],
     class_numerator, class_extra, term_class = _coefficient_classes(alpha)
     coefficient = class_numerator[None, :] * common[:, None]
     for column, t in enumerate(weighted):
-        coefficient = coefficient * inverse[:, t : t + 1] ** class_extra[None, :, column]
+        coefficient = coefficient * _power_of(inverse[:, t : t + 1],
+                                              class_extra[None, :, column])
     # (np.take keeps the C order of the per-term product, and so the order of the float sums)
     coefficient = np.take(coefficient, term_class, axis=1)
     if z.dtype != object:
@@ -210,7 +233,7 @@ def _vertex_sum_reference(z: np.ndarray, a: np.ndarray, p: int, alpha: tuple[int
     inverse, common = _inverse_and_common(a)
     coefficient = numerator[None, :] * common[:, None]
     for column, t in enumerate(weighted):
-        coefficient = coefficient * inverse[:, t : t + 1] ** extra[None, :, column]
+        coefficient = coefficient * _power_of(inverse[:, t : t + 1], extra[None, :, column])
     if z.dtype != object:
         terms = coefficient * _phi(z[:, vertex], order[None, :] + p)
         return terms.sum(axis=1), np.abs(terms).sum(axis=1)
@@ -442,7 +465,8 @@ class _SplitQuadrature:
             return self._finer.moment(p, alpha)
         beta = tuple(alpha[s] for s in self.rest)
         values = self.inner.moment(p, beta).reshape(self.tau.shape)
-        return (self.weight * self.tau ** alpha[self.t] * values).sum(axis=(1, 2))
+        weight = self.weight * _integer_power(self.tau, alpha[self.t])
+        return (weight * values).sum(axis=(1, 2))
 
 
 def _natural_scale(a: np.ndarray, c: np.ndarray, p: int) -> np.ndarray:
@@ -453,7 +477,7 @@ def _natural_scale(a: np.ndarray, c: np.ndarray, p: int) -> np.ndarray:
     top = np.maximum(c + np.maximum(a, 0).sum(axis=1), 0.0)
     if p < 0:
         return 1.0 / np.abs(a).max(axis=1)
-    return top**p / math.factorial(p)
+    return _integer_power(top, p) / math.factorial(p)
 
 
 def _uniform_moment(beta) -> float:
@@ -661,7 +685,8 @@ class CubeBatch:
                     suspect = self._double_double(suspect, p, alpha, floor, underflow, value)
             for index in suspect:
                 value[index] = float(_precise(self.a_cut[index], self.c_cut[index], p, alpha, 17))
-            return value * self.scale_cut ** float(p)
+            # the scale is a power of two, 2^e: its p-th power exactly (p = −1 included)
+            return value * np.ldexp(1.0, (np.frexp(self.scale_cut)[1] - 1) * p)
         with mpmath.workdps(self.dps + _GUARD):
             if self._reciprocals is None:
                 self._reciprocals = _inverse_and_common(self.a_cut)
