@@ -4,11 +4,13 @@ whatever SIMD instructions the CPU has.
 numpy dispatches some float64 functions to SIMD code chosen at run time (on AVX512 machines
 ``power`` is a SIMD library's pow, which differs from the C library's in about 4 % of integer
 powers), and numba compiles for the host CPU. Either would make the committed catalogs machine
-dependent. These tests evaluate the potentials twice, in two processes: once as this machine
-runs them and once with numpy's dispatched SIMD features switched off
-(``NPY_DISABLE_CPU_FEATURES``) and numba compiling for a generic x86-64 CPU
-(``NUMBA_CPU_NAME=generic``), the nearest this machine can come to an older CPU, and compare
-the SHA-256 of the bytes.
+dependent, and so would the C library's exp, pow, sin (FMA variants) and OpenBLAS's kernels if
+they entered the evaluation. These tests evaluate the potentials twice, in two processes: once
+as this machine runs them and once as an older x86-64 CPU would — numpy's dispatched SIMD
+features switched off (``NPY_DISABLE_CPU_FEATURES``), numba compiling for a generic x86-64
+(``NUMBA_CPU_NAME=generic``), glibc without its AVX/FMA paths (``GLIBC_TUNABLES``) and
+OpenBLAS's generic kernels (``OPENBLAS_CORETYPE=Prescott``) — and compare the SHA-256 of the
+bytes. (``bench/portability.py`` does the same for whole catalog commands.)
 """
 
 import os
@@ -17,6 +19,8 @@ import sys
 import textwrap
 
 import pytest
+
+from critpoints.portability import OLDER_CPU_SWITCHES, older_cpu
 
 #: Loss, gradient and Hessian, float64 and 30 digits, one-hot and finite S (with and without
 #: importances), at points chosen to reach every path of the cube moments: generic points, a
@@ -71,18 +75,8 @@ _EVALUATIONS = textwrap.dedent("""
 """)
 
 
-def _dispatched_features() -> list[str]:
-    """numpy's run-time dispatched SIMD features that this machine has."""
-    try:
-        from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
-    except ImportError:  # numpy < 2
-        from numpy.core._multiarray_umath import __cpu_dispatch__, __cpu_features__
-    return [name for name in __cpu_dispatch__ if __cpu_features__.get(name)]
-
-
 def _evaluate(tmp_path, name: str, environment: dict[str, str]) -> str:
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("NPY_DISABLE_CPU_FEATURES", "NUMBA_CPU_NAME")}
+    env = {key: value for key, value in os.environ.items() if key not in OLDER_CPU_SWITCHES}
     env.update(NUMBA_CACHE_DIR=str(tmp_path / name), **environment)
     result = subprocess.run([sys.executable, "-c", _EVALUATIONS], env=env, capture_output=True,
                             text=True, timeout=600)
@@ -91,14 +85,10 @@ def _evaluate(tmp_path, name: str, environment: dict[str, str]) -> str:
 
 
 @pytest.mark.slow
-def test_the_evaluators_give_the_same_bits_without_simd_dispatch(tmp_path):
-    features = _dispatched_features()
-    if not features:
-        pytest.skip("numpy dispatches no SIMD feature on this machine: nothing to switch off")
+def test_the_evaluators_give_the_same_bits_on_an_older_cpu(tmp_path):
     native = _evaluate(tmp_path, "native", {})
-    generic = _evaluate(tmp_path, "generic", {"NPY_DISABLE_CPU_FEATURES": " ".join(features),
-                                              "NUMBA_CPU_NAME": "generic"})
+    older = {key: value for switches in older_cpu().values() for key, value in switches.items()}
+    generic = _evaluate(tmp_path, "generic", older)
     assert len(native) == 64
     assert native == generic, (
-        f"the evaluators depend on the CPU: with {features} switched off and numba compiling "
-        "for a generic CPU the bytes differ")
+        f"the evaluators depend on the CPU: the bytes differ with {older}")
