@@ -461,6 +461,35 @@ def test_stored_branch_points_are_critical(branches, data):
     assert float(model.loss(theta)) == pytest.approx(point["loss"], rel=1e-9, abs=1e-13)
 
 
+def _index_changes(branches) -> list[tuple[str, dict, dict, dict]]:
+    """(id, event, point before, point after) of every stored index change whose bracket ends
+    are stored points (the events beyond a fold name arc points, which are not stored)."""
+    out = []
+    for branch in branches["branches"]:
+        at = {point["sparsity"]: point for point in branch["points"]}
+        for event in branch["events"]:
+            if event["kind"] == "index-change" and all(s in at for s in event["between"]):
+                out.append((branch["id"], event, *(at[s] for s in event["between"])))
+    return out
+
+
+@settings(max_examples=8, deadline=None)
+@given(data=st.data())
+def test_stored_index_changes_are_the_indices_of_their_bracket_points(branches, data):
+    """A stored index change says what the Hessians at its two bracket points say: re-read from
+    the stored θ with the branch's rule (every side of a kink it sits on, eigenvalues below
+    −1e-9·max(1, max|λ|)), the indices are the event's pair and the points' own."""
+    from critpoints.kgon.branches import kink_spectrum
+
+    ident, event, before, after = data.draw(st.sampled_from(_index_changes(branches)))
+    for point, stored in ((before, event["index"][0]), (after, event["index"][1])):
+        model = TMSSparsePotential(6, 2, sparsity=point["sparsity"])
+        theta = np.array(point["theta"])
+        values, _ = kink_spectrum(model, theta, np.arange(model.dim))
+        tolerance = 1e-9 * max(1.0, float(np.abs(values).max()))
+        assert int((values < -tolerance).sum()) == stored == point["index"], (ident, event)
+
+
 def test_a_certified_branch_point_is_critical_at_60_digits(branches):
     certified = [(b["id"], c) for b in branches["branches"] for c in b.get("certified", [])
                  if c["success"]]
