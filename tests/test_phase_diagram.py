@@ -261,7 +261,7 @@ def test_committed_document_rechecks_from_its_numbers(name, n, m):
         assert [tuple(row) for row in stored["W"]] == list(kinds[stored["name"]].W)
         assert tuple(stored["b"]) == kinds[stored["name"]].b
         assert [tuple(p) for p in stored.get("unequal", [])] == list(kinds[stored["name"]].unequal)
-    assert document["verification"]["not_critical"] == 0
+    assert document["verification"]["not_critical_in_type"] == 0
     assert document["verification"]["winners_not_psd"] == 0
     densities, ratios = document["densities"], document["ratios"]
     cells = [(len(ratios) // 3, len(densities) // 2), (len(ratios) - 2, len(densities) - 3)]

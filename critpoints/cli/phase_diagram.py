@@ -112,7 +112,9 @@ def run(args: argparse.Namespace) -> int:
     body = result.to_json()
     verification = body["verification"]
     print(f"n = {args.n}, m = {args.hidden}: {verification['type_optima']} type optima, "
-          f"max ‖∇L‖ = {verification['max_gradient_norm']:.2e}, "
+          f"max ‖∇L‖ = {verification['max_gradient_norm']:.2e} "
+          f"({verification['not_critical']} above {verification['gradient_tolerance']:g}, "
+          f"{verification['not_critical_in_type']} of them in their type), "
           f"{verification['winners_not_psd']} winners not PSD, "
           f"{verification['multistart_violations']} of {verification['multistart_points']} "
           "multi-start checks lower than the winner")

@@ -431,6 +431,11 @@ class PhaseDiagram:
                 "max_gradient_norm": float(self.gradient_norms.max()),
                 "gradient_tolerance": GRADIENT_TOLERANCE,
                 "not_critical": int((self.gradient_norms > GRADIENT_TOLERANCE).sum()),
+                # the ones that could win: an optimum outside its type (collapsed onto
+                # another, e.g. a weight → 0 with a bias on a kink) is degenerate there, and
+                # Newton may stall above the tolerance without it mattering to the diagram
+                "not_critical_in_type": int(((self.gradient_norms > GRADIENT_TOLERANCE)
+                                             & self.in_type).sum()),
                 "winners_not_psd": int(sum(not self.psd[k, i, j]
                                            for (i, j), k in np.ndenumerate(self.winners))),
                 "type_optima_not_psd": int((~self.psd).sum()),
