@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from critpoints.census import strategies
-from critpoints.census.census import DESCENT_KICK, critical_set_key, same_critical_set
-from critpoints.kgon.sparsity import RANDOM_SEARCH_ITERATIONS, all_dead_level
+from critpoints.census.census import DESCENT_KICK, critical_set_key
+from critpoints.kgon.sparsity import RANDOM_SEARCH_ITERATIONS, all_dead_level, identify_ends
 from critpoints.landscape.descent import steepest_descent
 from critpoints.solve.newton import find_critical_points
 from critpoints.tms import TMSSparsePotential
@@ -83,18 +83,12 @@ def main(argv: list[str] | None = None) -> int:
         for name, starts in batches.items():
             search = find_critical_points(model, starts, gtol=1e-11,
                                           max_iter=RANDOM_SEARCH_ITERATIONS)
-            losses = np.atleast_1d(model.loss(search.theta))
             converged = new = 0
-            for theta, ok, loss in zip(search.theta, search.converged, losses):
-                if not ok or not loss <= level + 1e-9:
-                    continue
+            for theta, j in identify_ends(model, search, level, known):
                 converged += 1
-                W, b = model.unflatten(theta)
-                live = critical_set_key(W, b)
-                if same_critical_set(float(loss), live, known) is None:
-                    known.append((float(loss), live))
+                if j == len(representatives):  # a new critical set (appended to known)
                     representatives.append(theta)
-                    found.append((name, float(loss)))
+                    found.append((name, known[j][0]))
                     new += 1
             print(f"round {rounds} {name}: {len(starts)} starts, {converged} converged at or "
                   f"below the level, {new} new sets ({time.process_time() - start:.0f} CPU s)",

@@ -295,6 +295,28 @@ def test_coefficients_from_1e_16_to_1_against_mpmath(case):
         assert abs(split - exact) <= 1e-13 * abs(exact) + floor
 
 
+@settings(max_examples=50, deadline=None)
+@given(bases=st.lists(st.floats(1e-8, 10.0), min_size=1, max_size=8),
+       exponents=st.lists(st.integers(0, 12), min_size=1, max_size=8))
+def test_integer_power_is_the_left_to_right_product(bases, exponents):
+    """The cube moments' integer powers are x·x·…·x from the left in IEEE products (the same
+    bits on every CPU, unlike numpy's SIMD ``power``), within e ulps of the exact power."""
+    size = min(len(bases), len(exponents))
+    base, exponent = np.array(bases[:size]), np.array(exponents[:size])
+    powers = cube._integer_power(base, exponent)
+    for x, e, value in zip(base.tolist(), exponent.tolist(), powers.tolist()):
+        product = 1.0
+        for _ in range(e):
+            product = product * x
+        assert value == product
+        with mpmath.workdps(50):
+            exact = mpmath.mpf(x) ** e
+            assert abs(value - exact) <= e * 2.0**-52 * exact
+    assert np.array_equal(cube._integer_power(base, 3), cube._integer_power(base, np.full(size, 3)))
+    with pytest.raises(ValueError):
+        cube._integer_power(base, -1)
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.integers(2, 4).flatmap(lambda d: st.tuples(
     st.lists(st.floats(0.3, 2.0), min_size=d, max_size=d),

@@ -27,6 +27,7 @@ then the ``digits``-digit polish); what the search finds is kept with its real g
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import mpmath
@@ -61,6 +62,7 @@ __all__ = [
     "dead_vertex_factor",
     "enumerate_at_sparsity",
     "feature_mean",
+    "identify_ends",
     "polish_polygon",
     "random_search_at_sparsity",
 ]
@@ -356,6 +358,28 @@ def _polish_job(job):
     return model.unflatten(result.theta) if result.success else None
 
 
+def identify_ends(model: Any, search: Any, level: float, keys: list[tuple[float, tuple]]
+                  ) -> Iterator[tuple[np.ndarray, int]]:
+    """The converged ends of a search (:func:`critpoints.solve.newton.find_critical_points`)
+    at or below ``level``, in order, each with the index in ``keys`` ((float loss, live part)
+    pairs) of its critical set by the census's rule
+    (:func:`critpoints.census.census.same_critical_set`); an end in no known set appends its
+    own key, so later ends find it."""
+    from critpoints.census.census import critical_set_key, same_critical_set
+
+    losses = np.atleast_1d(model.loss(search.theta))
+    for theta, ok, loss in zip(search.theta, search.converged, losses):
+        if not ok or not loss <= level + 1e-9:
+            continue
+        W, b = model.unflatten(theta)
+        live = critical_set_key(W, b)
+        j = same_critical_set(float(loss), live, keys)
+        if j is None:
+            keys.append((float(loss), live))
+            j = len(keys) - 1
+        yield theta, j
+
+
 def random_search_at_sparsity(model: Any, known: list[tuple[float, tuple]], count: int,
                               seed: int, digits: int, workers: int = 1,
                               tick: Progress = _no_progress) -> tuple[list[Candidate], dict]:
@@ -372,7 +396,7 @@ def random_search_at_sparsity(model: Any, known: list[tuple[float, tuple]], coun
     reached (:func:`critpoints.census.census.chao1_unseen`; it counts the pattern language's
     points too, when a start lands in them).
     """
-    from critpoints.census.census import chao1_unseen, critical_set_key, same_critical_set
+    from critpoints.census.census import chao1_unseen
 
     n, m = model.n, model.m
     level = all_dead_level(model)
@@ -382,22 +406,14 @@ def random_search_at_sparsity(model: Any, known: list[tuple[float, tuple]], coun
         max_iter=RANDOM_SEARCH_ITERATIONS, workers=workers,
         progress=lambda done, total: tick("random-start search: Levenberg–Marquardt chunks",
                                           done, total))
-    losses = np.atleast_1d(model.loss(search.theta))
     keys = list(known)
     hits = [0] * len(keys)
     first_end: dict[int, np.ndarray] = {}
     converged = 0
-    for theta, ok, loss in zip(search.theta, search.converged, losses):
-        if not ok or not loss <= level + 1e-9:
-            continue
+    for theta, j in identify_ends(model, search, level, keys):
         converged += 1
-        W, b = model.unflatten(theta)
-        live = critical_set_key(W, b)
-        j = same_critical_set(float(loss), live, keys)
-        if j is None:
-            keys.append((float(loss), live))
+        if j == len(hits):  # a new critical set, appended to keys
             hits.append(0)
-            j = len(keys) - 1
             first_end[j] = np.array(theta)
         hits[j] += 1
     new = sorted(first_end)

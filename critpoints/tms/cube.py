@@ -144,6 +144,8 @@ def _integer_power(base: np.ndarray, exponent) -> np.ndarray:
     library's pow, which differs from the C library's in 4 % of integer powers
     (docs/sparsity.md)."""
     exponent = np.asarray(exponent)
+    if exponent.size and exponent.min() < 0:
+        raise ValueError("_integer_power needs exponents ≥ 0")
     shape = np.broadcast_shapes(np.shape(base), exponent.shape)
     result = np.ones(shape, dtype=np.result_type(base, 1.0))
     for k in range(1, int(exponent.max(initial=0)) + 1):
