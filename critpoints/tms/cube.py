@@ -147,10 +147,20 @@ def _integer_power(base: np.ndarray, exponent) -> np.ndarray:
     if exponent.size and exponent.min() < 0:
         raise ValueError("_integer_power needs exponents ≥ 0")
     shape = np.broadcast_shapes(np.shape(base), exponent.shape)
-    result = np.ones(shape, dtype=np.result_type(base, 1.0))
-    for k in range(1, int(exponent.max(initial=0)) + 1):
-        result = np.where(exponent >= k, result * base, result)
-    return result
+    dtype = np.result_type(base, 1.0)
+    top = int(exponent.max(initial=0))
+    if exponent.ndim == 0:
+        result = np.ones(shape, dtype=dtype)
+        for _ in range(top):
+            result = result * base
+        return result
+    # the table 1, x, x·x, (x·x)·x, … once, then each element's entry (fewer numpy calls than
+    # a masked product per power: the arrays here are small and many)
+    powers = np.empty((top + 1, *shape), dtype=dtype)
+    powers[0] = 1.0
+    for k in range(1, top + 1):
+        np.multiply(powers[k - 1], base, out=powers[k])
+    return np.take_along_axis(powers, np.broadcast_to(exponent, shape)[None], axis=0)[0]
 
 
 def _power_of(base: np.ndarray, exponent: np.ndarray) -> np.ndarray:
