@@ -317,6 +317,25 @@ def test_integer_power_is_the_left_to_right_product(bases, exponents):
         cube._integer_power(base, -1)
 
 
+@settings(max_examples=50, deadline=None)
+@given(values=st.lists(st.one_of(st.floats(-10.0, 10.0), st.floats(-1e-300, 1e-300),
+                                 st.sampled_from([0.0, -0.0, 1e300, -1e300])),
+                       min_size=2, max_size=16),
+       orders=st.lists(st.integers(0, 14), min_size=1, max_size=12), rows=st.integers(1, 3))
+def test_compiled_phi_is_the_numpy_phi(values, orders, rows):
+    """The vertex sum's φ terms, compiled, are the bits of ``cube._phi`` (signs, zeros,
+    subnormal and overflowing powers included)."""
+    width = len(values)
+    z = np.array([values[(i + r) % width] for r in range(rows) for i in range(width)]
+                 ).reshape(rows, width)
+    vertex = np.array([k % width for k in range(len(orders))], dtype=np.intp)
+    order = np.array(orders)
+    with np.errstate(over="ignore", under="ignore"):
+        expected = cube._phi(z[:, vertex], order[None, :])
+    got = cube._phi_terms(z, vertex, order)
+    assert got.tobytes() == expected.tobytes()
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.integers(2, 4).flatmap(lambda d: st.tuples(
     st.lists(st.floats(0.3, 2.0), min_size=d, max_size=d),

@@ -177,6 +177,16 @@ def _phi(z: np.ndarray, order: np.ndarray) -> np.ndarray:
     return np.where(z > 0, _integer_power(positive, order) / _FACTORIALS[order], 0.0)
 
 
+def _phi_terms(z: np.ndarray, vertex: np.ndarray, orders: np.ndarray) -> np.ndarray:
+    """:func:`_phi` of the terms, ``_phi(z[:, vertex], orders[None, :])``, compiled
+    (:func:`critpoints.tms._compiled_cube.phi_terms`; the same bits)."""
+    # imported here, as the compiled dd sum is: numba only for processes that need it
+    from critpoints.tms._compiled_cube import phi_terms
+
+    return phi_terms(np.asarray(z, dtype=float), vertex, np.asarray(orders, dtype=np.int64),
+                     _FACTORIALS)
+
+
 @cache
 def _raw_factorial(n: int):
     return from_int(math.factorial(n))
@@ -215,7 +225,7 @@ def _vertex_sum(z: np.ndarray, a: np.ndarray, p: int, alpha: tuple[int, ...],
     # (np.take keeps the C order of the per-term product, and so the order of the float sums)
     coefficient = np.take(coefficient, term_class, axis=1)
     if z.dtype != object:
-        terms = coefficient * _phi(z[:, vertex], order[None, :] + p)
+        terms = coefficient * _phi_terms(z, vertex, order + p)
         return terms.sum(axis=1), np.abs(terms).sum(axis=1)
     # mpmath numbers: the same libmp operations as the mpf arithmetic, on the raw values
     # (φ per distinct (vertex, order), the term products, fsum's exact sums rounded once)
