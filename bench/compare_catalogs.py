@@ -36,12 +36,19 @@ def compare(old_path: str, new_path: str) -> tuple[bool, str]:
     for ident in old_points.keys() & new_points.keys():
         a, b = old_points[ident], new_points[ident]
         for key in a.keys() | b.keys():
-            if a.get(key) != b.get(key):
-                if key in KEY_FIELDS:
-                    essential = False
-                    lines.append(f"  {ident}: {key} {a.get(key)!r} -> {b.get(key)!r}")
-                else:
-                    other_fields[key] = other_fields.get(key, 0) + 1
+            if a.get(key) == b.get(key):
+                continue
+            if key in KEY_FIELDS:
+                essential = False
+                lines.append(f"  {ident}: {key} {a.get(key)!r} -> {b.get(key)!r}")
+            elif key == "evidence" and isinstance(a.get(key), dict) and isinstance(b.get(key),
+                                                                                  dict):
+                for part in a[key].keys() | b[key].keys():  # which evidence: probes, λ̂ runs…
+                    if a[key].get(part) != b[key].get(part):
+                        name = f"evidence.{part}"
+                        other_fields[name] = other_fields.get(name, 0) + 1
+            else:
+                other_fields[key] = other_fields.get(key, 0) + 1
     for key, count in sorted(other_fields.items()):
         lines.append(f"  field {key} differs in {count} entries")
     for key in sorted((old.keys() | new.keys()) - {"critical_points", "generator"}):

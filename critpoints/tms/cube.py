@@ -641,10 +641,13 @@ class CubeBatch:
         self._reciprocals = None  # 1/a_t and Π 1/a_t of the cut cubes, once for every moment
         self._floors: dict = {}  # p -> the absolute floor of the float64 acceptance rule
         self._underflow = None
+        # each cut cube scaled by a power of two 2^e (exact), e kept to undo it exactly
+        self.scale_exponent = np.zeros(len(self.cut), dtype=int)
         self.scale_cut = np.ones(len(self.cut))
         if dtype is not object and len(self.cut):
             largest = np.maximum(np.abs(self.c_cut), np.abs(self.a_cut).max(axis=1))
-            self.scale_cut = np.ldexp(1.0, np.frexp(largest)[1] - 1)
+            self.scale_exponent = np.frexp(largest)[1] - 1
+            self.scale_cut = np.ldexp(1.0, self.scale_exponent)
             self.a_cut = self.a_cut / self.scale_cut[:, None]
             self.c_cut = self.c_cut / self.scale_cut
             self.z_cut = self.z_cut / self.scale_cut[:, None]
@@ -707,8 +710,8 @@ class CubeBatch:
                     suspect = self._double_double(suspect, p, alpha, floor, underflow, value)
             for index in suspect:
                 value[index] = float(_precise(self.a_cut[index], self.c_cut[index], p, alpha, 17))
-            # the scale is a power of two, 2^e: its p-th power exactly (p = −1 included)
-            return value * np.ldexp(1.0, (np.frexp(self.scale_cut)[1] - 1) * p)
+            # the scale's p-th power 2^(e·p) exactly (p = −1 included)
+            return value * np.ldexp(1.0, self.scale_exponent * p)
         with mpmath.workdps(self.dps + _GUARD):
             if self._reciprocals is None:
                 self._reciprocals = _inverse_and_common(self.a_cut)
