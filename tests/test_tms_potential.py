@@ -255,6 +255,71 @@ def test_hessian_assembly_is_bitwise_the_einsum_form(n, m):
         reference = _assemble_hessian_einsum(W, F_a, F_aa, F_ac, F_cc)
         assert fast.shape == reference.shape
         assert np.array_equal(fast, reference)
+    # one point in mpmath numbers: the einsum form adds exact zeros besides, the same values
+    with mpmath.workdps(40):
+        W = np.vectorize(mpmath.mpf, otypes=[object])(W[(0,) * (W.ndim - 2)])
+        b = np.vectorize(mpmath.mpf, otypes=[object])(b[(0,) * (b.ndim - 1)])
+        G, C = _gram_and_bias(W, b)
+        _, F_a, _, F_aa, F_ac, F_cc = _blocks(G, C, 2, None)
+        fast = assemble_hessian(W, F_a, F_aa, F_ac, F_cc)
+        reference = _assemble_hessian_einsum(W, F_a, F_aa, F_ac, F_cc)
+        assert all(type(x) is mpmath.mpf and x._mpf_ == mpmath.mpf(y)._mpf_
+                   for x, y in zip(fast.ravel(), reference.ravel()))
+
+
+def _same_mpf_bits(x, y) -> bool:
+    if isinstance(x, tuple):
+        return len(x) == len(y) and all(_same_mpf_bits(u, v) for u, v in zip(x, y))
+    if isinstance(x, np.ndarray):
+        return x.shape == y.shape and all(_same_mpf_bits(u, v)
+                                          for u, v in zip(x.ravel(), y.ravel()))
+    return type(x) is mpmath.mpf and type(y) is mpmath.mpf and x._mpf_ == y._mpf_
+
+
+@settings(max_examples=80, deadline=None)
+@given(n=st.integers(1, 8), m=st.integers(1, 3), dps=st.integers(16, 120),
+       seed=st.integers(0, 2**32 - 1), boundary=st.booleans())
+def test_high_precision_evaluators_give_the_bits_of_plain_mpmath(n, m, dps, seed, boundary):
+    """At dps digits the evaluators run in MPFR (critpoints.mpfr); plain mpmath arithmetic on
+    the same formulas is the reference: loss, gradient and Hessian equal to the bit, with zero,
+    tiny and large columns and biases, and blocks exactly on activation boundaries (b_j = 0,
+    G_ij + b_j = 0, where a wrong sign of zero or a rounded comparison would pick another
+    region's formula)."""
+    from critpoints.tms import potential
+
+    rng = np.random.default_rng(seed)
+    scale = rng.choice([0.0, 1e-30, 1e-9, 0.3, 1.0, 7.0], size=(1, n))
+    W = rng.normal(size=(m, n)) * scale
+    b = rng.normal(size=n) * rng.choice([0.0, 1e-25, 0.1, 1.0], size=n)
+    if boundary and n >= 2:  # b_1 = -G_01 exactly: block (0, 1) on its live/dead boundary
+        W[:, 0] = [0.5] + [0.0] * (m - 1)
+        W[:, 1] = [0.25] + [0.0] * (m - 1)
+        b[1] = -0.125
+    for formula in (potential._loss_of, potential._loss_and_gradient_of,
+                    potential._hessian_of):
+        fast = potential._evaluate(W, b, dps, formula)
+        reference = potential._evaluate_in_mpmath(W, b, dps, formula)
+        assert _same_mpf_bits(fast, reference), formula.__name__
+
+
+def test_mpfr_conversions_are_exact():
+    """mpf -> mpfr -> mpf returns the same number at any precision (signs, zero, huge and tiny
+    exponents), and MPFR's -0 comes back as mpmath's zero."""
+    import gmpy2
+
+    from critpoints import mpfr
+
+    for dps in (15, 60, 200):
+        with mpmath.workdps(dps):
+            values = [mpmath.mpf(0), mpmath.mpf(1) / 3, -mpmath.mpf(2) ** -1000,
+                      mpmath.mpf(10) ** 300 + 1, -mpmath.pi, mpmath.mpf("1e-400")]
+            back = mpfr.computed_through_mpfr(lambda a: a, np.array(values, dtype=object))
+            assert [x._mpf_ for x in back] == [x._mpf_ for x in values]
+            negative_zero = mpfr.computed_through_mpfr(
+                lambda a: a * -1, np.array([mpmath.mpf(0)], dtype=object))[0]
+            assert negative_zero._mpf_ == mpmath.mpf(0)._mpf_
+            with gmpy2.context(mpfr._context(mpmath.mp.prec)):
+                assert mpfr.to_mpf(gmpy2.mpfr(1) / 3)._mpf_ == (mpmath.mpf(1) / 3)._mpf_
 
 
 @settings(max_examples=60, deadline=None)

@@ -37,12 +37,13 @@ then b. Use :func:`flatten` / :func:`unflatten` to convert.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import mpmath
 import numpy as np
 
+from critpoints.mpfr import computed_through_mpfr
 from critpoints.tms._generated import FUNCTIONS
 from critpoints.tms.regions import REGION_NAMES, block_region
 
@@ -201,19 +202,27 @@ def _blocks(G: np.ndarray, C: np.ndarray, order: int, regions: np.ndarray | None
 # Public evaluators
 
 
-def _prepare(W, b, dps):
-    if dps is None:
-        return _as_float_arrays(W, b)
-    return _as_mp_arrays(W, b)
+def _evaluate(W, b, dps, formula):
+    """``formula(W, b)`` on float64 arrays, or at ``dps`` digits on mpmath numbers.
 
-
-def _with_precision(dps, compute):
+    At ``dps`` digits the arithmetic runs in MPFR at mpmath's precision
+    (:func:`critpoints.mpfr.computed_through_mpfr`: the formulas, the chain rule and the sums
+    use only +, −, ×, ÷ and comparisons, so the results are the bits plain mpmath gives, about
+    five times faster; ``tests/test_tms_potential.py`` holds them to it) and come back as
+    ``mpf``."""
     if dps is None:
-        return compute()
+        return formula(*_as_float_arrays(W, b))
     if not isinstance(dps, int) or dps < 1:
         raise ValueError(f"dps must be a positive integer; got {dps!r}")
     with mpmath.workdps(dps):
-        return compute()
+        return computed_through_mpfr(formula, *_as_mp_arrays(W, b))
+
+
+def _evaluate_in_mpmath(W, b, dps, formula):
+    """:func:`_evaluate` at ``dps`` digits in plain mpmath arithmetic: the reference of the
+    MPFR path (tests only)."""
+    with mpmath.workdps(dps):
+        return formula(*_as_mp_arrays(W, b))
 
 
 def _finite_sparsity(sparsity, importance, max_active, symmetry=None) -> bool:
@@ -267,13 +276,12 @@ def loss(W: Any, b: Any, dps: int | None = None, *, sparsity: float | None = Non
 
         return sparse.loss(W, b, sparsity, importance, max_active, dps, symmetry)
 
-    def compute():
-        Wp, bp = _prepare(W, b, dps)
-        (F,) = _float_blocks(Wp, bp, 0, None)
-        n = Wp.shape[-1]
-        return F.sum(axis=(-2, -1)) / n
+    return _evaluate(W, b, dps, _loss_of)
 
-    return _with_precision(dps, compute)
+
+def _loss_of(Wp, bp):
+    (F,) = _float_blocks(Wp, bp, 0, None)
+    return F.sum(axis=(-2, -1)) / Wp.shape[-1]
 
 
 def gradient_from_blocks(Wp, F_a, F_c):
@@ -295,14 +303,13 @@ def loss_and_gradient(W: Any, b: Any, dps: int | None = None, *,
 
         return sparse.loss_and_gradient(W, b, sparsity, importance, max_active, dps, symmetry)
 
-    def compute():
-        Wp, bp = _prepare(W, b, dps)
-        F, F_a, F_c = _float_blocks(Wp, bp, 1, None)
-        n = Wp.shape[-1]
-        dW, db = gradient_from_blocks(Wp, F_a, F_c)
-        return F.sum(axis=(-2, -1)) / n, dW, db
+    return _evaluate(W, b, dps, _loss_and_gradient_of)
 
-    return _with_precision(dps, compute)
+
+def _loss_and_gradient_of(Wp, bp):
+    F, F_a, F_c = _float_blocks(Wp, bp, 1, None)
+    dW, db = gradient_from_blocks(Wp, F_a, F_c)
+    return F.sum(axis=(-2, -1)) / Wp.shape[-1], dW, db
 
 
 def gradient(W: Any, b: Any, dps: int | None = None, *, sparsity: float | None = None,
@@ -346,12 +353,12 @@ def hessian(W: Any, b: Any, dps: int | None = None, regions: Any = None, *,
             raise ValueError("regions= chooses one-hot activation regions; not with sparsity=")
         return sparse.hessian(W, b, sparsity, importance, max_active, dps, symmetry)
 
-    def compute():
-        Wp, bp = _prepare(W, b, dps)
-        _, F_a, _, F_aa, F_ac, F_cc = _float_blocks(Wp, bp, 2, regions)
-        return assemble_hessian(Wp, F_a, F_aa, F_ac, F_cc)
+    return _evaluate(W, b, dps, partial(_hessian_of, regions=regions))
 
-    return _with_precision(dps, compute)
+
+def _hessian_of(Wp, bp, regions=None):
+    _, F_a, _, F_aa, F_ac, F_cc = _float_blocks(Wp, bp, 2, regions)
+    return assemble_hessian(Wp, F_a, F_aa, F_ac, F_cc)
 
 
 def assemble_hessian(W, F_a, F_aa, F_ac, F_cc):
@@ -366,10 +373,10 @@ def assemble_hessian(W, F_a, F_aa, F_ac, F_cc):
 
     Each term is built with its Kronecker deltas as diagonals (O(m²n²) per point; the same
     products and sums, in the same order, as the one-einsum-per-term form, so the float64
-    result is the same to the bit; measured 3–6× faster at n = 16).
+    result is the same to the bit; measured 3–6× faster at n = 16). On object arrays
+    (mpmath or MPFR numbers) the einsum form only adds exact zeros besides, so the values are
+    the same too (tested); the entries no term reaches are zeros of the numbers' own type.
     """
-    if W.dtype == object:
-        return _assemble_hessian_einsum(W, F_a, F_aa, F_ac, F_cc)
     m, n = W.shape[-2:]
     S, A, Cx, D = F_a / n, F_aa / n, F_ac / n, F_cc / n
     batch = W.shape[:-2]
@@ -382,6 +389,8 @@ def assemble_hessian(W, F_a, F_aa, F_ac, F_cc):
     np.einsum("...rksk->...rsk", WW)[...] += np.einsum("...ik,...ri,...si->...rsk", A_sym, W, W)
     np.einsum("...rkrl->...rkl", WW)[...] += S_sym[..., None, :, :]
     H = np.zeros(batch + (dim, dim), dtype=W.dtype)
+    if W.dtype == object:  # D's off-diagonal zeros as numbers, not Python ints
+        H[...] = W.reshape(-1)[0] * 0
     H[..., : m * n, : m * n] = WW.reshape(batch + (m * n, m * n))
     # d²L/dW_rk db_l, axes (r, k, l)
     Wb = Cx[..., None, :, :] * W[..., :, None, :]
@@ -395,7 +404,8 @@ def assemble_hessian(W, F_a, F_aa, F_ac, F_cc):
 
 
 def _assemble_hessian_einsum(W, F_a, F_aa, F_ac, F_cc):
-    """:func:`assemble_hessian` as one einsum per term (object arrays: mpmath numbers)."""
+    """:func:`assemble_hessian` as one einsum per term, with the Kronecker deltas as identity
+    matrices: the reference the diagonal form is tested against."""
     m, n = W.shape[-2:]
     S, A, Cx, D = F_a / n, F_aa / n, F_ac / n, F_cc / n
     batch = W.shape[:-2]
