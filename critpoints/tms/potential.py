@@ -10,9 +10,10 @@ otherwise, so that
 Precision
 ---------
 With ``dps=None`` (default) everything is float64 and vectorised over any leading batch axes:
-W of shape (..., m, n), b of shape (..., n). With ``dps=D`` the same code runs on mpmath numbers
-at D significant digits (a single point, not batched) and returns mpmath numbers in numpy object
-arrays; the results are exact up to the rounding of D-digit arithmetic.
+W of shape (..., m, n), b of shape (..., n). With ``dps=D`` the same code runs at D significant
+digits (a single point, not batched) and returns mpmath numbers in numpy object arrays; the
+results are exact up to the rounding of D-digit arithmetic. The arithmetic itself runs in MPFR
+at mpmath's precision (:mod:`critpoints.mpfr`): the same bits as mpmath's own, faster.
 
 Smoothness and the conventions on boundaries
 --------------------------------------------
