@@ -300,6 +300,14 @@ def test_high_precision_evaluators_give_the_bits_of_plain_mpmath(n, m, dps, seed
         fast = potential._evaluate(W, b, dps, formula)
         reference = potential._evaluate_in_mpmath(W, b, dps, formula)
         assert _same_mpf_bits(fast, reference), formula.__name__
+    # the switching functions of the polish's boundary phase (Gram products and sums)
+    from critpoints.tms.model import _switching_values, switching_functions
+
+    values, _ = switching_functions(W, b, dps=dps)
+    with mpmath.workdps(dps):
+        exact = [np.vectorize(mpmath.mpf, otypes=[object])(np.asarray(x, dtype=object))
+                 for x in (W, b)]
+        assert _same_mpf_bits(values, _switching_values(*exact))
 
 
 def test_mpfr_conversions_are_exact():

@@ -15,6 +15,7 @@ from typing import Any
 import mpmath
 import numpy as np
 
+from critpoints.mpfr import computed_through_mpfr
 from critpoints.potential import significant
 from critpoints.tms import potential
 from critpoints.tms.potential import flatten, unflatten
@@ -75,6 +76,12 @@ def jump_blocks(W, b, atol: float) -> list[tuple[int, int]]:
     return out
 
 
+def _switching_values(W, b):
+    """(b, G + b) row-major for one point of object arrays (MPFR or mpmath numbers)."""
+    G = (W[:, :, None] * W[:, None, :]).sum(axis=0)
+    return np.concatenate([b, (G + b[None, :]).ravel()])
+
+
 def switching_functions(W, b, dps: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The functions whose zero sets bound the smooth pieces of L, and their Jacobian in θ.
 
@@ -107,8 +114,7 @@ def switching_functions(W, b, dps: int | None = None) -> tuple[np.ndarray, np.nd
         with mpmath.workdps(dps):
             Wp = np.vectorize(mpmath.mpf, otypes=[object])(np.asarray(W, dtype=object))
             bp = np.vectorize(mpmath.mpf, otypes=[object])(np.asarray(b, dtype=object))
-            G = (Wp[:, :, None] * Wp[:, None, :]).sum(axis=0)
-            values = np.concatenate([bp, (G + bp[None, :]).ravel()])
+            values = computed_through_mpfr(_switching_values, Wp, bp)
     eye = np.eye(n)
     # ∂(G_ij + b_j)/∂W_rk = δ_ki W_rj + δ_kj W_ri, ∂/∂b_k = δ_kj; ∂b_j/∂b_k = δ_jk.
     dW = np.einsum("ki,rj->ijrk", eye, Wf) + np.einsum("kj,ri->ijrk", eye, Wf)
