@@ -101,12 +101,13 @@ def computed_through_mpfr(function: Callable[..., Any], *arrays: np.ndarray) -> 
 # Symmetric eigen-decomposition
 
 
-def eigsy(A: Any) -> tuple[Any, Any]:
-    """``mpmath.eigsy(A)`` — eigenvalues (ascending, a column ``mpmath.matrix``) and the
-    orthogonal matrix of eigenvectors (columns) of a real symmetric matrix of mpmath numbers —
-    computed in MPFR: the same operations as mpmath's (EISPACK tred2 then imtql2, transcribed
-    from ``mpmath.matrices.eigen_symmetric``), each rounded the same way, so the same bits, in
-    a fraction of the time. ``A`` is anything ``mpmath.matrix`` takes (e.g. a list of rows or an
+def eigsy(A: Any, eigvals_only: bool = False) -> Any:
+    """``mpmath.eigsy(A, eigvals_only)`` — the eigenvalues (ascending, a column
+    ``mpmath.matrix``) and, unless ``eigvals_only``, the orthogonal matrix of eigenvectors
+    (columns) of a real symmetric matrix of mpmath numbers — computed in MPFR: the same
+    operations as mpmath's (EISPACK tred2 then imtql2, transcribed from
+    ``mpmath.matrices.eigen_symmetric``), each rounded the same way, so the same bits, in a
+    fraction of the time. ``A`` is anything ``mpmath.matrix`` takes (e.g. a list of rows or an
     object array); it is read at mpmath's current precision."""
     rows = mpmath.matrix(A).tolist()
     n = len(rows)
@@ -114,20 +115,23 @@ def eigsy(A: Any) -> tuple[Any, Any]:
     with gmpy2.context(_context(prec)):
         a = [[from_mpf(x) for x in row] for row in rows]
         d, e = [gmpy2.mpfr(0)] * n, [gmpy2.mpfr(0)] * n
-        _tridiagonalise(a, d, e)
-        _implicit_ql(d, e, a, prec, mpmath.mp.dps)
-    values = mpmath.matrix(n, 1)
-    vectors = mpmath.matrix(n, n)
+        _tridiagonalise(a, d, e, not eigvals_only)
+        _implicit_ql(d, e, [] if eigvals_only else a, prec, mpmath.mp.dps)
     convert = _mpf_converter()
+    values = mpmath.matrix(n, 1)
     for i in range(n):
         values[i] = convert(d[i])
+    if eigvals_only:
+        return values
+    vectors = mpmath.matrix(n, n)
+    for i in range(n):
         for j in range(n):
             vectors[i, j] = convert(a[i][j])
     return values, vectors
 
 
-def _tridiagonalise(A: list, D: list, E: list) -> None:
-    """``r_sy_tridiag(ctx, A, D, E, calc_ev=True)`` on lists of mpfr (A[i][j] is A[i, j])."""
+def _tridiagonalise(A: list, D: list, E: list, calc_ev: bool) -> None:
+    """``r_sy_tridiag(ctx, A, D, E, calc_ev)`` on lists of mpfr (A[i][j] is A[i, j])."""
     n = len(A)
     zero = gmpy2.mpfr(0)
     for i in range(n - 1, 0, -1):
@@ -154,7 +158,8 @@ def _tridiagonalise(A: list, D: list, E: list) -> None:
         A[i - 1][i] = F - G
         F = 0
         for j in range(i):
-            A[i][j] = A[j][i] / H
+            if calc_ev:
+                A[i][j] = A[j][i] / H
             G = 0
             for k in range(j + 1):
                 G += A[k][j] * A[k][i]
@@ -173,6 +178,10 @@ def _tridiagonalise(A: list, D: list, E: list) -> None:
     for i in range(1, n):
         E[i - 1] = E[i]
     E[n - 1] = zero
+    if not calc_ev:
+        for i in range(n):
+            D[i] = A[i][i]
+        return
     D[0] = zero
     for i in range(n):
         if D[i] != 0:
@@ -201,13 +210,14 @@ def _hypot_one(x, prec: int):
 
 
 def _implicit_ql(d: list, e: list, z: list, prec: int, dps: int) -> None:
-    """``tridiag_eigen(ctx, d, e, z)`` on lists of mpfr (z[w][i] is z[w, i])."""
+    """``tridiag_eigen(ctx, d, e, z)`` on lists of mpfr (z[w][i] is z[w, i]; no rows: the
+    eigenvalues only)."""
     n = len(d)
     e[n - 1] = gmpy2.mpfr(0)
     eps = gmpy2.mul_2exp(gmpy2.mpfr(1), 1 - prec)
     iterlim = 2 * dps
     rows = range(len(z))
-    for l in range(n):  # noqa: E741 - the name of the transcribed routine
+    for l in range(n):  # the names of the transcribed routine
         j = 0
         while True:
             m = l

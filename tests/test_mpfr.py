@@ -43,6 +43,7 @@ def test_eigsy_gives_the_bits_of_mpmath(n, dps, seed, structure):
         ours, our_vectors = mpfr.eigsy(M)
         assert _bits(ours) == _bits(values)
         assert _bits(our_vectors) == _bits(vectors)
+        assert _bits(mpfr.eigsy(M, eigvals_only=True)) == _bits(mpmath.eigsy(M, True))
 
 
 def test_hypot_rounds_as_mpmath():

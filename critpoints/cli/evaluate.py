@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     import mpmath
     import numpy as np
 
-    from critpoints import tms
+    from critpoints import mpfr, tms
 
     W, b = read_params(args.params)
     m, n = len(W), len(W[0])
@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
             value, dW, db = tms.loss_and_gradient(Ws, bs, dps=args.dps, **keywords)
             grad_norm = mpmath.sqrt(mpmath.fsum(v * v for v in [*dW.ravel(), *db.ravel()]))
             H = mpmath.matrix(tms.hessian(Ws, bs, dps=args.dps, **keywords).tolist())
-            eigenvalues = sorted(mpmath.eigsy(H, eigvals_only=True))
+            eigenvalues = sorted(mpfr.eigsy(H, eigvals_only=True))  # mpmath.eigsy's bits
             digits = args.dps
 
             def fmt(x):

@@ -49,6 +49,7 @@ from itertools import pairwise
 import numpy as np
 from scipy.interpolate import PchipInterpolator
 
+from critpoints import mpfr
 from critpoints.kgon.branches import kink_spectrum, parameter_of, sparsity_of
 from critpoints.potential import FixedCoordinates
 from critpoints.solve.continuation import newton_correct
@@ -534,7 +535,7 @@ def _smallest_eigenvalue(model: TMSSparsePotential, theta, dps: int):
 
     with mpmath.workdps(dps):
         H = model.hessian(theta, dps=dps)
-        values = mpmath.eigsy(mpmath.matrix(H.tolist()), eigvals_only=True)
+        values = mpfr.eigsy(H.tolist(), eigvals_only=True)  # mpmath.eigsy's bits
         floor = mpmath.mpf(10) ** (-(dps // 2))
         return min((v for v in values if abs(v) > floor), default=mpmath.mpf(0))
 

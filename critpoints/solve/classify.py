@@ -52,6 +52,7 @@ from dataclasses import dataclass, field
 import mpmath
 import numpy as np
 
+from critpoints import mpfr
 from critpoints.potential import (
     Potential,
     complement_basis,
@@ -309,7 +310,7 @@ def classify(potential: Potential, theta, dps: int = 60, seed: int = 0,
     if grey.any():
         H = potential.hessian(theta, dps=dps, side=side)
         with mpmath.workdps(dps):
-            values = mpmath.eigsy(mpmath.matrix(H.tolist()), eigvals_only=True)
+            values = mpfr.eigsy(H.tolist(), eigvals_only=True)  # mpmath.eigsy's bits
             eigenvalues = np.array(sorted(float(v) for v in values))
         tolerance = 10.0 ** (-dps / 2) * scale
     n_pos = int((eigenvalues > tolerance).sum())
