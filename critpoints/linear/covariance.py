@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import mpmath
 import numpy as np
 
+from critpoints import mpfr
+
 __all__ = [
     "CovarianceError",
     "EigenSystem",
@@ -245,7 +247,8 @@ def canonical_eigensystem_mp(sigma: np.ndarray, clusters: tuple, dps: int):
     """The same canonical eigensystem at ``dps`` decimal digits (mpmath).
 
     Σ's float64 entries are taken as exact binary numbers; eigenvalues and eigenvectors are those
-    of that exact matrix to about ``dps`` digits (``mpmath.eigsy``).
+    of that exact matrix to about ``dps`` digits (``mpmath.eigsy``, run in MPFR:
+    :func:`critpoints.mpfr.eigsy`).
 
     Parameters
     ----------
@@ -261,7 +264,7 @@ def canonical_eigensystem_mp(sigma: np.ndarray, clusters: tuple, dps: int):
     """
     n = len(sigma)
     with mpmath.workdps(dps):
-        eigenvalues, vectors = mpmath.eigsy(mpmath.matrix(sigma.tolist()))
+        eigenvalues, vectors = mpfr.eigsy(sigma.tolist())  # mpmath.eigsy's bits, in MPFR
         order = sorted(range(n), key=lambda i: eigenvalues[i], reverse=True)
         values = [eigenvalues[i] for i in order]
         columns = [[vectors[r, i] for r in range(n)] for i in order]
