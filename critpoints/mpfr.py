@@ -12,7 +12,8 @@ operations and comparisons (no ``mpmath`` functions, no transcendental functions
 by zero raises, as in mpmath. The tests hold each user to the bits of plain mpmath.
 
 :func:`eigsy` is ``mpmath.eigsy`` (symmetric eigen-decomposition) transcribed to MPFR, to the
-bit, for :func:`critpoints.solve.newton.precise_polish`.
+bit: for :func:`critpoints.solve.newton.precise_polish`, the grey-zone eigenvalues of
+:func:`critpoints.solve.classify.classify` and the other high-precision spectra.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import mpmath
 import numpy as np
 from mpmath.libmp import from_man_exp
 
-__all__ = ["computed_through_mpfr", "from_mpf", "to_mpf"]
+__all__ = ["computed_through_mpfr", "eigsy", "from_mpf", "to_mpf"]
 
 
 def _context(prec: int, rounding: int = gmpy2.RoundToNearest) -> gmpy2.context:
