@@ -93,7 +93,7 @@ def computed_through_mpfr(function: Callable[..., Any], *arrays: np.ndarray) -> 
     mpmath's current precision; the result (numbers, object arrays, tuples of them) as ``mpf``.
     The same bits as ``function(*arrays)`` when ``function`` uses only +, −, ×, ÷, √ and
     comparisons (see the module docstring)."""
-    with gmpy2.context(_context(mpmath.mp.prec)):
+    with _context(mpmath.mp.prec):
         result = function(*(_as_mpfr(np.asarray(a, dtype=object)) for a in arrays))
     return to_mpf(result)
 
@@ -113,7 +113,7 @@ def eigsy(A: Any, eigvals_only: bool = False) -> Any:
     rows = mpmath.matrix(A).tolist()
     n = len(rows)
     prec = mpmath.mp.prec
-    with gmpy2.context(_context(prec)):
+    with _context(prec):
         a = [[from_mpf(x) for x in row] for row in rows]
         d, e = [gmpy2.mpfr(0)] * n, [gmpy2.mpfr(0)] * n
         _tridiagonalise(a, d, e, not eigvals_only)
@@ -203,9 +203,9 @@ def _hypot_one(x, prec: int):
     at prec + 4 bits, its square root rounded to nearest at prec bits."""
     if x == 0:
         return gmpy2.mpfr(1)
-    with gmpy2.context(_context(2 * prec + 8)):
+    with _context(2 * prec + 8):
         square = x * x  # exact: x has at most prec bits
-    with gmpy2.context(_context(prec + 4, gmpy2.RoundToZero)):
+    with _context(prec + 4, gmpy2.RoundToZero):
         total = square + 1
     return gmpy2.sqrt(total)
 

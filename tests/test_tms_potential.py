@@ -326,7 +326,7 @@ def test_mpfr_conversions_are_exact():
             negative_zero = mpfr.computed_through_mpfr(
                 lambda a: a * -1, np.array([mpmath.mpf(0)], dtype=object))[0]
             assert negative_zero._mpf_ == mpmath.mpf(0)._mpf_
-            with gmpy2.context(mpfr._context(mpmath.mp.prec)):
+            with mpfr._context(mpmath.mp.prec):
                 assert mpfr.to_mpf(gmpy2.mpfr(1) / 3)._mpf_ == (mpmath.mpf(1) / 3)._mpf_
 
 
