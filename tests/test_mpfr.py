@@ -50,7 +50,6 @@ def test_hypot_rounds_as_mpmath():
     """mpmath's hypot(x, 1) rounds x² + 1 toward zero at prec + 4 bits before the square root;
     a correctly rounded hypot differs from it in a few per cent of cases, so 4 000 random
     arguments at several precisions tell the two apart."""
-    import gmpy2
 
     rng = np.random.default_rng(0)
     for dps in (15, 30, 60, 80):
