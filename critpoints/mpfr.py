@@ -39,16 +39,24 @@ def _context(prec: int, rounding: int = gmpy2.RoundToNearest) -> gmpy2.context:
 
 
 def from_mpf(x: Any) -> gmpy2.mpfr:
-    """The ``mpfr`` equal to ``x`` (an ``mpf`` or an int): exact in a context of at least
-    ``x``'s precision."""
+    """The ``mpfr`` equal to ``x`` (an ``mpf`` or an int), exactly: a number with more bits than
+    the current context keeps them (mpmath, too, rounds only the results of operations)."""
     if isinstance(x, int):
-        return gmpy2.mpfr(x)
-    sign, man, exp, _ = x._mpf_
+        bits = abs(x).bit_length()
+        if bits <= gmpy2.get_context().precision:
+            return gmpy2.mpfr(x)
+        with _context(bits):
+            return gmpy2.mpfr(x)
+    sign, man, exp, bc = x._mpf_
     if not man:
         if exp:  # mpmath's inf, -inf, nan: normalised with man = 0 and exp ≠ 0
             return gmpy2.mpfr(float(x))
         return gmpy2.mpfr(0)
-    value = gmpy2.mul_2exp(gmpy2.mpfr(man), exp)
+    if bc <= gmpy2.get_context().precision:
+        value = gmpy2.mul_2exp(gmpy2.mpfr(man), exp)
+    else:
+        with _context(bc):
+            value = gmpy2.mul_2exp(gmpy2.mpfr(man), exp)
     return -value if sign else value
 
 
@@ -68,7 +76,7 @@ def to_mpf(x: Any) -> Any:
 
 
 def _mpf_converter() -> Callable[[Any], Any]:
-    prec, make, mpfr, is_finite = mpmath.mp.prec, mpmath.mp.make_mpf, gmpy2.mpfr, gmpy2.is_finite
+    make, mpfr, is_finite = mpmath.mp.make_mpf, gmpy2.mpfr, gmpy2.is_finite
 
     def convert(v):
         if type(v) is not mpfr:
@@ -76,7 +84,7 @@ def _mpf_converter() -> Callable[[Any], Any]:
         if not is_finite(v):
             return mpmath.mpf(float(v))
         man, exp = v.as_mantissa_exp()
-        return make(from_man_exp(man, int(exp), prec, "n"))  # exact: man has ≤ prec bits
+        return make(from_man_exp(man, int(exp)))  # exactly, as mpmath keeps an unrounded input
     return convert
 
 

@@ -72,3 +72,21 @@ def test_division_by_zero_raises_as_in_mpmath():
             mpfr.computed_through_mpfr(lambda a: a / (a - a), one)
         with pytest.raises(ZeroDivisionError):
             _ = one[0] / (one[0] - one[0])
+
+
+def test_inputs_with_more_bits_than_the_precision_are_used_exactly():
+    """mpmath rounds the results of operations, not its inputs: a matrix of 300-bit numbers
+    diagonalised at 100 bits gives mpmath's bits (the 1 × 1 case returns its entry untouched),
+    and a function of such numbers through MPFR too."""
+    with mpmath.workprec(300):
+        wide = [[mpmath.mpf(1) / 3, mpmath.mpf(2) / 7], [mpmath.mpf(2) / 7, -mpmath.mpf(5) / 11]]
+    with mpmath.workprec(100):
+        for A in (wide, [[wide[0][0]]]):
+            values, vectors = mpmath.eigsy(mpmath.matrix(A))
+            ours, our_vectors = mpfr.eigsy(A)
+            assert _bits(ours) == _bits(values) and _bits(our_vectors) == _bits(vectors)
+        x = np.array([wide[0][0], wide[0][1]], dtype=object)
+        for function in (lambda a: a, lambda a: a * 3 + a[::-1]):
+            assert [v._mpf_ for v in mpfr.computed_through_mpfr(function, x)] == \
+                [v._mpf_ for v in function(x)]
+
