@@ -39,14 +39,8 @@ def _context(prec: int, rounding: int = gmpy2.RoundToNearest) -> gmpy2.context:
 
 
 def from_mpf(x: Any) -> gmpy2.mpfr:
-    """The ``mpfr`` equal to ``x`` (an ``mpf`` or an int), exactly: a number with more bits than
-    the current context keeps them (mpmath, too, rounds only the results of operations)."""
-    if isinstance(x, int):
-        bits = abs(x).bit_length()
-        if bits <= gmpy2.get_context().precision:
-            return gmpy2.mpfr(x)
-        with _context(bits):
-            return gmpy2.mpfr(x)
+    """The ``mpfr`` equal to the ``mpf`` ``x``, exactly: a number with more bits than the current
+    context keeps them (mpmath, too, rounds only the results of operations)."""
     sign, man, exp, bc = x._mpf_
     if not man:
         if exp:  # mpmath's inf, -inf, nan: normalised with man = 0 and exp ≠ 0
@@ -61,7 +55,7 @@ def from_mpf(x: Any) -> gmpy2.mpfr:
 
 
 def to_mpf(x: Any) -> Any:
-    """``x`` with every ``mpfr`` (alone, in an object array, a tuple or a list) made the equal
+    """``x`` with every ``mpfr`` (alone, in an object array or in a tuple of them) made the equal
     ``mpf``; −0 becomes mpmath's only zero. Anything else is returned as it is."""
     if isinstance(x, np.ndarray) and x.dtype == object:
         convert = _mpf_converter()
@@ -70,8 +64,6 @@ def to_mpf(x: Any) -> Any:
         return out
     if isinstance(x, tuple):
         return tuple(to_mpf(v) for v in x)
-    if isinstance(x, list):
-        return [to_mpf(v) for v in x]
     return _mpf_converter()(x)
 
 

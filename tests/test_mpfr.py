@@ -90,3 +90,20 @@ def test_inputs_with_more_bits_than_the_precision_are_used_exactly():
             assert [v._mpf_ for v in mpfr.computed_through_mpfr(function, x)] == \
                 [v._mpf_ for v in function(x)]
 
+
+def test_mpfr_conversions_are_exact():
+    """mpf -> mpfr -> mpf returns the same number at any precision (signs, zero, huge and tiny
+    exponents), and MPFR's -0 comes back as mpmath's zero."""
+    import gmpy2
+
+    for dps in (15, 60, 200):
+        with mpmath.workdps(dps):
+            values = [mpmath.mpf(0), mpmath.mpf(1) / 3, -mpmath.mpf(2) ** -1000,
+                      mpmath.mpf(10) ** 300 + 1, -mpmath.pi, mpmath.mpf("1e-400")]
+            back = mpfr.computed_through_mpfr(lambda a: a, np.array(values, dtype=object))
+            assert [x._mpf_ for x in back] == [x._mpf_ for x in values]
+            negative_zero = mpfr.computed_through_mpfr(
+                lambda a: a * -1, np.array([mpmath.mpf(0)], dtype=object))[0]
+            assert negative_zero._mpf_ == mpmath.mpf(0)._mpf_
+            with mpfr._context(mpmath.mp.prec):
+                assert mpfr.to_mpf(gmpy2.mpfr(1) / 3)._mpf_ == (mpmath.mpf(1) / 3)._mpf_
