@@ -12,6 +12,8 @@ import mpmath
 import numpy as np
 import pytest
 import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from critpoints.catalog import Catalog, validate
 from critpoints.cli import main
@@ -126,6 +128,57 @@ def test_real_root_isolation_matches_sympy():
                     for (a, b), _ in poly.intervals(eps=sp.Rational(1, 10**12))]
         ours = isolating_intervals([int(v) for v in poly.all_coeffs()], Fraction(1, 10**12))
         assert ours == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(roots=st.lists(st.fractions(min_value=-4, max_value=4, max_denominator=12), min_size=0,
+                      max_size=5),
+       quadratic=st.tuples(st.integers(-6, 6), st.integers(-9, 9)),
+       ends=st.tuples(st.fractions(min_value=-5, max_value=5, max_denominator=12),
+                      st.fractions(min_value=-5, max_value=5, max_denominator=12)),
+       near=st.integers(0, 3))
+def test_counting_real_roots_agrees_with_sympy(roots, quadratic, ends, near):
+    """count_real_roots (Arb balls) against sympy's Sturm-sequence Poly.count_roots: rational
+    roots (repeated, on the end points), a quadratic factor with real, double or complex roots,
+    and an end point within 10⁻⁴⁰ of an irrational root."""
+    from critpoints.proofs.realroots import count_real_roots
+
+    poly = sp.Poly(t**2 + quadratic[0] * t + quadratic[1], t)
+    for root in roots:
+        poly *= sp.Poly(root.denominator * t - root.numerator, t)
+    lo, hi = sorted(ends)
+    if near and poly.degree() >= 2:
+        real = poly.real_roots()
+        if real and not real[0].is_Rational:  # an end point hugging an irrational root
+            close = sp.Rational(sp.nsimplify(real[0].evalf(60), rational=True, tolerance=1e-45))
+            lo, hi = (close, max(hi, close)) if near == 1 else (min(lo, close), close)
+    coefficients = [int(v) for v in poly.primitive()[1].all_coeffs()]
+    expected = sp.Poly(coefficients, t).count_roots(sp.Rational(lo), sp.Rational(hi))
+    assert count_real_roots(coefficients, Fraction(str(lo)), Fraction(str(hi))) == expected
+
+
+def test_counting_real_roots_of_the_catalogs_minimal_polynomials():
+    """Every stored isolating interval of the n = 5..8 catalogs holds exactly one root, as
+    count_real_roots says, and the interval's two halves' counts add up (no root lost or
+    counted twice at the midpoint)."""
+    from critpoints.proofs.realroots import count_real_roots
+
+    checked = 0
+    for n in (5, 6, 7, 8):
+        document = json.loads((ROOT / f"catalog/tms-n{n}-m2.json").read_text())
+        for entry in document["critical_points"]:
+            for number in ((entry.get("exact") or {}).get("coordinates") or {}).values():
+                if number.get("degree", 1) < 2:
+                    continue
+                coefficients = [int(v) for v in
+                                sp.Poly(sp.sympify(number["minpoly"]), t).all_coeffs()]
+                lo, hi = (Fraction(v) for v in number["interval"])
+                assert count_real_roots(coefficients, lo, hi) == 1
+                middle = (lo + hi) / 2
+                assert (count_real_roots(coefficients, lo, middle)
+                        + count_real_roots(coefficients, middle, hi)) == 1
+                checked += 1
+    assert checked > 40
 
 
 def test_cos_minimal_polynomials_print_as_sympy():

@@ -440,9 +440,12 @@ def check_entry(entry: dict, n: int, digits: int | None = None) -> list[str]:
     The certificate is recomputed from the entry's own data (the stored box, the point) and its
     verdicts compared with the stored ones; exact forms are checked by evaluating each minimal
     polynomial at the stored decimal value and confirming its isolating interval contains it
-    and holds exactly one root (sympy's exact root counting).
+    and holds exactly one root (certified root counting with Arb balls,
+    :func:`critpoints.proofs.realroots.count_real_roots`).
     """
     import sympy as sp
+
+    from critpoints.proofs.realroots import count_real_roots
 
     digits = digits or entry.get("precision_digits", 60)
     failures: list[str] = []
@@ -477,6 +480,8 @@ def check_entry(entry: dict, n: int, digits: int | None = None) -> list[str]:
             lo, hi = (sp.Rational(v) for v in number["interval"])
             if not lo <= sp.Rational(str(mpmath.nstr(value, 30))) <= hi and lo != hi:
                 failures.append(f"{entry['id']}: isolating interval of {name} misses the value")
-            if lo != hi and poly.count_roots(lo, hi) != 1:
+            if lo != hi and count_real_roots([int(v) for v in poly.all_coeffs()],
+                                             Fraction(int(lo.p), int(lo.q)),
+                                             Fraction(int(hi.p), int(hi.q))) != 1:
                 failures.append(f"{entry['id']}: interval of {name} does not isolate one root")
     return failures

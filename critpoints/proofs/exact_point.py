@@ -145,10 +145,11 @@ def exact_gradient_vanishes(point: ExactPoint) -> tuple[bool | None, str]:
             return None, f"column {i} is zero with zero bias (L not C¹ there)"
     F_a = [[Fraction(0)] * n for _ in range(n)]
     F_c = [[Fraction(0)] * n for _ in range(n)]
+    G = [[point.gram(i, j) for j in range(n)] for i in range(n)]  # once, not n³ times
     irrational = {}
     for i in range(n):
         for j in range(n):
-            a, c = point.gram(i, j), point.b[j]
+            a, c = G[i][j], point.b[j]
             if isinstance(a, tuple):
                 if _strictly_dead(point, a[1], c):
                     irrational[(i, j)] = a  # derivatives exactly 0 in the dead region
@@ -160,18 +161,13 @@ def exact_gradient_vanishes(point: ExactPoint) -> tuple[bool | None, str]:
     if any(v != 0 for v in db):
         return False, f"dL/db ≠ 0 exactly: {[str(v) for v in db]}"
     M = [[(F_a[i][j] + F_a[j][i]) / n for j in range(n)] for i in range(n)]
-    if any(isinstance(point.gram(i, j), tuple) for i in range(n) for j in range(n)):
+    if any(isinstance(g, tuple) for row in G for g in row):
         return _wm_vanishes(point, M)
+    # every Gram entry is rational here; sum over the non-zero entries of M's columns only
+    supports = [[(l, M[l][j]) for l in range(n) if M[l][j] != 0] for j in range(n)]
     for i in range(n):
         for j in range(n):
-            total = Fraction(0)
-            for l in range(n):
-                if M[l][j] == 0:
-                    continue
-                g = point.gram(i, l)
-                if isinstance(g, tuple):
-                    return None, f"(G M)[{i},{j}] involves an irrational Gram entry"
-                total += g * M[l][j]
+            total = sum((G[i][l] * m_lj for l, m_lj in supports[j]), Fraction(0))
             if total != 0:
                 return False, f"(G M)[{i},{j}] = {total} ≠ 0: dL/dW ≠ 0 exactly"
     return True, "dL/db = 0 and G·(F_a + F_aᵀ)/n = 0 exactly (rational arithmetic), hence dL/dW = 0"
