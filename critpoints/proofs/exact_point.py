@@ -4,8 +4,8 @@ For a regular k-gon point with rational x = l² and s (the 4-gon family x = 1, s
 all-dead polygons represented at x = 1) the Gram matrix G = WᵀW and the biases are rational when
 cos(2πd/k) is (k ∈ {1, 2, 3, 4, 6}). The gradient of L is dL/db_j = (1/n) Σ_i F_c(G_ij, b_j) and
 dL/dW = W M with M = (F_a + F_aᵀ)/n; since Mᵀ G M = (WM)ᵀ(WM), W M = 0 ⇔ G M = 0. So criticality
-is decided exactly in rational arithmetic (python Fractions) from G and b alone, without the
-irrational entries of W. Blocks are evaluated with the generated region formulas of the region
+is decided exactly in rational arithmetic (python Fractions, FLINT's fmpq_mat for G M) from G
+and b alone, without the irrational entries of W. Blocks are evaluated with the generated region formulas of the region
 given by the ReLU'(0) = 0 convention; L is C¹ away from W_i = 0 = b_i, so on an activation
 boundary these one-sided formulas give the true derivative.
 
@@ -130,6 +130,11 @@ def _strictly_dead(point: ExactPoint, t: Fraction, c: Fraction) -> bool:
     return bool(value < 0)
 
 
+def _rational_matrix(rows: list[list[Fraction]]) -> flint.fmpq_mat:
+    return flint.fmpq_mat([[flint.fmpq(v.numerator, v.denominator) for v in row]
+                           for row in rows])
+
+
 def exact_gradient_vanishes(point: ExactPoint) -> tuple[bool | None, str]:
     """Decide ∇L = 0 at the exact point in rational arithmetic.
 
@@ -163,11 +168,11 @@ def exact_gradient_vanishes(point: ExactPoint) -> tuple[bool | None, str]:
     M = [[(F_a[i][j] + F_a[j][i]) / n for j in range(n)] for i in range(n)]
     if any(isinstance(g, tuple) for row in G for g in row):
         return _wm_vanishes(point, M)
-    # every Gram entry is rational here; sum over the non-zero entries of M's columns only
-    supports = [[(l, M[l][j]) for l in range(n) if M[l][j] != 0] for j in range(n)]
+    # every Gram entry is rational here: the product in FLINT's exact rational matrices
+    GM = _rational_matrix(G) * _rational_matrix(M)
     for i in range(n):
         for j in range(n):
-            total = sum((G[i][l] * m_lj for l, m_lj in supports[j]), Fraction(0))
+            total = Fraction(int(GM[i, j].p), int(GM[i, j].q))
             if total != 0:
                 return False, f"(G M)[{i},{j}] = {total} ≠ 0: dL/dW ≠ 0 exactly"
     return True, "dL/db = 0 and G·(F_a + F_aᵀ)/n = 0 exactly (rational arithmetic), hence dL/dW = 0"
