@@ -235,6 +235,10 @@ def test_write_is_atomic_when_interrupted(tmp_path, good_document, monkeypatch):
         (["--n", "six"], "expected an integer"),
         (["--n", "2.5"], "expected an integer"),
         (["--n", "6", "--digits", "10"], "--digits"),
+        (["--n", "6", "--volume-check-max-dimension", "0"], "--volume-check-max-dimension"),
+        (["--n", "6", "--volume-check-max-dimension", "nan"], "--volume-check-max-dimension"),
+        (["--n", "6", "--sparsity", "0.9", "--volume-check-max-dimension", "20"],
+         "applies to the one-hot enumeration"),
     ],
 )
 def test_enumerate_rejects_bad_arguments(tmp_path, capsys, args, message):

@@ -172,3 +172,38 @@ def test_every_committed_catalog_recertifies(path, capsys):
     stored classification, verdict, index, counts, on_boundary and λ are what the code derives,
     and the proofs re-check."""
     assert main(["certify", str(path), "--quiet", "--workers", "2"]) == 0, capsys.readouterr().out
+
+
+def test_volume_check_budget_is_the_catalogs_own(tmp_path, capsys):
+    """``enumerate --volume-check-max-dimension D`` leaves λ of the non-smooth minima above D
+    parameters out, says why, and records D; certify re-classifies with the recorded D, so a
+    budget edited into a catalog whose λ were confirmed (or out of one whose λ were left out)
+    fails on λ, and a budget that is not a positive integer fails the document."""
+    out = tmp_path / "tms-n4-m2.json"
+    assert main(["enumerate", "--n", "4", "--random-starts", "0", "--volume-check-max-dimension",
+                 "11", "--quiet", "--workers", "1", "--out", str(out)]) == 0
+    capsys.readouterr()
+    document = json.loads(out.read_text(encoding="utf-8"))
+    assert document["model"]["conventions"]["volume_check_max_dimension"] == 11
+    assert document["generator"]["command"].endswith(
+        "--volume-check-max-dimension 11 --digits 60 --random-starts 0 --seed 0")
+    square = next(p for p in document["critical_points"] if p["id"] == "4")
+    # the committed catalog (no budget) confirms λ = 11/2 for this point by its volume check
+    committed = json.loads((ROOT / "catalog" / "tms-n4-m2.json").read_text(encoding="utf-8"))
+    assert next(p for p in committed["critical_points"]
+                if p["id"] == "4")["learning_coefficient"] == 5.5
+    assert square["verdict"] == "minimum" and square["learning_coefficient"] is None
+    reason = square["evidence"]["learning_coefficient"]
+    assert "not computed" in reason and "λ = 11/2 would follow" in reason and "12 parameters" in reason
+    assert "volume_scaling" not in square["evidence"]
+    assert main(["certify", str(out), "--quiet", "--workers", "1"]) == 0, capsys.readouterr().out
+
+    document["critical_points"] = [square]
+    lifted = json.loads(json.dumps(document))
+    del lifted["model"]["conventions"]["volume_check_max_dimension"]
+    code, printed = _certify(tmp_path, lifted, capsys)
+    assert code == 1 and "learning_coefficient" in printed.out
+    for bad in ("11", 0, 11.5):
+        document["model"]["conventions"]["volume_check_max_dimension"] = bad
+        code, printed = _certify(tmp_path, document, capsys, "--no-classify")
+        assert code == 1 and "volume_check_max_dimension" in printed.out, bad

@@ -110,7 +110,10 @@ def global_minima_markdown(catalogs: Iterable[Catalog]) -> str:
             index = ngon["hessian_index"]
             ngon_text = f"{ngon['verdict']}" + (f", index {index}" if index is not None else "")
         verdicts = [p["verdict"] for p in catalog]
-        source = "census" if "census" in catalog.to_json() else "k-gons + random starts"
+        document = catalog.to_json()
+        budget = (document.get("pattern_language") or {}).get("max_dead_vertices")
+        source = ("census" if "census" in document else "k-gons + random starts"
+                  if budget is None else f"k-gons with ≤ {budget} dead vertices + random starts")
         lines.append(f"| {n} | `{lowest['id']}` | {lowest['loss']:.6f} | {_shape(lowest)} | "
                      f"{ngon_text} | {verdicts.count('minimum')} | {verdicts.count('saddle')} | "
                      f"{source} |")

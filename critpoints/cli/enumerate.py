@@ -50,6 +50,12 @@ def register(subparsers) -> None:
         help="search only the patterns with at most PHI dead vertices (required above n = "
         f"{MAX_FULL_LANGUAGE_FEATURES}: the language has ≈ Σ_k (n−k+1)·2^k/(2k) patterns, "
         "2.9·10⁸ at n = 32); the catalog records how many patterns were left out")
+    parser.add_argument(
+        "--volume-check-max-dimension", type=integer(1, 10_000), metavar="D",
+        help="confirm λ of non-smooth and degenerate minima by the volume-scaling check only "
+        "at points of at most D parameters ((m+1)·n); above it their λ is left out, the reason "
+        "recorded (the check costs ≈ dim³: 2–8 min per point at n = 32). Default: every "
+        "point; certify re-classifies with the catalog's value")
     parser.add_argument("--hidden", type=integer(1, 3, "m ≥ 4 through the census: "
                                                   "critpoints census --hidden M"), default=2,
                         metavar="M",
@@ -221,6 +227,12 @@ def run(args: argparse.Namespace) -> int:
 
             raise UsageError("--max-dead-vertices applies to the one-hot enumeration (at "
                              f"finite sparsity n ≤ {MAX_SPARSE_FEATURES}: every pattern)")
+        if args.volume_check_max_dimension is not None:
+            from critpoints.cli import UsageError
+
+            raise UsageError("--volume-check-max-dimension applies to the one-hot enumeration "
+                             f"(at finite sparsity n ≤ {MAX_SPARSE_FEATURES}: every point "
+                             "is checked)")
         return run_sparse(args)
     if args.random_starts is None:
         args.random_starts = 300
@@ -248,12 +260,15 @@ def run(args: argparse.Namespace) -> int:
         m=m,
         max_dead_vertices=args.max_dead_vertices,
         descent_closure=args.descent_closure,
+        volume_check_max_dimension=args.volume_check_max_dimension,
     )
     entries = [entry.to_json() for entry in enumeration.entries]
     unrealised = enumeration.unrealised
     hidden = "" if m == 2 else f" --hidden {m}"
     budget = ("" if args.max_dead_vertices is None
               else f" --max-dead-vertices {args.max_dead_vertices}")
+    if args.volume_check_max_dimension is not None:
+        budget += f" --volume-check-max-dimension {args.volume_check_max_dimension}"
     closure = ""
     if args.descent_closure is not None and args.descent_closure != (m >= 3):
         closure = " --descent-closure" if args.descent_closure else " --no-descent-closure"
@@ -264,7 +279,8 @@ def run(args: argparse.Namespace) -> int:
     document = catalog_document(args.n, entries, unrealised, command, enumeration.random_search,
                                 seed=args.seed, m=m,
                                 pattern_language=enumeration.pattern_language.to_json(),
-                                descent_closure=enumeration.descent_closure)
+                                descent_closure=enumeration.descent_closure,
+                                volume_check_max_dimension=args.volume_check_max_dimension)
     write_catalog(out, document)
     print(format_table(document["critical_points"]))
     print(

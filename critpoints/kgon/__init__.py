@@ -28,11 +28,13 @@ def catalog_document(
     n: int, entries: list[dict], unrealised: list[dict], command: str, random_search=None,
     seed: int = 0, m: int = 2, sparsity: float | None = None, importance=None,
     pattern_language: dict | None = None, descent_closure: dict | None = None,
+    volume_check_max_dimension: int | None = None,
 ) -> dict:
     """The catalog document (see :mod:`critpoints.catalog`) of an enumeration for n features
     and hidden dimension m: of the one-hot potential (kind ``tms-high-sparsity``) or, with
     ``sparsity``, of the potential at finite sparsity (kind ``tms-finite-sparsity``, the model
-    block records S and the importances, default all 1)."""
+    block records S and the importances, default all 1). A ``volume_check_max_dimension`` the
+    classification used is recorded in the conventions, where certify reads it."""
     from critpoints.catalog import new_document
     from critpoints.solve.classify import BOUNDARY_TOLERANCE
 
@@ -57,6 +59,8 @@ def catalog_document(
             "classification_seed": seed,
         },
     }
+    if volume_check_max_dimension is not None:
+        model["conventions"]["volume_check_max_dimension"] = volume_check_max_dimension
     if sparsity is not None:
         model["kind"] = "tms-finite-sparsity"
         model["sparsity"] = float(sparsity)

@@ -171,7 +171,7 @@ def _decimal(x, digits):
 
 
 def _entry(candidate: Candidate, ident: str, label: str, kgon: tuple, n: int, dps: int,
-           seed: int) -> EnumeratedPoint:
+           seed: int, volume_check_max_dimension: int | None = None) -> EnumeratedPoint:
     # Everything the entry states is computed from the representative it stores (the
     # dps-digit decimal strings), not from the working value with guard digits: a float copy
     # of the working value can differ in the last bit from the stored string's (n = 11
@@ -184,7 +184,8 @@ def _entry(candidate: Candidate, ident: str, label: str, kgon: tuple, n: int, dp
         loss = potential.loss(W, b, dps=dps)
         grad_norm = potential.gradient_norm(W, b, dps)
     tms = TMSPotential.of(W)
-    result = classify(tms, tms.flatten(W, b), dps=dps, seed=seed)
+    result = classify(tms, tms.flatten(W, b), dps=dps, seed=seed,
+                      volume_check_max_dimension=volume_check_max_dimension)
     k, sigma, phi = kgon
     entry = {
         "id": ident,
@@ -606,7 +607,8 @@ def _representative_key(candidate: Candidate, label: str, dps: int) -> tuple:
 
 def build_entries(points: list[Candidate], n: int, digits: int, seed: int,
                   tick: Progress = _no_progress, workers: int = 1,
-                  cache: EntryCache | None = None) -> list[EnumeratedPoint]:
+                  cache: EntryCache | None = None,
+                  volume_check_max_dimension: int | None = None) -> list[EnumeratedPoint]:
     """Stage 3: the catalog entries of the points found, classified and annotated.
 
     Irregular points are numbered within their label in order of their exact loss (then of
@@ -614,14 +616,15 @@ def build_entries(points: list[Candidate], n: int, digits: int, seed: int,
     the last bits of a float64 search. With ``workers`` > 1 the entries are classified in that
     many processes; each entry depends only on its point and the seed, so the result is the
     same for any number of workers. With a ``cache`` the points it has seen are not
-    canonicalised and classified again (the result is the same).
+    canonicalised and classified again (the result is the same). ``volume_check_max_dimension``
+    is passed to :func:`critpoints.solve.classify.classify`.
     """
     cache = cache if cache is not None else EntryCache()
     regular = [c for c in points if c.regular]
     irregular = sorted((cache.canonicalised(c, digits) for c in points if not c.regular),
                        key=lambda c: _exact_order(c, digits))
     ordered = regular + irregular
-    jobs = [(candidate, ident, label, kgon, n, digits, seed)
+    jobs = [(candidate, ident, label, kgon, n, digits, seed, volume_check_max_dimension)
             for candidate, (ident, label, kgon) in zip(ordered, entry_names(ordered))]
     keys = [_representative_key(job[0], job[2], digits) for job in jobs]
     todo = [i for i, key in enumerate(keys) if key not in cache.entries]
@@ -693,6 +696,7 @@ def enumerate_critical_points(
     m: int = 2,
     max_dead_vertices: int | None = None,
     descent_closure: bool | None = None,
+    volume_check_max_dimension: int | None = None,
 ) -> Enumeration:
     """All k-gon critical points for n features, hidden dimension m (default 2).
 
@@ -733,6 +737,10 @@ def enumerate_critical_points(
         Close the points under descent from their saddles (:func:`close_under_descent`);
         default: for m ≥ 3 (the m = 2 catalogs come from the census, whose moves descend from
         the saddles, or predate the step).
+    volume_check_max_dimension : int, optional
+        Confirm λ of non-smooth and degenerate minima by the volume-scaling check only at
+        points of at most this many parameters (:func:`critpoints.solve.classify.classify`);
+        default: at every dimension.
 
     Returns
     -------
@@ -760,10 +768,12 @@ def enumerate_critical_points(
     if descent_closure is None:
         descent_closure = m >= 3
     if descent_closure:
-        closure = close_under_descent(known, n, digits, seed, tick=tick, workers=workers)
+        closure = close_under_descent(known, n, digits, seed, tick=tick, workers=workers,
+                                      volume_check_max_dimension=volume_check_max_dimension)
         return Enumeration(closure.entries, unrealised, random_search,
                            pattern_language=language, descent_closure=closure.record)
-    entries = build_entries(known.candidates, n, digits, seed, tick, workers)
+    entries = build_entries(known.candidates, n, digits, seed, tick, workers,
+                            volume_check_max_dimension=volume_check_max_dimension)
     return Enumeration(entries, unrealised, random_search, pattern_language=language)
 
 
@@ -807,7 +817,8 @@ class DescentClosure:
 
 def close_under_descent(known: KnownOrbits, n: int, digits: int, seed: int, *,
                         budget: ClosureBudget = ClosureBudget(), tick: Progress = _no_progress,
-                        workers: int = 1) -> DescentClosure:
+                        workers: int = 1,
+                        volume_check_max_dimension: int | None = None) -> DescentClosure:
     """Close a set of critical points under descent from its saddles.
 
     Each round classifies the points (:func:`build_entries`, the points of earlier rounds from
@@ -834,6 +845,8 @@ def close_under_descent(known: KnownOrbits, n: int, digits: int, seed: int, *,
         ``progress(stage, done, total)``.
     workers : int
         Processes for the searches and the classification (the result does not depend on it).
+    volume_check_max_dimension : int, optional
+        Passed to :func:`build_entries`.
 
     Returns
     -------
@@ -849,7 +862,8 @@ def close_under_descent(known: KnownOrbits, n: int, digits: int, seed: int, *,
     added: list[Candidate] = []
     stop_reason, closed = "", False
     while True:
-        entries = build_entries(known.candidates, n, digits, seed, tick, workers, cache)
+        entries = build_entries(known.candidates, n, digits, seed, tick, workers, cache,
+                                volume_check_max_dimension)
         saddles = []
         for entry in entries:
             key = (tuple(v for row in entry.W_exact for v in row), tuple(entry.b_exact))
@@ -895,12 +909,14 @@ def close_under_descent(known: KnownOrbits, n: int, digits: int, seed: int, *,
         for k in totals:
             totals[k] += record[k]
         if ends.skipped:
-            entries = build_entries(known.candidates, n, digits, seed, tick, workers, cache)
+            entries = build_entries(known.candidates, n, digits, seed, tick, workers, cache,
+                                    volume_check_max_dimension)
             stop_reason = (f"budget of {budget.descents} descents spent; {ends.skipped} "
                            "descents not followed")
             break
         if not record["new_points"]:
-            entries = build_entries(known.candidates, n, digits, seed, tick, workers, cache)
+            entries = build_entries(known.candidates, n, digits, seed, tick, workers, cache,
+                                    volume_check_max_dimension)
             stop_reason, closed = "a round found no new point", True
             break
     new_keys = set()

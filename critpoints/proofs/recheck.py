@@ -8,7 +8,8 @@ stored 60-digit representative (``W_exact``, ``b_exact``) alone:
   the exact numbers: the relative tolerance is 1e-15);
 - the loss (to 10^(15 − digits)) and the gradient (≤ 10^(20 − digits)) at ``digits`` digits;
 - the classification, verdict, Hessian index and counts, ``on_boundary`` and λ, by classifying
-  the point again (:func:`critpoints.solve.classify.classify`, with the catalog's seed); the
+  the point again (:func:`critpoints.solve.classify.classify`, with the catalog's seed and
+  ``volume_check_max_dimension``, the budget it was classified with); the
   stored descent direction, if any, is re-evaluated at ``digits`` digits at its stored radii;
 - the certificate and the exact algebraic form (:func:`critpoints.proofs.check_entry`);
 
@@ -79,8 +80,15 @@ def recheck_document(document: dict, classify_points: bool = True,
     losses = [entry.get("loss") for entry in points]
     if any(a is not None and b is not None and b < a for a, b in pairwise(losses)):
         failures.append(Failure("(document)", "critical_points", "not sorted by loss"))
-    seed = int((model.get("conventions") or {}).get("classification_seed", 0))
-    arguments = [(entry, model["n"], model["m"], seed, classify_points) for entry in points]
+    conventions = model.get("conventions") or {}
+    seed = int(conventions.get("classification_seed", 0))
+    # the classification's budget, as the catalog was made with it
+    max_dimension = conventions.get("volume_check_max_dimension")
+    if max_dimension is not None and (type(max_dimension) is not int or max_dimension < 1):
+        return [Failure("(document)", "model.conventions.volume_check_max_dimension",
+                        f"{max_dimension!r} is not a positive integer")]
+    arguments = [(entry, model["n"], model["m"], seed, classify_points, max_dimension)
+                 for entry in points]
     if workers > 1 and len(points) > 1:
         from concurrent.futures import ProcessPoolExecutor
 
@@ -103,7 +111,8 @@ def _recheck_arguments(arguments: tuple) -> list[Failure]:
 
 
 def recheck_entry(entry: dict, n: int, m: int, seed: int = 0,
-                  classify_point: bool = True) -> list[Failure]:
+                  classify_point: bool = True,
+                  volume_check_max_dimension: int | None = None) -> list[Failure]:
     """Every failure of one TMS entry (see the module docstring)."""
     ident = entry["id"]
     digits = int(entry.get("precision_digits", 60))
@@ -124,7 +133,7 @@ def recheck_entry(entry: dict, n: int, m: int, seed: int = 0,
         _check_floats(entry, W, b, digits, fail)
         _check_loss_and_gradient(entry, W, b, digits, fail)
     if classify_point:
-        _check_classification(entry, W, b, digits, seed, fail)
+        _check_classification(entry, W, b, digits, seed, fail, volume_check_max_dimension)
     else:
         _check_consistency(entry, fail)
     if "certificate" in entry or "exact" in entry:
@@ -211,13 +220,15 @@ _DECIDED = ("classification", "verdict", "hessian_index", "on_boundary", "learni
 _COUNTS = ("n_pos", "n_neg", "n_zero", "n_zero_symmetry")
 
 
-def _check_classification(entry, W, b, digits, seed, fail) -> None:
+def _check_classification(entry, W, b, digits, seed, fail,
+                          volume_check_max_dimension=None) -> None:
     from critpoints.solve.classify import classify, probe_descent
     from critpoints.tms.model import TMSPotential
 
     tms = TMSPotential(W.shape[1], W.shape[0])
     theta = tms.flatten(W, b)
-    result = classify(tms, theta, dps=digits, seed=seed)
+    result = classify(tms, theta, dps=digits, seed=seed,
+                      volume_check_max_dimension=volume_check_max_dimension)
     for field in _DECIDED:
         if entry.get(field) != getattr(result, field):
             fail(field, f"stored {entry.get(field)!r}, re-derived {getattr(result, field)!r}")

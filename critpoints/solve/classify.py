@@ -280,7 +280,8 @@ def decide_verdict(evidence: dict, n_neg: int) -> tuple[str, str]:
 
 
 def classify(potential: Potential, theta, dps: int = 60, seed: int = 0,
-             determine_lambda: bool = True) -> Classification:
+             determine_lambda: bool = True,
+             volume_check_max_dimension: int | None = None) -> Classification:
     """Classify the critical point θ (mpmath numbers or floats) of ``potential``.
 
     Parameters
@@ -295,6 +296,11 @@ def classify(potential: Potential, theta, dps: int = 60, seed: int = 0,
     determine_lambda : bool
         Whether to determine λ of a non-smooth or degenerate minimum (its volume-scaling check
         is the costly part); False leaves it None with the reason "not computed".
+    volume_check_max_dimension : int, optional
+        Run that volume-scaling check only at points of at most this many parameters (its
+        cost grows like dim³: 2–8 minutes per point at dim = 96); above it λ of such a minimum
+        is None, and the reason states the λ = r/2 that straight lines suggest, unconfirmed.
+        None (default): at every dimension.
     """
     theta = np.asarray(theta, dtype=object)
     theta_f = theta.astype(float)
@@ -341,7 +347,7 @@ def classify(potential: Potential, theta, dps: int = 60, seed: int = 0,
         learning_coefficient, evidence["learning_coefficient"] = None, "not computed"
     elif verdict == "minimum":
         learning_coefficient, evidence["learning_coefficient"] = _piecewise_quadratic_lambda(
-            potential, theta_f, label, seed, evidence)
+            potential, theta_f, label, seed, evidence, volume_check_max_dimension)
     else:
         learning_coefficient = None
         evidence["learning_coefficient"] = (
@@ -421,7 +427,8 @@ def volume_agrees(candidate: float, record: dict) -> bool:
     return abs(lam - candidate) <= max(3 * se, VOLUME_AGREEMENT_FLOOR)
 
 
-def _piecewise_quadratic_lambda(potential, theta_f, label, seed, evidence):
+def _piecewise_quadratic_lambda(potential, theta_f, label, seed, evidence,
+                                volume_check_max_dimension=None):
     """λ = r/2 of a non-smooth or degenerate minimum: quadratic growth along every straight line
     off the explained zero modes, confirmed by the volume-scaling exponent (independent of
     straight lines: a curved valley would lower it)."""
@@ -441,6 +448,12 @@ def _piecewise_quadratic_lambda(potential, theta_f, label, seed, evidence):
             f"{label} minimum, not determined: straight lines grow quadratically (min q = "
             f"{q_min:.4g}, λ = {r}/2 would follow), but this model has no volume-scaling check "
             "to confirm it (no ball radius: ball_radius is not defined for it)")
+    if volume_check_max_dimension is not None and theta_f.size > volume_check_max_dimension:
+        return None, (
+            f"{label} minimum, not computed: straight lines grow quadratically (min q = "
+            f"{q_min:.4g}, λ = {r}/2 would follow), but the volume-scaling check that confirms "
+            f"it was not run: {theta_f.size} parameters, above the catalog's "
+            f"volume_check_max_dimension {volume_check_max_dimension}")
     volume = volume_scaling_of(potential, theta_f, seed=seed).to_json()
     evidence["volume_scaling"] = _rounded_volume_record(volume)
     record = evidence["volume_scaling"]
