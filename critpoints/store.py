@@ -24,6 +24,7 @@ directory, installed or run from a checkout; :func:`default_file` and
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +163,14 @@ def builtin_path(name: str) -> Path:
         shipped = sorted(p.name for p in directory.glob("tms-n*-m2.json"))
         raise DocumentError(f"no built-in file {name!r}; built-in catalogs: {', '.join(shipped)}")
     return path
+
+
+def builtin_feature_counts(m: int = 2) -> list[int]:
+    """The n of every committed one-hot TMS catalog ``tms-n{n}-m{m}.json`` shipped with
+    critpoints, ascending."""
+    pattern = re.compile(rf"tms-n(\d+)-m{m}\.json")
+    found = (pattern.fullmatch(p.name) for p in _builtin_directory().glob(f"tms-n*-m{m}.json"))
+    return sorted(int(match.group(1)) for match in found if match)
 
 
 def load_builtin(n: int, m: int = 2) -> dict:

@@ -83,8 +83,9 @@ def test_catalog_command_reproduces_the_committed_bytes(tmp_path, n):
     """The catalog is current and machine-independent: the CLI's own command (the census for
     n = 2..8), run again, gives the committed file byte for byte (derived floats come from the
     exact values, ids and order from exact quantities). n = 4, 5, 6 are reproduced the same
-    way, without sympy, by tests/test_kgon.py; n = 7, 8 (census) and 9..12 (enumerate) take
-    many minutes: their entries are re-verified and re-classified by tests/test_certify.py."""
+    way, without sympy, by tests/test_kgon.py; n = 7, 8 (census) and 9..12 and 32 (enumerate)
+    take minutes each: their entries are re-verified and re-classified by
+    tests/test_certify.py."""
     committed = ROOT / "catalog" / f"tms-n{n}-m2.json"
     command = json.loads(committed.read_text(encoding="utf-8"))["generator"]["command"]
     arguments = command.split()[3:]  # after "python -m critpoints"

@@ -113,7 +113,7 @@ def global_minima_markdown(catalogs: Iterable[Catalog]) -> str:
         document = catalog.to_json()
         budget = (document.get("pattern_language") or {}).get("max_dead_vertices")
         source = ("census" if "census" in document else "k-gons + random starts"
-                  if budget is None else f"k-gons with ≤ {budget} dead vertices + random starts")
+                  if budget is None else f"k-gons with φ ≤ {budget} + random starts")
         lines.append(f"| {n} | `{lowest['id']}` | {lowest['loss']:.6f} | {_shape(lowest)} | "
                      f"{ngon_text} | {verdicts.count('minimum')} | {verdicts.count('saddle')} | "
                      f"{source} |")

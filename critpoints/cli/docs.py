@@ -39,17 +39,14 @@ HIDDEN_DIMENSIONS = (3,)
 
 
 def builtin_catalogs() -> list:
-    """The shipped TMS catalogs: m = 2 for n = 2..12, and those of :data:`HIDDEN_DIMENSIONS`
-    that exist."""
-    from critpoints.catalog import Catalog, CatalogError
+    """The shipped TMS catalogs: m = 2 from n = 2 on (n = 1 has no polygon), then those of
+    :data:`HIDDEN_DIMENSIONS`, each by n."""
+    from critpoints.catalog import Catalog
+    from critpoints.store import builtin_feature_counts
 
-    catalogs = [Catalog.builtin(n) for n in range(2, 13)]
+    catalogs = [Catalog.builtin(n) for n in builtin_feature_counts(2) if n >= 2]
     for m in HIDDEN_DIMENSIONS:
-        for n in range(1, 13):
-            try:
-                catalogs.append(Catalog.builtin(n, m))
-            except CatalogError:
-                continue
+        catalogs += [Catalog.builtin(n, m) for n in builtin_feature_counts(m)]
     return catalogs
 
 
