@@ -194,7 +194,8 @@ def test_volume_check_budget_is_the_catalogs_own(tmp_path, capsys):
                 if p["id"] == "4")["learning_coefficient"] == 5.5
     assert square["verdict"] == "minimum" and square["learning_coefficient"] is None
     reason = square["evidence"]["learning_coefficient"]
-    assert "not computed" in reason and "λ = 11/2 would follow" in reason and "12 parameters" in reason
+    assert "not computed" in reason and "λ = 11/2 would follow" in reason
+    assert "12 parameters" in reason
     assert "volume_scaling" not in square["evidence"]
     assert main(["certify", str(out), "--quiet", "--workers", "1"]) == 0, capsys.readouterr().out
 

@@ -5,8 +5,8 @@ all-dead polygons represented at x = 1) the Gram matrix G = WᵀW and the biases
 cos(2πd/k) is (k ∈ {1, 2, 3, 4, 6}). The gradient of L is dL/db_j = (1/n) Σ_i F_c(G_ij, b_j) and
 dL/dW = W M with M = (F_a + F_aᵀ)/n; since Mᵀ G M = (WM)ᵀ(WM), W M = 0 ⇔ G M = 0. So criticality
 is decided exactly in rational arithmetic (python Fractions, FLINT's fmpq_mat for G M) from G
-and b alone, without the irrational entries of W. Blocks are evaluated with the generated region formulas of the region
-given by the ReLU'(0) = 0 convention; L is C¹ away from W_i = 0 = b_i, so on an activation
+and b alone, without the irrational entries of W. Blocks are evaluated with the generated region
+formulas of the region given by the ReLU'(0) = 0 convention; L is C¹ away from W_i = 0 = b_i, so on an activation
 boundary these one-sided formulas give the true derivative.
 
 Gram entries with irrational cosines are allowed only in blocks that are strictly dead (their
