@@ -6,8 +6,8 @@ cos(2πd/k) is (k ∈ {1, 2, 3, 4, 6}). The gradient of L is dL/db_j = (1/n) Σ_
 dL/dW = W M with M = (F_a + F_aᵀ)/n; since Mᵀ G M = (WM)ᵀ(WM), W M = 0 ⇔ G M = 0. So criticality
 is decided exactly in rational arithmetic (python Fractions, FLINT's fmpq_mat for G M) from G
 and b alone, without the irrational entries of W. Blocks are evaluated with the generated region
-formulas of the region given by the ReLU'(0) = 0 convention; L is C¹ away from W_i = 0 = b_i, so on an activation
-boundary these one-sided formulas give the true derivative.
+formulas of the region given by the ReLU'(0) = 0 convention; L is C¹ away from W_i = 0 = b_i, so
+on an activation boundary these one-sided formulas give the true derivative.
 
 Gram entries with irrational cosines are allowed only in blocks that are strictly dead (their
 derivatives are then exactly 0), decided with Arb balls.
