@@ -294,3 +294,30 @@ def test_isolate_roots_on_a_known_polynomial():
         brackets = isolate_roots(coeffs, flint.arb(0), flint.arb(1))
         assert len(brackets) == 2
         assert float(brackets[0][0].mid()) <= 1 / 3 <= float(brackets[0][1].mid())
+
+
+def test_check_entry_finds_an_interval_that_does_not_isolate_one_root():
+    """certify's root count on a stored exact form: an interval widened over a second real
+    root of the minimal polynomial, or moved off the root, is named as a failure."""
+    from critpoints.proofs.realroots import count_real_roots
+
+    document = _catalog6()
+    for entry in document["critical_points"]:
+        for name, number in ((entry.get("exact") or {}).get("coordinates") or {}).items():
+            coefficients = [int(v) for v in
+                            sp.Poly(sp.sympify(number.get("minpoly", "t")), t).all_coeffs()]
+            if number.get("degree", 1) > 1 and count_real_roots(coefficients, Fraction(-100),
+                                                                Fraction(100)) > 1:
+                break
+        else:
+            continue
+        break
+    assert check_entry(entry, 6) == []
+    widened = copy.deepcopy(entry)
+    widened["exact"]["coordinates"][name]["interval"] = ["-100", "100"]
+    assert f"{entry['id']}: interval of {name} does not isolate one root" in check_entry(widened, 6)
+    lo, hi = (Fraction(v) for v in number["interval"])
+    moved = copy.deepcopy(entry)
+    moved["exact"]["coordinates"][name]["interval"] = [str(hi + 1), str(hi + 1 + (hi - lo))]
+    failures = check_entry(moved, 6)
+    assert f"{entry['id']}: isolating interval of {name} misses the value" in failures

@@ -11,6 +11,9 @@ with sympy on the catalogs' polynomials and on random ones.
 
 Polynomials are dense lists of Python ints, highest degree first (sympy's ``dup`` layout).
 
+``count_real_roots`` (how many roots a stored interval holds, for ``certify``) needs no particular
+end points, so it uses Arb's certified root isolation through python-flint instead.
+
 References: A. G. Akritas, A. W. Strzeboński, "A comparative study of two real root isolation
 methods", Nonlinear Analysis: Modelling and Control 10(4), 297–304 (2005); A. G. Akritas,
 A. W. Strzeboński, P. S. Vigklas, "Improving the performance of the continued fractions method
