@@ -301,17 +301,17 @@ def test_check_entry_finds_an_interval_that_does_not_isolate_one_root():
     root of the minimal polynomial, or moved off the root, is named as a failure."""
     from critpoints.proofs.realroots import count_real_roots
 
-    document = _catalog6()
-    for entry in document["critical_points"]:
-        for name, number in ((entry.get("exact") or {}).get("coordinates") or {}).items():
-            coefficients = [int(v) for v in
-                            sp.Poly(sp.sympify(number.get("minpoly", "t")), t).all_coeffs()]
-            if number.get("degree", 1) > 1 and count_real_roots(coefficients, Fraction(-100),
-                                                                Fraction(100)) > 1:
-                break
-        else:
-            continue
-        break
+    def real_roots(number: dict) -> int:
+        if number.get("degree", 1) < 2:
+            return 1
+        poly = sp.Poly(sp.sympify(number["minpoly"]), t)
+        return count_real_roots([int(v) for v in poly.all_coeffs()], Fraction(-100),
+                                Fraction(100))
+
+    entry, name = next((entry, name) for entry in _catalog6()["critical_points"]
+                       for name, number in ((entry.get("exact") or {}).get("coordinates")
+                                            or {}).items() if real_roots(number) > 1)
+    number = entry["exact"]["coordinates"][name]
     assert check_entry(entry, 6) == []
     widened = copy.deepcopy(entry)
     widened["exact"]["coordinates"][name]["interval"] = ["-100", "100"]
