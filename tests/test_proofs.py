@@ -321,3 +321,18 @@ def test_check_entry_finds_an_interval_that_does_not_isolate_one_root():
     moved["exact"]["coordinates"][name]["interval"] = [str(hi + 1), str(hi + 1 + (hi - lo))]
     failures = check_entry(moved, 6)
     assert f"{entry['id']}: isolating interval of {name} misses the value" in failures
+
+
+@settings(max_examples=200, deadline=None)
+@given(f=st.lists(st.integers(-10**30, 10**30), min_size=0, max_size=40),
+       a=st.integers(-10**6, 10**6))
+def test_taylor_shift_is_the_horner_scheme(f, a):
+    """realroots._shift (FLINT) gives the integers of the Horner scheme sympy's isolation uses,
+    leading zeros kept."""
+    from critpoints.proofs.realroots import _shift
+
+    expected, n = list(f), len(f) - 1
+    for i in range(n, 0, -1):
+        for j in range(i):
+            expected[j + 1] += a * expected[j]
+    assert _shift(f, a) == expected
