@@ -276,3 +276,18 @@ def test_committed_transition_graphs_refer_to_the_committed_catalog(graph_file):
     assert {node["id"] for node in graph["nodes"]} == set(entries.ids)
     for node in graph["nodes"]:
         assert node["loss"] == pytest.approx(entries.entry(node["id"])["loss"], abs=1e-12)
+
+
+def test_enumerate_says_what_the_volume_checks_cost_above_the_threshold(tmp_path, capsys,
+                                                                         monkeypatch):
+    """Above SLOW_VOLUME_CHECK_DIMENSION parameters the progress output names the cost of the
+    volume checks and the option that skips them; not when the option is given."""
+    from critpoints.cli import enumerate as enumerate_command
+
+    monkeypatch.setattr(enumerate_command, "SLOW_VOLUME_CHECK_DIMENSION", 5)
+    common = ["enumerate", "--n", "2", "--random-starts", "0", "--workers", "1"]
+    assert main([*common, "--out", str(tmp_path / "a.json")]) == 0
+    assert "--volume-check-max-dimension D skips it" in capsys.readouterr().err
+    assert main([*common, "--volume-check-max-dimension", "5",
+                 "--out", str(tmp_path / "b.json")]) == 0
+    assert "note:" not in capsys.readouterr().err

@@ -21,6 +21,9 @@ from critpoints.cli.options import (
     seed,
 )
 
+#: Above this many parameters the progress output says what the volume checks cost.
+SLOW_VOLUME_CHECK_DIMENSION = 64
+
 #: Classification runs in this many processes by default (the result does not depend on it).
 DEFAULT_WORKERS = max(1, min(4, os.cpu_count() or 1))
 
@@ -250,6 +253,11 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"enumerating {'k-gon' if m == 2 else 'pattern'} critical points for n = "
               f"{args.n}, m = {m}", file=sys.stderr)
+        dimension = (m + 1) * args.n
+        if dimension > SLOW_VOLUME_CHECK_DIMENSION and args.volume_check_max_dimension is None:
+            print(f"  note: at {dimension} parameters the volume-scaling check that confirms λ "
+                  "of a non-smooth minimum takes minutes per point (2–8 min at 96); "
+                  "--volume-check-max-dimension D skips it above D parameters", file=sys.stderr)
     enumeration = enumerate_critical_points(
         args.n,
         digits=args.digits,
