@@ -33,6 +33,7 @@ from critpoints.documents import CATALOG, DocumentError
 from critpoints.io import dumps_json, write_text_atomic
 
 __all__ = [
+    "builtin_feature_counts",
     "builtin_path",
     "default_catalog_path",
     "default_file",
