@@ -188,7 +188,9 @@ def test_volume_check_budget_is_the_catalogs_own(tmp_path, capsys):
     assert document["generator"]["command"].endswith(
         "--volume-check-max-dimension 11 --digits 60 --random-starts 0 --seed 0")
     square = next(p for p in document["critical_points"] if p["id"] == "4")
-    # the committed catalog (no budget) confirms λ = 11/2 for this point by its volume check
+    # the square of n = 4 has (m + 1)·n = 12 parameters and one explained zero mode (the O(2)
+    # rotation): straight lines suggest λ = (12 − 1)/2, which the committed catalog (no
+    # budget) confirms by its volume check
     committed = json.loads((ROOT / "catalog" / "tms-n4-m2.json").read_text(encoding="utf-8"))
     assert next(p for p in committed["critical_points"]
                 if p["id"] == "4")["learning_coefficient"] == 5.5

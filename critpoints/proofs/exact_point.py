@@ -151,14 +151,12 @@ def exact_gradient_vanishes(point: ExactPoint) -> tuple[bool | None, str]:
     F_a = [[Fraction(0)] * n for _ in range(n)]
     F_c = [[Fraction(0)] * n for _ in range(n)]
     G = [[point.gram(i, j) for j in range(n)] for i in range(n)]  # once, not n³ times
-    irrational = {}
     for i in range(n):
         for j in range(n):
             a, c = G[i][j], point.b[j]
             if isinstance(a, tuple):
                 if _strictly_dead(point, a[1], c):
-                    irrational[(i, j)] = a  # derivatives exactly 0 in the dead region
-                    continue
+                    continue  # derivatives exactly 0 in the dead region (F_a, F_c stay 0)
                 return None, f"block ({i}, {j}) has an irrational Gram entry and is not dead"
             _, fa, fc = FUNCTIONS[("Q" if i == j else "P", 1)][_region(a, c)](a, c)
             F_a[i][j], F_c[i][j] = Fraction(fa), Fraction(fc)

@@ -296,7 +296,7 @@ def count_real_roots(coefficients: list[int], lo: Fraction, hi: Fraction) -> int
                 f = f // flint.fmpq_poly([-root, 1])
     if f.degree() < 1:
         return at_ends
-    g = flint.fmpz_poly([int(c * f.denom()) for c in f.coeffs()])
+    g = f.numer()  # the same roots, integer coefficients
     ends = (flint.fmpq(lo.numerator, lo.denominator), flint.fmpq(hi.numerator, hi.denominator))
     for prec in _COUNT_PRECISIONS:
         with flint.ctx.workprec(prec):
