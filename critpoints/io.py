@@ -9,14 +9,21 @@ from pathlib import Path
 from typing import Any
 
 
+class OutputError(OSError):
+    """An output file could not be written (the commands report it in one line, exit 2)."""
+
+
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` to ``path`` via a temporary file in the same folder and a rename.
 
     Readers see the old file or the new one, never half of one; on error nothing is left behind.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
     try:
         # mkstemp creates files private (0600); a catalog is meant to be read by others.
         os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
@@ -25,8 +32,10 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
+            raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
         raise
 
 

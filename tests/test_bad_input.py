@@ -39,6 +39,7 @@ TRANSITIONS = ["transitions", "--n", "6", "--runs", "1", "--steps", "10", "--qui
 KGON = ["kgon-existence", "--min-n", "5", "--max-n", "5"]
 LINEAR = ["linear", "--n", "3", "--hidden", "1"]
 PLOT = ["plot", "catalog"]
+LANDSCAPE = ["landscape", "--n", "3", "--quiet"]
 
 
 def case(argv, fragment=None, *, subprocess=False, code=2, root_skips=False, id=None):
@@ -55,6 +56,7 @@ OUTPUT_COMMANDS = {
     "kgon-existence": (KGON, ".json"),
     "linear": (LINEAR, ".json"),
     "plot": (PLOT, ".png"),
+    "landscape": (LANDSCAPE, ".json"),
 }
 OUTPUT_CASES = []
 for name, (argv, suffix) in OUTPUT_COMMANDS.items():
@@ -65,6 +67,12 @@ for name, (argv, suffix) in OUTPUT_COMMANDS.items():
         case([*argv, "--out", f"RO/x{suffix}"], "no permission", root_skips=True,
              id=f"{name}-out-read-only"),
         case([*argv, "--out", ""], "empty", id=f"{name}-out-empty"),
+        # root passes every permission check, but /proc refuses new files to root too: the
+        # check tries a file, not the permission bits
+        pytest.param([*argv, "--out", f"/proc/critpoints-x{suffix}"], "cannot be created",
+                     False, 2, id=f"{name}-out-in-proc",
+                     marks=pytest.mark.skipif(not os.path.isdir("/proc/self"),
+                                              reason="no /proc")),
     ]
 OUTPUT_CASES += [
     case(["plot", "all", "--out", "FILE"], "not a directory", id="plot-all-out-file"),

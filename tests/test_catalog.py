@@ -224,6 +224,26 @@ def test_write_is_atomic_when_interrupted(tmp_path, good_document, monkeypatch):
     assert list(tmp_path.iterdir()) == [path]
 
 
+def test_a_write_that_fails_is_one_line_and_keeps_the_old_file(tmp_path, monkeypatch, capsys):
+    """A disk that refuses the file after the checks passed (full, read-only mount, quota):
+    one line, exit 2, the previous catalog intact and no temporary file left."""
+    import errno
+
+    path = tmp_path / "tms-n2-m2.json"
+    path.write_text("previous contents", encoding="utf-8")
+
+    def refuse(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("os.replace", refuse)
+    assert main(["enumerate", "--n", "2", "--random-starts", "0", "--quiet", "--workers", "1",
+                 "--out", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot write" in err[0] and "No space left" in err[0], err
+    assert path.read_text(encoding="utf-8") == "previous contents"
+    assert list(tmp_path.iterdir()) == [path]
+
+
 # ----------------------------------------------------------------------------------------------
 # CLI
 

@@ -327,3 +327,31 @@ def test_plot_llc_draws_the_diagnostics(tmp_path):
     png = tmp_path / "llc.png"
     assert main(["plot", "llc", str(out), "--out", str(png)]) == 0
     assert png.stat().st_size > 10000
+
+
+def test_a_given_gamma_is_written_as_given(tmp_path, capsys):
+    """``--gamma`` (and ``--epsilon``) given: the file says so, has no harmonic γ bound (null,
+    not NaN) and validates against its schema."""
+    out = tmp_path / "llc.json"
+    assert main(["llc", "--n", "3", "--label", "3-", "--chains", "2", "--steps", "100",
+                 "--gamma", "100", "--epsilon", "1e-6", "--out", str(out)]) == 0, \
+        capsys.readouterr().err
+    document = documents.loads_strict(out.read_text(encoding="utf-8"), str(out))
+    documents.validate(document, str(out))
+    calibration = document["calibration"]
+    assert calibration["gamma"] == 100.0 and calibration["epsilon"] == 1e-6
+    assert calibration["gamma_harmonic"] is None
+    assert "γ = 100 given" in calibration["basis"] and "ε = 1e-06 given" in calibration["basis"]
+
+
+def test_an_unstable_step_has_a_null_prediction():
+    """ε (Nβ h_max + γ) ≥ 4: the harmonic model diverges; its JSON has nulls where the
+    prediction is infinite or undefined (strict JSON has neither inf nor NaN)."""
+    H = np.diag([2.0, 0.5])
+    cal = calibrate_sgld(Quadratic(H), np.zeros(2), H, nbeta=500.0, gamma=1.0, epsilon=0.1)
+    assert not cal.prediction.stable
+    record = cal.to_json()
+    assert record["gamma_harmonic"] is None
+    assert record["prediction"]["llc"] is None and record["prediction"]["bias"] is None
+    assert record["prediction"]["stiffness"] == pytest.approx(0.1 * (500.0 * 2.0 + 1.0))
+    json.dumps(record, allow_nan=False)

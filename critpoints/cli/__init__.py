@@ -111,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     input: one line on stderr, no traceback) or 130 (interrupted with Ctrl-C)."""
     _one_blas_thread()
     from critpoints.documents import DocumentError
+    from critpoints.io import OutputError
 
     try:
         parser = build_parser()
@@ -121,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         except SystemExit as exc:  # argparse: --help, --version or a usage error (printed)
             return exc.code if isinstance(exc.code, int) else 0
         return int(args.func(args) or 0)
-    except (UsageError, DocumentError) as exc:  # DocumentError: any unusable input file
+    # DocumentError: any unusable input file; OutputError: an output that could not be written
+    except (UsageError, DocumentError, OutputError) as exc:
         command = getattr(locals().get("args"), "command", None)
         print(f"critpoints {command}: error: {exc}", file=sys.stderr)
         return 2

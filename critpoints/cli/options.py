@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import tempfile
 from fractions import Fraction
 from pathlib import Path
 
@@ -322,6 +323,14 @@ def output_problem(path: Path, *, directory: bool = False) -> str | None:
         return f"cannot be created: {target} is a file, not a directory"
     if not os.access(target, os.W_OK | os.X_OK):
         return f"cannot be created: no permission to write in {target}"
+    # os.access trusts the permission bits, which root passes everywhere: a read-only mount or
+    # /proc only refuses the file itself, so try one (the atomic write's own temporary name).
+    try:
+        handle, probe = tempfile.mkstemp(dir=target, prefix=".critpoints-", suffix=".tmp")
+    except OSError as exc:
+        return f"cannot be created in {target}: {exc.strerror or exc}"
+    os.close(handle)
+    os.unlink(probe)
     return None
 
 

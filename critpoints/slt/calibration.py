@@ -96,10 +96,17 @@ class HarmonicPrediction:
     stiffness: float
 
     def to_json(self) -> dict:
-        return {"llc": self.llc, "half_rank": self.half_rank, "bias": self.bias,
-                "localisation_bias": self.localisation_bias, "step_bias": self.step_bias,
-                "minibatch_bias": self.minibatch_bias, "stable": self.stable,
-                "stiffness": self.stiffness}
+        # An unstable step (stiffness ≥ 4) has no finite prediction: null, as JSON has no inf.
+        return {"llc": _json_number(self.llc), "half_rank": self.half_rank,
+                "bias": _json_number(self.bias),
+                "localisation_bias": _json_number(self.localisation_bias),
+                "step_bias": _json_number(self.step_bias),
+                "minibatch_bias": _json_number(self.minibatch_bias), "stable": self.stable,
+                "stiffness": _json_number(self.stiffness)}
+
+
+def _json_number(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else x
 
 
 def _curved(curvatures: Any) -> np.ndarray:
@@ -247,8 +254,10 @@ class SGLDCalibration:
         None where there is no Hessian to predict from (non-smooth points).
     probe : HarmonicProbe or None
         The harmonic probe at the chosen γ.
-    gamma_harmonic, gamma_flat : float
-        The two lower bounds on γ (harmonic region; flat coordinates kept in their flat set).
+    gamma_harmonic : float or None
+        The lower bound on γ from the harmonic region (None: γ was given, not chosen).
+    gamma_flat : float
+        The lower bound on γ that keeps the flat coordinates in their flat set.
     flat_extent : float or None
         Distance to the end of the flat set along the flat coordinates (None: none).
     relaxation_steps : float
@@ -266,7 +275,7 @@ class SGLDCalibration:
     gamma: float
     prediction: HarmonicPrediction | None
     probe: HarmonicProbe | None
-    gamma_harmonic: float
+    gamma_harmonic: float | None
     gamma_flat: float
     flat_extent: float | None
     relaxation_steps: float
@@ -279,7 +288,8 @@ class SGLDCalibration:
         return {
             "epsilon": self.epsilon, "gamma": self.gamma,
             "prediction": None if self.prediction is None else self.prediction.to_json(),
-            "probe_relative_error": None if self.probe is None else self.probe.relative_error,
+            "probe_relative_error": (None if self.probe is None
+                                     else _json_number(self.probe.relative_error)),
             "probe_passed": None if self.probe is None else self.probe.passed,
             "gamma_harmonic": self.gamma_harmonic, "gamma_flat": self.gamma_flat,
             "flat_extent": self.flat_extent, "relaxation_steps": self.relaxation_steps,
@@ -383,7 +393,7 @@ def calibrate_sgld(
     if len(flat_coordinates):
         extent = flat_extent(potential, centre, flat_coordinates)
         gamma_flat = (FLAT_SIGMAS / extent) ** 2
-    gamma_harmonic = math.nan
+    gamma_harmonic = None  # stays None where γ is given
     retained = None
     pilots: list[tuple[float, int]] = []
     if gamma is None:
@@ -426,6 +436,7 @@ def calibrate_sgld(
         gamma = max(gamma_harmonic, gamma_flat)
     probe = harmonic_probe(potential, centre, hessian, nbeta, gamma)
     budget = step_tolerance * 0.5 * positive.size
+    epsilon_given = epsilon is not None
     if epsilon is None:
         epsilon = _step_for(positive if not smooth else values, nbeta, gamma, budget,
                             None if not smooth else noise_arr)
@@ -433,19 +444,27 @@ def calibrate_sgld(
     relaxation = 2.0 / (epsilon * a_min)
     if smooth:
         prediction = harmonic_llc(values, nbeta, gamma, epsilon, noise_arr)
-        basis = ("Hessian spectrum at w*: γ the smallest on a √2 ladder whose harmonic posterior "
-                 "stays where the loss is quadratic (Monte Carlo probe within "
-                 f"{HARMONIC_TOLERANCE:.0%})"
-                 + (f" and in the basin of w* (≥ {MIN_RETENTION:.1%} of {retention_draws} draws "
-                    "quench back)" if basin is not None else "")
-                 + (", doubled until a pilot run loses no chain" if pilot is not None else "")
-                 + (", raised to keep the flat coordinates 3 sd inside their flat set"
-                    if gamma_flat > gamma_harmonic else "")
-                 + f"; ε for a step bias ≤ {step_tolerance:.0%} of ½ rank")
+        if gamma_harmonic is None:
+            gamma_basis = f"γ = {gamma:.6g} given"
+        else:
+            gamma_basis = (
+                "γ the smallest on a √2 ladder whose harmonic posterior stays where the loss is "
+                f"quadratic (Monte Carlo probe within {HARMONIC_TOLERANCE:.0%})"
+                + (f" and in the basin of w* (≥ {MIN_RETENTION:.1%} of {retention_draws} draws "
+                   "quench back)" if basin is not None else "")
+                + (", doubled until a pilot run loses no chain" if pilot is not None else "")
+                + (", raised to keep the flat coordinates 3 sd inside their flat set"
+                   if gamma_flat > gamma_harmonic else ""))
+        epsilon_basis = (f"ε = {epsilon:.6g} given" if epsilon_given
+                         else f"ε for a step bias ≤ {step_tolerance:.0%} of ½ rank")
+        basis = f"Hessian spectrum at w*: {gamma_basis}; {epsilon_basis}"
     else:
         prediction = None
-        basis = ("non-smooth point: no Hessian, so no bias prediction; ε from the largest "
-                 "eigenvalue of the stored one-sided Hessian, γ from the probe of its positive "
-                 "part and the flat set")
+        basis = ("non-smooth point: no Hessian, so no bias prediction; "
+                 + (f"ε = {epsilon:.6g} given" if epsilon_given else
+                    "ε from the largest eigenvalue of the stored one-sided Hessian")
+                 + ", "
+                 + (f"γ = {gamma:.6g} given" if gamma_harmonic is None else
+                    "γ from the probe of its positive part and the flat set"))
     return SGLDCalibration(float(epsilon), float(gamma), prediction, probe, gamma_harmonic,
                            gamma_flat, extent, relaxation, basis, notes, retained, pilots)
