@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ __all__ = [
     "load_builtin",
     "load_catalog",
     "load_document",
+    "read_input_bytes",
     "read_json",
     "write_catalog",
     "write_document",
@@ -49,6 +51,40 @@ __all__ = [
 
 # ----------------------------------------------------------------------------------------------
 # Any document
+
+
+#: The largest input file read (the n = 32 catalog is 10 MB): a larger one is refused before
+#: it is read, as is anything that is not a regular file (a FIFO would block, /dev/zero never
+#: ends).
+MAX_INPUT_BYTES = 256 * 2**20
+
+
+def read_input_bytes(path: str | os.PathLike) -> bytes:
+    """The bytes of the input file ``path``, after checking that it is a regular file of at
+    most :data:`MAX_INPUT_BYTES`.
+
+    Raises
+    ------
+    DocumentError
+        Missing, a directory or another non-regular file, too large, or unreadable.
+    """
+    source = os.fspath(path)
+    try:
+        status = os.stat(path)
+    except OSError as exc:
+        raise DocumentError(f"{source}: cannot read: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(status.st_mode):
+        raise DocumentError(f"{source}: is a directory, not a file")
+    if not stat.S_ISREG(status.st_mode):
+        raise DocumentError(f"{source}: is not a regular file (a device, FIFO or socket)")
+    if status.st_size > MAX_INPUT_BYTES:
+        raise DocumentError(f"{source}: {status.st_size / 2**20:.0f} MiB, larger than the "
+                            f"{MAX_INPUT_BYTES // 2**20} MiB an input file may be")
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(MAX_INPUT_BYTES + 1)
+    except OSError as exc:
+        raise DocumentError(f"{source}: cannot read: {exc.strerror or exc}") from None
 
 
 def read_json(path: str | os.PathLike) -> Any:
@@ -64,12 +100,7 @@ def read_json(path: str | os.PathLike) -> Any:
     """
     source = os.fspath(path)
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except IsADirectoryError:
-        raise DocumentError(f"{source}: is a directory, not a file") from None
-    except OSError as exc:
-        raise DocumentError(f"{source}: cannot read: {exc.strerror or exc}") from None
+        text = read_input_bytes(path).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise DocumentError(f"{source}: not UTF-8 text: {exc.reason}") from None
     return documents.loads_strict(text, source)

@@ -12,12 +12,11 @@ and the field for any problem.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import networkx as nx
 
 from critpoints import documents
-from critpoints.documents import TRANSITIONS, DocumentError
+from critpoints.documents import TRANSITIONS
 from critpoints.dynamics.graph_format import (
     graph_from_document,
     graph_from_graphml_text,
@@ -25,6 +24,7 @@ from critpoints.dynamics.graph_format import (
     graph_to_graphml_text,
 )
 from critpoints.io import dumps_json, write_text_atomic
+from critpoints.store import read_input_bytes
 
 __all__ = [
     "default_graph_path",
@@ -98,12 +98,7 @@ def read_graph_graphml(path: str | os.PathLike, name: str) -> nx.DiGraph:
     DocumentError
         Unreadable, not GraphML, or not a valid graph of that type.
     """
-    source = os.fspath(path)
-    try:
-        text = Path(path).read_bytes()
-    except OSError as exc:
-        raise DocumentError(f"{source}: cannot read: {exc.strerror or exc}") from None
-    return graph_from_graphml_text(text, source, name)
+    return graph_from_graphml_text(read_input_bytes(path), os.fspath(path), name)
 
 
 def write_transition_graph(G: nx.DiGraph, json_path: str | os.PathLike) -> tuple[str, str]:

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from critpoints.cli import main
+from critpoints.store import MAX_INPUT_BYTES
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The catalog files the cases read by default (copied: a regression that writes must not touch
@@ -276,11 +277,22 @@ BAD_CATALOGS = {
                        "must be a non-negative integer"),
     "version-2": ('{"schema_name": "critpoints.catalog", "schema_version": 2}', "version 2"),
     "no-points": ('{"schema_name": "critpoints.catalog", "schema_version": 1}', "invalid at"),
+    # refused before reading: a FIFO would block, a device like /dev/zero never ends
+    "fifo": ("FIFO", "not a regular file"),
+    "device": ("DEVICE", "not a regular file"),
+    "too-large": ("TOO_LARGE", "larger than"),
 }
+SPECIAL_FILES = ("DIR", "FIFO", "DEVICE", "TOO_LARGE")
 CATALOG_CASES = [
     case([*argv, "--catalog", f"CATALOG:{kind}"], fragment, id=f"{argv[0]}-catalog-{kind}")
     for argv in (LLC, PHASES, TRANSITIONS)
     for kind, (_, fragment) in BAD_CATALOGS.items()
+] + [
+    case(["certify", f"CATALOG:{kind}"], BAD_CATALOGS[kind][1], id=f"certify-{kind}")
+    for kind in ("fifo", "device", "too-large")
+] + [
+    # the atomic write would replace the device by a regular file (as root it can)
+    case([*ENUMERATE, "--out", "/dev/null"], "not a regular file", id="enumerate-out-device"),
 ]
 
 CORPUS = (OUTPUT_CASES + SEED_CASES + NONFINITE_CASES + BATCH_CASES + DIGITS_CASES + SIZE_CASES
@@ -313,10 +325,18 @@ def make_inputs(folder: Path) -> None:
                                  encoding="utf-8")
     (folder / "BAD_JSON").write_text("[[1, 0], [0, 1]", encoding="utf-8")
     for kind, (content, _) in BAD_CATALOGS.items():
+        target = folder / f"catalog-{kind}.json"
         if isinstance(content, bytes):
-            (folder / f"catalog-{kind}.json").write_bytes(content)
-        elif content is not None and content != "DIR":
-            (folder / f"catalog-{kind}.json").write_text(content, encoding="utf-8")
+            target.write_bytes(content)
+        elif content == "FIFO":
+            os.mkfifo(target)
+        elif content == "DEVICE":
+            target.symlink_to("/dev/zero")
+        elif content == "TOO_LARGE":
+            with open(target, "wb") as handle:  # sparse: nothing is written to the disk
+                handle.truncate(MAX_INPUT_BYTES + 1)
+        elif content is not None and content not in SPECIAL_FILES:
+            target.write_text(content, encoding="utf-8")
 
 
 @pytest.fixture

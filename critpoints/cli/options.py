@@ -316,6 +316,9 @@ def output_problem(path: Path, *, directory: bool = False) -> str | None:
     else:
         if path.is_dir():
             return "is a directory"
+        if path.exists() and not path.is_file():
+            # the atomic write would replace a device or FIFO by a regular file
+            return "exists and is not a regular file"
         if path.exists() and not os.access(path, os.W_OK):
             return "exists and is not writable"
         target = _nearest_existing(path)
