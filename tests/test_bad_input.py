@@ -247,6 +247,13 @@ ACCEPTED_CASES = [
 ]
 
 MESSAGE_CASES = [
+    # a scheduler address is tried before the run (it was a traceback, or one after 30 s)
+    case(["census", "--n", "2", "--budget", "20", "--round-starts", "20", "--no-landscape",
+          "--scheduler", "nonsense"], "--scheduler 'nonsense': cannot connect",
+         id="census-scheduler-nonsense"),
+    case([*TRANSITIONS[:3], "--init", "random", *TRANSITIONS[3:], "--scheduler", "nonsense"],
+         "--scheduler 'nonsense': cannot connect", id="transitions-scheduler-nonsense"),
+    case([*TRANSITIONS[:5], "--steps", "0", "--quiet"], "--steps", id="transitions-zero-steps"),
     case(["--bogus"], "--bogus", id="bogus-option"),
     case([], "COMMAND", id="no-command"),
     case(["bogus"], "invalid choice", id="bogus-command"),

@@ -12,6 +12,7 @@ from critpoints.cli.enumerate import DEFAULT_WORKERS, format_table, progress_pri
 from critpoints.cli.options import (
     MAX_DIGITS,
     check_output_file,
+    dask_scheduler,
     integer,
     output_file,
     seed,
@@ -97,11 +98,7 @@ def run(args: argparse.Namespace) -> int:
     if args.closure_descents is not None and not args.descent_closure:
         raise UsageError("--closure-descents budgets the descent closure: give "
                          "--descent-closure")
-    if args.scheduler is not None:
-        try:
-            import distributed  # noqa: F401
-        except ImportError:
-            raise UsageError("--scheduler needs dask: pip install 'critpoints[dask]'") from None
+    dask_scheduler(args.scheduler)
     m = args.hidden
     out = check_output_file(args.out or f"catalog/tms-n{args.n}-m{m}.json")
     if not args.no_landscape and m != 2:

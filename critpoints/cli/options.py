@@ -400,3 +400,29 @@ def tms_catalog(path, n: int | None, m: int | None = None):
         raise UsageError(f"{path} is a catalog for m = {model.get('m')}, not for --hidden {m}")
     return path, document
 
+
+#: How long --scheduler may take to answer before the command gives up (seconds).
+SCHEDULER_TIMEOUT = 10
+
+
+def dask_scheduler(address: str | None) -> str | None:
+    """``address`` (a Dask scheduler's, or None), after checking that dask is installed and
+    that a client connects to it within :data:`SCHEDULER_TIMEOUT` seconds: a bad address or an
+    absent scheduler is a one-line usage error before the computation, not a traceback after
+    a 30-second wait."""
+    from critpoints.cli import UsageError
+
+    if address is None:
+        return None
+    try:
+        from distributed import Client
+    except ImportError:
+        raise UsageError("--scheduler needs dask: pip install 'critpoints[dask]'") from None
+    try:
+        with Client(address, timeout=SCHEDULER_TIMEOUT):
+            pass
+    except (OSError, ValueError, TypeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UsageError(f"--scheduler {address!r}: cannot connect: {reason}") from None
+    return address
+

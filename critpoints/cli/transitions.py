@@ -14,6 +14,7 @@ from critpoints.cli.options import (
     MAX_RUN_STEPS,
     MAX_SAMPLES,
     check_output_file,
+    dask_scheduler,
     integer,
     output_file,
     real,
@@ -38,7 +39,7 @@ def register(subparsers) -> None:
     parser.add_argument("--runs", type=integer(1, MAX_RUNS), default=500,
                         help=f"number of SGD runs (runs × steps ≤ {MAX_RUN_STEPS:,}; default 500)")
     parser.add_argument("--seed", type=seed, default=0, help="sweep seed (default 0)")
-    parser.add_argument("--steps", type=integer(0, MAX_RUN_STEPS), default=225_000,
+    parser.add_argument("--steps", type=integer(1, MAX_RUN_STEPS), default=225_000,
                         help="SGD steps per run")
     parser.add_argument("--batch", type=integer(1, MAX_SAMPLES), default=20,
                         help="minibatch size (≤ --samples)")
@@ -164,15 +165,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--out must end in .json (the GraphML goes beside it); got {out}")
     check_output_file(out)
     check_output_file(out[:-5] + ".graphml", "the GraphML file")
+    dask_scheduler(args.scheduler)
     from critpoints.cli.landscape import landscape_of_catalog
 
     landscape, landscape_source = landscape_of_catalog(catalog, catalog_path, args.n,
                                                        args.landscape, args.quiet)
-    if args.scheduler is not None:
-        try:
-            import distributed  # noqa: F401
-        except ImportError:
-            raise UsageError("--scheduler needs dask: pip install 'critpoints[dask]'") from None
     protocol = SGDProtocol(args.samples, args.batch, args.lr, args.steps)
     config = SweepConfig(args.n, args.runs, args.seed, protocol, init, scale, catalog,
                          drop_diverged=args.diverged == "drop")
