@@ -140,7 +140,11 @@ NONFINITE_CASES = [
 ] + [
     case(["evaluate", "--params", "POINT", "--sparsity", "0.5", "--importance", value],
          "--importance", id=f"evaluate-importance-{value}")
-    for value in ("1,0", "1,-2", "1,nan", "1,inf", "1,x", "", "1,2,3")
+    for value in ("1,0", "1,-2", "1,nan", "1,inf", "1,x", "", "1,2,3", "1,1e308", "1,1e-320")
+] + [
+    # 1e308 overflowed the search's sums into a traceback
+    case([*ENUMERATE[:1], "--n", "3", "--sparsity", "0.5", "--importance", "1,2,1e308"],
+         "--importance", id="enumerate-importance-1e308"),
 ] + [
     case(["evaluate", "--params", "POINT", "--importance", "1,1"], "--sparsity",
          id="evaluate-importance-without-sparsity"),
@@ -490,3 +494,14 @@ def test_diverged_runs_are_dropped_on_request(tmp_path, capsys):
     assert "1 of 3 runs diverged and were dropped: run 1 at step" in capsys.readouterr().err
     graph = json.loads((tmp_path / "drop.json").read_text(encoding="utf-8"))["graph"]
     assert graph["runs"] == 2 and list(graph["diverged_runs"]) == ["1"]
+
+
+def test_minus_zero_is_zero():
+    """``--sparsity -0`` names the catalog ``S0``, not ``S-0`` (the parsed 0.0 carries no sign)."""
+    from critpoints.cli.enumerate import sparse_catalog_name
+    from critpoints.cli.options import real
+
+    value = real(0.0, 1.0, hi_open=True)("-0")
+    assert value == 0.0 and str(value) == "0.0"
+    assert sparse_catalog_name(3, value, None) == sparse_catalog_name(3, 0.0, None)
+    assert "S-0" not in sparse_catalog_name(3, value, None)

@@ -122,7 +122,8 @@ def _finite(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
-    return value
+    # -0 is 0: a file name or a generated command must not say "S-0"
+    return value + 0.0
 
 
 def real(
@@ -224,14 +225,26 @@ def fraction(lo: float, hi: float):
     return parse
 
 
+#: Feature importances are weights of order one (the paper's decays reach 0.7¹⁹ ≈ 1e-3 at
+#: n = 20); beyond this range the float64 sums overflow or the small weights vanish under the
+#: others' rounding.
+IMPORTANCE_RANGE = (1e-6, 1e6)
+
+
 def positive_list(text: str) -> tuple[float, ...]:
-    """``X1,X2,...``: a non-empty comma-separated list of finite numbers > 0."""
+    """``X1,X2,...``: a non-empty comma-separated list of finite numbers in
+    :data:`IMPORTANCE_RANGE` (the feature importances)."""
+    lo, hi = IMPORTANCE_RANGE
     parts = text.split(",")
     values = []
     for part in parts:
         value = _finite(part.strip())
         if not value > 0:
             raise argparse.ArgumentTypeError(f"every entry must be positive, got {part.strip()!r}")
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(
+                f"every entry must lie in [{lo:g}, {hi:g}] (importances are weights of order one),"
+                f" got {part.strip()!r}")
         values.append(value)
     return tuple(values)
 
