@@ -92,6 +92,44 @@ def test_evaluate_prints_loss_gradient_and_spectrum(tmp_path, capsys):
     assert len(loss_line.split()[1]) > 35
 
 
+def test_evaluate_retries_an_unconverged_spectrum_at_twice_the_digits(tmp_path, capsys,
+                                                                     monkeypatch):
+    """mpmath's QL iteration gives up on some highly degenerate spectra (150 equal columns at
+    30 digits; 60 digits converge): evaluate retries at 2·dps, and says so in one line if that
+    fails too."""
+    import mpmath
+
+    from critpoints import mpfr
+
+    eigsy = mpfr.eigsy
+    tried = []
+
+    def fails_below(limit):
+        def patched(H, eigvals_only=False):
+            tried.append(mpmath.mp.dps)
+            if mpmath.mp.dps < limit:
+                raise RuntimeError("tridiag_eigen: no convergence")
+            return eigsy(H, eigvals_only=eigvals_only)
+        return patched
+
+    path = _params(tmp_path, {"W": [[1.0, 0.0], [0.0, 1.0]], "b": [-0.1, 0.2]})
+    assert main(["evaluate", "--params", path, "--dps", "30"]) == 0
+    reference = capsys.readouterr().out
+    monkeypatch.setattr(mpfr, "eigsy", fails_below(60))
+    assert main(["evaluate", "--params", path, "--dps", "30"]) == 0
+    assert tried == [30, 60]
+    retried = capsys.readouterr().out
+    # printed at 30 digits either way; the retry's eigenvalues are the more accurate ones
+    assert len(retried.splitlines()) == len(reference.splitlines())
+    for ours, theirs in zip(retried.splitlines(), reference.splitlines()):
+        if ours != theirs:
+            assert abs(mpmath.mpf(ours) - mpmath.mpf(theirs)) < mpmath.mpf("1e-27"), ours
+    monkeypatch.setattr(mpfr, "eigsy", fails_below(1000))
+    assert main(["evaluate", "--params", path, "--dps", "30"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "did not converge at 30 or 60 digits" in err[0]
+
+
 @pytest.mark.parametrize(
     "content, message",
     [

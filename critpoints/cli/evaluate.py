@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     import mpmath
     import numpy as np
 
-    from critpoints import mpfr, tms
+    from critpoints import tms
 
     W, b = read_params(args.params)
     m, n = len(W), len(W[0])
@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
             value, dW, db = tms.loss_and_gradient(Ws, bs, dps=args.dps, **keywords)
             grad_norm = mpmath.sqrt(mpmath.fsum(v * v for v in [*dW.ravel(), *db.ravel()]))
             H = mpmath.matrix(tms.hessian(Ws, bs, dps=args.dps, **keywords).tolist())
-            eigenvalues = sorted(mpfr.eigsy(H, eigvals_only=True))  # mpmath.eigsy's bits
+            eigenvalues = sorted(_eigenvalues(H, args.dps, args.params))
             digits = args.dps
 
             def fmt(x):
@@ -135,3 +135,23 @@ def run(args: argparse.Namespace) -> int:
     for eigenvalue in eigenvalues:
         print(f"  {fmt(eigenvalue)}")
     return 0
+
+
+def _eigenvalues(H, dps: int, source) -> list:
+    """mpmath.eigsy's eigenvalues of H (its bits, :func:`critpoints.mpfr.eigsy`) at ``dps``
+    digits or, where its QL iteration stops unconverged (2·dps iterations per eigenvalue; a
+    cluster of zero eigenvalues can stall its relative deflation test), at 2·dps digits."""
+    import mpmath
+
+    from critpoints import mpfr
+
+    for working in (dps, 2 * dps):
+        with mpmath.workdps(working):
+            try:
+                return mpfr.eigsy(mpmath.matrix(H), eigvals_only=True)
+            except RuntimeError:
+                continue
+    raise UsageError(f"{source}: the Hessian's eigenvalues did not converge at {dps} or "
+                     f"{2 * dps} digits (mpmath's QL iteration; the spectrum is highly "
+                     "degenerate); try another --dps")
+
