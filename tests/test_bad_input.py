@@ -26,7 +26,7 @@ from critpoints.store import MAX_INPUT_BYTES
 ROOT = Path(__file__).resolve().parents[1]
 #: The catalog files the cases read by default (copied: a regression that writes must not touch
 #: the committed ones).
-CATALOG_FILES = ("tms-n2-m2.json", "tms-n6-m2.json", "tms-n6-m2.phases.json",
+CATALOG_FILES = ("tms-n2-m2.json", "tms-n4-m3.json", "tms-n6-m2.json", "tms-n6-m2.phases.json",
                  "tms-n6-m2.transitions.json")
 TIMEOUT = 60  # s: a case that has not ended by then "never ends"
 MEMORY_LIMIT = 3 * 2**30  # bytes of address space for a subprocess case
@@ -258,6 +258,9 @@ MESSAGE_CASES = [
     case([*TRANSITIONS[:3], "--init", "random", *TRANSITIONS[3:], "--scheduler", "nonsense"],
          "--scheduler 'nonsense': cannot connect", id="transitions-scheduler-nonsense"),
     case([*TRANSITIONS[:5], "--steps", "0", "--quiet"], "--steps", id="transitions-zero-steps"),
+    # its ends are matched up to O(2): an m = 3 catalog was a traceback from the matcher
+    case(["landscape", "--n", "4", "--catalog", "catalog/tms-n4-m3.json", "--quiet"],
+         "m = 2 only", id="landscape-of-m3-catalog"),
     case(["--bogus"], "--bogus", id="bogus-option"),
     case([], "COMMAND", id="no-command"),
     case(["bogus"], "invalid choice", id="bogus-command"),

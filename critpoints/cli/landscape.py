@@ -74,10 +74,15 @@ def summary(G) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from critpoints.cli import UsageError
     from critpoints.cli.options import tms_catalog
     from critpoints.landscape_store import default_landscape_path
 
     catalog_path, document = tms_catalog(args.catalog, args.n)
+    if document["model"].get("m") != 2:
+        # its ends are matched up to O(2) (critpoints.dynamics.plateaus.CatalogMatcher)
+        raise UsageError(f"the landscape graph is built for m = 2 only; {catalog_path} is a "
+                         f"catalog for m = {document['model'].get('m')}")
     out = landscape_output(args.output or default_landscape_path(args.catalog, args.n))
     write_landscape_of(document, catalog_path, args.n, args.seed, out, args.quiet, args.workers)
     return 0
