@@ -261,6 +261,10 @@ MESSAGE_CASES = [
     # its ends are matched up to O(2): an m = 3 catalog was a traceback from the matcher
     case(["landscape", "--n", "4", "--catalog", "catalog/tms-n4-m3.json", "--quiet"],
          "m = 2 only", id="landscape-of-m3-catalog"),
+    case(["sparsity-branches", "--n", "2", "--certify-ids", "nosuch", "--quiet"],
+         "not among the followed entries", id="sparsity-branches-certify-unknown-id"),
+    case(["sparsity-branches", "--n", "2", "--certify", "0.1", "--stop", "0.5", "--quiet"],
+         "below --stop", id="sparsity-branches-certify-below-stop"),
     case(["--bogus"], "--bogus", id="bogus-option"),
     case([], "COMMAND", id="no-command"),
     case(["bogus"], "invalid choice", id="bogus-command"),

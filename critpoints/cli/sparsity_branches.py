@@ -83,7 +83,16 @@ def run(args: argparse.Namespace) -> int:
         if unknown:
             raise UsageError(f"{source}: no entry {', '.join(map(repr, unknown))}")
         entries = [e for e in entries if e["id"] in set(args.ids)]
+    if args.certify_ids is not None:
+        followed = {e["id"] for e in entries}
+        unknown = [i for i in args.certify_ids if i not in followed]
+        if unknown:
+            raise UsageError(f"--certify-ids: {', '.join(map(repr, unknown))} not among the "
+                             f"followed entries of {source}")
     certify = tuple(sorted(set(args.certify), reverse=True))
+    if below := [s for s in certify if s < args.stop]:
+        raise UsageError(f"--certify {','.join(f'{s:g}' for s in below)} lies below --stop "
+                         f"{args.stop:g}, where the branches are not followed")
     out = check_output_file(args.out or f"catalog/tms-n{args.n}-m{args.hidden}.sparsity.json")
     started = time.monotonic()
     if not args.quiet:
