@@ -265,6 +265,11 @@ MESSAGE_CASES = [
          "not among the followed entries", id="sparsity-branches-certify-unknown-id"),
     case(["sparsity-branches", "--n", "2", "--certify", "0.1", "--stop", "0.5", "--quiet"],
          "below --stop", id="sparsity-branches-certify-below-stop"),
+    # checked before the run (the suffix was a traceback after the whole diagram)
+    case(["phase-diagram", "--n", "2", "--hidden", "1", "--grid", "3", "--figure", "x.gif"],
+         "the suffix must be", id="phase-diagram-figure-gif"),
+    case(["plot", "sgd", "catalog/tms-n6-m2.json", "--init-scale", "1e300"], "--init-scale",
+         id="plot-sgd-init-scale-huge"),
     case(["--bogus"], "--bogus", id="bogus-option"),
     case([], "COMMAND", id="no-command"),
     case(["bogus"], "invalid choice", id="bogus-command"),
@@ -512,3 +517,20 @@ def test_minus_zero_is_zero():
     assert value == 0.0 and str(value) == "0.0"
     assert sparse_catalog_name(3, value, None) == sparse_catalog_name(3, 0.0, None)
     assert "S-0" not in sparse_catalog_name(3, value, None)
+
+
+def test_plot_sgd_that_diverges_is_one_line(workdir, capsys, monkeypatch):
+    """A sweep that diverges inside ``plot sgd`` is reported like ``transitions`` reports it."""
+    from critpoints import plot
+    from critpoints.dynamics.sgd import DivergedRuns
+
+    def diverges(*args, **kwargs):
+        raise DivergedRuns({0: 3})
+
+    monkeypatch.setattr(plot, "small_sweep", diverges)
+    status, err = run_cli(["plot", "sgd", "catalog/tms-n6-m2.json", "--out", "s.png"], False,
+                          capsys)
+    lines = err.strip().splitlines()
+    assert status == 2 and len(lines) == 1, err
+    assert "run 0 at step 3" in lines[0] and "--init-scale" in lines[0]
+    assert not (workdir / "s.png").exists()

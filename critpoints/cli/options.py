@@ -368,6 +368,23 @@ def output_file(text: str) -> Path:
     return path
 
 
+#: The formats a figure is written in (critpoints.plot.save_figure).
+FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
+
+
+def figure_file(text: str) -> Path:
+    """An output file for a figure: writable, and ending in one of :data:`FIGURE_SUFFIXES`."""
+    path = output_file(text)
+    if path.suffix.lower() not in FIGURE_SUFFIXES:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: the suffix must be {', '.join(FIGURE_SUFFIXES[:-1])} or "
+            f"{FIGURE_SUFFIXES[-1]}")
+    return path
+
+
+figure_file.__name__ = "figure path"
+
+
 def output_directory(text: str) -> Path:
     """A directory to write files into (created if missing)."""
     if not text:

@@ -8,7 +8,7 @@ import shlex
 import sys
 
 from critpoints.cli import UsageError
-from critpoints.cli.options import integer, output_file, path, real, seed
+from critpoints.cli.options import figure_file, integer, output_file, path, real, seed
 
 #: The plane's options and their defaults (not used along S).
 _PLANE_DEFAULTS = {"density_min": 0.01, "ratio_range": (0.1, 10.0), "grid": 13,
@@ -68,8 +68,8 @@ def register(subparsers) -> None:
                         help="along S: digits to which the branches are refined at the two "
                         "float sparsities bracketing each boundary (default 60; 0: none)")
     parser.add_argument("--out", type=output_file, metavar="PATH", help="write JSON")
-    parser.add_argument("--figure", type=output_file, metavar="PATH",
-                        help="write the figure (PNG or SVG)")
+    parser.add_argument("--figure", type=figure_file, metavar="PATH",
+                        help="write the figure (.png, .svg or .pdf)")
     parser.set_defaults(func=run)
 
 

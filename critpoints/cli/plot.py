@@ -12,6 +12,7 @@ from pathlib import Path
 
 from critpoints.cli import UsageError
 from critpoints.cli.options import (
+    FIGURE_SUFFIXES,
     check_output_file,
     integer,
     output_problem,
@@ -88,7 +89,9 @@ def register(subparsers) -> None:
     parser.add_argument("--seed", type=seed, default=0, help="sgd: sweep seed (default 0)")
     parser.add_argument("--init", default="4++-",
                         help="sgd: catalog id to start from, or random (default 4++-)")
-    parser.add_argument("--init-scale", type=real(0), default=0.01,
+    parser.add_argument("--init-scale",
+                        type=real(0, 10, why="the critical points have parameters of order 1"),
+                        default=0.01,
                         help="sgd: initial noise scale (default 0.01)")
     parser.set_defaults(func=run)
 
@@ -128,6 +131,7 @@ def _figure(kind: str, source: Path, args: argparse.Namespace):
 
         return plot.phases_figure(load_document(source, PHASES))
     from critpoints.catalog import Catalog
+    from critpoints.dynamics.sgd import DivergedRuns
 
     document = load_catalog(source)  # plot.sgd_figure reads the document
     try:
@@ -136,6 +140,8 @@ def _figure(kind: str, source: Path, args: argparse.Namespace):
                                  init=args.init, init_scale=args.init_scale)
     except KeyError as exc:
         raise UsageError(str(exc.args[0])) from None
+    except DivergedRuns as exc:
+        raise UsageError(f"{exc} with --init-scale {args.init_scale:g}; lower it") from None
     return plot.sgd_figure(sweep.trajectory, sweep.histories, document)
 
 
@@ -169,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
     source = args.path or default_input(args.kind)
     out = args.out or default_output(args.kind, source)
     check_output_file(out)
-    if out.suffix.lower() not in (".png", ".svg", ".pdf"):
+    if out.suffix.lower() not in FIGURE_SUFFIXES:
         raise UsageError(f"--out {out}: the suffix must be .png, .svg or .pdf")
     from critpoints.documents import DocumentError
 
