@@ -92,6 +92,30 @@ def test_docs_command_detects_stale_page(tmp_path, capsys):
     assert main(["docs", "--file", str(page)]) == 2
 
 
+@pytest.mark.parametrize("body, message", [
+    ("{begin}\nold\n", "has no END marker"),  # a page cut short
+    ("{begin}\nold\n{begin}\nold\n{end}\n", "has no END marker before line 4"),
+    ("old\n{end}\n", "without its BEGIN"),
+    ("<!-- BEGIN GENERATED minima by `x`: do not edit -->\nold\n"
+     "<!-- END GENERATED census-statistics -->\n", "without its BEGIN"),
+])
+def test_docs_command_refuses_unbalanced_markers(tmp_path, capsys, body, message):
+    """A generated section without its END marker (or an END without its BEGIN) is refused
+    in one line; it passed as "up to date" before."""
+    from critpoints.cli import main
+    from critpoints.tms.report import BEGIN_MARKER, END_MARKER
+
+    page = tmp_path / "page.md"
+    page.write_text("intro\n" + body.format(begin=BEGIN_MARKER, end=END_MARKER),
+                    encoding="utf-8")
+    before = page.read_bytes()
+    assert main(["docs", "--file", str(page)]) == 2
+    assert main(["docs", "--write", "--file", str(page)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert all(message in line for line in err) and len(err) == 2, err
+    assert page.read_bytes() == before
+
+
 def test_boundary_jumps_only_q_at_mu_one():
     """P is C² across every boundary; Q's Hessian jumps by −2/a where a + c = 0."""
     import sympy as sp
