@@ -243,6 +243,44 @@ def test_check_entry_detects_tampering():
     assert check_entry(bad, 6)
 
 
+@given(st.lists(st.fractions(max_denominator=50), min_size=1, max_size=12),
+       st.sampled_from(["t", "c"]))
+@settings(max_examples=200, deadline=None)
+def test_polynomial_text_is_read_back_by_its_grammar(coefficients, variable):
+    """parse_polynomial_text inverts polynomial_text (trailing zero coefficients aside), and
+    sympy reads the same polynomial from the text."""
+    from critpoints.proofs.algebraic import parse_polynomial_text, polynomial_text
+
+    while len(coefficients) > 1 and coefficients[-1] == 0:
+        coefficients = coefficients[:-1]
+    text = polynomial_text(coefficients, variable)
+    assert parse_polynomial_text(text, variable) == coefficients
+    x = sp.Symbol(variable)
+    assert sp.expand(sp.sympify(text) - sum(sp.Rational(v.numerator, v.denominator) * x**k
+                                             for k, v in enumerate(coefficients))) == 0
+
+
+@pytest.mark.parametrize("text", [
+    "__import__('os').system('touch /tmp/critpoints-pwned') + t",
+    "import os; (((", "t**100000000 - 2", "t**2 + t**2", "t^2 - 2", "2*t*t - 1", "t - 0",
+    "t**2 -2", "", "sqrt(2)*t - 1", "t - 1e3",
+])
+def test_a_tampered_minimal_polynomial_is_not_evaluated(text, tmp_path):
+    """certify reads a stored minimal polynomial by its grammar: code in it is not run, a
+    degree of 10⁸ is not expanded, anything else is a named failure (it ran sympify on it)."""
+    from critpoints.proofs.algebraic import parse_polynomial_text
+
+    with pytest.raises(ValueError):
+        parse_polynomial_text(text, "t")
+    entry = Catalog.from_document(_catalog6()).entry("6")
+    entry["certificate"], entry["exact"] = annotate(entry, 6, 60)
+    entry = copy.deepcopy(entry)
+    entry["exact"]["coordinates"]["s"]["minpoly"] = text
+    failures = check_entry(entry, 6)
+    assert any("exact form of s unreadable" in f for f in failures), failures
+    assert not Path("/tmp/critpoints-pwned").exists()
+
+
 def test_certify_cli_exit_statuses(tmp_path, capsys):
     document = _catalog6()
     document["critical_points"] = document["critical_points"][:6]

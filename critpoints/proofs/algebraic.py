@@ -26,6 +26,7 @@ Minimal polynomials are printed as sympy prints them (``5*t**4 + 7*t**3 - t + 1`
 from __future__ import annotations
 
 import math
+import re
 from fractions import Fraction
 from functools import cache
 
@@ -35,7 +36,8 @@ import mpmath
 from critpoints.proofs.realroots import isolating_intervals
 from critpoints.tms.polygon import Interval, interval_of, intervals, reduced_polynomials
 
-__all__ = ["AlgebraicNumber", "cos_minimal_polynomial", "exact_form", "reduced_polynomials_exact"]
+__all__ = ["AlgebraicNumber", "cos_minimal_polynomial", "exact_form", "parse_polynomial_text",
+           "polynomial_text", "reduced_polynomials_exact"]
 
 #: Names of the variables in the stored minimal polynomials and in the polynomials returned here.
 COSINE_VARIABLE, S_VARIABLE, STORED_VARIABLE = "c", "s", "t"
@@ -251,6 +253,60 @@ def polynomial_text(coefficients: list[Fraction], variable: str) -> str:
         else:
             parts.append(f"{'+' if value > 0 else '-'} {term}")
     return " ".join(parts) if parts else "0"
+
+
+#: Highest degree :func:`parse_polynomial_text` accepts (the catalogs' minimal polynomials have
+#: degree ≤ 60; a stored ``t**100000000`` would take for ever to evaluate).
+MAX_PARSED_DEGREE = 1024
+
+_CONSTANT_TERM = re.compile(r"(\d+)(?:/(\d+))?")
+
+
+def parse_polynomial_text(text: str, variable: str) -> list[Fraction]:
+    """The coefficients (lowest degree first) of a polynomial written as
+    :func:`polynomial_text` writes it, and nothing else: a stored minimal polynomial is read
+    by this grammar, never evaluated as code (``sympify`` would run whatever a tampered file
+    holds).
+
+    Raises
+    ------
+    ValueError
+        Not of that form, a repeated power, or a degree above :data:`MAX_PARSED_DEGREE`.
+    """
+    if not isinstance(text, str) or not text or len(text) > 100_000:
+        raise ValueError("not a polynomial text")
+    if text == "0":
+        return [Fraction(0)]
+    term_pattern = re.compile(rf"(?:(\d+)\*)?{re.escape(variable)}(?:\*\*(\d+))?(?:/(\d+))?")
+    words = text.split(" ")
+    signs, terms = [1], []
+    if words[0].startswith("-") and len(words[0]) > 1:
+        signs[0], words[0] = -1, words[0][1:]
+    terms.append(words[0])
+    if len(words) % 2 != 1:
+        raise ValueError(f"not a polynomial in {variable}: {text[:60]!r}")
+    for sign, term in zip(words[1::2], words[2::2]):
+        if sign not in ("+", "-"):
+            raise ValueError(f"not a polynomial in {variable}: {text[:60]!r}")
+        signs.append(1 if sign == "+" else -1)
+        terms.append(term)
+    coefficients: dict[int, Fraction] = {}
+    for sign, term in zip(signs, terms):
+        constant = _CONSTANT_TERM.fullmatch(term)
+        monomial = None if constant else term_pattern.fullmatch(term)
+        if constant:
+            power, value = 0, Fraction(int(constant[1]), int(constant[2] or 1))
+        elif monomial:
+            power = int(monomial[2] or 1)
+            value = Fraction(int(monomial[1] or 1), int(monomial[3] or 1))
+        else:
+            raise ValueError(f"not a polynomial in {variable}: term {term[:40]!r}")
+        if power > MAX_PARSED_DEGREE:
+            raise ValueError(f"degree {power} above {MAX_PARSED_DEGREE}")
+        if power in coefficients or value == 0:
+            raise ValueError(f"not a polynomial in {variable}: term {term[:40]!r} repeated or 0")
+        coefficients[power] = sign * value
+    return [coefficients.get(k, Fraction(0)) for k in range(max(coefficients) + 1)]
 
 
 def _algebraic(poly: flint.fmpq_poly, value, name: str) -> AlgebraicNumber:

@@ -35,7 +35,7 @@ import mpmath
 import numpy as np
 
 from critpoints.proofs import interval as iv
-from critpoints.proofs.algebraic import exact_form
+from critpoints.proofs.algebraic import exact_form, parse_polynomial_text
 from critpoints.proofs.exact_point import (
     exact_gradient_vanishes,
     matches_stored,
@@ -443,8 +443,6 @@ def check_entry(entry: dict, n: int, digits: int | None = None) -> list[str]:
     and holds exactly one root (certified root counting with Arb balls,
     :func:`critpoints.proofs.realroots.count_real_roots`).
     """
-    import sympy as sp
-
     from critpoints.proofs.realroots import count_real_roots
 
     digits = digits or entry.get("precision_digits", 60)
@@ -463,29 +461,36 @@ def check_entry(entry: dict, n: int, digits: int | None = None) -> list[str]:
     if stored_exact != exact:
         failures.append(f"{entry['id']}: exact form differs from the re-derived one")
     if stored_exact and entry.get("reduced"):
-        t = sp.Symbol("t")
         values = {"x": entry["reduced"]["x"], "s": entry["reduced"]["s"],
                   "vertex_bias": entry["reduced"]["vertex_bias"]}
         for name, number in stored_exact.get("coordinates", {}).items():
             if "minpoly" not in number:
                 continue
-            poly = sp.Poly(sp.sympify(number["minpoly"]), t)
+            # read by its grammar, never evaluated: the file may have been tampered with
+            try:
+                coefficients = parse_polynomial_text(number["minpoly"], "t")
+                lo, hi = (Fraction(v) for v in number["interval"])
+            except (ValueError, TypeError, ZeroDivisionError) as exc:
+                failures.append(f"{entry['id']}: exact form of {name} unreadable: {exc}")
+                continue
+            if any(v.denominator != 1 for v in coefficients) or len(coefficients) < 2:
+                failures.append(f"{entry['id']}: minpoly of {name} is not an integer polynomial "
+                                "of degree ≥ 1")
+                continue
+            integers = [int(v) for v in reversed(coefficients)]  # highest degree first
             with mpmath.workdps(digits):
                 value = mpmath.mpf(values[name])
-                coeffs = [mpmath.mpf(int(v)) for v in poly.all_coeffs()]
+                coeffs = [mpmath.mpf(v) for v in integers]
                 residual = abs(mpmath.polyval(coeffs, value))
-                scale = sum(abs(v) for v in coeffs) * max(1, abs(value)) ** poly.degree()
+                scale = sum(abs(v) for v in coeffs) * max(1, abs(value)) ** (len(integers) - 1)
                 if residual > scale * mpmath.mpf(10) ** (15 - digits):
                     failures.append(f"{entry['id']}: stored {name} is not a root of its minpoly")
-            lo, hi = (sp.Rational(v) for v in number["interval"])
-            if not lo <= sp.Rational(str(mpmath.nstr(value, 30))) <= hi and lo != hi:
+            if not lo <= Fraction(str(mpmath.nstr(value, 30))) <= hi and lo != hi:
                 failures.append(f"{entry['id']}: isolating interval of {name} misses the value")
             if lo == hi:
                 continue
             try:
-                roots = count_real_roots([int(v) for v in poly.all_coeffs()],
-                                         Fraction(int(lo.p), int(lo.q)),
-                                         Fraction(int(hi.p), int(hi.q)))
+                roots = count_real_roots(integers, lo, hi)
             except ArithmeticError as exc:  # a root too close to an end point to place
                 failures.append(f"{entry['id']}: interval of {name}: {exc}")
                 continue
