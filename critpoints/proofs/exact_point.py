@@ -91,9 +91,11 @@ def matches_stored(point: ExactPoint, entry: dict, digits: int) -> float:
                 w = (root * mpmath.cos(angle), root * mpmath.sin(angle))
             else:
                 w = (0, 0)
-            for r in range(2):
-                worst = max(worst, abs(mpmath.mpf(entry["W_exact"][r][i]) - w[r]))
-            for row in entry["W_exact"][2:]:  # a planar point in m > 2: the other rows are 0
+            rows = entry["W_exact"]
+            for r in range(2):  # m = 1 stores one row: the polygon must lie on it (k ≤ 2)
+                stored = mpmath.mpf(rows[r][i]) if r < len(rows) else mpmath.mpf(0)
+                worst = max(worst, abs(stored - w[r]))
+            for row in rows[2:]:  # a planar point in m > 2: the other rows are 0
                 worst = max(worst, abs(mpmath.mpf(row[i])))
             exact_b = mpmath.mpf(point.b[i].numerator) / point.b[i].denominator
             worst = max(worst, abs(mpmath.mpf(entry["b_exact"][i]) - exact_b))
