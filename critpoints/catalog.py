@@ -48,6 +48,7 @@ __all__ = [
     "CatalogError",
     "CatalogModel",
     "UnknownEntryError",
+    "check_tms_parameters",
     "entry_id",
     "new_document",
     "schema",
@@ -91,6 +92,29 @@ def entry_id(point: dict) -> str:
     """The id of a catalog entry: its ``id`` (TMS entries), else its ``label`` (the entries of a
     linear-autoencoder catalog have no ``id``; their label, the subset, is unique)."""
     return point["id"] if "id" in point else point["label"]
+
+
+#: Largest |parameter| a TMS catalog entry may hold: the critical points have parameters of
+#: order one; a tampered 1e300 overflows every evaluator.
+MAX_PARAMETER = 1e6
+
+
+def check_tms_parameters(points, m: int, n: int, source: str) -> None:
+    """CatalogError unless every entry's W is an m×n matrix and b has n entries, of numbers of
+    magnitude at most :data:`MAX_PARAMETER` (the schema cannot tie shapes to the model)."""
+    for position, point in enumerate(points):
+        where = f"{source}: invalid at critical_points/{position}"
+        W, b = point.get("W"), point.get("b")
+        if not (isinstance(W, list) and len(W) == m
+                and all(isinstance(row, list) and len(row) == n for row in W)):
+            raise CatalogError(f"{where}/W: not an {m}×{n} matrix (the model's m and n)")
+        if not (isinstance(b, list) and len(b) == n):
+            raise CatalogError(f"{where}/b: not a list of n = {n} numbers")
+        for value in (*(v for row in W for v in row), *b):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not abs(value) <= MAX_PARAMETER:
+                raise CatalogError(f"{where}: a parameter {value!r} is not a number of "
+                                   f"magnitude at most {MAX_PARAMETER:g}")
 
 
 class UnknownEntryError(KeyError):
@@ -162,6 +186,8 @@ class Catalog:
                                    f"{pid!r} is also that of critical_points/{index[pid]}")
             index[pid] = position
         model = document["model"]
+        if str(model["kind"]).startswith("tms"):
+            check_tms_parameters(points, model["m"], model["n"], source)
         for name, value in (("_document", document), ("_source", source),
                             ("_model", CatalogModel(model["kind"], model["n"], model["m"])),
                             ("_points", points), ("_index", index)):
@@ -217,7 +243,8 @@ class Catalog:
         """
         from critpoints import store
 
-        return cls(store.load_catalog(path), os.fspath(path))
+        # the shapes and sizes of W and b are checked by the constructor
+        return cls(store.load_catalog(path, check_parameters=False), os.fspath(path))
 
     @classmethod
     def builtin(cls, n: int, m: int = 2) -> Catalog:

@@ -149,16 +149,25 @@ def file_sha256(path: str | os.PathLike) -> str:
 # Catalogs
 
 
-def load_catalog(path: str | os.PathLike) -> dict:
+def load_catalog(path: str | os.PathLike, *, check_parameters: bool = True) -> dict:
     """Read and validate a catalog file (the document; :meth:`critpoints.catalog.Catalog.load`
-    gives the record).
+    gives the record). With ``check_parameters`` (default) every TMS entry's W and b must also
+    have the model's shape and finite entries of order one
+    (:func:`critpoints.catalog.check_tms_parameters`); ``certify`` reads without it and reports
+    such entries one by one.
 
     Raises
     ------
     DocumentError
         The file is unreadable, not strict JSON, of another schema or version, or invalid.
     """
-    return load_document(path, CATALOG)
+    document = load_document(path, CATALOG)
+    if check_parameters and str(document["model"]["kind"]).startswith("tms"):
+        from critpoints.catalog import check_tms_parameters
+
+        check_tms_parameters(document["critical_points"], document["model"]["m"],
+                             document["model"]["n"], os.fspath(path))
+    return document
 
 
 def write_catalog(path: str | os.PathLike, document: dict) -> None:

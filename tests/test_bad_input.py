@@ -304,8 +304,11 @@ BAD_CATALOGS = {
     "fifo": ("FIFO", "not a regular file"),
     "device": ("DEVICE", "not a regular file"),
     "too-large": ("TOO_LARGE", "larger than"),
+    # valid against the schema, but W is not the model's m×n, or a parameter is 1e300
+    "wrong-shape": ("WRONG_SHAPE", "not an 2×6 matrix"),
+    "huge-parameter": ("HUGE_PARAMETER", "magnitude at most"),
 }
-SPECIAL_FILES = ("DIR", "FIFO", "DEVICE", "TOO_LARGE")
+SPECIAL_FILES = ("DIR", "FIFO", "DEVICE", "TOO_LARGE", "WRONG_SHAPE", "HUGE_PARAMETER")
 CATALOG_CASES = [
     case([*argv, "--catalog", f"CATALOG:{kind}"], fragment, id=f"{argv[0]}-catalog-{kind}")
     for argv in (LLC, PHASES, TRANSITIONS)
@@ -355,6 +358,14 @@ def make_inputs(folder: Path) -> None:
             os.mkfifo(target)
         elif content == "DEVICE":
             target.symlink_to("/dev/zero")
+        elif content in ("WRONG_SHAPE", "HUGE_PARAMETER"):
+            document = json.loads((ROOT / "catalog" / "tms-n6-m2.json").read_text("utf-8"))
+            point = document["critical_points"][-1]
+            if content == "WRONG_SHAPE":
+                point["W"] = [row[:-1] for row in point["W"]]
+            else:
+                point["W"][0][0] = 1e300
+            target.write_text(json.dumps(document), encoding="utf-8")
         elif content == "TOO_LARGE":
             with open(target, "wb") as handle:  # sparse: nothing is written to the disk
                 handle.truncate(MAX_INPUT_BYTES + 1)

@@ -408,7 +408,7 @@ def check_output_file(path: str | os.PathLike, option: str = "--out") -> Path:
     return path
 
 
-def tms_catalog(path, n: int | None, m: int | None = None):
+def tms_catalog(path, n: int | None, m: int | None = None, *, check_parameters: bool = True):
     """The TMS catalog document at ``path`` (default: the built-in one for n features, m = 2),
     refused with a one-line usage error if it is another kind or, when ``n`` is given,
     another n (or, when ``m`` is given, another hidden dimension); returns
@@ -418,7 +418,7 @@ def tms_catalog(path, n: int | None, m: int | None = None):
     from critpoints.cli import UsageError
 
     path = path or default_catalog_path(n)
-    document = load_catalog(path)
+    document = load_catalog(path, check_parameters=check_parameters)
     model = document["model"]
     if n is None and model.get("kind") != "tms-high-sparsity":
         raise UsageError(f"{path} is a {model.get('kind')} catalog, not a TMS catalog "
