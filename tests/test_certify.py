@@ -159,6 +159,49 @@ def test_wrong_shapes_are_failures_not_crashes(tmp_path, small_document, capsys)
     assert code == 1 and "the model says m = 2, n = 4" in out.out
 
 
+def _first_proved(document):
+    return next(p for p in document["critical_points"] if p["certificate"]["proved"])
+
+
+def _set_point(document, key, value):
+    point = _first_proved(document)
+    if "point" not in point["certificate"]:
+        point["certificate"]["point"] = {}
+    point["certificate"]["point"][key] = value
+
+
+TAMPERED_ENTRIES = {
+    # each was a traceback (exit 1 without a FAIL line), a hang or a pass before
+    "W_exact-nan": (lambda d: _first_proved(d)["W_exact"][0].__setitem__(0, "nan"),
+                    "W_exact/b_exact"),
+    "W_exact-1e100000000": (lambda d: _first_proved(d)["W_exact"][0].__setitem__(
+        0, "1e100000000"), "W_exact/b_exact"),
+    "precision-1e9": (lambda d: _first_proved(d).__setitem__("precision_digits", 10**9),
+                      "precision_digits"),
+    "dead_vertices-deleted": (lambda d: _first_proved(d).pop("dead_vertices"), None),
+    "dead_vertices-99": (lambda d: _first_proved(d).__setitem__("dead_vertices", [99]),
+                         "dead_vertices"),
+    "certificate-point-edited": (lambda d: _set_point(d, "x", "1/0"), "certificate point"),
+    "certificate-point-k": (lambda d: _set_point(d, "k", 10**12), "certificate point"),
+    "certificate-scope-edited": (lambda d: _first_proved(d)["certificate"].__setitem__(
+        "scope", "trust me"), "certificate scope"),
+}
+
+
+@pytest.mark.parametrize("tamper", TAMPERED_ENTRIES, ids=str)
+def test_a_tampered_entry_is_a_failure_not_a_crash(tamper, tmp_path, small_document, capsys):
+    """Fields edited by hand give FAIL lines and exit 1: no traceback, no hang."""
+    change, field = TAMPERED_ENTRIES[tamper]
+    document = json.loads(json.dumps(small_document))
+    change(document)
+    code, out = _certify(tmp_path, document, capsys)
+    assert code == 1 and "Traceback" not in out.err, out.err
+    failures = [line for line in out.out.splitlines() if line.startswith("FAIL")]
+    assert failures, out.out
+    if field is not None:
+        assert any(field in line for line in failures), failures
+
+
 def test_linear_catalog_is_refused_with_a_reason(capsys):
     path = ROOT / "catalog" / "linear-n6-m2-random-seed0.json"
     assert main(["certify", str(path), "--quiet"]) == 2

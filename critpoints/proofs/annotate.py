@@ -451,11 +451,15 @@ def check_entry(entry: dict, n: int, digits: int | None = None) -> list[str]:
     if stored_cert is None:
         return [f"{entry['id']}: no certificate"]
     certificate, exact = annotate(entry, n, digits)
-    for key in ("proved", "method"):
+    # every part of the certificate that is exact (not a rounded float, nor a sentence that
+    # quotes one): a point, box or region edited in a file fails here
+    for key in ("proved", "method", "coordinates", "box", "region", "arithmetic", "scope",
+                "gauge_index", "fixed_flat", "point", "isolated"):
         if certificate.get(key) != stored_cert.get(key):
             failures.append(f"{entry['id']}: certificate {key} {stored_cert.get(key)!r} does not "
                             f"re-check (recomputed {certificate.get(key)!r})")
-    for key in ("proved", "n_pos", "n_neg", "n_undetermined"):
+    for key in ("proved", "method", "n_pos", "n_neg", "n_undetermined", "n_null",
+                "agrees_with_classification"):
         if certificate["hessian"].get(key) != (stored_cert.get("hessian") or {}).get(key):
             failures.append(f"{entry['id']}: hessian {key} does not re-check")
     if stored_exact != exact:

@@ -27,10 +27,16 @@ from itertools import pairwise
 import mpmath
 import numpy as np
 
+from critpoints.catalog import MAX_PARAMETER
+
 __all__ = ["Failure", "recheck_document", "recheck_entry"]
 
 #: Relative agreement of a stored float with the float64 rounding of its exact value.
 FLOAT_RTOL = 1e-15
+
+#: The precisions a catalog entry may be re-checked at (enumerate's --digits range): a
+#: precision_digits of 10⁹ edited into a file would never finish.
+MIN_DIGITS, MAX_DIGITS = 30, 1000
 
 
 @dataclass(frozen=True)
@@ -113,13 +119,35 @@ def _recheck_arguments(arguments: tuple) -> list[Failure]:
 def recheck_entry(entry: dict, n: int, m: int, seed: int = 0,
                   classify_point: bool = True,
                   volume_check_max_dimension: int | None = None) -> list[Failure]:
-    """Every failure of one TMS entry (see the module docstring)."""
+    """Every failure of one TMS entry (see the module docstring). An entry that cannot be
+    re-checked at all (a field of the wrong type or size, edited by hand) is one failure that
+    says why, not an exception."""
     ident = entry["id"]
-    digits = int(entry.get("precision_digits", 60))
+    digits = entry.get("precision_digits", 60)
+    if type(digits) is not int or not MIN_DIGITS <= digits <= MAX_DIGITS:
+        return [Failure(ident, "precision_digits",
+                        f"{digits!r} is not a precision of {MIN_DIGITS}..{MAX_DIGITS} digits")]
     shape = _shape_failures(entry, n, m)
     if shape:
         return [Failure(ident, field, message) for field, message in shape]
+    try:
+        return _recheck_entry(entry, n, digits, seed, classify_point, volume_check_max_dimension)
+    except Exception as exc:  # whatever a tampered field makes the checks raise
+        reason = str(exc).splitlines()[0][:200] if str(exc) else ""
+        return [Failure(ident, "entry", f"cannot be re-checked: {type(exc).__name__}: {reason}")]
+
+
+def _recheck_entry(entry: dict, n: int, digits: int, seed: int, classify_point: bool,
+                   volume_check_max_dimension: int | None) -> list[Failure]:
+    ident = entry["id"]
     failures: list[Failure] = []
+    dead = entry.get("dead_vertices")
+    if dead is not None and not (
+            isinstance(dead, list) and len(dead) == entry.get("phi")
+            and len(set(map(repr, dead))) == len(dead)
+            and all(type(v) is int and 0 <= v < entry.get("k", 0) for v in dead)):
+        failures.append(Failure(ident, "dead_vertices", f"{dead!r} is not φ = "
+                                f"{entry.get('phi')!r} distinct vertices of the k-gon"))
 
     def fail(field: str, message: str) -> None:
         failures.append(Failure(ident, field, message))
@@ -130,6 +158,9 @@ def recheck_entry(entry: dict, n: int, m: int, seed: int = 0,
             b = np.array([mpmath.mpf(v) for v in entry["b_exact"]], dtype=object)
         except (ValueError, TypeError) as exc:
             return [Failure(ident, "W_exact/b_exact", f"not decimal numbers ({exc})")]
+        if not all(mpmath.isfinite(v) and abs(v) <= MAX_PARAMETER for v in [*W.ravel(), *b]):
+            return [Failure(ident, "W_exact/b_exact",
+                            f"not finite numbers of magnitude at most {MAX_PARAMETER:g}")]
         _check_floats(entry, W, b, digits, fail)
         _check_loss_and_gradient(entry, W, b, digits, fail)
     if classify_point:
