@@ -374,3 +374,38 @@ def test_taylor_shift_is_the_horner_scheme(f, a):
         for j in range(i):
             expected[j + 1] += a * expected[j]
     assert _shift(f, a) == expected
+
+
+def test_certificates_hold_at_hundreds_of_digits(tmp_path, capsys):
+    """--digits 400: the certificate box (radius 10^-266) is resolved by the Arb precision
+    (interval.bits_for_digits), the exact points are compared in mpmath (10^-390 is 0.0 as a
+    float), so every entry proved at 60 digits is proved at 400, and the file certifies. At
+    400 digits every certificate failed before ("stored point differs from the exact one",
+    Krawczyk above 200 digits) and 500 digits divided by zero."""
+    from critpoints.proofs.interval import PREC, bits_for_digits
+
+    assert bits_for_digits(60) == PREC and bits_for_digits(400) > 400 * 3.32 + 50
+    proved = {}
+    for digits in (60, 400):
+        out = tmp_path / f"d{digits}.json"
+        assert main(["enumerate", "--n", "5", "--digits", str(digits), "--random-starts", "0",
+                     "--quiet", "--workers", "1", "--out", str(out)]) == 0
+        document = json.loads(out.read_text(encoding="utf-8"))
+        proved[digits] = {p["id"]: p["certificate"]["proved"]
+                          for p in document["critical_points"]}
+    assert proved[400] == proved[60] and sum(proved[60].values()) >= 40
+    capsys.readouterr()
+    assert main(["certify", str(tmp_path / "d400.json"), "--quiet", "--workers", "1"]) == 0
+    out = tmp_path / "existence.json"
+    assert main(["kgon-existence", "--min-n", "5", "--max-n", "5", "--digits", "500",
+                 "--out", str(out)]) == 0
+    assert '"proved": false' not in out.read_text(encoding="utf-8")
+
+
+def test_the_linear_autoencoder_verifies_at_a_thousand_digits(tmp_path):
+    """The gradient bound 10^(−2·digits/3) is an mpf: as a float it was 0 above 460 digits and
+    every point failed its check."""
+    out = tmp_path / "linear.json"
+    assert main(["linear", "--n", "3", "--hidden", "1", "--digits", "1000",
+                 "--out", str(out)]) == 0
+    assert len(json.loads(out.read_text(encoding="utf-8"))["critical_points"]) == 4

@@ -123,7 +123,7 @@ def existence_row(n: int, digits: int = 60) -> dict:
     numeric = solve_regular_polygon(n, n, digits + 20)
     radius = certificate_radius(digits)
     rows, points = [], []
-    with iv.precision():
+    with iv.working_digits(digits), iv.precision():
         all_intervals = intervals(n)
         for index, interval in enumerate(all_intervals):
             F1, F2 = iv.reduced_polynomials_ball(n, n, interval)

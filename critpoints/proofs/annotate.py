@@ -108,11 +108,12 @@ def annotate(entry: dict, n: int, digits: int = 60) -> tuple[dict | None, dict |
     """
     route = _route(entry)
     radius = certificate_radius(digits)
-    if route == "reduced":
-        return _annotate_reduced(entry, n, digits, radius)
-    if route == "exact":
-        return _annotate_exact(entry, n, digits)
-    return _annotate_full(entry, n, digits, radius), None
+    with iv.working_digits(digits):
+        if route == "reduced":
+            return _annotate_reduced(entry, n, digits, radius)
+        if route == "exact":
+            return _annotate_exact(entry, n, digits)
+        return _annotate_full(entry, n, digits, radius), None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -225,7 +226,7 @@ def _annotate_reduced(entry, n, digits, radius):
         "coordinates": ["x", "s"],
         "box": {"center": [x_text, s_text], "radius": radius},
         "region": {"s_interval": interval.describe(), "vertices": "all live", "k": k},
-        "arithmetic": f"python-flint arb, {iv.PREC} bits",
+        "arithmetic": f"python-flint arb, {iv.working_bits()} bits",
         "contraction": _contraction_bound(result.get("contraction")),
     }
     if result["proved"]:
@@ -297,14 +298,14 @@ def _exact_xs(entry, n) -> tuple[Fraction, Fraction | None, dict | None]:
 def _annotate_exact(entry, n, digits):
     x, s, exact = _exact_xs(entry, n)
     point = regular_exact_point(entry, n, x, s if s is not None else Fraction(0))
-    mismatch = matches_stored(point, entry, digits)
+    mismatch = matches_stored(point, entry, digits)  # an mpf: 10^-390 is 0.0 in float64
     result, detail = exact_gradient_vanishes(point)
     certificate = {
-        "proved": bool(result) and mismatch < 10.0 ** (10 - digits),
+        "proved": bool(result) and mismatch < mpmath.mpf(10) ** (10 - digits),
         "method": "exact-rational-gradient",
         "point": {"x": str(x), "s": None if s is None else str(s),
                   "b": [str(v) for v in point.b], "k": point.k,
-                  "stored_difference": mismatch},
+                  "stored_difference": float(mismatch)},
     }
     if certificate["proved"]:
         certificate["claim"] = ("exact critical point: " + detail + "; L is C¹ here (no column "
@@ -369,7 +370,7 @@ def _annotate_full(entry, n, digits, radius):
     certificate.update({
         "fixed_flat": sorted(flats),
         "box": {"center": "W_exact, b_exact (gauge coordinate set to 0)", "radius": radius},
-        "arithmetic": f"python-flint arb, {iv.PREC} bits",
+        "arithmetic": f"python-flint arb, {iv.working_bits()} bits",
         "contraction": _contraction_bound(result.get("contraction")),
     })
     if result["proved"]:

@@ -80,8 +80,9 @@ def point_balls(point: ExactPoint) -> tuple[np.ndarray, np.ndarray]:
     return W, b
 
 
-def matches_stored(point: ExactPoint, entry: dict, digits: int) -> float:
-    """Largest |exact - stored| over W_exact and b_exact (to check the reconstruction)."""
+def matches_stored(point: ExactPoint, entry: dict, digits: int) -> mpmath.mpf:
+    """Largest |exact - stored| over W_exact and b_exact (to check the reconstruction), as an
+    mpf (at hundreds of digits it is below the smallest float64)."""
     with mpmath.workdps(digits + 10):
         worst = mpmath.mpf(0)
         root = mpmath.sqrt(mpmath.mpf(point.x.numerator) / point.x.denominator)
@@ -99,7 +100,7 @@ def matches_stored(point: ExactPoint, entry: dict, digits: int) -> float:
                 worst = max(worst, abs(mpmath.mpf(row[i])))
             exact_b = mpmath.mpf(point.b[i].numerator) / point.b[i].denominator
             worst = max(worst, abs(mpmath.mpf(entry["b_exact"][i]) - exact_b))
-        return float(worst)
+        return +worst
 
 
 def _wm_vanishes(point: ExactPoint, M) -> tuple[bool | None, str]:

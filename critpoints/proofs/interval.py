@@ -23,6 +23,7 @@ one zero in X (and Y, J(ξ) are nonsingular).
 
 from __future__ import annotations
 
+import math
 from contextlib import contextmanager
 
 import flint
@@ -55,11 +56,39 @@ class RegionUndetermined(ArithmeticError):
     """Some block's end value ball contains 0: the box touches an activation boundary."""
 
 
+_working_bits = PREC
+
+
+def bits_for_digits(digits: int) -> int:
+    """The Arb precision for points known to ``digits`` digits: :data:`PREC` up to 60 digits
+    (the catalogs'), above it 56 bits (≈ 17 digits) beyond the points' own, so that the
+    certificate box of radius 10^-(2·digits/3) is resolved (at 256 bits a box of 10^-133 was
+    below the arithmetic's resolution: no proof above ≈ 100 digits)."""
+    return max(PREC, math.ceil(digits * math.log2(10)) + 56)
+
+
 @contextmanager
-def precision(bits: int = PREC):
-    """Set python-flint's global working precision for the block, restoring it after."""
+def working_digits(digits: int):
+    """Make :func:`precision` default to :func:`bits_for_digits` (``digits``) in the block."""
+    global _working_bits
+    old, _working_bits = _working_bits, bits_for_digits(digits)
+    try:
+        yield
+    finally:
+        _working_bits = old
+
+
+def working_bits() -> int:
+    """The precision :func:`precision` sets by default (see :func:`working_digits`)."""
+    return _working_bits
+
+
+@contextmanager
+def precision(bits: int | None = None):
+    """Set python-flint's global working precision for the block (default
+    :func:`working_bits`), restoring it after."""
     old = flint.ctx.prec
-    flint.ctx.prec = bits
+    flint.ctx.prec = _working_bits if bits is None else bits
     try:
         yield
     finally:
@@ -151,6 +180,14 @@ def reduced_krawczyk(
         return _krawczyk_step(mid, box, g(*mid), jac(*box), Yb)
 
 
+def _radius_ratio(image, box) -> float:
+    """rad(image)/rad(box); in Arb where the box radius underflows float64 (a box of radius
+    1e-400 at 500 digits divided 0 by 0)."""
+    if float(box.rad()) > 0:
+        return float(image.rad()) / float(box.rad())
+    return float(image.rad() / box.rad())
+
+
 def _krawczyk_step(mid, box, g_mid, J_box, Y) -> dict:
     d = len(mid)
     K = []
@@ -163,7 +200,7 @@ def _krawczyk_step(mid, box, g_mid, J_box, Y) -> dict:
             value += coefficient * (box[j] - mid[j])
         K.append(value)
     inside = all(box[i].contains_interior(K[i]) for i in range(d))
-    contraction = max(float(K[i].rad()) / float(box[i].rad()) for i in range(d))
+    contraction = max(_radius_ratio(K[i], box[i]) for i in range(d))
     out = {"proved": bool(inside), "in_region": True, "contraction": contraction}
     if not inside:
         out["reason"] = "Krawczyk image not inside the box"
