@@ -42,3 +42,22 @@ def test_no_true_minimiser_is_closer_than_reported():
         v = rng.standard_normal((n, m - 1))
         v -= ones @ (ones.T @ v)
         assert np.max(subspace_angles(coordinate, np.hstack([ones, v]))) >= reported - 1e-12
+
+
+@pytest.mark.parametrize("n,m", [(2, 1), (3, 1), (3, 2), (4, 1), (4, 3)])
+def test_the_minimum_is_a_minimum_when_the_gap_is_small(n, m):
+    """At S = 0.999 and n ≤ 4 the eigen-gap of Σ is ~1e-3 of its scale: the Hessian has
+    curvatures ~1e-6 (a grey zone resolved at 60 digits) and the GL(m) zero modes, which at
+    the float64 representative are ~1e-19, not 1e-30: they were counted negative, the minimum
+    called a saddle and the isotropy table refused (RuntimeError)."""
+    from critpoints.linear.covariance import sparse_covariance
+    from critpoints.linear.critical import enumerate_critical_points
+
+    points = enumerate_critical_points(sparse_covariance(n, 0.999), m, require_distinct=False)
+    assert points[0].classification == "minimum"
+    spectrum = points[0].hessian
+    assert spectrum.n_neg == 0 and spectrum.n_zero == spectrum.n_zero_symmetry
+    assert points[0].hessian_index == points[0].predicted_index == 0
+    row = isotropy_row(n, m, 0.999)
+    assert row["min_loss"] == pytest.approx((n - m) * ((1 - 0.999) / 3 - (0.001 / 2) ** 2),
+                                            rel=1e-9)

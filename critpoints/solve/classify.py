@@ -279,6 +279,11 @@ def decide_verdict(evidence: dict, n_neg: int) -> tuple[str, str]:
     return "minimum", "no descent found by the sphere and curvature searches (budget recorded)"
 
 
+#: Below this (relative to the Hessian's scale) an eigenvalue at a float64 point is zero: the
+#: rounding of the point moves its zero modes by ~1e-16 × scale.
+FLOAT_POINT_ZERO = 1e-12
+
+
 def classify(potential: Potential, theta, dps: int = 60, seed: int = 0,
              determine_lambda: bool = True,
              volume_check_max_dimension: int | None = None) -> Classification:
@@ -319,6 +324,10 @@ def classify(potential: Potential, theta, dps: int = 60, seed: int = 0,
             values = mpfr.eigsy(H.tolist(), eigvals_only=True)  # mpmath.eigsy's bits
             eigenvalues = np.array(sorted(float(v) for v in values))
         tolerance = 10.0 ** (-dps / 2) * scale
+        if not any(isinstance(v, mpmath.mpf) for v in theta):
+            # a point known to float64 only (the linear autoencoder's representatives): its
+            # zero modes are ~1e-19, not 1e-30, at any working precision
+            tolerance = FLOAT_POINT_ZERO * scale
     n_pos = int((eigenvalues > tolerance).sum())
     n_neg = int((eigenvalues < -tolerance).sum())
     n_zero = len(eigenvalues) - n_pos - n_neg
