@@ -107,3 +107,17 @@ def test_polytope_glyph_draws_the_hull_of_a_tetrahedron_and_refuses_m2(tmp_path)
                                                                        (2, 3)]
     pytest.importorskip("matplotlib")
     assert main(["plot", "polytopes", str(CATALOG), "--out", str(tmp_path / "x.png")]) == 2
+
+
+def test_a_sweep_that_settled_nowhere_has_nothing_to_draw(tmp_path, capsys):
+    """A valid transitions file whose runs never settled on a catalogued point (too few steps)
+    and whose catalog has no minimum with λ > 0 to show: 'nothing to draw' (it said the valid
+    file was malformed)."""
+    pytest.importorskip("matplotlib")
+    graph = tmp_path / "t.json"
+    assert main(["transitions", "--n", "3", "--init", "random", "--runs", "2", "--steps", "200",
+                 "--out", str(graph), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["plot", "graph", str(graph), "--out", str(tmp_path / "g.png")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nothing to draw" in err[0] and "malformed" not in err[0], err

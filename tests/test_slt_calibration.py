@@ -355,3 +355,19 @@ def test_an_unstable_step_has_a_null_prediction():
     assert record["prediction"]["llc"] is None and record["prediction"]["bias"] is None
     assert record["prediction"]["stiffness"] == pytest.approx(0.1 * (500.0 * 2.0 + 1.0))
     json.dumps(record, allow_nan=False)
+
+
+def test_plot_llc_of_a_file_with_uneven_chain_lists_is_one_line(tmp_path, capsys):
+    """An llc file whose per-chain lists have different lengths (the schema cannot say they
+    match) is 'malformed' in one line, not an IndexError."""
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "llc.json"
+    assert main(["llc", "--n", "3", "--label", "3", "--chains", "2", "--steps", "100",
+                 "--out", str(out)]) == 0
+    document = json.loads(out.read_text(encoding="utf-8"))
+    document["chain_action"] = []
+    out.write_text(json.dumps(document), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["plot", "llc", str(out), "--out", str(tmp_path / "llc.png")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "per-chain lists of different lengths" in err[0], err

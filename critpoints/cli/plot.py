@@ -178,12 +178,16 @@ def run(args: argparse.Namespace) -> int:
     if out.suffix.lower() not in FIGURE_SUFFIXES:
         raise UsageError(f"--out {out}: the suffix must be .png, .svg or .pdf")
     from critpoints.documents import DocumentError
+    from critpoints.plot.figures import NothingToDraw
 
     try:
         fig = _figure(args.kind, source, args)
     except DocumentError:
         raise  # its message names the file already
-    except (KeyError, TypeError, ValueError) as exc:  # a field is missing or mistyped
+    except NothingToDraw as exc:
+        raise UsageError(f"{source}: {exc}") from None
+    except (KeyError, IndexError, TypeError, ValueError) as exc:  # a field missing, mistyped
+        # or of the wrong length
         raise UsageError(f"{source}: malformed ({type(exc).__name__}: {exc})") from None
     print(f"wrote {save_figure(fig, out)}")
     return 0

@@ -196,8 +196,13 @@ def _shown_nodes(G) -> list:
               and d.get("learning_coefficient") not in (None, 0, 0.0)
               and d.get("classification") == "minimum"]
     if not shown:
-        raise ValueError("the graph has no visited node and no edge")
+        raise NothingToDraw("no run settled on a catalogued point and the graph has no "
+                            "minimum with λ > 0 to show: nothing to draw")
     return shown
+
+
+class NothingToDraw(ValueError):
+    """A valid input with nothing a figure could show (e.g. a sweep too short to settle)."""
 
 
 def _transition_layout(G, shown: list) -> tuple[dict, float, float]:

@@ -37,6 +37,10 @@ def llc_figure(document: dict, title: str | None = None):
     draws = document["steps"] - document["burn_in"]
     actions = document["chain_action"]
     exits = document["first_exit_draw"]
+    if not len(running) == len(blocks) == len(actions) == len(exits):
+        raise ValueError(f"per-chain lists of different lengths (running_llc {len(running)}, "
+                         f"trace_blocks {len(blocks)}, chain_action {len(actions)}, "
+                         f"first_exit_draw {len(exits)})")
     nbeta, loss0 = document["nbeta"], document["init_loss"]
     for c, (series, trace) in enumerate(zip(running, blocks)):
         x = np.linspace(draws / len(series), draws, len(series))
