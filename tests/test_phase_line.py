@@ -4,6 +4,7 @@ from its numbers, bad input."""
 
 from __future__ import annotations
 
+import json
 from itertools import pairwise
 
 import numpy as np
@@ -278,6 +279,26 @@ def test_corrupt_branches_file_is_a_usage_error(tmp_path, capsys):
     assert main(["phase-diagram", "--n", "6", "--hidden", "2", "--branches", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "b.json" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("tamper, message", [
+    (lambda d: d["branches"][0]["points"][1].__setitem__("sparsity", 7.0), "outside [0, 1]"),
+    (lambda d: d["branches"][0]["points"][1]["theta"].pop(), "theta is not"),
+    (lambda d: d["branches"][0]["points"][1]["theta"].__setitem__(0, 1e300), "theta is not"),
+    (lambda d: d["model"].__setitem__("importance", [1.0]), "model.importance"),
+])
+def test_a_tampered_branches_file_is_one_line(tamper, message, tmp_path, capsys):
+    """Schema-valid but unusable branches (a sparsity of 7, a short or huge θ, one importance
+    for six features) were tracebacks from the phase line."""
+    document = load_document(builtin_path("tms-n6-m2.sparsity.json"),
+                             "critpoints.sparsity-branches")
+    tamper(document)
+    bad = tmp_path / "b.json"
+    bad.write_text(json.dumps(document), encoding="utf-8")
+    assert main(["phase-diagram", "--n", "6", "--hidden", "2", "--branches", str(bad),
+                 "--out", str(tmp_path / "line.json")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
 
 
 _ID = st.builds(lambda k, signs, pair: f"{k}{signs}" + (f"{{{pair[0]},{pair[1]}}}" if pair else ""),

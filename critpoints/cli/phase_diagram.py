@@ -185,6 +185,9 @@ def _run_line(args: argparse.Namespace) -> int:
     if (model["n"], model["m"]) != (args.n, args.hidden):
         raise UsageError(f"{source}: the branches are of n = {model['n']}, m = {model['m']}, "
                          f"not --n {args.n} --hidden {args.hidden}")
+    problem = _branches_problem(branches)
+    if problem:
+        raise UsageError(f"{source}: {problem}")
     catalog_ids: list[str] = []
     catalog_file = branches["catalog"]["file"]
     try:
@@ -260,3 +263,32 @@ def _run_line(args: argparse.Namespace) -> int:
         save_figure(phase_line_figure(document, branches), args.figure)
         print(f"wrote {args.figure}", file=sys.stderr)
     return 0
+
+
+def _branches_problem(branches: dict) -> str | None:
+    """What in a (schema-valid) branches document the schema cannot rule out and the phase
+    line cannot use, or None: sparsities outside [0, 1], points θ of the wrong length or with
+    entries beyond 1e6, importances that are not n numbers in their range."""
+    from critpoints.catalog import MAX_PARAMETER
+    from critpoints.cli.options import IMPORTANCE_RANGE
+
+    n, m = branches["model"]["n"], branches["model"]["m"]
+    importance = branches["model"].get("importance")
+    lo, hi = IMPORTANCE_RANGE
+    if importance is not None and (len(importance) != n
+                                   or not all(lo <= v <= hi for v in importance)):
+        return f"model.importance is not {n} numbers in [{lo:g}, {hi:g}]"
+    if not all(0.0 <= S < 1.0 for S in branches["settings"]["grid"]):
+        return "settings.grid has a sparsity outside [0, 1)"
+    for b, branch in enumerate(branches["branches"]):
+        for p, point in enumerate(branch["points"]):
+            where = f"branches/{b}/points/{p}"
+            if not 0.0 <= point["sparsity"] <= 1.0:
+                return f"{where}: sparsity {point['sparsity']!r} outside [0, 1]"
+            theta = point.get("theta")
+            if theta is not None and (len(theta) != (m + 1) * n
+                                      or not all(abs(v) <= MAX_PARAMETER for v in theta)):
+                return (f"{where}: theta is not (m + 1)·n = {(m + 1) * n} numbers of magnitude "
+                        f"at most {MAX_PARAMETER:g}")
+    return None
+
