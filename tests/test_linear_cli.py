@@ -74,6 +74,8 @@ def test_sigma_file(capsys, tmp_path):
     (["--n", "1"], "--n"),
     (["--n", "4", "--sigma", "sparse", "--sparsity", "1.0"], "sparsity"),
     (["--n", "4", "--sigma", "sparse", "--sparsity", "nan"], "sparsity"),
+    # it was silently ignored: the random Σ was used
+    (["--n", "4", "--sparsity", "0.5"], "no effect with --sigma random"),
     (["--sigma-file", "missing.json"], "cannot read"),
     (["--sigma-file", "bad.json"], "not valid JSON"),
     (["--sigma-file", "ragged.json"], "square"),

@@ -21,6 +21,8 @@ from critpoints.cli.options import (
 
 #: Refuse enumerations larger than this (the count Σ_{r≤m} C(n, r) grows exponentially).
 MAX_POINTS = 2000
+#: S of --sigma sparse when --sparsity is not given.
+DEFAULT_SPARSITY = 0.95
 #: Largest input dimension n: every critical point is verified at 60 digits with n×n mpmath
 #: matrices; with hidden = 1 (n + 1 orbits, so MAX_POINTS alone does not bound n) n = 24 took
 #: 7 s of CPU and n = 64 had not ended after 6 minutes.
@@ -41,7 +43,7 @@ def register(subparsers) -> None:
     parser.add_argument("--sigma", choices=("random", "sparse"), default="random",
                         help="covariance: random SPD (--seed) or sparse-data E[xxᵀ] (--sparsity)")
     parser.add_argument("--seed", type=seed, default=0, help="seed for --sigma random (default 0)")
-    parser.add_argument("--sparsity", type=real(0, 1, hi_open=True), default=0.95,
+    parser.add_argument("--sparsity", type=real(0, 1, hi_open=True), default=None,
                         help="S for --sigma sparse, in [0, 1) (default 0.95)")
     parser.add_argument("--sigma-file", type=path,
                         help="JSON file holding Σ as an n×n nested list (overrides --sigma)")
@@ -85,6 +87,11 @@ def _source(args) -> tuple[object, str, str, list[str]]:
 
     from critpoints.linear.covariance import CovarianceError, random_covariance, sparse_covariance
 
+    if args.sparsity is not None and (args.sigma_file is not None or args.sigma != "sparse"):
+        raise UsageError("--sparsity is the S of --sigma sparse; it has no effect with "
+                         + ("--sigma-file" if args.sigma_file is not None else "--sigma random"))
+    if args.sparsity is None:
+        args.sparsity = DEFAULT_SPARSITY
     if args.sigma_file is not None:
         data = _read_sigma_file(args.sigma_file)
         if args.n is not None and args.n != len(data):
