@@ -9,7 +9,7 @@ import shlex
 import sys
 
 from critpoints.cli import UsageError
-from critpoints.cli.options import MAX_SEED, integer, output_file
+from critpoints.cli.options import MAX_SEED, integer, missing_ids, output_file
 
 
 def register(subparsers) -> None:
@@ -57,12 +57,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--id and --all exclude each other (--all selects by zero modes)")
     path, document = tms_catalog(args.catalog, None)
     entries = document["critical_points"]
-    if args.ids is not None:
-        known = {e["id"] for e in entries}
-        unknown = [i for i in args.ids if i not in known]
-        if unknown:
-            raise UsageError(f"{args.catalog} has no entry {unknown[0]!r} "
-                             f"({len(entries)} entries, ids such as {entries[0]['id']!r})")
+    if args.ids is not None and (unknown := missing_ids(args.ids, entries)):
+        raise UsageError(f"{args.catalog} has no entry {unknown[0]!r} "
+                         f"({len(entries)} entries, ids such as {entries[0]['id']!r})")
 
     def progress(stage: str, done: int, total: int) -> None:
         if not args.quiet:

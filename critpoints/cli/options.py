@@ -166,6 +166,12 @@ def number_list(item, *, limit: int = 16):
     return parse
 
 
+def missing_ids(requested, entries) -> list[str]:
+    """The ids of ``requested`` (in order) that no entry of ``entries`` has."""
+    known = {entry["id"] for entry in entries}
+    return [i for i in requested if i not in known]
+
+
 def split_ids(text: str) -> list[str]:
     """Catalog ids separated by commas outside braces: ids such as ``4++--{0,1}`` (which dead
     vertex pair) contain commas of their own."""

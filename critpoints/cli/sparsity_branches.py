@@ -17,6 +17,7 @@ from critpoints.cli.options import (
     check_output_file,
     id_list,
     integer,
+    missing_ids,
     number_list,
     output_file,
     path,
@@ -78,17 +79,12 @@ def run(args: argparse.Namespace) -> int:
                          f"m = {args.hidden}")
     entries = document["critical_points"]
     if args.ids is not None:
-        known = {e["id"] for e in entries}
-        unknown = [i for i in args.ids if i not in known]
-        if unknown:
+        if unknown := missing_ids(args.ids, entries):
             raise UsageError(f"{source}: no entry {', '.join(map(repr, unknown))}")
         entries = [e for e in entries if e["id"] in set(args.ids)]
-    if args.certify_ids is not None:
-        followed = {e["id"] for e in entries}
-        unknown = [i for i in args.certify_ids if i not in followed]
-        if unknown:
-            raise UsageError(f"--certify-ids: {', '.join(map(repr, unknown))} not among the "
-                             f"followed entries of {source}")
+    if args.certify_ids is not None and (unknown := missing_ids(args.certify_ids, entries)):
+        raise UsageError(f"--certify-ids: {', '.join(map(repr, unknown))} not among the "
+                         f"followed entries of {source}")
     certify = tuple(sorted(set(args.certify), reverse=True))
     if below := [s for s in certify if s < args.stop]:
         raise UsageError(f"--certify {','.join(f'{s:g}' for s in below)} lies below --stop "
