@@ -186,8 +186,6 @@ class Catalog:
                                    f"{pid!r} is also that of critical_points/{index[pid]}")
             index[pid] = position
         model = document["model"]
-        if str(model["kind"]).startswith("tms"):
-            check_tms_parameters(points, model["m"], model["n"], source)
         for name, value in (("_document", document), ("_source", source),
                             ("_model", CatalogModel(model["kind"], model["n"], model["m"])),
                             ("_points", points), ("_index", index)):
@@ -213,7 +211,8 @@ class Catalog:
         source : str
             What error messages call it.
         validate : bool
-            Check it against the schema first (:func:`validate`); ``False`` for a document
+            Check it against the schema first (:func:`validate`), and a TMS catalog's W and b
+            against its model (:func:`check_tms_parameters`); ``False`` for a document
             validated already (one :func:`critpoints.store.load_catalog` returned).
 
         Raises
@@ -223,6 +222,9 @@ class Catalog:
         """
         if validate:
             documents.validate(document, source, SCHEMA_NAME)
+            model = document["model"]
+            if str(model["kind"]).startswith("tms"):
+                check_tms_parameters(document["critical_points"], model["m"], model["n"], source)
         return cls(document, source)
 
     @classmethod
@@ -243,8 +245,7 @@ class Catalog:
         """
         from critpoints import store
 
-        # the shapes and sizes of W and b are checked by the constructor
-        return cls(store.load_catalog(path, check_parameters=False), os.fspath(path))
+        return cls(store.load_catalog(path), os.fspath(path))
 
     @classmethod
     def builtin(cls, n: int, m: int = 2) -> Catalog:
