@@ -82,9 +82,13 @@ def read_input_bytes(path: str | os.PathLike) -> bytes:
                             f"{MAX_INPUT_BYTES // 2**20} MiB an input file may be")
     try:
         with open(path, "rb") as handle:
-            return handle.read(MAX_INPUT_BYTES + 1)
+            data = handle.read(MAX_INPUT_BYTES + 1)
     except OSError as exc:
         raise DocumentError(f"{source}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_INPUT_BYTES:  # it grew after the size check
+        raise DocumentError(f"{source}: larger than the {MAX_INPUT_BYTES // 2**20} MiB an input "
+                            "file may be")
+    return data
 
 
 def read_json(path: str | os.PathLike) -> Any:

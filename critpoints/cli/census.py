@@ -12,7 +12,7 @@ from critpoints.cli.enumerate import DEFAULT_WORKERS, format_table, progress_pri
 from critpoints.cli.options import (
     MAX_DIGITS,
     check_output_file,
-    dask_scheduler,
+    check_scheduler,
     integer,
     output_file,
     seed,
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     if args.closure_descents is not None and not args.descent_closure:
         raise UsageError("--closure-descents budgets the descent closure: give "
                          "--descent-closure")
-    dask_scheduler(args.scheduler)
+    check_scheduler(args.scheduler)
     m = args.hidden
     out = check_output_file(args.out or f"catalog/tms-n{args.n}-m{m}.json")
     if not args.no_landscape and m != 2:

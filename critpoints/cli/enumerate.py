@@ -14,9 +14,9 @@ from critpoints.cli.options import (
     MAX_FULL_LANGUAGE_FEATURES,
     MAX_SPARSE_FEATURES,
     check_output_file,
+    importance_list,
     integer,
     output_file,
-    positive_list,
     real,
     seed,
 )
@@ -82,7 +82,7 @@ def register(subparsers) -> None:
         "default: the high-sparsity (one-hot) limit. Writes catalog/tms-nN-m2-S<S>.json",
     )
     parser.add_argument(
-        "--importance", type=positive_list, default=None, metavar="I1,...,In",
+        "--importance", type=importance_list, default=None, metavar="I1,...,In",
         help="feature importances (n positive numbers; with --sparsity; default all 1)",
     )
     parser.add_argument("--descent-closure", action=argparse.BooleanOptionalAction, default=None,

@@ -8,7 +8,7 @@ import argparse
 import math
 
 from critpoints.cli import UsageError
-from critpoints.cli.options import MAX_DIGITS, MAX_SPARSE_FEATURES, integer, positive_list, real
+from critpoints.cli.options import MAX_DIGITS, MAX_SPARSE_FEATURES, importance_list, integer, real
 
 #: Largest number of parameters (m + 1)·n: the float Hessian is P² doubles (8 MB at P = 1024);
 #: the mpmath one (with --dps) takes minutes already at a few hundred.
@@ -33,7 +33,7 @@ def register(subparsers) -> None:
         f"1 − S; n ≤ {MAX_SPARSE_FEATURES}); default: the high-sparsity (one-hot) limit",
     )
     parser.add_argument(
-        "--importance", type=positive_list, default=None, metavar="I1,...,In",
+        "--importance", type=importance_list, default=None, metavar="I1,...,In",
         help="feature importances (n positive numbers; with --sparsity; default all 1)",
     )
     parser.set_defaults(func=run)

@@ -21,6 +21,8 @@ from fractions import Fraction
 from pathlib import Path
 
 __all__ = [
+    "FIGURE_SUFFIXES",
+    "IMPORTANCE_RANGE",
     "MAX_CHAIN_STEPS",
     "MAX_DIGITS",
     "MAX_ENUMERATE_FEATURES",
@@ -31,13 +33,16 @@ __all__ = [
     "MAX_SEED",
     "MAX_SPARSE_FEATURES",
     "check_output_file",
+    "check_scheduler",
+    "figure_file",
     "fraction",
+    "importance_list",
     "integer",
     "label_value",
+    "missing_ids",
     "output_directory",
     "output_file",
     "path",
-    "positive_list",
     "real",
     "renamed",
     "sample_range",
@@ -237,7 +242,7 @@ def fraction(lo: float, hi: float):
 IMPORTANCE_RANGE = (1e-6, 1e6)
 
 
-def positive_list(text: str) -> tuple[float, ...]:
+def importance_list(text: str) -> tuple[float, ...]:
     """``X1,X2,...``: a non-empty comma-separated list of finite numbers in
     :data:`IMPORTANCE_RANGE` (the feature importances)."""
     lo, hi = IMPORTANCE_RANGE
@@ -255,7 +260,7 @@ def positive_list(text: str) -> tuple[float, ...]:
     return tuple(values)
 
 
-positive_list.__name__ = "list"
+importance_list.__name__ = "list"
 
 
 #: A random seed: a non-negative integer.
@@ -441,15 +446,15 @@ def tms_catalog(path, n: int | None, m: int | None = None, *, check_parameters: 
 SCHEDULER_TIMEOUT = 10
 
 
-def dask_scheduler(address: str | None) -> str | None:
-    """``address`` (a Dask scheduler's, or None), after checking that dask is installed and
-    that a client connects to it within :data:`SCHEDULER_TIMEOUT` seconds: a bad address or an
+def check_scheduler(address: str | None) -> None:
+    """Check that dask is installed and that a client connects to the Dask scheduler at
+    ``address`` (if not None) within :data:`SCHEDULER_TIMEOUT` seconds: a bad address or an
     absent scheduler is a one-line usage error before the computation, not a traceback after
     a 30-second wait."""
     from critpoints.cli import UsageError
 
     if address is None:
-        return None
+        return
     try:
         from distributed import Client
     except ImportError:
@@ -460,5 +465,4 @@ def dask_scheduler(address: str | None) -> str | None:
     except (OSError, ValueError, TypeError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UsageError(f"--scheduler {address!r}: cannot connect: {reason}") from None
-    return address
 

@@ -14,7 +14,7 @@ from critpoints.cli.options import (
     MAX_RUN_STEPS,
     MAX_SAMPLES,
     check_output_file,
-    dask_scheduler,
+    check_scheduler,
     integer,
     output_file,
     real,
@@ -165,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--out must end in .json (the GraphML goes beside it); got {out}")
     check_output_file(out)
     check_output_file(out[:-5] + ".graphml", "the GraphML file")
-    dask_scheduler(args.scheduler)
+    check_scheduler(args.scheduler)
     from critpoints.cli.landscape import landscape_of_catalog
 
     landscape, landscape_source = landscape_of_catalog(catalog, catalog_path, args.n,

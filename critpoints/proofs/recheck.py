@@ -144,8 +144,8 @@ def _recheck_entry(entry: dict, n: int, digits: int, seed: int, classify_point: 
     dead = entry.get("dead_vertices")
     if dead is not None and not (
             isinstance(dead, list) and len(dead) == entry.get("phi")
-            and len(set(map(repr, dead))) == len(dead)
-            and all(type(v) is int and 0 <= v < entry.get("k", 0) for v in dead)):
+            and all(type(v) is int and 0 <= v < entry.get("k", 0) for v in dead)
+            and len(set(dead)) == len(dead)):
         failures.append(Failure(ident, "dead_vertices", f"{dead!r} is not φ = "
                                 f"{entry.get('phi')!r} distinct vertices of the k-gon"))
 
